@@ -1,0 +1,110 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { pipeline } from "node:stream/promises";
+import type { Sql } from "../../core/db.js";
+import { FINAL_STATUSES, findJobByLogToken, listTasks } from "../../core/jobs.js";
+import type { LogStore, Logger } from "../../core/ports.js";
+
+export type Listener = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+
+export interface HttpDeps {
+  readonly sql: Sql;
+  readonly logs: LogStore;
+  readonly log: Logger;
+  /** Answers when Redis answers. */
+  readonly pingRedis: () => Promise<void>;
+  /** Extra routes by exact path (chat platforms' endpoints). */
+  readonly routes: Readonly<Record<string, Listener>>;
+}
+
+function send(res: ServerResponse, status: number, body: string, type = "text/plain; charset=utf-8"): void {
+  res.writeHead(status, { "content-type": type, "x-content-type-options": "nosniff", "cache-control": "no-store" });
+  res.end(body);
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+    promise.then(
+      (v) => (clearTimeout(timer), resolve(v)),
+      (e) => (clearTimeout(timer), reject(e)),
+    );
+  });
+}
+
+/**
+ * testum's HTTP side: health and readiness, log links, and the chat
+ * platforms' endpoints (mounted from their adapters).
+ */
+export function createHttpServer(deps: HttpDeps): Server {
+  const { sql, logs, log } = deps;
+
+  async function readyz(res: ServerResponse): Promise<void> {
+    const checks = await Promise.allSettled([
+      withTimeout(sql`select 1`, 2000, "Postgres"),
+      withTimeout(deps.pingRedis(), 2000, "Redis"),
+    ]);
+    const [pg, redis] = checks.map((c) => (c.status === "fulfilled" ? "ok" : String((c.reason as Error).message)));
+    const ok = pg === "ok" && redis === "ok";
+    send(res, ok ? 200 : 503, JSON.stringify({ postgres: pg, redis }), "application/json");
+  }
+
+  /** `/logs/TOKEN[/HOST]`: redirects to a fresh presigned URL, or serves the bytes. */
+  async function serveLog(res: ServerResponse, token: string, hostName: string | undefined): Promise<void> {
+    const job = /^[A-Za-z0-9_-]{20,64}$/.test(token) ? await findJobByLogToken(sql, token) : undefined;
+    if (!job) return send(res, 404, "No such log. The link may be mistyped.\n");
+    const tasks = await listTasks(sql, job.id);
+    const task = hostName === undefined ? (tasks.length === 1 ? tasks[0] : undefined) : tasks.find((t) => t.hostName === hostName);
+    if (!task) return send(res, 404, `Job #${job.id} has no host ${hostName ?? "(name one: /logs/TOKEN/HOST)"}.\n`);
+    if (!FINAL_STATUSES.includes(job.status)) {
+      return send(res, 409, `Job #${job.id} is still ${job.status}. The full log of ${task.hostName} is stored when it ends; reload then.\n`);
+    }
+    if (!task.logKey) return send(res, 404, `Job #${job.id} on ${task.hostName} has no stored log${task.error ? `: ${task.error}` : "."}\n`);
+    const located = await logs.locate(task.logKey);
+    if (!located) return send(res, 404, `The log of job #${job.id} on ${task.hostName} is missing from the log store.\n`);
+    if ("redirect" in located) {
+      res.writeHead(302, { location: located.redirect, "cache-control": "no-store" });
+      res.end();
+      return;
+    }
+    res.writeHead(200, {
+      "content-type": "text/plain; charset=utf-8",
+      "content-length": String(located.bytes),
+      "x-content-type-options": "nosniff",
+      "content-disposition": "inline",
+      "cache-control": "no-store",
+    });
+    await pipeline(located.stream, res);
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const path = url.pathname;
+    const extra = deps.routes[path];
+    if (extra) return extra(req, res);
+    if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "Method not allowed\n");
+    if (path === "/healthz") return send(res, 200, "ok\n");
+    if (path === "/readyz") return readyz(res);
+    const logMatch = /^\/logs\/([^/]+)(?:\/([^/]+))?$/.exec(path);
+    if (logMatch) return serveLog(res, logMatch[1]!, logMatch[2] === undefined ? undefined : decodeURIComponent(logMatch[2]));
+    return send(res, 404, "Not found\n");
+  }
+
+  return createServer((req, res) => {
+    route(req, res).catch((err) => {
+      log.error({ err, url: req.url }, "HTTP request failed");
+      if (!res.headersSent) send(res, 500, "Internal error\n");
+      else res.destroy();
+    });
+  });
+}
+
+export function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}

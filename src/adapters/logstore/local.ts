@@ -1,0 +1,48 @@
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir, rename, stat } from "node:fs/promises";
+import { dirname, join, resolve, sep } from "node:path";
+import { PassThrough } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { LogStore, LogUpload } from "../../core/ports.js";
+
+/**
+ * Logs in a local directory, for a laptop or a single machine. Objects are
+ * written to a temporary name and renamed when complete, so a reader never
+ * sees half a log under the final name.
+ */
+export function createLocalLogStore(root: string): LogStore {
+  const base = resolve(root);
+  const pathOf = (key: string) => {
+    const path = resolve(base, key);
+    if (!path.startsWith(base + sep)) throw new Error(`log key escapes the log directory: ${key}`);
+    return path;
+  };
+  return {
+    kind: `local directory ${base}`,
+    open(key): LogUpload {
+      const path = pathOf(key);
+      const partial = `${path}.partial`;
+      const stream = new PassThrough();
+      let bytes = 0;
+      stream.on("data", (c: Buffer) => (bytes += c.length));
+      const done = (async () => {
+        await mkdir(dirname(path), { recursive: true });
+        await pipeline(stream, createWriteStream(partial, { mode: 0o640 }));
+        await rename(partial, path);
+        return { bytes };
+      })();
+      done.catch(() => stream.resume());
+      return { stream, done };
+    },
+    async locate(key) {
+      const path = pathOf(key);
+      const info = await stat(path).catch(() => undefined);
+      if (!info) return undefined;
+      return { stream: createReadStream(path), bytes: info.size };
+    },
+    async check() {
+      await mkdir(base, { recursive: true });
+      await stat(join(base));
+    },
+  };
+}

@@ -1,0 +1,252 @@
+import bolt from "@slack/bolt";
+import slackWebApi from "@slack/web-api";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { App as CoreApp } from "../../core/app.js";
+import type { Actor, ChatAdapter, Inbound, Reply, View } from "../../core/chat.js";
+import { RateLimitedError, TestumError } from "../../core/errors.js";
+import type { Logger, RateBudget, RateRule } from "../../core/ports.js";
+import { replyWithin, WORKING } from "../../core/replies.js";
+import { paced, takeOrThrow } from "../pace.js";
+import { decodeSlackText } from "./parse.js";
+import { decodeMessage, decodeRef, encodeConversation, encodeMessage, slackIdentity } from "./refs.js";
+import { renderModal, renderView } from "./render.js";
+
+const { App, HTTPReceiver, LogLevel } = bolt;
+const { WebClient, WebAPIPlatformError, WebAPIRateLimitedError } = slackWebApi;
+type WebClient = InstanceType<typeof WebClient>;
+
+export interface SlackSettings {
+  readonly botToken: string;
+  readonly apiUrl: string;
+}
+
+/** chat.update is Tier 3 (50+/min per workspace); testum keeps to 40 (chat-platforms.md §3.1). */
+const UPDATE_RULE: RateRule = { ratePerSecond: 40 / 60, burst: 10 };
+/** chat.postMessage: about 1 per second per channel, short bursts allowed. */
+const POST_RULE: RateRule = { ratePerSecond: 1, burst: 3 };
+/** Seconds between two edits of one message. */
+const MIN_EDIT_INTERVAL_MS = 3000;
+
+function boltLogger(log: Logger) {
+  const text = (parts: unknown[]) => parts.map((p) => (typeof p === "string" ? p : JSON.stringify(p))).join(" ");
+  let level = LogLevel.INFO;
+  return {
+    debug: (...m: unknown[]) => log.debug({ source: "slack" }, text(m)),
+    info: (...m: unknown[]) => log.info({ source: "slack" }, text(m)),
+    warn: (...m: unknown[]) => log.warn({ source: "slack" }, text(m)),
+    error: (...m: unknown[]) => log.error({ source: "slack" }, text(m)),
+    setLevel: (l: typeof level) => (level = l),
+    getLevel: () => level,
+    setName: () => {},
+  };
+}
+
+export function createSlackClient(settings: SlackSettings, log: Logger): WebClient {
+  return new WebClient(settings.botToken, {
+    slackApiUrl: settings.apiUrl,
+    // One workspace's 429 must not stall every other call in this process:
+    // rate limits surface as errors, and testum's own pacing decides.
+    rejectRateLimitedCalls: true,
+    retryConfig: { retries: 2, minTimeout: 250, maxTimeout: 2000 },
+    logger: boltLogger(log),
+  });
+}
+
+/** Slack's refusals, in words a user can act on. */
+function explain(error: string): string {
+  switch (error) {
+    case "not_in_channel":
+    case "channel_not_found":
+      return "testum cannot post in this channel. Invite it first (/invite @testum), or use a public channel.";
+    case "is_archived":
+      return "this channel is archived.";
+    case "invalid_auth":
+    case "not_authed":
+    case "token_revoked":
+    case "account_inactive":
+      return "testum's Slack token was refused (check SLACK_BOT_TOKEN).";
+    case "message_not_found":
+      return "the message to update no longer exists.";
+    default:
+      return `Slack refused the request (${error}).`;
+  }
+}
+
+/**
+ * Turns Web API errors into testum's: rate limits become RateLimitedError
+ * (after blocking the whole workspace's shared budget), refusals a
+ * TestumError that says what to do.
+ */
+async function mapErrors<T>(budget: RateBudget, key: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (err instanceof WebAPIRateLimitedError) {
+      const ms = Math.max(1, err.retryAfter) * 1000;
+      await budget.block(key, ms);
+      throw new RateLimitedError(ms);
+    }
+    if (err instanceof WebAPIPlatformError) {
+      throw new TestumError("chat_unavailable", explain(err.data.error), { cause: err });
+    }
+    throw err;
+  }
+}
+
+/** The Slack side of the chat contract, used by web and worker processes alike. */
+export function createSlackChat(client: WebClient, budget: RateBudget): ChatAdapter {
+  return {
+    platform: "slack",
+    minEditIntervalMs: MIN_EDIT_INTERVAL_MS,
+    async startThread(conversation, view) {
+      const { team, channel } = decodeRef(conversation);
+      const key = `slack:${team}:${channel}:post`;
+      const result = await paced(budget, key, POST_RULE, () =>
+        mapErrors(budget, key, () => client.chat.postMessage({ channel, ...renderView(view), unfurl_links: false, unfurl_media: false })),
+      );
+      const ref = encodeMessage(team, channel, String(result.ts));
+      return { message: ref, thread: ref };
+    },
+    async post(thread, view) {
+      const { team, channel, ts } = decodeMessage(thread);
+      const key = `slack:${team}:${channel}:post`;
+      const result = await paced(budget, key, POST_RULE, () =>
+        mapErrors(budget, key, () =>
+          client.chat.postMessage({ channel, thread_ts: ts, ...renderView(view), unfurl_links: false, unfurl_media: false }),
+        ),
+      );
+      return encodeMessage(team, channel, String(result.ts));
+    },
+    async edit(message, view) {
+      const { team, channel, ts } = decodeMessage(message);
+      const key = `slack:${team}:chat.update`;
+      await takeOrThrow(budget, key, UPDATE_RULE);
+      await mapErrors(budget, key, () => client.chat.update({ channel, ts, ...renderView(view) }));
+    },
+  };
+}
+
+export interface SlackReceiverDeps {
+  readonly signingSecret: string;
+  readonly settings: SlackSettings;
+  readonly core: CoreApp;
+  readonly chat: ChatAdapter;
+  readonly log: Logger;
+}
+
+/** Answer within Slack's 3 s, leaving room for the network. */
+const ACK_WITHIN_MS = 2000;
+
+/**
+ * Bolt in HTTP mode with signature verification on, mounted at
+ * `/slack/events`: slash commands, button clicks and modal submissions.
+ */
+export function createSlackReceiver(deps: SlackReceiverDeps): {
+  listener: (req: IncomingMessage, res: ServerResponse) => void;
+} {
+  const { core, chat, log } = deps;
+  const receiver = new HTTPReceiver({
+    signingSecret: deps.signingSecret,
+    endpoints: "/slack/events",
+    processBeforeResponse: false,
+    logger: boltLogger(log),
+  });
+  const app = new App({
+    receiver,
+    token: deps.settings.botToken,
+    tokenVerificationEnabled: false,
+    logger: boltLogger(log),
+    clientOptions: { slackApiUrl: deps.settings.apiUrl, rejectRateLimitedCalls: true },
+  });
+
+  const ephemeral = (view: View) => ({ response_type: "ephemeral" as const, replace_original: false, ...renderView(view) });
+
+  app.command(/.*/, async ({ command, ack, respond }) => {
+    const org = command.enterprise_id || command.team_id;
+    const actor: Actor = { id: slackIdentity(command.team_id, command.enterprise_id, command.user_id), name: command.user_name, groups: [] };
+    const event: Inbound = {
+      kind: "command",
+      actor,
+      conversation: encodeConversation(command.team_id, command.channel_id),
+      eventId: command.trigger_id,
+      input: { type: "text", text: decodeSlackText(command.text ?? "", org) },
+      respond: async (view) => void (await respond(ephemeral(view))),
+    };
+    const reply = await replyWithin(core.handle(event), ACK_WITHIN_MS, (late) => void deliver(late, event, respond));
+    if (reply?.kind === "form") {
+      await ack();
+      await openModal(reply, command.trigger_id, command.channel_id);
+    } else {
+      await ack(ephemeral(reply && reply.kind !== "none" ? reply.view : WORKING));
+    }
+  });
+
+  app.action(/^testum-/, async ({ body, action, ack, respond }) => {
+    await ack();
+    if (body.type !== "block_actions" || action.type !== "button") return;
+    const team = body.team?.id ?? body.user.team_id ?? "";
+    const channel = body.channel?.id ?? body.container?.channel_id;
+    const ts = body.message?.ts ?? body.container?.message_ts;
+    if (!channel || !ts) return;
+    const actor: Actor = {
+      id: slackIdentity(body.user.team_id ?? team, body.enterprise?.id, body.user.id),
+      name: body.user.username ?? body.user.name,
+      groups: [],
+    };
+    const event: Inbound = {
+      kind: "action",
+      actor,
+      conversation: encodeConversation(team, channel),
+      message: encodeMessage(team, channel, ts),
+      action: action.value ?? "",
+      eventId: body.trigger_id,
+      respond: async (view) => void (await respond(ephemeral(view))),
+    };
+    const reply = await core.handle(event);
+    if (reply.kind === "update") await chat.edit(event.message!, reply.view).catch((err) => log.warn({ err }, "could not update the clicked message"));
+    else if (reply.kind === "private") await respond(ephemeral(reply.view));
+    else if (reply.kind === "form") await openModal(reply, body.trigger_id, channel);
+  });
+
+  app.view(/.*/, async ({ body, view, ack }) => {
+    const values: Record<string, string> = {};
+    for (const [blockId, inputs] of Object.entries(view.state.values)) {
+      const value = (inputs as Record<string, { value?: string | null }>).value?.value;
+      if (typeof value === "string") values[blockId] = value;
+    }
+    const team = body.team?.id ?? body.user.team_id ?? "";
+    const event: Inbound = {
+      kind: "form",
+      actor: { id: slackIdentity(body.user.team_id ?? team, body.enterprise?.id, body.user.id), name: body.user.name, groups: [] },
+      conversation: encodeConversation(team, view.private_metadata || "unknown"),
+      action: view.callback_id,
+      values,
+      eventId: body.view.id,
+      respond: async () => {},
+    };
+    const reply = await core.handle(event);
+    if (reply.kind === "private" && reply.view.tone === "warning") {
+      const first = Object.keys(values)[0] ?? "value";
+      await ack({ response_action: "errors", errors: { [first]: reply.view.text.slice(0, 150) } });
+    } else if (reply.kind === "private") {
+      await ack({ response_action: "update", view: { type: "modal", title: { type: "plain_text", text: "testum" }, close: { type: "plain_text", text: "Close" }, blocks: renderView(reply.view).blocks as never } });
+    } else {
+      await ack();
+    }
+  });
+
+  /** The channel rides along in private_metadata so the submission knows where it came from. */
+  async function openModal(reply: Extract<Reply, { kind: "form" }>, triggerId: string, channel: string): Promise<void> {
+    await app.client.views.open({ trigger_id: triggerId, view: { ...renderModal(reply.form), private_metadata: channel } as never });
+  }
+
+  async function deliver(reply: Reply, event: Inbound, respond: (msg: object) => Promise<unknown>): Promise<void> {
+    try {
+      if (reply.kind === "private" || reply.kind === "update") await respond(ephemeral(reply.view));
+    } catch (err) {
+      log.warn({ err, event: event.eventId }, "could not deliver a late reply");
+    }
+  }
+
+  return { listener: receiver.requestListener };
+}

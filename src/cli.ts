@@ -1,0 +1,158 @@
+import { listAudit } from "./core/audit.js";
+import { ConfigError, loadConfig } from "./core/config.js";
+import { migrate, ensureDatabase } from "./core/db.js";
+import { isTestumError } from "./core/errors.js";
+import { HOST_VERBS } from "./cli/hosts.js";
+import { CliUsageError, parseVerbArgs, printJsonLines, printTable, withDatabase, type Verb } from "./cli/shared.js";
+import { createLogger } from "./logger.js";
+import { startTestum, type RunOptions } from "./runtime.js";
+
+const MAIN_HELP = `testum: chat-ops for operations teams.
+
+Usage: testum <command> [options]      (testum <command> --help for details)
+
+Running testum
+  start          web side and worker in one process (what npm start runs)
+  serve          only the web side: chat endpoints, log links, health
+  worker         only the worker: takes jobs off the queue and runs them over SSH
+  migrate        create the database if needed and apply migrations
+
+Managing testum
+  hosts          add, list and remove hosts
+  audit          read the audit log
+
+Configuration comes from the environment; see README.md.`;
+
+function processVerb(name: string, summary: string, options: Omit<RunOptions, "log">): Verb {
+  const help = `Usage: testum ${name}
+
+${summary}. Stops cleanly on SIGINT or SIGTERM.`;
+  return {
+    name,
+    summary,
+    help,
+    async run(args) {
+      const { values } = parseVerbArgs(this, args, {});
+      if (values.help) return void console.log(help);
+      const config = loadConfig();
+      const log = createLogger(config.LOG_LEVEL);
+      const running = await startTestum(config, { ...options, log });
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          log.info({ signal }, "stopping");
+          resolve();
+        };
+        process.once("SIGINT", stop);
+        process.once("SIGTERM", stop);
+      });
+      await running.stop();
+    },
+  };
+}
+
+const migrateVerb: Verb = {
+  name: "migrate",
+  summary: "create the database if needed and apply migrations",
+  help: `Usage: testum migrate
+
+Creates the database named in DATABASE_URL if it does not exist, then applies
+the migrations in migrations/ that have not been applied. Safe to run while
+other testum processes start: migrations are applied under a lock.`,
+  async run(args) {
+    const { values } = parseVerbArgs(this, args, {});
+    if (values.help) return void console.log(this.help);
+    const config = loadConfig();
+    await ensureDatabase(config.DATABASE_URL);
+    const applied = await migrate(config.DATABASE_URL);
+    console.log(applied.length === 0 ? "The database is up to date." : `Applied:\n  ${applied.join("\n  ")}`);
+  },
+};
+
+const AUDIT_LIST_HELP = `Usage: testum audit list [--json] [--limit N]
+
+Prints the audit log, oldest first: who did what, where, to what, and how it ended.
+  --json      one JSON object per line
+  --limit N   the last N entries (default 100)`;
+
+const auditList: Verb = {
+  name: "list",
+  summary: "print the audit log",
+  help: AUDIT_LIST_HELP,
+  async run(args) {
+    const { values } = parseVerbArgs(this, args, { json: { type: "boolean" }, limit: { type: "string" } });
+    if (values.help) return void console.log(AUDIT_LIST_HELP);
+    const limit = values.limit === undefined ? 100 : Number(values.limit);
+    if (!Number.isInteger(limit) || limit < 1) throw new CliUsageError(`--limit expects a positive whole number, got "${values.limit}"`, AUDIT_LIST_HELP);
+    await withDatabase(async ({ sql }) => {
+      const rows = await listAudit(sql, { limit });
+      if (values.json) return printJsonLines(rows.map((r) => ({ ...r, at: r.at.toISOString() })));
+      printTable(
+        ["ID", "AT", "ACTOR", "ACTION", "TARGET", "OUTCOME"],
+        rows.map((r) => [String(r.id), r.at.toISOString(), r.actorName ? `${r.actor} (${r.actorName})` : r.actor, r.action, r.target ?? "-", r.outcome]),
+      );
+    });
+  },
+};
+
+/** A verb made of subverbs: `testum hosts add …`. */
+function group(name: string, summary: string, verbs: readonly Verb[]): Verb {
+  const help = `Usage: testum ${name} <${verbs.map((v) => v.name).join("|")}> [options]
+
+${verbs.map((v) => `  ${v.name.padEnd(10)} ${v.summary}`).join("\n")}
+
+testum ${name} <command> --help shows a command's options.`;
+  return {
+    name,
+    summary,
+    help,
+    async run(args) {
+      const [sub, ...rest] = args;
+      if (sub === undefined || sub === "--help" || sub === "-h" || sub === "help") return void console.log(help);
+      const verb = verbs.find((v) => v.name === sub);
+      if (!verb) throw new CliUsageError(`unknown command "${name} ${sub}"`, help);
+      return verb.run(rest);
+    },
+  };
+}
+
+const VERBS: readonly Verb[] = [
+  processVerb("start", "Runs the web side and the worker in one process", { serve: true, work: true }),
+  processVerb("serve", "Runs the web side: chat endpoints, log links, health checks", { serve: true, work: false }),
+  processVerb("worker", "Runs a worker: takes jobs off the queue and runs them over SSH", { serve: false, work: true }),
+  migrateVerb,
+  group("hosts", "add, list and remove hosts", HOST_VERBS),
+  group("audit", "read the audit log", [auditList]),
+];
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    console.log(MAIN_HELP);
+    return name === undefined ? 2 : 0;
+  }
+  const verb = VERBS.find((v) => v.name === name);
+  if (!verb) {
+    console.error(`testum: unknown command "${name}"\n\n${MAIN_HELP}`);
+    return 2;
+  }
+  try {
+    return (await verb.run(rest)) ?? 0;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`testum: ${err.message}`);
+      return 2;
+    }
+    if (err instanceof CliUsageError) {
+      console.error(`testum: ${err.message}${err.help ? `\n\n${err.help}` : ""}`);
+      return 2;
+    }
+    if (isTestumError(err)) {
+      console.error(`testum: ${err.message}`);
+      return 1;
+    }
+    console.error(`testum: ${(err as Error).message ?? String(err)}`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,89 @@
+import { userInfo } from "node:os";
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { loadConfig, type Config } from "../core/config.js";
+import { connect, type Sql } from "../core/db.js";
+import type { Logger } from "../core/ports.js";
+import { createLogger } from "../logger.js";
+import { prepareDatabase } from "../runtime.js";
+
+/** A CLI verb: its help text and what it does with the arguments after it. */
+export interface Verb {
+  readonly name: string;
+  readonly summary: string;
+  readonly help: string;
+  run(args: string[]): Promise<number | void>;
+}
+
+/** Bad CLI usage: printed with the verb's help, exit code 2. */
+export class CliUsageError extends Error {
+  constructor(
+    message: string,
+    readonly help?: string,
+  ) {
+    super(message);
+    this.name = "CliUsageError";
+  }
+}
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+type Values<O extends Options> = {
+  -readonly [K in keyof O]?: O[K]["type"] extends "boolean" ? boolean : O[K]["multiple"] extends true ? string[] : string;
+} & { help?: boolean };
+
+/** Parses a verb's arguments strictly; `--help` is always understood. */
+export function parseVerbArgs<O extends Options>(
+  verb: Pick<Verb, "help">,
+  args: string[],
+  options: O,
+  positionals = 0,
+): { values: Values<O>; positionals: string[] } {
+  try {
+    const parsed = parseArgs({ args, options: { ...options, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true }) as {
+      values: Values<O>;
+      positionals: string[];
+    };
+    if (parsed.positionals.length > positionals && !parsed.values.help) {
+      throw new CliUsageError(`unexpected argument "${parsed.positionals[positionals]}"`, verb.help);
+    }
+    return parsed;
+  } catch (err) {
+    if (err instanceof CliUsageError) throw err;
+    throw new CliUsageError((err as Error).message.replace(/\. To specify a positional.*$/s, ""), verb.help);
+  }
+}
+
+/** The identity CLI actions are audited under. */
+export function cliActor(): string {
+  return `cli:${userInfo().username}`;
+}
+
+export interface Context {
+  readonly config: Config;
+  readonly sql: Sql;
+  readonly log: Logger;
+}
+
+/** Loads configuration, prepares the database, and runs `body` with a connection. */
+export async function withDatabase<T>(body: (ctx: Context) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const log = createLogger(process.stderr.isTTY ? "warn" : config.LOG_LEVEL === "info" ? "warn" : config.LOG_LEVEL);
+  await prepareDatabase(config, log);
+  const sql = connect(config.DATABASE_URL, { max: 4 });
+  try {
+    return await body({ config, sql, log });
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
+export function printJsonLines(rows: readonly unknown[]): void {
+  for (const row of rows) process.stdout.write(JSON.stringify(row) + "\n");
+}
+
+/** Left-aligned columns for people. */
+export function printTable(header: readonly string[], rows: ReadonlyArray<readonly string[]>): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+  process.stdout.write(line(header) + "\n");
+  for (const row of rows) process.stdout.write(line(row) + "\n");
+}

@@ -1,0 +1,235 @@
+import { randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { z } from "zod";
+import { parseDuration } from "./duration.js";
+
+/**
+ * The whole configuration, parsed once from the environment at start-up and
+ * frozen. This is the only module that reads `process.env`.
+ */
+export type Config = Readonly<Omit<z.infer<typeof schema>, "TESTUM_MASTER_KEY" | "TESTUM_MASTER_KEY_PREVIOUS">> & {
+  readonly masterKey: Buffer;
+  readonly previousMasterKey: Buffer | undefined;
+  readonly publicUrl: string;
+  readonly warnings: readonly string[];
+};
+
+/** A setting is missing or malformed; `problems` name each variable. */
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join("\n  ")}`);
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}
+
+const optionalText = z
+  .string()
+  .trim()
+  .transform((v) => (v === "" ? undefined : v))
+  .optional();
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((v, ctx) => {
+      const ms = parseDuration(v);
+      if (ms === undefined) {
+        ctx.addIssue({ code: "custom", message: `expected a duration such as 30s, 10m or 1h, got "${v}"` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const url = (protocols: string[], example: string) =>
+  z.string().refine(
+    (v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `expected a URL like ${example}` },
+  );
+
+const identityList = z
+  .string()
+  .default("")
+  .transform((v, ctx) => {
+    const ids = v
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
+    for (const id of ids) {
+      if (!/^(slack|discord|local):[A-Za-z0-9_.:-]+$/.test(id)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `expected chat identities such as slack:T0123:U0456, discord:GUILD:USER or local:alice, got "${id}"`,
+        });
+      }
+    }
+    return Object.freeze(ids);
+  });
+
+const booleanFlag = z
+  .string()
+  .default("false")
+  .transform((v, ctx) => {
+    const value = v.trim().toLowerCase();
+    if (["1", "true", "yes", "on"].includes(value)) return true;
+    if (["", "0", "false", "no", "off"].includes(value)) return false;
+    ctx.addIssue({ code: "custom", message: `expected true or false, got "${v}"` });
+    return z.NEVER;
+  });
+
+const base64Key = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v === "") return undefined;
+    const key = Buffer.from(v, "base64");
+    if (key.length !== 32 || key.toString("base64").replace(/=+$/, "") !== v.replace(/=+$/, "")) {
+      ctx.addIssue({
+        code: "custom",
+        message: "expected 32 random bytes in base64 (for example the output of `openssl rand -base64 32`)",
+      });
+      return z.NEVER;
+    }
+    return key;
+  });
+
+const schema = z.object({
+  DATABASE_URL: url(["postgres:", "postgresql:"], "postgres://user@host:5432/testum").default(
+    "postgres://postgres@127.0.0.1:5432/testum",
+  ),
+  REDIS_URL: url(["redis:", "rediss:"], "redis://127.0.0.1:6379").default("redis://127.0.0.1:6379"),
+  PORT: z.coerce
+    .number({ error: "expected a port number from 0 to 65535" })
+    .int({ error: "expected a port number from 0 to 65535" })
+    .min(0, { error: "expected a port number from 0 to 65535" })
+    .max(65535, { error: "expected a port number from 0 to 65535" })
+    .default(3000),
+  HOST: z.string().default("0.0.0.0"),
+  PUBLIC_URL: optionalText.pipe(url(["http:", "https:"], "https://testum.example.com").optional()),
+  TESTUM_DATA_DIR: z.string().default("./data"),
+  TESTUM_MASTER_KEY: base64Key,
+  TESTUM_MASTER_KEY_PREVIOUS: base64Key,
+  S3_ENDPOINT: optionalText.pipe(url(["http:", "https:"], "https://s3.amazonaws.com or http://minio:9000").optional()),
+  S3_BUCKET: optionalText,
+  S3_REGION: z.string().default("us-east-1"),
+  S3_ACCESS_KEY_ID: optionalText,
+  S3_SECRET_ACCESS_KEY: optionalText,
+  S3_FORCE_PATH_STYLE: booleanFlag,
+  SLACK_SIGNING_SECRET: optionalText,
+  SLACK_BOT_TOKEN: optionalText,
+  SLACK_API_URL: url(["http:", "https:"], "https://slack.com/api/").default("https://slack.com/api/"),
+  DISCORD_APPLICATION_ID: optionalText.pipe(
+    z.string().regex(/^\d{17,20}$/, "expected the application id, a number of 17 to 20 digits").optional(),
+  ),
+  DISCORD_PUBLIC_KEY: optionalText.pipe(
+    z.string().regex(/^[0-9a-fA-F]{64}$/, "expected the application's public key: 64 hex characters").optional(),
+  ),
+  DISCORD_BOT_TOKEN: optionalText,
+  DISCORD_API_URL: url(["http:", "https:"], "https://discord.com/api").default("https://discord.com/api"),
+  TESTUM_ADMINS: identityList,
+  TESTUM_JOB_TIMEOUT: duration("10m"),
+  LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+});
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * Parses the environment. Throws ConfigError naming every bad variable.
+ * When TESTUM_MASTER_KEY is unset, a key is generated once into
+ * `$TESTUM_DATA_DIR/master.key` (with a warning) and reused afterwards.
+ */
+export function loadConfig(env: Env = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = String(issue.path[0] ?? "environment");
+        return `${name}: ${issue.message}`;
+      }),
+    );
+  }
+  const values = parsed.data;
+  const warnings: string[] = [];
+  const problems: string[] = [];
+
+  if (values.S3_BUCKET === undefined && values.S3_ENDPOINT !== undefined) {
+    problems.push("S3_BUCKET: required when S3_ENDPOINT is set (the bucket that holds job logs)");
+  }
+  if ((values.S3_ACCESS_KEY_ID === undefined) !== (values.S3_SECRET_ACCESS_KEY === undefined)) {
+    problems.push("S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY: set both or neither");
+  }
+  if ((values.SLACK_SIGNING_SECRET === undefined) !== (values.SLACK_BOT_TOKEN === undefined)) {
+    const missing = values.SLACK_SIGNING_SECRET === undefined ? "SLACK_SIGNING_SECRET" : "SLACK_BOT_TOKEN";
+    problems.push(`${missing}: required when the other Slack setting is set (both are needed to turn Slack on)`);
+  }
+  const discordSet = [values.DISCORD_APPLICATION_ID, values.DISCORD_PUBLIC_KEY, values.DISCORD_BOT_TOKEN];
+  if (discordSet.some((v) => v !== undefined) && discordSet.some((v) => v === undefined)) {
+    const names = ["DISCORD_APPLICATION_ID", "DISCORD_PUBLIC_KEY", "DISCORD_BOT_TOKEN"].filter(
+      (_, i) => discordSet[i] === undefined,
+    );
+    problems.push(`${names.join(", ")}: required to turn Discord on (the other Discord settings are set)`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  let masterKey: Buffer | undefined = values.TESTUM_MASTER_KEY;
+  if (masterKey === undefined) {
+    const path = resolve(values.TESTUM_DATA_DIR, "master.key");
+    masterKey = readOrCreateKeyFile(path);
+    warnings.push(
+      `TESTUM_MASTER_KEY is not set: using the key in ${path}. Fine on a laptop; in production set TESTUM_MASTER_KEY.`,
+    );
+  }
+
+  const publicUrl = (values.PUBLIC_URL ?? `http://localhost:${values.PORT}`).replace(/\/+$/, "");
+  const { TESTUM_MASTER_KEY: _key, TESTUM_MASTER_KEY_PREVIOUS: _previous, ...rest } = values;
+  return Object.freeze({
+    ...rest,
+    masterKey,
+    previousMasterKey: values.TESTUM_MASTER_KEY_PREVIOUS,
+    publicUrl,
+    warnings: Object.freeze(warnings),
+  });
+}
+
+function readOrCreateKeyFile(path: string): Buffer {
+  if (existsSync(path)) {
+    const key = Buffer.from(readFileSync(path, "utf8").trim(), "base64");
+    if (key.length !== 32) {
+      throw new ConfigError([`TESTUM_MASTER_KEY: the key file ${path} does not hold 32 bytes in base64`]);
+    }
+    return key;
+  }
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const key = randomBytes(32);
+  // "wx": never overwrite a key another process wrote a moment ago.
+  try {
+    writeFileSync(path, key.toString("base64") + "\n", { mode: 0o600, flag: "wx" });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") return readOrCreateKeyFile(path);
+    throw err;
+  }
+  chmodSync(path, 0o600);
+  return key;
+}
+
+/**
+ * Reads a secret from an environment variable the user named on the command
+ * line (`--password-env VAR`), so secrets never appear in shell history.
+ */
+export function readNamedSecret(name: string, env: Env = process.env): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new ConfigError([`${name}: not a valid environment variable name`]);
+  const value = env[name];
+  if (value === undefined || value === "") throw new ConfigError([`${name}: not set (it should hold the secret)`]);
+  return value;
+}

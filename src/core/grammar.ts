@@ -1,0 +1,219 @@
+import { parseDuration } from "./duration.js";
+import { UsageError } from "./errors.js";
+import { remainder, tokenize, type Token } from "./tokenize.js";
+
+/**
+ * The machinery of the command grammar: a command is described once by a
+ * spec, and that one description parses chat text, parses typed options
+ * (Discord), registers application commands and writes help.
+ */
+export type ArgKind =
+  /** A host name: 1–63 of a-z 0-9 - . _ */
+  | "host"
+  /** A host selector: names, globs, tag=value, all. */
+  | "target"
+  /** One word. */
+  | "word"
+  /** One whole number. */
+  | "int"
+  /** Everything after, verbatim (a shell command). */
+  | "rest"
+  /** The remaining words, as a list. */
+  | "list";
+
+export interface ArgSpec {
+  readonly name: string;
+  readonly kind: ArgKind;
+  readonly description: string;
+  readonly optional?: boolean;
+  /** Offer completions from the host registry where the platform can. */
+  readonly complete?: "host" | "target";
+}
+
+export type FlagKind = "duration" | "int" | "boolean" | "word";
+
+export interface FlagSpec {
+  readonly name: string;
+  readonly kind: FlagKind;
+  readonly description: string;
+  readonly min?: number;
+  readonly max?: number;
+}
+
+export type Values = Record<string, string | number | boolean | string[] | undefined>;
+
+export interface CommandSpec<C> {
+  /** Words that select the command: `["hosts", "add"]`. */
+  readonly path: readonly string[];
+  readonly summary: string;
+  readonly args: readonly ArgSpec[];
+  readonly flags?: readonly FlagSpec[];
+  /** Example shown in help. */
+  readonly example?: string;
+  /** Turns validated raw values into the typed command; throws UsageError. */
+  readonly build: (values: Values) => C;
+}
+
+export const HOST_NAME = /^[a-z0-9._-]{1,63}$/;
+
+export function usageOf(spec: CommandSpec<unknown>): string {
+  const flags = (spec.flags ?? []).map((f) => (f.kind === "boolean" ? `[--${f.name}]` : `[--${f.name} ${f.kind.toUpperCase()}]`));
+  const args = spec.args.map((a) => {
+    const label = a.kind === "rest" ? `'${a.name.toUpperCase()}'` : a.kind === "list" ? `${a.name.toUpperCase()}…` : a.name.toUpperCase();
+    return a.optional ? `[${label}]` : label;
+  });
+  return ["/testum", ...spec.path, ...flags, ...args].join(" ");
+}
+
+function convertArg(spec: CommandSpec<unknown>, arg: ArgSpec, value: string): string | number {
+  switch (arg.kind) {
+    case "host":
+      if (!HOST_NAME.test(value)) {
+        throw new UsageError(
+          `"${value}" is not a valid host name: use 1 to 63 characters of a-z, 0-9, "-", "." and "_"`,
+          usageOf(spec),
+        );
+      }
+      return value;
+    case "int": {
+      if (!/^-?\d+$/.test(value)) throw new UsageError(`${arg.name} must be a whole number, got "${value}"`, usageOf(spec));
+      return Number(value);
+    }
+    default:
+      if (value.trim() === "") throw new UsageError(`${arg.name} must not be empty`, usageOf(spec));
+      return value;
+  }
+}
+
+function convertFlag(spec: CommandSpec<unknown>, flag: FlagSpec, value: string | number | boolean): string | number | boolean {
+  const fail = (expected: string): never => {
+    throw new UsageError(`--${flag.name} expects ${expected}, got "${String(value)}"`, usageOf(spec));
+  };
+  switch (flag.kind) {
+    case "boolean":
+      if (typeof value === "boolean") return value;
+      return fail("no value");
+    case "duration": {
+      const ms = typeof value === "string" ? parseDuration(value) : undefined;
+      if (ms === undefined) return fail("a duration such as 30s, 10m or 1h");
+      if (flag.min !== undefined && ms < flag.min) return fail(`at least ${flag.min / 1000}s`);
+      if (flag.max !== undefined && ms > flag.max) return fail(`at most ${flag.max / 1000}s`);
+      return ms;
+    }
+    case "int": {
+      const n = typeof value === "number" ? value : /^\d+$/.test(String(value)) ? Number(value) : NaN;
+      if (!Number.isInteger(n)) return fail("a whole number");
+      if (flag.min !== undefined && n < flag.min) return fail(`a number of at least ${flag.min}`);
+      if (flag.max !== undefined && n > flag.max) return fail(`a number of at most ${flag.max}`);
+      return n;
+    }
+    case "word":
+      if (typeof value !== "string" || value === "") return fail("a value");
+      return value;
+  }
+}
+
+/** Parses the words after the command path of a text command. */
+export function parseTextArgs<C>(spec: CommandSpec<C>, input: string, tokens: readonly Token[]): C {
+  const values: Values = {};
+  const flags = new Map((spec.flags ?? []).map((f) => [f.name, f]));
+  let argIndex = 0;
+  let i = 0;
+  while (i < tokens.length) {
+    const token = tokens[i]!;
+    const arg = spec.args[argIndex];
+    if (!token.quoted && token.value.startsWith("--") && arg?.kind !== "list" && token.value.length > 2) {
+      const [rawName, inline] = token.value.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+      const flag = flags.get(rawName);
+      if (!flag) {
+        const known = [...flags.keys()].map((n) => `--${n}`).join(", ");
+        throw new UsageError(
+          `unknown option --${rawName} for "${spec.path.join(" ")}"${known ? ` (options: ${known})` : ""}`,
+          usageOf(spec),
+        );
+      }
+      if (flag.kind === "boolean") {
+        if (inline !== undefined) throw new UsageError(`--${flag.name} takes no value`, usageOf(spec));
+        values[flag.name] = true;
+        i += 1;
+      } else {
+        const value = inline ?? tokens[i + 1]?.value;
+        if (value === undefined) throw new UsageError(`--${flag.name} needs a value`, usageOf(spec));
+        values[flag.name] = convertFlag(spec, flag, value);
+        i += inline === undefined ? 2 : 1;
+      }
+      continue;
+    }
+    if (!arg) {
+      throw new UsageError(`unexpected "${token.value}" after "${spec.path.join(" ")}"`, usageOf(spec));
+    }
+    if (arg.kind === "rest") {
+      values[arg.name] = remainder(input, token);
+      argIndex = spec.args.length;
+      break;
+    }
+    if (arg.kind === "list") {
+      values[arg.name] = tokens.slice(i).map((t) => t.value);
+      argIndex = spec.args.length;
+      break;
+    }
+    values[arg.name] = convertArg(spec, arg, token.value);
+    argIndex += 1;
+    i += 1;
+  }
+  checkRequired(spec, values);
+  return spec.build(values);
+}
+
+/** Parses typed options (Discord) for a command path into the same command. */
+export function parseOptionArgs<C>(spec: CommandSpec<C>, options: Readonly<Record<string, string | number | boolean>>): C {
+  const values: Values = {};
+  for (const [name, value] of Object.entries(options)) {
+    const arg = spec.args.find((a) => a.name === name);
+    const flag = spec.flags?.find((f) => f.name === name);
+    if (arg) {
+      if (arg.kind === "list") values[name] = tokenize(String(value)).map((t) => t.value);
+      else if (arg.kind === "rest") values[name] = String(value).trim();
+      else values[name] = convertArg(spec, arg, String(value));
+    } else if (flag) {
+      if (flag.kind === "boolean" && value === false) continue;
+      values[name] = convertFlag(spec, flag, value);
+    } else {
+      throw new UsageError(`unknown option "${name}" for "${spec.path.join(" ")}"`, usageOf(spec));
+    }
+  }
+  checkRequired(spec, values);
+  return spec.build(values);
+}
+
+function checkRequired(spec: CommandSpec<unknown>, values: Values): void {
+  for (const arg of spec.args) {
+    const value = values[arg.name];
+    const empty = value === undefined || value === "" || (Array.isArray(value) && value.length === 0);
+    if (!arg.optional && empty) {
+      throw new UsageError(`missing ${arg.name.toUpperCase()}: ${arg.description}`, usageOf(spec));
+    }
+  }
+}
+
+/** Finds the spec whose path the tokens start with, preferring the longest. */
+export function matchSpec<S extends CommandSpec<unknown>>(
+  specs: readonly S[],
+  tokens: readonly Token[],
+  defaults: Readonly<Record<string, string>>,
+): { spec: S; consumed: number } | undefined {
+  let best: { spec: S; consumed: number } | undefined;
+  for (const spec of specs) {
+    const matches = spec.path.every((word, i) => tokens[i] !== undefined && !tokens[i]!.quoted && tokens[i]!.value.toLowerCase() === word);
+    if (matches && (!best || spec.path.length > best.consumed)) best = { spec, consumed: spec.path.length };
+  }
+  if (best) return best;
+  // A group word alone runs its default subcommand: `hosts` → `hosts list`.
+  const first = tokens[0]?.value.toLowerCase();
+  const fallback = first !== undefined ? defaults[first] : undefined;
+  if (fallback !== undefined) {
+    const spec = specs.find((s) => s.path.length === 2 && s.path[0] === first && s.path[1] === fallback);
+    if (spec) return { spec, consumed: 1 };
+  }
+  return undefined;
+}

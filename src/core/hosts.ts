@@ -1,0 +1,131 @@
+import type { Sql } from "./db.js";
+import { TestumError } from "./errors.js";
+import { HOST_NAME } from "./grammar.js";
+import type { SecretBox } from "./secret-box.js";
+import { deleteSecret, storeSecret, type Credential } from "./secrets.js";
+
+export type AuthMethod = "key" | "password" | "identity";
+
+export interface Host {
+  readonly id: number;
+  readonly name: string;
+  readonly address: string;
+  readonly port: number;
+  readonly username: string;
+  readonly authMethod: AuthMethod;
+  readonly secretId: string | null;
+  readonly hostKeyFingerprint: string | null;
+  readonly hostKeyPinnedAt: Date | null;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly lastSeenAt: Date | null;
+  readonly createdAt: Date;
+  readonly createdBy: string;
+}
+
+export const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
+
+export interface NewHost {
+  readonly name: string;
+  readonly address: string;
+  readonly port?: number | undefined;
+  readonly username: string;
+  /** A private key or password; none means testum's own identity key. */
+  readonly credential?: Credential | undefined;
+  readonly fingerprint?: string | undefined;
+  readonly tags?: Readonly<Record<string, string>> | undefined;
+  readonly createdBy: string;
+}
+
+export function validateHostName(name: string): void {
+  if (!HOST_NAME.test(name)) {
+    throw new TestumError(
+      "invalid_host",
+      `"${name}" is not a valid host name: use 1 to 63 characters of a-z, 0-9, "-", "." and "_"`,
+    );
+  }
+}
+
+export function validateNewHost(input: NewHost): void {
+  validateHostName(input.name);
+  if (!/^[A-Za-z0-9.:_-]{1,253}$/.test(input.address)) {
+    throw new TestumError("invalid_host", `"${input.address}" is not a host name or IP address`);
+  }
+  const port = input.port ?? 22;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new TestumError("invalid_host", `port must be a number from 1 to 65535, got ${String(input.port)}`);
+  }
+  if (!/^[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$/.test(input.username)) {
+    throw new TestumError("invalid_host", `"${input.username}" is not a valid login user name`);
+  }
+  if (input.fingerprint !== undefined && !FINGERPRINT.test(input.fingerprint)) {
+    throw new TestumError(
+      "invalid_host",
+      `"${input.fingerprint}" is not a SHA256 host key fingerprint: expected the form ssh-keygen -l prints, SHA256: followed by 43 characters`,
+    );
+  }
+}
+
+/** Adds a host; its credential is sealed under the master key in the same transaction. */
+export async function addHost(sql: Sql, box: SecretBox, input: NewHost): Promise<Host> {
+  validateNewHost(input);
+  return sql.begin(async (tx) => {
+    const [existing] = await tx`select 1 from hosts where name = ${input.name}`;
+    if (existing) throw new TestumError("host_exists", `a host named ${input.name} already exists`);
+    const secretId = input.credential ? await storeSecret(tx as unknown as Sql, box, input.credential) : null;
+    const method: AuthMethod = input.credential?.type ?? "identity";
+    const [host] = await tx<Host[]>`
+      insert into hosts (name, address, port, username, auth_method, secret_id, host_key_fingerprint,
+                         host_key_pinned_at, tags, created_by)
+      values (${input.name}, ${input.address}, ${input.port ?? 22}, ${input.username}, ${method}, ${secretId},
+              ${input.fingerprint ?? null}, ${input.fingerprint ? new Date() : null},
+              ${tx.json((input.tags ?? {}) as never)}, ${input.createdBy})
+      returning *`;
+    return host!;
+  });
+}
+
+export async function listHosts(sql: Sql): Promise<Host[]> {
+  return sql<Host[]>`select * from hosts order by name`;
+}
+
+export async function findHost(sql: Sql, name: string): Promise<Host | undefined> {
+  const [host] = await sql<Host[]>`select * from hosts where name = ${name}`;
+  return host;
+}
+
+export async function getHost(sql: Sql, name: string): Promise<Host> {
+  const host = await findHost(sql, name);
+  if (!host) throw new TestumError("unknown_host", `no host named ${name}. /testum hosts lists the known hosts.`);
+  return host;
+}
+
+export async function getHostById(sql: Sql, id: number): Promise<Host | undefined> {
+  const [host] = await sql<Host[]>`select * from hosts where id = ${id}`;
+  return host;
+}
+
+/** Removes a host and its stored credential. */
+export async function removeHost(sql: Sql, name: string): Promise<Host> {
+  return sql.begin(async (tx) => {
+    const [host] = await tx<Host[]>`delete from hosts where name = ${name} returning *`;
+    if (!host) throw new TestumError("unknown_host", `no host named ${name}`);
+    if (host.secretId) await deleteSecret(tx as unknown as Sql, host.secretId);
+    return host;
+  });
+}
+
+/**
+ * Pins a host key on first successful contact. Returns false when another
+ * fingerprint was pinned meanwhile (the caller must then refuse).
+ */
+export async function pinHostKey(sql: Sql, hostId: number, fingerprint: string): Promise<boolean> {
+  const rows = await sql`
+    update hosts set host_key_fingerprint = ${fingerprint}, host_key_pinned_at = now()
+    where id = ${hostId} and (host_key_fingerprint is null or host_key_fingerprint = ${fingerprint})
+    returning id`;
+  return rows.length === 1;
+}
+
+export async function markHostSeen(sql: Sql, hostId: number): Promise<void> {
+  await sql`update hosts set last_seen_at = now() where id = ${hostId}`;
+}

@@ -1,0 +1,177 @@
+import { randomBytes } from "node:crypto";
+import type { Sql } from "./db.js";
+import { TestumError } from "./errors.js";
+
+/**
+ * Jobs: one row per request (the source of truth for its state) and a task
+ * per target host. The queue only carries job ids.
+ */
+export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "timed_out" | "cancelled" | "lost";
+export type TaskStatus = JobStatus | "skipped";
+
+export const FINAL_STATUSES: readonly JobStatus[] = ["succeeded", "failed", "timed_out", "cancelled", "lost"];
+
+export interface Job {
+  readonly id: number;
+  readonly status: JobStatus;
+  readonly command: string;
+  readonly target: string;
+  readonly requestedBy: string;
+  readonly requestedByName: string | null;
+  readonly conversation: string;
+  readonly thread: string | null;
+  readonly parentMessage: string | null;
+  readonly liveMessage: string | null;
+  readonly logToken: string;
+  readonly timeoutMs: number;
+  readonly options: Readonly<Record<string, unknown>>;
+  readonly createdAt: Date;
+  readonly startedAt: Date | null;
+  readonly finishedAt: Date | null;
+  readonly heartbeatAt: Date | null;
+  readonly worker: string | null;
+  readonly error: string | null;
+}
+
+export interface Task {
+  readonly jobId: number;
+  readonly hostName: string;
+  readonly hostId: number | null;
+  readonly status: TaskStatus;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly errorCode: string | null;
+  readonly error: string | null;
+  readonly startedAt: Date | null;
+  readonly finishedAt: Date | null;
+  readonly logKey: string | null;
+  readonly logBytes: number | null;
+  readonly logLines: number | null;
+  readonly tail: string | null;
+}
+
+export interface NewJob {
+  readonly command: string;
+  readonly target: string;
+  readonly hosts: ReadonlyArray<{ readonly id: number; readonly name: string }>;
+  readonly requestedBy: string;
+  readonly requestedByName?: string | undefined;
+  readonly conversation: string;
+  readonly timeoutMs: number;
+  readonly options?: Readonly<Record<string, unknown>>;
+}
+
+export async function createJob(sql: Sql, input: NewJob): Promise<Job> {
+  return sql.begin(async (tx) => {
+    const [job] = await tx<Job[]>`
+      insert into jobs (command, target, requested_by, requested_by_name, conversation, log_token, timeout_ms, options)
+      values (${input.command}, ${input.target}, ${input.requestedBy}, ${input.requestedByName ?? null},
+              ${input.conversation}, ${randomBytes(24).toString("base64url")}, ${input.timeoutMs},
+              ${tx.json((input.options ?? {}) as never)})
+      returning *`;
+    for (const host of input.hosts) {
+      await tx`insert into job_tasks (job_id, host_name, host_id) values (${job!.id}, ${host.name}, ${host.id})`;
+    }
+    return job!;
+  });
+}
+
+export async function setChatRefs(
+  sql: Sql,
+  jobId: number,
+  refs: { thread: string; parentMessage: string; liveMessage: string },
+): Promise<void> {
+  await sql`
+    update jobs set thread = ${refs.thread}, parent_message = ${refs.parentMessage}, live_message = ${refs.liveMessage}
+    where id = ${jobId}`;
+}
+
+export async function getJob(sql: Sql, id: number): Promise<Job> {
+  const [job] = await sql<Job[]>`select * from jobs where id = ${id}`;
+  if (!job) throw new TestumError("unknown_job", `no job #${id}`);
+  return job;
+}
+
+export async function findJobByLogToken(sql: Sql, token: string): Promise<Job | undefined> {
+  const [job] = await sql<Job[]>`select * from jobs where log_token = ${token}`;
+  return job;
+}
+
+export async function listTasks(sql: Sql, jobId: number): Promise<Task[]> {
+  return sql<Task[]>`select * from job_tasks where job_id = ${jobId} order by host_name`;
+}
+
+/**
+ * Moves a queued job to running for this worker. Returns undefined when the
+ * job is not queued any more: a job is started at most once, whatever the
+ * queue redelivers.
+ */
+export async function claimJob(sql: Sql, jobId: number, worker: string): Promise<Job | undefined> {
+  const [job] = await sql<Job[]>`
+    update jobs set status = 'running', started_at = now(), heartbeat_at = now(), worker = ${worker}
+    where id = ${jobId} and status = 'queued'
+    returning *`;
+  return job;
+}
+
+export async function heartbeat(sql: Sql, jobId: number): Promise<void> {
+  await sql`update jobs set heartbeat_at = now() where id = ${jobId} and status = 'running'`;
+}
+
+export async function startTask(sql: Sql, jobId: number, hostName: string): Promise<void> {
+  await sql`
+    update job_tasks set status = 'running', started_at = now()
+    where job_id = ${jobId} and host_name = ${hostName} and status = 'queued'`;
+}
+
+export interface TaskOutcome {
+  readonly status: TaskStatus;
+  readonly exitCode?: number | null | undefined;
+  readonly signal?: string | null | undefined;
+  readonly errorCode?: string | null | undefined;
+  readonly error?: string | null | undefined;
+  readonly logKey?: string | null | undefined;
+  readonly logBytes?: number | null | undefined;
+  readonly logLines?: number | null | undefined;
+  readonly tail?: string | null | undefined;
+}
+
+export async function finishTask(sql: Sql, jobId: number, hostName: string, outcome: TaskOutcome): Promise<void> {
+  await sql`
+    update job_tasks set
+      status = ${outcome.status}, exit_code = ${outcome.exitCode ?? null}, signal = ${outcome.signal ?? null},
+      error_code = ${outcome.errorCode ?? null}, error = ${outcome.error ?? null},
+      log_key = ${outcome.logKey ?? null}, log_bytes = ${outcome.logBytes ?? null},
+      log_lines = ${outcome.logLines ?? null}, tail = ${outcome.tail ?? null},
+      finished_at = now()
+    where job_id = ${jobId} and host_name = ${hostName} and status in ('queued', 'running')`;
+}
+
+/** Ends a running job. Returns false when it had already ended (e.g. marked lost). */
+export async function finishJob(sql: Sql, jobId: number, status: JobStatus, error?: string): Promise<boolean> {
+  const rows = await sql`
+    update jobs set status = ${status}, finished_at = now(), error = ${error ?? null}
+    where id = ${jobId} and status in ('queued', 'running')
+    returning id`;
+  return rows.length === 1;
+}
+
+/**
+ * Marks running jobs whose worker stopped sending heartbeats as lost, with
+ * their unfinished tasks. They are never run again. Returns them.
+ */
+export async function reapLostJobs(sql: Sql, staleAfterMs: number): Promise<Job[]> {
+  return sql.begin(async (tx) => {
+    const jobs = await tx<Job[]>`
+      update jobs set status = 'lost', finished_at = now(),
+        error = 'the worker running this job stopped responding; the command was not run again'
+      where status = 'running' and heartbeat_at < now() - make_interval(secs => ${staleAfterMs / 1000})
+      returning *`;
+    if (jobs.length > 0) {
+      await tx`
+        update job_tasks set status = 'lost', finished_at = now()
+        where job_id in ${tx(jobs.map((j) => j.id))} and status in ('queued', 'running')`;
+    }
+    return jobs;
+  });
+}

@@ -1,0 +1,58 @@
+import type { Readable, Writable } from "node:stream";
+
+/**
+ * The small interfaces through which core reaches the outside. Adapters and
+ * the worker implement them: Redis, S3 and the chat platforms stay out of core.
+ */
+
+/** Carries job references (never secrets or chat tokens) to the workers. */
+export interface JobQueue {
+  enqueue(jobId: number): Promise<void>;
+}
+
+export interface LogUpload {
+  /** Write output here; backpressure is honoured, so memory stays bounded. */
+  readonly stream: Writable;
+  /** Resolves once the whole object is stored; rejects if storing failed. */
+  readonly done: Promise<{ bytes: number }>;
+}
+
+/** Where full job logs live: S3 in production, a directory on a laptop. */
+export interface LogStore {
+  readonly kind: string;
+  open(key: string, contentType?: string): LogUpload;
+  /** How a browser gets the object: a fresh presigned URL, or the bytes themselves. */
+  locate(key: string): Promise<{ redirect: string } | { stream: Readable; bytes: number } | undefined>;
+  /** Fails when the store cannot be reached. */
+  check(): Promise<void>;
+}
+
+/** A token bucket shared by every testum process (see adapters/redis). */
+export interface RateBudget {
+  /** Takes one token for `key`; returns 0 to go ahead, or the milliseconds to wait. */
+  take(key: string, rule: RateRule): Promise<number>;
+  /** Holds every process off `key` for `ms` (after the platform answered 429). */
+  block(key: string, ms: number): Promise<void>;
+}
+
+export interface RateRule {
+  /** Tokens added per second. */
+  readonly ratePerSecond: number;
+  /** Most tokens held at once. */
+  readonly burst: number;
+}
+
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** The subset of pino's logger testum uses. */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  child(bindings: object): Logger;
+}

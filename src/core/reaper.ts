@@ -1,0 +1,70 @@
+import { recordAudit } from "./audit.js";
+import type { ChatDirectory } from "./chat.js";
+import type { Sql } from "./db.js";
+import { renderParent } from "./job-view.js";
+import { listTasks, reapLostJobs } from "./jobs.js";
+import type { Logger } from "./ports.js";
+import { message } from "./replies.js";
+
+export interface ReaperDeps {
+  readonly sql: Sql;
+  readonly chat: ChatDirectory;
+  readonly log: Logger;
+  readonly publicUrl: string;
+  /** A running job without a heartbeat for this long is lost (default 45 s). */
+  readonly staleMs?: number;
+  readonly intervalMs?: number;
+}
+
+/**
+ * Finds jobs whose worker died mid-command and marks them lost: never run
+ * again, and said so in their thread. Every testum process runs one; the
+ * database update decides which process reports each job.
+ */
+export function startReaper(deps: ReaperDeps): { stop(): void; sweep(): Promise<number> } {
+  const { sql, log } = deps;
+  let running = false;
+
+  async function sweep(): Promise<number> {
+    if (running) return 0;
+    running = true;
+    try {
+      const jobs = await reapLostJobs(sql, deps.staleMs ?? 45_000);
+      for (const job of jobs) {
+        log.warn({ job: job.id, worker: job.worker }, "job lost: its worker stopped sending heartbeats");
+        await recordAudit(sql, {
+          actor: "system",
+          channel: job.conversation,
+          action: "job.end",
+          target: job.target,
+          outcome: "lost",
+          detail: { job: job.id, worker: job.worker },
+        });
+        try {
+          const chat = deps.chat.adapterFor(job.conversation);
+          if (job.parentMessage) await chat.edit(job.parentMessage, renderParent(job, await listTasks(sql, job.id), deps.publicUrl));
+          if (job.thread) {
+            await chat.post(
+              job.thread,
+              message(
+                `⚠️ Job #${job.id} was lost: the worker running it (${job.worker ?? "unknown"}) stopped responding. ` +
+                  "The command was not run again; check the host before retrying.",
+                undefined,
+                "warning",
+              ),
+            );
+          }
+        } catch (err) {
+          log.error({ err, job: job.id }, "could not report a lost job in chat");
+        }
+      }
+      return jobs.length;
+    } finally {
+      running = false;
+    }
+  }
+
+  const timer = setInterval(() => void sweep().catch((err) => log.error({ err }, "lost-job sweep failed")), deps.intervalMs ?? 10_000);
+  timer.unref();
+  return { stop: () => clearInterval(timer), sweep };
+}

@@ -1,0 +1,159 @@
+import { Redis } from "ioredis";
+import { hostname } from "node:os";
+import type { Server } from "node:http";
+import { resolve } from "node:path";
+import { createHttpServer, listen, type Listener } from "./adapters/http/server.js";
+import { createLocalLogStore } from "./adapters/logstore/local.js";
+import { createS3LogStore } from "./adapters/logstore/s3.js";
+import { createRedisBudget } from "./adapters/redis/budget.js";
+import { createJobQueue } from "./adapters/redis/queue.js";
+import { createSlackChat, createSlackClient, createSlackReceiver } from "./adapters/slack/index.js";
+import { createApp } from "./core/app.js";
+import { createChatDirectory, type ChatAdapter } from "./core/chat.js";
+import type { Config } from "./core/config.js";
+import { connect, ensureDatabase, migrate, type Sql } from "./core/db.js";
+import type { LogStore, Logger } from "./core/ports.js";
+import { startReaper } from "./core/reaper.js";
+import { createSecretBox } from "./core/secret-box.js";
+import { startWorker } from "./worker/index.js";
+
+export interface RunOptions {
+  readonly serve: boolean;
+  readonly work: boolean;
+  readonly log: Logger;
+  /** Queue key prefix in Redis (tests isolate themselves with it). */
+  readonly queuePrefix?: string;
+  readonly workerName?: string;
+  /** Lost-job detection timings (tests shorten them). */
+  readonly heartbeatMs?: number;
+  readonly lostAfterMs?: number;
+}
+
+export interface Running {
+  readonly port: number | undefined;
+  readonly sql: Sql;
+  stop(): Promise<void>;
+}
+
+export function createLogStore(config: Config): LogStore & { close?(): void } {
+  if (config.S3_BUCKET) {
+    return createS3LogStore({
+      endpoint: config.S3_ENDPOINT,
+      bucket: config.S3_BUCKET,
+      region: config.S3_REGION,
+      accessKeyId: config.S3_ACCESS_KEY_ID,
+      secretAccessKey: config.S3_SECRET_ACCESS_KEY,
+      forcePathStyle: config.S3_FORCE_PATH_STYLE,
+    });
+  }
+  return createLocalLogStore(resolve(config.TESTUM_DATA_DIR, "logs"));
+}
+
+/** Prepares the database: creates it if missing and applies migrations. */
+export async function prepareDatabase(config: Config, log: Logger): Promise<void> {
+  await ensureDatabase(config.DATABASE_URL);
+  const applied = await migrate(config.DATABASE_URL);
+  if (applied.length > 0) log.info({ migrations: applied }, `applied ${applied.length} migration(s)`);
+}
+
+/**
+ * Starts testum: the HTTP side (chat endpoints, log links, health), the
+ * worker, or both in one process.
+ */
+export async function startTestum(config: Config, options: RunOptions): Promise<Running> {
+  const { log } = options;
+  for (const warning of config.warnings) log.warn({}, warning);
+  await prepareDatabase(config, log);
+  const sql = connect(config.DATABASE_URL);
+  // Commands fail fast while Redis is away instead of queueing in memory.
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true });
+  redis.on("error", (err) => log.warn({ err: err.message }, "Redis connection problem"));
+  await redis.connect().catch((err: Error) => log.error({ err: err.message }, "Redis is not reachable yet"));
+  const box = createSecretBox(config.previousMasterKey ? [config.masterKey, config.previousMasterKey] : [config.masterKey]);
+  const logs = createLogStore(config);
+  const budget = createRedisBudget(redis);
+  const prefix = options.queuePrefix ?? "testum";
+
+  const adapters: ChatAdapter[] = [];
+  const routes: Record<string, Listener> = {};
+  const stops: Array<() => Promise<void> | void> = [];
+
+  const slackClient =
+    config.SLACK_BOT_TOKEN && config.SLACK_SIGNING_SECRET
+      ? createSlackClient({ botToken: config.SLACK_BOT_TOKEN, apiUrl: config.SLACK_API_URL }, log)
+      : undefined;
+  if (slackClient) adapters.push(createSlackChat(slackClient, budget));
+  const chat = createChatDirectory(adapters);
+
+  const queue = createJobQueue(redis, prefix);
+  stops.push(() => queue.close());
+
+  let server: Server | undefined;
+  let port: number | undefined;
+  if (options.serve) {
+    const core = createApp({
+      sql,
+      chat,
+      queue,
+      log,
+      settings: { admins: config.TESTUM_ADMINS, publicUrl: config.publicUrl, jobTimeoutMs: config.TESTUM_JOB_TIMEOUT },
+    });
+    if (slackClient) {
+      const slackChat = chat.adapterFor("slack:");
+      routes["/slack/events"] = createSlackReceiver({
+        signingSecret: config.SLACK_SIGNING_SECRET!,
+        settings: { botToken: config.SLACK_BOT_TOKEN!, apiUrl: config.SLACK_API_URL },
+        core,
+        chat: slackChat,
+        log,
+      }).listener;
+      log.info({ adapter: "slack" }, `Slack: on (${config.publicUrl}/slack/events)`);
+    } else {
+      log.info({ adapter: "slack" }, `Slack: off (${config.SLACK_SIGNING_SECRET ? "SLACK_BOT_TOKEN" : "SLACK_SIGNING_SECRET"} not set)`);
+    }
+    server = createHttpServer({ sql, logs, log, pingRedis: async () => void (await redis.ping()), routes });
+    port = await listen(server, config.PORT, config.HOST);
+    log.info({ port, logs: logs.kind }, `testum is listening on ${config.HOST}:${port}; links point at ${config.publicUrl}`);
+  }
+
+  if (options.work) {
+    const workerConnection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+    workerConnection.on("error", (err) => log.warn({ err: err.message }, "Redis connection problem (worker)"));
+    const worker = startWorker({
+      connection: workerConnection,
+      prefix,
+      sql,
+      box,
+      chat,
+      logs,
+      log,
+      workerName: options.workerName ?? `${hostname()}:${process.pid}`,
+      publicUrl: config.publicUrl,
+      heartbeatMs: options.heartbeatMs,
+    });
+    stops.push(async () => {
+      await worker.close();
+      workerConnection.disconnect();
+    });
+    log.info({ logs: logs.kind }, `worker is running; logs go to ${logs.kind}`);
+  }
+
+  const reaper = startReaper({ sql, chat, log, publicUrl: config.publicUrl, staleMs: options.lostAfterMs });
+  stops.push(() => reaper.stop());
+
+  return {
+    port,
+    sql,
+    async stop() {
+      if (server) {
+        const closed = new Promise<void>((r) => server!.close(() => r()));
+        server.closeAllConnections();
+        await closed;
+      }
+      for (const stop of stops.reverse()) await stop();
+      redis.disconnect();
+      logs.close?.();
+      await sql.end({ timeout: 5 });
+    },
+  };
+}

@@ -1,0 +1,316 @@
+import { createHash } from "node:crypto";
+import ssh2 from "ssh2";
+import type { ClientChannel, ConnectConfig } from "ssh2";
+import { SshError } from "../core/errors.js";
+
+const { Client, utils } = ssh2;
+
+/**
+ * The worker's door to SSH: connecting with host-key pinning, running a
+ * command in its own session so it can really be stopped, and telling apart
+ * why a connection failed.
+ */
+
+export interface SshTarget {
+  /** testum's name of the host, used in messages. */
+  readonly name: string;
+  readonly address: string;
+  readonly port: number;
+  readonly username: string;
+  readonly auth: { readonly privateKey: string; readonly passphrase?: string | undefined } | { readonly password: string };
+  /** The pinned fingerprint; null accepts the first key seen (it is then pinned by the caller). */
+  readonly expectedFingerprint: string | null;
+}
+
+export interface ConnectOptions {
+  readonly readyTimeoutMs?: number;
+  readonly keepaliveIntervalMs?: number;
+}
+
+/** SHA256 fingerprint of a raw public key blob, exactly as `ssh-keygen -l` prints it. */
+export function fingerprintOf(keyBlob: Buffer): string {
+  return "SHA256:" + createHash("sha256").update(keyBlob).digest("base64").replace(/=+$/, "");
+}
+
+/** Checks that a private key parses (and decrypts with the passphrase) before it is stored. */
+export function checkPrivateKey(privateKey: string, passphrase?: string): { type: string } {
+  const parsed = utils.parseKey(privateKey, passphrase);
+  if (parsed instanceof Error) throw new SshError("other", `the private key cannot be used: ${parsed.message}`);
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (!key || !key.isPrivateKey()) throw new SshError("other", "the key file does not hold a private key");
+  return { type: key.type };
+}
+
+/** The marker our wrapper prints before the command runs, carrying the shell's pid. */
+const PID_MARKER = "\x1etestum-pid ";
+
+export interface ExecHandlers {
+  onStdout(chunk: Buffer): boolean | void;
+  onStderr(chunk: Buffer): boolean | void;
+  /** Called when a sink that returned false can take more. */
+  waitForDrain?(): Promise<void>;
+}
+
+export interface ExecResult {
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+}
+
+export class SshConnection {
+  private closed = false;
+
+  constructor(
+    private readonly client: InstanceType<typeof Client>,
+    readonly target: SshTarget,
+    readonly fingerprint: string,
+  ) {
+    client.on("close", () => (this.closed = true));
+    client.on("error", () => (this.closed = true));
+  }
+
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  /**
+   * Runs `command` through the login shell, in the session sshd made for it,
+   * so `stop()` can signal the whole session. `signal` aborts: TERM, then
+   * KILL after `graceMs`.
+   */
+  async exec(command: string, handlers: ExecHandlers, options: { signal?: AbortSignal; graceMs?: number } = {}): Promise<ExecResult> {
+    const channel = await this.openChannel(wrapCommand(command));
+    return new Promise<ExecResult>((resolve, reject) => {
+      let pid: number | undefined;
+      let head = Buffer.alloc(0);
+      let markerDone = false;
+      let exitCode: number | null = null;
+      let exitSignal: string | null = null;
+
+      const forward = (chunk: Buffer, sink: (c: Buffer) => boolean | void) => {
+        if (sink(chunk) === false && handlers.waitForDrain) {
+          channel.pause();
+          channel.stderr.pause();
+          void handlers.waitForDrain().then(() => {
+            channel.resume();
+            channel.stderr.resume();
+          });
+        }
+      };
+
+      channel.on("data", (chunk: Buffer) => {
+        if (markerDone) return forward(chunk, handlers.onStdout);
+        head = Buffer.concat([head, chunk]);
+        const text = head.toString("latin1");
+        if (!text.startsWith(PID_MARKER.slice(0, Math.min(text.length, PID_MARKER.length)))) {
+          markerDone = true;
+          return forward(head, handlers.onStdout);
+        }
+        const newline = head.indexOf(0x0a);
+        if (newline === -1 && head.length < 64) return;
+        markerDone = true;
+        const line = head.subarray(0, newline === -1 ? head.length : newline).toString("latin1");
+        const match = /^\x1etestum-pid (\d+)$/.exec(line);
+        if (match) pid = Number(match[1]);
+        const rest = newline === -1 ? Buffer.alloc(0) : head.subarray(newline + 1);
+        if (!match) return forward(head, handlers.onStdout);
+        if (rest.length > 0) forward(rest, handlers.onStdout);
+      });
+      channel.stderr.on("data", (chunk: Buffer) => forward(chunk, handlers.onStderr));
+      channel.on("exit", (code: number | null, signalName?: string) => {
+        exitCode = code ?? null;
+        exitSignal = signalName ?? null;
+      });
+      channel.on("close", () => {
+        options.signal?.removeEventListener("abort", onAbort);
+        resolve({ exitCode, signal: exitSignal });
+      });
+      channel.on("error", (err: Error) => reject(new SshError("other", `${this.target.name}: ${err.message}`, { cause: err })));
+
+      const onAbort = () => {
+        void this.stop(pid, channel, options.graceMs ?? 5000);
+      };
+      if (options.signal?.aborted) onAbort();
+      else options.signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  /** Sends TERM to the command's whole session, then KILL if it is still there after `graceMs`. */
+  private async stop(pid: number | undefined, channel: ClientChannel, graceMs: number): Promise<void> {
+    let done = false;
+    channel.once("close", () => (done = true));
+    if (pid === undefined) {
+      // The wrapper never ran (the shell is still starting): closing the channel hangs it up.
+      channel.close();
+      return;
+    }
+    await this.runQuiet(signalScript("TERM", pid)).catch(() => {});
+    const deadline = Date.now() + graceMs;
+    while (!done && Date.now() < deadline) await sleep(100);
+    if (!done) {
+      await this.runQuiet(signalScript("KILL", pid)).catch(() => {});
+      channel.close();
+    }
+  }
+
+  /** Runs a short helper command and waits for it, discarding output. */
+  async runQuiet(command: string): Promise<number | null> {
+    const channel = await this.openChannel(command);
+    return new Promise((resolve) => {
+      let code: number | null = null;
+      channel.on("data", () => {});
+      channel.stderr.on("data", () => {});
+      channel.on("exit", (c: number | null) => (code = c));
+      channel.on("close", () => resolve(code));
+    });
+  }
+
+  /** Runs a command and collects its output (for short management commands). */
+  async capture(command: string, stdin?: string): Promise<{ stdout: string; stderr: string; code: number | null }> {
+    const channel = await this.openChannel(command);
+    return new Promise((resolve) => {
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      let code: number | null = null;
+      channel.on("data", (c: Buffer) => out.push(c));
+      channel.stderr.on("data", (c: Buffer) => err.push(c));
+      channel.on("exit", (c: number | null) => (code = c));
+      channel.on("close", () =>
+        resolve({ stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8"), code }),
+      );
+      if (stdin !== undefined) channel.end(stdin);
+    });
+  }
+
+  private openChannel(command: string): Promise<ClientChannel> {
+    return new Promise((resolve, reject) => {
+      this.client.exec(command, (err, channel) => {
+        if (err) reject(new SshError("other", `${this.target.name}: could not start the command: ${err.message}`, { cause: err }));
+        else resolve(channel);
+      });
+    });
+  }
+
+  end(): void {
+    this.closed = true;
+    this.client.end();
+  }
+}
+
+/** Single-quotes a string for a POSIX shell. */
+export function shellQuote(text: string): string {
+  return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * sshd starts a non-PTY command as the leader of a new session, so the
+ * login shell's `$$` names the session and process group of everything the
+ * command starts. The wrapper reports it, then hands over to the user's shell.
+ */
+export function wrapCommand(command: string): string {
+  return `printf '\\036testum-pid %s\\n' "$$"; exec "$SHELL" -c ${shellQuote(command)}`;
+}
+
+function signalScript(signal: "TERM" | "KILL", pid: number): string {
+  return `kill -${signal} -- -${pid} 2>/dev/null; pkill -${signal} -s ${pid} 2>/dev/null; true`;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * Opens an SSH connection, verifying the host key against the pinned
+ * fingerprint. Failures are SshErrors that say which step failed.
+ */
+export function connectSsh(target: SshTarget, options: ConnectOptions = {}): Promise<SshConnection> {
+  return new Promise((resolve, reject) => {
+    const client = new Client();
+    let seen: string | undefined;
+    let mismatch = false;
+    let settled = false;
+    const where = `${target.name} (${target.username}@${target.address}:${target.port})`;
+
+    const fail = (err: SshError) => {
+      if (settled) return;
+      settled = true;
+      client.end();
+      reject(err);
+    };
+
+    client.on("ready", () => {
+      if (settled) return;
+      settled = true;
+      const socket = (client as unknown as { _sock?: { setNoDelay?: (v: boolean) => void } })._sock;
+      socket?.setNoDelay?.(true);
+      resolve(new SshConnection(client, target, seen!));
+    });
+    client.on("error", (err: Error & { level?: string; code?: string }) => {
+      if (mismatch) {
+        fail(
+          new SshError(
+            "host_key_mismatch",
+            `host key of ${where} has CHANGED: pinned ${target.expectedFingerprint}, presented ${seen}. ` +
+              `testum refuses to connect. If the host was rebuilt, an admin can accept the new key with hosts repin ${target.name}.`,
+            { expected: target.expectedFingerprint ?? undefined, actual: seen },
+          ),
+        );
+      } else if (err.level === "client-authentication") {
+        fail(new SshError("auth", `${where} refused authentication as ${target.username}: ${err.message}`, { cause: err }));
+      } else if (err.level === "client-timeout") {
+        fail(new SshError("connect", `could not connect to ${where}: no SSH handshake within the time limit`, { cause: err }));
+      } else if (err.level === "client-socket" || err.code) {
+        fail(new SshError("connect", `could not connect to ${where}: ${describeSocketError(err)}`, { cause: err }));
+      } else {
+        fail(new SshError("other", `SSH to ${where} failed: ${err.message}`, { cause: err }));
+      }
+    });
+
+    const config: ConnectConfig = {
+      host: target.address,
+      port: target.port,
+      username: target.username,
+      readyTimeout: options.readyTimeoutMs ?? 20_000,
+      keepaliveInterval: options.keepaliveIntervalMs ?? 15_000,
+      keepaliveCountMax: 3,
+      hostVerifier: (key: Buffer) => {
+        seen = fingerprintOf(key);
+        if (target.expectedFingerprint !== null && seen !== target.expectedFingerprint) {
+          mismatch = true;
+          return false;
+        }
+        return true;
+      },
+    };
+    if ("password" in target.auth) {
+      config.password = target.auth.password;
+      config.tryKeyboard = false;
+    } else {
+      config.privateKey = target.auth.privateKey;
+      if (target.auth.passphrase) config.passphrase = target.auth.passphrase;
+    }
+    try {
+      client.connect(config);
+    } catch (err) {
+      fail(new SshError("other", `SSH to ${where} failed: ${(err as Error).message}`, { cause: err }));
+    }
+  });
+}
+
+function describeSocketError(err: Error & { code?: string }): string {
+  switch (err.code) {
+    case "ECONNREFUSED":
+      return "connection refused (is sshd running on that port?)";
+    case "ETIMEDOUT":
+      return "connection timed out";
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+      return "host unreachable";
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return "the address does not resolve";
+    case "ECONNRESET":
+      return "connection reset";
+    default:
+      return err.message;
+  }
+}
