@@ -19,8 +19,8 @@ export function connect(url: string, options: ConnectOptions = {}): Sql {
     onnotice: () => {},
     connect_timeout: 10,
     idle_timeout: 60,
-    // jobs.id and friends are bigserial; they stay well inside 2^53.
-    types: { bigint: postgres.BigInt },
+    // Ids are bigserial but stay far below 2^53: read int8 as a number.
+    types: { int8: { to: 20, from: [20], serialize: (n: number) => String(n), parse: (s: string) => Number(s) } },
     // Column names become camelCase; jsonb keys are left exactly as stored.
     transform: { column: { from: postgres.toCamel, to: postgres.fromCamel }, undefined: null },
   }) as unknown as Sql;

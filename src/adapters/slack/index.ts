@@ -1,4 +1,4 @@
-import bolt from "@slack/bolt";
+import { App, HTTPReceiver } from "@slack/bolt";
 import slackWebApi from "@slack/web-api";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { App as CoreApp } from "../../core/app.js";
@@ -11,7 +11,6 @@ import { decodeSlackText } from "./parse.js";
 import { decodeMessage, decodeRef, encodeConversation, encodeMessage, slackIdentity } from "./refs.js";
 import { renderModal, renderView } from "./render.js";
 
-const { App, HTTPReceiver, LogLevel } = bolt;
 const { WebClient, WebAPIPlatformError, WebAPIRateLimitedError } = slackWebApi;
 type WebClient = InstanceType<typeof WebClient>;
 
@@ -29,14 +28,15 @@ const MIN_EDIT_INTERVAL_MS = 3000;
 
 function boltLogger(log: Logger) {
   const text = (parts: unknown[]) => parts.map((p) => (typeof p === "string" ? p : JSON.stringify(p))).join(" ");
-  let level = LogLevel.INFO;
+  // Bolt's LogLevel values are these strings.
+  let level = "info";
   return {
     debug: (...m: unknown[]) => log.debug({ source: "slack" }, text(m)),
     info: (...m: unknown[]) => log.info({ source: "slack" }, text(m)),
     warn: (...m: unknown[]) => log.warn({ source: "slack" }, text(m)),
     error: (...m: unknown[]) => log.error({ source: "slack" }, text(m)),
-    setLevel: (l: typeof level) => (level = l),
-    getLevel: () => level,
+    setLevel: (l: string) => void (level = l),
+    getLevel: () => level as never,
     setName: () => {},
   };
 }

@@ -1,0 +1,45 @@
+import { randomBytes } from "node:crypto";
+import postgres from "postgres";
+
+/** The machine's PostgreSQL, as the tests reach it. */
+export const PG_BASE = "postgres://postgres@127.0.0.1:5432";
+export const TEMPLATE_DB = "testum_test_template";
+
+export function databaseUrl(name: string): string {
+  return `${PG_BASE}/${name}`;
+}
+
+/**
+ * A fresh database for one test file, copied from the migrated template that
+ * the global setup made. Drop it when done.
+ */
+export async function createTestDatabase(): Promise<{ url: string; name: string; drop(): Promise<void> }> {
+  const name = `testum_t_${randomBytes(5).toString("hex")}`;
+  const admin = postgres(databaseUrl("postgres"), { max: 1, onnotice: () => {} });
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await admin.unsafe(`create database ${name} template ${TEMPLATE_DB}`);
+        break;
+      } catch (err) {
+        // Another file copying the template at the same moment: try again.
+        if ((err as { code?: string }).code !== "55006" || attempt > 20) throw err;
+        await new Promise((r) => setTimeout(r, 100 + Math.random() * 200));
+      }
+    }
+  } finally {
+    await admin.end();
+  }
+  return {
+    url: databaseUrl(name),
+    name,
+    async drop() {
+      const sql = postgres(databaseUrl("postgres"), { max: 1, onnotice: () => {} });
+      try {
+        await sql.unsafe(`drop database if exists ${name} with (force)`);
+      } finally {
+        await sql.end();
+      }
+    },
+  };
+}

@@ -1,0 +1,124 @@
+import { addHost } from "../../src/core/hosts.js";
+import { createSecretBox } from "../../src/core/secret-box.js";
+import type { Job, Task } from "../../src/core/jobs.js";
+import { DEFAULT_BOT_TOKEN, DEFAULT_TEAM_ID, startFakeSlack, type FakeSlack } from "../fakes/slack-api.js";
+import { postSignedSlack, slashCommandBody } from "./slack-sign.js";
+import { startS3, type TestS3 } from "./s3.js";
+import { startSshHosts, type SshHost, type SshHostSet } from "./sshd.js";
+import { eventually, startTestumForTest, TEST_MASTER_KEY, type StartOptions, type TestumUnderTest } from "./testum.js";
+
+export const SIGNING_SECRET = "test-signing-secret-0123456789abcdef";
+export const CHANNEL = "C0000000001";
+export const ADMIN = "U0ADMIN0001";
+export const ADMIN_IDENTITY = `slack:${DEFAULT_TEAM_ID}:${ADMIN}`;
+
+/** A Slack workspace (fake), S3, real sshd hosts and a running testum wired together. */
+export interface SlackWorld {
+  readonly slack: FakeSlack;
+  readonly s3: TestS3;
+  readonly ssh: SshHostSet;
+  readonly testum: TestumUnderTest;
+  /** Sends a signed `/testum …` as `user`; returns the HTTP answer. */
+  slash(text: string, user?: string): Promise<{ status: number; body: string; ms: number; json: Record<string, unknown> | undefined }>;
+  /** Registers an sshd host in testum under `name`. */
+  addHost(name: string, host: SshHost, overrides?: { port?: number; privateKey?: string; fingerprint?: string }): Promise<void>;
+  job(id: number): Promise<Job>;
+  tasks(id: number): Promise<Task[]>;
+  /** Waits for a job to reach a final status. */
+  finished(id: number, timeoutMs?: number): Promise<Job>;
+  stop(): Promise<void>;
+}
+
+export async function startSlackWorld(options: { hosts?: number; testum?: StartOptions } = {}): Promise<SlackWorld> {
+  const [slack, s3, ssh] = await Promise.all([startFakeSlack(), startS3(), startSshHosts(options.hosts ?? 2)]);
+  const testum = await startTestumForTest({
+    ...options.testum,
+    env: {
+      SLACK_SIGNING_SECRET: SIGNING_SECRET,
+      SLACK_BOT_TOKEN: DEFAULT_BOT_TOKEN,
+      SLACK_API_URL: slack.url,
+      TESTUM_ADMINS: ADMIN_IDENTITY,
+      S3_ENDPOINT: s3.endpoint,
+      S3_BUCKET: s3.bucket,
+      S3_REGION: s3.region,
+      S3_ACCESS_KEY_ID: s3.accessKeyId,
+      S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      S3_FORCE_PATH_STYLE: "true",
+      ...options.testum?.env,
+    },
+  });
+  const box = createSecretBox([Buffer.from(TEST_MASTER_KEY, "base64")]);
+
+  async function slash(text: string, user = ADMIN) {
+    const raw = slashCommandBody({ text, teamId: DEFAULT_TEAM_ID, userId: user, userName: user.toLowerCase(), channelId: CHANNEL, responseUrl: slack.newResponseUrl({ channel: CHANNEL, userId: user }) });
+    const res = await postSignedSlack(`${testum.url}/slack/events`, raw, SIGNING_SECRET);
+    let json: Record<string, unknown> | undefined;
+    try {
+      json = JSON.parse(res.body) as Record<string, unknown>;
+    } catch {
+      json = undefined;
+    }
+    return { ...res, json };
+  }
+
+  return {
+    slack,
+    s3,
+    ssh,
+    testum,
+    slash,
+    async addHost(name, host, overrides = {}) {
+      await addHost(testum.sql, box, {
+        name,
+        address: host.host,
+        port: overrides.port ?? host.port,
+        username: ssh.user,
+        credential: { type: "key", privateKey: overrides.privateKey ?? ssh.clientPrivateKey },
+        fingerprint: overrides.fingerprint,
+        createdBy: "test",
+      });
+    },
+    async job(id) {
+      const [job] = await testum.sql<Job[]>`select * from jobs where id = ${id}`;
+      return job!;
+    },
+    tasks: (id) => testum.sql<Task[]>`select * from job_tasks where job_id = ${id}`,
+    async finished(id, timeoutMs = 30_000) {
+      return eventually(
+        `job #${id} to finish`,
+        async () => {
+          const [job] = await testum.sql<Job[]>`select * from jobs where id = ${id}`;
+          return job && !["queued", "running"].includes(job.status) ? job : undefined;
+        },
+        timeoutMs,
+      );
+    },
+    async stop() {
+      await testum.stop();
+      await Promise.all([slack.close(), s3.close(), ssh.stop()]);
+    },
+  };
+}
+
+/** All text in a Slack message's blocks, for assertions. */
+export function blockText(blocks: readonly Record<string, unknown>[]): string {
+  const out: string[] = [];
+  const walk = (node: unknown) => {
+    if (Array.isArray(node)) node.forEach(walk);
+    else if (node && typeof node === "object") {
+      for (const [k, v] of Object.entries(node)) {
+        if (k === "text" && typeof v === "string") out.push(v);
+        else walk(v);
+      }
+    }
+  };
+  walk(blocks);
+  return out.join("\n");
+}
+
+/** The job id in a "Job #N queued" reply. */
+export function jobIdFrom(text: string): number {
+  const match = /#(\d+)/.exec(text);
+  if (!match) throw new Error(`no job id in: ${text}`);
+  return Number(match[1]);
+}

@@ -1,0 +1,103 @@
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfig, type Config } from "../../src/core/config.js";
+import { connect, type Sql } from "../../src/core/db.js";
+import type { Logger } from "../../src/core/ports.js";
+import { createLogger } from "../../src/logger.js";
+import { startTestum, type RunOptions, type Running } from "../../src/runtime.js";
+import { createTestDatabase } from "./db.js";
+import { freePort } from "./sshd.js";
+
+export interface TestumUnderTest {
+  readonly url: string;
+  readonly config: Config;
+  readonly env: Record<string, string>;
+  /** A connection of the test's own, for assertions. */
+  readonly sql: Sql;
+  readonly running: Running;
+  readonly queuePrefix: string;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Extra environment (SLACK_*, DISCORD_*, S3_*, TESTUM_ADMINS …). */
+  readonly env?: Record<string, string>;
+  readonly serve?: boolean;
+  readonly work?: boolean;
+  readonly runOptions?: Partial<Omit<RunOptions, "log" | "serve" | "work">>;
+  /** Reuse a database (e.g. for a second process); otherwise a fresh one is made. */
+  readonly databaseUrl?: string;
+  readonly dataDir?: string;
+  readonly queuePrefix?: string;
+}
+
+export const TEST_MASTER_KEY = Buffer.alloc(32, 7).toString("base64");
+
+export function quietLogger(): Logger {
+  return createLogger(process.env.TESTUM_TEST_LOG ?? "silent");
+}
+
+/**
+ * Starts a real testum (web side and/or worker) in this process against a
+ * fresh database, the machine's Redis with a private queue prefix, and
+ * whatever fakes the env points at.
+ */
+export async function startTestumForTest(options: StartOptions = {}): Promise<TestumUnderTest> {
+  const db = options.databaseUrl ? undefined : await createTestDatabase();
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "testum-data-")));
+  const queuePrefix = options.queuePrefix ?? `testum-test-${randomBytes(4).toString("hex")}`;
+  const port = await freePort();
+  const env: Record<string, string> = {
+    DATABASE_URL: options.databaseUrl ?? db!.url,
+    REDIS_URL: "redis://127.0.0.1:6379",
+    PORT: String(port),
+    PUBLIC_URL: `http://127.0.0.1:${port}`,
+    HOST: "127.0.0.1",
+    TESTUM_DATA_DIR: dataDir,
+    TESTUM_MASTER_KEY: TEST_MASTER_KEY,
+    LOG_LEVEL: "silent",
+    ...options.env,
+  };
+  const config = loadConfig(env);
+  const running = await startTestum(config, {
+    serve: options.serve ?? true,
+    work: options.work ?? true,
+    log: quietLogger(),
+    queuePrefix,
+    ...options.runOptions,
+  });
+  const url = running.port === undefined ? "" : `http://127.0.0.1:${running.port}`;
+  const sql = connect(env.DATABASE_URL!, { max: 2 });
+  return {
+    url,
+    config,
+    env,
+    sql,
+    running,
+    queuePrefix,
+    async stop() {
+      await running.stop();
+      await sql.end({ timeout: 5 });
+      if (db) await db.drop();
+      if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls until `check` returns a value (not undefined/false/null), or fails with `what`. */
+export async function eventually<T>(what: string, check: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== null && value !== false) return value as T;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
