@@ -3,10 +3,16 @@ import postgres from "postgres";
 
 /** The machine's PostgreSQL, as the tests reach it. */
 export const PG_BASE = "postgres://postgres@127.0.0.1:5432";
-export const TEMPLATE_DB = "testum_test_template";
 
 export function databaseUrl(name: string): string {
   return `${PG_BASE}/${name}`;
+}
+
+/** The migrated template the global setup made for this run. */
+function templateName(): string {
+  const name = process.env.TESTUM_TEST_TEMPLATE;
+  if (!name) throw new Error("TESTUM_TEST_TEMPLATE is not set: run the tests through vitest (tests/helpers/global-setup.ts)");
+  return name;
 }
 
 /**
@@ -19,7 +25,7 @@ export async function createTestDatabase(): Promise<{ url: string; name: string;
   try {
     for (let attempt = 0; ; attempt++) {
       try {
-        await admin.unsafe(`create database ${name} template ${TEMPLATE_DB}`);
+        await admin.unsafe(`create database ${name} template ${templateName()}`);
         break;
       } catch (err) {
         // Another file copying the template at the same moment: try again.

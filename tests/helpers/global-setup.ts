@@ -1,7 +1,8 @@
 import { existsSync } from "node:fs";
 import postgres from "postgres";
 import { migrate } from "../../src/core/db.js";
-import { databaseUrl, TEMPLATE_DB } from "./db.js";
+import { randomBytes } from "node:crypto";
+import { databaseUrl } from "./db.js";
 import { ensureTestUser, sweepStaleSshHosts } from "./sshd.js";
 
 /**
@@ -15,16 +16,28 @@ export default async function setup(): Promise<() => Promise<void>> {
   await ensureTestUser();
   await sweepStaleSshHosts();
 
+  // Each run has its own template, so runs side by side never disturb each other.
+  const template = `testum_tpl_${Math.floor(Date.now() / 1000)}_${randomBytes(3).toString("hex")}`;
+  process.env.TESTUM_TEST_TEMPLATE = template;
   const admin = postgres(databaseUrl("postgres"), { max: 1, onnotice: () => {} });
   try {
-    await admin.unsafe(`drop database if exists ${TEMPLATE_DB} with (force)`);
-    await admin.unsafe(`create database ${TEMPLATE_DB}`);
-    // Databases left by interrupted runs.
-    const stale = await admin<{ datname: string }[]>`select datname from pg_database where datname like 'testum\\_t\\_%'`;
-    for (const { datname } of stale) await admin.unsafe(`drop database if exists ${datname} with (force)`);
+    // Databases left by interrupted runs; one still in use belongs to a live run and stays.
+    const stale = await admin<{ datname: string }[]>`
+      select datname from pg_database where datname like 'testum\\_t\\_%' or datname like 'testum\\_tpl\\_%'`;
+    const dayAgo = Date.now() / 1000 - 86_400;
+    for (const { datname } of stale) {
+      const made = Number(/^testum_tpl_(\d+)_/.exec(datname)?.[1] ?? 0);
+      if (datname.startsWith("testum_tpl_") && made > dayAgo) continue;
+      await admin.unsafe(`drop database if exists ${datname}`).catch(() => {});
+    }
+    await admin.unsafe(`create database ${template}`);
   } finally {
     await admin.end();
   }
-  await migrate(databaseUrl(TEMPLATE_DB));
-  return async () => {};
+  await migrate(databaseUrl(template));
+  return async () => {
+    const sql = postgres(databaseUrl("postgres"), { max: 1, onnotice: () => {} });
+    await sql.unsafe(`drop database if exists ${template} with (force)`).catch(() => {});
+    await sql.end();
+  };
 }
