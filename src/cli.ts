@@ -5,7 +5,7 @@ import { isTestumError } from "./core/errors.js";
 import { HOST_VERBS } from "./cli/hosts.js";
 import { CliUsageError, parseVerbArgs, printJsonLines, printTable, withDatabase, type Verb } from "./cli/shared.js";
 import { createLogger } from "./logger.js";
-import { startTestum, type RunOptions } from "./runtime.js";
+import type { RunOptions } from "./runtime.js";
 
 const MAIN_HELP = `testum: chat-ops for operations teams.
 
@@ -36,6 +36,8 @@ ${summary}. Stops cleanly on SIGINT or SIGTERM.`;
       if (values.help) return void console.log(help);
       const config = loadConfig();
       const log = createLogger(config.LOG_LEVEL);
+      // Loaded only here: the chat and cloud SDKs take a while to import.
+      const { startTestum } = await import("./runtime.js");
       const running = await startTestum(config, { ...options, log });
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {

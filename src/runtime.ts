@@ -11,7 +11,7 @@ import { createSlackChat, createSlackClient, createSlackReceiver } from "./adapt
 import { createApp } from "./core/app.js";
 import { createChatDirectory, type ChatAdapter } from "./core/chat.js";
 import type { Config } from "./core/config.js";
-import { connect, ensureDatabase, migrate, type Sql } from "./core/db.js";
+import { connect, prepareDatabase, type Sql } from "./core/db.js";
 import type { LogStore, Logger } from "./core/ports.js";
 import { startReaper } from "./core/reaper.js";
 import { createSecretBox } from "./core/secret-box.js";
@@ -21,8 +21,6 @@ export interface RunOptions {
   readonly serve: boolean;
   readonly work: boolean;
   readonly log: Logger;
-  /** Queue key prefix in Redis (tests isolate themselves with it). */
-  readonly queuePrefix?: string;
   readonly workerName?: string;
   /** Lost-job detection timings (tests shorten them). */
   readonly heartbeatMs?: number;
@@ -49,13 +47,6 @@ export function createLogStore(config: Config): LogStore & { close?(): void } {
   return createLocalLogStore(resolve(config.TESTUM_DATA_DIR, "logs"));
 }
 
-/** Prepares the database: creates it if missing and applies migrations. */
-export async function prepareDatabase(config: Config, log: Logger): Promise<void> {
-  await ensureDatabase(config.DATABASE_URL);
-  const applied = await migrate(config.DATABASE_URL);
-  if (applied.length > 0) log.info({ migrations: applied }, `applied ${applied.length} migration(s)`);
-}
-
 /**
  * Starts testum: the HTTP side (chat endpoints, log links, health), the
  * worker, or both in one process.
@@ -63,7 +54,7 @@ export async function prepareDatabase(config: Config, log: Logger): Promise<void
 export async function startTestum(config: Config, options: RunOptions): Promise<Running> {
   const { log } = options;
   for (const warning of config.warnings) log.warn({}, warning);
-  await prepareDatabase(config, log);
+  await prepareDatabase(config.DATABASE_URL, log);
   const sql = connect(config.DATABASE_URL);
   // Commands fail fast while Redis is away instead of queueing in memory.
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true });
@@ -71,8 +62,8 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
   await redis.connect().catch((err: Error) => log.error({ err: err.message }, "Redis is not reachable yet"));
   const box = createSecretBox(config.previousMasterKey ? [config.masterKey, config.previousMasterKey] : [config.masterKey]);
   const logs = createLogStore(config);
-  const budget = createRedisBudget(redis);
-  const prefix = options.queuePrefix ?? "testum";
+  const prefix = config.TESTUM_REDIS_PREFIX;
+  const budget = createRedisBudget(redis, `${prefix}:budget:`);
 
   const adapters: ChatAdapter[] = [];
   const routes: Record<string, Listener> = {};

@@ -4,7 +4,6 @@ import { readNamedSecret } from "../core/config.js";
 import { addHost, listHosts, removeHost, type Host } from "../core/hosts.js";
 import { createSecretBox } from "../core/secret-box.js";
 import type { Credential } from "../core/secrets.js";
-import { checkPrivateKey } from "../worker/ssh.js";
 import { cliActor, CliUsageError, parseVerbArgs, printJsonLines, printTable, withDatabase, type Verb } from "./shared.js";
 
 const ADD_HELP = `Usage: testum hosts add NAME --host ADDRESS --user USER (--key-file PATH | --password-env VAR) [options]
@@ -73,6 +72,7 @@ const add: Verb = {
         throw new CliUsageError(`cannot read --key-file ${values["key-file"]}: ${err.code === "ENOENT" ? "no such file" : err.message}`);
       });
       const passphrase = values["passphrase-env"] ? readNamedSecret(values["passphrase-env"]) : undefined;
+      const { checkPrivateKey } = await import("../worker/ssh.js");
       checkPrivateKey(privateKey, passphrase);
       credential = { type: "key", privateKey, passphrase };
     } else {

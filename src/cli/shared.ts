@@ -1,10 +1,9 @@
 import { userInfo } from "node:os";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { loadConfig, type Config } from "../core/config.js";
-import { connect, type Sql } from "../core/db.js";
+import { connect, prepareDatabase, type Sql } from "../core/db.js";
 import type { Logger } from "../core/ports.js";
 import { createLogger } from "../logger.js";
-import { prepareDatabase } from "../runtime.js";
 
 /** A CLI verb: its help text and what it does with the arguments after it. */
 export interface Verb {
@@ -67,7 +66,7 @@ export interface Context {
 export async function withDatabase<T>(body: (ctx: Context) => Promise<T>): Promise<T> {
   const config = loadConfig();
   const log = createLogger(process.stderr.isTTY ? "warn" : config.LOG_LEVEL === "info" ? "warn" : config.LOG_LEVEL);
-  await prepareDatabase(config, log);
+  await prepareDatabase(config.DATABASE_URL, log);
   const sql = connect(config.DATABASE_URL, { max: 4 });
   try {
     return await body({ config, sql, log });

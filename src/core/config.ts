@@ -109,6 +109,10 @@ const schema = z.object({
     "postgres://postgres@127.0.0.1:5432/testum",
   ),
   REDIS_URL: url(["redis:", "rediss:"], "redis://127.0.0.1:6379").default("redis://127.0.0.1:6379"),
+  TESTUM_REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, "expected 1 to 64 letters, digits, - . _")
+    .default("testum"),
   PORT: z.coerce
     .number({ error: "expected a port number from 0 to 65535" })
     .int({ error: "expected a port number from 0 to 65535" })

@@ -1,6 +1,7 @@
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
 import shift from "postgres-shift";
+import type { Logger } from "./ports.js";
 
 /** The SQL tag every repository function takes first; works inside `sql.begin`. */
 export type Sql = postgres.Sql<{}>;
@@ -71,4 +72,11 @@ export async function migrate(url: string): Promise<string[]> {
 
 function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** Creates the database if missing and applies pending migrations. */
+export async function prepareDatabase(url: string, log: Logger): Promise<void> {
+  await ensureDatabase(url);
+  const applied = await migrate(url);
+  if (applied.length > 0) log.info({ migrations: applied }, `applied ${applied.length} migration(s)`);
 }

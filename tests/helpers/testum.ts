@@ -58,6 +58,7 @@ export async function startTestumForTest(options: StartOptions = {}): Promise<Te
     TESTUM_DATA_DIR: dataDir,
     TESTUM_MASTER_KEY: TEST_MASTER_KEY,
     LOG_LEVEL: "silent",
+    TESTUM_REDIS_PREFIX: queuePrefix,
     ...options.env,
   };
   const config = loadConfig(env);
@@ -65,7 +66,6 @@ export async function startTestumForTest(options: StartOptions = {}): Promise<Te
     serve: options.serve ?? true,
     work: options.work ?? true,
     log: quietLogger(),
-    queuePrefix,
     ...options.runOptions,
   });
   const url = running.port === undefined ? "" : `http://127.0.0.1:${running.port}`;

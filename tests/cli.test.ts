@@ -1,0 +1,103 @@
+import { execFile, spawnSync } from "node:child_process";
+import { promisify } from "node:util";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestDatabase } from "./helpers/db.js";
+import { startSshHosts, type SshHostSet } from "./helpers/sshd.js";
+import { TEST_MASTER_KEY } from "./helpers/testum.js";
+
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let dir: string;
+let ssh: SshHostSet;
+
+function testum(args: string[], env: Record<string, string> = {}) {
+  const res = spawnSync(process.execPath, ["bin/testum.js", ...args], {
+    env: { ...process.env, DATABASE_URL: db.url, TESTUM_MASTER_KEY: TEST_MASTER_KEY, TESTUM_DATA_DIR: dir, ...env },
+    encoding: "utf8",
+  });
+  return { code: res.status, stdout: res.stdout, stderr: res.stderr };
+}
+
+beforeAll(async () => {
+  [db, ssh] = await Promise.all([createTestDatabase(), startSshHosts(1)]);
+  dir = await mkdtemp(join(tmpdir(), "testum-cli-"));
+  await writeFile(join(dir, "id"), ssh.clientPrivateKey, { mode: 0o600 });
+});
+
+afterAll(async () => {
+  await db?.drop();
+  await ssh?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("the testum command", () => {
+  it("answers --help on every verb", async () => {
+    const verbs = [["--help"], ["start", "--help"], ["serve", "--help"], ["worker", "--help"], ["migrate", "--help"], ["hosts", "--help"], ["hosts", "add", "--help"], ["hosts", "list", "--help"], ["hosts", "rm", "--help"], ["audit", "--help"], ["audit", "list", "--help"]];
+    const results = await Promise.all(verbs.map((args) => promisify(execFile)(process.execPath, ["bin/testum.js", ...args], { encoding: "utf8" })));
+    results.forEach((res, i) => expect(res.stdout, verbs[i]!.join(" ")).toMatch(/Usage: testum|testum: chat-ops/));
+  });
+
+  it("stops with exit code 2 and names the variable when configuration is bad", () => {
+    const res = testum(["hosts", "list"], { REDIS_URL: "http://nope", TESTUM_JOB_TIMEOUT: "ten minutes" });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain("REDIS_URL");
+    expect(res.stderr).toContain("TESTUM_JOB_TIMEOUT");
+    expect(res.stderr).toMatch(/expected a duration/);
+  });
+
+  it("adds, lists and removes a host; the credential is stored encrypted and never printed", async () => {
+    const host = ssh.hosts[0]!;
+    const add = testum(["hosts", "add", "prod-db", "--host", "127.0.0.1", "--port", String(host.port), "--user", ssh.user, "--key-file", join(dir, "id"), "--tag", "env=prod"]);
+    expect(add.stderr).toBe("");
+    expect(add.code).toBe(0);
+    expect(add.stdout).toContain("Added prod-db");
+    const keyBody = ssh.clientPrivateKey.split("\n")[1]!;
+    expect(add.stdout).not.toContain(keyBody);
+
+    const list = testum(["hosts", "list", "--json"]);
+    expect(list.code).toBe(0);
+    const rows = list.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    expect(rows).toEqual([expect.objectContaining({ name: "prod-db", address: "127.0.0.1", port: host.port, user: ssh.user, auth: "key", tags: { env: "prod" }, hostKey: null })]);
+    expect(list.stdout).not.toContain(keyBody);
+
+    const postgres = (await import("postgres")).default;
+    const sql = postgres(db.url, { max: 1 });
+    const secrets = await sql`select key_id, box from secrets`;
+    expect(secrets).toHaveLength(1);
+    expect(Buffer.from(secrets[0]!.box).toString("latin1")).not.toContain(keyBody.slice(0, 20));
+    await sql.end();
+
+    const dup = testum(["hosts", "add", "prod-db", "--host", "127.0.0.1", "--user", "x", "--password-env", "PW"], { PW: "secret" });
+    expect(dup.code).toBe(1);
+    expect(dup.stderr).toContain("already exists");
+
+    const rm = testum(["hosts", "rm", "prod-db"]);
+    expect(rm.code).toBe(0);
+    expect(testum(["hosts", "list", "--json"]).stdout).toBe("");
+  });
+
+  it("refuses bad host arguments with a clear message and exit code 2", () => {
+    const bad = testum(["hosts", "add", "Bad Name!", "--host", "h", "--user", "u", "--password-env", "PW"], { PW: "x" });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("not a valid host name");
+    const both = testum(["hosts", "add", "ok", "--host", "h", "--user", "u"]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain("exactly one of --key-file PATH or --password-env VAR");
+    const missingEnv = testum(["hosts", "add", "ok", "--host", "h", "--user", "u", "--password-env", "NOT_SET_ANYWHERE"]);
+    expect(missingEnv.code).toBe(2);
+    expect(missingEnv.stderr).toContain("NOT_SET_ANYWHERE: not set");
+    const badFp = testum(["hosts", "add", "ok", "--host", "h", "--user", "u", "--password-env", "PW", "--fingerprint", "MD5:aa"], { PW: "x" });
+    expect(badFp.stderr).toContain("is not a SHA256 host key fingerprint");
+  });
+
+  it("prints the audit log as JSON lines", () => {
+    const res = testum(["audit", "list", "--json", "--limit", "5"]);
+    expect(res.code).toBe(0);
+    const rows = res.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    expect(rows.map((r) => r.action)).toEqual(["host.add", "host.remove"]);
+    expect(rows[0].actor).toMatch(/^cli:/);
+    expect(JSON.stringify(rows)).not.toContain(ssh.clientPrivateKey.split("\n")[1]!);
+  });
+});
