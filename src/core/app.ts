@@ -1,5 +1,5 @@
 import { recordAudit } from "./audit.js";
-import type { ChatDirectory, Inbound, Reply } from "./chat.js";
+import type { Actor, ChatDirectory, Inbound, Reply } from "./chat.js";
 import { helpLines, parseCommandOptions, parseCommandText, type Command } from "./commands.js";
 import type { Sql } from "./db.js";
 import { isTestumError, NotAllowedError, TestumError } from "./errors.js";
@@ -28,6 +28,11 @@ export interface AppDeps {
 export interface App {
   /** Answers one inbound chat event. Never throws: errors become private replies. */
   handle(event: Inbound): Promise<Reply>;
+  /**
+   * Suggestions while the user types an argument (Discord autocomplete):
+   * host names starting with `prefix`, only for actors allowed to use testum.
+   */
+  complete(actor: Actor, kind: "host" | "target", prefix: string): Promise<string[]>;
 }
 
 /**
@@ -136,6 +141,12 @@ export function createApp(deps: AppDeps): App {
   }
 
   return {
+    async complete(actor, _kind, prefix) {
+      if (!settings.admins.includes(actor.id)) return [];
+      const hosts = await listHosts(sql);
+      const lower = prefix.toLowerCase();
+      return hosts.map((h) => h.name).filter((n) => n.startsWith(lower)).slice(0, 25);
+    },
     async handle(event) {
       try {
         if (event.kind !== "command") {
