@@ -1,0 +1,2 @@
+// s3rver ships no type declarations.
+declare module "s3rver";
