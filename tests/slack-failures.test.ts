@@ -106,11 +106,11 @@ describe("failures are told apart in chat", () => {
   });
 
   it("kills the remote command when it passes its timeout, and says so", async () => {
-    const marker = `timeout-${Date.now()}`;
-    const { job, parentText } = await runAndWait(`run --timeout 2s web-1 'sleep 300 # ${marker}'`);
+    // A child and a grandchild, each with an argument unique to this test.
+    const { job, parentText } = await runAndWait(`run --timeout 2s web-1 'sleep 3017 & sh -c "sleep 3018"; wait'`);
     expect(job.status).toBe("timed_out");
     expect(parentText).toContain("Timed out on web-1 after 2.0s");
-    await eventually("the remote sleep to be gone", async () => (await world.ssh.hosts[0]!.processes(marker)).length === 0, 10_000);
+    await eventually("the remote sleeps to be gone", async () => (await world.ssh.hosts[0]!.processes(/sleep 301[78]/)).length === 0, 10_000);
   });
 
   it("still posts the final status through a storm of 429s", async () => {

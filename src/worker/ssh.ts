@@ -149,6 +149,10 @@ export class SshConnection {
     if (!done) {
       await this.runQuiet(signalScript("KILL", pid)).catch(() => {});
       channel.close();
+      const hardDeadline = Date.now() + 5000;
+      while (!done && Date.now() < hardDeadline) await sleep(100);
+      // Something holds the channel open even after KILL: drop the connection.
+      if (!done) this.client.end();
     }
   }
 

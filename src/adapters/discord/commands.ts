@@ -1,0 +1,123 @@
+import {
+  ApplicationCommandOptionType,
+  ApplicationCommandType,
+  ApplicationIntegrationType,
+  InteractionContextType,
+  type APIApplicationCommandBasicOption,
+  type APIApplicationCommandSubcommandGroupOption,
+  type APIApplicationCommandSubcommandOption,
+  type RESTPostAPIChatInputApplicationCommandsJSONBody,
+} from "discord-api-types/v10";
+import { COMMAND_SPECS } from "../../core/commands.js";
+import type { ArgSpec, CommandSpec, FlagSpec } from "../../core/grammar.js";
+import { truncate } from "../../core/tail.js";
+
+/**
+ * The one `/testum` application command, derived from core's command specs:
+ * a spec path of one word is a subcommand, of two words a subcommand group
+ * and a subcommand. Limits (interactions/application-commands.mdx): names
+ * match `^[-_\p{L}\p{N}]{1,32}$` in lower case, descriptions are 1–100
+ * characters, ≤ 25 options per level, required options before optional ones.
+ */
+export const COMMAND_NAME = "testum";
+const DESCRIPTION = "Run commands on your hosts, with live output, full logs and an audit trail";
+const NAME = /^[-_\p{L}\p{N}]{1,32}$/u;
+const MAX_DESCRIPTION = 100;
+const MAX_OPTIONS = 25;
+/** String options hold at most 6,000 characters. */
+const MAX_STRING = 6000;
+
+type Spec = CommandSpec<unknown>;
+type Subcommand = APIApplicationCommandSubcommandOption;
+type Group = APIApplicationCommandSubcommandGroupOption;
+
+function name(word: string): string {
+  if (!NAME.test(word) || word !== word.toLowerCase()) {
+    throw new Error(`"${word}" cannot be a Discord command or option name (lower case letters, digits, - and _; at most 32)`);
+  }
+  return word;
+}
+
+const describe = (text: string, fallback: string) => truncate(text.trim(), MAX_DESCRIPTION) || fallback;
+
+function argOption(arg: ArgSpec): APIApplicationCommandBasicOption {
+  const base = { name: name(arg.name), description: describe(arg.description, arg.name), required: !arg.optional };
+  if (arg.kind === "int") return { ...base, type: ApplicationCommandOptionType.Integer };
+  return {
+    ...base,
+    type: ApplicationCommandOptionType.String,
+    ...(arg.complete ? { autocomplete: true } : {}),
+    ...(arg.kind === "rest" || arg.kind === "list" ? { max_length: MAX_STRING } : {}),
+  };
+}
+
+function flagOption(flag: FlagSpec): APIApplicationCommandBasicOption {
+  const base = { name: name(flag.name), description: describe(flag.description, flag.name), required: false };
+  switch (flag.kind) {
+    case "boolean":
+      return { ...base, type: ApplicationCommandOptionType.Boolean };
+    case "int":
+      return {
+        ...base,
+        type: ApplicationCommandOptionType.Integer,
+        ...(flag.min !== undefined ? { min_value: flag.min } : {}),
+        ...(flag.max !== undefined ? { max_value: flag.max } : {}),
+      };
+    case "duration":
+    case "word":
+      return { ...base, type: ApplicationCommandOptionType.String };
+  }
+}
+
+function subcommand(word: string, spec: Spec): Subcommand {
+  const args = [...spec.args.filter((a) => !a.optional), ...spec.args.filter((a) => a.optional)].map(argOption);
+  const options = [...args, ...(spec.flags ?? []).map(flagOption)];
+  if (options.length > MAX_OPTIONS) throw new Error(`/testum ${spec.path.join(" ")} has more than ${MAX_OPTIONS} options`);
+  return {
+    type: ApplicationCommandOptionType.Subcommand,
+    name: name(word),
+    description: describe(spec.summary, word),
+    ...(options.length > 0 ? { options } : {}),
+  };
+}
+
+/** Builds the `/testum` command for a bulk overwrite; the same specs always give the same JSON. */
+export function buildDiscordCommand(specs: readonly Spec[] = COMMAND_SPECS): RESTPostAPIChatInputApplicationCommandsJSONBody {
+  const options: Array<Subcommand | Group> = [];
+  const groups = new Map<string, { group: Group; summaries: string[] }>();
+  for (const spec of specs) {
+    const [first, second, ...more] = spec.path;
+    if (first === undefined || more.length > 0) throw new Error(`Discord commands nest two words deep at most: ${spec.path.join(" ")}`);
+    if (second === undefined) {
+      options.push(subcommand(first, spec));
+      continue;
+    }
+    let entry = groups.get(first);
+    if (!entry) {
+      entry = { group: { type: ApplicationCommandOptionType.SubcommandGroup, name: name(first), description: first, options: [] }, summaries: [] };
+      groups.set(first, entry);
+      options.push(entry.group);
+    }
+    entry.group.options!.push(subcommand(second, spec));
+    entry.summaries.push(spec.summary);
+  }
+  for (const { group, summaries } of groups.values()) {
+    group.description = describe(summaries.length === 1 ? summaries[0]! : `${group.name}: ${group.options!.map((o) => o.name).join(", ")}`, group.name);
+  }
+  if (options.length > MAX_OPTIONS) throw new Error(`/testum has more than ${MAX_OPTIONS} subcommands and groups`);
+  return {
+    type: ApplicationCommandType.ChatInput,
+    name: COMMAND_NAME,
+    description: DESCRIPTION,
+    // Guild installs in server channels only: DMs carry no guild to check access against.
+    contexts: [InteractionContextType.Guild],
+    integration_types: [ApplicationIntegrationType.GuildInstall],
+    options,
+  };
+}
+
+/** Which registry an option's autocomplete draws on, if any. */
+export function completionFor(path: readonly string[], option: string): "host" | "target" | undefined {
+  const spec = COMMAND_SPECS.find((s) => s.path.length === path.length && s.path.every((w, i) => w === path[i]));
+  return spec?.args.find((a) => a.name === option)?.complete;
+}

@@ -1,0 +1,128 @@
+import {
+  ApplicationCommandOptionType,
+  ApplicationIntegrationType,
+  InteractionType,
+  type APIApplicationCommandInteractionDataOption,
+  type APIInteraction,
+} from "discord-api-types/v10";
+import type { Actor, Inbound, View } from "../../core/chat.js";
+import { completionFor } from "./commands.js";
+import { discordIdentity, discordRoleIdentity, encodeConversation, encodeMessage } from "./refs.js";
+
+/**
+ * Interaction payloads (interactions/receiving-and-responding.mdx) → core
+ * events. Only guild members are actors: a DM carries `user` and no
+ * `member`, hence no guild to grant access in, and is refused.
+ */
+export type ParsedInteraction =
+  | { readonly kind: "ping" }
+  /** Not something testum acts on; `reason` is said privately. */
+  | { readonly kind: "refused"; readonly reason: string }
+  | {
+      readonly kind: "complete";
+      readonly actor: Actor;
+      readonly complete: "host" | "target" | undefined;
+      readonly prefix: string;
+    }
+  | { readonly kind: "inbound"; readonly event: Inbound; readonly hasMessage: boolean };
+
+export const DM_REFUSAL = "testum works in server channels, not in direct messages. Run /testum in a channel of your server.";
+export const NOT_INSTALLED =
+  "testum is not installed in this server, so it cannot post here. A server admin can add it with the install link of the testum application.";
+
+type Value = string | number | boolean;
+
+interface CommandOptions {
+  readonly path: string[];
+  readonly options: Record<string, Value>;
+  readonly focused?: { readonly name: string; readonly value: string };
+}
+
+/** Unwraps subcommand groups and subcommands into a command path and its options. */
+export function commandOptions(top: readonly APIApplicationCommandInteractionDataOption[] | undefined): CommandOptions {
+  const path: string[] = [];
+  let level = top ?? [];
+  const group = level[0];
+  if (group?.type === ApplicationCommandOptionType.SubcommandGroup) {
+    path.push(group.name);
+    level = group.options;
+  }
+  const sub = level[0];
+  if (sub?.type === ApplicationCommandOptionType.Subcommand) {
+    path.push(sub.name);
+    level = sub.options ?? [];
+  }
+  const options: Record<string, Value> = {};
+  let focused: CommandOptions["focused"];
+  for (const option of level) {
+    if (!("value" in option)) continue;
+    options[option.name] = option.value;
+    if ("focused" in option && option.focused) focused = { name: option.name, value: String(option.value) };
+  }
+  return focused ? { path, options, focused } : { path, options };
+}
+
+/** The values of a submitted modal, by text input custom_id (in action rows or labels). */
+export function modalValues(components: unknown): Record<string, string> {
+  const values: Record<string, string> = {};
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(walk);
+    if (!node || typeof node !== "object") return;
+    const c = node as { custom_id?: unknown; value?: unknown; components?: unknown; component?: unknown };
+    if (typeof c.custom_id === "string" && typeof c.value === "string") values[c.custom_id] = c.value;
+    walk(c.components);
+    walk(c.component);
+  };
+  walk(components);
+  return values;
+}
+
+export function parseInteraction(payload: APIInteraction, respond: (view: View) => Promise<void>): ParsedInteraction {
+  if (payload.type === InteractionType.Ping) return { kind: "ping" };
+  const member = "member" in payload ? payload.member : undefined;
+  const guild = payload.guild_id;
+  if (!guild || !member?.user) return { kind: "refused", reason: DM_REFUSAL };
+  // A user-installed app is not a member of the server: it could answer but never post the job.
+  const owners = payload.authorizing_integration_owners;
+  if (owners && Object.keys(owners).length > 0 && owners[ApplicationIntegrationType.GuildInstall] === undefined) {
+    return { kind: "refused", reason: NOT_INSTALLED };
+  }
+  const channel = payload.channel?.id ?? payload.channel_id;
+  if (!channel) return { kind: "refused", reason: "testum could not tell which channel this came from. Nothing was done." };
+
+  const user = member.user;
+  const actor: Actor = {
+    id: discordIdentity(guild, user.id),
+    name: member.nick || user.global_name || user.username,
+    groups: (member.roles ?? []).map((role) => discordRoleIdentity(guild, role)),
+    locale: payload.locale,
+  };
+  const base = { actor, conversation: encodeConversation(guild, channel), eventId: payload.id, respond };
+
+  switch (payload.type) {
+    case InteractionType.ApplicationCommand: {
+      if (!("options" in payload.data) && payload.data.type !== 1) {
+        return { kind: "refused", reason: "testum only answers /testum. Nothing was done." };
+      }
+      const { path, options } = commandOptions("options" in payload.data ? payload.data.options : undefined);
+      return { kind: "inbound", hasMessage: false, event: { ...base, kind: "command", input: { type: "options", path, options } } };
+    }
+    case InteractionType.ApplicationCommandAutocomplete: {
+      const { path, focused } = commandOptions(payload.data.options);
+      const complete = focused ? completionFor(path, focused.name) : undefined;
+      return { kind: "complete", actor, complete, prefix: focused?.value ?? "" };
+    }
+    case InteractionType.MessageComponent:
+      return {
+        kind: "inbound",
+        hasMessage: true,
+        event: { ...base, kind: "action", message: encodeMessage(guild, channel, payload.message.id), action: payload.data.custom_id },
+      };
+    case InteractionType.ModalSubmit:
+      return {
+        kind: "inbound",
+        hasMessage: payload.message !== undefined,
+        event: { ...base, kind: "form", action: payload.data.custom_id, values: modalValues(payload.data.components) },
+      };
+  }
+}
