@@ -1,5 +1,6 @@
 import {
   ApplicationCommandOptionType,
+  ApplicationCommandType,
   ApplicationIntegrationType,
   InteractionType,
   type APIApplicationCommandInteractionDataOption,
@@ -101,10 +102,10 @@ export function parseInteraction(payload: APIInteraction, respond: (view: View) 
 
   switch (payload.type) {
     case InteractionType.ApplicationCommand: {
-      if (!("options" in payload.data) && payload.data.type !== 1) {
+      if (payload.data.type !== ApplicationCommandType.ChatInput) {
         return { kind: "refused", reason: "testum only answers /testum. Nothing was done." };
       }
-      const { path, options } = commandOptions("options" in payload.data ? payload.data.options : undefined);
+      const { path, options } = commandOptions(payload.data.options);
       return { kind: "inbound", hasMessage: false, event: { ...base, kind: "command", input: { type: "options", path, options } } };
     }
     case InteractionType.ApplicationCommandAutocomplete: {

@@ -88,12 +88,19 @@ function renderBlock(block: Block, index: number, budget: { left: number }): Sla
 
 /** Renders a view as `chat.postMessage` / `chat.update` arguments. */
 export function renderView(view: View): { text: string; blocks: SlackBlock[] } {
-  const budget = { left: LIMITS.totalText };
+  // Output keeps its own share of the total; the rest is shared by the other
+  // blocks, so neither the status nor the tail can squeeze the other out.
+  const hasCode = view.blocks.some((b) => b.type === "code");
+  let reserved = hasCode ? LIMITS.codeText + 200 : 0;
+  const budget = { left: LIMITS.totalText - reserved };
   const blocks: SlackBlock[] = [];
-  // Code goes last in the budget so the status around it is never squeezed out.
   const order = view.blocks.map((b, i) => ({ b, i })).sort((x, y) => Number(x.b.type === "code") - Number(y.b.type === "code"));
   const rendered = new Map<number, SlackBlock>();
   for (const { b, i } of order) {
+    if (b.type === "code") {
+      budget.left += reserved;
+      reserved = 0;
+    }
     const out = renderBlock(b, i, budget);
     if (out) rendered.set(i, out);
   }
