@@ -129,3 +129,7 @@ export async function pinHostKey(sql: Sql, hostId: number, fingerprint: string):
 export async function markHostSeen(sql: Sql, hostId: number): Promise<void> {
   await sql`update hosts set last_seen_at = now() where id = ${hostId}`;
 }
+
+export async function updateHostAuth(sql: Sql, hostId: number, method: AuthMethod, secretId: string | null): Promise<void> {
+  await sql`update hosts set auth_method = ${method}, secret_id = ${secretId} where id = ${hostId}`;
+}

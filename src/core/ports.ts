@@ -1,4 +1,5 @@
 import type { Readable, Writable } from "node:stream";
+import type { Host } from "./hosts.js";
 
 /**
  * The small interfaces through which core reaches the outside. Adapters and
@@ -55,4 +56,42 @@ export interface Logger {
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
   child(bindings: object): Logger;
+}
+
+/** What an SSH probe of a host found. */
+export interface ProbeResult {
+  readonly reachable: boolean;
+  readonly authenticated: boolean;
+  /** The host key presented, when the handshake got that far. */
+  readonly fingerprint?: string | undefined;
+  readonly latencyMs?: number | undefined;
+  /** Why it failed, in words for chat. */
+  readonly error?: string | undefined;
+  readonly errorCode?: string | undefined;
+}
+
+/** A new SSH key pair in OpenSSH formats. */
+export interface KeyPair {
+  readonly privateKey: string;
+  readonly publicKey: string;
+}
+
+/**
+ * Management access to hosts over SSH (the worker's SSH door, used for
+ * probing and for editing authorized_keys).
+ */
+export interface RemoteAccess {
+  /** Connects and reports; connection failures are results, not errors. */
+  probe(host: Host, options?: { acceptAnyHostKey?: boolean; privateKey?: string }): Promise<ProbeResult>;
+  /**
+   * Reads `~/.ssh/authorized_keys` (null when absent), lets `edit` compute the
+   * new content (undefined: leave it), and replaces the file atomically, only
+   * if nobody changed it in between. Returns the content before and after.
+   */
+  editAuthorizedKeys(
+    host: Host,
+    edit: (current: string | null) => string | undefined,
+  ): Promise<{ before: string | null; after: string | null; changed: boolean }>;
+  /** Makes a new ed25519 key pair. */
+  generateKeyPair(comment: string): KeyPair;
 }

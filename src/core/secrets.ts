@@ -26,3 +26,37 @@ export async function readSecret(sql: Sql, box: SecretBox, id: string): Promise<
 export async function deleteSecret(sql: Sql, id: string): Promise<void> {
   await sql`delete from secrets where id = ${id}`;
 }
+
+/**
+ * Re-seals every stored secret under the current master key. Checks first
+ * that every secret opens (with the current or previous key) and refuses to
+ * start otherwise. Each secret is updated on its own, so an interrupted run
+ * loses nothing and a second run finishes the job.
+ */
+export async function rotateSecrets(sql: Sql, box: SecretBox): Promise<{ rotated: number; alreadyCurrent: number }> {
+  const rows = await sql<{ id: string; keyId: string; box: Buffer }[]>`select id, key_id, box from secrets order by id`;
+  const unreadable: string[] = [];
+  for (const row of rows) {
+    try {
+      box.open(row.id, row);
+    } catch {
+      unreadable.push(row.id);
+    }
+  }
+  if (unreadable.length > 0) {
+    throw new TestumError(
+      "secret_unreadable",
+      `${unreadable.length} stored secret(s) cannot be opened with TESTUM_MASTER_KEY or TESTUM_MASTER_KEY_PREVIOUS (${unreadable.slice(0, 5).join(", ")}${unreadable.length > 5 ? ", …" : ""}); nothing was changed`,
+    );
+  }
+  let rotated = 0;
+  for (const row of rows) {
+    if (row.keyId === box.keyId) continue;
+    const sealed = box.seal(row.id, box.open(row.id, row));
+    const updated = await sql`
+      update secrets set key_id = ${sealed.keyId}, box = ${sealed.box}, updated_at = now()
+      where id = ${row.id} and key_id = ${row.keyId}`;
+    rotated += updated.count;
+  }
+  return { rotated, alreadyCurrent: rows.length - rotated };
+}

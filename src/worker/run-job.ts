@@ -3,7 +3,7 @@ import { recordAudit } from "../core/audit.js";
 import type { ChatAdapter, ChatDirectory } from "../core/chat.js";
 import type { Sql } from "../core/db.js";
 import { isTestumError, SshError, TestumError } from "../core/errors.js";
-import { getHostById, markHostSeen, pinHostKey, type Host } from "../core/hosts.js";
+import { getHostById } from "../core/hosts.js";
 import { renderLive, renderParent } from "../core/job-view.js";
 import {
   claimJob,
@@ -22,9 +22,9 @@ import {
 import { LiveMessage } from "../core/live.js";
 import type { LogStore, Logger } from "../core/ports.js";
 import type { SecretBox } from "../core/secret-box.js";
-import { readSecret } from "../core/secrets.js";
 import { TailBuffer } from "../core/tail.js";
-import { connectSsh, type SshConnection, type SshTarget } from "./ssh.js";
+import { createHostConnector } from "./connect-host.js";
+import type { SshConnection } from "./ssh.js";
 
 export interface RunnerDeps {
   readonly sql: Sql;
@@ -34,8 +34,6 @@ export interface RunnerDeps {
   readonly log: Logger;
   readonly workerName: string;
   readonly publicUrl: string;
-  /** testum's own private key, for hosts that authenticate with it. */
-  readonly identityKey?: () => Promise<string>;
   readonly heartbeatMs?: number;
   readonly renderEveryMs?: number;
   readonly sshReadyTimeoutMs?: number;
@@ -51,16 +49,7 @@ export const HEARTBEAT_MS = 10_000;
 export function createJobRunner(deps: RunnerDeps) {
   const { sql, log } = deps;
 
-  async function credentialsFor(host: Host): Promise<SshTarget["auth"]> {
-    if (host.authMethod === "identity") {
-      if (!deps.identityKey) throw new TestumError("secret_unreadable", "testum's identity key is not available to this worker");
-      return { privateKey: await deps.identityKey() };
-    }
-    const credential = await readSecret(sql, deps.box, host.secretId!);
-    return credential.type === "key"
-      ? { privateKey: credential.privateKey, passphrase: credential.passphrase }
-      : { password: credential.password };
-  }
+  const connector = createHostConnector({ sql, box: deps.box, readyTimeoutMs: deps.sshReadyTimeoutMs });
 
   async function runTask(job: Job, task: Task, chat: ChatAdapter): Promise<TaskStatus> {
     await startTask(sql, job.id, task.hostName);
@@ -89,19 +78,7 @@ export function createJobRunner(deps: RunnerDeps) {
     try {
       const host = task.hostId === null ? undefined : await getHostById(sql, task.hostId);
       if (!host) throw new TestumError("unknown_host", `host ${task.hostName} was removed before the job ran`);
-      conn = await connectSsh(
-        {
-          name: host.name,
-          address: host.address,
-          port: host.port,
-          username: host.username,
-          auth: await credentialsFor(host),
-          expectedFingerprint: host.hostKeyFingerprint,
-        },
-        { readyTimeoutMs: deps.sshReadyTimeoutMs },
-      );
-      await pinOnFirstContact(job, host, conn.fingerprint);
-      await markHostSeen(sql, host.id);
+      conn = await connector.connect(host, { channel: job.conversation });
       const sink = (chunk: Buffer) => {
         tail.push(chunk);
         dirty = true;
@@ -153,27 +130,6 @@ export function createJobRunner(deps: RunnerDeps) {
       if (!delivered) log.warn({ job: job.id }, "final live output could not be shown in chat");
     }
     return outcome.status;
-  }
-
-  async function pinOnFirstContact(job: Job, host: Host, fingerprint: string): Promise<void> {
-    if (host.hostKeyFingerprint !== null) return;
-    const pinned = await pinHostKey(sql, host.id, fingerprint);
-    if (!pinned) {
-      const current = await getHostById(sql, host.id);
-      throw new SshError(
-        "host_key_mismatch",
-        `host key of ${host.name} changed while connecting: pinned ${current?.hostKeyFingerprint}, presented ${fingerprint}. testum refuses to run.`,
-        { expected: current?.hostKeyFingerprint ?? undefined, actual: fingerprint },
-      );
-    }
-    await recordAudit(sql, {
-      actor: "system",
-      channel: job.conversation,
-      action: "host_key.pin",
-      target: host.name,
-      outcome: "pinned",
-      detail: { fingerprint, job: job.id },
-    });
   }
 
   async function failureOutcome(job: Job, task: Task, err: unknown): Promise<TaskOutcome> {

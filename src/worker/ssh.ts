@@ -79,6 +79,8 @@ export class SshConnection {
    */
   async exec(command: string, handlers: ExecHandlers, options: { signal?: AbortSignal; graceMs?: number } = {}): Promise<ExecResult> {
     const channel = await this.openChannel(wrapCommand(command));
+    // Commands get no input: a command that reads stdin sees end-of-file instead of waiting forever.
+    channel.end();
     return new Promise<ExecResult>((resolve, reject) => {
       let pid: number | undefined;
       let head = Buffer.alloc(0);
@@ -168,8 +170,8 @@ export class SshConnection {
     });
   }
 
-  /** Runs a command and collects its output (for short management commands). */
-  async capture(command: string, stdin?: string): Promise<{ stdout: string; stderr: string; code: number | null }> {
+  /** Runs a command and collects its output as bytes (for short management commands). */
+  async captureBytes(command: string, stdin?: Buffer | string): Promise<{ stdout: Buffer; stderr: string; code: number | null }> {
     const channel = await this.openChannel(command);
     return new Promise((resolve) => {
       const out: Buffer[] = [];
@@ -178,11 +180,15 @@ export class SshConnection {
       channel.on("data", (c: Buffer) => out.push(c));
       channel.stderr.on("data", (c: Buffer) => err.push(c));
       channel.on("exit", (c: number | null) => (code = c));
-      channel.on("close", () =>
-        resolve({ stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8"), code }),
-      );
-      if (stdin !== undefined) channel.end(stdin);
+      channel.on("close", () => resolve({ stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString("utf8"), code }));
+      channel.end(stdin);
     });
+  }
+
+  /** Runs a command and collects its output as text. */
+  async capture(command: string, stdin?: Buffer | string): Promise<{ stdout: string; stderr: string; code: number | null }> {
+    const result = await this.captureBytes(command, stdin);
+    return { ...result, stdout: result.stdout.toString("utf8") };
   }
 
   private openChannel(command: string): Promise<ClientChannel> {
@@ -259,7 +265,7 @@ export function connectSsh(target: SshTarget, options: ConnectOptions = {}): Pro
           ),
         );
       } else if (err.level === "client-authentication") {
-        fail(new SshError("auth", `${where} refused authentication as ${target.username}: ${err.message}`, { cause: err }));
+        fail(new SshError("auth", `${where} refused authentication as ${target.username}: ${err.message}`, { cause: err, actual: seen }));
       } else if (err.level === "client-timeout") {
         fail(new SshError("connect", `could not connect to ${where}: no SSH handshake within the time limit`, { cause: err }));
       } else if (err.level === "client-socket" || err.code) {

@@ -1,0 +1,138 @@
+import { recordAudit } from "./audit.js";
+import type { Sql } from "./db.js";
+import { TestumError } from "./errors.js";
+import { addHost, getHost, updateHostAuth, validateNewHost, type Host } from "./hosts.js";
+import type { Inventory } from "./inventory.js";
+import type { ProbeResult, RemoteAccess } from "./ports.js";
+import type { SecretBox } from "./secret-box.js";
+import { deleteSecret, storeSecret, type Credential } from "./secrets.js";
+
+/** Managing hosts: the operations behind both the chat commands and the CLI. */
+
+/** `user@host[:port]` (IPv6 in brackets: `user@[::1]:22`). */
+export function parseAddress(spec: string): { username: string; address: string; port: number } {
+  const match = /^([A-Za-z0-9._][A-Za-z0-9._-]*)@(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?$/.exec(spec);
+  if (!match) throw new TestumError("invalid_input", `"${spec}" is not USER@HOST[:PORT], e.g. deploy@10.0.0.5:22`);
+  return { username: match[1]!, address: match[2]!.replace(/^\[(.*)\]$/, "$1"), port: match[3] ? Number(match[3]) : 22 };
+}
+
+export function parseTags(pairs: readonly string[]): Record<string, string> {
+  const tags: Record<string, string> = {};
+  for (const pair of pairs) {
+    const match = /^([a-z0-9_.-]{1,63})=(\S{0,200})$/i.exec(pair);
+    if (!match) throw new TestumError("invalid_input", `"${pair}" is not a tag: write KEY=VALUE (letters, digits, - . _ in the key)`);
+    tags[match[1]!.toLowerCase()] = match[2]!;
+  }
+  return tags;
+}
+
+export function describeHost(host: Host): string[] {
+  const tags = Object.entries(host.tags).map(([k, v]) => `${k}=${v}`).join(", ");
+  const auth = { key: "a stored private key", password: "a stored password", identity: "testum's identity key" }[host.authMethod];
+  return [
+    `name:      ${host.name}`,
+    `address:   ${host.username}@${host.address}:${host.port}`,
+    `auth:      ${auth}`,
+    `host key:  ${host.hostKeyFingerprint ?? "not pinned yet (pinned on first contact)"}`,
+    `tags:      ${tags || "none"}`,
+    `last seen: ${host.lastSeenAt?.toISOString() ?? "never"}`,
+    `added:     ${host.createdAt.toISOString()} by ${host.createdBy}`,
+  ];
+}
+
+export async function setTags(sql: Sql, actor: string, name: string, tags: Record<string, string>, channel?: string): Promise<Host> {
+  const host = await getHost(sql, name);
+  const [updated] = await sql<Host[]>`update hosts set tags = tags || ${sql.json(tags as never)} where id = ${host.id} returning *`;
+  await recordAudit(sql, { actor, channel, action: "host.tag", target: name, outcome: "tagged", detail: { tags } });
+  return updated!;
+}
+
+export async function removeTags(sql: Sql, actor: string, name: string, keys: readonly string[], channel?: string): Promise<Host> {
+  const host = await getHost(sql, name);
+  const missing = keys.filter((k) => !(k.toLowerCase() in host.tags));
+  if (missing.length > 0) throw new TestumError("invalid_input", `${name} has no tag ${missing.join(", ")}`);
+  const [updated] = await sql<Host[]>`update hosts set tags = tags - ${sql.array(keys.map((k) => k.toLowerCase()))}::text[] where id = ${host.id} returning *`;
+  await recordAudit(sql, { actor, channel, action: "host.untag", target: name, outcome: "untagged", detail: { keys } });
+  return updated!;
+}
+
+export function describeProbe(host: Host, probe: ProbeResult): string[] {
+  const lines = [`${host.name} (${host.username}@${host.address}:${host.port})`];
+  lines.push(`reachable:      ${probe.reachable ? "yes" : "no"}`);
+  if (probe.fingerprint) lines.push(`host key:       ${probe.fingerprint}${host.hostKeyFingerprint && probe.fingerprint !== host.hostKeyFingerprint ? ` (pinned: ${host.hostKeyFingerprint})` : ""}`);
+  if (probe.latencyMs !== undefined) lines.push(`latency:        ${probe.latencyMs} ms`);
+  lines.push(`authentication: ${probe.authenticated ? "accepted" : "not accepted"}`);
+  if (probe.error) lines.push(`problem:        ${probe.error}`);
+  return lines;
+}
+
+/**
+ * Accepts the key a host presents now in place of the pinned one, after
+ * showing both. Returns the old and new fingerprints.
+ */
+export async function repinHost(sql: Sql, remote: RemoteAccess, actor: string, name: string, channel?: string) {
+  const host = await getHost(sql, name);
+  const probe = await remote.probe(host, { acceptAnyHostKey: true });
+  if (!probe.fingerprint) throw new TestumError("ssh_connect_failed", `could not read the host key of ${name}: ${probe.error ?? "no answer"}`);
+  const old = host.hostKeyFingerprint;
+  if (old !== probe.fingerprint) {
+    await sql`update hosts set host_key_fingerprint = ${probe.fingerprint}, host_key_pinned_at = now() where id = ${host.id}`;
+  }
+  await recordAudit(sql, { actor, channel, action: "host_key.repin", target: name, outcome: old === probe.fingerprint ? "unchanged" : "repinned", detail: { old, new: probe.fingerprint } });
+  return { old, new: probe.fingerprint, probe };
+}
+
+/** Stores a password or private key for a host (from the CLI or a private form) and switches it to that credential. */
+export async function setCredential(sql: Sql, box: SecretBox, actor: string, name: string, credential: Credential, channel?: string): Promise<void> {
+  const host = await getHost(sql, name);
+  await sql.begin(async (tx) => {
+    const secretId = await storeSecret(tx as unknown as Sql, box, credential);
+    await updateHostAuth(tx as unknown as Sql, host.id, credential.type, secretId);
+    if (host.secretId) await deleteSecret(tx as unknown as Sql, host.secretId);
+  });
+  await recordAudit(sql, { actor, channel, action: "host.credential", target: name, outcome: "stored", detail: { kind: credential.type } });
+}
+
+export interface ImportSummary {
+  readonly added: string[];
+  readonly updated: string[];
+  readonly skipped: Array<{ name: string; reason: string }>;
+}
+
+/**
+ * Adds or updates hosts from an inventory. A host with an identity file gets
+ * that key; one without authenticates with testum's identity key.
+ */
+export async function importInventory(
+  sql: Sql,
+  box: SecretBox,
+  actor: string,
+  inventory: Inventory,
+  readKey: (path: string) => Promise<Credential>,
+  defaultUser: string,
+): Promise<ImportSummary> {
+  const summary: ImportSummary = { added: [], updated: [], skipped: [...inventory.skipped] };
+  for (const entry of inventory.hosts) {
+    try {
+      const credential = entry.identityFile ? await readKey(entry.identityFile) : undefined;
+      const input = { name: entry.name, address: entry.address, port: entry.port ?? 22, username: entry.username ?? defaultUser, credential, tags: entry.tags, createdBy: actor };
+      validateNewHost(input);
+      const [existing] = await sql<Host[]>`select * from hosts where name = ${entry.name}`;
+      if (!existing) {
+        await addHost(sql, box, input);
+        summary.added.push(entry.name);
+      } else {
+        await sql`
+          update hosts set address = ${input.address}, port = ${input.port}, username = ${input.username},
+            tags = tags || ${sql.json(entry.tags as never)}
+          where id = ${existing.id}`;
+        if (credential) await setCredential(sql, box, actor, entry.name, credential);
+        summary.updated.push(entry.name);
+      }
+    } catch (err) {
+      summary.skipped.push({ name: entry.name, reason: `${entry.source}: ${(err as Error).message}` });
+    }
+  }
+  await recordAudit(sql, { actor, action: "host.import", target: inventory.format, outcome: "imported", detail: { added: summary.added, updated: summary.updated, skipped: summary.skipped.map((s) => s.name) } });
+  return summary;
+}

@@ -1,0 +1,178 @@
+import { recordAudit } from "./audit.js";
+import { parseAuthorizedKeys, renderAuthorizedKeys, withKeys, withoutKeys, type ManagedKey } from "./authorized-keys.js";
+import type { Sql } from "./db.js";
+import { TestumError } from "./errors.js";
+import { HOST_NAME } from "./grammar.js";
+import type { Host } from "./hosts.js";
+import { mapLimit } from "./concurrency.js";
+import type { RemoteAccess } from "./ports.js";
+import { parsePublicKey } from "./public-keys.js";
+import { resolveTarget } from "./targets.js";
+
+/** The team's public keys, and deploying them into hosts' authorized_keys. */
+export interface TeamKey {
+  readonly id: number;
+  readonly name: string;
+  readonly type: string;
+  readonly blob: string;
+  readonly comment: string;
+  readonly fingerprint: string;
+  readonly createdBy: string;
+  readonly createdAt: Date;
+}
+
+export const keyOwner = (key: Pick<TeamKey, "name">) => `key:${key.name}`;
+
+/** The line as written into authorized_keys; the comment is kept to printable ASCII. */
+export function keyLine(key: Pick<TeamKey, "type" | "blob" | "comment">): string {
+  const comment = key.comment.replace(/[^\x21-\x7e ]/g, "_").trim();
+  return `${key.type} ${key.blob}${comment ? ` ${comment}` : ""}`;
+}
+
+export async function listKeys(sql: Sql): Promise<TeamKey[]> {
+  return sql<TeamKey[]>`select * from team_keys order by name`;
+}
+
+export async function getKey(sql: Sql, name: string): Promise<TeamKey> {
+  const [key] = await sql<TeamKey[]>`select * from team_keys where name = ${name}`;
+  if (!key) throw new TestumError("invalid_input", `no key named ${name}. /testum keys lists them.`);
+  return key;
+}
+
+export async function addKey(sql: Sql, actor: string, name: string, line: string): Promise<TeamKey> {
+  if (!HOST_NAME.test(name)) throw new TestumError("invalid_input", `"${name}" is not a valid key name: use 1 to 63 of a-z 0-9 - . _`);
+  const parsed = parsePublicKey(line);
+  const [clash] = await sql<TeamKey[]>`select * from team_keys where name = ${name} or fingerprint = ${parsed.fingerprint}`;
+  if (clash) {
+    throw new TestumError(
+      "conflict",
+      clash.name === name ? `a key named ${name} already exists` : `that key is already registered as ${clash.name} (${clash.fingerprint})`,
+    );
+  }
+  const [key] = await sql<TeamKey[]>`
+    insert into team_keys (name, type, blob, comment, fingerprint, created_by)
+    values (${name}, ${parsed.type}, ${parsed.blob}, ${parsed.comment}, ${parsed.fingerprint}, ${actor})
+    returning *`;
+  return key!;
+}
+
+/** Removes a key from the registry; it must not be deployed anywhere. */
+export async function removeKey(sql: Sql, name: string): Promise<TeamKey> {
+  const key = await getKey(sql, name);
+  const hosts = await sql<{ name: string }[]>`
+    select h.name from key_deployments d join hosts h on h.id = d.host_id where d.key_id = ${key.id} order by h.name`;
+  if (hosts.length > 0) {
+    throw new TestumError(
+      "conflict",
+      `${name} is still deployed on ${hosts.map((h) => h.name).join(", ")}. Revoke it first: keys revoke ${name} all`,
+    );
+  }
+  await sql`delete from team_keys where id = ${key.id}`;
+  return key;
+}
+
+export interface HostOutcome {
+  readonly host: string;
+  readonly ok: boolean;
+  readonly summary: string;
+}
+
+export interface KeyDeps {
+  readonly sql: Sql;
+  readonly remote: RemoteAccess;
+}
+
+/**
+ * Edits one host's authorized_keys block. Concurrent edits of one host by any
+ * testum process are serialised by a Postgres advisory lock on the host.
+ */
+export async function editHostKeys(
+  deps: KeyDeps,
+  host: Host,
+  change: (managed: readonly ManagedKey[]) => ManagedKey[],
+): Promise<{ changed: boolean; before: ManagedKey[]; after: ManagedKey[] }> {
+  return deps.sql.begin(async (tx) => {
+    await tx`select pg_advisory_xact_lock(hashtext('testum:authorized_keys'), ${host.id})`;
+    let before: ManagedKey[] = [];
+    let after: ManagedKey[] = [];
+    const result = await deps.remote.editAuthorizedKeys(host, (content) => {
+      const file = parseAuthorizedKeys(content);
+      before = [...file.managed];
+      after = change(file.managed);
+      const next = renderAuthorizedKeys(file, after);
+      return next === (content ?? "") ? undefined : next;
+    });
+    return { changed: result.changed, before, after };
+  });
+}
+
+function describeChange(before: readonly ManagedKey[], after: readonly ManagedKey[]): string {
+  const added = after.filter((a) => !before.some((b) => b.owner === a.owner && b.key === a.key)).length;
+  const removed = before.filter((b) => !after.some((a) => a.owner === b.owner)).length;
+  const parts = [added ? `added ${added}` : "", removed ? `removed ${removed}` : ""].filter(Boolean);
+  return parts.length ? parts.join(", ") : "unchanged";
+}
+
+async function eachHost(target: string, deps: KeyDeps, work: (host: Host) => Promise<HostOutcome>): Promise<HostOutcome[]> {
+  const hosts = await resolveTarget(deps.sql, target);
+  return mapLimit(hosts, 16, async (host) => {
+    try {
+      return await work(host);
+    } catch (err) {
+      return { host: host.name, ok: false, summary: `failed: ${err instanceof TestumError ? err.message : (err as Error).message}` };
+    }
+  });
+}
+
+/** Deploys keys (`NAME` or `all`) to every host of a target. */
+export async function deployKeys(deps: KeyDeps, actor: string, which: string, target: string, channel?: string): Promise<HostOutcome[]> {
+  const keys = which === "all" ? await listKeys(deps.sql) : [await getKey(deps.sql, which)];
+  if (keys.length === 0) throw new TestumError("invalid_input", "no keys registered yet: keys add NAME 'ssh-ed25519 AAAA…'");
+  const managed = keys.map((k) => ({ owner: keyOwner(k), key: keyLine(k) }));
+  const outcomes = await eachHost(target, deps, async (host) => {
+    const result = await editHostKeys(deps, host, (current) => withKeys(current, managed));
+    for (const key of keys) {
+      await deps.sql`
+        insert into key_deployments (key_id, host_id, deployed_by) values (${key.id}, ${host.id}, ${actor})
+        on conflict (key_id, host_id) do nothing`;
+    }
+    return { host: host.name, ok: true, summary: result.changed ? describeChange(result.before, result.after) : "unchanged" };
+  });
+  await recordAudit(deps.sql, { actor, channel, action: "keys.deploy", target, outcome: outcomes.every((o) => o.ok) ? "succeeded" : "partial", detail: { keys: keys.map((k) => k.name), hosts: outcomes } });
+  return outcomes;
+}
+
+/** Removes a key from every host of a target. */
+export async function revokeKey(deps: KeyDeps, actor: string, name: string, target: string, channel?: string): Promise<HostOutcome[]> {
+  const key = await getKey(deps.sql, name);
+  const outcomes = await eachHost(target, deps, async (host) => {
+    const result = await editHostKeys(deps, host, (current) => withoutKeys(current, [keyOwner(key)]));
+    await deps.sql`delete from key_deployments where key_id = ${key.id} and host_id = ${host.id}`;
+    return { host: host.name, ok: true, summary: result.changed ? describeChange(result.before, result.after) : "unchanged (not present)" };
+  });
+  await recordAudit(deps.sql, { actor, channel, action: "keys.revoke", target, outcome: outcomes.every((o) => o.ok) ? "succeeded" : "partial", detail: { key: name, hosts: outcomes } });
+  return outcomes;
+}
+
+/** Per host: managed keys present, keys that should be there but are not, and lines testum does not manage. */
+export async function keyStatus(deps: KeyDeps, target: string): Promise<HostOutcome[]> {
+  const keys = await listKeys(deps.sql);
+  return eachHost(target, deps, async (host) => {
+    let present: ManagedKey[] = [];
+    let unmanaged = 0;
+    await deps.remote.editAuthorizedKeys(host, (content) => {
+      const file = parseAuthorizedKeys(content);
+      present = [...file.managed];
+      unmanaged = file.unmanagedCount;
+      return undefined;
+    });
+    const expected = await deps.sql<{ keyId: number }[]>`select key_id from key_deployments where host_id = ${host.id}`;
+    const missing = keys.filter((k) => expected.some((e) => e.keyId === k.id) && !present.some((p) => p.owner === keyOwner(k) && p.key === keyLine(k)));
+    const names = present.map((p) => p.owner.replace(/^key:/, "").replace(/^identity:(\d+)$/, "testum identity #$1"));
+    return {
+      host: host.name,
+      ok: missing.length === 0,
+      summary: `present: ${names.join(", ") || "none"}; missing: ${missing.map((k) => k.name).join(", ") || "none"}; ${unmanaged} line${unmanaged === 1 ? "" : "s"} not managed by testum`,
+    };
+  });
+}

@@ -1,0 +1,82 @@
+import { recordAudit } from "../core/audit.js";
+import type { Sql } from "../core/db.js";
+import { SshError, TestumError } from "../core/errors.js";
+import { getHostById, markHostSeen, pinHostKey, type Host } from "../core/hosts.js";
+import { findIdentity, identityPrivateKey } from "../core/identity.js";
+import type { SecretBox } from "../core/secret-box.js";
+import { readSecret } from "../core/secrets.js";
+import { connectSsh, type SshConnection, type SshTarget } from "./ssh.js";
+
+export interface ConnectorDeps {
+  readonly sql: Sql;
+  readonly box: SecretBox;
+  readonly readyTimeoutMs?: number | undefined;
+}
+
+export interface ConnectOptions {
+  /** Use this private key instead of the host's credential (identity rotation checks). */
+  readonly privateKey?: string;
+  /** Accept whatever host key is presented, without pinning it (repin, probes). */
+  readonly anyHostKey?: boolean;
+  /** Conversation to name in the audit log when a key is pinned. */
+  readonly channel?: string | undefined;
+}
+
+/**
+ * Connects to a registered host with its credential, decrypted only now,
+ * checking the pinned host key and pinning it on first contact.
+ */
+export function createHostConnector(deps: ConnectorDeps) {
+  const { sql, box } = deps;
+
+  async function authFor(host: Host): Promise<SshTarget["auth"]> {
+    if (host.authMethod === "identity") {
+      const identity = await findIdentity(sql, "active");
+      if (!identity) throw new TestumError("secret_unreadable", "testum has no identity key yet; start testum once to make one");
+      return { privateKey: await identityPrivateKey(sql, box, identity) };
+    }
+    if (!host.secretId) throw new TestumError("secret_unreadable", `host ${host.name} has no stored credential`);
+    const credential = await readSecret(sql, box, host.secretId);
+    return credential.type === "key" ? { privateKey: credential.privateKey, passphrase: credential.passphrase } : { password: credential.password };
+  }
+
+  async function pinOnFirstContact(host: Host, fingerprint: string, channel: string | undefined): Promise<void> {
+    if (host.hostKeyFingerprint !== null) return;
+    if (!(await pinHostKey(sql, host.id, fingerprint))) {
+      const current = await getHostById(sql, host.id);
+      throw new SshError(
+        "host_key_mismatch",
+        `host key of ${host.name} changed while connecting: pinned ${current?.hostKeyFingerprint}, presented ${fingerprint}. testum refuses to connect.`,
+        { expected: current?.hostKeyFingerprint ?? undefined, actual: fingerprint },
+      );
+    }
+    await recordAudit(sql, { actor: "system", channel, action: "host_key.pin", target: host.name, outcome: "pinned", detail: { fingerprint } });
+  }
+
+  return {
+    authFor,
+    async connect(host: Host, options: ConnectOptions = {}): Promise<SshConnection> {
+      const conn = await connectSsh(
+        {
+          name: host.name,
+          address: host.address,
+          port: host.port,
+          username: host.username,
+          auth: options.privateKey ? { privateKey: options.privateKey } : await authFor(host),
+          expectedFingerprint: options.anyHostKey ? null : host.hostKeyFingerprint,
+        },
+        { readyTimeoutMs: deps.readyTimeoutMs },
+      );
+      try {
+        if (!options.anyHostKey) await pinOnFirstContact(host, conn.fingerprint, options.channel);
+        await markHostSeen(sql, host.id);
+      } catch (err) {
+        conn.end();
+        throw err;
+      }
+      return conn;
+    },
+  };
+}
+
+export type HostConnector = ReturnType<typeof createHostConnector>;
