@@ -2,6 +2,7 @@ import { listAudit } from "./core/audit.js";
 import { ConfigError, loadConfig } from "./core/config.js";
 import { migrate, ensureDatabase } from "./core/db.js";
 import { isTestumError } from "./core/errors.js";
+import { DISCORD_VERBS } from "./cli/discord.js";
 import { HOST_VERBS } from "./cli/hosts.js";
 import { CliUsageError, parseVerbArgs, printJsonLines, printTable, withDatabase, type Verb } from "./cli/shared.js";
 import { createLogger } from "./logger.js";
@@ -20,6 +21,7 @@ Running testum
 Managing testum
   hosts          add, list and remove hosts
   audit          read the audit log
+  discord        register the /testum slash command with Discord
 
 Configuration comes from the environment; see README.md.`;
 
@@ -124,6 +126,7 @@ const VERBS: readonly Verb[] = [
   migrateVerb,
   group("hosts", "add, list and remove hosts", HOST_VERBS),
   group("audit", "read the audit log", [auditList]),
+  group("discord", "register the /testum slash command with Discord", DISCORD_VERBS),
 ];
 
 async function main(argv: string[]): Promise<number> {

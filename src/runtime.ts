@@ -7,6 +7,7 @@ import { createLocalLogStore } from "./adapters/logstore/local.js";
 import { createS3LogStore } from "./adapters/logstore/s3.js";
 import { createRedisBudget } from "./adapters/redis/budget.js";
 import { createJobQueue } from "./adapters/redis/queue.js";
+import { createDiscordApi, createDiscordChat, createDiscordReceiver } from "./adapters/discord/index.js";
 import { createSlackChat, createSlackClient, createSlackReceiver } from "./adapters/slack/index.js";
 import { createApp } from "./core/app.js";
 import { createChatDirectory, type ChatAdapter } from "./core/chat.js";
@@ -15,7 +16,9 @@ import { connect, prepareDatabase, type Sql } from "./core/db.js";
 import type { LogStore, Logger } from "./core/ports.js";
 import { startReaper } from "./core/reaper.js";
 import { createSecretBox } from "./core/secret-box.js";
+import { ensureIdentity } from "./core/identity.js";
 import { startWorker } from "./worker/index.js";
+import { createRemoteAccess } from "./worker/remote.js";
 
 export interface RunOptions {
   readonly serve: boolean;
@@ -63,6 +66,9 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
   const box = createSecretBox(config.previousMasterKey ? [config.masterKey, config.previousMasterKey] : [config.masterKey]);
   const logs = createLogStore(config);
   const prefix = config.TESTUM_REDIS_PREFIX;
+  const remote = createRemoteAccess({ sql, box });
+  const identity = await ensureIdentity(sql, box, remote.generateKeyPair);
+  log.info({ fingerprint: identity.fingerprint }, `testum's SSH identity: ${identity.fingerprint} (npx testum identity prints the public key)`);
   const budget = createRedisBudget(redis, `${prefix}:budget:`);
 
   const adapters: ChatAdapter[] = [];
@@ -74,6 +80,12 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
       ? createSlackClient({ botToken: config.SLACK_BOT_TOKEN, apiUrl: config.SLACK_API_URL }, log)
       : undefined;
   if (slackClient) adapters.push(createSlackChat(slackClient, budget));
+  // Config turns Discord on with all three settings or none.
+  const discordApi =
+    config.DISCORD_APPLICATION_ID && config.DISCORD_PUBLIC_KEY && config.DISCORD_BOT_TOKEN
+      ? createDiscordApi({ botToken: config.DISCORD_BOT_TOKEN, apiUrl: config.DISCORD_API_URL })
+      : undefined;
+  if (discordApi) adapters.push(createDiscordChat(discordApi, budget, log));
   const chat = createChatDirectory(adapters);
 
   const queue = createJobQueue(redis, prefix);
@@ -84,6 +96,8 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
   if (options.serve) {
     const core = createApp({
       sql,
+      box,
+      remote,
       chat,
       queue,
       log,
@@ -101,6 +115,19 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
       log.info({ adapter: "slack" }, `Slack: on (${config.publicUrl}/slack/events)`);
     } else {
       log.info({ adapter: "slack" }, `Slack: off (${config.SLACK_SIGNING_SECRET ? "SLACK_BOT_TOKEN" : "SLACK_SIGNING_SECRET"} not set)`);
+    }
+    if (discordApi) {
+      routes["/discord/interactions"] = createDiscordReceiver({
+        publicKey: config.DISCORD_PUBLIC_KEY!,
+        applicationId: config.DISCORD_APPLICATION_ID!,
+        api: discordApi,
+        core,
+        chat: chat.adapterFor("discord:"),
+        log,
+      }).listener;
+      log.info({ adapter: "discord" }, `Discord: on (${config.publicUrl}/discord/interactions)`);
+    } else {
+      log.info({ adapter: "discord" }, "Discord: off (DISCORD_APPLICATION_ID, DISCORD_PUBLIC_KEY and DISCORD_BOT_TOKEN not set)");
     }
     server = createHttpServer({ sql, logs, log, pingRedis: async () => void (await redis.ping()), routes });
     port = await listen(server, config.PORT, config.HOST);

@@ -34,7 +34,7 @@ afterAll(async () => {
 
 describe("the testum command", () => {
   it("answers --help on every verb", async () => {
-    const verbs = [["--help"], ["start", "--help"], ["serve", "--help"], ["worker", "--help"], ["migrate", "--help"], ["hosts", "--help"], ["hosts", "add", "--help"], ["hosts", "list", "--help"], ["hosts", "rm", "--help"], ["audit", "--help"], ["audit", "list", "--help"]];
+    const verbs = [["--help"], ["start", "--help"], ["serve", "--help"], ["worker", "--help"], ["migrate", "--help"], ["hosts", "--help"], ["hosts", "add", "--help"], ["hosts", "list", "--help"], ["hosts", "rm", "--help"], ["audit", "--help"], ["audit", "list", "--help"], ["discord", "--help"], ["discord", "register", "--help"]];
     const results = await Promise.all(verbs.map((args) => promisify(execFile)(process.execPath, ["bin/testum.js", ...args], { encoding: "utf8" })));
     results.forEach((res, i) => expect(res.stdout, verbs[i]!.join(" ")).toMatch(/Usage: testum|testum: chat-ops/));
   });

@@ -10,6 +10,21 @@ import { tokenize } from "./tokenize.js";
 export type Command =
   | { readonly name: "run"; readonly target: string; readonly command: string; readonly timeoutMs?: number | undefined }
   | { readonly name: "hosts.list" }
+  | { readonly name: "hosts.show"; readonly host: string }
+  | { readonly name: "hosts.add"; readonly host: string; readonly address: string; readonly tags: readonly string[] }
+  | { readonly name: "hosts.rm"; readonly host: string }
+  | { readonly name: "hosts.tag"; readonly host: string; readonly tags: readonly string[] }
+  | { readonly name: "hosts.untag"; readonly host: string; readonly keys: readonly string[] }
+  | { readonly name: "hosts.test"; readonly host: string }
+  | { readonly name: "hosts.repin"; readonly host: string }
+  | { readonly name: "hosts.secret"; readonly host: string }
+  | { readonly name: "identity" }
+  | { readonly name: "keys.list" }
+  | { readonly name: "keys.add"; readonly key: string; readonly line: string }
+  | { readonly name: "keys.rm"; readonly key: string }
+  | { readonly name: "keys.deploy"; readonly key: string; readonly target: string }
+  | { readonly name: "keys.revoke"; readonly key: string; readonly target: string }
+  | { readonly name: "keys.status"; readonly target: string }
   | { readonly name: "help"; readonly topic?: string | undefined };
 
 export type CommandName = Command["name"];
@@ -17,6 +32,10 @@ type Spec = CommandSpec<Command>;
 
 const str = (v: unknown): string => String(v);
 const optStr = (v: unknown): string | undefined => (v === undefined ? undefined : String(v));
+const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)]);
+const HOST_ARG = { name: "host", kind: "host", description: "The host's name", complete: "host" } as const;
+const KEY_ARG = { name: "key", kind: "word", description: "The key's name" } as const;
+const TARGET_ARG = { name: "target", kind: "target", description: "Hosts: a name, names joined by commas, a glob (web-*), a tag (role=web) or all", complete: "target" } as const;
 
 export const COMMAND_SPECS: readonly Spec[] = [
   {
@@ -45,6 +64,108 @@ export const COMMAND_SPECS: readonly Spec[] = [
     build: () => ({ name: "hosts.list" }),
   },
   {
+    path: ["hosts", "show"],
+    summary: "Show a host's address, credential kind, host key and tags",
+    args: [HOST_ARG],
+    build: (v) => ({ name: "hosts.show", host: str(v.host) }),
+  },
+  {
+    path: ["hosts", "add"],
+    summary: "Add a host that trusts testum's identity key (see /testum identity)",
+    args: [
+      { name: "host", kind: "host", description: "A name for the host: 1-63 of a-z 0-9 - . _" },
+      { name: "address", kind: "word", description: "USER@HOST[:PORT], e.g. deploy@10.0.0.5:22" },
+      { name: "tags", kind: "list", description: "Tags as KEY=VALUE, e.g. role=web env=prod", optional: true },
+    ],
+    example: "/testum hosts add web-1 deploy@10.0.0.5 role=web",
+    build: (v) => ({ name: "hosts.add", host: str(v.host), address: str(v.address), tags: list(v.tags) }),
+  },
+  {
+    path: ["hosts", "rm"],
+    summary: "Remove a host and its stored credential",
+    args: [HOST_ARG],
+    build: (v) => ({ name: "hosts.rm", host: str(v.host) }),
+  },
+  {
+    path: ["hosts", "tag"],
+    summary: "Set tags on a host",
+    args: [HOST_ARG, { name: "tags", kind: "list", description: "Tags as KEY=VALUE" }],
+    example: "/testum hosts tag web-1 role=web env=prod",
+    build: (v) => ({ name: "hosts.tag", host: str(v.host), tags: list(v.tags) }),
+  },
+  {
+    path: ["hosts", "untag"],
+    summary: "Remove tags from a host",
+    args: [HOST_ARG, { name: "keys", kind: "list", description: "Tag keys to remove" }],
+    example: "/testum hosts untag web-1 env",
+    build: (v) => ({ name: "hosts.untag", host: str(v.host), keys: list(v.keys) }),
+  },
+  {
+    path: ["hosts", "test"],
+    summary: "Connect to a host: host key, latency, and whether authentication works",
+    args: [HOST_ARG],
+    build: (v) => ({ name: "hosts.test", host: str(v.host) }),
+  },
+  {
+    path: ["hosts", "repin"],
+    summary: "Accept a host's new host key, after showing the old and the new",
+    args: [HOST_ARG],
+    build: (v) => ({ name: "hosts.repin", host: str(v.host) }),
+  },
+  {
+    path: ["hosts", "secret"],
+    summary: "Give a host a password or private key, in a private form",
+    args: [HOST_ARG],
+    build: (v) => ({ name: "hosts.secret", host: str(v.host) }),
+  },
+  {
+    path: ["identity"],
+    summary: "Show testum's public key, to put in a host's authorized_keys",
+    args: [],
+    build: () => ({ name: "identity" }),
+  },
+  {
+    path: ["keys", "list"],
+    summary: "List the team's public keys",
+    args: [],
+    build: () => ({ name: "keys.list" }),
+  },
+  {
+    path: ["keys", "add"],
+    summary: "Register a team member's PUBLIC key",
+    args: [
+      { name: "key", kind: "word", description: "A name for the key, e.g. alice" },
+      { name: "line", kind: "rest", description: "The public key line: ssh-ed25519 AAAA… comment" },
+    ],
+    example: "/testum keys add alice ssh-ed25519 AAAAC3Nza… alice@laptop",
+    build: (v) => ({ name: "keys.add", key: str(v.key), line: str(v.line) }),
+  },
+  {
+    path: ["keys", "rm"],
+    summary: "Remove a key from testum (revoke it from hosts first)",
+    args: [KEY_ARG],
+    build: (v) => ({ name: "keys.rm", key: str(v.key) }),
+  },
+  {
+    path: ["keys", "deploy"],
+    summary: "Put a key (or all keys) into hosts' authorized_keys",
+    args: [{ name: "key", kind: "word", description: "The key's name, or all" }, TARGET_ARG],
+    example: "/testum keys deploy alice role=web",
+    build: (v) => ({ name: "keys.deploy", key: str(v.key), target: str(v.target) }),
+  },
+  {
+    path: ["keys", "revoke"],
+    summary: "Remove a key from hosts' authorized_keys",
+    args: [KEY_ARG, TARGET_ARG],
+    build: (v) => ({ name: "keys.revoke", key: str(v.key), target: str(v.target) }),
+  },
+  {
+    path: ["keys", "status"],
+    summary: "Per host: managed keys present and missing, and lines testum does not manage",
+    args: [TARGET_ARG],
+    build: (v) => ({ name: "keys.status", target: str(v.target) }),
+  },
+  {
     path: ["help"],
     summary: "Show what testum can do",
     args: [{ name: "topic", kind: "word", description: "A command to explain", optional: true }],
@@ -53,8 +174,8 @@ export const COMMAND_SPECS: readonly Spec[] = [
   },
 ];
 
-/** `hosts` alone means `hosts list`. */
-const GROUP_DEFAULTS: Readonly<Record<string, string>> = { hosts: "list" };
+/** `hosts` alone means `hosts list`; `keys` alone, `keys list`. */
+const GROUP_DEFAULTS: Readonly<Record<string, string>> = { hosts: "list", keys: "list" };
 
 /** Parses chat text such as `run prod-db 'df -h'` into a Command. */
 export function parseCommandText(text: string): Command {

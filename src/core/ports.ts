@@ -94,4 +94,6 @@ export interface RemoteAccess {
   ): Promise<{ before: string | null; after: string | null; changed: boolean }>;
   /** Makes a new ed25519 key pair. */
   generateKeyPair(comment: string): KeyPair;
+  /** Throws unless the text is a usable private key (and the passphrase opens it). */
+  checkPrivateKey(privateKey: string, passphrase?: string): void;
 }

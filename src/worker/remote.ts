@@ -5,6 +5,7 @@ import type { Host } from "../core/hosts.js";
 import type { ProbeResult, RemoteAccess } from "../core/ports.js";
 import type { ConnectorDeps } from "./connect-host.js";
 import { createHostConnector } from "./connect-host.js";
+import { checkPrivateKey } from "./ssh.js";
 
 /** Exit status of the write script when the file changed since it was read. */
 const CHANGED = 75;
@@ -100,6 +101,9 @@ export function createRemoteAccess(deps: ConnectorDeps): RemoteAccess {
   return {
     probe,
     editAuthorizedKeys,
+    checkPrivateKey(privateKey, passphrase) {
+      checkPrivateKey(privateKey, passphrase);
+    },
     generateKeyPair(comment) {
       const pair = ssh2.utils.generateKeyPairSync("ed25519", { comment });
       return { privateKey: pair.private, publicKey: pair.public.trim() };

@@ -17,13 +17,16 @@ import { truncate } from "../../core/tail.js";
  * a spec path of one word is a subcommand, of two words a subcommand group
  * and a subcommand. Limits (interactions/application-commands.mdx): names
  * match `^[-_\p{L}\p{N}]{1,32}$` in lower case, descriptions are 1–100
- * characters, ≤ 25 options per level, required options before optional ones.
+ * characters, ≤ 25 options per level, required options before optional ones,
+ * ≤ 4,000 characters of names and descriptions in all.
  */
 export const COMMAND_NAME = "testum";
 const DESCRIPTION = "Run commands on your hosts, with live output, full logs and an audit trail";
 const NAME = /^[-_\p{L}\p{N}]{1,32}$/u;
 const MAX_DESCRIPTION = 100;
 const MAX_OPTIONS = 25;
+/** Names and descriptions of a command and all its options together. */
+const MAX_TOTAL_CHARS = 4000;
 /** String options hold at most 6,000 characters. */
 const MAX_STRING = 6000;
 
@@ -105,6 +108,8 @@ export function buildDiscordCommand(specs: readonly Spec[] = COMMAND_SPECS): RES
     group.description = describe(summaries.length === 1 ? summaries[0]! : `${group.name}: ${group.options!.map((o) => o.name).join(", ")}`, group.name);
   }
   if (options.length > MAX_OPTIONS) throw new Error(`/testum has more than ${MAX_OPTIONS} subcommands and groups`);
+  const size = COMMAND_NAME.length + DESCRIPTION.length + textSize(options);
+  if (size > MAX_TOTAL_CHARS) throw new Error(`/testum has ${size} characters of names and descriptions; Discord allows ${MAX_TOTAL_CHARS}`);
   return {
     type: ApplicationCommandType.ChatInput,
     name: COMMAND_NAME,
@@ -114,6 +119,12 @@ export function buildDiscordCommand(specs: readonly Spec[] = COMMAND_SPECS): RES
     integration_types: [ApplicationIntegrationType.GuildInstall],
     options,
   };
+}
+
+function textSize(options: ReadonlyArray<{ name: string; description: string; options?: ReadonlyArray<unknown> }> | undefined): number {
+  let n = 0;
+  for (const o of options ?? []) n += o.name.length + o.description.length + textSize(o.options as typeof options);
+  return n;
 }
 
 /** Which registry an option's autocomplete draws on, if any. */

@@ -66,13 +66,14 @@ export interface DiscordMessage {
 }
 
 /**
- * Escapes plain text for Discord markdown: inline markers, line-start
- * markers (headings, quotes, lists), `<…>` (mentions, channels, timestamps)
- * and @everyone/@here, which would otherwise render as a mention.
+ * Escapes plain text for Discord markdown: inline markers, `[` and `]` (so no
+ * masked link can form), line-start markers (headings, quotes, lists), `<…>`
+ * (mentions, channels, timestamps) and @everyone/@here, which would otherwise
+ * render as a mention.
  */
 export function escapeMarkdown(text: string): string {
   return text
-    .replace(/[\\*_~`|[\]()<]/g, "\\$&")
+    .replace(/[\\*_~`|[\]<]/g, "\\$&")
     .replace(/^(\s*)([#>-])/gm, "$1\\$2")
     .replace(/^(\s*\d+)\./gm, "$1\\.")
     .replace(/@(everyone|here)/g, "@\u200b$1");
@@ -91,7 +92,7 @@ function fence(block: Extract<Block, { type: "code" }>, room: number): string {
 
 function linkLine(links: Extract<Block, { type: "links" }>["links"]): string {
   // Masked links end at the first ")", so it and spaces are percent-encoded.
-  return links.map((l) => `[${escapeMarkdown(l.label)}](${l.url.replace(/[()\s]/g, encodeURIComponent)})`).join("  ·  ");
+  return links.map((l) => `[${escapeMarkdown(l.label)}](${l.url.replace(/\(/g, "%28").replace(/\)/g, "%29").replace(/\s/g, encodeURIComponent)})`).join("  ·  ");
 }
 
 function buttonRows(buttons: readonly Button[]): DiscordMessage["components"] {
@@ -168,7 +169,9 @@ export function renderMessage(view: View): DiscordMessage {
   // the description, usually the longest, gets what is left.
   let left = LIMITS.embedTotal;
   const take = (text: string, max: number) => {
-    const cut = truncate(text, Math.max(0, Math.min(max, left)));
+    const room = Math.min(max, left);
+    if (room <= 0) return "";
+    const cut = truncate(text, room);
     left -= cut.length;
     return cut;
   };
@@ -183,7 +186,8 @@ export function renderMessage(view: View): DiscordMessage {
     kept.push({ ...f, name, value: take(f.value, LIMITS.fieldValue) || "\u200b" });
   }
   if (kept.length > 0) embed.fields = kept;
-  if (description.length > 0) embed.description = take(description.join("\n\n"), LIMITS.embedDescription);
+  const text = take(description.join("\n\n"), LIMITS.embedDescription);
+  if (text !== "") embed.description = text;
   if (!embed.description && !embed.title && !embed.fields && !embed.footer && content === "") {
     // A message needs something to show; the summary line is the fallback.
     embed.description = take(escapeMarkdown(view.text || " "), LIMITS.embedDescription);

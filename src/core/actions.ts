@@ -1,0 +1,28 @@
+import { TestumError } from "./errors.js";
+
+/**
+ * Payloads of buttons and forms, encoded and decoded in one place and kept
+ * within the smallest platform limit (Discord's custom_id: 100 characters).
+ */
+export type Action =
+  | { readonly kind: "host-secret"; readonly host: string };
+
+export const MAX_ACTION_LENGTH = 100;
+
+export function encodeAction(action: Action): string {
+  const encoded = `t1:${action.kind}:${action.host}`;
+  if (encoded.length > MAX_ACTION_LENGTH) throw new TestumError("invalid_input", "action payload too long");
+  return encoded;
+}
+
+export function decodeAction(text: string): Action | undefined {
+  const [version, kind, ...rest] = text.split(":");
+  if (version !== "t1") return undefined;
+  const arg = rest.join(":");
+  switch (kind) {
+    case "host-secret":
+      return /^[a-z0-9._-]{1,63}$/.test(arg) ? { kind, host: arg } : undefined;
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,182 @@
+import type { APIEmbed, APIInteraction } from "discord-api-types/v10";
+import { addHost } from "../../src/core/hosts.js";
+import type { Job, Task } from "../../src/core/jobs.js";
+import { createSecretBox } from "../../src/core/secret-box.js";
+import { startFakeDiscord, type FakeDiscord, type FakeMessage } from "../fakes/discord-api.js";
+import {
+  commandInteraction,
+  createDiscordKeys,
+  postSignedDiscord,
+  snowflake,
+  type BaseInteractionOptions,
+  type DiscordKeys,
+  type OptionValues,
+  type SignedResponse,
+} from "./discord-sign.js";
+import { startS3, type TestS3 } from "./s3.js";
+import { startSshHosts, type SshHost, type SshHostSet } from "./sshd.js";
+import { eventually, startTestumForTest, TEST_MASTER_KEY, type StartOptions, type TestumUnderTest } from "./testum.js";
+
+/** A member of the fake guild, as the interaction payloads carry them. */
+export interface Member {
+  readonly id: string;
+  readonly username: string;
+  readonly nick?: string;
+  readonly roles?: string[];
+}
+
+/** An answer to an interaction, with everything it shows as plain text. */
+export type Answer = SignedResponse & { readonly body: { type?: number; data?: Record<string, unknown> } | undefined; readonly text: string };
+
+/** A Discord guild (fake REST API), S3, real sshd hosts and a running testum wired together. */
+export interface DiscordWorld {
+  readonly discord: FakeDiscord;
+  readonly keys: DiscordKeys;
+  readonly s3: TestS3;
+  readonly ssh: SshHostSet;
+  readonly testum: TestumUnderTest;
+  readonly admin: Member;
+  readonly adminIdentity: string;
+  readonly endpoint: string;
+  /** Sends a signed `/testum <path…>` with typed options as `member`. */
+  command(path: string[], options?: OptionValues, member?: Member, extra?: Partial<BaseInteractionOptions>): Promise<Answer>;
+  /** Sends any signed interaction payload. */
+  send(payload: APIInteraction | object): Promise<Answer>;
+  /** Fields every interaction payload of this guild needs. */
+  base(member?: Member): BaseInteractionOptions;
+  addHost(name: string, host: SshHost, overrides?: { port?: number; privateKey?: string }): Promise<void>;
+  job(id: number): Promise<Job>;
+  tasks(id: number): Promise<Task[]>;
+  finished(id: number, timeoutMs?: number): Promise<Job>;
+  stop(): Promise<void>;
+}
+
+export async function startDiscordWorld(options: { hosts?: number; testum?: StartOptions } = {}): Promise<DiscordWorld> {
+  const keys = createDiscordKeys();
+  const [discord, s3, ssh] = await Promise.all([startFakeDiscord(), startS3(), startSshHosts(options.hosts ?? 2)]);
+  const admin: Member = { id: snowflake(), username: "alice", nick: "Alice (ops)" };
+  discord.addMember(discord.guildId, admin.id, { username: admin.username, nick: admin.nick! });
+  const adminIdentity = `discord:${discord.guildId}:${admin.id}`;
+  const testum = await startTestumForTest({
+    ...options.testum,
+    env: {
+      DISCORD_APPLICATION_ID: discord.applicationId,
+      DISCORD_PUBLIC_KEY: keys.publicKeyHex,
+      DISCORD_BOT_TOKEN: discord.botToken,
+      DISCORD_API_URL: discord.api,
+      TESTUM_ADMINS: adminIdentity,
+      S3_ENDPOINT: s3.endpoint,
+      S3_BUCKET: s3.bucket,
+      S3_REGION: s3.region,
+      S3_ACCESS_KEY_ID: s3.accessKeyId,
+      S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      S3_FORCE_PATH_STYLE: "true",
+      ...options.testum?.env,
+    },
+  });
+  const box = createSecretBox([Buffer.from(TEST_MASTER_KEY, "base64")]);
+  const endpoint = `${testum.url}/discord/interactions`;
+
+  const base = (member: Member = admin): BaseInteractionOptions => ({
+    applicationId: discord.applicationId,
+    guildId: discord.guildId,
+    channelId: discord.channelId,
+    user: { id: member.id, username: member.username },
+    ...(member.nick ? { nick: member.nick } : {}),
+    roles: member.roles ?? [],
+  });
+
+  async function send(payload: APIInteraction | object): Promise<Answer> {
+    const res = await postSignedDiscord(endpoint, payload, keys.privateKey);
+    const body = res.json as Answer["body"];
+    return { ...res, body, text: answerText(body) };
+  }
+
+  return {
+    discord,
+    keys,
+    s3,
+    ssh,
+    testum,
+    admin,
+    adminIdentity,
+    endpoint,
+    base,
+    send,
+    command(path, values = {}, member = admin, extra = {}) {
+      const [first, second] = path;
+      const shape = second === undefined ? { subcommand: first } : { subcommandGroup: first, subcommand: second };
+      return send(commandInteraction({ ...base(member), ...extra, ...shape, options: values }));
+    },
+    async addHost(name, host, overrides = {}) {
+      await addHost(testum.sql, box, {
+        name,
+        address: host.host,
+        port: overrides.port ?? host.port,
+        username: ssh.user,
+        credential: { type: "key", privateKey: overrides.privateKey ?? ssh.clientPrivateKey },
+        createdBy: "test",
+      });
+    },
+    async job(id) {
+      const [job] = await testum.sql<Job[]>`select * from jobs where id = ${id}`;
+      return job!;
+    },
+    tasks: (id) => testum.sql<Task[]>`select * from job_tasks where job_id = ${id}`,
+    finished(id, timeoutMs = 30_000) {
+      return eventually(
+        `job #${id} to finish`,
+        async () => {
+          const [job] = await testum.sql<Job[]>`select * from jobs where id = ${id}`;
+          return job && !["queued", "running"].includes(job.status) ? job : undefined;
+        },
+        timeoutMs,
+      );
+    },
+    async stop() {
+      await testum.stop();
+      await Promise.all([discord.close(), s3.close(), ssh.stop()]);
+    },
+  };
+}
+
+/** Undoes Discord markdown escapes, as the client shows the text. */
+function unescape(text: string): string {
+  return text.replace(/\\([^\w\s])/g, "$1").replace(/\u200b/g, "");
+}
+
+/** All text of embeds, as a reader sees it. */
+export function embedText(embeds: readonly APIEmbed[] | undefined): string {
+  const out: string[] = [];
+  for (const e of embeds ?? []) {
+    if (e.title) out.push(e.title);
+    if (e.description) out.push(e.description);
+    for (const f of e.fields ?? []) out.push(`${f.name}: ${f.value}`);
+    if (e.footer?.text) out.push(e.footer.text);
+  }
+  return unescape(out.join("\n"));
+}
+
+/** Content and embeds of a stored message, as a reader sees them. */
+export function messageText(message: Pick<FakeMessage, "content" | "embeds"> | undefined): string {
+  if (!message) return "";
+  return `${message.content}\n${embedText(message.embeds)}`;
+}
+
+function answerText(body: Answer["body"]): string {
+  const data = body?.data as { content?: string; embeds?: APIEmbed[] } | undefined;
+  return `${data?.content ?? ""}\n${embedText(data?.embeds)}`;
+}
+
+/** The job id in a "Job #N queued" reply. */
+export function jobIdFrom(text: string): number {
+  const match = /#(\d+)/.exec(text);
+  if (!match) throw new Error(`no job id in: ${text}`);
+  return Number(match[1]);
+}
+
+/** The "Full log" link of a message's embed. */
+export function logLink(message: Pick<FakeMessage, "embeds"> | undefined): string | undefined {
+  const description = message?.embeds?.map((e) => e.description ?? "").join("\n") ?? "";
+  return /\[Full log\]\((http:[^)\s]+)\)/.exec(description)?.[1];
+}
