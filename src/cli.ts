@@ -4,6 +4,9 @@ import { migrate, ensureDatabase } from "./core/db.js";
 import { isTestumError } from "./core/errors.js";
 import { DISCORD_VERBS } from "./cli/discord.js";
 import { HOST_VERBS } from "./cli/hosts.js";
+import { HOST_REMOTE_VERBS } from "./cli/hosts-remote.js";
+import { identityVerb, secretsVerb } from "./cli/identity.js";
+import { KEY_VERBS } from "./cli/keys.js";
 import { CliUsageError, parseVerbArgs, printJsonLines, printTable, withDatabase, type Verb } from "./cli/shared.js";
 import { createLogger } from "./logger.js";
 import type { RunOptions } from "./runtime.js";
@@ -19,7 +22,10 @@ Running testum
   migrate        create the database if needed and apply migrations
 
 Managing testum
-  hosts          add, list and remove hosts
+  hosts          add, list, show, tag, test, repin, import and remove hosts
+  keys           the team's public keys, deployed into hosts' authorized_keys
+  identity       print or rotate testum's own SSH key
+  secrets        re-encrypt stored secrets under a new master key
   audit          read the audit log
   discord        register the /testum slash command with Discord
 
@@ -124,7 +130,10 @@ const VERBS: readonly Verb[] = [
   processVerb("serve", "Runs the web side: chat endpoints, log links, health checks", { serve: true, work: false }),
   processVerb("worker", "Runs a worker: takes jobs off the queue and runs them over SSH", { serve: false, work: true }),
   migrateVerb,
-  group("hosts", "add, list and remove hosts", HOST_VERBS),
+  group("hosts", "add, list, show, tag, test, repin, import and remove hosts", [...HOST_VERBS, ...HOST_REMOTE_VERBS]),
+  group("keys", "the team's public keys and their deployment to hosts", KEY_VERBS),
+  identityVerb,
+  secretsVerb,
   group("audit", "read the audit log", [auditList]),
   group("discord", "register the /testum slash command with Discord", DISCORD_VERBS),
 ];

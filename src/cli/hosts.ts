@@ -1,8 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { recordAudit } from "../core/audit.js";
 import { readNamedSecret } from "../core/config.js";
-import { addHost, listHosts, removeHost, type Host } from "../core/hosts.js";
-import { createSecretBox } from "../core/secret-box.js";
+import { describeHost, parseTags, removeTags, setCredential, setTags } from "../core/host-admin.js";
+import { addHost, getHost, listHosts, removeHost, type Host } from "../core/hosts.js";
 import type { Credential } from "../core/secrets.js";
 import { cliActor, CliUsageError, parseVerbArgs, printJsonLines, printTable, withDatabase, type Verb } from "./shared.js";
 
@@ -31,14 +31,19 @@ const RM_HELP = `Usage: testum hosts rm NAME
 
 Removes a host and its stored credential.`;
 
-function parseTags(values: string[] | undefined): Record<string, string> {
-  const tags: Record<string, string> = {};
-  for (const value of values ?? []) {
-    const match = /^([a-z0-9_.-]{1,63})=([^\s]{0,200})$/i.exec(value);
-    if (!match) throw new CliUsageError(`--tag expects KEY=VALUE (letters, digits, - . _ in the key), got "${value}"`, ADD_HELP);
-    tags[match[1]!.toLowerCase()] = match[2]!;
+
+/** Reads a credential from --key-file (+ --passphrase-env) or --password-env; checks a key parses. */
+export async function readCredential(values: { "key-file"?: string; "passphrase-env"?: string; "password-env"?: string }): Promise<Credential> {
+  if (values["key-file"]) {
+    const privateKey = await readFile(values["key-file"], "utf8").catch((err: NodeJS.ErrnoException) => {
+      throw new CliUsageError(`cannot read --key-file ${values["key-file"]}: ${err.code === "ENOENT" ? "no such file" : err.message}`);
+    });
+    const passphrase = values["passphrase-env"] ? readNamedSecret(values["passphrase-env"]) : undefined;
+    const { checkPrivateKey } = await import("../worker/ssh.js");
+    checkPrivateKey(privateKey, passphrase);
+    return { type: "key", privateKey, passphrase };
   }
-  return tags;
+  return { type: "password", password: readNamedSecret(values["password-env"]!) };
 }
 
 const add: Verb = {
@@ -66,21 +71,9 @@ const add: Verb = {
     }
     const port = values.port === undefined ? 22 : Number(values.port);
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new CliUsageError(`--port expects 1-65535, got "${values.port}"`, ADD_HELP);
-    let credential: Credential;
-    if (values["key-file"]) {
-      const privateKey = await readFile(values["key-file"], "utf8").catch((err: NodeJS.ErrnoException) => {
-        throw new CliUsageError(`cannot read --key-file ${values["key-file"]}: ${err.code === "ENOENT" ? "no such file" : err.message}`);
-      });
-      const passphrase = values["passphrase-env"] ? readNamedSecret(values["passphrase-env"]) : undefined;
-      const { checkPrivateKey } = await import("../worker/ssh.js");
-      checkPrivateKey(privateKey, passphrase);
-      credential = { type: "key", privateKey, passphrase };
-    } else {
-      credential = { type: "password", password: readNamedSecret(values["password-env"]!) };
-    }
-    const tags = parseTags(values.tag);
-    await withDatabase(async ({ config, sql }) => {
-      const box = createSecretBox([config.masterKey]);
+    const credential = await readCredential(values);
+    const tags = parseTags(values.tag ?? []);
+    await withDatabase(async ({ sql, box }) => {
       const host = await addHost(sql, box, {
         name,
         address: values.host!,
@@ -161,4 +154,86 @@ const rm: Verb = {
   },
 };
 
-export const HOST_VERBS: readonly Verb[] = [add, list, rm];
+const show: Verb = {
+  name: "show",
+  summary: "show a host",
+  help: `Usage: testum hosts show NAME [--json]
+
+Shows a host's address, credential kind (never the credential), host key, tags and last contact.`,
+  async run(args) {
+    const { values, positionals } = parseVerbArgs(this, args, { json: { type: "boolean" } }, 1);
+    if (values.help) return void console.log(this.help);
+    if (!positionals[0]) throw new CliUsageError("missing NAME", this.help);
+    await withDatabase(async ({ sql }) => {
+      const host = await getHost(sql, positionals[0]!);
+      if (values.json) printJsonLines([hostRow(host)]);
+      else console.log(describeHost(host).join("\n"));
+    });
+  },
+};
+
+const tag: Verb = {
+  name: "tag",
+  summary: "set tags on a host",
+  help: `Usage: testum hosts tag NAME KEY=VALUE…
+
+Sets tags (replacing the value of a key that exists). Tags select hosts: run role=web …`,
+  async run(args) {
+    const { values, positionals } = parseVerbArgs(this, args, {}, 64);
+    if (values.help) return void console.log(this.help);
+    const [name, ...pairs] = positionals;
+    if (!name || pairs.length === 0) throw new CliUsageError("give NAME and at least one KEY=VALUE", this.help);
+    await withDatabase(async ({ sql }) => {
+      const host = await setTags(sql, cliActor(), name, parseTags(pairs));
+      console.log(`${host.name}: ${Object.entries(host.tags).map(([k, v]) => `${k}=${v}`).join(", ")}`);
+    });
+  },
+};
+
+const untag: Verb = {
+  name: "untag",
+  summary: "remove tags from a host",
+  help: `Usage: testum hosts untag NAME KEY…
+
+Removes the tags with these keys.`,
+  async run(args) {
+    const { values, positionals } = parseVerbArgs(this, args, {}, 64);
+    if (values.help) return void console.log(this.help);
+    const [name, ...keys] = positionals;
+    if (!name || keys.length === 0) throw new CliUsageError("give NAME and at least one tag KEY", this.help);
+    await withDatabase(async ({ sql }) => {
+      const host = await removeTags(sql, cliActor(), name, keys);
+      console.log(`${host.name}: ${Object.entries(host.tags).map(([k, v]) => `${k}=${v}`).join(", ") || "no tags"}`);
+    });
+  },
+};
+
+const SECRET_HELP = `Usage: testum hosts secret NAME (--key-file PATH [--passphrase-env VAR] | --password-env VAR)
+
+Stores a new credential for a host, encrypted, and uses it from the next connection.
+The old credential is deleted.`;
+
+const secret: Verb = {
+  name: "secret",
+  summary: "replace a host's credential",
+  help: SECRET_HELP,
+  async run(args) {
+    const { values, positionals } = parseVerbArgs(this, args, {
+      "key-file": { type: "string" },
+      "passphrase-env": { type: "string" },
+      "password-env": { type: "string" },
+    }, 1);
+    if (values.help) return void console.log(SECRET_HELP);
+    if (!positionals[0]) throw new CliUsageError("missing NAME", SECRET_HELP);
+    if (Boolean(values["key-file"]) === Boolean(values["password-env"])) {
+      throw new CliUsageError("give exactly one of --key-file PATH or --password-env VAR", SECRET_HELP);
+    }
+    const credential = await readCredential(values);
+    await withDatabase(async ({ sql, box }) => {
+      await setCredential(sql, box, cliActor(), positionals[0]!, credential);
+      console.log(`Stored a new ${credential.type === "key" ? "private key" : "password"} for ${positionals[0]}.`);
+    });
+  },
+};
+
+export const HOST_VERBS: readonly Verb[] = [add, list, show, rm, tag, untag, secret];

@@ -2,7 +2,8 @@ import { userInfo } from "node:os";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { loadConfig, type Config } from "../core/config.js";
 import { connect, prepareDatabase, type Sql } from "../core/db.js";
-import type { Logger } from "../core/ports.js";
+import type { Logger, RemoteAccess } from "../core/ports.js";
+import { createSecretBox, type SecretBox } from "../core/secret-box.js";
 import { createLogger } from "../logger.js";
 
 /** A CLI verb: its help text and what it does with the arguments after it. */
@@ -60,6 +61,10 @@ export interface Context {
   readonly config: Config;
   readonly sql: Sql;
   readonly log: Logger;
+  /** Opens stored secrets: the current master key, and the previous one during a rotation. */
+  readonly box: SecretBox;
+  /** SSH access to hosts, loaded on first use. */
+  remote(): Promise<RemoteAccess>;
 }
 
 /** Loads configuration, prepares the database, and runs `body` with a connection. */
@@ -67,9 +72,20 @@ export async function withDatabase<T>(body: (ctx: Context) => Promise<T>): Promi
   const config = loadConfig();
   const log = createLogger(process.stderr.isTTY ? "warn" : config.LOG_LEVEL === "info" ? "warn" : config.LOG_LEVEL);
   await prepareDatabase(config.DATABASE_URL, log);
-  const sql = connect(config.DATABASE_URL, { max: 4 });
+  const sql = connect(config.DATABASE_URL, { max: 8 });
+  const box = createSecretBox(config.previousMasterKey ? [config.masterKey, config.previousMasterKey] : [config.masterKey]);
+  let remote: RemoteAccess | undefined;
   try {
-    return await body({ config, sql, log });
+    return await body({
+      config,
+      sql,
+      log,
+      box,
+      async remote() {
+        remote ??= (await import("../worker/remote.js")).createRemoteAccess({ sql, box });
+        return remote;
+      },
+    });
   } finally {
     await sql.end({ timeout: 5 });
   }
@@ -85,4 +101,11 @@ export function printTable(header: readonly string[], rows: ReadonlyArray<readon
   const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
   process.stdout.write(line(header) + "\n");
   for (const row of rows) process.stdout.write(line(row) + "\n");
+}
+
+/** Prints per-host outcomes, failures first; returns the exit code (1 when any failed). */
+export function printOutcomes(outcomes: ReadonlyArray<{ host: string; ok: boolean; summary: string }>): number {
+  const sorted = [...outcomes].sort((a, b) => Number(a.ok) - Number(b.ok));
+  printTable(["", "HOST", "RESULT"], sorted.map((o) => [o.ok ? "ok" : "FAILED", o.host, o.summary]));
+  return outcomes.every((o) => o.ok) ? 0 : 1;
 }
