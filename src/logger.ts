@@ -25,12 +25,13 @@ const REDACT = [
   "*.*.headers.authorization",
 ];
 
-/** JSON lines on stdout, secrets redacted. */
-export function createLogger(level: string, bindings: object = {}): Logger {
-  return pino({
+/** JSON lines on stdout (or `destination`), secrets redacted. */
+export function createLogger(level: string, bindings: object = {}, destination?: { write(line: string): void }): Logger {
+  const options = {
     level,
     base: { app: "testum", ...bindings },
     redact: { paths: REDACT, censor: "[redacted]" },
     timestamp: pino.stdTimeFunctions.isoTime,
-  }) as unknown as Logger;
+  };
+  return (destination ? pino(options, destination) : pino(options)) as unknown as Logger;
 }

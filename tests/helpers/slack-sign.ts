@@ -191,3 +191,42 @@ export async function postSignedSlack(
   const body = await res.text();
   return { status: res.status, body, ms: performance.now() - started };
 }
+
+export interface ViewSubmissionOptions {
+  teamId: string;
+  userId: string;
+  userName?: string;
+  viewId: string;
+  callbackId: string;
+  privateMetadata?: string;
+  /** block_id → value of the block's `value` input. */
+  values: Record<string, string>;
+  triggerId?: string;
+  apiAppId?: string;
+}
+
+/** The view_submission payload of a modal's submit (Bolt Src `types/view/index.ts`). */
+export function viewSubmissionBody(o: ViewSubmissionOptions): string {
+  const values: Record<string, Record<string, { type: string; value: string }>> = {};
+  for (const [block, value] of Object.entries(o.values)) values[block] = { value: { type: 'plain_text_input', value } };
+  const payload = {
+    type: 'view_submission',
+    team: { id: o.teamId, domain: 'testum' },
+    user: { id: o.userId, username: o.userName ?? o.userId.toLowerCase(), name: o.userName ?? o.userId.toLowerCase(), team_id: o.teamId },
+    api_app_id: o.apiAppId ?? DEFAULT_APP_ID,
+    token: DEFAULT_VERIFICATION_TOKEN,
+    trigger_id: o.triggerId ?? randomTriggerId(),
+    view: {
+      id: o.viewId,
+      team_id: o.teamId,
+      type: 'modal',
+      callback_id: o.callbackId,
+      private_metadata: o.privateMetadata ?? '',
+      state: { values },
+      hash: '1',
+      title: { type: 'plain_text', text: 'testum' },
+      blocks: [],
+    },
+  };
+  return `payload=${encodeURIComponent(JSON.stringify(payload))}`;
+}

@@ -50,7 +50,15 @@ export async function startSlackWorld(options: { hosts?: number; testum?: StartO
   const box = createSecretBox([Buffer.from(TEST_MASTER_KEY, "base64")]);
 
   async function slash(text: string, user = ADMIN) {
-    const raw = slashCommandBody({ text, teamId: DEFAULT_TEAM_ID, userId: user, userName: user.toLowerCase(), channelId: CHANNEL, responseUrl: slack.newResponseUrl({ channel: CHANNEL, userId: user }) });
+    const raw = slashCommandBody({
+      text,
+      teamId: DEFAULT_TEAM_ID,
+      userId: user,
+      userName: user.toLowerCase(),
+      channelId: CHANNEL,
+      responseUrl: slack.newResponseUrl({ channel: CHANNEL, userId: user }),
+      triggerId: slack.issueTriggerId({ userId: user }),
+    });
     const res = await postSignedSlack(`${testum.url}/slack/events`, raw, SIGNING_SECRET);
     let json: Record<string, unknown> | undefined;
     try {

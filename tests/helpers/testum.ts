@@ -31,6 +31,8 @@ export interface StartOptions {
   readonly databaseUrl?: string;
   readonly dataDir?: string;
   readonly queuePrefix?: string;
+  /** Collects testum's log lines (at debug level) here instead of discarding them. */
+  readonly logLines?: string[];
 }
 
 export const TEST_MASTER_KEY = Buffer.alloc(32, 7).toString("base64");
@@ -65,7 +67,7 @@ export async function startTestumForTest(options: StartOptions = {}): Promise<Te
   const running = await startTestum(config, {
     serve: options.serve ?? true,
     work: options.work ?? true,
-    log: quietLogger(),
+    log: options.logLines ? createLogger("debug", {}, { write: (line) => void options.logLines!.push(line) }) : quietLogger(),
     ...options.runOptions,
   });
   const url = running.port === undefined ? "" : `http://127.0.0.1:${running.port}`;

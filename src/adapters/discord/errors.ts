@@ -68,7 +68,8 @@ export async function translateError(err: unknown, budget: RateBudget): Promise<
   if (err instanceof HTTPError) {
     return new TestumError("chat_unavailable", `Discord is not answering properly (HTTP ${err.status}); try again shortly.`, { cause: err });
   }
-  if (err instanceof Error && (err.name === "AbortError" || err.name === "TypeError" || "code" in err)) {
+  // The call never got through: a timeout, or a socket error carrying a system code (ECONNREFUSED, UND_ERR_…).
+  if (err instanceof Error && (err.name === "AbortError" || typeof (err as { code?: unknown }).code === "string")) {
     return new TestumError("chat_unavailable", "Discord could not be reached; try again shortly.", { cause: err });
   }
   return err;

@@ -89,8 +89,11 @@ export function createDiscordReceiver(deps: DiscordReceiverDeps): {
   /** Replaces the deferred "thinking…" answer with the late reply. */
   async function deliverLate(reply: Reply, event: Inbound, token: string, answered: Promise<void>): Promise<void> {
     await answered;
+    if (reply.kind === "update" && event.kind === "action") {
+      // The clicked message changes through the bot token; the private answer says the same.
+      await chat.edit(event.message, reply.view).catch((err: unknown) => log.warn({ err, event: event.eventId }, "could not update the clicked message"));
+    }
     try {
-      if (reply.kind === "update" && event.kind === "action") await chat.edit(event.message, reply.view);
       const view =
         reply.kind === "private" || reply.kind === "update"
           ? reply.view

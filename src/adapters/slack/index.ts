@@ -175,7 +175,10 @@ export function createSlackReceiver(deps: SlackReceiverDeps): {
     const reply = await replyWithin(core.handle(event), ACK_WITHIN_MS, (late) => void deliver(late, event, respond));
     if (reply?.kind === "form") {
       await ack();
-      await openModal(reply, command.trigger_id, command.channel_id);
+      await openModal(reply, command.trigger_id, command.channel_id).catch(async (err) => {
+        log.warn({ err }, "could not open a Slack modal");
+        await respond(ephemeral({ text: "⚠️ Slack did not open the form. Try the command again.", tone: "warning", blocks: [{ type: "text", text: "⚠️ Slack did not open the form. Try the command again." }] }));
+      });
     } else {
       await ack(ephemeral(reply && reply.kind !== "none" ? reply.view : WORKING));
     }

@@ -128,7 +128,8 @@ export function renderModal(form: Form): Record<string, unknown> {
         type: "plain_text_input",
         action_id: "value",
         multiline: f.multiline ?? false,
-        ...(f.maxLength ? { max_length: f.maxLength } : {}),
+        // plain_text_input max_length is at most 3,000 (Block Kit reference).
+        ...(f.maxLength ? { max_length: Math.min(f.maxLength, 3000) } : {}),
         ...(f.placeholder ? { placeholder: { type: "plain_text", text: truncate(f.placeholder, 150) } } : {}),
       },
     })),
