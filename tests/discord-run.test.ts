@@ -10,7 +10,7 @@ import { createDiscordApi, createDiscordChat } from "../src/adapters/discord/ind
 import { createRedisBudget } from "../src/adapters/redis/budget.js";
 import { TestumError } from "../src/core/errors.js";
 import type { RateBudget } from "../src/core/ports.js";
-import { autocompleteInteraction, commandInteraction, pingInteraction, postSignedDiscord, snowflake } from "./helpers/discord-sign.js";
+import { autocompleteInteraction, commandInteraction, modalSubmitInteraction, pingInteraction, postSignedDiscord, snowflake } from "./helpers/discord-sign.js";
 import { jobIdFrom, logLink, messageText, startDiscordWorld, type DiscordWorld, type Member } from "./helpers/discord-world.js";
 import { freePort } from "./helpers/sshd.js";
 import { eventually, TEST_MASTER_KEY } from "./helpers/testum.js";
@@ -18,9 +18,10 @@ import { eventually, TEST_MASTER_KEY } from "./helpers/testum.js";
 let world: DiscordWorld;
 /** The test's own bot client, to act on the fake as a moderator would. */
 let moderator: API;
+const logLines: string[] = [];
 
 beforeAll(async () => {
-  world = await startDiscordWorld({ hosts: 2 });
+  world = await startDiscordWorld({ hosts: 2, testum: { logLines } });
   await world.addHost("prod-db", world.ssh.hosts[0]!);
   await world.addHost("web-1", world.ssh.hosts[1]!);
   moderator = new API(new REST({ api: world.discord.api, version: "10" }).setToken(world.discord.botToken));
@@ -51,6 +52,10 @@ async function runAndWait(target: string, command: string) {
 }
 
 describe("/testum run from Discord", () => {
+  it("says at start that Discord is on, and where Discord should send interactions", () => {
+    expect(logLines.some((line) => line.includes(`Discord: on (${world.testum.url}/discord/interactions)`))).toBe(true);
+  });
+
   it("answers privately within 3 s, then posts a parent, a thread on it and a live message that ends with the log link", async () => {
     const answer = await world.command(["run"], { target: "prod-db", command: "echo hello; sleep 2.5; echo from testum; echo oops >&2" });
     expect(answer.status).toBe(200);
@@ -263,6 +268,35 @@ describe("/testum run from Discord", () => {
     const refused = world.discord.requests().filter((r) => r.method === "PATCH" && r.path.startsWith(`/channels/${threadId}/messages/`) && r.status === 400);
     expect(refused.length).toBeGreaterThanOrEqual(1);
     await eventually("the parent's final status", () => messageText(world.discord.message(threadId)).includes("Succeeded on web-1"));
+  });
+});
+
+describe("forms", () => {
+  it("opens a modal for a host's credential and takes the submission privately, never echoing it", async () => {
+    const opened = await world.command(["hosts", "secret"], { host: "web-1" });
+    expect(opened.body?.type).toBe(9);
+    const modal = opened.body!.data as { custom_id: string; title: string; components: Array<{ type: number; components: Array<{ type: number; custom_id: string; style: number }> }> };
+    expect(modal.title).toBe("Credential: web-1");
+    expect(modal.custom_id.length).toBeLessThanOrEqual(100);
+    const inputs = modal.components.map((row) => row.components[0]!);
+    expect(inputs.map((i) => [i.type, i.custom_id])).toEqual([[4, "password"], [4, "private_key"], [4, "passphrase"]]);
+    expect(inputs[1]!.style).toBe(2);
+
+    const submit = (fields: Record<string, string>) => world.send(modalSubmitInteraction({ ...world.base(), customId: modal.custom_id, fields }));
+    const neither = await submit({ password: "", private_key: "", passphrase: "" });
+    expect(neither.body).toMatchObject({ type: 4, data: { flags: 64 } });
+    expect(neither.text).toMatch(/either the password or the private key/);
+
+    const key = world.ssh.clientPrivateKey.trim();
+    const stored = await submit({ password: "", private_key: key, passphrase: "" });
+    expect(stored.body).toMatchObject({ type: 4, data: { flags: 64 } });
+    expect(stored.text).toContain("web-1");
+    expect(stored.text).not.toContain(key.split("\n")[1]!);
+    const { job } = await runAndWait("web-1", "echo still works");
+    expect(job.status).toBe("succeeded");
+
+    const stranger = await world.send(modalSubmitInteraction({ ...world.base({ id: snowflake(), username: "eve" }), customId: modal.custom_id, fields: { password: "hunter2" } }));
+    expect(stranger.text).toContain("not allowed");
   });
 });
 

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { postSignedSlack, slashCommandBody } from "./helpers/slack-sign.js";
 import { ADMIN, ADMIN_IDENTITY, blockText, CHANNEL, jobIdFrom, SIGNING_SECRET, startSlackWorld, type SlackWorld } from "./helpers/slack-world.js";
 import { DEFAULT_TEAM_ID } from "./fakes/slack-api.js";
+import { eventually } from "./helpers/testum.js";
 
 let world: SlackWorld;
 
@@ -28,8 +29,11 @@ describe("/testum run from Slack", () => {
 
     const job = await world.finished(id);
     expect(job.status).toBe("succeeded");
-    const parent = world.slack.message(CHANNEL, job.parentMessage!.split(":")[3]!);
-    expect(parent).toBeDefined();
+    // The parent is edited to its final state just after the job row ends.
+    const parent = await eventually("the parent to show the outcome", () => {
+      const message = world.slack.message(CHANNEL, job.parentMessage!.split(":")[3]!);
+      return message && blockText(message.blocks).includes("Succeeded") ? message : undefined;
+    });
     expect(parent!.threadTs).toBeUndefined();
     const parentText = blockText(parent!.blocks);
     expect(parentText).toContain("Succeeded on prod-db");
@@ -62,8 +66,9 @@ describe("/testum run from Slack", () => {
     expect(job.status).toBe("failed");
     const [task] = await world.tasks(job.id);
     expect(task!.exitCode).toBe(3);
-    const parent = world.slack.message(CHANNEL, job.parentMessage!.split(":")[3]!)!;
-    expect(blockText(parent.blocks)).toContain("Failed on prod-db (exit 3)");
+    await eventually("the parent to show the failure", () =>
+      blockText(world.slack.message(CHANNEL, job.parentMessage!.split(":")[3]!)!.blocks).includes("Failed on prod-db (exit 3)"),
+    );
   });
 
   it("refuses an unknown host privately, queues nothing, and audits the refusal", async () => {

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { Sql } from "./db.js";
 
 /** One entry of the append-only audit log. */
@@ -16,22 +17,142 @@ export interface AuditEntry {
   readonly detail?: Record<string, unknown>;
 }
 
-export interface AuditRow extends Required<Omit<AuditEntry, "detail">> {
+export interface AuditRow {
   readonly id: number;
+  readonly seq: number | null;
   readonly at: Date;
+  readonly actor: string;
+  readonly actorName: string | null;
+  readonly channel: string | null;
+  readonly action: string;
+  readonly target: string | null;
+  readonly outcome: string;
   readonly detail: Record<string, unknown>;
+  readonly prevHash: string | null;
+  readonly hash: string | null;
 }
 
+/** The hash the first row of the chain links to. */
+export const GENESIS = "0".repeat(64);
+
+/** JSON with object keys sorted at every level, so the same content always gives the same text. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value && typeof value === "object" && !(value instanceof Date)) {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value instanceof Date ? value.toISOString() : value ?? null);
+}
+
+type Hashed = Pick<AuditRow, "seq" | "at" | "actor" | "actorName" | "channel" | "action" | "target" | "outcome" | "detail">;
+
+export function rowHash(prevHash: string, row: Hashed): string {
+  const content = canonicalJson({
+    seq: row.seq,
+    at: row.at.toISOString(),
+    actor: row.actor,
+    actorName: row.actorName,
+    channel: row.channel,
+    action: row.action,
+    target: row.target,
+    outcome: row.outcome,
+    detail: row.detail,
+  });
+  return createHash("sha256").update(prevHash).update("\n").update(content).digest("hex");
+}
+
+/**
+ * Appends an entry, chained to the previous one. Appends are serialised by
+ * a transaction-scoped advisory lock so the chain never forks.
+ */
 export async function recordAudit(sql: Sql, entry: AuditEntry): Promise<void> {
-  await sql`
-    insert into audit (actor, actor_name, channel, action, target, outcome, detail)
-    values (${entry.actor}, ${entry.actorName ?? null}, ${entry.channel ?? null}, ${entry.action},
-            ${entry.target ?? null}, ${entry.outcome}, ${sql.json((entry.detail ?? {}) as never)})`;
+  await sql.begin(async (tx) => {
+    await tx`select pg_advisory_xact_lock(hashtext('testum:audit'))`;
+    const [last] = await tx<{ seq: number; hash: string }[]>`select seq, hash from audit where seq is not null order by seq desc limit 1`;
+    const row: Hashed = {
+      seq: (last?.seq ?? 0) + 1,
+      // Millisecond precision survives the round trip through timestamptz exactly.
+      at: new Date(),
+      actor: entry.actor,
+      actorName: entry.actorName ?? null,
+      channel: entry.channel ?? null,
+      action: entry.action,
+      target: entry.target ?? null,
+      outcome: entry.outcome,
+      detail: JSON.parse(JSON.stringify(entry.detail ?? {})) as Record<string, unknown>,
+    };
+    const prevHash = last?.hash ?? GENESIS;
+    await tx`
+      insert into audit (seq, at, actor, actor_name, channel, action, target, outcome, detail, prev_hash, hash)
+      values (${row.seq}, ${row.at}, ${row.actor}, ${row.actorName}, ${row.channel}, ${row.action}, ${row.target},
+              ${row.outcome}, ${tx.json(row.detail as never)}, ${prevHash}, ${rowHash(prevHash, row)})`;
+  });
 }
 
-export async function listAudit(sql: Sql, options: { limit: number }): Promise<AuditRow[]> {
+export interface AuditFilter {
+  readonly limit: number;
+  readonly actor?: string | undefined;
+  readonly target?: string | undefined;
+  readonly action?: string | undefined;
+  readonly since?: Date | undefined;
+}
+
+/** The last `limit` entries matching the filter, oldest first. */
+export async function listAudit(sql: Sql, filter: AuditFilter): Promise<AuditRow[]> {
   const rows = await sql<AuditRow[]>`
-    select id, at, actor, actor_name, channel, action, target, outcome, detail
-    from audit order by id desc limit ${options.limit}`;
+    select * from audit
+    where true
+      ${filter.actor ? sql`and (actor = ${filter.actor} or actor_name = ${filter.actor})` : sql``}
+      ${filter.target ? sql`and target = ${filter.target}` : sql``}
+      ${filter.action ? sql`and (action = ${filter.action} or action like ${filter.action + ".%"})` : sql``}
+      ${filter.since ? sql`and at >= ${filter.since}` : sql``}
+    order by id desc limit ${filter.limit}`;
   return rows.reverse();
+}
+
+export type Verification =
+  | { readonly ok: true; readonly rows: number; readonly unchained: number }
+  | { readonly ok: false; readonly row: number; readonly problem: "changed" | "removed" | "inserted"; readonly message: string };
+
+/**
+ * Walks the chain in insertion order and names the first row that was
+ * changed, removed or inserted. Rows written before the chain existed are
+ * counted, not checked.
+ */
+export async function verifyAudit(sql: Sql): Promise<Verification> {
+  const rows = await sql<AuditRow[]>`select * from audit order by id`;
+  let unchained = 0;
+  let expectedSeq = 1;
+  let prev = GENESIS;
+  let checked = 0;
+  for (const row of rows) {
+    if (row.seq === null) {
+      if (checked === 0) {
+        unchained += 1;
+        continue;
+      }
+      return { ok: false, row: row.id, problem: "inserted", message: `audit row with id ${row.id} was inserted: it carries no place in the chain` };
+    }
+    const contentOk = row.hash === rowHash(row.prevHash ?? "", row);
+    if (row.seq < expectedSeq) {
+      return { ok: false, row: row.seq, problem: "inserted", message: `audit row ${row.seq} was inserted: row ${row.seq} already came earlier` };
+    }
+    if (row.seq > expectedSeq) {
+      const gap = row.seq - expectedSeq === 1 ? `row ${expectedSeq} was` : `rows ${expectedSeq} to ${row.seq - 1} were`;
+      return { ok: false, row: expectedSeq, problem: "removed", message: `audit ${gap} removed: the chain jumps from row ${expectedSeq - 1} to row ${row.seq}` };
+    }
+    if (row.prevHash !== prev) {
+      return { ok: false, row: row.seq, problem: "inserted", message: `audit row ${row.seq} was inserted: it does not link to row ${row.seq - 1}` };
+    }
+    if (!contentOk) {
+      return { ok: false, row: row.seq, problem: "changed", message: `audit row ${row.seq} was changed: its content no longer matches its hash` };
+    }
+    prev = row.hash!;
+    expectedSeq = row.seq + 1;
+    checked += 1;
+  }
+  return { ok: true, rows: checked, unchained };
 }

@@ -55,13 +55,11 @@ const COLOUR: Record<Tone, number> = {
   warning: 0xfee75c,
 };
 
-/** `parse: []` on every message: nothing in it may ping anyone (chat-platforms.md §3.2). */
-export const NO_MENTIONS = Object.freeze({ parse: [] as never[] });
-
 export interface DiscordMessage {
   content: string;
   embeds: APIEmbed[];
   components: Array<APIActionRowComponent<APIButtonComponentWithCustomId>>;
+  /** `parse: []` on every message: nothing in it may ping anyone (chat-platforms.md §3.2). */
   allowed_mentions: { parse: never[] };
 }
 
