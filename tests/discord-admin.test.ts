@@ -1,0 +1,53 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jobIdFrom, startDiscordWorld, type DiscordWorld } from "./helpers/discord-world.js";
+
+let world: DiscordWorld;
+
+beforeAll(async () => {
+  world = await startDiscordWorld({ hosts: 1 });
+});
+
+afterAll(async () => {
+  await world?.stop();
+});
+
+describe("host and key administration from Discord", () => {
+  it("adds a host from chat that works once testum's key is on it, and deploys a team key to it", async () => {
+    const host = world.ssh.hosts[0]!;
+    const added = await world.command(["hosts", "add"], { host: "web-1", address: `${world.ssh.user}@127.0.0.1:${host.port}`, tags: "role=web env=prod" });
+    expect(added.text).toContain("Added web-1");
+    const line = /(ssh-ed25519 \S+ testum@\S+)/.exec((await world.command(["identity"])).text)?.[1];
+    expect(line).toBeDefined();
+    await host.exec(`printf '%s\\n' '${line}' >> ~/.ssh/authorized_keys`);
+    expect((await world.command(["hosts", "test"], { host: "web-1" })).text).toContain("authentication: accepted");
+
+    const dir = mkdtempSync(join(tmpdir(), "dk-"));
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "dana@desk", "-f", join(dir, "k")]);
+    const pub = readFileSync(join(dir, "k.pub"), "utf8").trim();
+    expect((await world.command(["keys", "add"], { key: "dana", line: pub })).text).toContain("Added key dana");
+    const deployed = await world.command(["keys", "deploy"], { key: "dana", target: "role=web" });
+    expect(deployed.text).toMatch(/web-1\s+added 1/);
+    expect((await host.exec("cat ~/.ssh/authorized_keys")).stdout).toContain(`${pub} testum:key:dana`);
+    expect((await world.command(["keys", "status"], { target: "web-1" })).text).toContain("present: dana");
+
+    const job = await world.finished(jobIdFrom((await world.command(["run"], { target: "web-1", command: "echo via identity" })).text));
+    expect(job.status).toBe("succeeded");
+  });
+
+  it("refuses a private key pasted into keys add, and keeps it nowhere", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "dk-"));
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(dir, "k")]);
+    const secret = readFileSync(join(dir, "k"), "utf8");
+    const answer = await world.command(["keys", "add"], { key: "oops", line: secret.replace(/\n/g, " ") });
+    expect(answer.text).toContain("That is a PRIVATE key");
+    const body = secret.split("\n")[2]!;
+    expect(answer.text).not.toContain(body);
+    const dump = JSON.stringify(await world.testum.sql`select (select json_agg(a) from audit a) as audit, (select json_agg(k) from team_keys k) as keys`);
+    expect(dump).not.toContain(body);
+    expect(JSON.stringify(world.discord.messages())).not.toContain(body);
+  });
+});
