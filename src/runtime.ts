@@ -101,7 +101,14 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
       chat,
       queue,
       log,
-      settings: { admins: config.TESTUM_ADMINS, publicUrl: config.publicUrl, jobTimeoutMs: config.TESTUM_JOB_TIMEOUT },
+      settings: {
+        admins: config.TESTUM_ADMINS,
+        publicUrl: config.publicUrl,
+        jobTimeoutMs: config.TESTUM_JOB_TIMEOUT,
+        approvalHosts: config.TESTUM_APPROVAL_HOSTS,
+        approvalsRequired: config.TESTUM_APPROVALS_REQUIRED,
+        approvalTtlMs: config.TESTUM_APPROVAL_TTL,
+      },
     });
     if (slackClient) {
       const slackChat = chat.adapterFor("slack:");

@@ -96,7 +96,7 @@ describe("/testum run from Slack", () => {
   it("refuses a user who is not an admin, privately, and audits it", async () => {
     const res = await world.slash("run prod-db 'id'", "U0STRANGER1");
     expect(res.json?.response_type).toBe("ephemeral");
-    expect(replyText(res.json)).toContain("not allowed");
+    expect(replyText(res.json)).toMatch(/Not allowed: you need operator/);
     expect(replyText(res.json)).toContain(`slack:${DEFAULT_TEAM_ID}:U0STRANGER1`);
     const [row] = await world.testum.sql`select outcome, action from audit where actor = ${`slack:${DEFAULT_TEAM_ID}:U0STRANGER1`}`;
     expect(row).toEqual({ outcome: "refused", action: "run" });

@@ -5,12 +5,14 @@ import { TestumError } from "./errors.js";
  * within the smallest platform limit (Discord's custom_id: 100 characters).
  */
 export type Action =
-  | { readonly kind: "host-secret"; readonly host: string };
+  | { readonly kind: "host-secret"; readonly host: string }
+  | { readonly kind: "approve"; readonly job: number }
+  | { readonly kind: "reject"; readonly job: number };
 
 export const MAX_ACTION_LENGTH = 100;
 
 export function encodeAction(action: Action): string {
-  const encoded = `t1:${action.kind}:${action.host}`;
+  const encoded = `t1:${action.kind}:${"host" in action ? action.host : action.job}`;
   if (encoded.length > MAX_ACTION_LENGTH) throw new TestumError("invalid_input", "action payload too long");
   return encoded;
 }
@@ -22,6 +24,9 @@ export function decodeAction(text: string): Action | undefined {
   switch (kind) {
     case "host-secret":
       return /^[a-z0-9._-]{1,63}$/.test(arg) ? { kind, host: arg } : undefined;
+    case "approve":
+    case "reject":
+      return /^\d{1,15}$/.test(arg) ? { kind, job: Number(arg) } : undefined;
     default:
       return undefined;
   }

@@ -1,13 +1,16 @@
+import { canSomewhere, loadPrincipal, requireEverywhere, requireOnHosts, requireSomewhere, type Principal, type Right } from "./access.js";
 import { decodeAction } from "./actions.js";
 import { recordAudit } from "./audit.js";
 import type { Actor, Inbound, Reply } from "./chat.js";
-import { helpLines, parseCommandOptions, parseCommandText, type Command } from "./commands.js";
+import { helpLines, parseCommandOptions, parseCommandText, type Command, type CommandName } from "./commands.js";
 import { NotAllowedError, UsageError } from "./errors.js";
+import { access, audit, grant, revoke, riskAdd, riskList, riskRm, whoami } from "./handlers/access.js";
+import { approve, decide, reject } from "./handlers/approvals.js";
 import type { AppDeps, Handler, HandlerContext, Handlers } from "./handlers/context.js";
 import { hostsAdd, hostsList, hostsRepin, hostsRm, hostsSecret, hostsShow, hostsTag, hostsTest, hostsUntag, submitHostSecret } from "./handlers/hosts.js";
 import { identity, keysAdd, keysDeploy, keysList, keysRevoke, keysRm, keysStatus } from "./handlers/keys.js";
 import { run } from "./handlers/run.js";
-import { listHosts } from "./hosts.js";
+import { getHost, listHosts } from "./hosts.js";
 import { looksLikePrivateKey, PRIVATE_KEY_REFUSAL } from "./public-keys.js";
 import { errorView, listing, privateReply } from "./replies.js";
 import { truncate } from "./tail.js";
@@ -45,7 +48,55 @@ const HANDLERS: Handlers = {
   "keys.deploy": keysDeploy,
   "keys.revoke": keysRevoke,
   "keys.status": keysStatus,
+  grant,
+  revoke,
+  access,
+  whoami,
+  approve,
+  reject,
+  audit,
+  "risk.list": riskList,
+  "risk.add": riskAdd,
+  "risk.rm": riskRm,
   help,
+};
+
+/**
+ * What each command needs before its handler runs. `everywhere`: the right on
+ * `*`; `somewhere`: on at least one scope (the handler then checks each
+ * host it touches); `host`: on the named host; `anyone`: no right at all.
+ */
+type Need = { readonly right: Right; readonly where: "everywhere" | "somewhere" | "host" } | "anyone";
+
+const NEEDS: { readonly [N in CommandName]: Need } = {
+  run: { right: "run", where: "somewhere" },
+  "hosts.list": { right: "view", where: "somewhere" },
+  "hosts.show": { right: "view", where: "host" },
+  "hosts.add": { right: "admin", where: "everywhere" },
+  "hosts.rm": { right: "admin", where: "host" },
+  "hosts.tag": { right: "admin", where: "host" },
+  "hosts.untag": { right: "admin", where: "host" },
+  "hosts.test": { right: "admin", where: "host" },
+  "hosts.repin": { right: "admin", where: "host" },
+  "hosts.secret": { right: "admin", where: "host" },
+  identity: { right: "view", where: "somewhere" },
+  "keys.list": { right: "view", where: "somewhere" },
+  "keys.add": { right: "admin", where: "everywhere" },
+  "keys.rm": { right: "admin", where: "everywhere" },
+  "keys.deploy": { right: "admin", where: "somewhere" },
+  "keys.revoke": { right: "admin", where: "somewhere" },
+  "keys.status": { right: "admin", where: "somewhere" },
+  grant: { right: "admin", where: "everywhere" },
+  revoke: { right: "admin", where: "everywhere" },
+  access: { right: "admin", where: "everywhere" },
+  whoami: "anyone",
+  approve: { right: "approve", where: "somewhere" },
+  reject: "anyone",
+  audit: { right: "admin", where: "everywhere" },
+  "risk.list": { right: "view", where: "somewhere" },
+  "risk.add": { right: "admin", where: "everywhere" },
+  "risk.rm": { right: "admin", where: "everywhere" },
+  help: "anyone",
 };
 
 function rawInput(event: Extract<Inbound, { kind: "command" }>): string {
@@ -60,23 +111,22 @@ export function createApp(deps: AppDeps): App {
   const { sql, log, settings } = deps;
 
   function contextFor(event: Inbound): HandlerContext {
+    let principal: Promise<Principal> | undefined;
     return {
       ...deps,
+      principal: () => (principal ??= loadPrincipal(sql, event.actor, settings.admins)),
       audit: (action, outcome, target, detail) =>
         recordAudit(sql, { actor: event.actor.id, actorName: event.actor.name, channel: event.conversation, action, target, outcome, detail }),
     };
   }
 
-  function isAllowed(actor: Actor): boolean {
-    return settings.admins.includes(actor.id);
-  }
-
-  function authorize(event: Inbound): void {
-    if (!isAllowed(event.actor)) {
-      throw new NotAllowedError(
-        `you are not allowed to use testum. Your identity is ${event.actor.id}: ask an administrator to add it to TESTUM_ADMINS.`,
-      );
-    }
+  async function authorize(ctx: HandlerContext, cmd: Command): Promise<void> {
+    const need = NEEDS[cmd.name];
+    if (need === "anyone") return;
+    const principal = await ctx.principal();
+    if (need.where === "everywhere") requireEverywhere(principal, need.right);
+    else if (need.where === "somewhere") requireSomewhere(principal, need.right);
+    else requireOnHosts(principal, need.right, [await getHost(sql, (cmd as { host: string }).host)]);
   }
 
   function parse(event: Extract<Inbound, { kind: "command" }>): Command {
@@ -97,26 +147,35 @@ export function createApp(deps: AppDeps): App {
       throw err;
     }
     try {
-      authorize(event);
+      await authorize(ctx, cmd);
+      return await (HANDLERS[cmd.name] as Handler<typeof cmd.name>)(ctx, event, cmd);
     } catch (err) {
-      await ctx.audit(cmd.name, "refused", "target" in cmd ? cmd.target : "host" in cmd ? cmd.host : undefined, { reason: (err as Error).message });
+      if (err instanceof NotAllowedError) {
+        await ctx.audit(cmd.name, "refused", "target" in cmd ? cmd.target : "host" in cmd ? cmd.host : undefined, { reason: err.message });
+      }
       throw err;
     }
-    return (HANDLERS[cmd.name] as Handler<typeof cmd.name>)(ctx, event, cmd);
   }
 
   async function form(ctx: HandlerContext, event: Extract<Inbound, { kind: "form" }>): Promise<Reply> {
-    authorize(event);
     const action = decodeAction(event.action);
     if (action?.kind === "host-secret") {
+      requireOnHosts(await ctx.principal(), "admin", [await getHost(sql, action.host)]);
       return submitHostSecret(ctx, event.actor.id, event.conversation, action.host, event.values, deps.remote.checkPrivateKey);
     }
     throw new UsageError("That form is not known to this version of testum. Nothing was stored.");
   }
 
+  async function click(ctx: HandlerContext, event: Extract<Inbound, { kind: "action" }>): Promise<Reply> {
+    const action = decodeAction(event.action);
+    if (action?.kind === "approve" || action?.kind === "reject") return decide(ctx, action.job, action.kind);
+    throw new UsageError("That button is not known to this version of testum. Nothing was done.");
+  }
+
   return {
     async complete(actor, _kind, prefix) {
-      if (!isAllowed(actor)) return [];
+      const principal = await loadPrincipal(sql, actor, settings.admins);
+      if (!canSomewhere(principal, "view")) return [];
       const lower = prefix.toLowerCase();
       return (await listHosts(sql)).map((h) => h.name).filter((n) => n.startsWith(lower)).slice(0, 25);
     },
@@ -129,8 +188,7 @@ export function createApp(deps: AppDeps): App {
           case "form":
             return await form(ctx, event);
           case "action":
-            authorize(event);
-            throw new UsageError("That button is not known to this version of testum. Nothing was done.");
+            return await click(ctx, event);
         }
       } catch (err) {
         return privateReply(errorView(err, log));

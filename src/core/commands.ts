@@ -25,6 +25,16 @@ export type Command =
   | { readonly name: "keys.deploy"; readonly key: string; readonly target: string }
   | { readonly name: "keys.revoke"; readonly key: string; readonly target: string }
   | { readonly name: "keys.status"; readonly target: string }
+  | { readonly name: "grant"; readonly subject: string; readonly role: string; readonly scope: string }
+  | { readonly name: "revoke"; readonly subject: string; readonly role: string; readonly scope: string }
+  | { readonly name: "access" }
+  | { readonly name: "whoami" }
+  | { readonly name: "approve"; readonly job: number }
+  | { readonly name: "reject"; readonly job: number; readonly reason?: string | undefined }
+  | { readonly name: "audit"; readonly filters: readonly string[] }
+  | { readonly name: "risk.list" }
+  | { readonly name: "risk.add"; readonly pattern: string; readonly description: string }
+  | { readonly name: "risk.rm"; readonly id: number }
   | { readonly name: "help"; readonly topic?: string | undefined };
 
 export type CommandName = Command["name"];
@@ -33,6 +43,12 @@ type Spec = CommandSpec<Command>;
 const str = (v: unknown): string => String(v);
 const optStr = (v: unknown): string | undefined => (v === undefined ? undefined : String(v));
 const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)]);
+/** `[on] SELECTOR` after a role; `*` when absent. */
+function scopeOf(words: readonly string[]): string {
+  const rest = words[0]?.toLowerCase() === "on" ? words.slice(1) : words;
+  if (rest.length > 1) throw new UsageError(`give one scope (a host name, tag=value or *), got "${rest.join(" ")}"`);
+  return rest[0] ?? "*";
+}
 const HOST_ARG = { name: "host", kind: "host", description: "The host's name", complete: "host" } as const;
 const KEY_ARG = { name: "key", kind: "word", description: "The key's name" } as const;
 const TARGET_ARG = { name: "target", kind: "target", description: "Hosts: a name, names joined by commas, a glob (web-*), a tag (role=web) or all", complete: "target" } as const;
@@ -166,6 +182,86 @@ export const COMMAND_SPECS: readonly Spec[] = [
     build: (v) => ({ name: "keys.status", target: str(v.target) }),
   },
   {
+    path: ["grant"],
+    summary: "Give a user or a group a role, on all hosts or a scope",
+    args: [
+      { name: "subject", kind: "subject", description: "A user or group (mention them), or an identity" },
+      { name: "role", kind: "word", description: "viewer, operator, approver or admin" },
+      { name: "scope", kind: "list", description: "on HOST, on tag=value, or on * (the default)", optional: true },
+    ],
+    example: "/testum grant @alice operator on role=web",
+    build: (v) => ({ name: "grant", subject: str(v.subject), role: str(v.role), scope: scopeOf(list(v.scope)) }),
+  },
+  {
+    path: ["revoke"],
+    summary: "Take a role back",
+    args: [
+      { name: "subject", kind: "subject", description: "A user or group (mention them), or an identity" },
+      { name: "role", kind: "word", description: "viewer, operator, approver or admin" },
+      { name: "scope", kind: "list", description: "on HOST, on tag=value, or on * (the default)", optional: true },
+    ],
+    example: "/testum revoke @alice operator on role=web",
+    build: (v) => ({ name: "revoke", subject: str(v.subject), role: str(v.role), scope: scopeOf(list(v.scope)) }),
+  },
+  {
+    path: ["access"],
+    summary: "List who holds which role, on which hosts",
+    args: [],
+    build: () => ({ name: "access" }),
+  },
+  {
+    path: ["whoami"],
+    summary: "Show your identity, groups, roles and scopes",
+    args: [],
+    build: () => ({ name: "whoami" }),
+  },
+  {
+    path: ["approve"],
+    summary: "Approve a job that waits for approval",
+    args: [{ name: "job", kind: "int", description: "The job number" }],
+    example: "/testum approve 42",
+    build: (v) => ({ name: "approve", job: Number(v.job) }),
+  },
+  {
+    path: ["reject"],
+    summary: "Reject a job that waits for approval",
+    args: [
+      { name: "job", kind: "int", description: "The job number" },
+      { name: "reason", kind: "rest", description: "Why", optional: true },
+    ],
+    example: "/testum reject 42 not during business hours",
+    build: (v) => ({ name: "reject", job: Number(v.job), reason: optStr(v.reason) }),
+  },
+  {
+    path: ["audit"],
+    summary: "Read the audit log (admins)",
+    args: [{ name: "filters", kind: "list", description: "user=… host=… action=… since=2026-11-01 or since=2h", optional: true }],
+    example: "/testum audit host=db-1 since=24h",
+    build: (v) => ({ name: "audit", filters: list(v.filters) }),
+  },
+  {
+    path: ["risk", "list"],
+    summary: "List the patterns that make a command need approval",
+    args: [],
+    build: () => ({ name: "risk.list" }),
+  },
+  {
+    path: ["risk", "add"],
+    summary: "Add a risky-command pattern (admins)",
+    args: [
+      { name: "pattern", kind: "word", description: "A regular expression, quoted: '\\bsystemctl\\s+stop\\b'" },
+      { name: "description", kind: "rest", description: "What it catches, in words" },
+    ],
+    example: "/testum risk add '\\bpg_ctl\\s+stop\\b' stopping PostgreSQL",
+    build: (v) => ({ name: "risk.add", pattern: str(v.pattern), description: str(v.description) }),
+  },
+  {
+    path: ["risk", "rm"],
+    summary: "Remove a risky-command pattern (admins)",
+    args: [{ name: "id", kind: "int", description: "The pattern's number in /testum risk" }],
+    build: (v) => ({ name: "risk.rm", id: Number(v.id) }),
+  },
+  {
     path: ["help"],
     summary: "Show what testum can do",
     args: [{ name: "topic", kind: "word", description: "A command to explain", optional: true }],
@@ -175,7 +271,7 @@ export const COMMAND_SPECS: readonly Spec[] = [
 ];
 
 /** `hosts` alone means `hosts list`; `keys` alone, `keys list`. */
-const GROUP_DEFAULTS: Readonly<Record<string, string>> = { hosts: "list", keys: "list" };
+const GROUP_DEFAULTS: Readonly<Record<string, string>> = { hosts: "list", keys: "list", risk: "list" };
 
 /** Parses chat text such as `run prod-db 'df -h'` into a Command. */
 export function parseCommandText(text: string): Command {

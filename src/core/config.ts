@@ -143,6 +143,18 @@ const schema = z.object({
   DISCORD_API_URL: url(["http:", "https:"], "https://discord.com/api").default("https://discord.com/api"),
   TESTUM_ADMINS: identityList,
   TESTUM_JOB_TIMEOUT: duration("10m"),
+  TESTUM_APPROVAL_HOSTS: z.coerce
+    .number({ error: "expected a whole number of hosts" })
+    .int({ error: "expected a whole number of hosts" })
+    .min(1, { error: "expected at least 1" })
+    .default(20),
+  TESTUM_APPROVALS_REQUIRED: z.coerce
+    .number({ error: "expected a whole number of approvers" })
+    .int({ error: "expected a whole number of approvers" })
+    .min(1, { error: "expected at least 1" })
+    .max(10, { error: "expected at most 10" })
+    .default(1),
+  TESTUM_APPROVAL_TTL: duration("30m"),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
 });
 

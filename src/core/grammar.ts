@@ -16,6 +16,8 @@ export type ArgKind =
   | "word"
   /** One whole number. */
   | "int"
+  /** A user or group: a mention, or an identity such as slack:T0123:U0456. */
+  | "subject"
   /** Everything after, verbatim (a shell command). */
   | "rest"
   /** The remaining words, as a list. */

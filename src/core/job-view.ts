@@ -9,6 +9,9 @@ import { truncate } from "./tail.js";
  */
 
 const STATUS_ICON: Record<TaskStatus, string> = {
+  awaiting_approval: "🔐",
+  rejected: "🚫",
+  expired: "⌛",
   queued: "⏳",
   running: "▶️",
   succeeded: "✅",
@@ -20,6 +23,9 @@ const STATUS_ICON: Record<TaskStatus, string> = {
 };
 
 const STATUS_TONE: Record<TaskStatus, Tone> = {
+  awaiting_approval: "warning",
+  rejected: "failure",
+  expired: "neutral",
   queued: "neutral",
   running: "progress",
   succeeded: "success",
@@ -38,11 +44,24 @@ function requester(job: Job): string {
   return job.requestedByName ?? job.requestedBy;
 }
 
+/** Job-level states that say more than a task's own state. */
+const JOB_LEVEL: readonly TaskStatus[] = ["awaiting_approval", "rejected", "expired", "lost"];
+
+function statusOf(job: Job, task: Task | undefined): TaskStatus {
+  return !task || JOB_LEVEL.includes(job.status) ? job.status : task.status;
+}
+
 /** One-line headline of a task's outcome, e.g. "failed on prod-db (exit 3)". */
 export function outcomeLine(job: Job, task: Task | undefined): string {
   const host = task?.hostName ?? job.target;
-  const status = task?.status ?? job.status;
+  const status = statusOf(job, task);
   switch (status) {
+    case "awaiting_approval":
+      return `Waiting for approval to run on ${host}`;
+    case "rejected":
+      return `Rejected: not run on ${host}`;
+    case "expired":
+      return `Not approved in time: not run on ${host}`;
     case "queued":
       return `Queued on ${host}`;
     case "running":
@@ -89,7 +108,7 @@ function durationOf(job: Job, task: Task | undefined, now: number): string | und
 /** The parent message in the channel. */
 export function renderParent(job: Job, tasks: readonly Task[], publicUrl: string, now = Date.now()): View {
   const task = tasks.length === 1 ? tasks[0] : undefined;
-  const status: TaskStatus = task?.status ?? job.status;
+  const status = statusOf(job, task);
   const headline = `${STATUS_ICON[status]} ${outcomeLine(job, task)}`;
   const fields: Array<{ label: string; value: string }> = [
     { label: "Command", value: truncate(job.command, 500) },
@@ -104,7 +123,7 @@ export function renderParent(job: Job, tasks: readonly Task[], publicUrl: string
   const blocks: Block[] = [{ type: "heading", text: headline }, { type: "fields", fields }];
   const problem = task?.error ?? job.error;
   if (problem && status !== "succeeded") blocks.push({ type: "text", text: problem });
-  const final = !["queued", "running"].includes(job.status);
+  const final = !["awaiting_approval", "queued", "running"].includes(job.status);
   if (final && task?.logKey) {
     blocks.push({ type: "links", links: [{ label: "Full log", url: logUrl(publicUrl, job) }] });
   } else if (!final) {

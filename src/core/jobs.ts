@@ -6,10 +6,20 @@ import { TestumError } from "./errors.js";
  * Jobs: one row per request (the source of truth for its state) and a task
  * per target host. The queue only carries job ids.
  */
-export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "timed_out" | "cancelled" | "lost";
+export type JobStatus =
+  | "awaiting_approval"
+  | "queued"
+  | "running"
+  | "succeeded"
+  | "failed"
+  | "timed_out"
+  | "cancelled"
+  | "lost"
+  | "rejected"
+  | "expired";
 export type TaskStatus = JobStatus | "skipped";
 
-export const FINAL_STATUSES: readonly JobStatus[] = ["succeeded", "failed", "timed_out", "cancelled", "lost"];
+export const FINAL_STATUSES: readonly JobStatus[] = ["succeeded", "failed", "timed_out", "cancelled", "lost", "rejected", "expired"];
 
 export interface Job {
   readonly id: number;
@@ -31,6 +41,11 @@ export interface Job {
   readonly heartbeatAt: Date | null;
   readonly worker: string | null;
   readonly error: string | null;
+  readonly approvalReasons: readonly string[];
+  readonly approvalHash: string | null;
+  readonly approvalsRequired: number;
+  readonly approvalExpiresAt: Date | null;
+  readonly approvalMessage: string | null;
 }
 
 export interface Task {
@@ -59,15 +74,25 @@ export interface NewJob {
   readonly conversation: string;
   readonly timeoutMs: number;
   readonly options?: Readonly<Record<string, unknown>>;
+  /** When set, the job waits for approval before it is queued. */
+  readonly approval?: {
+    readonly reasons: readonly string[];
+    readonly hash: string;
+    readonly required: number;
+    readonly expiresAt: Date;
+  };
 }
 
 export async function createJob(sql: Sql, input: NewJob): Promise<Job> {
   return sql.begin(async (tx) => {
     const [job] = await tx<Job[]>`
-      insert into jobs (command, target, requested_by, requested_by_name, conversation, log_token, timeout_ms, options)
+      insert into jobs (command, target, requested_by, requested_by_name, conversation, log_token, timeout_ms, options,
+                        status, approval_reasons, approval_hash, approvals_required, approval_expires_at)
       values (${input.command}, ${input.target}, ${input.requestedBy}, ${input.requestedByName ?? null},
               ${input.conversation}, ${randomBytes(24).toString("base64url")}, ${input.timeoutMs},
-              ${tx.json((input.options ?? {}) as never)})
+              ${tx.json((input.options ?? {}) as never)}, ${input.approval ? "awaiting_approval" : "queued"},
+              ${tx.json((input.approval?.reasons ?? []) as never)}, ${input.approval?.hash ?? null},
+              ${input.approval?.required ?? 0}, ${input.approval?.expiresAt ?? null})
       returning *`;
     for (const host of input.hosts) {
       await tx`insert into job_tasks (job_id, host_name, host_id) values (${job!.id}, ${host.name}, ${host.id})`;

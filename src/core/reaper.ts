@@ -1,3 +1,4 @@
+import { expireApprovals, listDecisions, renderRequest } from "./approvals.js";
 import { recordAudit } from "./audit.js";
 import type { ChatDirectory } from "./chat.js";
 import type { Sql } from "./db.js";
@@ -18,8 +19,9 @@ export interface ReaperDeps {
 
 /**
  * Finds jobs whose worker died mid-command and marks them lost: never run
- * again, and said so in their thread. Every testum process runs one; the
- * database update decides which process reports each job.
+ * again, and said so in their thread; and approval requests nobody decided
+ * in time, marked expired. Every testum process runs one; the database
+ * update decides which process reports each job.
  */
 export function startReaper(deps: ReaperDeps): { stop(): void; sweep(): Promise<number> } {
   const { sql, log } = deps;
@@ -56,6 +58,16 @@ export function startReaper(deps: ReaperDeps): { stop(): void; sweep(): Promise<
           }
         } catch (err) {
           log.error({ err, job: job.id }, "could not report a lost job in chat");
+        }
+      }
+      for (const job of await expireApprovals(sql)) {
+        try {
+          const chat = deps.chat.adapterFor(job.conversation);
+          const tasks = await listTasks(sql, job.id);
+          if (job.approvalMessage) await chat.edit(job.approvalMessage, renderRequest(job, tasks.map((t) => t.hostName), await listDecisions(sql, job.id)));
+          if (job.parentMessage) await chat.edit(job.parentMessage, renderParent(job, tasks, deps.publicUrl));
+        } catch (err) {
+          log.error({ err, job: job.id }, "could not report an expired approval in chat");
         }
       }
       return jobs.length;

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Block, Reply, View } from "./chat.js";
-import { isTestumError, UsageError } from "./errors.js";
+import { isTestumError, NotAllowedError, UsageError } from "./errors.js";
 import type { Logger } from "./ports.js";
 
 /** Small builders for the private answers testum gives in chat. */
@@ -32,7 +32,8 @@ export function listing(title: string, lines: readonly string[], footer?: string
  */
 export function errorView(err: unknown, log: Logger): View {
   if (isTestumError(err)) {
-    const blocks: Block[] = [{ type: "text", text: `⚠️ ${err.message}` }];
+    const text = err instanceof NotAllowedError ? `🚫 Not allowed: ${err.message}` : `⚠️ ${err.message}`;
+    const blocks: Block[] = [{ type: "text", text }];
     if (err instanceof UsageError && err.usage) blocks.push({ type: "context", text: `Usage: ${err.usage}` });
     return { text: err.message, tone: "warning", blocks };
   }

@@ -231,6 +231,18 @@ const usergroupUsers: Handler = (state, team, args) => {
   return users ? { ok: true, users: [...users] } : fail('no_such_subteam');
 };
 
+/** usergroups.list: the team's groups; members only with include_users (usergroups.list reference). */
+const usergroupsList: Handler = (state, team, args) => {
+  const withUsers = bool(args, 'include_users');
+  const usergroups = [...state.userGroups.entries()]
+    .filter(([key]) => key.startsWith(`${team.teamId}|`))
+    .map(([key, users]) => {
+      const id = key.slice(team.teamId.length + 1);
+      return { id, team_id: team.teamId, handle: id.toLowerCase(), name: id, user_count: users.length, ...(withUsers ? { users: [...users] } : {}) };
+    });
+  return { ok: true, usergroups };
+};
+
 function apiView(state: SlackState, team: FakeTeam, v: FakeView): Record<string, unknown> {
   return {
     ...v.view,
@@ -315,6 +327,7 @@ export const METHODS: Readonly<Record<string, Handler>> = {
   'conversations.history': history,
   'users.info': usersInfo,
   'usergroups.users.list': usergroupUsers,
+  'usergroups.list': usergroupsList,
   'views.open': viewsOpen,
   'views.update': viewsUpdate,
 };

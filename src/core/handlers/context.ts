@@ -1,3 +1,4 @@
+import type { Principal } from "../access.js";
 import type { Inbound, Reply } from "../chat.js";
 import type { ChatDirectory } from "../chat.js";
 import type { Command, CommandName } from "../commands.js";
@@ -6,10 +7,15 @@ import type { JobQueue, Logger, RemoteAccess } from "../ports.js";
 import type { SecretBox } from "../secret-box.js";
 
 export interface AppSettings {
-  /** Identities that may use testum (until roles exist, everyone else is refused). */
+  /** Identities that are admins everywhere, whatever the role bindings say (TESTUM_ADMINS). */
   readonly admins: readonly string[];
   readonly publicUrl: string;
   readonly jobTimeoutMs: number;
+  /** Runs on more hosts than this need approval. */
+  readonly approvalHosts: number;
+  /** Distinct approvers a risky job needs. */
+  readonly approvalsRequired: number;
+  readonly approvalTtlMs: number;
 }
 
 export interface AppDeps {
@@ -22,9 +28,11 @@ export interface AppDeps {
   readonly settings: AppSettings;
 }
 
-/** What every handler gets: the dependencies and an audit helper bound to the event. */
+/** What every handler gets: the dependencies, the actor's rights, and an audit helper bound to the event. */
 export interface HandlerContext extends AppDeps {
   audit(action: string, outcome: string, target?: string, detail?: Record<string, unknown>): Promise<void>;
+  /** The actor with the role bindings that apply to them (loaded once per event). */
+  principal(): Promise<Principal>;
 }
 
 export type Handler<N extends CommandName> = (ctx: HandlerContext, event: Inbound, cmd: Extract<Command, { name: N }>) => Promise<Reply>;

@@ -1,33 +1,46 @@
+import { requireOnHosts } from "../access.js";
+import { approvalHash, renderRequest } from "../approvals.js";
 import { recordAudit } from "../audit.js";
 import type { Reply } from "../chat.js";
 import { isTestumError, TestumError } from "../errors.js";
-import { getHost } from "../hosts.js";
+import type { Host } from "../hosts.js";
 import { renderLive, renderParent } from "../job-view.js";
 import { createJob, finishJob, getJob, listTasks, setChatRefs, type Job } from "../jobs.js";
-import { privateText } from "../replies.js";
+import { privateReply, privateText } from "../replies.js";
+import { listRiskPatterns, riskReasons } from "../risk.js";
 import { truncate } from "../tail.js";
+import { resolveTarget } from "../targets.js";
 import type { Handler, HandlerContext } from "./context.js";
 
-/** Posts the job's parent and live messages, then queues it. */
-async function publish(ctx: HandlerContext, job: Job, hostName: string): Promise<void> {
+/**
+ * Posts the job's parent and live messages, then queues it, or, when it
+ * needs approval, posts the request with its buttons instead.
+ */
+async function publish(ctx: HandlerContext, job: Job, hosts: readonly Host[]): Promise<void> {
   const { sql, settings, log } = ctx;
   const chat = ctx.chat.adapterFor(job.conversation);
+  const label = hosts.length === 1 ? hosts[0]!.name : `${hosts.length} hosts`;
   let parent: string | undefined;
   try {
     const tasks = await listTasks(sql, job.id);
-    const start = await chat.startThread(job.conversation, renderParent(job, tasks, settings.publicUrl), truncate(`#${job.id} ${hostName}: ${job.command}`, 100));
+    const start = await chat.startThread(job.conversation, renderParent(job, tasks, settings.publicUrl), truncate(`#${job.id} ${label}: ${job.command}`, 100));
     parent = start.message;
     const live = await chat.post(
       start.thread,
-      renderLive(job, hostName, { lines: [], omitted: 0, lineCount: 0, status: "queued", updatedAt: Date.now() }, settings.publicUrl),
+      renderLive(job, label, { lines: [], omitted: 0, lineCount: 0, status: "queued", updatedAt: Date.now() }, settings.publicUrl),
     );
     await setChatRefs(sql, job.id, { thread: start.thread, parentMessage: start.message, liveMessage: live });
-    await ctx.queue.enqueue(job.id);
+    if (job.status === "awaiting_approval") {
+      const request = await chat.post(start.thread, renderRequest(job, hosts.map((h) => h.name), []));
+      await sql`update jobs set approval_message = ${request} where id = ${job.id}`;
+    } else {
+      await ctx.queue.enqueue(job.id);
+    }
   } catch (err) {
     const reason = isTestumError(err) ? err.message : "the job could not be queued (the job queue is unavailable)";
     log.error({ err, job: job.id }, "job could not be published");
     await finishJob(sql, job.id, "failed", `not run: ${reason}`);
-    await recordAudit(sql, { actor: "system", action: "job.end", target: hostName, outcome: "failed", channel: job.conversation, detail: { job: job.id, reason } });
+    await recordAudit(sql, { actor: "system", action: "job.end", target: job.target, outcome: "failed", channel: job.conversation, detail: { job: job.id, reason } });
     if (parent) {
       const failed = await getJob(sql, job.id);
       await chat.edit(parent, renderParent(failed, await listTasks(sql, job.id), settings.publicUrl)).catch(() => {});
@@ -37,23 +50,52 @@ async function publish(ctx: HandlerContext, job: Job, hostName: string): Promise
 }
 
 export const run: Handler<"run"> = async (ctx, event, cmd): Promise<Reply> => {
-  let host;
+  const { sql, settings } = ctx;
+  let hosts: Host[];
   try {
-    host = await getHost(ctx.sql, cmd.target);
+    hosts = await resolveTarget(sql, cmd.target);
+    requireOnHosts(await ctx.principal(), "run", hosts);
   } catch (err) {
     await ctx.audit("job.request", "refused", cmd.target, { reason: (err as Error).message, command: cmd.command });
     throw err;
   }
-  const job = await createJob(ctx.sql, {
+  const timeoutMs = cmd.timeoutMs ?? settings.jobTimeoutMs;
+  const reasons = riskReasons(cmd.command, hosts, await listRiskPatterns(sql), { maxHostsWithoutApproval: settings.approvalHosts });
+  const job = await createJob(sql, {
     command: cmd.command,
     target: cmd.target,
-    hosts: [{ id: host.id, name: host.name }],
+    hosts,
     requestedBy: event.actor.id,
     requestedByName: event.actor.name,
     conversation: event.conversation,
-    timeoutMs: cmd.timeoutMs ?? ctx.settings.jobTimeoutMs,
+    timeoutMs,
+    options: { timeoutMs },
+    approval:
+      reasons.length === 0
+        ? undefined
+        : {
+            reasons,
+            hash: approvalHash(cmd.command, hosts, { timeoutMs }),
+            required: settings.approvalsRequired,
+            expiresAt: new Date(Date.now() + settings.approvalTtlMs),
+          },
   });
-  await ctx.audit("job.request", "accepted", host.name, { job: job.id, command: cmd.command });
-  await publish(ctx, job, host.name);
-  return privateText(`✅ Job #${job.id} queued on ${host.name}. Output follows in the thread.`, "success");
+  await ctx.audit("job.request", reasons.length ? "approval_required" : "accepted", cmd.target, {
+    job: job.id,
+    command: cmd.command,
+    hosts: hosts.map((h) => h.name),
+    ...(reasons.length ? { reasons } : {}),
+  });
+  await publish(ctx, job, hosts);
+  const where = hosts.length === 1 ? hosts[0]!.name : `${hosts.length} hosts`;
+  if (reasons.length === 0) return privateText(`✅ Job #${job.id} queued on ${where}. Output follows in the thread.`, "success");
+  return privateReply({
+    text: `Job #${job.id} needs approval before it runs`,
+    tone: "warning",
+    blocks: [
+      { type: "text", text: `🔐 Job #${job.id} on ${where} needs approval before it runs:` },
+      { type: "code", lines: reasons.map((r) => `• ${r}`) },
+      { type: "context", text: "An approver of every target host, other than you, can approve it in the thread." },
+    ],
+  });
 };
