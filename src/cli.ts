@@ -1,7 +1,9 @@
 import { listAudit } from "./core/audit.js";
 import { ConfigError, loadConfig } from "./core/config.js";
 import { migrate, ensureDatabase } from "./core/db.js";
+import { parseDuration } from "./core/duration.js";
 import { isTestumError } from "./core/errors.js";
+import { ACCESS_VERBS, auditVerify } from "./cli/access.js";
 import { DISCORD_VERBS } from "./cli/discord.js";
 import { HOST_VERBS } from "./cli/hosts.js";
 import { HOST_REMOTE_VERBS } from "./cli/hosts-remote.js";
@@ -26,7 +28,10 @@ Managing testum
   keys           the team's public keys, deployed into hosts' authorized_keys
   identity       print or rotate testum's own SSH key
   secrets        re-encrypt stored secrets under a new master key
-  audit          read the audit log
+  grant, revoke  give or take back a role (viewer, operator, approver, admin)
+  access         list role bindings
+  risk           the patterns that make a command need approval
+  audit          read and verify the audit log
   discord        register the /testum slash command with Discord
 
 Configuration comes from the environment; see README.md.`;
@@ -78,23 +83,40 @@ other testum processes start: migrations are applied under a lock.`,
   },
 };
 
-const AUDIT_LIST_HELP = `Usage: testum audit list [--json] [--limit N]
+const AUDIT_LIST_HELP = `Usage: testum audit list [--json] [--limit N] [--user ID] [--host NAME] [--action A] [--since DATE|DURATION]
 
 Prints the audit log, oldest first: who did what, where, to what, and how it ended.
-  --json      one JSON object per line
-  --limit N   the last N entries (default 100)`;
+  --json       one JSON object per line
+  --limit N    the last N matching entries (default 100)
+  --user ID    by this identity (or display name)
+  --host NAME  about this host (or other target)
+  --action A   this action, or a family of them (job, host, keys, approval …)
+  --since X    from a date (2026-11-01) or a duration ago (24h)`;
 
 const auditList: Verb = {
   name: "list",
   summary: "print the audit log",
   help: AUDIT_LIST_HELP,
   async run(args) {
-    const { values } = parseVerbArgs(this, args, { json: { type: "boolean" }, limit: { type: "string" } });
+    const { values } = parseVerbArgs(this, args, {
+      json: { type: "boolean" },
+      limit: { type: "string" },
+      user: { type: "string" },
+      host: { type: "string" },
+      action: { type: "string" },
+      since: { type: "string" },
+    });
     if (values.help) return void console.log(AUDIT_LIST_HELP);
     const limit = values.limit === undefined ? 100 : Number(values.limit);
     if (!Number.isInteger(limit) || limit < 1) throw new CliUsageError(`--limit expects a positive whole number, got "${values.limit}"`, AUDIT_LIST_HELP);
+    let since: Date | undefined;
+    if (values.since) {
+      const ago = parseDuration(values.since);
+      since = ago !== undefined ? new Date(Date.now() - ago) : new Date(values.since);
+      if (Number.isNaN(since.getTime())) throw new CliUsageError(`--since expects a date or a duration, got "${values.since}"`, AUDIT_LIST_HELP);
+    }
     await withDatabase(async ({ sql }) => {
-      const rows = await listAudit(sql, { limit });
+      const rows = await listAudit(sql, { limit, actor: values.user, target: values.host, action: values.action, since });
       if (values.json) return printJsonLines(rows.map((r) => ({ ...r, at: r.at.toISOString() })));
       printTable(
         ["ID", "AT", "ACTOR", "ACTION", "TARGET", "OUTCOME"],
@@ -134,7 +156,8 @@ const VERBS: readonly Verb[] = [
   group("keys", "the team's public keys and their deployment to hosts", KEY_VERBS),
   identityVerb,
   secretsVerb,
-  group("audit", "read the audit log", [auditList]),
+  group("audit", "read and verify the audit log", [auditList, auditVerify]),
+  ...ACCESS_VERBS,
   group("discord", "register the /testum slash command with Discord", DISCORD_VERBS),
 ];
 

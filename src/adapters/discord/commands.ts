@@ -46,6 +46,8 @@ const describe = (text: string, fallback: string) => truncate(text.trim(), MAX_D
 function argOption(arg: ArgSpec): APIApplicationCommandBasicOption {
   const base = { name: name(arg.name), description: describe(arg.description, arg.name), required: !arg.optional };
   if (arg.kind === "int") return { ...base, type: ApplicationCommandOptionType.Integer };
+  // A user or a role, picked from the server: parse.ts turns it into an identity.
+  if (arg.kind === "subject") return { ...base, type: ApplicationCommandOptionType.Mentionable };
   return {
     ...base,
     type: ApplicationCommandOptionType.String,

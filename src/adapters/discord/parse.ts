@@ -37,6 +37,8 @@ interface CommandOptions {
   readonly path: string[];
   readonly options: Record<string, Value>;
   readonly focused?: { readonly name: string; readonly value: string };
+  /** Options that name a user or a role by id. */
+  readonly mentionables: readonly string[];
 }
 
 /** Unwraps subcommand groups and subcommands into a command path and its options. */
@@ -54,13 +56,17 @@ export function commandOptions(top: readonly APIApplicationCommandInteractionDat
     level = sub.options ?? [];
   }
   const options: Record<string, Value> = {};
+  const mentionables: string[] = [];
   let focused: CommandOptions["focused"];
   for (const option of level) {
     if (!("value" in option)) continue;
     options[option.name] = option.value;
+    if (option.type === ApplicationCommandOptionType.Mentionable || option.type === ApplicationCommandOptionType.User || option.type === ApplicationCommandOptionType.Role) {
+      mentionables.push(option.name);
+    }
     if ("focused" in option && option.focused) focused = { name: option.name, value: String(option.value) };
   }
-  return focused ? { path, options, focused } : { path, options };
+  return focused ? { path, options, focused, mentionables } : { path, options, mentionables };
 }
 
 /** The values of a submitted modal, by text input custom_id (in action rows or labels). */
@@ -105,7 +111,13 @@ export function parseInteraction(payload: APIInteraction, respond: (view: View) 
       if (payload.data.type !== ApplicationCommandType.ChatInput) {
         return { kind: "refused", reason: "testum only answers /testum. Nothing was done." };
       }
-      const { path, options } = commandOptions(payload.data.options);
+      const { path, options, mentionables } = commandOptions(payload.data.options);
+      // A picked user or role becomes a testum identity, as core writes them.
+      const roles = payload.data.resolved && "roles" in payload.data.resolved ? (payload.data.resolved.roles ?? {}) : {};
+      for (const name of mentionables) {
+        const id = String(options[name]);
+        options[name] = `@${id in roles ? discordRoleIdentity(guild, id) : discordIdentity(guild, id)}`;
+      }
       return { kind: "inbound", hasMessage: false, event: { ...base, kind: "command", input: { type: "options", path, options } } };
     }
     case InteractionType.ApplicationCommandAutocomplete: {

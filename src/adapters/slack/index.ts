@@ -126,6 +126,40 @@ export function createSlackChat(client: WebClient, budget: RateBudget): ChatAdap
   };
 }
 
+/** User groups change rarely; one lookup per workspace a minute is plenty. */
+const GROUPS_TTL_MS = 60_000;
+/** The answer to Slack must not wait long for group membership. */
+const GROUPS_WAIT_MS = 800;
+
+/**
+ * The user groups a user belongs to, as testum identities
+ * (`slack:ORG:group:S…`, ORG being the Enterprise Grid org or the workspace), read with usergroups.list. Without the
+ * usergroups:read scope there are none, and testum says so once in its log.
+ */
+function createGroupLookup(client: WebClient, log: Logger) {
+  const cache = new Map<string, { at: number; groups: Promise<Map<string, string[]>> }>();
+  let warned = false;
+  const load = async (team: string): Promise<Map<string, string[]>> => {
+    try {
+      const result = await client.usergroups.list({ team_id: team, include_users: true });
+      return new Map((result.usergroups ?? []).map((g) => [String(g.id), (g.users ?? []).map(String)]));
+    } catch (err) {
+      if (!warned) log.warn({ err }, "Slack user groups are unavailable (needs the usergroups:read scope); roles bound to groups do not apply");
+      warned = true;
+      return new Map();
+    }
+  };
+  return async (team: string, org: string, user: string): Promise<string[]> => {
+    let entry = cache.get(team);
+    if (!entry || Date.now() - entry.at > GROUPS_TTL_MS) {
+      entry = { at: Date.now(), groups: load(team) };
+      cache.set(team, entry);
+    }
+    const groups = await Promise.race([entry.groups, new Promise<Map<string, string[]>>((r) => setTimeout(() => r(new Map()), GROUPS_WAIT_MS))]);
+    return [...groups].filter(([, users]) => users.includes(user)).map(([id]) => `slack:${org}:group:${id}`);
+  };
+}
+
 export interface SlackReceiverDeps {
   readonly signingSecret: string;
   readonly settings: SlackSettings;
@@ -160,10 +194,15 @@ export function createSlackReceiver(deps: SlackReceiverDeps): {
   });
 
   const ephemeral = (view: View) => ({ response_type: "ephemeral" as const, replace_original: false, ...renderView(view) });
+  const groupsOf = createGroupLookup(app.client as unknown as WebClient, log);
 
   app.command(/.*/, async ({ command, ack, respond }) => {
     const org = command.enterprise_id || command.team_id;
-    const actor: Actor = { id: slackIdentity(command.team_id, command.enterprise_id, command.user_id), name: command.user_name, groups: [] };
+    const actor: Actor = {
+      id: slackIdentity(command.team_id, command.enterprise_id, command.user_id),
+      name: command.user_name,
+      groups: await groupsOf(command.team_id, org, command.user_id),
+    };
     const event: Inbound = {
       kind: "command",
       actor,
@@ -194,7 +233,7 @@ export function createSlackReceiver(deps: SlackReceiverDeps): {
     const actor: Actor = {
       id: slackIdentity(body.user.team_id ?? team, body.enterprise?.id, body.user.id),
       name: body.user.username ?? body.user.name,
-      groups: [],
+      groups: await groupsOf(body.user.team_id ?? team, body.enterprise?.id || (body.user.team_id ?? team), body.user.id),
     };
     const event: Inbound = {
       kind: "action",
@@ -220,7 +259,7 @@ export function createSlackReceiver(deps: SlackReceiverDeps): {
     const team = body.team?.id ?? body.user.team_id ?? "";
     const event: Inbound = {
       kind: "form",
-      actor: { id: slackIdentity(body.user.team_id ?? team, body.enterprise?.id, body.user.id), name: body.user.name, groups: [] },
+      actor: { id: slackIdentity(body.user.team_id ?? team, body.enterprise?.id, body.user.id), name: body.user.name, groups: await groupsOf(body.user.team_id ?? team, body.enterprise?.id || (body.user.team_id ?? team), body.user.id) },
       conversation: encodeConversation(team, view.private_metadata || "unknown"),
       action: view.callback_id,
       values,

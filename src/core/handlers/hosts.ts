@@ -1,3 +1,4 @@
+import { can } from "../access.js";
 import { encodeAction } from "../actions.js";
 import type { Reply } from "../chat.js";
 import { TestumError } from "../errors.js";
@@ -9,7 +10,8 @@ import type { Credential } from "../secrets.js";
 import type { Handler, HandlerContext } from "./context.js";
 
 export const hostsList: Handler<"hosts.list"> = async (ctx) => {
-  const hosts = await listHosts(ctx.sql);
+  const principal = await ctx.principal();
+  const hosts = (await listHosts(ctx.sql)).filter((h) => can(principal, "view", h));
   if (hosts.length === 0) {
     return privateText("No hosts yet. Add one with /testum hosts add NAME USER@HOST, or npx testum hosts add --help on the server.");
   }
