@@ -14,6 +14,7 @@ import { createChatDirectory, type ChatAdapter } from "./core/chat.js";
 import type { Config } from "./core/config.js";
 import { connect, prepareDatabase, type Sql } from "./core/db.js";
 import type { LogStore, Logger } from "./core/ports.js";
+import { MessageBoard } from "./core/message-board.js";
 import { startReaper } from "./core/reaper.js";
 import { createSecretBox } from "./core/secret-box.js";
 import { ensureIdentity } from "./core/identity.js";
@@ -28,6 +29,7 @@ export interface RunOptions {
   /** Lost-job detection timings (tests shorten them). */
   readonly heartbeatMs?: number;
   readonly lostAfterMs?: number;
+  readonly sweepEveryMs?: number;
 }
 
 export interface Running {
@@ -94,8 +96,11 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
   let server: Server | undefined;
   let port: number | undefined;
   if (options.serve) {
+    const messages = new MessageBoard(chat, log);
+    stops.push(() => messages.close());
     const core = createApp({
       sql,
+      messages,
       box,
       remote,
       chat,
@@ -163,7 +168,7 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
     log.info({ logs: logs.kind }, `worker is running; logs go to ${logs.kind}`);
   }
 
-  const reaper = startReaper({ sql, chat, log, publicUrl: config.publicUrl, staleMs: options.lostAfterMs });
+  const reaper = startReaper({ sql, chat, log, publicUrl: config.publicUrl, staleMs: options.lostAfterMs, intervalMs: options.sweepEveryMs });
   stops.push(() => reaper.stop());
 
   return {

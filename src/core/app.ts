@@ -151,7 +151,7 @@ export function createApp(deps: AppDeps): App {
       return await (HANDLERS[cmd.name] as Handler<typeof cmd.name>)(ctx, event, cmd);
     } catch (err) {
       if (err instanceof NotAllowedError) {
-        await ctx.audit(cmd.name, "refused", "target" in cmd ? cmd.target : "host" in cmd ? cmd.host : undefined, { reason: err.message });
+        await ctx.audit(cmd.name === "run" ? "job.request" : cmd.name, "refused", "target" in cmd ? cmd.target : "host" in cmd ? cmd.host : undefined, { reason: err.message });
       }
       throw err;
     }

@@ -63,6 +63,11 @@ export class LiveMessage {
     return done;
   }
 
+  /** True when the newest view is on screen and nothing is pending. */
+  get settled(): boolean {
+    return !this.inFlight && this.timer === undefined && this.latestKey === this.sentKey;
+  }
+
   /** Stops any pending edit. */
   close(): void {
     this.closed = true;
@@ -114,6 +119,12 @@ export class LiveMessage {
     if (this.finalKey !== undefined && this.sentKey !== this.finalKey && this.gaveUp()) {
       this.resolveFinal(false);
       return;
+    }
+    if (this.finalKey === undefined && this.failures >= (this.options.maxFailures ?? 6)) {
+      // The message is gone or refused for good: stop retrying this frame.
+      this.options.log?.error({ message: this.ref }, "giving up on updating a chat message");
+      this.sentKey = key;
+      this.failures = 0;
     }
     this.pump();
   }

@@ -23,9 +23,10 @@ export interface ReaperDeps {
  * in time, marked expired. Every testum process runs one; the database
  * update decides which process reports each job.
  */
-export function startReaper(deps: ReaperDeps): { stop(): void; sweep(): Promise<number> } {
+export function startReaper(deps: ReaperDeps): { stop(): Promise<void>; sweep(): Promise<number> } {
   const { sql, log } = deps;
   let running = false;
+  let current: Promise<unknown> = Promise.resolve();
 
   async function sweep(): Promise<number> {
     if (running) return 0;
@@ -76,7 +77,15 @@ export function startReaper(deps: ReaperDeps): { stop(): void; sweep(): Promise<
     }
   }
 
-  const timer = setInterval(() => void sweep().catch((err) => log.error({ err }, "lost-job sweep failed")), deps.intervalMs ?? 10_000);
+  const timer = setInterval(() => {
+    current = sweep().catch((err) => log.error({ err }, "lost-job sweep failed"));
+  }, deps.intervalMs ?? 10_000);
   timer.unref();
-  return { stop: () => clearInterval(timer), sweep };
+  return {
+    async stop() {
+      clearInterval(timer);
+      await current;
+    },
+    sweep,
+  };
 }

@@ -128,7 +128,7 @@ export async function startDiscordWorld(options: { hosts?: number; testum?: Star
         `job #${id} to finish`,
         async () => {
           const [job] = await testum.sql<Job[]>`select * from jobs where id = ${id}`;
-          return job && !["queued", "running"].includes(job.status) ? job : undefined;
+          return job && !["awaiting_approval", "queued", "running"].includes(job.status) ? job : undefined;
         },
         timeoutMs,
       );

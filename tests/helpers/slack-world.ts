@@ -2,7 +2,7 @@ import { addHost } from "../../src/core/hosts.js";
 import { createSecretBox } from "../../src/core/secret-box.js";
 import type { Job, Task } from "../../src/core/jobs.js";
 import { DEFAULT_BOT_TOKEN, DEFAULT_TEAM_ID, startFakeSlack, type FakeSlack } from "../fakes/slack-api.js";
-import { postSignedSlack, slashCommandBody } from "./slack-sign.js";
+import { blockActionsBody, postSignedSlack, slashCommandBody } from "./slack-sign.js";
 import { startS3, type TestS3 } from "./s3.js";
 import { startSshHosts, type SshHost, type SshHostSet } from "./sshd.js";
 import { eventually, startTestumForTest, TEST_MASTER_KEY, type StartOptions, type TestumUnderTest } from "./testum.js";
@@ -20,6 +20,8 @@ export interface SlackWorld {
   readonly testum: TestumUnderTest;
   /** Sends a signed `/testum …` as `user`; returns the HTTP answer. */
   slash(text: string, user?: string): Promise<{ status: number; body: string; ms: number; json: Record<string, unknown> | undefined }>;
+  /** Clicks the button whose payload is `value` on a message (`slack:T:C:TS`), as `user`. */
+  click(messageRef: string, value: string, user?: string): Promise<{ status: number; body: string }>;
   /** Registers an sshd host in testum under `name`. */
   addHost(name: string, host: SshHost, overrides?: { port?: number; privateKey?: string; fingerprint?: string }): Promise<void>;
   job(id: number): Promise<Job>;
@@ -50,13 +52,14 @@ export async function startSlackWorld(options: { hosts?: number; testum?: StartO
   const box = createSecretBox([Buffer.from(TEST_MASTER_KEY, "base64")]);
 
   async function slash(text: string, user = ADMIN) {
+    const responseUrl = slack.newResponseUrl({ channel: CHANNEL, userId: user });
     const raw = slashCommandBody({
       text,
       teamId: DEFAULT_TEAM_ID,
       userId: user,
       userName: user.toLowerCase(),
       channelId: CHANNEL,
-      responseUrl: slack.newResponseUrl({ channel: CHANNEL, userId: user }),
+      responseUrl,
       triggerId: slack.issueTriggerId({ userId: user }),
     });
     const res = await postSignedSlack(`${testum.url}/slack/events`, raw, SIGNING_SECRET);
@@ -66,7 +69,38 @@ export async function startSlackWorld(options: { hosts?: number; testum?: StartO
     } catch {
       json = undefined;
     }
+    // Slow answers come later, through the response_url.
+    if (typeof json?.text === "string" && json.text.includes("Working on it")) {
+      const late = await eventually("the late reply", () => slack.responses().find((r) => r.url === responseUrl)?.body, 60_000);
+      json = late as Record<string, unknown>;
+    }
     return { ...res, json };
+  }
+
+  async function click(messageRef: string, value: string, user = ADMIN) {
+    const ts = messageRef.split(":")[3]!;
+    const message = slack.message(CHANNEL, ts);
+    if (!message) throw new Error(`no message ${messageRef}`);
+    let actionId: string | undefined;
+    for (const block of message.blocks) {
+      for (const el of (block.elements as Array<Record<string, unknown>> | undefined) ?? []) if (el.value === value) actionId = String(el.action_id);
+    }
+    // A click on a copy of the message from before its buttons were removed.
+    actionId ??= "testum-0-0";
+    const raw = blockActionsBody({
+      teamId: DEFAULT_TEAM_ID,
+      userId: user,
+      userName: user.toLowerCase(),
+      channelId: CHANNEL,
+      messageTs: ts,
+      threadTs: message.threadTs,
+      actionId,
+      value,
+      message: { text: message.text, blocks: message.blocks, user: message.user, bot_id: message.botId },
+      responseUrl: slack.newResponseUrl({ channel: CHANNEL, userId: user }),
+      triggerId: slack.issueTriggerId({ userId: user }),
+    });
+    return postSignedSlack(`${testum.url}/slack/events`, raw, SIGNING_SECRET);
   }
 
   return {
@@ -75,6 +109,7 @@ export async function startSlackWorld(options: { hosts?: number; testum?: StartO
     ssh,
     testum,
     slash,
+    click,
     async addHost(name, host, overrides = {}) {
       await addHost(testum.sql, box, {
         name,
@@ -96,7 +131,7 @@ export async function startSlackWorld(options: { hosts?: number; testum?: StartO
         `job #${id} to finish`,
         async () => {
           const [job] = await testum.sql<Job[]>`select * from jobs where id = ${id}`;
-          return job && !["queued", "running"].includes(job.status) ? job : undefined;
+          return job && !["awaiting_approval", "queued", "running"].includes(job.status) ? job : undefined;
         },
         timeoutMs,
       );

@@ -16,19 +16,17 @@ async function jobHosts(ctx: HandlerContext, job: Job): Promise<Host[]> {
   return hosts.filter((h): h is Host => h !== undefined);
 }
 
-/** Shows the request and the parent as they are now. */
+/**
+ * Shows the request as it is now, and the parent too unless a worker is about
+ * to take the job (it then keeps the parent up to date itself).
+ */
 export async function refreshApproval(ctx: HandlerContext, jobId: number, note?: string): Promise<void> {
   const job = await getJob(ctx.sql, jobId);
-  const chat = ctx.chat.adapterFor(job.conversation);
   const tasks = await listTasks(ctx.sql, job.id);
-  const edits: Promise<void>[] = [];
   if (job.approvalMessage) {
-    edits.push(chat.edit(job.approvalMessage, renderRequest(job, tasks.map((t) => t.hostName), await listDecisions(ctx.sql, job.id), note)));
+    ctx.messages.show(job.approvalMessage, renderRequest(job, tasks.map((t) => t.hostName), await listDecisions(ctx.sql, job.id), note));
   }
-  if (job.parentMessage) edits.push(chat.edit(job.parentMessage, renderParent(job, tasks, ctx.settings.publicUrl)));
-  for (const result of await Promise.allSettled(edits)) {
-    if (result.status === "rejected") ctx.log.warn({ err: result.reason, job: job.id }, "could not update the approval messages");
-  }
+  if (job.parentMessage && job.status !== "queued") ctx.messages.show(job.parentMessage, renderParent(job, tasks, ctx.settings.publicUrl));
 }
 
 /**

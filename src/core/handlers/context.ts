@@ -3,6 +3,7 @@ import type { Inbound, Reply } from "../chat.js";
 import type { ChatDirectory } from "../chat.js";
 import type { Command, CommandName } from "../commands.js";
 import type { Sql } from "../db.js";
+import type { MessageBoard } from "../message-board.js";
 import type { JobQueue, Logger, RemoteAccess } from "../ports.js";
 import type { SecretBox } from "../secret-box.js";
 
@@ -20,6 +21,8 @@ export interface AppSettings {
 
 export interface AppDeps {
   readonly sql: Sql;
+  /** Delivers message updates that must not be lost, through rate limits. */
+  readonly messages: MessageBoard;
   readonly box: SecretBox;
   readonly remote: RemoteAccess;
   readonly chat: ChatDirectory;

@@ -2,7 +2,7 @@ import { requireOnHosts } from "../access.js";
 import { approvalHash, renderRequest } from "../approvals.js";
 import { recordAudit } from "../audit.js";
 import type { Reply } from "../chat.js";
-import { isTestumError, TestumError } from "../errors.js";
+import { isTestumError, NotAllowedError, TestumError } from "../errors.js";
 import type { Host } from "../hosts.js";
 import { renderLive, renderParent } from "../job-view.js";
 import { createJob, finishJob, getJob, listTasks, setChatRefs, type Job } from "../jobs.js";
@@ -56,7 +56,8 @@ export const run: Handler<"run"> = async (ctx, event, cmd): Promise<Reply> => {
     hosts = await resolveTarget(sql, cmd.target);
     requireOnHosts(await ctx.principal(), "run", hosts);
   } catch (err) {
-    await ctx.audit("job.request", "refused", cmd.target, { reason: (err as Error).message, command: cmd.command });
+    // Refusals for want of a right are audited where every command's are.
+    if (!(err instanceof NotAllowedError)) await ctx.audit("job.request", "refused", cmd.target, { reason: (err as Error).message, command: cmd.command });
     throw err;
   }
   const timeoutMs = cmd.timeoutMs ?? settings.jobTimeoutMs;
