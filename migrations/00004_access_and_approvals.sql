@@ -27,7 +27,7 @@ insert into risk_patterns (pattern, description) values
   ('\brm\s+(-\S+\s+)*(-[a-z]*r[a-z]*|--recursive)\b', 'recursive rm'),
   ('\bmkfs(\.[a-z0-9]+)?\b', 'mkfs (makes a filesystem)'),
   ('\bdd\b.*\bof=/dev/', 'dd to a device'),
-  ('\b(shutdown|reboot|halt|poweroff)\b|\binit\s+[06]\b', 'shutdown, reboot, halt or poweroff'),
+  ('(?<![\w-])(shutdown|reboot|halt|poweroff)(?![\w-])|\binit\s+[06]\b', 'shutdown, reboot, halt or poweroff'),
   ('\bsystemctl\s+(-\S+\s+)*(stop|restart|disable|mask|kill|reboot|poweroff|halt)\b', 'systemctl stop, restart or disable'),
   ('\b(kill|pkill|killall)\s+(.*\s)?(-9|-kill|-sigkill|-s\s+(9|kill|sigkill))\b', 'kill -9'),
   ('\b(ip6?tables|iptables-legacy|iptables-nft)\s+(.*\s)?(-f|--flush)\b|\bnft\s+flush\b', 'iptables -F (flush firewall rules)'),

@@ -1,0 +1,102 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { recordAudit, verifyAudit } from "../src/core/audit.js";
+import { connect, type Sql } from "../src/core/db.js";
+import { createTestDatabase } from "./helpers/db.js";
+import { TEST_MASTER_KEY } from "./helpers/testum.js";
+
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+let sql: Sql;
+/** A superuser connection, as someone tampering with the database would have. */
+let raw: postgres.Sql;
+
+async function cliVerify(): Promise<{ code: number; stdout: string }> {
+  try {
+    const res = await promisify(execFile)(process.execPath, ["bin/testum.js", "audit", "verify"], {
+      env: { ...process.env, DATABASE_URL: db.url, TESTUM_MASTER_KEY: TEST_MASTER_KEY },
+      encoding: "utf8",
+    });
+    return { code: 0, stdout: res.stdout };
+  } catch (err) {
+    const e = err as { code: number; stdout: string };
+    return { code: e.code, stdout: e.stdout };
+  }
+}
+
+async function tamper(statement: string): Promise<void> {
+  await raw.begin(async (tx) => {
+    await tx.unsafe("alter table audit disable trigger audit_append_only");
+    await tx.unsafe(statement);
+    await tx.unsafe("alter table audit enable trigger audit_append_only");
+  });
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  sql = connect(db.url, { max: 4 });
+  raw = postgres(db.url, { max: 1, onnotice: () => {} });
+  for (let i = 1; i <= 8; i++) {
+    await recordAudit(sql, { actor: `slack:T1:U${i}`, actorName: `user ${i}`, action: "job.request", target: `web-${i}`, outcome: "accepted", detail: { job: i, nested: { b: 2, a: [1, "x"] } } });
+  }
+});
+
+afterAll(async () => {
+  await sql?.end();
+  await raw?.end();
+  await db?.drop();
+});
+
+describe("the tamper-evident audit log", () => {
+  it("verifies an intact chain, also with appends racing each other", async () => {
+    await Promise.all(Array.from({ length: 12 }, (_, i) => recordAudit(sql, { actor: "system", action: "race", outcome: String(i) })));
+    expect(await verifyAudit(sql)).toEqual({ ok: true, rows: 20, unchained: 0 });
+    const res = await cliVerify();
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain("OK: 20 audit rows");
+  });
+
+  it("refuses plain updates and deletes", async () => {
+    await expect(raw`update audit set outcome = 'refused' where seq = 1`).rejects.toThrow(/append-only/);
+    await expect(raw`delete from audit where seq = 1`).rejects.toThrow(/append-only/);
+  });
+
+  it("names a changed row", async () => {
+    await tamper("update audit set outcome = 'refused' where seq = 3");
+    const result = await verifyAudit(sql);
+    expect(result).toMatchObject({ ok: false, row: 3, problem: "changed" });
+    const res = await cliVerify();
+    expect(res.code).toBe(1);
+    expect(res.stdout).toContain("audit row 3 was changed");
+    await tamper("update audit set outcome = 'accepted' where seq = 3");
+    expect((await verifyAudit(sql)).ok).toBe(true);
+  });
+
+  it("names a removed row", async () => {
+    const [saved] = await raw`select * from audit where seq = 5`;
+    await tamper("delete from audit where seq = 5");
+    expect(await verifyAudit(sql)).toMatchObject({ ok: false, row: 5, problem: "removed" });
+    expect((await cliVerify()).stdout).toContain("audit row 5 was removed");
+    // Put it back exactly as it was: the chain is whole again.
+    await raw.begin(async (tx) => {
+      await tx.unsafe("alter table audit disable trigger audit_append_only");
+      await tx`insert into audit ${tx(saved!)}`;
+      await tx.unsafe("alter table audit enable trigger audit_append_only");
+    });
+    expect((await verifyAudit(sql)).ok).toBe(true);
+  });
+
+  it("names an inserted row", async () => {
+    await tamper("insert into audit (actor, action, outcome) values ('slack:T1:U666', 'host.remove', 'removed')");
+    expect(await verifyAudit(sql)).toMatchObject({ ok: false, problem: "inserted" });
+    expect((await cliVerify()).stdout).toMatch(/was inserted/);
+    await tamper("delete from audit where seq is null");
+    // A forged row placed in the chain, linking to its predecessor but not hashed by testum.
+    const [last] = await raw`select seq, hash from audit order by seq desc limit 1`;
+    await tamper(`insert into audit (seq, actor, action, outcome, prev_hash, hash) values (${Number(last!.seq) + 1}, 'slack:T1:U666', 'grant', 'granted', '${last!.hash}', '${"f".repeat(64)}')`);
+    const forged = await verifyAudit(sql);
+    expect(forged.ok).toBe(false);
+    expect(forged).toMatchObject({ row: Number(last!.seq) + 1 });
+  });
+});
