@@ -154,7 +154,7 @@ describe("/testum run from Discord", () => {
     const identity = `discord:${world.discord.guildId}:${stranger.id}`;
     expect(answer.text).toContain(identity);
     const rows = await world.testum.sql`select outcome, action, actor_name from audit where actor = ${identity}`;
-    expect(rows).toEqual([{ outcome: "refused", action: "run", actorName: "mallory" }]);
+    expect(rows).toEqual([{ outcome: "refused", action: "job.request", actorName: "mallory" }]);
     expect(await world.testum.sql`select id from jobs where requested_by = ${identity}`).toHaveLength(0);
   });
 

@@ -99,7 +99,7 @@ describe("/testum run from Slack", () => {
     expect(replyText(res.json)).toMatch(/Not allowed: you need operator/);
     expect(replyText(res.json)).toContain(`slack:${DEFAULT_TEAM_ID}:U0STRANGER1`);
     const [row] = await world.testum.sql`select outcome, action from audit where actor = ${`slack:${DEFAULT_TEAM_ID}:U0STRANGER1`}`;
-    expect(row).toEqual({ outcome: "refused", action: "run" });
+    expect(row).toEqual({ outcome: "refused", action: "job.request" });
     const jobs = await world.testum.sql`select id from jobs where requested_by = ${`slack:${DEFAULT_TEAM_ID}:U0STRANGER1`}`;
     expect(jobs).toHaveLength(0);
   });
