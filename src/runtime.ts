@@ -6,6 +6,7 @@ import { createHttpServer, listen, type Listener } from "./adapters/http/server.
 import { createLocalLogStore } from "./adapters/logstore/local.js";
 import { createS3LogStore } from "./adapters/logstore/s3.js";
 import { createRedisBudget } from "./adapters/redis/budget.js";
+import { createCancelBus } from "./adapters/redis/cancel.js";
 import { createJobQueue } from "./adapters/redis/queue.js";
 import { createDiscordApi, createDiscordChat, createDiscordReceiver } from "./adapters/discord/index.js";
 import { createSlackChat, createSlackClient, createSlackReceiver } from "./adapters/slack/index.js";
@@ -91,6 +92,7 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
   const chat = createChatDirectory(adapters);
 
   const queue = createJobQueue(redis, prefix);
+  const cancels = createCancelBus(redis, prefix);
   stops.push(() => queue.close());
 
   let server: Server | undefined;
@@ -101,6 +103,7 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
     const core = createApp({
       sql,
       messages,
+      cancels,
       box,
       remote,
       chat,
@@ -158,6 +161,8 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
       logs,
       log,
       workerName: options.workerName ?? `${hostname()}:${process.pid}`,
+      cancels,
+      hostSlots: config.TESTUM_WORKER_HOSTS,
       publicUrl: config.publicUrl,
       heartbeatMs: options.heartbeatMs,
     });

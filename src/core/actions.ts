@@ -7,12 +7,14 @@ import { TestumError } from "./errors.js";
 export type Action =
   | { readonly kind: "host-secret"; readonly host: string }
   | { readonly kind: "approve"; readonly job: number }
-  | { readonly kind: "reject"; readonly job: number };
+  | { readonly kind: "reject"; readonly job: number }
+  | { readonly kind: "cancel"; readonly job: number }
+  | { readonly kind: "script"; readonly target: string };
 
 export const MAX_ACTION_LENGTH = 100;
 
 export function encodeAction(action: Action): string {
-  const encoded = `t1:${action.kind}:${"host" in action ? action.host : action.job}`;
+  const encoded = `t1:${action.kind}:${"host" in action ? action.host : "target" in action ? action.target : action.job}`;
   if (encoded.length > MAX_ACTION_LENGTH) throw new TestumError("invalid_input", "action payload too long");
   return encoded;
 }
@@ -24,8 +26,11 @@ export function decodeAction(text: string): Action | undefined {
   switch (kind) {
     case "host-secret":
       return /^[a-z0-9._-]{1,63}$/.test(arg) ? { kind, host: arg } : undefined;
+    case "script":
+      return arg !== "" ? { kind, target: arg } : undefined;
     case "approve":
     case "reject":
+    case "cancel":
       return /^\d{1,15}$/.test(arg) ? { kind, job: Number(arg) } : undefined;
     default:
       return undefined;

@@ -9,7 +9,9 @@ import { approve, decide, reject } from "./handlers/approvals.js";
 import type { AppDeps, Handler, HandlerContext, Handlers } from "./handlers/context.js";
 import { hostsAdd, hostsList, hostsRepin, hostsRm, hostsSecret, hostsShow, hostsTag, hostsTest, hostsUntag, submitHostSecret } from "./handlers/hosts.js";
 import { identity, keysAdd, keysDeploy, keysList, keysRevoke, keysRm, keysStatus } from "./handlers/keys.js";
-import { run } from "./handlers/run.js";
+import { cancel, cancelJob, jobsList, jobsShow, logs } from "./handlers/jobs.js";
+import { decodeScriptTarget, run, script, submit } from "./handlers/run.js";
+import { scriptBody } from "./commands.js";
 import { getHost, listHosts } from "./hosts.js";
 import { looksLikePrivateKey, PRIVATE_KEY_REFUSAL } from "./public-keys.js";
 import { errorView, listing, privateReply } from "./replies.js";
@@ -32,6 +34,11 @@ const help: Handler<"help"> = async (_ctx, _event, cmd) =>
 
 const HANDLERS: Handlers = {
   run,
+  script,
+  cancel,
+  "jobs.list": jobsList,
+  "jobs.show": jobsShow,
+  logs,
   "hosts.list": hostsList,
   "hosts.show": hostsShow,
   "hosts.add": hostsAdd,
@@ -70,6 +77,11 @@ type Need = { readonly right: Right; readonly where: "everywhere" | "somewhere" 
 
 const NEEDS: { readonly [N in CommandName]: Need } = {
   run: { right: "run", where: "somewhere" },
+  script: { right: "run", where: "somewhere" },
+  cancel: "anyone",
+  "jobs.list": { right: "view", where: "somewhere" },
+  "jobs.show": { right: "view", where: "somewhere" },
+  logs: { right: "view", where: "somewhere" },
   "hosts.list": { right: "view", where: "somewhere" },
   "hosts.show": { right: "view", where: "host" },
   "hosts.add": { right: "admin", where: "everywhere" },
@@ -151,7 +163,7 @@ export function createApp(deps: AppDeps): App {
       return await (HANDLERS[cmd.name] as Handler<typeof cmd.name>)(ctx, event, cmd);
     } catch (err) {
       if (err instanceof NotAllowedError) {
-        await ctx.audit(cmd.name === "run" ? "job.request" : cmd.name, "refused", "target" in cmd ? cmd.target : "host" in cmd ? cmd.host : undefined, { reason: err.message });
+        await ctx.audit(cmd.name === "run" || cmd.name === "script" ? "job.request" : cmd.name, "refused", "target" in cmd ? cmd.target : "host" in cmd ? cmd.host : undefined, { reason: err.message });
       }
       throw err;
     }
@@ -159,6 +171,9 @@ export function createApp(deps: AppDeps): App {
 
   async function form(ctx: HandlerContext, event: Extract<Inbound, { kind: "form" }>): Promise<Reply> {
     const action = decodeAction(event.action);
+    if (action?.kind === "script") {
+      return submit(ctx, event, { ...decodeScriptTarget(action.target), kind: "script", command: scriptBody(event.values.script ?? "") });
+    }
     if (action?.kind === "host-secret") {
       requireOnHosts(await ctx.principal(), "admin", [await getHost(sql, action.host)]);
       return submitHostSecret(ctx, event.actor.id, event.conversation, action.host, event.values, deps.remote.checkPrivateKey);
@@ -169,6 +184,7 @@ export function createApp(deps: AppDeps): App {
   async function click(ctx: HandlerContext, event: Extract<Inbound, { kind: "action" }>): Promise<Reply> {
     const action = decodeAction(event.action);
     if (action?.kind === "approve" || action?.kind === "reject") return decide(ctx, action.job, action.kind);
+    if (action?.kind === "cancel") return cancelJob(ctx, action.job);
     throw new UsageError("That button is not known to this version of testum. Nothing was done.");
   }
 

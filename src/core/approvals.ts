@@ -22,10 +22,14 @@ export interface Decision {
   readonly at: Date;
 }
 
-/** What an approval covers: the command, the exact resolved hosts and the options. */
-export function approvalHash(command: string, hosts: ReadonlyArray<Pick<Host, "id" | "name">>, options: Readonly<Record<string, unknown>>): string {
+/** What an approval covers: the kind and text of the command, the exact resolved hosts and the options. */
+export function approvalHash(
+  job: { readonly kind: "command" | "script"; readonly command: string },
+  hosts: ReadonlyArray<Pick<Host, "id" | "name">>,
+  options: Readonly<Record<string, unknown>>,
+): string {
   const hostSet = hosts.map((h) => `${h.id}:${h.name}`).sort();
-  return createHash("sha256").update(canonicalJson({ command, hosts: hostSet, options })).digest("hex");
+  return createHash("sha256").update(canonicalJson({ kind: job.kind, command: job.command, hosts: hostSet, options })).digest("hex");
 }
 
 export async function listDecisions(sql: Sql, jobId: number): Promise<Decision[]> {

@@ -1,5 +1,5 @@
 import { UsageError } from "./errors.js";
-import { matchSpec, parseOptionArgs, parseTextArgs, usageOf, type CommandSpec } from "./grammar.js";
+import { matchSpec, parseOptionArgs, parseTextArgs, usageOf, type CommandSpec, type Values } from "./grammar.js";
 import { tokenize } from "./tokenize.js";
 
 /**
@@ -8,7 +8,12 @@ import { tokenize } from "./tokenize.js";
  * arguments themselves.
  */
 export type Command =
-  | { readonly name: "run"; readonly target: string; readonly command: string; readonly timeoutMs?: number | undefined }
+  | ({ readonly name: "run"; readonly target: string; readonly command: string } & RunFlags)
+  | ({ readonly name: "script"; readonly target: string; readonly script?: string | undefined } & RunFlags)
+  | { readonly name: "cancel"; readonly job: number }
+  | { readonly name: "jobs.list" }
+  | { readonly name: "jobs.show"; readonly job: number }
+  | { readonly name: "logs"; readonly job: number; readonly host?: string | undefined }
   | { readonly name: "hosts.list" }
   | { readonly name: "hosts.show"; readonly host: string }
   | { readonly name: "hosts.add"; readonly host: string; readonly address: string; readonly tags: readonly string[] }
@@ -38,6 +43,30 @@ export type Command =
   | { readonly name: "help"; readonly topic?: string | undefined };
 
 export type CommandName = Command["name"];
+
+/** How a run spreads over its hosts. */
+export interface RunFlags {
+  readonly timeoutMs?: number | undefined;
+  readonly parallel?: number | undefined;
+  readonly batch?: number | undefined;
+  readonly maxFailures?: number | undefined;
+  readonly dryRun?: boolean | undefined;
+}
+
+/** Scripts larger than this are refused (they travel through chat and are uploaded to every host). */
+export const MAX_SCRIPT_BYTES = 16 * 1024;
+
+/** The script in a command: the content of a fenced code block, or the text itself. */
+export function scriptBody(text: string): string {
+  const fenced = /```[a-zA-Z0-9_+-]*\n?([\s\S]*?)```/.exec(text);
+  const body = (fenced ? fenced[1]! : text).replace(/^\n+/, "");
+  if (body.trim() === "") throw new UsageError("the script is empty: put it in a fenced code block after the target");
+  const bytes = Buffer.byteLength(body, "utf8");
+  if (bytes > MAX_SCRIPT_BYTES) {
+    throw new UsageError(`the script is ${bytes} bytes; the limit is ${MAX_SCRIPT_BYTES}. Put larger scripts on the hosts and run them with /testum run.`);
+  }
+  return body;
+}
 type Spec = CommandSpec<Command>;
 
 const str = (v: unknown): string => String(v);
@@ -50,27 +79,70 @@ function scopeOf(words: readonly string[]): string {
   return rest[0] ?? "*";
 }
 const HOST_ARG = { name: "host", kind: "host", description: "The host's name", complete: "host" } as const;
+const RUN_FLAGS = [
+  { name: "timeout", kind: "duration", description: "Stop the command after this long (e.g. 30s, 10m)", min: 1000, max: 7 * 86_400_000 },
+  { name: "parallel", kind: "int", description: "Hosts at once (default 50)", min: 1, max: 1000 },
+  { name: "batch", kind: "int", description: "Run hosts in batches of this size, one batch after another", min: 1, max: 10_000 },
+  { name: "max-failures", kind: "int", description: "Stop starting hosts after this many failures", min: 1, max: 10_000 },
+  { name: "dry-run", kind: "boolean", description: "Show the hosts it would run on, and run nothing" },
+] as const;
+const runFlags = (v: Values): RunFlags => ({
+  timeoutMs: v.timeout as number | undefined,
+  parallel: v.parallel as number | undefined,
+  batch: v.batch as number | undefined,
+  maxFailures: v["max-failures"] as number | undefined,
+  dryRun: v["dry-run"] === true ? true : undefined,
+});
+const JOB_ARG = { name: "job", kind: "int", description: "The job number" } as const;
 const KEY_ARG = { name: "key", kind: "word", description: "The key's name" } as const;
 const TARGET_ARG = { name: "target", kind: "target", description: "Hosts: a name, names joined by commas, a glob (web-*), a tag (role=web) or all", complete: "target" } as const;
 
 export const COMMAND_SPECS: readonly Spec[] = [
   {
     path: ["run"],
-    summary: "Run a shell command on a host",
+    summary: "Run a shell command on hosts",
     args: [
-      { name: "target", kind: "target", description: "The host to run on", complete: "target" },
+      { name: "target", kind: "target", description: "Hosts: a name, names joined by commas, a glob (web-*), tags (role=web) or all", complete: "target" },
       { name: "command", kind: "rest", description: "The shell command, quoted: 'df -h'" },
     ],
-    flags: [
-      { name: "timeout", kind: "duration", description: "Kill the command after this long (e.g. 30s, 10m)", min: 1000, max: 7 * 86_400_000 },
+    flags: RUN_FLAGS,
+    example: "/testum run role=web --parallel 20 'systemctl is-active nginx'",
+    build: (v) => ({ name: "run", target: str(v.target), command: str(v.command), ...runFlags(v) }),
+  },
+  {
+    path: ["script"],
+    summary: "Run a script on hosts: a fenced code block after the target, or a form",
+    args: [
+      { name: "target", kind: "target", description: "Hosts: a name, names joined by commas, a glob (web-*), tags (role=web) or all", complete: "target" },
+      { name: "script", kind: "rest", description: "The script in a fenced code block (leave out to get a form)", optional: true },
     ],
-    example: "/testum run prod-db 'df -h'",
-    build: (v) => ({
-      name: "run",
-      target: str(v.target),
-      command: str(v.command),
-      timeoutMs: v.timeout as number | undefined,
-    }),
+    flags: RUN_FLAGS,
+    example: "/testum script web-* ```#!/bin/bash\nuptime```",
+    build: (v) => ({ name: "script", target: str(v.target), script: v.script === undefined ? undefined : scriptBody(str(v.script)), ...runFlags(v) }),
+  },
+  {
+    path: ["cancel"],
+    summary: "Stop a job: its remote commands are killed, hosts not started are skipped",
+    args: [JOB_ARG],
+    build: (v) => ({ name: "cancel", job: Number(v.job) }),
+  },
+  {
+    path: ["jobs", "list"],
+    summary: "Recent jobs in this channel",
+    args: [],
+    build: () => ({ name: "jobs.list" }),
+  },
+  {
+    path: ["jobs", "show"],
+    summary: "A job's status and per-host results",
+    args: [JOB_ARG],
+    build: (v) => ({ name: "jobs.show", job: Number(v.job) }),
+  },
+  {
+    path: ["logs"],
+    summary: "Links to a job's full logs and report",
+    args: [JOB_ARG, { name: "host", kind: "host", description: "Only this host's log", optional: true, complete: "host" }],
+    build: (v) => ({ name: "logs", job: Number(v.job), host: optStr(v.host) }),
   },
   {
     path: ["hosts", "list"],
@@ -271,7 +343,7 @@ export const COMMAND_SPECS: readonly Spec[] = [
 ];
 
 /** `hosts` alone means `hosts list`; `keys` alone, `keys list`. */
-const GROUP_DEFAULTS: Readonly<Record<string, string>> = { hosts: "list", keys: "list", risk: "list" };
+const GROUP_DEFAULTS: Readonly<Record<string, string>> = { hosts: "list", keys: "list", risk: "list", jobs: "list" };
 
 /** Parses chat text such as `run prod-db 'df -h'` into a Command. */
 export function parseCommandText(text: string): Command {

@@ -155,6 +155,12 @@ const schema = z.object({
     .max(10, { error: "expected at most 10" })
     .default(1),
   TESTUM_APPROVAL_TTL: duration("30m"),
+  TESTUM_WORKER_HOSTS: z.coerce
+    .number({ error: "expected a whole number of hosts" })
+    .int({ error: "expected a whole number of hosts" })
+    .min(1, { error: "expected at least 1" })
+    .max(2000, { error: "expected at most 2000" })
+    .default(100),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
 });
 

@@ -46,6 +46,10 @@ export interface Job {
   readonly approvalsRequired: number;
   readonly approvalExpiresAt: Date | null;
   readonly approvalMessage: string | null;
+  readonly cancelRequestedAt: Date | null;
+  readonly cancelledBy: string | null;
+  readonly kind: "command" | "script";
+  readonly reportKey: string | null;
 }
 
 export interface Task {
@@ -63,9 +67,11 @@ export interface Task {
   readonly logBytes: number | null;
   readonly logLines: number | null;
   readonly tail: string | null;
+  readonly outputHash: string | null;
 }
 
 export interface NewJob {
+  readonly kind?: "command" | "script";
   readonly command: string;
   readonly target: string;
   readonly hosts: ReadonlyArray<{ readonly id: number; readonly name: string }>;
@@ -86,9 +92,9 @@ export interface NewJob {
 export async function createJob(sql: Sql, input: NewJob): Promise<Job> {
   return sql.begin(async (tx) => {
     const [job] = await tx<Job[]>`
-      insert into jobs (command, target, requested_by, requested_by_name, conversation, log_token, timeout_ms, options,
+      insert into jobs (kind, command, target, requested_by, requested_by_name, conversation, log_token, timeout_ms, options,
                         status, approval_reasons, approval_hash, approvals_required, approval_expires_at)
-      values (${input.command}, ${input.target}, ${input.requestedBy}, ${input.requestedByName ?? null},
+      values (${input.kind ?? "command"}, ${input.command}, ${input.target}, ${input.requestedBy}, ${input.requestedByName ?? null},
               ${input.conversation}, ${randomBytes(24).toString("base64url")}, ${input.timeoutMs},
               ${tx.json((input.options ?? {}) as never)}, ${input.approval ? "awaiting_approval" : "queued"},
               ${tx.json((input.approval?.reasons ?? []) as never)}, ${input.approval?.hash ?? null},
@@ -139,8 +145,49 @@ export async function claimJob(sql: Sql, jobId: number, worker: string): Promise
   return job;
 }
 
-export async function heartbeat(sql: Sql, jobId: number): Promise<void> {
-  await sql`update jobs set heartbeat_at = now() where id = ${jobId} and status = 'running'`;
+/** Records that the job's worker is alive; returns true when a cancel was requested meanwhile. */
+export async function heartbeat(sql: Sql, jobId: number): Promise<boolean> {
+  const [row] = await sql<{ cancelRequestedAt: Date | null }[]>`
+    update jobs set heartbeat_at = now() where id = ${jobId} and status = 'running' returning cancel_requested_at`;
+  return row?.cancelRequestedAt != null;
+}
+
+/**
+ * Asks for a job to stop. A job not started yet ends at once; a running one
+ * is flagged, and its worker stops it. Returns what happened.
+ */
+export async function requestCancel(sql: Sql, jobId: number, by: string): Promise<"cancelled" | "stopping" | "already_ended"> {
+  return sql.begin(async (tx) => {
+    const [ended] = await tx<Job[]>`
+      update jobs set status = 'cancelled', finished_at = now(), cancel_requested_at = now(), cancelled_by = ${by}
+      where id = ${jobId} and status in ('awaiting_approval', 'queued')
+      returning *`;
+    if (ended) {
+      await tx`update job_tasks set status = 'cancelled', finished_at = now() where job_id = ${jobId} and status = 'queued'`;
+      return "cancelled";
+    }
+    const [running] = await tx<Job[]>`
+      update jobs set cancel_requested_at = coalesce(cancel_requested_at, now()), cancelled_by = coalesce(cancelled_by, ${by})
+      where id = ${jobId} and status = 'running'
+      returning *`;
+    return running ? "stopping" : "already_ended";
+  });
+}
+
+/** Tasks that never started end as `status` (skipped, or cancelled), with the reason. */
+export async function closeUnstartedTasks(sql: Sql, jobId: number, status: "skipped" | "cancelled", reason: string): Promise<void> {
+  await sql`
+    update job_tasks set status = ${status}, error = ${reason}, finished_at = now()
+    where job_id = ${jobId} and status = 'queued'`;
+}
+
+export async function setReportKey(sql: Sql, jobId: number, key: string): Promise<void> {
+  await sql`update jobs set report_key = ${key} where id = ${jobId}`;
+}
+
+/** The latest jobs of a conversation, newest first. */
+export async function recentJobs(sql: Sql, conversation: string, limit: number): Promise<Job[]> {
+  return sql<Job[]>`select * from jobs where conversation = ${conversation} order by id desc limit ${limit}`;
 }
 
 export async function startTask(sql: Sql, jobId: number, hostName: string): Promise<void> {
@@ -159,6 +206,7 @@ export interface TaskOutcome {
   readonly logBytes?: number | null | undefined;
   readonly logLines?: number | null | undefined;
   readonly tail?: string | null | undefined;
+  readonly outputHash?: string | null | undefined;
 }
 
 export async function finishTask(sql: Sql, jobId: number, hostName: string, outcome: TaskOutcome): Promise<void> {
@@ -167,7 +215,7 @@ export async function finishTask(sql: Sql, jobId: number, hostName: string, outc
       status = ${outcome.status}, exit_code = ${outcome.exitCode ?? null}, signal = ${outcome.signal ?? null},
       error_code = ${outcome.errorCode ?? null}, error = ${outcome.error ?? null},
       log_key = ${outcome.logKey ?? null}, log_bytes = ${outcome.logBytes ?? null},
-      log_lines = ${outcome.logLines ?? null}, tail = ${outcome.tail ?? null},
+      log_lines = ${outcome.logLines ?? null}, tail = ${outcome.tail ?? null}, output_hash = ${outcome.outputHash ?? null},
       finished_at = now()
     where job_id = ${jobId} and host_name = ${hostName} and status in ('queued', 'running')`;
 }
@@ -175,7 +223,7 @@ export async function finishTask(sql: Sql, jobId: number, hostName: string, outc
 /** Ends a running job. Returns false when it had already ended (e.g. marked lost). */
 export async function finishJob(sql: Sql, jobId: number, status: JobStatus, error?: string): Promise<boolean> {
   const rows = await sql`
-    update jobs set status = ${status}, finished_at = now(), error = ${error ?? null}
+    update jobs set status = ${status}, finished_at = now(), error = coalesce(${error ?? null}, error)
     where id = ${jobId} and status in ('queued', 'running')
     returning id`;
   return rows.length === 1;

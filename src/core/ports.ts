@@ -97,3 +97,10 @@ export interface RemoteAccess {
   /** Throws unless the text is a usable private key (and the passphrase opens it). */
   checkPrivateKey(privateKey: string, passphrase?: string): void;
 }
+
+/** Tells every worker that a job was cancelled (the database keeps the request too). */
+export interface CancelBus {
+  publish(jobId: number): Promise<void>;
+  /** Calls `onCancel` for every cancel published; resolves to an unsubscribe function. */
+  subscribe(onCancel: (jobId: number) => void): Promise<() => Promise<void>>;
+}

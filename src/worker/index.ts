@@ -36,5 +36,10 @@ export function startWorker(options: WorkerOptions): { close(): Promise<void> } 
   );
   worker.on("failed", (job, err) => log.error({ err, job: job?.data.jobId }, "job processing failed"));
   worker.on("error", (err) => log.error({ err }, "worker error"));
-  return { close: () => worker.close() };
+  return {
+    async close() {
+      await worker.close();
+      await runner.close();
+    },
+  };
 }

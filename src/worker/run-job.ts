@@ -1,30 +1,32 @@
-import { once } from "node:events";
 import { recordAudit } from "../core/audit.js";
 import type { ChatAdapter, ChatDirectory } from "../core/chat.js";
+import { mapLimit, Semaphore } from "../core/concurrency.js";
 import type { Sql } from "../core/db.js";
-import { isTestumError, SshError, TestumError } from "../core/errors.js";
-import { getHostById } from "../core/hosts.js";
+import { renderReport, renderSummary } from "../core/fanout.js";
+import { getHostById, type Host } from "../core/hosts.js";
 import { renderLive, renderParent } from "../core/job-view.js";
 import {
   claimJob,
+  closeUnstartedTasks,
   finishJob,
   finishTask,
   getJob,
   heartbeat,
   listTasks,
+  setReportKey,
   startTask,
   type Job,
   type JobStatus,
   type Task,
-  type TaskOutcome,
   type TaskStatus,
 } from "../core/jobs.js";
 import { LiveMessage } from "../core/live.js";
-import type { LogStore, Logger } from "../core/ports.js";
+import type { CancelBus, LogStore, Logger } from "../core/ports.js";
 import type { SecretBox } from "../core/secret-box.js";
-import { TailBuffer } from "../core/tail.js";
+import type { TailBuffer } from "../core/tail.js";
 import { createHostConnector } from "./connect-host.js";
-import type { SshConnection } from "./ssh.js";
+import { ConnectionPool } from "./pool.js";
+import { runTask } from "./run-task.js";
 
 export interface RunnerDeps {
   readonly sql: Sql;
@@ -34,154 +36,228 @@ export interface RunnerDeps {
   readonly log: Logger;
   readonly workerName: string;
   readonly publicUrl: string;
+  readonly cancels?: CancelBus | undefined;
+  /** Most hosts this worker runs commands on at once, over all its jobs. */
+  readonly hostSlots?: number;
   readonly heartbeatMs?: number;
   readonly renderEveryMs?: number;
   readonly sshReadyTimeoutMs?: number;
+  /** How long an unused SSH connection stays open for the next job. */
+  readonly idleConnectionMs?: number;
 }
 
 export const HEARTBEAT_MS = 10_000;
+/** Hosts run at once in one job unless --parallel says otherwise. */
+export const DEFAULT_PARALLEL = 50;
+
+interface JobOptions {
+  readonly parallel: number;
+  readonly batch: number | undefined;
+  readonly maxFailures: number | undefined;
+}
+
+function optionsOf(job: Job): JobOptions {
+  const o = job.options as { parallel?: number; batch?: number; maxFailures?: number };
+  return { parallel: o.parallel ?? DEFAULT_PARALLEL, batch: o.batch, maxFailures: o.maxFailures };
+}
+
+function chunks<T>(items: readonly T[], size: number | undefined): T[][] {
+  if (!size) return [[...items]];
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+const FAILED: readonly TaskStatus[] = ["failed", "timed_out", "lost"];
+
+function jobStatus(tasks: readonly Task[], cancelled: boolean): JobStatus {
+  if (cancelled) return "cancelled";
+  if (tasks.every((t) => t.status === "succeeded")) return "succeeded";
+  const bad = tasks.filter((t) => t.status !== "succeeded");
+  if (bad.every((t) => t.status === "timed_out")) return "timed_out";
+  return "failed";
+}
 
 /**
- * Runs one job: claims it (a job runs at most once), connects to its host,
- * streams output to the log store and the live message, and reports the
- * outcome in chat and in the audit log.
+ * Runs jobs: claims each (a job runs at most once), runs its hosts in
+ * parallel (in batches, stopping after too many failures, when asked),
+ * keeps the parent and live messages current, and writes the report.
  */
 export function createJobRunner(deps: RunnerDeps) {
   const { sql, log } = deps;
+  const pool = new ConnectionPool(createHostConnector({ sql, box: deps.box, readyTimeoutMs: deps.sshReadyTimeoutMs }), deps.idleConnectionMs);
+  const slots = new Semaphore(deps.hostSlots ?? 100);
+  const cancellers = new Map<number, AbortController>();
+  const unsubscribe = deps.cancels?.subscribe((jobId) => cancellers.get(jobId)?.abort());
 
-  const connector = createHostConnector({ sql, box: deps.box, readyTimeoutMs: deps.sshReadyTimeoutMs });
+  function chatFor(job: Job): ChatAdapter | undefined {
+    try {
+      return deps.chat.adapterFor(job.conversation);
+    } catch (err) {
+      log.error({ err, job: job.id }, "no chat adapter for this job's conversation; running it without chat updates");
+      return undefined;
+    }
+  }
 
-  async function runTask(job: Job, task: Task, chat: ChatAdapter): Promise<TaskStatus> {
-    await startTask(sql, job.id, task.hostName);
-    const live = job.liveMessage ? new LiveMessage(chat, job.liveMessage, { log }) : undefined;
-    const tail = new TailBuffer();
-    const logKey = `jobs/${job.id}/${task.hostName}.log`;
-    const upload = deps.logs.open(logKey);
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, job.timeoutMs);
+  async function run(jobId: number): Promise<JobStatus | undefined> {
+    const claimed = await claimJob(sql, jobId, deps.workerName);
+    if (!claimed) {
+      log.warn({ job: jobId }, "job is not queued any more; not running it again");
+      return undefined;
+    }
+    const job = claimed;
+    const cancel = new AbortController();
+    cancellers.set(job.id, cancel);
+    if (job.cancelRequestedAt) cancel.abort();
+    const beat = setInterval(() => {
+      heartbeat(sql, job.id).then(
+        (cancelled) => cancelled && cancel.abort(),
+        (err: unknown) => log.warn({ err }, "heartbeat failed"),
+      );
+    }, deps.heartbeatMs ?? HEARTBEAT_MS);
+
+    const chat = chatFor(job);
+    const parent = chat && job.parentMessage ? new LiveMessage(chat, job.parentMessage, { log }) : undefined;
+    const live = chat && job.liveMessage ? new LiveMessage(chat, job.liveMessage, { log }) : undefined;
+    const tasks = new Map((await listTasks(sql, job.id)).map((t) => [t.hostName, t]));
+    const single = tasks.size === 1;
+    let latest: { host: string; tail: TailBuffer } | undefined;
     let dirty = true;
-    const liveView = (status: TaskStatus) =>
-      renderLive(job, task.hostName, { ...tail.snapshot(), lineCount: tail.lineCount, status, updatedAt: Date.now() }, deps.publicUrl);
+    const paint = () => {
+      const current = [...tasks.values()];
+      parent?.update(renderParent(job, current, deps.publicUrl));
+      const snapshot = latest?.tail.snapshot() ?? { lines: [], omitted: 0 };
+      live?.update(
+        renderLive(job, single ? current[0]!.hostName : `${current.length} hosts`, {
+          ...snapshot,
+          lineCount: latest?.tail.lineCount ?? 0,
+          status: "running",
+          updatedAt: Date.now(),
+          tasks: single ? undefined : current,
+          showing: latest?.host,
+        }, deps.publicUrl),
+      );
+    };
     const painter = setInterval(() => {
-      if (dirty && live) {
+      if (dirty) {
         dirty = false;
-        live.update(liveView("running"));
+        paint();
       }
     }, deps.renderEveryMs ?? 250);
 
-    let outcome: TaskOutcome;
-    let conn: SshConnection | undefined;
+    const options = optionsOf(job);
+    let failures = 0;
+    let stopStarting = false;
     try {
-      const host = task.hostId === null ? undefined : await getHostById(sql, task.hostId);
-      if (!host) throw new TestumError("unknown_host", `host ${task.hostName} was removed before the job ran`);
-      conn = await connector.connect(host, { channel: job.conversation });
-      const sink = (chunk: Buffer) => {
-        tail.push(chunk);
-        dirty = true;
-        return upload.stream.write(chunk);
-      };
-      const result = await conn.exec(
-        job.command,
-        { onStdout: sink, onStderr: sink, waitForDrain: () => once(upload.stream, "drain").then(() => undefined) },
-        { signal: controller.signal },
-      );
-      const status: TaskStatus = timedOut ? "timed_out" : result.exitCode === 0 ? "succeeded" : "failed";
-      outcome = { status, exitCode: result.exitCode, signal: result.signal };
-    } catch (err) {
-      outcome = await failureOutcome(job, task, err);
-    } finally {
-      clearTimeout(timer);
-      clearInterval(painter);
-      conn?.end();
-      upload.stream.end();
-    }
+      await recordAudit(sql, { actor: job.requestedBy, actorName: job.requestedByName ?? undefined, channel: job.conversation, action: "job.start", target: job.target, outcome: "started", detail: { job: job.id, worker: deps.workerName, hosts: tasks.size } });
+      const hosts = new Map<number, Host | undefined>();
+      for (const task of tasks.values()) if (task.hostId !== null) hosts.set(task.hostId, await getHostById(sql, task.hostId));
+      const ordered = [...tasks.values()].sort((a, b) => a.hostName.localeCompare(b.hostName));
 
-    let logProblem: string | undefined;
-    const stored = await upload.done.catch((err: Error) => {
-      logProblem = `the full log could not be stored (${deps.logs.kind}): ${err.message}`;
-      log.error({ err, job: job.id, host: task.hostName }, "log upload failed");
-      return undefined;
-    });
-    const snapshot = tail.snapshot();
-    outcome = {
-      ...outcome,
-      error: [outcome.error, logProblem].filter(Boolean).join("\n") || null,
-      logKey: stored ? logKey : null,
-      logBytes: stored?.bytes ?? null,
-      logLines: tail.lineCount,
-      tail: snapshot.lines.slice(-20).join("\n"),
-    };
-    await finishTask(sql, job.id, task.hostName, outcome);
-    await recordAudit(sql, {
-      actor: job.requestedBy,
-      actorName: job.requestedByName ?? undefined,
-      channel: job.conversation,
-      action: "job.task",
-      target: task.hostName,
-      outcome: outcome.status,
-      detail: { job: job.id, exitCode: outcome.exitCode ?? null, signal: outcome.signal ?? null, error: outcome.errorCode ?? null },
-    });
-    if (live) {
-      const delivered = await live.finish(liveView(outcome.status));
-      if (!delivered) log.warn({ job: job.id }, "final live output could not be shown in chat");
+      for (const batch of chunks(ordered, options.batch)) {
+        if (stopStarting || cancel.signal.aborted) break;
+        await mapLimit(batch, options.parallel, async (task) => {
+          if (stopStarting || cancel.signal.aborted) return;
+          const release = await slots.acquire();
+          try {
+            if (stopStarting || cancel.signal.aborted) return;
+            await startTask(sql, job.id, task.hostName);
+            tasks.set(task.hostName, { ...task, status: "running", startedAt: new Date() });
+            dirty = true;
+            const controller = new AbortController();
+            let timedOut = false;
+            const timer = setTimeout(() => {
+              timedOut = true;
+              controller.abort();
+            }, job.timeoutMs);
+            const onCancel = () => controller.abort();
+            cancel.signal.addEventListener("abort", onCancel);
+            const outcome = await runTask(
+              { pool, logs: deps.logs, log },
+              {
+                job,
+                task,
+                host: task.hostId === null ? undefined : hosts.get(task.hostId),
+                signal: controller.signal,
+                onOutput: (tail) => {
+                  latest = { host: task.hostName, tail };
+                  dirty = true;
+                },
+              },
+            ).finally(() => {
+              clearTimeout(timer);
+              cancel.signal.removeEventListener("abort", onCancel);
+            });
+            const status: TaskStatus = outcome.status === "succeeded" ? "succeeded" : timedOut ? "timed_out" : cancel.signal.aborted ? "cancelled" : outcome.status;
+            const { mismatch, ...final } = outcome;
+            await finishTask(sql, job.id, task.hostName, { ...final, status });
+            if (mismatch) {
+              await recordAudit(sql, { actor: "system", channel: job.conversation, action: "host_key.mismatch", target: task.hostName, outcome: "refused", detail: { expected: mismatch.expectedFingerprint ?? null, presented: mismatch.actualFingerprint ?? null, job: job.id } });
+            }
+            await recordAudit(sql, { actor: job.requestedBy, actorName: job.requestedByName ?? undefined, channel: job.conversation, action: "job.task", target: task.hostName, outcome: status, detail: { job: job.id, exitCode: outcome.exitCode ?? null, signal: outcome.signal ?? null, error: outcome.errorCode ?? null } });
+            tasks.set(task.hostName, { ...task, ...final, status, finishedAt: new Date() } as Task);
+            dirty = true;
+            if (FAILED.includes(status)) {
+              failures += 1;
+              if (options.maxFailures !== undefined && failures >= options.maxFailures) stopStarting = true;
+            }
+          } finally {
+            release();
+          }
+        });
+      }
+
+      if (cancel.signal.aborted) await closeUnstartedTasks(sql, job.id, "cancelled", "not started: the job was cancelled");
+      else if (stopStarting) await closeUnstartedTasks(sql, job.id, "skipped", `not started: ${failures} hosts failed (--max-failures ${options.maxFailures})`);
+      const finalTasks = await listTasks(sql, job.id);
+      const status = jobStatus(finalTasks, cancel.signal.aborted);
+      await finishJob(sql, job.id, status);
+      const ended = await getJob(sql, job.id);
+      await writeReport(ended, finalTasks);
+      await recordAudit(sql, { actor: job.requestedBy, actorName: job.requestedByName ?? undefined, channel: job.conversation, action: "job.end", target: job.target, outcome: ended.status, detail: { job: job.id, cancelledBy: ended.cancelledBy } });
+      clearInterval(painter);
+      await showFinal(ended, finalTasks, live, parent, latest?.tail);
+      return ended.status;
+    } finally {
+      clearInterval(beat);
+      clearInterval(painter);
+      cancellers.delete(job.id);
     }
-    return outcome.status;
   }
 
-  async function failureOutcome(job: Job, task: Task, err: unknown): Promise<TaskOutcome> {
-    if (err instanceof SshError && err.failure === "host_key_mismatch") {
-      await recordAudit(sql, {
-        actor: "system",
-        channel: job.conversation,
-        action: "host_key.mismatch",
-        target: task.hostName,
-        outcome: "refused",
-        detail: { expected: err.expectedFingerprint ?? null, presented: err.actualFingerprint ?? null, job: job.id },
-      });
+  async function writeReport(job: Job, tasks: readonly Task[]): Promise<void> {
+    const key = `jobs/${job.id}/report.txt`;
+    const upload = deps.logs.open(key);
+    upload.stream.end(renderReport(job, tasks, deps.publicUrl));
+    try {
+      await upload.done;
+      await setReportKey(sql, job.id, key);
+    } catch (err) {
+      log.error({ err, job: job.id }, "the job report could not be stored");
     }
-    if (isTestumError(err)) return { status: "failed", errorCode: err.code, error: err.message };
-    log.error({ err, job: job.id, host: task.hostName }, "task failed unexpectedly");
-    return { status: "failed", errorCode: "internal", error: "internal error while running the command; see testum's log" };
+  }
+
+  async function showFinal(job: Job, tasks: readonly Task[], live: LiveMessage | undefined, parent: LiveMessage | undefined, tail: TailBuffer | undefined): Promise<void> {
+    const jobs: Array<Promise<boolean>> = [];
+    if (live) {
+      if (tasks.length === 1) {
+        const task = tasks[0]!;
+        const snapshot = tail?.snapshot() ?? { lines: [], omitted: 0 };
+        jobs.push(live.finish(renderLive(job, task.hostName, { ...snapshot, lineCount: task.logLines ?? 0, status: task.status, updatedAt: Date.now() }, deps.publicUrl)));
+      } else {
+        jobs.push(live.finish(renderSummary(job, tasks, deps.publicUrl)));
+      }
+    }
+    if (parent) jobs.push(parent.finish(renderParent(job, tasks, deps.publicUrl)));
+    const delivered = await Promise.all(jobs);
+    if (delivered.includes(false)) log.error({ job: job.id }, "the final status could not be shown in chat");
   }
 
   return {
-    /** Runs a queued job. Returns its final status, or undefined if it was not queued. */
-    async run(jobId: number): Promise<JobStatus | undefined> {
-      const job = await claimJob(sql, jobId, deps.workerName);
-      if (!job) {
-        log.warn({ job: jobId }, "job is not queued any more; not running it again");
-        return undefined;
-      }
-      const beat = setInterval(() => void heartbeat(sql, job.id).catch((err) => log.warn({ err }, "heartbeat failed")), deps.heartbeatMs ?? HEARTBEAT_MS);
-      const chat = deps.chat.adapterFor(job.conversation);
-      const parent = job.parentMessage ? new LiveMessage(chat, job.parentMessage, { log }) : undefined;
-      try {
-        await recordAudit(sql, { actor: job.requestedBy, actorName: job.requestedByName ?? undefined, channel: job.conversation, action: "job.start", target: job.target, outcome: "started", detail: { job: job.id, worker: deps.workerName } });
-        let tasks = await listTasks(sql, job.id);
-        parent?.update(renderParent(job, tasks.map((t) => ({ ...t, status: "running", startedAt: new Date() })), deps.publicUrl));
-        const statuses: TaskStatus[] = [];
-        for (const task of tasks) statuses.push(await runTask(job, task, chat));
-        const status: JobStatus = statuses.every((s) => s === "succeeded")
-          ? "succeeded"
-          : statuses.includes("timed_out")
-            ? "timed_out"
-            : "failed";
-        const ended = await finishJob(sql, job.id, status);
-        const final = await getJob(sql, job.id);
-        tasks = await listTasks(sql, job.id);
-        await recordAudit(sql, { actor: job.requestedBy, actorName: job.requestedByName ?? undefined, channel: job.conversation, action: "job.end", target: job.target, outcome: final.status, detail: { job: job.id } });
-        if (parent) {
-          const delivered = await parent.finish(renderParent(final, tasks, deps.publicUrl));
-          if (!delivered) log.error({ job: job.id }, "final status could not be posted to chat");
-        }
-        return ended ? status : final.status;
-      } finally {
-        clearInterval(beat);
-      }
+    run,
+    async close(): Promise<void> {
+      pool.closeAll();
+      await (await unsubscribe)?.();
     },
   };
 }

@@ -77,10 +77,10 @@ export class SshConnection {
    * so `stop()` can signal the whole session. `signal` aborts: TERM, then
    * KILL after `graceMs`.
    */
-  async exec(command: string, handlers: ExecHandlers, options: { signal?: AbortSignal; graceMs?: number } = {}): Promise<ExecResult> {
+  async exec(command: string, handlers: ExecHandlers, options: { signal?: AbortSignal; graceMs?: number; stdin?: Buffer } = {}): Promise<ExecResult> {
     const channel = await this.openChannel(wrapCommand(command));
-    // Commands get no input: a command that reads stdin sees end-of-file instead of waiting forever.
-    channel.end();
+    // Commands get no input but `stdin`: a command that reads more sees end-of-file instead of waiting forever.
+    channel.end(options.stdin);
     return new Promise<ExecResult>((resolve, reject) => {
       let pid: number | undefined;
       let head = Buffer.alloc(0);

@@ -60,8 +60,22 @@ export function createHttpServer(deps: HttpDeps): Server {
       return send(res, 409, `Job #${job.id} is still ${job.status}. The full log of ${task.hostName} is stored when it ends; reload then.\n`);
     }
     if (!task.logKey) return send(res, 404, `Job #${job.id} on ${task.hostName} has no stored log${task.error ? `: ${task.error}` : "."}\n`);
-    const located = await logs.locate(task.logKey);
-    if (!located) return send(res, 404, `The log of job #${job.id} on ${task.hostName} is missing from the log store.\n`);
+    return serveObject(res, task.logKey, `The log of job #${job.id} on ${task.hostName}`);
+  }
+
+  /** `/reports/TOKEN`: the job report (every host's status, exit code, duration, log link). */
+  async function serveReport(res: ServerResponse, token: string): Promise<void> {
+    const job = /^[A-Za-z0-9_-]{20,64}$/.test(token) ? await findJobByLogToken(sql, token) : undefined;
+    if (!job) return send(res, 404, "No such report. The link may be mistyped.\n");
+    if (!job.reportKey) {
+      return send(res, FINAL_STATUSES.includes(job.status) ? 404 : 409, `Job #${job.id} is ${job.status.replace("_", " ")}; its report is written when it ends.\n`);
+    }
+    return serveObject(res, job.reportKey, `the report of job #${job.id}`);
+  }
+
+  async function serveObject(res: ServerResponse, key: string, what: string): Promise<void> {
+    const located = await logs.locate(key);
+    if (!located) return send(res, 404, `${what} is missing from the log store.\n`);
     if ("redirect" in located) {
       res.writeHead(302, { location: located.redirect, "cache-control": "no-store" });
       res.end();
@@ -85,6 +99,8 @@ export function createHttpServer(deps: HttpDeps): Server {
     if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "Method not allowed\n");
     if (path === "/healthz") return send(res, 200, "ok\n");
     if (path === "/readyz") return readyz(res);
+    const reportMatch = /^\/reports\/([^/]+)$/.exec(path);
+    if (reportMatch) return serveReport(res, reportMatch[1]!);
     const logMatch = /^\/logs\/([^/]+)(?:\/([^/]+))?$/.exec(path);
     if (logMatch) return serveLog(res, logMatch[1]!, logMatch[2] === undefined ? undefined : decodeURIComponent(logMatch[2]));
     return send(res, 404, "Not found\n");

@@ -41,7 +41,7 @@ async function askAgain(ctx: HandlerContext, job: Job, hosts: readonly Host[]): 
     await tx`delete from job_tasks where job_id = ${job.id}`;
     for (const host of hosts) await tx`insert into job_tasks (job_id, host_name, host_id) values (${job.id}, ${host.name}, ${host.id})`;
     await tx`
-      update jobs set approval_hash = ${approvalHash(job.command, hosts, job.options)},
+      update jobs set approval_hash = ${approvalHash(job, hosts, job.options)},
         approval_reasons = ${tx.json([...reasons, "the target hosts changed since the first request"] as never)},
         approval_expires_at = ${new Date(Date.now() + settings.approvalTtlMs)}
       where id = ${job.id}`;
@@ -97,7 +97,7 @@ export async function decide(ctx: HandlerContext, jobId: number, decision: "appr
   }
   // The approval covers exactly the hosts it was given for.
   const now = await resolveTarget(sql, job.target).catch(() => [] as Host[]);
-  if (now.length === 0 || approvalHash(job.command, now, job.options) !== job.approvalHash) {
+  if (now.length === 0 || approvalHash(job, now, job.options) !== job.approvalHash) {
     if (now.length === 0) {
       await sql`update jobs set status = 'rejected', finished_at = now(), error = 'its target names no hosts any more' where id = ${job.id} and status = 'awaiting_approval'`;
       await refreshApproval(ctx, job.id, `The target ${job.target} names no hosts any more; the job did not run.`);

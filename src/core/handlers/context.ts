@@ -4,7 +4,7 @@ import type { ChatDirectory } from "../chat.js";
 import type { Command, CommandName } from "../commands.js";
 import type { Sql } from "../db.js";
 import type { MessageBoard } from "../message-board.js";
-import type { JobQueue, Logger, RemoteAccess } from "../ports.js";
+import type { CancelBus, JobQueue, Logger, RemoteAccess } from "../ports.js";
 import type { SecretBox } from "../secret-box.js";
 
 export interface AppSettings {
@@ -27,6 +27,7 @@ export interface AppDeps {
   readonly remote: RemoteAccess;
   readonly chat: ChatDirectory;
   readonly queue: JobQueue;
+  readonly cancels: CancelBus;
   readonly log: Logger;
   readonly settings: AppSettings;
 }

@@ -1,0 +1,183 @@
+import type { Block, View } from "./chat.js";
+import { formatDuration } from "./duration.js";
+import type { Job, Task, TaskStatus } from "./jobs.js";
+
+/** Reading many hosts' results in chat: compact names, counts, groups of identical results. */
+
+/**
+ * Host names written compactly: `web-01 … web-38` becomes `web-[01-38]`,
+ * gaps become lists (`web-[01-03,05]`), other names stay as they are.
+ */
+export function compactNames(names: readonly string[]): string {
+  const groups = new Map<string, { prefix: string; suffix: string; width: number; numbers: number[] }>();
+  const plain: string[] = [];
+  for (const name of [...new Set(names)].sort()) {
+    const match = /^(.*?)(\d+)(\D*)$/.exec(name);
+    if (!match) {
+      plain.push(name);
+      continue;
+    }
+    const [, prefix, digits, suffix] = match as unknown as [string, string, string, string];
+    // Zero-padded and unpadded numbers are different families: web-01 is not web-1.
+    const width = digits.startsWith("0") && digits.length > 1 ? digits.length : 0;
+    const key = `${prefix}\0${suffix}\0${width}`;
+    const group = groups.get(key) ?? { prefix, suffix, width, numbers: [] };
+    group.numbers.push(Number(digits));
+    groups.set(key, group);
+  }
+  const parts: string[] = [...plain];
+  for (const g of groups.values()) {
+    const fmt = (n: number) => (g.width ? String(n).padStart(g.width, "0") : String(n));
+    if (g.numbers.length === 1) {
+      parts.push(`${g.prefix}${fmt(g.numbers[0]!)}${g.suffix}`);
+      continue;
+    }
+    const sorted = [...g.numbers].sort((a, b) => a - b);
+    const ranges: string[] = [];
+    let start = sorted[0]!;
+    let prev = start;
+    for (const n of [...sorted.slice(1), Number.NaN]) {
+      if (n === prev + 1) {
+        prev = n;
+        continue;
+      }
+      ranges.push(start === prev ? fmt(start) : `${fmt(start)}-${fmt(prev)}`);
+      start = prev = n;
+    }
+    parts.push(`${g.prefix}[${ranges.join(",")}]${g.suffix}`);
+  }
+  return parts.sort().join(", ");
+}
+
+export type Counts = Readonly<Record<"ok" | "failed" | "running" | "queued" | "skipped", number>>;
+
+export function countTasks(tasks: readonly Pick<Task, "status">[]): Counts {
+  const counts = { ok: 0, failed: 0, running: 0, queued: 0, skipped: 0 };
+  for (const t of tasks) {
+    if (t.status === "succeeded") counts.ok += 1;
+    else if (t.status === "running") counts.running += 1;
+    else if (t.status === "queued" || t.status === "awaiting_approval") counts.queued += 1;
+    else if (t.status === "skipped" || t.status === "cancelled") counts.skipped += 1;
+    else counts.failed += 1;
+  }
+  return counts;
+}
+
+/** `▓▓▓▓▓▓░░░░ 60%`: the share of hosts that have finished. */
+export function progressBar(counts: Counts, width = 20): string {
+  const total = counts.ok + counts.failed + counts.running + counts.queued + counts.skipped;
+  const done = counts.ok + counts.failed + counts.skipped;
+  const share = total === 0 ? 0 : done / total;
+  const filled = Math.round(share * width);
+  return `${"▓".repeat(filled)}${"░".repeat(width - filled)} ${Math.floor(share * 100)}%`;
+}
+
+export function countsLine(counts: Counts): string {
+  return `ok ${counts.ok} · failed ${counts.failed} · running ${counts.running} · queued ${counts.queued} · skipped ${counts.skipped}`;
+}
+
+/** Outcomes ordered for people: failures first, success last. */
+const ORDER: Record<TaskStatus, number> = {
+  failed: 0,
+  timed_out: 1,
+  lost: 2,
+  cancelled: 3,
+  skipped: 4,
+  rejected: 5,
+  expired: 6,
+  awaiting_approval: 7,
+  queued: 8,
+  running: 9,
+  succeeded: 10,
+};
+
+export interface ResultGroup {
+  readonly status: TaskStatus;
+  readonly exitCode: number | null;
+  readonly error: string | null;
+  readonly hosts: readonly string[];
+  readonly tail: string;
+}
+
+/** Hosts with the same outcome and the same output, failures first, then bigger groups first. */
+export function groupResults(tasks: readonly Task[]): ResultGroup[] {
+  const groups = new Map<string, { status: TaskStatus; exitCode: number | null; error: string | null; hosts: string[]; tail: string }>();
+  for (const t of tasks) {
+    const key = [t.status, t.exitCode ?? "", t.errorCode ?? "", t.signal ?? "", t.outputHash ?? t.tail ?? ""].join("\0");
+    const group = groups.get(key);
+    if (group) group.hosts.push(t.hostName);
+    else groups.set(key, { status: t.status, exitCode: t.exitCode, error: t.error, hosts: [t.hostName], tail: t.tail ?? "" });
+  }
+  return [...groups.values()].sort((a, b) => ORDER[a.status] - ORDER[b.status] || b.hosts.length - a.hosts.length);
+}
+
+function groupTitle(group: ResultGroup): string {
+  const icon = group.status === "succeeded" ? "✅" : group.status === "skipped" || group.status === "cancelled" ? "⏭️" : "❌";
+  const what =
+    group.status === "succeeded"
+      ? "exit 0"
+      : group.status === "failed" && group.exitCode !== null
+        ? `exit ${group.exitCode}`
+        : group.status.replace("_", " ");
+  return `${icon} ${what} · ${group.hosts.length} host${group.hosts.length === 1 ? "" : "s"}: ${compactNames(group.hosts)}`;
+}
+
+/** Limits that hold on every platform: what one summary message may carry. */
+const SUMMARY = { groups: 6, tailLines: 8, tailChars: 600, logLinks: 4 } as const;
+
+export function reportUrl(publicUrl: string, job: Pick<Job, "logToken">): string {
+  return `${publicUrl}/reports/${job.logToken}`;
+}
+
+/**
+ * The summary posted in the thread when a job on several hosts ends: the
+ * groups, each with its shared tail and log links, within every platform's
+ * limits; what does not fit is counted and left to the full report.
+ */
+export function renderSummary(job: Job, tasks: readonly Task[], publicUrl: string): View {
+  const groups = groupResults(tasks);
+  const counts = countTasks(tasks);
+  const blocks: Block[] = [
+    { type: "heading", text: `Results of job #${job.id} on ${tasks.length} hosts` },
+    { type: "text", text: `${progressBar(counts)}  ${countsLine(counts)}` },
+    { type: "links", links: [{ label: "Full report (every host's status, exit code and duration)", url: reportUrl(publicUrl, job) }] },
+  ];
+  for (const group of groups.slice(0, SUMMARY.groups)) {
+    blocks.push({ type: "heading", text: groupTitle(group) });
+    if (group.error && group.status !== "succeeded") blocks.push({ type: "text", text: group.error.split("\n")[0]!.slice(0, 300) });
+    const lines = group.tail.split("\n").filter((l, i, all) => l !== "" || i < all.length - 1);
+    const shown = lines.slice(-SUMMARY.tailLines);
+    if (shown.length > 0 && shown.join("\n").trim() !== "") {
+      blocks.push({ type: "code", lines: shown.map((l) => l.slice(0, SUMMARY.tailChars / SUMMARY.tailLines)), omitted: lines.length - shown.length });
+    }
+    const links = group.hosts.slice(0, SUMMARY.logLinks).map((h) => ({ label: `log: ${h}`, url: `${publicUrl}/logs/${job.logToken}/${encodeURIComponent(h)}` }));
+    if (links.length > 0) blocks.push({ type: "links", links });
+  }
+  const hidden = groups.slice(SUMMARY.groups);
+  const hiddenHosts = hidden.reduce((n, g) => n + g.hosts.length, 0);
+  const more = groups.some((g) => g.hosts.length > SUMMARY.logLinks) ? " Each host's log is linked from the full report." : "";
+  blocks.push({
+    type: "context",
+    text: hidden.length > 0 ? `${hidden.length} more group${hidden.length === 1 ? "" : "s"} (${hiddenHosts} hosts) are in the full report.${more}` : `Hosts with identical output and exit code are grouped.${more}`,
+  });
+  const tone = counts.failed > 0 ? "failure" : counts.skipped > 0 ? "warning" : "success";
+  return { text: `Job #${job.id}: ${countsLine(counts)}`, tone, blocks };
+}
+
+/** The full report as plain text: one line per host. */
+export function renderReport(job: Job, tasks: readonly Task[], publicUrl: string): string {
+  const width = Math.max(4, ...tasks.map((t) => t.hostName.length));
+  const lines = [
+    `testum job #${job.id}: ${job.command}`,
+    `target ${job.target}, requested by ${job.requestedByName ?? job.requestedBy}, status ${job.status}`,
+    "",
+    `${"HOST".padEnd(width)}  ${"STATUS".padEnd(10)}  EXIT  DURATION  LOG / PROBLEM`,
+  ];
+  const sorted = [...tasks].sort((a, b) => ORDER[a.status] - ORDER[b.status] || a.hostName.localeCompare(b.hostName));
+  for (const t of sorted) {
+    const duration = t.startedAt && t.finishedAt ? formatDuration(t.finishedAt.getTime() - t.startedAt.getTime()) : "-";
+    const detail = t.logKey ? `${publicUrl}/logs/${job.logToken}/${encodeURIComponent(t.hostName)}` : (t.error ?? "").split("\n")[0];
+    lines.push(`${t.hostName.padEnd(width)}  ${t.status.padEnd(10)}  ${String(t.exitCode ?? "-").padStart(4)}  ${duration.padEnd(8)}  ${detail}`);
+  }
+  return lines.join("\n") + "\n";
+}

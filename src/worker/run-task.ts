@@ -1,0 +1,111 @@
+import { createHash } from "node:crypto";
+import { once } from "node:events";
+import { isTestumError, SshError, TestumError } from "../core/errors.js";
+import type { Host } from "../core/hosts.js";
+import type { Job, Task, TaskOutcome } from "../core/jobs.js";
+import type { LogStore, Logger } from "../core/ports.js";
+import { TailBuffer } from "../core/tail.js";
+import type { ConnectionPool } from "./pool.js";
+
+export interface TaskRun {
+  readonly job: Job;
+  readonly task: Task;
+  readonly host: Host | undefined;
+  /** Aborts the task: cancel, or the job's time limit. */
+  readonly signal: AbortSignal;
+  /** Called as output arrives, for live views. */
+  readonly onOutput: (tail: TailBuffer) => void;
+}
+
+export interface TaskDeps {
+  readonly pool: ConnectionPool;
+  readonly logs: LogStore;
+  readonly log: Logger;
+}
+
+/**
+ * Runs a script: written to a private temporary file through stdin, run with
+ * its own `#!` line (sh when it has none), and removed afterwards.
+ */
+export const SCRIPT_RUNNER = [
+  'f=$(mktemp "${TMPDIR:-/tmp}/testum-script.XXXXXX") || exit 125',
+  `trap 'rm -f "$f"' EXIT`,
+  `trap 'rm -f "$f"; exit 143' TERM INT HUP`,
+  'cat > "$f" && chmod 700 "$f" || exit 125',
+  'if [ "$(head -c 2 "$f")" = "#!" ]; then "$f"; else sh "$f"; fi',
+].join("\n");
+
+export function logKeyOf(job: Pick<Job, "id">, host: string): string {
+  return `jobs/${job.id}/${host}.log`;
+}
+
+/** Why a task ended without running, in the words the job shows. */
+function failureOf(err: unknown, log: Logger, job: Job, host: string): TaskOutcome {
+  if (isTestumError(err)) return { status: "failed", errorCode: err.code, error: err.message };
+  log.error({ err, job: job.id, host }, "task failed unexpectedly");
+  return { status: "failed", errorCode: "internal", error: "internal error while running the command; see testum's log" };
+}
+
+/**
+ * Runs one host's part of a job: the command (or script) over a pooled
+ * connection, output streamed to the log store and a tail kept for chat.
+ * The abort signal stops the remote command and everything it started.
+ */
+export async function runTask(deps: TaskDeps, run: TaskRun): Promise<TaskOutcome & { mismatch?: SshError }> {
+  const { job, task, host, signal } = run;
+  const tail = new TailBuffer();
+  const hash = createHash("sha256");
+  const logKey = logKeyOf(job, task.hostName);
+  const upload = deps.logs.open(logKey);
+  const sink = (chunk: Buffer) => {
+    tail.push(chunk);
+    hash.update(chunk);
+    run.onOutput(tail);
+    return upload.stream.write(chunk);
+  };
+  const handlers = { onStdout: sink, onStderr: sink, waitForDrain: () => once(upload.stream, "drain").then(() => undefined) };
+  const command = job.kind === "script" ? SCRIPT_RUNNER : job.command;
+  const stdin = job.kind === "script" ? Buffer.from(job.command, "utf8") : undefined;
+
+  let outcome: TaskOutcome;
+  let mismatch: SshError | undefined;
+  try {
+    if (!host) throw new TestumError("unknown_host", `host ${task.hostName} was removed before the job ran`);
+    if (signal.aborted) throw new TestumError("conflict", "stopped before it started");
+    let { conn, warm } = await deps.pool.acquire(host, job.conversation);
+    let result;
+    try {
+      result = await conn.exec(command, handlers, { signal, stdin });
+    } catch (err) {
+      // A warm connection that died while idle: once more, on a new one.
+      if (!warm || !(err instanceof SshError)) throw err;
+      conn.end();
+      ({ conn, warm } = await deps.pool.acquire(host, job.conversation, { fresh: true }));
+      result = await conn.exec(command, handlers, { signal, stdin });
+    }
+    deps.pool.release(host, conn);
+    outcome = { status: result.exitCode === 0 ? "succeeded" : "failed", exitCode: result.exitCode, signal: result.signal };
+  } catch (err) {
+    if (err instanceof SshError && err.failure === "host_key_mismatch") mismatch = err;
+    outcome = failureOf(err, deps.log, job, task.hostName);
+  } finally {
+    upload.stream.end();
+  }
+
+  let logProblem: string | undefined;
+  const stored = await upload.done.catch((err: Error) => {
+    logProblem = `the full log could not be stored (${deps.logs.kind}): ${err.message}`;
+    deps.log.error({ err, job: job.id, host: task.hostName }, "log upload failed");
+    return undefined;
+  });
+  return {
+    ...outcome,
+    error: [outcome.error, logProblem].filter(Boolean).join("\n") || null,
+    logKey: stored ? logKey : null,
+    logBytes: stored?.bytes ?? null,
+    logLines: tail.lineCount,
+    tail: tail.snapshot().lines.slice(-20).join("\n"),
+    outputHash: hash.digest("hex"),
+    ...(mismatch ? { mismatch } : {}),
+  };
+}
