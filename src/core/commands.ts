@@ -58,7 +58,8 @@ export const MAX_SCRIPT_BYTES = 16 * 1024;
 
 /** The script in a command: the content of a fenced code block, or the text itself. */
 export function scriptBody(text: string): string {
-  const fenced = /```[a-zA-Z0-9_+-]*\n?([\s\S]*?)```/.exec(text);
+  // An optional language word right after the opening fence, on its own line.
+  const fenced = /```(?:[a-zA-Z0-9_+-]*\n)?([\s\S]*?)```/.exec(text);
   const body = (fenced ? fenced[1]! : text).replace(/^\n+/, "");
   if (body.trim() === "") throw new UsageError("the script is empty: put it in a fenced code block after the target");
   const bytes = Buffer.byteLength(body, "utf8");

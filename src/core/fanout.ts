@@ -18,8 +18,8 @@ export function compactNames(names: readonly string[]): string {
       continue;
     }
     const [, prefix, digits, suffix] = match as unknown as [string, string, string, string];
-    // Zero-padded and unpadded numbers are different families: web-01 is not web-1.
-    const width = digits.startsWith("0") && digits.length > 1 ? digits.length : 0;
+    // Numbers of one width form a family (web-01 … web-24), so padding is kept as written.
+    const width = digits.length;
     const key = `${prefix}\0${suffix}\0${width}`;
     const group = groups.get(key) ?? { prefix, suffix, width, numbers: [] };
     group.numbers.push(Number(digits));
@@ -27,7 +27,7 @@ export function compactNames(names: readonly string[]): string {
   }
   const parts: string[] = [...plain];
   for (const g of groups.values()) {
-    const fmt = (n: number) => (g.width ? String(n).padStart(g.width, "0") : String(n));
+    const fmt = (n: number) => String(n).padStart(g.width, "0");
     if (g.numbers.length === 1) {
       parts.push(`${g.prefix}${fmt(g.numbers[0]!)}${g.suffix}`);
       continue;

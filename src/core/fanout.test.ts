@@ -1,0 +1,35 @@
+import { describe, expect, it } from "vitest";
+import { compactNames, countTasks, groupResults, progressBar, renderSummary } from "./fanout.js";
+import type { Job, Task } from "./jobs.js";
+
+describe("compactNames", () => {
+  it("writes runs of numbered hosts as ranges, keeping their padding", () => {
+    expect(compactNames(Array.from({ length: 38 }, (_, i) => `web-${String(i + 1).padStart(2, "0")}`))).toBe("web-[01-38]");
+    expect(compactNames(["web-01", "web-02", "web-03", "web-05", "web-07", "web-08"])).toBe("web-[01-03,05,07-08]");
+    expect(compactNames(["db-1", "db-2", "db-3", "web-01", "cache"])).toBe("cache, db-[1-3], web-01");
+    expect(compactNames(["node3.eu", "node1.eu", "node2.eu"])).toBe("node[1-3].eu");
+    expect(compactNames(["a", "a"])).toBe("a");
+  });
+});
+
+function task(i: number, status: Task["status"], exitCode: number | null, output: string): Task {
+  return {
+    jobId: 1, hostName: `host-${String(i).padStart(3, "0")}`, hostId: i, status, exitCode, signal: null, errorCode: null,
+    error: null, startedAt: new Date(0), finishedAt: new Date(1000), logKey: "k", logBytes: 1, logLines: 1, tail: output, outputHash: output,
+  };
+}
+
+const job = { id: 1, logToken: "tok", command: "cmd", target: "all", requestedBy: "slack:T:U", requestedByName: null, status: "failed" } as unknown as Job;
+
+describe("results of many hosts", () => {
+  it("groups identical results, failures first", () => {
+    const tasks = [task(1, "succeeded", 0, "ok"), task(2, "failed", 2, "no"), task(3, "succeeded", 0, "ok"), task(4, "failed", 1, "no")];
+    expect(groupResults(tasks).map((g) => [g.status, g.exitCode, g.hosts])).toEqual([
+      ["failed", 2, ["host-002"]],
+      ["failed", 1, ["host-004"]],
+      ["succeeded", 0, ["host-001", "host-003"]],
+    ]);
+    expect(progressBar(countTasks(tasks), 10)).toBe("▓▓▓▓▓▓▓▓▓▓ 100%");
+  });
+
+});

@@ -1,0 +1,46 @@
+import { describe, expect, it } from "vitest";
+import { renderMessage } from "../src/adapters/discord/render.js";
+import { renderView } from "../src/adapters/slack/render.js";
+import { renderSummary } from "../src/core/fanout.js";
+import type { Job, Task } from "../src/core/jobs.js";
+
+function task(i: number, status: Task["status"], exitCode: number | null, output: string): Task {
+  return {
+    jobId: 1, hostName: `host-${String(i).padStart(3, "0")}`, hostId: i, status, exitCode, signal: null, errorCode: null,
+    error: null, startedAt: new Date(0), finishedAt: new Date(1000), logKey: "k", logBytes: 1, logLines: 1, tail: output, outputHash: output,
+  };
+}
+
+const job = { id: 1, logToken: "tok", command: "cmd", target: "all", requestedBy: "slack:T:U", requestedByName: null, status: "failed" } as unknown as Job;
+
+describe("the summary of a job on 500 hosts on both platforms", () => {
+  it("keeps a 500-host summary within Slack's and Discord's limits, pointing at the report for the rest", () => {
+    const tasks = Array.from({ length: 500 }, (_, i) =>
+      task(i, i % 7 === 0 ? "failed" : i % 11 === 0 ? "timed_out" : "succeeded", i % 7 === 0 ? (i % 5) + 1 : i % 11 === 0 ? null : 0, `${"line of output ".repeat(20)}\n`.repeat(30) + `distinct ${i % 13}`),
+    );
+    const view = renderSummary(job, tasks, "https://testum.example");
+    expect(JSON.stringify(view)).toContain("https://testum.example/reports/tok");
+    expect(JSON.stringify(view)).toMatch(/more groups? \(\d+ hosts\) are in the full report/);
+
+    const slack = renderView(view);
+    expect(slack.blocks.length).toBeLessThanOrEqual(50);
+    const slackText = JSON.stringify(slack.blocks);
+    expect(slackText).toContain("/reports/tok");
+    let total = 0;
+    const walk = (n: unknown): void => {
+      if (Array.isArray(n)) n.forEach(walk);
+      else if (n && typeof n === "object") for (const [k, v] of Object.entries(n)) k === "text" && typeof v === "string" ? (total += v.length, expect(v.length).toBeLessThanOrEqual(3000)) : walk(v);
+    };
+    walk(slack.blocks);
+    expect(total).toBeLessThanOrEqual(12_000);
+
+    const discord = renderMessage(view);
+    expect(discord.content!.length).toBeLessThanOrEqual(2000);
+    const embed = discord.embeds![0]!;
+    const embedTotal = (embed.title?.length ?? 0) + (embed.description?.length ?? 0) + (embed.footer?.text.length ?? 0) + (embed.fields ?? []).reduce((n, f) => n + f.name.length + f.value.length, 0);
+    expect(embedTotal).toBeLessThanOrEqual(6000);
+    expect(embed.description!.length).toBeLessThanOrEqual(4096);
+    expect(JSON.stringify(discord)).toContain("/reports/tok");
+    expect(embed.footer!.text).toMatch(/more groups? \(\d+ hosts\) are in the full report/);
+  });
+});
