@@ -3,7 +3,9 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { componentInteraction, modalSubmitInteraction } from "./helpers/discord-sign.js";
 import { jobIdFrom, startDiscordWorld, type DiscordWorld } from "./helpers/discord-world.js";
+import { eventually } from "./helpers/testum.js";
 
 let world: DiscordWorld;
 
@@ -49,5 +51,34 @@ describe("host and key administration from Discord", () => {
     const dump = JSON.stringify(await world.testum.sql`select (select json_agg(a) from audit a) as audit, (select json_agg(k) from team_keys k) as keys`);
     expect(dump).not.toContain(body);
     expect(JSON.stringify(world.discord.messages())).not.toContain(body);
+  });
+});
+
+describe("scripts and cancel from Discord", () => {
+  it("takes a script in a modal and runs it", async () => {
+    const opened = await world.command(["script"], { target: "web-1" });
+    expect(opened.body?.type).toBe(9);
+    const modal = opened.body!.data as { custom_id: string; components: Array<{ components: Array<{ custom_id: string; style: number }> }> };
+    expect(modal.custom_id).toBe("t1:script:web-1||||");
+    expect(modal.components[0]!.components[0]!.style).toBe(2);
+    const submitted = await world.send(modalSubmitInteraction({ ...world.base(), customId: modal.custom_id, fields: { script: "#!/bin/sh\necho from a modal" } }));
+    const job = await world.finished(jobIdFrom(submitted.text));
+    expect(job.status).toBe("succeeded");
+    expect(job.kind).toBe("script");
+    expect(await world.s3.getObjectText(`jobs/${job.id}/web-1.log`)).toBe("from a modal\n");
+  });
+
+  it("stops a running job from the Cancel button on its live message", async () => {
+    const started = await world.command(["run"], { target: "web-1", command: "sleep 641" });
+    const jobId = jobIdFrom(started.text);
+    await eventually("the command to run", async () => (await world.ssh.hosts[0]!.processes(/^sleep 641$/)).length === 1, 20_000);
+    const job = await world.job(jobId);
+    const live = world.discord.message(job.liveMessage!.split(":").at(-1)!)!;
+    const buttons = (live.components as unknown as Array<{ components: Array<{ custom_id: string }> }>)[0]!.components.map((c) => c.custom_id);
+    expect(buttons).toEqual([`t1:cancel:${jobId}`]);
+    const clicked = await world.send(componentInteraction({ ...world.base(), channelId: live.channel_id, customId: `t1:cancel:${jobId}`, message: live }));
+    expect(clicked.text).toContain(`Cancelling job #${jobId}`);
+    expect((await world.finished(jobId)).status).toBe("cancelled");
+    await eventually("the remote sleep to be gone", async () => (await world.ssh.hosts[0]!.processes(/sleep 641/)).length === 0, 15_000);
   });
 });
