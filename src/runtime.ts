@@ -17,6 +17,7 @@ import { connect, prepareDatabase, type Sql } from "./core/db.js";
 import type { LogStore, Logger } from "./core/ports.js";
 import { MessageBoard } from "./core/message-board.js";
 import { startReaper } from "./core/reaper.js";
+import { startScheduler } from "./core/scheduler.js";
 import { createSecretBox } from "./core/secret-box.js";
 import { ensureIdentity } from "./core/identity.js";
 import { startWorker } from "./worker/index.js";
@@ -31,6 +32,8 @@ export interface RunOptions {
   readonly heartbeatMs?: number;
   readonly lostAfterMs?: number;
   readonly sweepEveryMs?: number;
+  /** How often schedules are re-read (tests shorten it). */
+  readonly scheduleSyncMs?: number;
 }
 
 export interface Running {
@@ -172,6 +175,20 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
     });
     log.info({ logs: logs.kind }, `worker is running; logs go to ${logs.kind}`);
   }
+
+  const scheduler = startScheduler({
+    sql,
+    chat,
+    queue,
+    log,
+    publicUrl: config.publicUrl,
+    admins: config.TESTUM_ADMINS,
+    approvalHosts: config.TESTUM_APPROVAL_HOSTS,
+    processName: options.workerName ?? `${hostname()}:${process.pid}`,
+    catchUp: config.TESTUM_SCHEDULE_CATCHUP,
+    syncEveryMs: options.scheduleSyncMs,
+  });
+  stops.push(() => scheduler.stop());
 
   const reaper = startReaper({ sql, chat, log, publicUrl: config.publicUrl, staleMs: options.lostAfterMs, intervalMs: options.sweepEveryMs });
   stops.push(() => reaper.stop());

@@ -9,12 +9,14 @@ export type Action =
   | { readonly kind: "approve"; readonly job: number }
   | { readonly kind: "reject"; readonly job: number }
   | { readonly kind: "cancel"; readonly job: number }
-  | { readonly kind: "script"; readonly target: string };
+  | { readonly kind: "script"; readonly target: string }
+  | { readonly kind: "schedule-approve"; readonly schedule: number }
+  | { readonly kind: "schedule-reject"; readonly schedule: number };
 
 export const MAX_ACTION_LENGTH = 100;
 
 export function encodeAction(action: Action): string {
-  const encoded = `t1:${action.kind}:${"host" in action ? action.host : "target" in action ? action.target : action.job}`;
+  const encoded = `t1:${action.kind}:${"host" in action ? action.host : "target" in action ? action.target : "schedule" in action ? action.schedule : action.job}`;
   if (encoded.length > MAX_ACTION_LENGTH) throw new TestumError("invalid_input", "action payload too long");
   return encoded;
 }
@@ -28,6 +30,9 @@ export function decodeAction(text: string): Action | undefined {
       return /^[a-z0-9._-]{1,63}$/.test(arg) ? { kind, host: arg } : undefined;
     case "script":
       return arg !== "" ? { kind, target: arg } : undefined;
+    case "schedule-approve":
+    case "schedule-reject":
+      return /^\d{1,15}$/.test(arg) ? { kind, schedule: Number(arg) } : undefined;
     case "approve":
     case "reject":
     case "cancel":

@@ -10,6 +10,7 @@ import type { AppDeps, Handler, HandlerContext, Handlers } from "./handlers/cont
 import { hostsAdd, hostsList, hostsRepin, hostsRm, hostsSecret, hostsShow, hostsTag, hostsTest, hostsUntag, submitHostSecret } from "./handlers/hosts.js";
 import { identity, keysAdd, keysDeploy, keysList, keysRevoke, keysRm, keysStatus } from "./handlers/keys.js";
 import { cancel, cancelJob, jobsList, jobsShow, logs } from "./handlers/jobs.js";
+import { decideSchedule, scheduleAdd, scheduleList, schedulePause, scheduleResume, scheduleRm, scheduleRun, scheduleShow } from "./handlers/schedules.js";
 import { decodeScriptTarget, run, script, submit } from "./handlers/run.js";
 import { scriptBody } from "./commands.js";
 import { getHost, listHosts } from "./hosts.js";
@@ -65,6 +66,13 @@ const HANDLERS: Handlers = {
   "risk.list": riskList,
   "risk.add": riskAdd,
   "risk.rm": riskRm,
+  "schedule.add": scheduleAdd,
+  "schedule.list": scheduleList,
+  "schedule.show": scheduleShow,
+  "schedule.rm": scheduleRm,
+  "schedule.pause": schedulePause,
+  "schedule.resume": scheduleResume,
+  "schedule.run": scheduleRun,
   help,
 };
 
@@ -108,6 +116,13 @@ const NEEDS: { readonly [N in CommandName]: Need } = {
   "risk.list": { right: "view", where: "somewhere" },
   "risk.add": { right: "admin", where: "everywhere" },
   "risk.rm": { right: "admin", where: "everywhere" },
+  "schedule.add": { right: "run", where: "somewhere" },
+  "schedule.list": { right: "view", where: "somewhere" },
+  "schedule.show": { right: "view", where: "somewhere" },
+  "schedule.rm": "anyone",
+  "schedule.pause": "anyone",
+  "schedule.resume": "anyone",
+  "schedule.run": "anyone",
   help: "anyone",
 };
 
@@ -185,6 +200,8 @@ export function createApp(deps: AppDeps): App {
     const action = decodeAction(event.action);
     if (action?.kind === "approve" || action?.kind === "reject") return decide(ctx, action.job, action.kind);
     if (action?.kind === "cancel") return cancelJob(ctx, action.job);
+    if (action?.kind === "schedule-approve") return decideSchedule(ctx, action.schedule, "approve");
+    if (action?.kind === "schedule-reject") return decideSchedule(ctx, action.schedule, "reject");
     throw new UsageError("That button is not known to this version of testum. Nothing was done.");
   }
 

@@ -40,6 +40,22 @@ export type Command =
   | { readonly name: "risk.list" }
   | { readonly name: "risk.add"; readonly pattern: string; readonly description: string }
   | { readonly name: "risk.rm"; readonly id: number }
+  | {
+      readonly name: "schedule.add";
+      readonly cron: string;
+      readonly target: string;
+      readonly command: string;
+      readonly timezone?: string | undefined;
+      readonly label?: string | undefined;
+      readonly onChange?: boolean | undefined;
+      readonly timeoutMs?: number | undefined;
+    }
+  | { readonly name: "schedule.list" }
+  | { readonly name: "schedule.show"; readonly schedule: number }
+  | { readonly name: "schedule.rm"; readonly schedule: number }
+  | { readonly name: "schedule.pause"; readonly schedule: number }
+  | { readonly name: "schedule.resume"; readonly schedule: number }
+  | { readonly name: "schedule.run"; readonly schedule: number }
   | { readonly name: "help"; readonly topic?: string | undefined };
 
 export type CommandName = Command["name"];
@@ -335,6 +351,52 @@ export const COMMAND_SPECS: readonly Spec[] = [
     build: (v) => ({ name: "risk.rm", id: Number(v.id) }),
   },
   {
+    path: ["schedule", "add"],
+    summary: "Run a command on a cron schedule, reporting to this channel",
+    args: [
+      { name: "cron", kind: "word", description: 'A cron expression, quoted: "0 8 * * 1-5", or with seconds "*/30 * * * * *"' },
+      { name: "target", kind: "target", description: "Hosts: a name, names joined by commas, a glob (web-*), tags (role=web) or all", complete: "target" },
+      { name: "command", kind: "rest", description: "The shell command, quoted" },
+    ],
+    flags: [
+      { name: "tz", kind: "word", description: "Time zone of the schedule, e.g. Europe/Berlin (default UTC)" },
+      { name: "name", kind: "word", description: "A name for the report" },
+      { name: "on-change", kind: "boolean", description: "Post only when the output differs from the last run" },
+      { name: "timeout", kind: "duration", description: "Stop the command after this long (e.g. 30s, 10m)", min: 1000, max: 86_400_000 },
+    ],
+    example: `/testum schedule add "0 8 * * 1-5" role=db 'df -h /' --name disk --tz Europe/Berlin`,
+    build: (v) => ({
+      name: "schedule.add",
+      cron: str(v.cron),
+      target: str(v.target),
+      command: str(v.command),
+      timezone: optStr(v.tz),
+      label: optStr(v.name),
+      onChange: v["on-change"] === true ? true : undefined,
+      timeoutMs: v.timeout as number | undefined,
+    }),
+  },
+  {
+    path: ["schedule", "list"],
+    summary: "The schedules reporting to this channel",
+    args: [],
+    build: () => ({ name: "schedule.list" }),
+  },
+  ...(["show", "rm", "pause", "resume", "run"] as const).map(
+    (verb): Spec => ({
+      path: ["schedule", verb],
+      summary: {
+        show: "A schedule in full, with its next run times",
+        rm: "Delete a schedule",
+        pause: "Stop a schedule's runs until it is resumed",
+        resume: "Start a paused schedule again",
+        run: "Run a schedule now",
+      }[verb],
+      args: [{ name: "schedule", kind: "int", description: "The schedule's number" }],
+      build: (v) => ({ name: `schedule.${verb}`, schedule: Number(v.schedule) }),
+    }),
+  ),
+  {
     path: ["help"],
     summary: "Show what testum can do",
     args: [{ name: "topic", kind: "word", description: "A command to explain", optional: true }],
@@ -344,7 +406,7 @@ export const COMMAND_SPECS: readonly Spec[] = [
 ];
 
 /** `hosts` alone means `hosts list`; `keys` alone, `keys list`. */
-const GROUP_DEFAULTS: Readonly<Record<string, string>> = { hosts: "list", keys: "list", risk: "list", jobs: "list" };
+const GROUP_DEFAULTS: Readonly<Record<string, string>> = { hosts: "list", keys: "list", risk: "list", jobs: "list", schedule: "list" };
 
 /** Parses chat text such as `run prod-db 'df -h'` into a Command. */
 export function parseCommandText(text: string): Command {

@@ -115,6 +115,29 @@ function convertFlag(spec: CommandSpec<unknown>, flag: FlagSpec, value: string |
   }
 }
 
+/** The options after a quoted command, or undefined unless every word is a known option or its value. */
+function trailingFlags(spec: CommandSpec<unknown>, tokens: readonly Token[]): Values | undefined {
+  if (tokens.length === 0) return undefined;
+  const flags = new Map((spec.flags ?? []).map((f) => [f.name, f]));
+  const values: Values = {};
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i]!;
+    if (token.quoted || !token.value.startsWith("--")) return undefined;
+    const [name, inline] = token.value.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    const flag = flags.get(name);
+    if (!flag) return undefined;
+    if (flag.kind === "boolean") {
+      if (inline !== undefined) return undefined;
+      values[name] = true;
+      continue;
+    }
+    const value = inline ?? tokens[++i]?.value;
+    if (value === undefined) return undefined;
+    values[name] = convertFlag(spec, flag, value);
+  }
+  return values;
+}
+
 /** Parses the words after the command path of a text command. */
 export function parseTextArgs<C>(spec: CommandSpec<C>, input: string, tokens: readonly Token[]): C {
   const values: Values = {};
@@ -150,7 +173,14 @@ export function parseTextArgs<C>(spec: CommandSpec<C>, input: string, tokens: re
       throw new UsageError(`unexpected "${token.value}" after "${spec.path.join(" ")}"`, usageOf(spec));
     }
     if (arg.kind === "rest") {
-      values[arg.name] = remainder(input, token);
+      const trailing = trailingFlags(spec, tokens.slice(i + 1));
+      if (token.quoted && trailing) {
+        // `'df -h' --timeout 30s`: a quoted command followed only by known options.
+        values[arg.name] = token.value;
+        Object.assign(values, trailing);
+      } else {
+        values[arg.name] = remainder(input, token);
+      }
       argIndex = spec.args.length;
       break;
     }

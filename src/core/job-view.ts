@@ -152,6 +152,9 @@ export function renderParent(job: Job, tasks: readonly Task[], publicUrl: string
   if (duration && !["queued", "awaiting_approval"].includes(status)) fields.push({ label: "Duration", value: duration });
 
   const blocks: Block[] = [{ type: "heading", text: headline }];
+  const scheduled = job.options as { schedule?: { id: number; name: string }; note?: string };
+  if (scheduled.schedule) blocks.push({ type: "context", text: `🕒 Scheduled report "${scheduled.schedule.name}" (schedule #${scheduled.schedule.id})` });
+  if (scheduled.note) blocks.push({ type: "text", text: scheduled.note });
   if (!single) blocks.push({ type: "text", text: `${progressBar(countTasks(tasks))}  ${countsLine(countTasks(tasks))}` });
   blocks.push({ type: "fields", fields });
   const problem = single?.error ?? job.error;

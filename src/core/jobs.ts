@@ -50,6 +50,7 @@ export interface Job {
   readonly cancelledBy: string | null;
   readonly kind: "command" | "script";
   readonly reportKey: string | null;
+  readonly scheduleId: number | null;
 }
 
 export interface Task {
@@ -80,6 +81,7 @@ export interface NewJob {
   readonly conversation: string;
   readonly timeoutMs: number;
   readonly options?: Readonly<Record<string, unknown>>;
+  readonly scheduleId?: number | undefined;
   /** When set, the job waits for approval before it is queued. */
   readonly approval?: {
     readonly reasons: readonly string[];
@@ -92,9 +94,9 @@ export interface NewJob {
 export async function createJob(sql: Sql, input: NewJob): Promise<Job> {
   return sql.begin(async (tx) => {
     const [job] = await tx<Job[]>`
-      insert into jobs (kind, command, target, requested_by, requested_by_name, conversation, log_token, timeout_ms, options,
+      insert into jobs (schedule_id, kind, command, target, requested_by, requested_by_name, conversation, log_token, timeout_ms, options,
                         status, approval_reasons, approval_hash, approvals_required, approval_expires_at)
-      values (${input.kind ?? "command"}, ${input.command}, ${input.target}, ${input.requestedBy}, ${input.requestedByName ?? null},
+      values (${input.scheduleId ?? null}, ${input.kind ?? "command"}, ${input.command}, ${input.target}, ${input.requestedBy}, ${input.requestedByName ?? null},
               ${input.conversation}, ${randomBytes(24).toString("base64url")}, ${input.timeoutMs},
               ${tx.json((input.options ?? {}) as never)}, ${input.approval ? "awaiting_approval" : "queued"},
               ${tx.json((input.approval?.reasons ?? []) as never)}, ${input.approval?.hash ?? null},

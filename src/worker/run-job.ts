@@ -3,6 +3,7 @@ import type { ChatAdapter, ChatDirectory } from "../core/chat.js";
 import { mapLimit, Semaphore } from "../core/concurrency.js";
 import type { Sql } from "../core/db.js";
 import { renderReport, renderSummary } from "../core/fanout.js";
+import { afterScheduledJob } from "../core/scheduler.js";
 import { getHostById, type Host } from "../core/hosts.js";
 import { renderLive, renderParent } from "../core/job-view.js";
 import {
@@ -217,6 +218,9 @@ export function createJobRunner(deps: RunnerDeps) {
       await recordAudit(sql, { actor: job.requestedBy, actorName: job.requestedByName ?? undefined, channel: job.conversation, action: "job.end", target: job.target, outcome: ended.status, detail: { job: job.id, cancelledBy: ended.cancelledBy } });
       clearInterval(painter);
       await showFinal(ended, finalTasks, live, parent, latest?.tail);
+      if (ended.scheduleId !== null) {
+        await afterScheduledJob(deps, ended).catch((err: unknown) => log.error({ err, job: job.id }, "scheduled report bookkeeping failed"));
+      }
       return ended.status;
     } finally {
       clearInterval(beat);

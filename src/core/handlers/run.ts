@@ -1,56 +1,17 @@
 import { requireOnHosts } from "../access.js";
-import { approvalHash, renderRequest } from "../approvals.js";
-import { recordAudit } from "../audit.js";
+import { approvalHash } from "../approvals.js";
 import { encodeAction } from "../actions.js";
 import type { Inbound, Reply } from "../chat.js";
 import type { RunFlags } from "../commands.js";
 import { compactNames } from "../fanout.js";
-import { isTestumError, NotAllowedError, TestumError } from "../errors.js";
+import { NotAllowedError } from "../errors.js";
 import type { Host } from "../hosts.js";
-import { renderLive, renderParent } from "../job-view.js";
-import { createJob, finishJob, getJob, listTasks, setChatRefs, type Job } from "../jobs.js";
+import { createJob } from "../jobs.js";
+import { publish } from "../publish.js";
 import { listing, privateReply, privateText } from "../replies.js";
 import { listRiskPatterns, riskReasons } from "../risk.js";
-import { truncate } from "../tail.js";
 import { resolveTarget } from "../targets.js";
 import type { Handler, HandlerContext } from "./context.js";
-
-/**
- * Posts the job's parent and live messages, then queues it, or, when it
- * needs approval, posts the request with its buttons instead.
- */
-async function publish(ctx: HandlerContext, job: Job, hosts: readonly Host[]): Promise<void> {
-  const { sql, settings, log } = ctx;
-  const chat = ctx.chat.adapterFor(job.conversation);
-  const label = hosts.length === 1 ? hosts[0]!.name : `${hosts.length} hosts`;
-  let parent: string | undefined;
-  try {
-    const tasks = await listTasks(sql, job.id);
-    const start = await chat.startThread(job.conversation, renderParent(job, tasks, settings.publicUrl), truncate(`#${job.id} ${label}: ${job.command}`, 100));
-    parent = start.message;
-    const live = await chat.post(
-      start.thread,
-      renderLive(job, label, { lines: [], omitted: 0, lineCount: 0, status: "queued", updatedAt: Date.now() }, settings.publicUrl),
-    );
-    await setChatRefs(sql, job.id, { thread: start.thread, parentMessage: start.message, liveMessage: live });
-    if (job.status === "awaiting_approval") {
-      const request = await chat.post(start.thread, renderRequest(job, hosts.map((h) => h.name), []));
-      await sql`update jobs set approval_message = ${request} where id = ${job.id}`;
-    } else {
-      await ctx.queue.enqueue(job.id);
-    }
-  } catch (err) {
-    const reason = isTestumError(err) ? err.message : "the job could not be queued (the job queue is unavailable)";
-    log.error({ err, job: job.id }, "job could not be published");
-    await finishJob(sql, job.id, "failed", `not run: ${reason}`);
-    await recordAudit(sql, { actor: "system", action: "job.end", target: job.target, outcome: "failed", channel: job.conversation, detail: { job: job.id, reason } });
-    if (parent) {
-      const failed = await getJob(sql, job.id);
-      await chat.edit(parent, renderParent(failed, await listTasks(sql, job.id), settings.publicUrl)).catch(() => {});
-    }
-    throw new TestumError("chat_unavailable", `job #${job.id} was not run: ${reason}`, { cause: err });
-  }
-}
 
 export interface Submission extends RunFlags {
   readonly kind: "command" | "script";
@@ -110,7 +71,7 @@ export async function submit(ctx: HandlerContext, event: Inbound, input: Submiss
     hosts: hosts.length <= 50 ? hosts.map((h) => h.name) : compactNames(hosts.map((h) => h.name)),
     ...(reasons.length ? { reasons } : {}),
   });
-  await publish(ctx, job, hosts);
+  await publish({ ...ctx, publicUrl: settings.publicUrl }, job, hosts);
   const where = hosts.length === 1 ? hosts[0]!.name : `${hosts.length} hosts`;
   if (reasons.length === 0) return privateText(`✅ Job #${job.id} queued on ${where}. Output follows in the thread.`, "success");
   return privateReply({

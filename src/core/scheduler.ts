@@ -1,0 +1,234 @@
+import { createHash } from "node:crypto";
+import cron from "node-cron";
+import { loadPrincipal, requireOnHosts } from "./access.js";
+import { approvalHash } from "./approvals.js";
+import { recordAudit } from "./audit.js";
+import type { ChatDirectory, View } from "./chat.js";
+import type { Sql } from "./db.js";
+import type { Host } from "./hosts.js";
+import { renderSummary } from "./fanout.js";
+import { renderLive, renderParent } from "./job-view.js";
+import { createJob, listTasks, type Job, type Task } from "./jobs.js";
+import type { JobQueue, Logger } from "./ports.js";
+import { publish } from "./publish.js";
+import { message } from "./replies.js";
+import { listRiskPatterns, riskReasons } from "./risk.js";
+import { getSchedule, missedBetween, type Schedule } from "./schedules.js";
+import { resolveTarget } from "./targets.js";
+
+export interface SchedulerDeps {
+  readonly sql: Sql;
+  readonly chat: ChatDirectory;
+  readonly queue: JobQueue;
+  readonly log: Logger;
+  readonly publicUrl: string;
+  readonly admins: readonly string[];
+  readonly approvalHosts: number;
+  /** Names this process in schedule_fires. */
+  readonly processName: string;
+  /** Run the last fire missed while every process was down (TESTUM_SCHEDULE_CATCHUP). */
+  readonly catchUp: boolean;
+  /** How often the schedules are re-read from the database. */
+  readonly syncEveryMs?: number;
+}
+
+/** The options that make a schedule's approval cover a run. */
+export function scheduleOptions(schedule: Pick<Schedule, "timeoutMs">): Record<string, unknown> {
+  return { timeoutMs: schedule.timeoutMs };
+}
+
+/** Says something about a schedule in its channel (a new top-level message). */
+async function tell(deps: SchedulerDeps, schedule: Schedule, view: View): Promise<void> {
+  try {
+    await deps.chat.adapterFor(schedule.channel).startThread(schedule.channel, view, `schedule ${schedule.name}`);
+  } catch (err) {
+    deps.log.error({ err, schedule: schedule.id }, "could not post to a schedule's channel");
+  }
+}
+
+/**
+ * Runs one fire of a schedule, once across every testum process: the first
+ * process to record the fire runs it. The owner's rights and the approval
+ * are checked at every fire.
+ */
+export async function fireSchedule(deps: SchedulerDeps, scheduleId: number, at: Date, reason: "scheduled" | "manual" | "catch-up"): Promise<Job | undefined> {
+  const { sql } = deps;
+  const won = await sql`
+    insert into schedule_fires (schedule_id, fire_at, fired_by) values (${scheduleId}, ${at}, ${deps.processName})
+    on conflict do nothing returning schedule_id`;
+  if (won.length === 0) return undefined;
+  const schedule = await getSchedule(sql, scheduleId).catch(() => undefined);
+  if (!schedule || (schedule.paused && reason !== "manual")) return undefined;
+  const outcome = async (value: string, job?: Job) => {
+    await sql`update schedule_fires set outcome = ${value}, job_id = ${job?.id ?? null} where schedule_id = ${scheduleId} and fire_at = ${at}`;
+    await recordAudit(sql, { actor: schedule.owner, actorName: schedule.ownerName ?? undefined, channel: schedule.channel, action: "schedule.fire", target: schedule.target, outcome: value, detail: { schedule: schedule.id, fireAt: at.toISOString(), reason, job: job?.id ?? null } });
+  };
+
+  let note: string | undefined;
+  if (schedule.lastFireAt && reason === "scheduled") {
+    const missed = missedBetween(schedule.cron, schedule.timezone, schedule.lastFireAt, at);
+    if (missed.count > 0) {
+      note = `${missed.capped ? "Many" : missed.count} earlier run${missed.count === 1 ? " was" : "s were"} missed while testum was not running (last due ${missed.last?.toISOString().slice(0, 19).replace("T", " ")} UTC).`;
+    }
+  }
+  await sql`update schedules set last_fire_at = greatest(last_fire_at, ${at}) where id = ${scheduleId}`;
+
+  let hosts: Host[];
+  try {
+    hosts = await resolveTarget(sql, schedule.target);
+    const principal = await loadPrincipal(sql, { id: schedule.owner, name: schedule.ownerName ?? undefined, groups: schedule.ownerGroups }, deps.admins);
+    requireOnHosts(principal, "run", hosts);
+  } catch (err) {
+    await tell(deps, schedule, message(`⚠️ Scheduled report "${schedule.name}" (#${schedule.id}) did not run: ${(err as Error).message}`, undefined, "warning"));
+    await outcome("refused");
+    return undefined;
+  }
+  const reasons = riskReasons(schedule.command, hosts, await listRiskPatterns(sql), { maxHostsWithoutApproval: deps.approvalHosts });
+  if (reasons.length > 0 && approvalHash({ kind: "command", command: schedule.command }, hosts, scheduleOptions(schedule)) !== schedule.approvedHash) {
+    await tell(
+      deps,
+      schedule,
+      message(`⚠️ Scheduled report "${schedule.name}" (#${schedule.id}) did not run: it now needs approval (${reasons.join("; ")}). Make the schedule again to ask for it.`, undefined, "warning"),
+    );
+    await outcome("needs_approval");
+    return undefined;
+  }
+  const job = await createJob(sql, {
+    command: schedule.command,
+    target: schedule.target,
+    hosts,
+    requestedBy: schedule.owner,
+    requestedByName: schedule.ownerName ?? undefined,
+    conversation: schedule.channel,
+    timeoutMs: schedule.timeoutMs,
+    scheduleId: schedule.id,
+    options: { ...scheduleOptions(schedule), schedule: { id: schedule.id, name: schedule.name }, ...(note ? { note } : {}) },
+  });
+  // Reports that only post on change, or while muted, run without chat messages; the end decides.
+  if (schedule.onChange || schedule.muted) await deps.queue.enqueue(job.id);
+  else await publish(deps, job, hosts);
+  await outcome("queued", job);
+  return job;
+}
+
+/** A fingerprint of a whole run: every host's outcome and output. */
+function runFingerprint(tasks: readonly Task[]): string {
+  const parts = tasks.map((t) => `${t.hostName}\0${t.status}\0${t.exitCode ?? ""}\0${t.outputHash ?? ""}`).sort();
+  return createHash("sha256").update(parts.join("\n")).digest("hex");
+}
+
+/**
+ * After a scheduled job ends: remembers its output, and decides what the
+ * channel hears (a report that runs only on change, the mute after three
+ * failures in a row, the recovery).
+ */
+export async function afterScheduledJob(deps: Pick<SchedulerDeps, "sql" | "chat" | "log" | "publicUrl">, job: Job): Promise<void> {
+  if (job.scheduleId === null) return;
+  const { sql } = deps;
+  const schedule = await getSchedule(sql, job.scheduleId).catch(() => undefined);
+  if (!schedule) return;
+  const tasks = await listTasks(sql, job.id);
+  const fingerprint = runFingerprint(tasks);
+  const failed = job.status !== "succeeded";
+  const failures = failed ? schedule.consecutiveFailures + 1 : 0;
+  const posted = job.parentMessage !== null;
+  const changed = schedule.lastOutputHash !== fingerprint;
+  let muted = schedule.muted;
+  const notes: string[] = [];
+  let report = false;
+  if (failed && failures >= 3 && !schedule.muted) {
+    muted = true;
+    notes.push(`🔕 Scheduled report "${schedule.name}" (#${schedule.id}) failed ${failures} times in a row. It stays quiet until it succeeds again; every run is still logged.`);
+    report = !posted;
+  } else if (!failed && schedule.muted) {
+    muted = false;
+    notes.push(`🔔 Scheduled report "${schedule.name}" (#${schedule.id}) succeeded again after ${schedule.consecutiveFailures} failures.`);
+    report = !posted;
+  } else if (!posted && !schedule.muted && schedule.onChange && (schedule.lastOutputHash === null || changed)) {
+    report = true;
+    if (schedule.lastOutputHash !== null) notes.push(`The output of "${schedule.name}" changed since the last run.`);
+  }
+  await sql`
+    update schedules set last_output_hash = ${fingerprint}, consecutive_failures = ${failures}, muted = ${muted}
+    where id = ${schedule.id}`;
+  try {
+    const chat = deps.chat.adapterFor(schedule.channel);
+    if (report) {
+      const start = await chat.startThread(schedule.channel, renderParent(job, tasks, deps.publicUrl), `schedule ${schedule.name}`);
+      const detail = tasks.length === 1 ? await finalLive(deps, job, tasks[0]!) : renderSummary(job, tasks, deps.publicUrl);
+      await chat.post(start.thread, detail);
+      for (const note of notes) await chat.post(start.thread, message(note));
+    } else {
+      for (const note of notes) await chat.startThread(schedule.channel, message(note, undefined, muted ? "warning" : "success"), `schedule ${schedule.name}`);
+    }
+  } catch (err) {
+    deps.log.error({ err, schedule: schedule.id, job: job.id }, "could not post a scheduled report");
+  }
+}
+
+async function finalLive(deps: Pick<SchedulerDeps, "publicUrl">, job: Job, task: Task): Promise<View> {
+  const lines = (task.tail ?? "").split("\n").filter((l, i, all) => l !== "" || i < all.length - 1);
+  return renderLive(job, task.hostName, { lines, omitted: Math.max(0, (task.logLines ?? 0) - lines.length), lineCount: task.logLines ?? 0, status: task.status, updatedAt: Date.now() }, deps.publicUrl);
+}
+
+/**
+ * Keeps a cron task per active schedule in this process, re-reading the
+ * schedules every few seconds, and fires them through fireSchedule.
+ */
+export function startScheduler(deps: SchedulerDeps): { stop(): Promise<void>; sync(): Promise<void> } {
+  const tasks = new Map<number, { task: ReturnType<typeof cron.schedule>; version: string }>();
+  let stopped = false;
+  let current: Promise<unknown> = Promise.resolve();
+
+  async function sync(): Promise<void> {
+    const schedules = await deps.sql<Schedule[]>`
+      select * from schedules where not paused and approval_state in ('none', 'approved')`;
+    const seen = new Set<number>();
+    for (const schedule of schedules) {
+      seen.add(schedule.id);
+      const version = `${schedule.cron}|${schedule.timezone}|${schedule.updatedAt.getTime()}`;
+      const existing = tasks.get(schedule.id);
+      if (existing?.version === version) continue;
+      if (existing) await existing.task.destroy();
+      const task = cron.schedule(
+        schedule.cron,
+        (context) => {
+          current = fireSchedule(deps, schedule.id, context.date, "scheduled").catch((err) => deps.log.error({ err, schedule: schedule.id }, "a scheduled run failed to start"));
+        },
+        { timezone: schedule.timezone, name: `testum-schedule-${schedule.id}`, noOverlap: false, unref: true },
+      );
+      tasks.set(schedule.id, { task, version });
+      if (!existing && deps.catchUp) await catchUp(schedule);
+    }
+    for (const [id, entry] of tasks) {
+      if (!seen.has(id)) {
+        await entry.task.destroy();
+        tasks.delete(id);
+      }
+    }
+  }
+
+  /** Runs the last fire missed while no process was up (once, whoever gets there first). */
+  async function catchUp(schedule: Schedule): Promise<void> {
+    const since = schedule.lastFireAt ?? schedule.createdAt;
+    const missed = missedBetween(schedule.cron, schedule.timezone, since, new Date(Date.now() - 1000));
+    if (missed.last) await fireSchedule(deps, schedule.id, missed.last, "catch-up");
+  }
+
+  const timer = setInterval(() => {
+    if (!stopped) current = sync().catch((err) => deps.log.error({ err }, "could not read the schedules"));
+  }, deps.syncEveryMs ?? 5000);
+  timer.unref();
+  current = sync().catch((err) => deps.log.error({ err }, "could not read the schedules"));
+
+  return {
+    sync,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await current;
+      for (const { task } of tasks.values()) await task.destroy();
+      tasks.clear();
+    },
+  };
+}

@@ -1,0 +1,124 @@
+import cron from "node-cron";
+import type { Sql } from "./db.js";
+import { TestumError, UsageError } from "./errors.js";
+
+/** Scheduled reports: the model and the cron arithmetic. */
+export interface Schedule {
+  readonly id: number;
+  readonly name: string;
+  readonly cron: string;
+  readonly timezone: string;
+  readonly target: string;
+  readonly command: string;
+  readonly channel: string;
+  readonly owner: string;
+  readonly ownerName: string | null;
+  readonly ownerGroups: readonly string[];
+  readonly onChange: boolean;
+  readonly timeoutMs: number;
+  readonly paused: boolean;
+  readonly approvalState: "none" | "pending" | "approved" | "rejected";
+  readonly approvalReasons: readonly string[];
+  readonly approvedHash: string | null;
+  readonly approvedBy: string | null;
+  readonly approvalMessage: string | null;
+  readonly lastFireAt: Date | null;
+  readonly lastOutputHash: string | null;
+  readonly consecutiveFailures: number;
+  readonly muted: boolean;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+/** Checks a cron expression (5 fields, or 6 with seconds first); the error names the bad field. */
+export function validateCron(expression: string): void {
+  const result = cron.validateDetailed(expression.trim());
+  if (result.valid) return;
+  const problems = result.errors.map((e) => (e.field === "expression" ? e.message : `the ${e.field} field "${e.value ?? ""}" is not valid`));
+  throw new UsageError(
+    `invalid cron expression "${expression}": ${problems.join("; ")}. Fields: [second] minute hour day-of-month month day-of-week, e.g. "0 8 * * 1-5" or "*/30 * * * * *"`,
+  );
+}
+
+export function validateTimezone(zone: string): void {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: zone });
+  } catch {
+    throw new UsageError(`"${zone}" is not a time zone: use an IANA name such as Europe/Berlin, America/New_York or UTC`);
+  }
+}
+
+/** The next `count` fire times. */
+export function nextRuns(expression: string, timezone: string, count: number): Date[] {
+  const task = cron.createTask(expression, () => {}, { timezone });
+  try {
+    return task.getNextRuns(count);
+  } finally {
+    void task.destroy();
+  }
+}
+
+/** Matches a time against a pattern in its time zone. */
+function matcher(expression: string, timezone: string): { match(date: Date): boolean; stepMs: number; done(): void } {
+  const task = cron.createTask(expression, () => {}, { timezone });
+  const hasSeconds = expression.trim().split(/\s+/).length === 6;
+  return { match: (d) => task.match(d), stepMs: hasSeconds ? 1000 : 60_000, done: () => void task.destroy() };
+}
+
+/** Fire times strictly between `after` and `before` (at most `cap` counted): the ones nobody ran. */
+export function missedBetween(expression: string, timezone: string, after: Date, before: Date, cap = 100_000): { count: number; last: Date | undefined; capped: boolean } {
+  const m = matcher(expression, timezone);
+  try {
+    let count = 0;
+    let last: Date | undefined;
+    const step = m.stepMs;
+    let t = Math.floor(after.getTime() / step) * step + step;
+    let steps = 0;
+    while (t < before.getTime()) {
+      if (steps++ > cap) return { count, last, capped: true };
+      const date = new Date(t);
+      if (m.match(date)) {
+        count += 1;
+        last = date;
+      }
+      t += step;
+    }
+    return { count, last, capped: false };
+  } finally {
+    m.done();
+  }
+}
+
+const DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+
+/** A cron expression in words, for confirmations; unusual ones are quoted as they are. */
+export function describeCron(expression: string): string {
+  const parts = expression.trim().split(/\s+/);
+  const [sec, min, hour, dom, mon, dow] = parts.length === 6 ? parts : ["0", ...parts];
+  const every = (field: string | undefined) => /^\*\/(\d+)$/.exec(field ?? "")?.[1];
+  const rest = (fields: Array<string | undefined>) => fields.every((f) => f === "*");
+  if (parts.length === 6 && every(sec) && rest([min, hour, dom, mon, dow])) return `every ${every(sec)} seconds`;
+  if (parts.length === 6 && sec === "*" && rest([min, hour, dom, mon, dow])) return "every second";
+  if (sec === "0" && min === "*" && rest([hour, dom, mon, dow])) return "every minute";
+  if (sec === "0" && every(min) && rest([hour, dom, mon, dow])) return `every ${every(min)} minutes`;
+  if (sec === "0" && /^\d+$/.test(min!) && hour === "*" && rest([dom, mon, dow])) return `every hour at minute ${min}`;
+  if (sec === "0" && /^\d+$/.test(min!) && /^\d+$/.test(hour!) && dom === "*" && mon === "*") {
+    const at = `${hour!.padStart(2, "0")}:${min!.padStart(2, "0")}`;
+    if (dow === "*") return `every day at ${at}`;
+    if (dow === "1-5") return `every weekday at ${at}`;
+    if (/^[0-6]$/.test(dow!)) return `every ${DAYS[Number(dow)]} at ${at}`;
+  }
+  return `on the schedule "${expression}"`;
+}
+
+export async function getSchedule(sql: Sql, id: number): Promise<Schedule> {
+  const [schedule] = await sql<Schedule[]>`select * from schedules where id = ${id}`;
+  if (!schedule) throw new TestumError("invalid_input", `no schedule #${id}. /testum schedule list shows them.`);
+  return schedule;
+}
+
+export async function listSchedules(sql: Sql, channel?: string): Promise<Schedule[]> {
+  return channel
+    ? sql<Schedule[]>`select * from schedules where channel = ${channel} order by id`
+    : sql<Schedule[]>`select * from schedules order by id`;
+}
