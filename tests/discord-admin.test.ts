@@ -82,3 +82,15 @@ describe("scripts and cancel from Discord", () => {
     await eventually("the remote sleep to be gone", async () => (await world.ssh.hosts[0]!.processes(/sleep 641/)).length === 0, 15_000);
   });
 });
+
+describe("scheduled reports from Discord", () => {
+  it("adds a schedule with typed options; each fire posts a report to the channel", async () => {
+    const added = await world.command(["schedule", "add"], { cron: "*/2 * * * * *", target: "web-1", command: "echo scheduled", name: "ping", "on-change": false });
+    expect(added.text).toMatch(/Schedule #\d+ "ping": every 2 seconds \(UTC\), on web-1/);
+    const id = Number(/Schedule #(\d+)/.exec(added.text)![1]);
+    const reports = () => world.discord.messages(world.discord.channelId).filter((m) => JSON.stringify(m.embeds).includes(`(schedule #${id})`));
+    await eventually("two reports", () => reports().length >= 2, 15_000);
+    expect((await world.command(["schedule", "rm"], { schedule: id })).text).toContain(`Deleted schedule #${id}`);
+    expect(world.discord.pings()).toEqual([]);
+  });
+});
