@@ -162,6 +162,19 @@ const schema = z.object({
     .min(1, { error: "expected at least 1" })
     .max(2000, { error: "expected at most 2000" })
     .default(100),
+  PLAYGROUND: z
+    .string()
+    .default("auto")
+    .transform((v, ctx) => {
+      const value = v.trim().toLowerCase();
+      if (["auto", ""].includes(value)) return "auto" as const;
+      if (["on", "1", "true", "yes"].includes(value)) return "on" as const;
+      if (["off", "0", "false", "no"].includes(value)) return "off" as const;
+      ctx.addIssue({ code: "custom", message: `expected on, off or auto, got "${v}"` });
+      return z.NEVER;
+    }),
+  PLAYGROUND_HOST: z.string().trim().min(1).default("127.0.0.1"),
+  TESTUM_LANG: z.enum(["en", "ru"], { error: "expected en or ru" }).default("en"),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
 });
 
