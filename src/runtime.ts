@@ -20,6 +20,9 @@ import { startReaper } from "./core/reaper.js";
 import { startScheduler } from "./core/scheduler.js";
 import { createSecretBox } from "./core/secret-box.js";
 import { ensureIdentity } from "./core/identity.js";
+import { createPlayground, createPlaygroundChat } from "./adapters/playground/index.js";
+import { createPlaygroundStore } from "./adapters/playground/store.js";
+import { grant } from "./core/access.js";
 import { startWorker } from "./worker/index.js";
 import { createRemoteAccess } from "./worker/remote.js";
 
@@ -92,7 +95,13 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
       ? createDiscordApi({ botToken: config.DISCORD_BOT_TOKEN, apiUrl: config.DISCORD_API_URL })
       : undefined;
   if (discordApi) adapters.push(createDiscordChat(discordApi, budget, log));
+  // The playground: on when asked, or when no chat platform is configured.
+  const platforms = adapters.length;
+  const playgroundOn = config.PLAYGROUND === "on" || (config.PLAYGROUND === "auto" && platforms === 0);
+  if (playgroundOn) adapters.push(createPlaygroundChat(createPlaygroundStore(sql)));
   const chat = createChatDirectory(adapters);
+  const admins = playgroundOn ? [...config.TESTUM_ADMINS, "local:admin"] : config.TESTUM_ADMINS;
+  if (playgroundOn) await seedPlaygroundRoles(sql);
 
   const queue = createJobQueue(redis, prefix);
   const cancels = createCancelBus(redis, prefix);
@@ -113,12 +122,13 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
       queue,
       log,
       settings: {
-        admins: config.TESTUM_ADMINS,
+        admins,
         publicUrl: config.publicUrl,
         jobTimeoutMs: config.TESTUM_JOB_TIMEOUT,
         approvalHosts: config.TESTUM_APPROVAL_HOSTS,
         approvalsRequired: config.TESTUM_APPROVALS_REQUIRED,
         approvalTtlMs: config.TESTUM_APPROVAL_TTL,
+        lang: config.TESTUM_LANG,
       },
     });
     if (slackClient) {
@@ -147,9 +157,30 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
     } else {
       log.info({ adapter: "discord" }, "Discord: off (DISCORD_APPLICATION_ID, DISCORD_PUBLIC_KEY and DISCORD_BOT_TOKEN not set)");
     }
-    server = createHttpServer({ sql, logs, log, pingRedis: async () => void (await redis.ping()), routes });
-    port = await listen(server, config.PORT, config.HOST);
-    log.info({ port, logs: logs.kind }, `testum is listening on ${config.HOST}:${port}; links point at ${config.publicUrl}`);
+    const pingRedis = async () => void (await redis.ping());
+    if (playgroundOn) {
+      const playground = createPlayground({ sql, core, log });
+      stops.push(() => playground.close());
+      const playgroundRoutes = { ...routes, ...playground.routes };
+      if (platforms === 0) {
+        // Only the playground: the whole web side stays on the local address.
+        server = createHttpServer({ sql, logs, log, pingRedis, routes: playgroundRoutes });
+        port = await listen(server, config.PORT, config.PLAYGROUND_HOST);
+        log.info({ port }, `playground: on, at http://${config.PLAYGROUND_HOST === "0.0.0.0" ? "localhost" : config.PLAYGROUND_HOST}:${port}/ (no chat platform is configured)`);
+      } else {
+        const extra = createHttpServer({ sql, logs, log, pingRedis, routes: playground.routes });
+        const extraPort = await listen(extra, config.PLAYGROUND_PORT ?? config.PORT + 1, config.PLAYGROUND_HOST);
+        stops.push(() => new Promise<void>((r) => (extra.close(() => r()), extra.closeAllConnections())));
+        log.info({ port: extraPort }, `playground: on (PLAYGROUND=on), at http://${config.PLAYGROUND_HOST}:${extraPort}/`);
+      }
+    } else {
+      log.info({}, `playground: off (${config.PLAYGROUND === "off" ? "PLAYGROUND=off" : "a chat platform is configured; PLAYGROUND=on turns it on"})`);
+    }
+    if (!server) {
+      server = createHttpServer({ sql, logs, log, pingRedis, routes });
+      port = await listen(server, config.PORT, config.HOST);
+    }
+    log.info({ port, logs: logs.kind }, `testum is listening on port ${port}; links point at ${config.publicUrl}`);
   }
 
   if (options.work) {
@@ -182,7 +213,7 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
     queue,
     log,
     publicUrl: config.publicUrl,
-    admins: config.TESTUM_ADMINS,
+    admins,
     approvalHosts: config.TESTUM_APPROVAL_HOSTS,
     processName: options.workerName ?? `${hostname()}:${process.pid}`,
     catchUp: config.TESTUM_SCHEDULE_CATCHUP,
@@ -208,4 +239,10 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
       await sql.end({ timeout: 5 });
     },
   };
+}
+
+/** The playground's people: alice may run, bob may approve, admin may do anything (see TESTUM_ADMINS). */
+async function seedPlaygroundRoles(sql: Sql): Promise<void> {
+  await grant(sql, "playground", "local:alice", "operator", "*");
+  await grant(sql, "playground", "local:bob", "approver", "*");
 }

@@ -136,11 +136,16 @@ describe("scheduled reports", () => {
     const id = scheduleId(text(await world.slash(`schedule add "*/3 * * * * *" web-1 'echo tick' --name ticker`, OPS)));
     await eventually("a first run", async () => (await world.testum.sql`select 1 from jobs where schedule_id = ${id}`).length > 0, 10_000);
     await world.slash(`schedule pause ${id}`, OPS);
+    // Let a fire in flight finish, so it cannot move last_fire_at after the test does.
+    await sleep(1500);
+    await eventually("no run in flight", async () => (await world.testum.sql`select 1 from jobs where schedule_id = ${id} and status in ('queued', 'running')`).length === 0, 20_000);
     // As if every process had been down for a while.
     await world.testum.sql`update schedules set last_fire_at = now() - interval '20 seconds' where id = ${id}`;
     await world.slash(`schedule resume ${id}`, OPS);
-    await eventually("the note of missed runs", () => reportsOf(id).some((t) => /earlier runs were missed while testum was not running/.test(t)), 15_000);
+    await eventually("the note of missed runs", () => reportsOf(id).some((t) => /earlier runs were missed while testum was not running/.test(t)), 30_000);
     await world.slash(`schedule pause ${id}`, OPS);
+    await sleep(1500);
+    await eventually("no run in flight", async () => (await world.testum.sql`select 1 from jobs where schedule_id = ${id} and status in ('queued', 'running')`).length === 0, 20_000);
 
     await world.testum.sql`update schedules set last_fire_at = now() - interval '20 seconds', paused = false, updated_at = now() where id = ${id}`;
     const catcher = await startTestumForTest({

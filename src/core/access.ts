@@ -2,6 +2,7 @@ import type { Actor } from "./chat.js";
 import type { Sql } from "./db.js";
 import { NotAllowedError, TestumError } from "./errors.js";
 import type { Host } from "./hosts.js";
+import { english, msg, say, type Message, type Param, type Translator } from "./i18n.js";
 
 /**
  * Who may do what: roles bound to identities or platform groups, each scoped
@@ -41,7 +42,7 @@ export interface Principal {
 
 export function validateSelector(selector: string): string {
   if (selector === "*" || /^[a-z0-9._-]{1,63}$/.test(selector) || /^[a-z0-9_.-]{1,63}=\S{0,200}$/i.test(selector)) return selector;
-  throw new TestumError("invalid_input", `"${selector}" is not a scope: use a host name, tag=value, or *`);
+  throw new TestumError("invalid_input", msg("access.bad_scope", { scope: selector }));
 }
 
 export function selectorMatches(selector: string, host: Pick<Host, "name" | "tags">): boolean {
@@ -71,33 +72,39 @@ export function canEverywhere(principal: Principal, right: Right): boolean {
   return principal.configuredAdmin || principal.bindings.some((b) => RIGHTS[b.role].includes(right) && b.selector === "*");
 }
 
-export function describeBindings(principal: Principal): string {
-  if (principal.configuredAdmin) return "admin on * (TESTUM_ADMINS)";
-  if (principal.bindings.length === 0) return "no roles";
-  return principal.bindings.map((b) => `${b.role} on ${b.selector}${b.subject === principal.actor.id ? "" : ` (via ${b.subject})`}`).join(", ");
+/** The actor's roles, to be said later: "operator on role=web, viewer on * (via …)". */
+function bindingsMessage(principal: Principal): Param {
+  if (principal.configuredAdmin) return msg("access.configured_admin");
+  if (principal.bindings.length === 0) return msg("access.no_roles");
+  const each = principal.bindings.map((b) =>
+    b.subject === principal.actor.id ? msg("access.binding", { role: b.role, scope: b.selector }) : msg("access.binding_via", { role: b.role, scope: b.selector, via: b.subject }),
+  );
+  return each;
 }
 
-function refusal(principal: Principal, right: Right, where: string): NotAllowedError {
-  return new NotAllowedError(
-    `you need ${ROLE_FOR[right]} (the ${right} right) ${where}. You have: ${describeBindings(principal)}. Your identity is ${principal.actor.id}; an admin can grant it.`,
-  );
+export function describeBindings(principal: Principal, t: Translator = english): string {
+  return say(t, bindingsMessage(principal));
+}
+
+function refusal(principal: Principal, right: Right, where: Message): NotAllowedError {
+  return new NotAllowedError(msg("access.refusal", { role: ROLE_FOR[right], right, where, have: bindingsMessage(principal), identity: principal.actor.id }));
 }
 
 /** Requires the right on every host; the refusal names the hosts where it is missing. */
 export function requireOnHosts(principal: Principal, right: Right, hosts: ReadonlyArray<Pick<Host, "name" | "tags">>): void {
   const missing = hosts.filter((h) => !can(principal, right, h)).map((h) => h.name);
   if (missing.length > 0) {
-    const list = missing.length > 5 ? `${missing.slice(0, 5).join(", ")} and ${missing.length - 5} more` : missing.join(", ");
-    throw refusal(principal, right, `on ${list}`);
+    const list = missing.length > 5 ? msg("list.and_more", { items: missing.slice(0, 5), count: missing.length - 5 }) : missing.join(", ");
+    throw refusal(principal, right, msg("access.where.hosts", { hosts: list }));
   }
 }
 
 export function requireEverywhere(principal: Principal, right: Right): void {
-  if (!canEverywhere(principal, right)) throw refusal(principal, right, "on * (all hosts)");
+  if (!canEverywhere(principal, right)) throw refusal(principal, right, msg("access.where.everywhere"));
 }
 
 export function requireSomewhere(principal: Principal, right: Right): void {
-  if (!canSomewhere(principal, right)) throw refusal(principal, right, "on at least one host");
+  if (!canSomewhere(principal, right)) throw refusal(principal, right, msg("access.where.somewhere"));
 }
 
 export async function listBindings(sql: Sql): Promise<Binding[]> {
@@ -120,13 +127,13 @@ export async function revokeBinding(sql: Sql, subject: string, role: Role, selec
 export function parseSubject(text: string): string {
   const subject = text.replace(/^@/, "");
   if (!/^(slack|discord|local):[A-Za-z0-9_.:-]+$/.test(subject)) {
-    throw new TestumError("invalid_input", `"${text}" is not a user or group: mention them (@name), or give an identity such as slack:T0123:U0456`);
+    throw new TestumError("invalid_input", msg("access.bad_subject", { text }));
   }
   return subject;
 }
 
 export function parseRole(text: string): Role {
   const role = text.toLowerCase();
-  if (!(ROLES as readonly string[]).includes(role)) throw new TestumError("invalid_input", `"${text}" is not a role: use ${ROLES.join(", ")}`);
+  if (!(ROLES as readonly string[]).includes(role)) throw new TestumError("invalid_input", msg("access.bad_role", { text, roles: ROLES.join(", ") }));
   return role as Role;
 }

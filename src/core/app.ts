@@ -4,6 +4,7 @@ import { recordAudit } from "./audit.js";
 import type { Actor, Inbound, Reply } from "./chat.js";
 import { helpLines, parseCommandOptions, parseCommandText, type Command, type CommandName } from "./commands.js";
 import { NotAllowedError, UsageError } from "./errors.js";
+import { langOf, msg, translator, type Translator } from "./i18n.js";
 import { access, audit, grant, revoke, riskAdd, riskList, riskRm, whoami } from "./handlers/access.js";
 import { approve, decide, reject } from "./handlers/approvals.js";
 import type { AppDeps, Handler, HandlerContext, Handlers } from "./handlers/context.js";
@@ -14,8 +15,8 @@ import { decideSchedule, scheduleAdd, scheduleList, schedulePause, scheduleResum
 import { decodeScriptTarget, run, script, submit } from "./handlers/run.js";
 import { scriptBody } from "./commands.js";
 import { getHost, listHosts } from "./hosts.js";
-import { looksLikePrivateKey, PRIVATE_KEY_REFUSAL } from "./public-keys.js";
-import { errorView, listing, privateReply } from "./replies.js";
+import { looksLikePrivateKey } from "./public-keys.js";
+import { errorView, inLanguage, listing, privateReply } from "./replies.js";
 import { truncate } from "./tail.js";
 
 export type { AppDeps, AppSettings } from "./handlers/context.js";
@@ -28,10 +29,16 @@ export interface App {
    * host names starting with `prefix`, only for actors allowed to use testum.
    */
   complete(actor: Actor, kind: "host" | "target", prefix: string): Promise<string[]>;
+  /**
+   * Says things in the language of someone with this platform locale
+   * (TESTUM_LANG when the platform does not say): for the few words an
+   * adapter adds itself.
+   */
+  translator(locale: string | undefined): Translator;
 }
 
-const help: Handler<"help"> = async (_ctx, _event, cmd) =>
-  privateReply(listing(cmd.topic ? `testum help: ${cmd.topic}` : "testum commands", helpLines(cmd.topic)));
+const help: Handler<"help"> = async (ctx, _event, cmd) =>
+  privateReply(listing(cmd.topic ? ctx.t("help.title_topic", { topic: cmd.topic }) : ctx.t("help.title"), helpLines(cmd.topic, ctx.t)));
 
 const HANDLERS: Handlers = {
   run,
@@ -139,8 +146,11 @@ export function createApp(deps: AppDeps): App {
 
   function contextFor(event: Inbound): HandlerContext {
     let principal: Promise<Principal> | undefined;
+    const lang = langOf(event.actor.locale, settings.lang);
     return {
       ...deps,
+      lang,
+      t: translator(lang),
       principal: () => (principal ??= loadPrincipal(sql, event.actor, settings.admins)),
       audit: (action, outcome, target, detail) =>
         recordAudit(sql, { actor: event.actor.id, actorName: event.actor.name, channel: event.conversation, action, target, outcome, detail }),
@@ -164,7 +174,7 @@ export function createApp(deps: AppDeps): App {
     // A private key pasted into chat is refused before anything reads, logs or audits the text.
     if (looksLikePrivateKey(rawInput(event))) {
       await ctx.audit("command", "refused", undefined, { reason: "private key material in the command; not stored" });
-      throw new UsageError(PRIVATE_KEY_REFUSAL);
+      throw new UsageError(msg("keys.private_key_refusal"));
     }
     let cmd: Command;
     try {
@@ -193,7 +203,7 @@ export function createApp(deps: AppDeps): App {
       requireOnHosts(await ctx.principal(), "admin", [await getHost(sql, action.host)]);
       return submitHostSecret(ctx, event.actor.id, event.conversation, action.host, event.values, deps.remote.checkPrivateKey);
     }
-    throw new UsageError("That form is not known to this version of testum. Nothing was stored.");
+    throw new UsageError(msg("error.unknown_form"));
   }
 
   async function click(ctx: HandlerContext, event: Extract<Inbound, { kind: "action" }>): Promise<Reply> {
@@ -202,10 +212,11 @@ export function createApp(deps: AppDeps): App {
     if (action?.kind === "cancel") return cancelJob(ctx, action.job);
     if (action?.kind === "schedule-approve") return decideSchedule(ctx, action.schedule, "approve");
     if (action?.kind === "schedule-reject") return decideSchedule(ctx, action.schedule, "reject");
-    throw new UsageError("That button is not known to this version of testum. Nothing was done.");
+    throw new UsageError(msg("error.unknown_button"));
   }
 
   return {
+    translator: (locale) => translator(langOf(locale, settings.lang)),
     async complete(actor, _kind, prefix) {
       const principal = await loadPrincipal(sql, actor, settings.admins);
       if (!canSomewhere(principal, "view")) return [];
@@ -217,14 +228,14 @@ export function createApp(deps: AppDeps): App {
       try {
         switch (event.kind) {
           case "command":
-            return await command(ctx, event);
+            return inLanguage(await command(ctx, event), ctx.lang);
           case "form":
-            return await form(ctx, event);
+            return inLanguage(await form(ctx, event), ctx.lang);
           case "action":
-            return await click(ctx, event);
+            return inLanguage(await click(ctx, event), ctx.lang);
         }
       } catch (err) {
-        return privateReply(errorView(err, log));
+        return inLanguage(privateReply(errorView(err, log, ctx.t)), ctx.lang);
       }
     },
   };

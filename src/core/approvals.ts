@@ -4,7 +4,8 @@ import { canonicalJson, recordAudit } from "./audit.js";
 import type { Block, View } from "./chat.js";
 import type { Sql } from "./db.js";
 import type { Host } from "./hosts.js";
-import type { Job } from "./jobs.js";
+import { msg, say, translator, type Param, type Translator } from "./i18n.js";
+import { inEachLang, type Job } from "./jobs.js";
 
 /** Approvals of risky jobs: what an approval is bound to, and how a request looks. */
 
@@ -39,58 +40,58 @@ export async function listDecisions(sql: Sql, jobId: number): Promise<Decision[]
 const time = (d: Date) => `${d.toISOString().slice(0, 16).replace("T", " ")} UTC`;
 const who = (d: Decision) => d.approverName ?? d.approver;
 
-function compactHosts(names: readonly string[]): string {
-  return names.length > 12 ? `${names.slice(0, 12).join(", ")} and ${names.length - 12} more` : names.join(", ");
+/** At most 12 names, then how many more. */
+export function someNames(names: readonly string[], shown = 12): Param {
+  return names.length > shown ? msg("list.and_more", { items: names.slice(0, shown), count: names.length - shown }) : names.join(", ");
 }
 
-/** The request message in the job's thread, in every state it goes through. */
-export function renderRequest(job: Job, hostNames: readonly string[], decisions: readonly Decision[], note?: string): View {
+/** The request message in the job's thread, in every state it goes through, in the language of `t`. */
+export function renderRequest(job: Job, hostNames: readonly string[], decisions: readonly Decision[], t: Translator = translator(job.lang), note?: string): View {
   const approvals = decisions.filter((d) => d.decision === "approve");
   const rejection = decisions.find((d) => d.decision === "reject");
   const fields = [
-    { label: "Requested by", value: job.requestedByName ?? job.requestedBy },
-    { label: "Command", value: job.command.slice(0, 900) },
-    { label: `Hosts (${hostNames.length})`, value: compactHosts(hostNames) },
-    { label: "Why approval is needed", value: job.approvalReasons.join("\n") || "—" },
+    { label: t("view.requested_by"), value: job.requestedByName ?? job.requestedBy },
+    { label: t("view.command"), value: job.command.slice(0, 900) },
+    { label: t("view.hosts_count", { count: hostNames.length }), value: say(t, someNames(hostNames)) },
+    { label: t("approval.why"), value: job.approvalReasons.join("\n") || "—" },
   ];
   const blocks: Block[] = [];
   let headline: string;
   let tone: View["tone"] = "warning";
   switch (job.status) {
     case "awaiting_approval":
-      headline = `🔐 Approval needed for job #${job.id}`;
+      headline = t("approval.headline.pending", { id: job.id });
       break;
     case "rejected":
-      headline = `🚫 Job #${job.id} rejected${rejection ? ` by ${who(rejection)} at ${time(rejection.at)}` : ""}`;
+      headline = rejection ? t("approval.headline.rejected_by", { id: job.id, who: who(rejection), at: time(rejection.at) }) : t("approval.headline.rejected", { id: job.id });
       tone = "failure";
       break;
     case "expired":
-      headline = `⌛ Job #${job.id} was not approved in time; it did not run`;
+      headline = t("approval.headline.expired", { id: job.id });
       tone = "neutral";
       break;
     default:
-      headline = `✅ Job #${job.id} approved by ${approvals.map((a) => `${who(a)} at ${time(a.at)}`).join(", ")}`;
+      headline = t("approval.headline.approved", { id: job.id, approvals: approvals.map((a) => msg("approval.who_at", { who: who(a), at: time(a.at) })) });
       tone = "success";
   }
   blocks.push({ type: "heading", text: headline }, { type: "fields", fields });
-  if (rejection?.reason) blocks.push({ type: "text", text: `Reason: ${rejection.reason}` });
+  if (rejection?.reason) blocks.push({ type: "text", text: t("approval.reason", { reason: rejection.reason }) });
   if (note) blocks.push({ type: "text", text: note });
   if (job.status === "awaiting_approval") {
-    const expires = job.approvalExpiresAt ? ` Expires ${time(job.approvalExpiresAt)}.` : "";
-    const progress = approvals.length > 0 ? ` Approved so far by ${approvals.map(who).join(", ")}.` : "";
-    blocks.push({
-      type: "context",
-      text: `Needs ${job.approvalsRequired} approval${job.approvalsRequired === 1 ? "" : "s"} from approvers of every host, other than the requester.${progress}${expires} Or type /testum approve ${job.id} · /testum reject ${job.id} REASON`,
-    });
+    const parts = [t("approval.needs", { count: job.approvalsRequired })];
+    if (approvals.length > 0) parts.push(t("approval.so_far", { names: approvals.map(who).join(", ") }));
+    if (job.approvalExpiresAt) parts.push(t("approval.expires", { at: time(job.approvalExpiresAt) }));
+    parts.push(t("approval.or_type", { id: job.id }));
+    blocks.push({ type: "context", text: parts.join(" ") });
     blocks.push({
       type: "actions",
       buttons: [
-        { label: "Approve", action: encodeAction({ kind: "approve", job: job.id }), style: "primary" },
-        { label: "Reject", action: encodeAction({ kind: "reject", job: job.id }), style: "danger" },
+        { label: t("button.approve"), action: encodeAction({ kind: "approve", job: job.id }), style: "primary" },
+        { label: t("button.reject"), action: encodeAction({ kind: "reject", job: job.id }), style: "danger" },
       ],
     });
   }
-  return { text: headline, tone, blocks };
+  return { text: headline, tone, blocks, lang: t.lang };
 }
 
 /**
@@ -99,7 +100,7 @@ export function renderRequest(job: Job, hostNames: readonly string[], decisions:
  */
 export async function expireApprovals(sql: Sql): Promise<Job[]> {
   const jobs = await sql<Job[]>`
-    update jobs set status = 'expired', finished_at = now(), error = 'not approved in time; the command did not run'
+    update jobs set status = 'expired', finished_at = now(), error = ${inEachLang(sql, "jobs.error.expired")}
     where status = 'awaiting_approval' and approval_expires_at < now()
     returning *`;
   for (const job of jobs) {

@@ -65,31 +65,42 @@ export function rowHash(prevHash: string, row: Hashed): string {
 }
 
 /**
- * Appends an entry, chained to the previous one. Appends are serialised by
- * a transaction-scoped advisory lock so the chain never forks.
+ * Appends entries, chained to the previous ones. Appends are serialised by a
+ * transaction-scoped advisory lock so the chain never forks; several entries
+ * share one lock and one transaction.
  */
-export async function recordAudit(sql: Sql, entry: AuditEntry): Promise<void> {
+export async function recordAudits(sql: Sql, entries: readonly AuditEntry[]): Promise<void> {
+  if (entries.length === 0) return;
   await sql.begin(async (tx) => {
     await tx`select pg_advisory_xact_lock(hashtext('testum:audit'))`;
     const [last] = await tx<{ seq: number; hash: string }[]>`select seq, hash from audit where seq is not null order by seq desc limit 1`;
-    const row: Hashed = {
-      seq: (last?.seq ?? 0) + 1,
-      // Millisecond precision survives the round trip through timestamptz exactly.
-      at: new Date(),
-      actor: entry.actor,
-      actorName: entry.actorName ?? null,
-      channel: entry.channel ?? null,
-      action: entry.action,
-      target: entry.target ?? null,
-      outcome: entry.outcome,
-      detail: JSON.parse(JSON.stringify(entry.detail ?? {})) as Record<string, unknown>,
-    };
-    const prevHash = last?.hash ?? GENESIS;
-    await tx`
-      insert into audit (seq, at, actor, actor_name, channel, action, target, outcome, detail, prev_hash, hash)
-      values (${row.seq}, ${row.at}, ${row.actor}, ${row.actorName}, ${row.channel}, ${row.action}, ${row.target},
-              ${row.outcome}, ${tx.json(row.detail as never)}, ${prevHash}, ${rowHash(prevHash, row)})`;
+    let seq = last?.seq ?? 0;
+    let prevHash = last?.hash ?? GENESIS;
+    for (const entry of entries) {
+      const row: Hashed = {
+        seq: ++seq,
+        // Millisecond precision survives the round trip through timestamptz exactly.
+        at: new Date(),
+        actor: entry.actor,
+        actorName: entry.actorName ?? null,
+        channel: entry.channel ?? null,
+        action: entry.action,
+        target: entry.target ?? null,
+        outcome: entry.outcome,
+        detail: JSON.parse(JSON.stringify(entry.detail ?? {})) as Record<string, unknown>,
+      };
+      const hash = rowHash(prevHash, row);
+      await tx`
+        insert into audit (seq, at, actor, actor_name, channel, action, target, outcome, detail, prev_hash, hash)
+        values (${row.seq}, ${row.at}, ${row.actor}, ${row.actorName}, ${row.channel}, ${row.action}, ${row.target},
+                ${row.outcome}, ${tx.json(row.detail as never)}, ${prevHash}, ${hash})`;
+      prevHash = hash;
+    }
   });
+}
+
+export async function recordAudit(sql: Sql, entry: AuditEntry): Promise<void> {
+  await recordAudits(sql, [entry]);
 }
 
 export interface AuditFilter {

@@ -5,6 +5,7 @@
  * adapter's platform name, e.g. `slack:…`, `discord:…`) and renders views
  * into its own payloads.
  */
+import type { Lang } from "./i18n.js";
 
 /** Who did something: a platform-prefixed identity such as `slack:T0123:U0456`. */
 export interface Actor {
@@ -45,6 +46,8 @@ export interface View {
   readonly text: string;
   readonly tone?: Tone;
   readonly blocks: readonly Block[];
+  /** The language the view is written in, for the few words an adapter adds (English when absent). */
+  readonly lang?: Lang | undefined;
 }
 
 /** A form the user fills in privately (a Slack modal, a Discord modal). */
@@ -61,6 +64,8 @@ export interface Form {
     readonly maxLength?: number;
   }>;
   readonly submitLabel?: string;
+  /** The language of the form, for the buttons an adapter adds (English when absent). */
+  readonly lang?: Lang | undefined;
 }
 
 /** What an adapter does with the immediate answer to an inbound event. */

@@ -1,5 +1,6 @@
 import { UsageError } from "./errors.js";
-import { matchSpec, parseOptionArgs, parseTextArgs, usageOf, type CommandSpec, type Values } from "./grammar.js";
+import { describeArg, matchSpec, parseOptionArgs, parseTextArgs, usageOf, type CommandSpec, type Values } from "./grammar.js";
+import { english, msg, translate, type MessageKey, type Translator } from "./i18n.js";
 import { tokenize } from "./tokenize.js";
 
 /**
@@ -77,11 +78,9 @@ export function scriptBody(text: string): string {
   // An optional language word right after the opening fence, on its own line.
   const fenced = /```(?:[a-zA-Z0-9_+-]*\n)?([\s\S]*?)```/.exec(text);
   const body = (fenced ? fenced[1]! : text).replace(/^\n+/, "");
-  if (body.trim() === "") throw new UsageError("the script is empty: put it in a fenced code block after the target");
+  if (body.trim() === "") throw new UsageError(msg("usage.script_empty"));
   const bytes = Buffer.byteLength(body, "utf8");
-  if (bytes > MAX_SCRIPT_BYTES) {
-    throw new UsageError(`the script is ${bytes} bytes; the limit is ${MAX_SCRIPT_BYTES}. Put larger scripts on the hosts and run them with /testum run.`);
-  }
+  if (bytes > MAX_SCRIPT_BYTES) throw new UsageError(msg("usage.script_too_large", { bytes, limit: MAX_SCRIPT_BYTES }));
   return body;
 }
 type Spec = CommandSpec<Command>;
@@ -92,16 +91,19 @@ const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v ===
 /** `[on] SELECTOR` after a role; `*` when absent. */
 function scopeOf(words: readonly string[]): string {
   const rest = words[0]?.toLowerCase() === "on" ? words.slice(1) : words;
-  if (rest.length > 1) throw new UsageError(`give one scope (a host name, tag=value or *), got "${rest.join(" ")}"`);
+  if (rest.length > 1) throw new UsageError(msg("usage.one_scope", { got: rest.join(" ") }));
   return rest[0] ?? "*";
 }
-const HOST_ARG = { name: "host", kind: "host", description: "The host's name", complete: "host" } as const;
+/** A spec's words come from the English catalogue; the key lets help say them in the user's language. */
+const summary = (key: MessageKey) => ({ summary: translate("en", key), summaryKey: key });
+const described = (key: MessageKey) => ({ description: translate("en", key), descriptionKey: key });
+const HOST_ARG = { name: "host", kind: "host", ...described("arg.host"), complete: "host" } as const;
 const RUN_FLAGS = [
-  { name: "timeout", kind: "duration", description: "Stop the command after this long (e.g. 30s, 10m)", min: 1000, max: 7 * 86_400_000 },
-  { name: "parallel", kind: "int", description: "Hosts at once (default 50)", min: 1, max: 1000 },
-  { name: "batch", kind: "int", description: "Run hosts in batches of this size, one batch after another", min: 1, max: 10_000 },
-  { name: "max-failures", kind: "int", description: "Stop starting hosts after this many failures", min: 1, max: 10_000 },
-  { name: "dry-run", kind: "boolean", description: "Show the hosts it would run on, and run nothing" },
+  { name: "timeout", kind: "duration", ...described("flag.timeout"), min: 1000, max: 7 * 86_400_000 },
+  { name: "parallel", kind: "int", ...described("flag.parallel"), min: 1, max: 1000 },
+  { name: "batch", kind: "int", ...described("flag.batch"), min: 1, max: 10_000 },
+  { name: "max-failures", kind: "int", ...described("flag.max_failures"), min: 1, max: 10_000 },
+  { name: "dry-run", kind: "boolean", ...described("flag.dry_run") },
 ] as const;
 const runFlags = (v: Values): RunFlags => ({
   timeoutMs: v.timeout as number | undefined,
@@ -110,17 +112,17 @@ const runFlags = (v: Values): RunFlags => ({
   maxFailures: v["max-failures"] as number | undefined,
   dryRun: v["dry-run"] === true ? true : undefined,
 });
-const JOB_ARG = { name: "job", kind: "int", description: "The job number" } as const;
-const KEY_ARG = { name: "key", kind: "word", description: "The key's name" } as const;
-const TARGET_ARG = { name: "target", kind: "target", description: "Hosts: a name, names joined by commas, a glob (web-*), a tag (role=web) or all", complete: "target" } as const;
+const JOB_ARG = { name: "job", kind: "int", ...described("arg.job") } as const;
+const KEY_ARG = { name: "key", kind: "word", ...described("arg.key") } as const;
+const TARGET_ARG = { name: "target", kind: "target", ...described("arg.target"), complete: "target" } as const;
 
 export const COMMAND_SPECS: readonly Spec[] = [
   {
     path: ["run"],
-    summary: "Run a shell command on hosts",
+    ...summary("command.run.summary"),
     args: [
-      { name: "target", kind: "target", description: "Hosts: a name, names joined by commas, a glob (web-*), tags (role=web) or all", complete: "target" },
-      { name: "command", kind: "rest", description: "The shell command, quoted: 'df -h'" },
+      { name: "target", kind: "target", ...described("arg.target_tags"), complete: "target" },
+      { name: "command", kind: "rest", ...described("command.run.arg.command") },
     ],
     flags: RUN_FLAGS,
     example: "/testum run role=web --parallel 20 'systemctl is-active nginx'",
@@ -128,10 +130,10 @@ export const COMMAND_SPECS: readonly Spec[] = [
   },
   {
     path: ["script"],
-    summary: "Run a script on hosts: a fenced code block after the target, or a form",
+    ...summary("command.script.summary"),
     args: [
-      { name: "target", kind: "target", description: "Hosts: a name, names joined by commas, a glob (web-*), tags (role=web) or all", complete: "target" },
-      { name: "script", kind: "rest", description: "The script in a fenced code block (leave out to get a form)", optional: true },
+      { name: "target", kind: "target", ...described("arg.target_tags"), complete: "target" },
+      { name: "script", kind: "rest", ...described("command.script.arg.script"), optional: true },
     ],
     flags: RUN_FLAGS,
     example: "/testum script web-* ```#!/bin/bash\nuptime```",
@@ -139,230 +141,230 @@ export const COMMAND_SPECS: readonly Spec[] = [
   },
   {
     path: ["cancel"],
-    summary: "Stop a job: its remote commands are killed, hosts not started are skipped",
+    ...summary("command.cancel.summary"),
     args: [JOB_ARG],
     build: (v) => ({ name: "cancel", job: Number(v.job) }),
   },
   {
     path: ["jobs", "list"],
-    summary: "Recent jobs in this channel",
+    ...summary("command.jobs.list.summary"),
     args: [],
     build: () => ({ name: "jobs.list" }),
   },
   {
     path: ["jobs", "show"],
-    summary: "A job's status and per-host results",
+    ...summary("command.jobs.show.summary"),
     args: [JOB_ARG],
     build: (v) => ({ name: "jobs.show", job: Number(v.job) }),
   },
   {
     path: ["logs"],
-    summary: "Links to a job's full logs and report",
-    args: [JOB_ARG, { name: "host", kind: "host", description: "Only this host's log", optional: true, complete: "host" }],
+    ...summary("command.logs.summary"),
+    args: [JOB_ARG, { name: "host", kind: "host", ...described("command.logs.arg.host"), optional: true, complete: "host" }],
     build: (v) => ({ name: "logs", job: Number(v.job), host: optStr(v.host) }),
   },
   {
     path: ["hosts", "list"],
-    summary: "List the hosts testum knows",
+    ...summary("command.hosts.list.summary"),
     args: [],
     example: "/testum hosts",
     build: () => ({ name: "hosts.list" }),
   },
   {
     path: ["hosts", "show"],
-    summary: "Show a host's address, credential kind, host key and tags",
+    ...summary("command.hosts.show.summary"),
     args: [HOST_ARG],
     build: (v) => ({ name: "hosts.show", host: str(v.host) }),
   },
   {
     path: ["hosts", "add"],
-    summary: "Add a host that trusts testum's identity key (see /testum identity)",
+    ...summary("command.hosts.add.summary"),
     args: [
-      { name: "host", kind: "host", description: "A name for the host: 1-63 of a-z 0-9 - . _" },
-      { name: "address", kind: "word", description: "USER@HOST[:PORT], e.g. deploy@10.0.0.5:22" },
-      { name: "tags", kind: "list", description: "Tags as KEY=VALUE, e.g. role=web env=prod", optional: true },
+      { name: "host", kind: "host", ...described("command.hosts.add.arg.host") },
+      { name: "address", kind: "word", ...described("command.hosts.add.arg.address") },
+      { name: "tags", kind: "list", ...described("command.hosts.add.arg.tags"), optional: true },
     ],
     example: "/testum hosts add web-1 deploy@10.0.0.5 role=web",
     build: (v) => ({ name: "hosts.add", host: str(v.host), address: str(v.address), tags: list(v.tags) }),
   },
   {
     path: ["hosts", "rm"],
-    summary: "Remove a host and its stored credential",
+    ...summary("command.hosts.rm.summary"),
     args: [HOST_ARG],
     build: (v) => ({ name: "hosts.rm", host: str(v.host) }),
   },
   {
     path: ["hosts", "tag"],
-    summary: "Set tags on a host",
-    args: [HOST_ARG, { name: "tags", kind: "list", description: "Tags as KEY=VALUE" }],
+    ...summary("command.hosts.tag.summary"),
+    args: [HOST_ARG, { name: "tags", kind: "list", ...described("arg.tags") }],
     example: "/testum hosts tag web-1 role=web env=prod",
     build: (v) => ({ name: "hosts.tag", host: str(v.host), tags: list(v.tags) }),
   },
   {
     path: ["hosts", "untag"],
-    summary: "Remove tags from a host",
-    args: [HOST_ARG, { name: "keys", kind: "list", description: "Tag keys to remove" }],
+    ...summary("command.hosts.untag.summary"),
+    args: [HOST_ARG, { name: "keys", kind: "list", ...described("command.hosts.untag.arg.keys") }],
     example: "/testum hosts untag web-1 env",
     build: (v) => ({ name: "hosts.untag", host: str(v.host), keys: list(v.keys) }),
   },
   {
     path: ["hosts", "test"],
-    summary: "Connect to a host: host key, latency, and whether authentication works",
+    ...summary("command.hosts.test.summary"),
     args: [HOST_ARG],
     build: (v) => ({ name: "hosts.test", host: str(v.host) }),
   },
   {
     path: ["hosts", "repin"],
-    summary: "Accept a host's new host key, after showing the old and the new",
+    ...summary("command.hosts.repin.summary"),
     args: [HOST_ARG],
     build: (v) => ({ name: "hosts.repin", host: str(v.host) }),
   },
   {
     path: ["hosts", "secret"],
-    summary: "Give a host a password or private key, in a private form",
+    ...summary("command.hosts.secret.summary"),
     args: [HOST_ARG],
     build: (v) => ({ name: "hosts.secret", host: str(v.host) }),
   },
   {
     path: ["identity"],
-    summary: "Show testum's public key, to put in a host's authorized_keys",
+    ...summary("command.identity.summary"),
     args: [],
     build: () => ({ name: "identity" }),
   },
   {
     path: ["keys", "list"],
-    summary: "List the team's public keys",
+    ...summary("command.keys.list.summary"),
     args: [],
     build: () => ({ name: "keys.list" }),
   },
   {
     path: ["keys", "add"],
-    summary: "Register a team member's PUBLIC key",
+    ...summary("command.keys.add.summary"),
     args: [
-      { name: "key", kind: "word", description: "A name for the key, e.g. alice" },
-      { name: "line", kind: "rest", description: "The public key line: ssh-ed25519 AAAA… comment" },
+      { name: "key", kind: "word", ...described("command.keys.add.arg.key") },
+      { name: "line", kind: "rest", ...described("command.keys.add.arg.line") },
     ],
     example: "/testum keys add alice ssh-ed25519 AAAAC3Nza… alice@laptop",
     build: (v) => ({ name: "keys.add", key: str(v.key), line: str(v.line) }),
   },
   {
     path: ["keys", "rm"],
-    summary: "Remove a key from testum (revoke it from hosts first)",
+    ...summary("command.keys.rm.summary"),
     args: [KEY_ARG],
     build: (v) => ({ name: "keys.rm", key: str(v.key) }),
   },
   {
     path: ["keys", "deploy"],
-    summary: "Put a key (or all keys) into hosts' authorized_keys",
-    args: [{ name: "key", kind: "word", description: "The key's name, or all" }, TARGET_ARG],
+    ...summary("command.keys.deploy.summary"),
+    args: [{ name: "key", kind: "word", ...described("command.keys.deploy.arg.key") }, TARGET_ARG],
     example: "/testum keys deploy alice role=web",
     build: (v) => ({ name: "keys.deploy", key: str(v.key), target: str(v.target) }),
   },
   {
     path: ["keys", "revoke"],
-    summary: "Remove a key from hosts' authorized_keys",
+    ...summary("command.keys.revoke.summary"),
     args: [KEY_ARG, TARGET_ARG],
     build: (v) => ({ name: "keys.revoke", key: str(v.key), target: str(v.target) }),
   },
   {
     path: ["keys", "status"],
-    summary: "Per host: managed keys present and missing, and lines testum does not manage",
+    ...summary("command.keys.status.summary"),
     args: [TARGET_ARG],
     build: (v) => ({ name: "keys.status", target: str(v.target) }),
   },
   {
     path: ["grant"],
-    summary: "Give a user or a group a role, on all hosts or a scope",
+    ...summary("command.grant.summary"),
     args: [
-      { name: "subject", kind: "subject", description: "A user or group (mention them), or an identity" },
-      { name: "role", kind: "word", description: "viewer, operator, approver or admin" },
-      { name: "scope", kind: "list", description: "on HOST, on tag=value, or on * (the default)", optional: true },
+      { name: "subject", kind: "subject", ...described("arg.subject") },
+      { name: "role", kind: "word", ...described("arg.role") },
+      { name: "scope", kind: "list", ...described("arg.scope"), optional: true },
     ],
     example: "/testum grant @alice operator on role=web",
     build: (v) => ({ name: "grant", subject: str(v.subject), role: str(v.role), scope: scopeOf(list(v.scope)) }),
   },
   {
     path: ["revoke"],
-    summary: "Take a role back",
+    ...summary("command.revoke.summary"),
     args: [
-      { name: "subject", kind: "subject", description: "A user or group (mention them), or an identity" },
-      { name: "role", kind: "word", description: "viewer, operator, approver or admin" },
-      { name: "scope", kind: "list", description: "on HOST, on tag=value, or on * (the default)", optional: true },
+      { name: "subject", kind: "subject", ...described("arg.subject") },
+      { name: "role", kind: "word", ...described("arg.role") },
+      { name: "scope", kind: "list", ...described("arg.scope"), optional: true },
     ],
     example: "/testum revoke @alice operator on role=web",
     build: (v) => ({ name: "revoke", subject: str(v.subject), role: str(v.role), scope: scopeOf(list(v.scope)) }),
   },
   {
     path: ["access"],
-    summary: "List who holds which role, on which hosts",
+    ...summary("command.access.summary"),
     args: [],
     build: () => ({ name: "access" }),
   },
   {
     path: ["whoami"],
-    summary: "Show your identity, groups, roles and scopes",
+    ...summary("command.whoami.summary"),
     args: [],
     build: () => ({ name: "whoami" }),
   },
   {
     path: ["approve"],
-    summary: "Approve a job that waits for approval",
-    args: [{ name: "job", kind: "int", description: "The job number" }],
+    ...summary("command.approve.summary"),
+    args: [{ name: "job", kind: "int", ...described("arg.job") }],
     example: "/testum approve 42",
     build: (v) => ({ name: "approve", job: Number(v.job) }),
   },
   {
     path: ["reject"],
-    summary: "Reject a job that waits for approval",
+    ...summary("command.reject.summary"),
     args: [
-      { name: "job", kind: "int", description: "The job number" },
-      { name: "reason", kind: "rest", description: "Why", optional: true },
+      { name: "job", kind: "int", ...described("arg.job") },
+      { name: "reason", kind: "rest", ...described("command.reject.arg.reason"), optional: true },
     ],
     example: "/testum reject 42 not during business hours",
     build: (v) => ({ name: "reject", job: Number(v.job), reason: optStr(v.reason) }),
   },
   {
     path: ["audit"],
-    summary: "Read the audit log (admins)",
-    args: [{ name: "filters", kind: "list", description: "user=… host=… action=… since=2026-11-01 or since=2h", optional: true }],
+    ...summary("command.audit.summary"),
+    args: [{ name: "filters", kind: "list", ...described("command.audit.arg.filters"), optional: true }],
     example: "/testum audit host=db-1 since=24h",
     build: (v) => ({ name: "audit", filters: list(v.filters) }),
   },
   {
     path: ["risk", "list"],
-    summary: "List the patterns that make a command need approval",
+    ...summary("command.risk.list.summary"),
     args: [],
     build: () => ({ name: "risk.list" }),
   },
   {
     path: ["risk", "add"],
-    summary: "Add a risky-command pattern (admins)",
+    ...summary("command.risk.add.summary"),
     args: [
-      { name: "pattern", kind: "word", description: "A regular expression, quoted: '\\bsystemctl\\s+stop\\b'" },
-      { name: "description", kind: "rest", description: "What it catches, in words" },
+      { name: "pattern", kind: "word", ...described("command.risk.add.arg.pattern") },
+      { name: "description", kind: "rest", ...described("command.risk.add.arg.description") },
     ],
     example: "/testum risk add '\\bpg_ctl\\s+stop\\b' stopping PostgreSQL",
     build: (v) => ({ name: "risk.add", pattern: str(v.pattern), description: str(v.description) }),
   },
   {
     path: ["risk", "rm"],
-    summary: "Remove a risky-command pattern (admins)",
-    args: [{ name: "id", kind: "int", description: "The pattern's number in /testum risk" }],
+    ...summary("command.risk.rm.summary"),
+    args: [{ name: "id", kind: "int", ...described("command.risk.rm.arg.id") }],
     build: (v) => ({ name: "risk.rm", id: Number(v.id) }),
   },
   {
     path: ["schedule", "add"],
-    summary: "Run a command on a cron schedule, reporting to this channel",
+    ...summary("command.schedule.add.summary"),
     args: [
-      { name: "cron", kind: "word", description: 'A cron expression, quoted: "0 8 * * 1-5", or with seconds "*/30 * * * * *"' },
-      { name: "target", kind: "target", description: "Hosts: a name, names joined by commas, a glob (web-*), tags (role=web) or all", complete: "target" },
-      { name: "command", kind: "rest", description: "The shell command, quoted" },
+      { name: "cron", kind: "word", ...described("command.schedule.add.arg.cron") },
+      { name: "target", kind: "target", ...described("arg.target_tags"), complete: "target" },
+      { name: "command", kind: "rest", ...described("command.schedule.add.arg.command") },
     ],
     flags: [
-      { name: "tz", kind: "word", description: "Time zone of the schedule, e.g. Europe/Berlin (default UTC)" },
-      { name: "name", kind: "word", description: "A name for the report" },
-      { name: "on-change", kind: "boolean", description: "Post only when the output differs from the last run" },
-      { name: "timeout", kind: "duration", description: "Stop the command after this long (e.g. 30s, 10m)", min: 1000, max: 86_400_000 },
+      { name: "tz", kind: "word", ...described("command.schedule.add.flag.tz") },
+      { name: "name", kind: "word", ...described("command.schedule.add.flag.name") },
+      { name: "on-change", kind: "boolean", ...described("command.schedule.add.flag.on_change") },
+      { name: "timeout", kind: "duration", ...described("flag.timeout"), min: 1000, max: 86_400_000 },
     ],
     example: `/testum schedule add "0 8 * * 1-5" role=db 'df -h /' --name disk --tz Europe/Berlin`,
     build: (v) => ({
@@ -378,28 +380,22 @@ export const COMMAND_SPECS: readonly Spec[] = [
   },
   {
     path: ["schedule", "list"],
-    summary: "The schedules reporting to this channel",
+    ...summary("command.schedule.list.summary"),
     args: [],
     build: () => ({ name: "schedule.list" }),
   },
   ...(["show", "rm", "pause", "resume", "run"] as const).map(
     (verb): Spec => ({
       path: ["schedule", verb],
-      summary: {
-        show: "A schedule in full, with its next run times",
-        rm: "Delete a schedule",
-        pause: "Stop a schedule's runs until it is resumed",
-        resume: "Start a paused schedule again",
-        run: "Run a schedule now",
-      }[verb],
-      args: [{ name: "schedule", kind: "int", description: "The schedule's number" }],
+      ...summary(`command.schedule.${verb}.summary` as const),
+      args: [{ name: "schedule", kind: "int", ...described("arg.schedule") }],
       build: (v) => ({ name: `schedule.${verb}`, schedule: Number(v.schedule) }),
     }),
   ),
   {
     path: ["help"],
-    summary: "Show what testum can do",
-    args: [{ name: "topic", kind: "word", description: "A command to explain", optional: true }],
+    ...summary("command.help.summary"),
+    args: [{ name: "topic", kind: "word", ...described("command.help.arg.topic"), optional: true }],
     example: "/testum help run",
     build: (v) => ({ name: "help", topic: optStr(v.topic) }),
   },
@@ -418,19 +414,15 @@ export function parseCommandText(text: string): Command {
     const word = tokens[0]?.value ?? "";
     const group = COMMAND_SPECS.filter((s) => s.path[0] === word.toLowerCase());
     if (group.length > 0) {
-      throw new UsageError(
-        `unknown subcommand "${tokens[1]?.value ?? ""}" of ${word}: try ${group.map((s) => s.path.join(" ")).join(", ")}`,
-      );
+      throw new UsageError(msg("usage.unknown_subcommand", { word: tokens[1]?.value ?? "", group: word, choices: group.map((s) => s.path.join(" ")).join(", ") }));
     }
-    throw new UsageError(`unknown command "${word}". Type /testum help to see the commands.`);
+    throw new UsageError(msg("usage.unknown_command", { word }));
   }
   const { spec, consumed } = match;
   const rest = tokens.slice(consumed);
   if (consumed < spec.path.length && rest.length > 0 && spec.args.length === 0) {
     const group = COMMAND_SPECS.filter((s) => s.path[0] === spec.path[0]);
-    throw new UsageError(
-      `unknown subcommand "${rest[0]!.value}" of ${spec.path[0]}: try ${group.map((s) => s.path.join(" ")).join(", ")}`,
-    );
+    throw new UsageError(msg("usage.unknown_subcommand", { word: rest[0]!.value, group: spec.path[0]!, choices: group.map((s) => s.path.join(" ")).join(", ") }));
   }
   return parseTextArgs(spec, trimmed, rest);
 }
@@ -441,20 +433,20 @@ export function parseCommandOptions(
   options: Readonly<Record<string, string | number | boolean>>,
 ): Command {
   const spec = COMMAND_SPECS.find((s) => s.path.length === path.length && s.path.every((w, i) => w === path[i]));
-  if (!spec) throw new UsageError(`unknown command "${path.join(" ")}". Use /testum help to see the commands.`);
+  if (!spec) throw new UsageError(msg("usage.unknown_typed_command", { command: path.join(" ") }));
   return parseOptionArgs(spec, options);
 }
 
-/** Help for all commands, or for the ones whose path starts with `topic`. */
-export function helpLines(topic?: string): string[] {
+/** Help for all commands, or for the ones whose path starts with `topic`, in the language of `t`. */
+export function helpLines(topic?: string, t: Translator = english): string[] {
   const specs = topic ? COMMAND_SPECS.filter((s) => s.path[0] === topic.toLowerCase()) : COMMAND_SPECS;
-  if (topic && specs.length === 0) throw new UsageError(`no command called "${topic}". Type /testum help for the list.`);
+  if (topic && specs.length === 0) throw new UsageError(msg("help.unknown_topic", { topic }));
   return specs.flatMap((s) => {
-    const lines = [`${usageOf(s)}  ${s.summary}`];
+    const lines = [`${usageOf(s)}  ${s.summaryKey ? t(s.summaryKey) : s.summary}`];
     if (topic) {
-      for (const a of s.args) lines.push(`  ${a.name.toUpperCase()}: ${a.description}`);
-      for (const f of s.flags ?? []) lines.push(`  --${f.name}: ${f.description}`);
-      if (s.example) lines.push(`  e.g. ${s.example}`);
+      for (const a of s.args) lines.push(`  ${a.name.toUpperCase()}: ${describeArg(a, t)}`);
+      for (const f of s.flags ?? []) lines.push(`  --${f.name}: ${describeArg(f, t)}`);
+      if (s.example) lines.push(`  ${t("help.example", { example: s.example })}`);
     }
     return lines;
   });

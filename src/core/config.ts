@@ -174,6 +174,18 @@ const schema = z.object({
       return z.NEVER;
     }),
   PLAYGROUND_HOST: z.string().trim().min(1).default("127.0.0.1"),
+  PLAYGROUND_PORT: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === "") return undefined;
+      const port = Number(v);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) {
+        ctx.addIssue({ code: "custom", message: "expected a port number from 0 to 65535" });
+        return z.NEVER;
+      }
+      return port;
+    }),
   TESTUM_LANG: z.enum(["en", "ru"], { error: "expected en or ru" }).default("en"),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
 });

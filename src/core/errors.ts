@@ -1,8 +1,14 @@
+import { translate, type Message, type MessageKey, type Params, type Translator } from "./i18n.js";
+
 /**
  * Errors testum knows about. Every one carries a stable `code` and a message
  * that is safe to show to a chat user: it never contains a secret. Anything
  * that is not a TestumError is an internal error: logged with an incident id,
  * and the user sees only that id.
+ *
+ * An error made from a catalogue message (see i18n.ts) keeps its `key` and
+ * `params`, so chat can say it in the user's language; `message` is always
+ * the English text, for logs.
  */
 export type ErrorCode =
   | "usage"
@@ -23,11 +29,20 @@ export type ErrorCode =
 
 export class TestumError extends Error {
   readonly code: ErrorCode;
+  readonly key: MessageKey | undefined;
+  readonly params: Params | undefined;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(code: ErrorCode, message: string | Message, options?: { cause?: unknown }) {
+    super(typeof message === "string" ? message : translate("en", message.key, message.params), options);
     this.code = code;
     this.name = "TestumError";
+    this.key = typeof message === "string" ? undefined : message.key;
+    this.params = typeof message === "string" ? undefined : message.params;
+  }
+
+  /** The message in the language of `t` when it came from the catalogue; the English text otherwise. */
+  say(t: Translator): string {
+    return this.key ? t(this.key, this.params) : this.message;
   }
 }
 
@@ -35,7 +50,7 @@ export class TestumError extends Error {
 export class UsageError extends TestumError {
   readonly usage: string | undefined;
 
-  constructor(message: string, usage?: string) {
+  constructor(message: string | Message, usage?: string) {
     super("usage", message);
     this.name = "UsageError";
     this.usage = usage;
@@ -43,7 +58,7 @@ export class UsageError extends TestumError {
 }
 
 export class NotAllowedError extends TestumError {
-  constructor(message: string) {
+  constructor(message: string | Message) {
     super("not_allowed", message);
     this.name = "NotAllowedError";
   }
@@ -71,7 +86,7 @@ export class SshError extends TestumError {
 
   constructor(
     failure: SshFailure,
-    message: string,
+    message: string | Message,
     detail: { expected?: string; actual?: string; cause?: unknown } = {},
   ) {
     const code: ErrorCode =

@@ -1,5 +1,6 @@
 import type { Block, View } from "./chat.js";
 import { formatDuration } from "./duration.js";
+import { english, msg, translator, type Translator } from "./i18n.js";
 import type { Job, Task, TaskStatus } from "./jobs.js";
 
 /** Reading many hosts' results in chat: compact names, counts, groups of identical results. */
@@ -72,8 +73,8 @@ export function progressBar(counts: Counts, width = 20): string {
   return `${"▓".repeat(filled)}${"░".repeat(width - filled)} ${Math.floor(share * 100)}%`;
 }
 
-export function countsLine(counts: Counts): string {
-  return `ok ${counts.ok} · failed ${counts.failed} · running ${counts.running} · queued ${counts.queued} · skipped ${counts.skipped}`;
+export function countsLine(counts: Counts, t: Translator = english): string {
+  return t("counts.line", counts);
 }
 
 /** Outcomes ordered for people: failures first, success last. */
@@ -111,15 +112,15 @@ export function groupResults(tasks: readonly Task[]): ResultGroup[] {
   return [...groups.values()].sort((a, b) => ORDER[a.status] - ORDER[b.status] || b.hosts.length - a.hosts.length);
 }
 
-function groupTitle(group: ResultGroup): string {
+function groupTitle(group: ResultGroup, t: Translator): string {
   const icon = group.status === "succeeded" ? "✅" : group.status === "skipped" || group.status === "cancelled" ? "⏭️" : "❌";
   const what =
     group.status === "succeeded"
-      ? "exit 0"
+      ? msg("summary.exit", { code: 0 })
       : group.status === "failed" && group.exitCode !== null
-        ? `exit ${group.exitCode}`
-        : group.status.replace("_", " ");
-  return `${icon} ${what} · ${group.hosts.length} host${group.hosts.length === 1 ? "" : "s"}: ${compactNames(group.hosts)}`;
+        ? msg("summary.exit", { code: group.exitCode })
+        : msg(`status.${group.status}`);
+  return t("summary.group", { icon, what, count: group.hosts.length, names: compactNames(group.hosts) });
 }
 
 /** Limits that hold on every platform: what one summary message may carry. */
@@ -134,50 +135,55 @@ export function reportUrl(publicUrl: string, job: Pick<Job, "logToken">): string
  * groups, each with its shared tail and log links, within every platform's
  * limits; what does not fit is counted and left to the full report.
  */
-export function renderSummary(job: Job, tasks: readonly Task[], publicUrl: string): View {
+export function renderSummary(job: Job, tasks: readonly Task[], publicUrl: string, t: Translator = translator(job.lang)): View {
   const groups = groupResults(tasks);
   const counts = countTasks(tasks);
   const blocks: Block[] = [
-    { type: "heading", text: `Results of job #${job.id} on ${tasks.length} hosts` },
-    { type: "text", text: `${progressBar(counts)}  ${countsLine(counts)}` },
-    { type: "links", links: [{ label: "Full report (every host's status, exit code and duration)", url: reportUrl(publicUrl, job) }] },
+    { type: "heading", text: t("summary.heading", { id: job.id, count: tasks.length }) },
+    { type: "text", text: `${progressBar(counts)}  ${countsLine(counts, t)}` },
+    { type: "links", links: [{ label: t("summary.full_report"), url: reportUrl(publicUrl, job) }] },
   ];
   for (const group of groups.slice(0, SUMMARY.groups)) {
-    blocks.push({ type: "heading", text: groupTitle(group) });
+    blocks.push({ type: "heading", text: groupTitle(group, t) });
     if (group.error && group.status !== "succeeded") blocks.push({ type: "text", text: group.error.split("\n")[0]!.slice(0, 300) });
     const lines = group.tail.split("\n").filter((l, i, all) => l !== "" || i < all.length - 1);
     const shown = lines.slice(-SUMMARY.tailLines);
     if (shown.length > 0 && shown.join("\n").trim() !== "") {
       blocks.push({ type: "code", lines: shown.map((l) => l.slice(0, SUMMARY.tailChars / SUMMARY.tailLines)), omitted: lines.length - shown.length });
     }
-    const links = group.hosts.slice(0, SUMMARY.logLinks).map((h) => ({ label: `log: ${h}`, url: `${publicUrl}/logs/${job.logToken}/${encodeURIComponent(h)}` }));
+    const links = group.hosts.slice(0, SUMMARY.logLinks).map((h) => ({ label: t("summary.log", { host: h }), url: `${publicUrl}/logs/${job.logToken}/${encodeURIComponent(h)}` }));
     if (links.length > 0) blocks.push({ type: "links", links });
   }
   const hidden = groups.slice(SUMMARY.groups);
   const hiddenHosts = hidden.reduce((n, g) => n + g.hosts.length, 0);
-  const more = groups.some((g) => g.hosts.length > SUMMARY.logLinks) ? " Each host's log is linked from the full report." : "";
+  const more = groups.some((g) => g.hosts.length > SUMMARY.logLinks) ? ` ${t("summary.logs_in_report")}` : "";
   blocks.push({
     type: "context",
-    text: hidden.length > 0 ? `${hidden.length} more group${hidden.length === 1 ? "" : "s"} (${hiddenHosts} hosts) are in the full report.${more}` : `Hosts with identical output and exit code are grouped.${more}`,
+    text: (hidden.length > 0 ? t("summary.more_groups", { count: hidden.length, hosts: hiddenHosts }) : t("summary.grouped")) + more,
   });
   const tone = counts.failed > 0 ? "failure" : counts.skipped > 0 ? "warning" : "success";
-  return { text: `Job #${job.id}: ${countsLine(counts)}`, tone, blocks };
+  return { text: t("live.job_counts", { id: job.id, counts: countsLine(counts, t) }), tone, blocks, lang: t.lang };
 }
 
-/** The full report as plain text: one line per host. */
-export function renderReport(job: Job, tasks: readonly Task[], publicUrl: string): string {
-  const width = Math.max(4, ...tasks.map((t) => t.hostName.length));
+/** The full report as plain text, one line per host, in the language of `t`. */
+export function renderReport(job: Job, tasks: readonly Task[], publicUrl: string, t: Translator = translator(job.lang)): string {
+  const head = { host: t("report.col.host"), status: t("report.col.status"), exit: t("report.col.exit"), duration: t("report.col.duration") };
+  const width = Math.max(head.host.length, ...tasks.map((task) => task.hostName.length));
+  const statusWidth = Math.max(10, head.status.length);
+  const exitWidth = Math.max(4, head.exit.length);
+  const durationWidth = Math.max(8, head.duration.length);
   const lines = [
-    `testum job #${job.id}: ${job.command}`,
-    `target ${job.target}, requested by ${job.requestedByName ?? job.requestedBy}, status ${job.status}`,
+    t("report.title", { id: job.id, command: job.command }),
+    t("report.subtitle", { target: job.target, who: job.requestedByName ?? job.requestedBy, status: msg(`state.${job.status}`) }),
     "",
-    `${"HOST".padEnd(width)}  ${"STATUS".padEnd(10)}  EXIT  DURATION  LOG / PROBLEM`,
+    `${head.host.padEnd(width)}  ${head.status.padEnd(statusWidth)}  ${head.exit.padEnd(exitWidth)}  ${head.duration.padEnd(durationWidth)}  ${t("report.col.log")}`,
   ];
   const sorted = [...tasks].sort((a, b) => ORDER[a.status] - ORDER[b.status] || a.hostName.localeCompare(b.hostName));
-  for (const t of sorted) {
-    const duration = t.startedAt && t.finishedAt ? formatDuration(t.finishedAt.getTime() - t.startedAt.getTime()) : "-";
-    const detail = t.logKey ? `${publicUrl}/logs/${job.logToken}/${encodeURIComponent(t.hostName)}` : (t.error ?? "").split("\n")[0];
-    lines.push(`${t.hostName.padEnd(width)}  ${t.status.padEnd(10)}  ${String(t.exitCode ?? "-").padStart(4)}  ${duration.padEnd(8)}  ${detail}`);
+  for (const task of sorted) {
+    const duration = task.startedAt && task.finishedAt ? formatDuration(task.finishedAt.getTime() - task.startedAt.getTime()) : "-";
+    const detail = task.logKey ? `${publicUrl}/logs/${job.logToken}/${encodeURIComponent(task.hostName)}` : (task.error ?? "").split("\n")[0];
+    const status = t(`state.${task.status}`);
+    lines.push(`${task.hostName.padEnd(width)}  ${status.padEnd(statusWidth)}  ${String(task.exitCode ?? "-").padStart(exitWidth)}  ${duration.padEnd(durationWidth)}  ${detail}`);
   }
   return lines.join("\n") + "\n";
 }

@@ -1,5 +1,6 @@
 import { parseDuration } from "./duration.js";
 import { UsageError } from "./errors.js";
+import { msg, type Message, type MessageKey, type Translator } from "./i18n.js";
 import { remainder, tokenize, type Token } from "./tokenize.js";
 
 /**
@@ -26,7 +27,10 @@ export type ArgKind =
 export interface ArgSpec {
   readonly name: string;
   readonly kind: ArgKind;
+  /** In English (Discord registers it as is). */
   readonly description: string;
+  /** The description's catalogue key, for help in the user's language. */
+  readonly descriptionKey?: MessageKey;
   readonly optional?: boolean;
   /** Offer completions from the host registry where the platform can. */
   readonly complete?: "host" | "target";
@@ -38,6 +42,7 @@ export interface FlagSpec {
   readonly name: string;
   readonly kind: FlagKind;
   readonly description: string;
+  readonly descriptionKey?: MessageKey;
   readonly min?: number;
   readonly max?: number;
 }
@@ -47,7 +52,10 @@ export type Values = Record<string, string | number | boolean | string[] | undef
 export interface CommandSpec<C> {
   /** Words that select the command: `["hosts", "add"]`. */
   readonly path: readonly string[];
+  /** In English (Discord registers it as is). */
   readonly summary: string;
+  /** The summary's catalogue key, for help in the user's language. */
+  readonly summaryKey?: MessageKey;
   readonly args: readonly ArgSpec[];
   readonly flags?: readonly FlagSpec[];
   /** Example shown in help. */
@@ -57,6 +65,16 @@ export interface CommandSpec<C> {
 }
 
 export const HOST_NAME = /^[a-z0-9._-]{1,63}$/;
+
+/** An argument's or option's description in the language of `t`. */
+export function describeArg(spec: Pick<ArgSpec, "description" | "descriptionKey">, t: Translator): string {
+  return spec.descriptionKey ? t(spec.descriptionKey) : spec.description;
+}
+
+/** The description as a message parameter: said in the reader's language where the catalogue has it. */
+function descriptionOf(spec: Pick<ArgSpec, "description" | "descriptionKey">): string | Message {
+  return spec.descriptionKey ? msg(spec.descriptionKey) : spec.description;
+}
 
 export function usageOf(spec: CommandSpec<unknown>): string {
   const flags = (spec.flags ?? []).map((f) => (f.kind === "boolean" ? `[--${f.name}]` : `[--${f.name} ${f.kind.toUpperCase()}]`));
@@ -71,46 +89,43 @@ function convertArg(spec: CommandSpec<unknown>, arg: ArgSpec, value: string): st
   switch (arg.kind) {
     case "host":
       if (!HOST_NAME.test(value)) {
-        throw new UsageError(
-          `"${value}" is not a valid host name: use 1 to 63 characters of a-z, 0-9, "-", "." and "_"`,
-          usageOf(spec),
-        );
+        throw new UsageError(msg("error.invalid_host_name", { name: value }), usageOf(spec));
       }
       return value;
     case "int": {
-      if (!/^-?\d+$/.test(value)) throw new UsageError(`${arg.name} must be a whole number, got "${value}"`, usageOf(spec));
+      if (!/^-?\d+$/.test(value)) throw new UsageError(msg("usage.not_whole_number", { name: arg.name, value }), usageOf(spec));
       return Number(value);
     }
     default:
-      if (value.trim() === "") throw new UsageError(`${arg.name} must not be empty`, usageOf(spec));
+      if (value.trim() === "") throw new UsageError(msg("usage.empty", { name: arg.name }), usageOf(spec));
       return value;
   }
 }
 
 function convertFlag(spec: CommandSpec<unknown>, flag: FlagSpec, value: string | number | boolean): string | number | boolean {
-  const fail = (expected: string): never => {
-    throw new UsageError(`--${flag.name} expects ${expected}, got "${String(value)}"`, usageOf(spec));
+  const fail = (expected: Message): never => {
+    throw new UsageError(msg("usage.flag_expects", { flag: flag.name, expected, value: String(value) }), usageOf(spec));
   };
   switch (flag.kind) {
     case "boolean":
       if (typeof value === "boolean") return value;
-      return fail("no value");
+      return fail(msg("usage.expect.no_value"));
     case "duration": {
       const ms = typeof value === "string" ? parseDuration(value) : undefined;
-      if (ms === undefined) return fail("a duration such as 30s, 10m or 1h");
-      if (flag.min !== undefined && ms < flag.min) return fail(`at least ${flag.min / 1000}s`);
-      if (flag.max !== undefined && ms > flag.max) return fail(`at most ${flag.max / 1000}s`);
+      if (ms === undefined) return fail(msg("usage.expect.duration"));
+      if (flag.min !== undefined && ms < flag.min) return fail(msg("usage.expect.seconds_at_least", { seconds: flag.min / 1000 }));
+      if (flag.max !== undefined && ms > flag.max) return fail(msg("usage.expect.seconds_at_most", { seconds: flag.max / 1000 }));
       return ms;
     }
     case "int": {
       const n = typeof value === "number" ? value : /^\d+$/.test(String(value)) ? Number(value) : NaN;
-      if (!Number.isInteger(n)) return fail("a whole number");
-      if (flag.min !== undefined && n < flag.min) return fail(`a number of at least ${flag.min}`);
-      if (flag.max !== undefined && n > flag.max) return fail(`a number of at most ${flag.max}`);
+      if (!Number.isInteger(n)) return fail(msg("usage.expect.whole_number"));
+      if (flag.min !== undefined && n < flag.min) return fail(msg("usage.expect.number_at_least", { min: flag.min }));
+      if (flag.max !== undefined && n > flag.max) return fail(msg("usage.expect.number_at_most", { max: flag.max }));
       return n;
     }
     case "word":
-      if (typeof value !== "string" || value === "") return fail("a value");
+      if (typeof value !== "string" || value === "") return fail(msg("usage.expect.value"));
       return value;
   }
 }
@@ -152,25 +167,23 @@ export function parseTextArgs<C>(spec: CommandSpec<C>, input: string, tokens: re
       const flag = flags.get(rawName);
       if (!flag) {
         const known = [...flags.keys()].map((n) => `--${n}`).join(", ");
-        throw new UsageError(
-          `unknown option --${rawName} for "${spec.path.join(" ")}"${known ? ` (options: ${known})` : ""}`,
-          usageOf(spec),
-        );
+        const where = { option: rawName, command: spec.path.join(" ") };
+        throw new UsageError(known ? msg("usage.unknown_option_known", { ...where, known }) : msg("usage.unknown_option", where), usageOf(spec));
       }
       if (flag.kind === "boolean") {
-        if (inline !== undefined) throw new UsageError(`--${flag.name} takes no value`, usageOf(spec));
+        if (inline !== undefined) throw new UsageError(msg("usage.flag_no_value", { flag: flag.name }), usageOf(spec));
         values[flag.name] = true;
         i += 1;
       } else {
         const value = inline ?? tokens[i + 1]?.value;
-        if (value === undefined) throw new UsageError(`--${flag.name} needs a value`, usageOf(spec));
+        if (value === undefined) throw new UsageError(msg("usage.flag_needs_value", { flag: flag.name }), usageOf(spec));
         values[flag.name] = convertFlag(spec, flag, value);
         i += inline === undefined ? 2 : 1;
       }
       continue;
     }
     if (!arg) {
-      throw new UsageError(`unexpected "${token.value}" after "${spec.path.join(" ")}"`, usageOf(spec));
+      throw new UsageError(msg("usage.unexpected", { word: token.value, command: spec.path.join(" ") }), usageOf(spec));
     }
     if (arg.kind === "rest") {
       const trailing = trailingFlags(spec, tokens.slice(i + 1));
@@ -211,7 +224,7 @@ export function parseOptionArgs<C>(spec: CommandSpec<C>, options: Readonly<Recor
       if (flag.kind === "boolean" && value === false) continue;
       values[name] = convertFlag(spec, flag, value);
     } else {
-      throw new UsageError(`unknown option "${name}" for "${spec.path.join(" ")}"`, usageOf(spec));
+      throw new UsageError(msg("usage.unknown_typed_option", { option: name, command: spec.path.join(" ") }), usageOf(spec));
     }
   }
   checkRequired(spec, values);
@@ -223,7 +236,7 @@ function checkRequired(spec: CommandSpec<unknown>, values: Values): void {
     const value = values[arg.name];
     const empty = value === undefined || value === "" || (Array.isArray(value) && value.length === 0);
     if (!arg.optional && empty) {
-      throw new UsageError(`missing ${arg.name.toUpperCase()}: ${arg.description}`, usageOf(spec));
+      throw new UsageError(msg("usage.missing", { arg: arg.name.toUpperCase(), description: descriptionOf(arg) }), usageOf(spec));
     }
   }
 }

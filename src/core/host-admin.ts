@@ -2,6 +2,7 @@ import { recordAudit } from "./audit.js";
 import type { Sql } from "./db.js";
 import { TestumError } from "./errors.js";
 import { addHost, getHost, updateHostAuth, validateNewHost, type Host } from "./hosts.js";
+import { english, msg, say, type Translator } from "./i18n.js";
 import type { Inventory } from "./inventory.js";
 import type { ProbeResult, RemoteAccess } from "./ports.js";
 import type { SecretBox } from "./secret-box.js";
@@ -12,7 +13,7 @@ import { deleteSecret, storeSecret, type Credential } from "./secrets.js";
 /** `user@host[:port]` (IPv6 in brackets: `user@[::1]:22`). */
 export function parseAddress(spec: string): { username: string; address: string; port: number } {
   const match = /^([A-Za-z0-9._][A-Za-z0-9._-]*)@(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?$/.exec(spec);
-  if (!match) throw new TestumError("invalid_input", `"${spec}" is not USER@HOST[:PORT], e.g. deploy@10.0.0.5:22`);
+  if (!match) throw new TestumError("invalid_input", msg("hosts.bad_address_spec", { spec }));
   return { username: match[1]!, address: match[2]!.replace(/^\[(.*)\]$/, "$1"), port: match[3] ? Number(match[3]) : 22 };
 }
 
@@ -20,23 +21,22 @@ export function parseTags(pairs: readonly string[]): Record<string, string> {
   const tags: Record<string, string> = {};
   for (const pair of pairs) {
     const match = /^([a-z0-9_.-]{1,63})=(\S{0,200})$/i.exec(pair);
-    if (!match) throw new TestumError("invalid_input", `"${pair}" is not a tag: write KEY=VALUE (letters, digits, - . _ in the key)`);
+    if (!match) throw new TestumError("invalid_input", msg("hosts.bad_tag", { pair }));
     tags[match[1]!.toLowerCase()] = match[2]!;
   }
   return tags;
 }
 
-export function describeHost(host: Host): string[] {
+export function describeHost(host: Host, t: Translator = english): string[] {
   const tags = Object.entries(host.tags).map(([k, v]) => `${k}=${v}`).join(", ");
-  const auth = { key: "a stored private key", password: "a stored password", identity: "testum's identity key" }[host.authMethod];
   return [
-    `name:      ${host.name}`,
-    `address:   ${host.username}@${host.address}:${host.port}`,
-    `auth:      ${auth}`,
-    `host key:  ${host.hostKeyFingerprint ?? "not pinned yet (pinned on first contact)"}`,
-    `tags:      ${tags || "none"}`,
-    `last seen: ${host.lastSeenAt?.toISOString() ?? "never"}`,
-    `added:     ${host.createdAt.toISOString()} by ${host.createdBy}`,
+    t("hosts.show.name", { value: host.name }),
+    t("hosts.show.address", { value: `${host.username}@${host.address}:${host.port}` }),
+    t("hosts.show.auth", { value: msg(`hosts.auth.${host.authMethod}`) }),
+    t("hosts.show.host_key", { value: host.hostKeyFingerprint ?? msg("hosts.show.not_pinned") }),
+    t("hosts.show.tags", { value: tags || msg("word.none") }),
+    t("hosts.show.last_seen", { value: host.lastSeenAt?.toISOString() ?? msg("word.never") }),
+    t("hosts.show.added", { at: host.createdAt.toISOString(), by: host.createdBy }),
   ];
 }
 
@@ -50,19 +50,22 @@ export async function setTags(sql: Sql, actor: string, name: string, tags: Recor
 export async function removeTags(sql: Sql, actor: string, name: string, keys: readonly string[], channel?: string): Promise<Host> {
   const host = await getHost(sql, name);
   const missing = keys.filter((k) => !(k.toLowerCase() in host.tags));
-  if (missing.length > 0) throw new TestumError("invalid_input", `${name} has no tag ${missing.join(", ")}`);
+  if (missing.length > 0) throw new TestumError("invalid_input", msg("hosts.no_tag", { name, tags: missing.join(", ") }));
   const [updated] = await sql<Host[]>`update hosts set tags = tags - ${sql.array(keys.map((k) => k.toLowerCase()))}::text[] where id = ${host.id} returning *`;
   await recordAudit(sql, { actor, channel, action: "host.untag", target: name, outcome: "untagged", detail: { keys } });
   return updated!;
 }
 
-export function describeProbe(host: Host, probe: ProbeResult): string[] {
+export function describeProbe(host: Host, probe: ProbeResult, t: Translator = english): string[] {
   const lines = [`${host.name} (${host.username}@${host.address}:${host.port})`];
-  lines.push(`reachable:      ${probe.reachable ? "yes" : "no"}`);
-  if (probe.fingerprint) lines.push(`host key:       ${probe.fingerprint}${host.hostKeyFingerprint && probe.fingerprint !== host.hostKeyFingerprint ? ` (pinned: ${host.hostKeyFingerprint})` : ""}`);
-  if (probe.latencyMs !== undefined) lines.push(`latency:        ${probe.latencyMs} ms`);
-  lines.push(`authentication: ${probe.authenticated ? "accepted" : "not accepted"}`);
-  if (probe.error) lines.push(`problem:        ${probe.error}`);
+  lines.push(t("hosts.probe.reachable", { value: msg(probe.reachable ? "word.yes" : "word.no") }));
+  if (probe.fingerprint) {
+    const changed = host.hostKeyFingerprint && probe.fingerprint !== host.hostKeyFingerprint;
+    lines.push(changed ? t("hosts.probe.host_key_pinned", { fingerprint: probe.fingerprint, pinned: host.hostKeyFingerprint! }) : t("hosts.probe.host_key", { fingerprint: probe.fingerprint }));
+  }
+  if (probe.latencyMs !== undefined) lines.push(t("hosts.probe.latency", { ms: probe.latencyMs }));
+  lines.push(t(probe.authenticated ? "hosts.probe.auth_accepted" : "hosts.probe.auth_refused"));
+  if (probe.error) lines.push(t("hosts.probe.problem", { problem: probe.errorMessage ? say(t, probe.errorMessage) : probe.error }));
   return lines;
 }
 
@@ -73,7 +76,9 @@ export function describeProbe(host: Host, probe: ProbeResult): string[] {
 export async function repinHost(sql: Sql, remote: RemoteAccess, actor: string, name: string, channel?: string) {
   const host = await getHost(sql, name);
   const probe = await remote.probe(host, { acceptAnyHostKey: true });
-  if (!probe.fingerprint) throw new TestumError("ssh_connect_failed", `could not read the host key of ${name}: ${probe.error ?? "no answer"}`);
+  if (!probe.fingerprint) {
+    throw new TestumError("ssh_connect_failed", msg("hosts.repin_unreadable", { name, problem: probe.errorMessage ?? probe.error ?? msg("hosts.no_answer") }));
+  }
   const old = host.hostKeyFingerprint;
   if (old !== probe.fingerprint) {
     await sql`update hosts set host_key_fingerprint = ${probe.fingerprint}, host_key_pinned_at = now() where id = ${host.id}`;

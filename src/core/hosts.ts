@@ -1,6 +1,7 @@
 import type { Sql } from "./db.js";
 import { TestumError } from "./errors.js";
 import { HOST_NAME } from "./grammar.js";
+import { msg } from "./i18n.js";
 import type { SecretBox } from "./secret-box.js";
 import { deleteSecret, storeSecret, type Credential } from "./secrets.js";
 
@@ -38,30 +39,24 @@ export interface NewHost {
 
 export function validateHostName(name: string): void {
   if (!HOST_NAME.test(name)) {
-    throw new TestumError(
-      "invalid_host",
-      `"${name}" is not a valid host name: use 1 to 63 characters of a-z, 0-9, "-", "." and "_"`,
-    );
+    throw new TestumError("invalid_host", msg("error.invalid_host_name", { name }));
   }
 }
 
 export function validateNewHost(input: NewHost): void {
   validateHostName(input.name);
   if (!/^[A-Za-z0-9.:_-]{1,253}$/.test(input.address)) {
-    throw new TestumError("invalid_host", `"${input.address}" is not a host name or IP address`);
+    throw new TestumError("invalid_host", msg("hosts.bad_address", { address: input.address }));
   }
   const port = input.port ?? 22;
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new TestumError("invalid_host", `port must be a number from 1 to 65535, got ${String(input.port)}`);
+    throw new TestumError("invalid_host", msg("hosts.bad_port", { port: String(input.port) }));
   }
   if (!/^[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$/.test(input.username)) {
-    throw new TestumError("invalid_host", `"${input.username}" is not a valid login user name`);
+    throw new TestumError("invalid_host", msg("hosts.bad_user", { user: input.username }));
   }
   if (input.fingerprint !== undefined && !FINGERPRINT.test(input.fingerprint)) {
-    throw new TestumError(
-      "invalid_host",
-      `"${input.fingerprint}" is not a SHA256 host key fingerprint: expected the form ssh-keygen -l prints, SHA256: followed by 43 characters`,
-    );
+    throw new TestumError("invalid_host", msg("hosts.bad_fingerprint", { fingerprint: input.fingerprint }));
   }
 }
 
@@ -70,7 +65,7 @@ export async function addHost(sql: Sql, box: SecretBox, input: NewHost): Promise
   validateNewHost(input);
   return sql.begin(async (tx) => {
     const [existing] = await tx`select 1 from hosts where name = ${input.name}`;
-    if (existing) throw new TestumError("host_exists", `a host named ${input.name} already exists`);
+    if (existing) throw new TestumError("host_exists", msg("hosts.exists", { name: input.name }));
     const secretId = input.credential ? await storeSecret(tx as unknown as Sql, box, input.credential) : null;
     const method: AuthMethod = input.credential?.type ?? "identity";
     const [host] = await tx<Host[]>`
@@ -95,7 +90,7 @@ export async function findHost(sql: Sql, name: string): Promise<Host | undefined
 
 export async function getHost(sql: Sql, name: string): Promise<Host> {
   const host = await findHost(sql, name);
-  if (!host) throw new TestumError("unknown_host", `no host named ${name}. /testum hosts lists the known hosts.`);
+  if (!host) throw new TestumError("unknown_host", msg("hosts.unknown", { name }));
   return host;
 }
 
@@ -104,11 +99,16 @@ export async function getHostById(sql: Sql, id: number): Promise<Host | undefine
   return host;
 }
 
+export async function getHostsById(sql: Sql, ids: readonly number[]): Promise<Host[]> {
+  if (ids.length === 0) return [];
+  return sql<Host[]>`select * from hosts where id in ${sql(ids)}`;
+}
+
 /** Removes a host and its stored credential. */
 export async function removeHost(sql: Sql, name: string): Promise<Host> {
   return sql.begin(async (tx) => {
     const [host] = await tx<Host[]>`delete from hosts where name = ${name} returning *`;
-    if (!host) throw new TestumError("unknown_host", `no host named ${name}`);
+    if (!host) throw new TestumError("unknown_host", msg("hosts.unknown_short", { name }));
     if (host.secretId) await deleteSecret(tx as unknown as Sql, host.secretId);
     return host;
   });

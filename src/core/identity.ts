@@ -1,5 +1,6 @@
 import type { Sql } from "./db.js";
 import { TestumError } from "./errors.js";
+import { msg } from "./i18n.js";
 import type { KeyPair } from "./ports.js";
 import { parsePublicKey } from "./public-keys.js";
 import type { SecretBox } from "./secret-box.js";
@@ -88,6 +89,6 @@ export async function promoteNextIdentity(sql: Sql): Promise<{ retired: Identity
 
 export async function identityPrivateKey(sql: Sql, box: SecretBox, key: IdentityKey): Promise<string> {
   const credential = await readSecret(sql, box, key.secretId);
-  if (credential.type !== "key") throw new TestumError("secret_unreadable", "testum's identity secret is not a key");
+  if (credential.type !== "key") throw new TestumError("secret_unreadable", msg("identity.not_a_key"));
   return credential.privateKey;
 }

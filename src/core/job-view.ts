@@ -2,6 +2,7 @@ import { encodeAction } from "./actions.js";
 import type { Block, Tone, View } from "./chat.js";
 import { formatDuration } from "./duration.js";
 import { compactNames, countsLine, countTasks, progressBar, reportUrl } from "./fanout.js";
+import { msg, translator, type Message, type Translator } from "./i18n.js";
 import type { Job, Task, TaskStatus } from "./jobs.js";
 import { truncate } from "./tail.js";
 
@@ -44,6 +45,11 @@ export function logUrl(publicUrl: string, job: Pick<Job, "logToken">, host?: str
   return `${publicUrl}/logs/${job.logToken}${host ? `/${encodeURIComponent(host)}` : ""}`;
 }
 
+/** The job's page: status, results, live output and the full logs. */
+export function jobPageUrl(publicUrl: string, job: Pick<Job, "id" | "logToken">): string {
+  return `${publicUrl}/jobs/${job.id}?t=${job.logToken}`;
+}
+
 function requester(job: Job): string {
   return job.requestedByName ?? job.requestedBy;
 }
@@ -55,77 +61,76 @@ function statusOf(job: Job, task: Task | undefined): TaskStatus {
   return !task || JOB_LEVEL.includes(job.status) ? job.status : task.status;
 }
 
-function errorLabel(code: string): string {
+function errorLabel(code: string): Message {
   switch (code) {
     case "ssh_connect_failed":
-      return "could not connect";
     case "ssh_auth_failed":
-      return "authentication refused";
     case "host_key_mismatch":
-      return "HOST KEY CHANGED";
     case "unknown_host":
-      return "host removed";
+      return msg(`job.error_label.${code}`);
     default:
-      return "error";
+      return msg("job.error_label.other");
   }
 }
 
 /** One-line headline of a single host's outcome, e.g. "Failed on prod-db (exit 3)". */
-export function outcomeLine(job: Job, task: Task | undefined): string {
+export function outcomeLine(job: Job, task: Task | undefined, t: Translator = translator(job.lang)): string {
   const host = task?.hostName ?? job.target;
   switch (statusOf(job, task)) {
     case "awaiting_approval":
-      return `Waiting for approval to run on ${host}`;
+      return t("job.outcome.awaiting_approval", { host });
     case "rejected":
-      return `Rejected: not run on ${host}`;
+      return t("job.outcome.rejected", { host });
     case "expired":
-      return `Not approved in time: not run on ${host}`;
+      return t("job.outcome.expired", { host });
     case "queued":
-      return `Queued on ${host}`;
+      return t("job.outcome.queued", { host });
     case "running":
-      return `Running on ${host}`;
+      return t("job.outcome.running", { host });
     case "succeeded":
-      return `Succeeded on ${host}`;
+      return t("job.outcome.succeeded", { host });
     case "failed":
-      if (task?.errorCode) return `Failed on ${host}: ${errorLabel(task.errorCode)}`;
-      if (task?.signal) return `Failed on ${host} (killed by SIG${task.signal})`;
-      return `Failed on ${host} (exit ${task?.exitCode ?? "?"})`;
+      if (task?.errorCode) return t("job.outcome.failed_error", { host, problem: errorLabel(task.errorCode) });
+      if (task?.signal) return t("job.outcome.failed_signal", { host, signal: task.signal });
+      return t("job.outcome.failed_exit", { host, code: task?.exitCode ?? "?" });
     case "timed_out":
-      return `Timed out on ${host} after ${formatDuration(job.timeoutMs)}`;
+      return t("job.outcome.timed_out", { host, duration: formatDuration(job.timeoutMs) });
     case "cancelled":
-      return `Cancelled on ${host}${job.cancelledBy ? ` by ${job.cancelledBy}` : ""}`;
+      return job.cancelledBy ? t("job.outcome.cancelled_by", { host, by: job.cancelledBy }) : t("job.outcome.cancelled", { host });
     case "lost":
-      return `Lost on ${host}: the worker stopped`;
+      return t("job.outcome.lost", { host });
     case "skipped":
-      return `Skipped ${host}`;
+      return t("job.outcome.skipped", { host });
   }
 }
 
 /** Headline of a job on several hosts. */
-function fanoutLine(job: Job, tasks: readonly Task[]): string {
-  const n = tasks.length;
+function fanoutLine(job: Job, tasks: readonly Task[], t: Translator): string {
+  const count = tasks.length;
   const counts = countTasks(tasks);
   switch (job.status) {
     case "awaiting_approval":
-      return `Waiting for approval to run on ${n} hosts`;
+      return t("job.fanout.awaiting_approval", { count });
     case "rejected":
-      return `Rejected: not run on ${n} hosts`;
+      return t("job.fanout.rejected", { count });
     case "expired":
-      return `Not approved in time: not run on ${n} hosts`;
+      return t("job.fanout.expired", { count });
     case "queued":
-      return `Queued on ${n} hosts`;
+      return t("job.fanout.queued", { count });
     case "running":
-      return `Running on ${n} hosts`;
+      return t("job.fanout.running", { count });
     case "succeeded":
-      return `Succeeded on all ${n} hosts`;
+      return t("job.fanout.succeeded", { count });
     case "cancelled":
-      return `Cancelled on ${n} hosts${job.cancelledBy ? ` by ${job.cancelledBy}` : ""}`;
+      return job.cancelledBy ? t("job.fanout.cancelled_by", { count, by: job.cancelledBy }) : t("job.fanout.cancelled", { count });
     case "lost":
-      return `Lost: the worker stopped`;
+      return t("job.fanout.lost");
     case "timed_out":
-      return `Timed out on ${tasks.filter((t) => t.status === "timed_out").length} of ${n} hosts after ${formatDuration(job.timeoutMs)}`;
+      return t("job.fanout.timed_out", { timedOut: tasks.filter((task) => task.status === "timed_out").length, count, duration: formatDuration(job.timeoutMs) });
     default:
-      return `Failed on ${counts.failed} of ${n} hosts${counts.skipped ? ` (${counts.skipped} skipped)` : ""}`;
+      return counts.skipped
+        ? t("job.fanout.failed_skipped", { failed: counts.failed, count, skipped: counts.skipped })
+        : t("job.fanout.failed", { failed: counts.failed, count });
   }
 }
 
@@ -136,38 +141,41 @@ function durationOf(job: Job, task: Task | undefined, now: number): string | und
   return formatDuration((end ? end.getTime() : now) - start.getTime());
 }
 
-/** The parent message in the channel. */
-export function renderParent(job: Job, tasks: readonly Task[], publicUrl: string, now = Date.now()): View {
+/** The parent message in the channel, in the language of `t` (the requester's). */
+export function renderParent(job: Job, tasks: readonly Task[], publicUrl: string, t: Translator = translator(job.lang), now = Date.now()): View {
   const single = tasks.length === 1 ? tasks[0] : undefined;
   const status = single ? statusOf(job, single) : job.status;
-  const headline = `${STATUS_ICON[status]} ${single ? outcomeLine(job, single) : fanoutLine(job, tasks)}`;
+  const headline = `${STATUS_ICON[status]} ${single ? outcomeLine(job, single, t) : fanoutLine(job, tasks, t)}`;
   const fields: Array<{ label: string; value: string }> = [
-    { label: job.kind === "script" ? "Script" : "Command", value: truncate(job.kind === "script" ? job.command.split("\n")[0]! : job.command, 500) },
-    single ? { label: "Host", value: single.hostName } : { label: `Hosts (${tasks.length})`, value: truncate(`${job.target}: ${compactNames(tasks.map((t) => t.hostName))}`, 500) },
-    { label: "Requested by", value: requester(job) },
-    { label: "Job", value: `#${job.id}` },
+    { label: t(job.kind === "script" ? "view.script" : "view.command"), value: truncate(job.kind === "script" ? job.command.split("\n")[0]! : job.command, 500) },
+    single
+      ? { label: t("view.host"), value: single.hostName }
+      : { label: t("view.hosts_count", { count: tasks.length }), value: truncate(`${job.target}: ${compactNames(tasks.map((task) => task.hostName))}`, 500) },
+    { label: t("view.requested_by"), value: requester(job) },
+    { label: t("view.job"), value: `#${job.id}` },
   ];
-  if (single?.exitCode !== null && single?.exitCode !== undefined) fields.push({ label: "Exit code", value: String(single.exitCode) });
+  if (single?.exitCode !== null && single?.exitCode !== undefined) fields.push({ label: t("view.exit_code"), value: String(single.exitCode) });
   const duration = durationOf(job, single, now);
-  if (duration && !["queued", "awaiting_approval"].includes(status)) fields.push({ label: "Duration", value: duration });
+  if (duration && !["queued", "awaiting_approval"].includes(status)) fields.push({ label: t("view.duration"), value: duration });
 
   const blocks: Block[] = [{ type: "heading", text: headline }];
   const scheduled = job.options as { schedule?: { id: number; name: string }; note?: string };
-  if (scheduled.schedule) blocks.push({ type: "context", text: `🕒 Scheduled report "${scheduled.schedule.name}" (schedule #${scheduled.schedule.id})` });
+  if (scheduled.schedule) blocks.push({ type: "context", text: t("job.scheduled_report", { name: scheduled.schedule.name, id: scheduled.schedule.id }) });
   if (scheduled.note) blocks.push({ type: "text", text: scheduled.note });
-  if (!single) blocks.push({ type: "text", text: `${progressBar(countTasks(tasks))}  ${countsLine(countTasks(tasks))}` });
+  if (!single) blocks.push({ type: "text", text: `${progressBar(countTasks(tasks))}  ${countsLine(countTasks(tasks), t)}` });
   blocks.push({ type: "fields", fields });
   const problem = single?.error ?? job.error;
   if (problem && status !== "succeeded") blocks.push({ type: "text", text: problem });
   if (!ACTIVE.includes(job.status)) {
     const links = [];
-    if (single?.logKey) links.push({ label: "Full log", url: logUrl(publicUrl, job) });
-    if (!single && job.startedAt) links.push({ label: "Full report", url: reportUrl(publicUrl, job) });
+    if (single?.logKey) links.push({ label: t("link.full_log"), url: logUrl(publicUrl, job) });
+    if (!single && job.startedAt) links.push({ label: t("link.full_report"), url: reportUrl(publicUrl, job) });
+    if (job.startedAt) links.push({ label: t("link.job_page"), url: jobPageUrl(publicUrl, job) });
     if (links.length > 0) blocks.push({ type: "links", links });
   } else {
-    blocks.push({ type: "context", text: "Live output in the thread." });
+    blocks.push({ type: "context", text: t("job.live_in_thread") });
   }
-  return { text: `${headline} · ${truncate(job.command.split("\n")[0]!, 80)}`, tone: STATUS_TONE[status], blocks };
+  return { text: `${headline} · ${truncate(job.command.split("\n")[0]!, 80)}`, tone: STATUS_TONE[status], blocks, lang: t.lang };
 }
 
 export interface LiveState {
@@ -181,34 +189,40 @@ export interface LiveState {
   readonly showing?: string | undefined;
 }
 
-function cancelButton(job: Job): Block {
-  return { type: "actions", buttons: [{ label: "Cancel", action: encodeAction({ kind: "cancel", job: job.id }), style: "danger" }] };
+function cancelButton(job: Job, t: Translator): Block {
+  return { type: "actions", buttons: [{ label: t("button.cancel"), action: encodeAction({ kind: "cancel", job: job.id }), style: "danger" }] };
 }
 
-/** The live message in the thread: the tail of the output while the job runs. */
-export function renderLive(job: Job, host: string, state: LiveState, publicUrl: string): View {
+/** "1,234 lines", with the number written as the language writes it. */
+function lineCount(count: number, t: Translator): string {
+  return t("live.lines", { count, n: count.toLocaleString(t.lang === "en" ? "en-US" : t.lang) });
+}
+
+/** The live message in the thread: the tail of the output while the job runs, in the language of `t`. */
+export function renderLive(job: Job, host: string, state: LiveState, publicUrl: string, t: Translator = translator(job.lang)): View {
   const blocks: Block[] = [];
   const active = state.status === "running" || state.status === "queued";
   const time = new Date(state.updatedAt).toISOString().slice(11, 19);
   if (state.tasks && state.tasks.length > 1) {
     const counts = countTasks(state.tasks);
-    blocks.push({ type: "text", text: `${progressBar(counts)}  ${countsLine(counts)}` });
-    const running = state.tasks.filter((t) => t.status === "running").map((t) => t.hostName);
-    if (state.showing && state.lines.length > 0) blocks.push({ type: "context", text: `Latest output, from ${state.showing}:` });
+    blocks.push({ type: "text", text: `${progressBar(counts)}  ${countsLine(counts, t)}` });
+    const running = state.tasks.filter((task) => task.status === "running").map((task) => task.hostName);
+    if (state.showing && state.lines.length > 0) blocks.push({ type: "context", text: t("live.latest_from", { host: state.showing }) });
     if (state.lines.length > 0) blocks.push({ type: "code", lines: state.lines, omitted: state.omitted });
-    blocks.push({ type: "context", text: `${running.length > 0 ? `running on ${compactNames(running)}` : "waiting for hosts"} · updated ${time} UTC` });
-    if (active) blocks.push(cancelButton(job));
-    return { text: `Job #${job.id}: ${countsLine(counts)}`, tone: "progress", blocks };
+    const doing = running.length > 0 ? t("live.running_on", { hosts: compactNames(running) }) : t("live.waiting_for_hosts");
+    blocks.push({ type: "context", text: `${doing} · ${t("live.updated", { time })}` });
+    if (active) blocks.push(cancelButton(job, t));
+    return { text: t("live.job_counts", { id: job.id, counts: countsLine(counts, t) }), tone: "progress", blocks, lang: t.lang };
   }
   if (state.lines.length > 0) blocks.push({ type: "code", lines: state.lines, omitted: state.omitted });
-  else blocks.push({ type: "context", text: active ? "Waiting for output…" : "No output." });
-  const lines = `${state.lineCount.toLocaleString("en-US")} line${state.lineCount === 1 ? "" : "s"}`;
+  else blocks.push({ type: "context", text: t(active ? "live.waiting_for_output" : "live.no_output") });
+  const lines = lineCount(state.lineCount, t);
   const footer =
     state.status === "running"
-      ? `${STATUS_ICON.running} running on ${host} · ${lines} · updated ${time} UTC`
-      : `${STATUS_ICON[state.status]} ${state.status.replace("_", " ")} on ${host} · ${lines}`;
+      ? t("live.footer_running", { icon: STATUS_ICON.running, host, lines, time })
+      : t("live.footer_done", { icon: STATUS_ICON[state.status], status: msg(`status.${state.status}`), host, lines });
   blocks.push({ type: "context", text: footer });
-  if (active) blocks.push(cancelButton(job));
-  else blocks.push({ type: "links", links: [{ label: "Full log", url: logUrl(publicUrl, job) }] });
-  return { text: `Output of job #${job.id} on ${host}`, tone: STATUS_TONE[state.status], blocks };
+  if (active) blocks.push(cancelButton(job, t));
+  else blocks.push({ type: "links", links: [{ label: t("link.full_log"), url: logUrl(publicUrl, job) }] });
+  return { text: t("live.output_of", { id: job.id, host }), tone: STATUS_TONE[state.status], blocks, lang: t.lang };
 }

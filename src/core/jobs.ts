@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
+import type postgres from "postgres";
 import type { Sql } from "./db.js";
 import { TestumError } from "./errors.js";
+import { LANGS, msg, translate, type Lang, type MessageKey } from "./i18n.js";
 
 /**
  * Jobs: one row per request (the source of truth for its state) and a task
@@ -51,6 +53,8 @@ export interface Job {
   readonly kind: "command" | "script";
   readonly reportKey: string | null;
   readonly scheduleId: number | null;
+  /** The requester's language: everything posted for the job is in it. */
+  readonly lang: Lang;
 }
 
 export interface Task {
@@ -82,6 +86,8 @@ export interface NewJob {
   readonly timeoutMs: number;
   readonly options?: Readonly<Record<string, unknown>>;
   readonly scheduleId?: number | undefined;
+  /** The requester's language (English when not given). */
+  readonly lang?: Lang | undefined;
   /** When set, the job waits for approval before it is queued. */
   readonly approval?: {
     readonly reasons: readonly string[];
@@ -95,12 +101,12 @@ export async function createJob(sql: Sql, input: NewJob): Promise<Job> {
   return sql.begin(async (tx) => {
     const [job] = await tx<Job[]>`
       insert into jobs (schedule_id, kind, command, target, requested_by, requested_by_name, conversation, log_token, timeout_ms, options,
-                        status, approval_reasons, approval_hash, approvals_required, approval_expires_at)
+                        status, approval_reasons, approval_hash, approvals_required, approval_expires_at, lang)
       values (${input.scheduleId ?? null}, ${input.kind ?? "command"}, ${input.command}, ${input.target}, ${input.requestedBy}, ${input.requestedByName ?? null},
               ${input.conversation}, ${randomBytes(24).toString("base64url")}, ${input.timeoutMs},
               ${tx.json((input.options ?? {}) as never)}, ${input.approval ? "awaiting_approval" : "queued"},
               ${tx.json((input.approval?.reasons ?? []) as never)}, ${input.approval?.hash ?? null},
-              ${input.approval?.required ?? 0}, ${input.approval?.expiresAt ?? null})
+              ${input.approval?.required ?? 0}, ${input.approval?.expiresAt ?? null}, ${input.lang ?? "en"})
       returning *`;
     for (const host of input.hosts) {
       await tx`insert into job_tasks (job_id, host_name, host_id) values (${job!.id}, ${host.name}, ${host.id})`;
@@ -121,7 +127,7 @@ export async function setChatRefs(
 
 export async function getJob(sql: Sql, id: number): Promise<Job> {
   const [job] = await sql<Job[]>`select * from jobs where id = ${id}`;
-  if (!job) throw new TestumError("unknown_job", `no job #${id}`);
+  if (!job) throw new TestumError("unknown_job", msg("jobs.unknown", { id }));
   return job;
 }
 
@@ -222,6 +228,15 @@ export async function finishTask(sql: Sql, jobId: number, hostName: string, outc
     where job_id = ${jobId} and host_name = ${hostName} and status in ('queued', 'running')`;
 }
 
+/**
+ * A fixed text in each job row's own language, for updates of many jobs at
+ * once: `case lang when 'en' then … when 'ru' then … end`.
+ */
+export function inEachLang(sql: Sql | postgres.TransactionSql<{}>, key: MessageKey) {
+  const cases = LANGS.reduce((acc, lang) => sql`${acc} when ${lang}::text then ${translate(lang, key)}::text`, sql`case lang`);
+  return sql`${cases} else ${translate("en", key)}::text end`;
+}
+
 /** Ends a running job. Returns false when it had already ended (e.g. marked lost). */
 export async function finishJob(sql: Sql, jobId: number, status: JobStatus, error?: string): Promise<boolean> {
   const rows = await sql`
@@ -238,8 +253,7 @@ export async function finishJob(sql: Sql, jobId: number, status: JobStatus, erro
 export async function reapLostJobs(sql: Sql, staleAfterMs: number): Promise<Job[]> {
   return sql.begin(async (tx) => {
     const jobs = await tx<Job[]>`
-      update jobs set status = 'lost', finished_at = now(),
-        error = 'the worker running this job stopped responding; the command was not run again'
+      update jobs set status = 'lost', finished_at = now(), error = ${inEachLang(tx, "jobs.error.lost")}
       where status = 'running' and heartbeat_at < now() - make_interval(secs => ${staleAfterMs / 1000})
       returning *`;
     if (jobs.length > 0) {

@@ -1,5 +1,6 @@
 import type { Readable, Writable } from "node:stream";
 import type { Host } from "./hosts.js";
+import type { Message } from "./i18n.js";
 
 /**
  * The small interfaces through which core reaches the outside. Adapters and
@@ -24,6 +25,8 @@ export interface LogStore {
   open(key: string, contentType?: string): LogUpload;
   /** How a browser gets the object: a fresh presigned URL, or the bytes themselves. */
   locate(key: string): Promise<{ redirect: string } | { stream: Readable; bytes: number } | undefined>;
+  /** The object's bytes through testum, for pages that show a log inline. */
+  read(key: string): Promise<{ stream: Readable; bytes: number } | undefined>;
   /** Fails when the store cannot be reached. */
   check(): Promise<void>;
 }
@@ -65,8 +68,10 @@ export interface ProbeResult {
   /** The host key presented, when the handshake got that far. */
   readonly fingerprint?: string | undefined;
   readonly latencyMs?: number | undefined;
-  /** Why it failed, in words for chat. */
+  /** Why it failed, in English words (logs, CLI). */
   readonly error?: string | undefined;
+  /** The same, as a catalogue message when there is one, for chat in the user's language. */
+  readonly errorMessage?: Message | undefined;
   readonly errorCode?: string | undefined;
 }
 

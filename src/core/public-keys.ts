@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { TestumError } from "./errors.js";
+import { msg, translate } from "./i18n.js";
 
 /**
  * OpenSSH public key lines: validation, fingerprints, and refusing private
@@ -39,10 +40,7 @@ export function looksLikePrivateKey(text: string): boolean {
 }
 
 /** The refusal for a pasted private key. It never repeats what was pasted. */
-export const PRIVATE_KEY_REFUSAL =
-  "That is a PRIVATE key. testum did not store it and did not keep it anywhere. " +
-  "Treat it as exposed: it was posted into chat, so rotate it (make a new key pair and remove the old public key from your hosts). " +
-  "Then add the PUBLIC key: the single line from the .pub file, starting with ssh-ed25519, ssh-rsa or ecdsa-sha2-.";
+export const PRIVATE_KEY_REFUSAL = translate("en", "keys.private_key_refusal");
 
 export function fingerprintOfBlob(blob: Buffer): string {
   return "SHA256:" + createHash("sha256").update(blob).digest("base64").replace(/=+$/, "");
@@ -57,28 +55,25 @@ function readString(buf: Buffer, offset: number): { value: Buffer; next: number 
 
 /** Parses and validates one public key line: type, encoding, and the type inside the blob. */
 export function parsePublicKey(line: string): PublicKey {
-  if (looksLikePrivateKey(line)) throw new TestumError("invalid_input", PRIVATE_KEY_REFUSAL);
+  if (looksLikePrivateKey(line)) throw new TestumError("invalid_input", msg("keys.private_key_refusal"));
   const parts = line.trim().split(/\s+/);
   const [type, encoded, ...commentParts] = parts;
   if (!type || !encoded) {
-    throw new TestumError("invalid_input", "expected a public key line: TYPE BASE64 [COMMENT], e.g. ssh-ed25519 AAAAC3Nza… alice@laptop");
+    throw new TestumError("invalid_input", msg("keys.not_a_line"));
   }
   if (!(type in TYPES)) {
-    throw new TestumError(
-      "invalid_input",
-      `unsupported key type "${type.slice(0, 40)}": use ssh-ed25519, ecdsa-sha2-nistp256/384/521, ssh-rsa (2048 bits or more) or a security-key type`,
-    );
+    throw new TestumError("invalid_input", msg("keys.unsupported_type", { type: type.slice(0, 40) }));
   }
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) throw new TestumError("invalid_input", "the key is not valid base64");
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) throw new TestumError("invalid_input", msg("keys.not_base64"));
   const blob = Buffer.from(encoded, "base64");
   let first: { value: Buffer; next: number };
   try {
     first = readString(blob, 0);
   } catch {
-    throw new TestumError("invalid_input", "the key data is damaged (it does not decode as an SSH public key)");
+    throw new TestumError("invalid_input", msg("keys.damaged"));
   }
   const inner = first.value.toString("latin1");
-  if (inner !== type) throw new TestumError("invalid_input", `the key data is a ${inner.slice(0, 40)} key, but the line says ${type}`);
+  if (inner !== type) throw new TestumError("invalid_input", msg("keys.type_mismatch", { inner: inner.slice(0, 40), type }));
   let bits = TYPES[type]!;
   try {
     if (type === "ssh-rsa") {
@@ -93,8 +88,8 @@ export function parsePublicKey(line: string): PublicKey {
       readString(blob, readString(blob, first.next).next);
     }
   } catch {
-    throw new TestumError("invalid_input", "the key data is damaged (it does not decode as an SSH public key)");
+    throw new TestumError("invalid_input", msg("keys.damaged"));
   }
-  if (type === "ssh-rsa" && bits < 2048) throw new TestumError("invalid_input", `RSA keys must have at least 2048 bits; this one has ${bits}`);
+  if (type === "ssh-rsa" && bits < 2048) throw new TestumError("invalid_input", msg("keys.rsa_too_short", { bits }));
   return { type, blob: encoded, comment: commentParts.join(" "), fingerprint: fingerprintOfBlob(blob), bits };
 }

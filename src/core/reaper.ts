@@ -2,6 +2,7 @@ import { expireApprovals, listDecisions, renderRequest } from "./approvals.js";
 import { recordAudit } from "./audit.js";
 import type { ChatDirectory } from "./chat.js";
 import type { Sql } from "./db.js";
+import { msg, translator } from "./i18n.js";
 import { renderParent } from "./job-view.js";
 import { listTasks, reapLostJobs } from "./jobs.js";
 import type { Logger } from "./ports.js";
@@ -45,17 +46,10 @@ export function startReaper(deps: ReaperDeps): { stop(): Promise<void>; sweep():
         });
         try {
           const chat = deps.chat.adapterFor(job.conversation);
-          if (job.parentMessage) await chat.edit(job.parentMessage, renderParent(job, await listTasks(sql, job.id), deps.publicUrl));
+          const t = translator(job.lang);
+          if (job.parentMessage) await chat.edit(job.parentMessage, renderParent(job, await listTasks(sql, job.id), deps.publicUrl, t));
           if (job.thread) {
-            await chat.post(
-              job.thread,
-              message(
-                `⚠️ Job #${job.id} was lost: the worker running it (${job.worker ?? "unknown"}) stopped responding. ` +
-                  "The command was not run again; check the host before retrying.",
-                undefined,
-                "warning",
-              ),
-            );
+            await chat.post(job.thread, { ...message(t("reaper.lost", { id: job.id, worker: job.worker ?? msg("word.unknown") }), undefined, "warning"), lang: t.lang });
           }
         } catch (err) {
           log.error({ err, job: job.id }, "could not report a lost job in chat");
@@ -65,8 +59,9 @@ export function startReaper(deps: ReaperDeps): { stop(): Promise<void>; sweep():
         try {
           const chat = deps.chat.adapterFor(job.conversation);
           const tasks = await listTasks(sql, job.id);
-          if (job.approvalMessage) await chat.edit(job.approvalMessage, renderRequest(job, tasks.map((t) => t.hostName), await listDecisions(sql, job.id)));
-          if (job.parentMessage) await chat.edit(job.parentMessage, renderParent(job, tasks, deps.publicUrl));
+          const t = translator(job.lang);
+          if (job.approvalMessage) await chat.edit(job.approvalMessage, renderRequest(job, tasks.map((task) => task.hostName), await listDecisions(sql, job.id), t));
+          if (job.parentMessage) await chat.edit(job.parentMessage, renderParent(job, tasks, deps.publicUrl, t));
         } catch (err) {
           log.error({ err, job: job.id }, "could not report an expired approval in chat");
         }

@@ -1,12 +1,20 @@
 import { randomBytes } from "node:crypto";
 import type { Block, Reply, View } from "./chat.js";
 import { isTestumError, NotAllowedError, UsageError } from "./errors.js";
+import { english, translate, type Lang, type Translator } from "./i18n.js";
 import type { Logger } from "./ports.js";
 
 /** Small builders for the private answers testum gives in chat. */
 
 export function message(text: string, blocks?: Block[], tone: View["tone"] = "neutral"): View {
   return { text, tone, blocks: blocks ?? [{ type: "text", text }] };
+}
+
+/** Marks a reply's view or form as written in `lang`, for what the adapter adds to it. */
+export function inLanguage(reply: Reply, lang: Lang): Reply {
+  if (reply.kind === "private" || reply.kind === "update") return { ...reply, view: { ...reply.view, lang: reply.view.lang ?? lang } };
+  if (reply.kind === "form") return { ...reply, form: { ...reply.form, lang: reply.form.lang ?? lang } };
+  return reply;
 }
 
 export function privateReply(view: View): Reply {
@@ -17,29 +25,47 @@ export function privateText(text: string, tone: View["tone"] = "neutral"): Reply
   return privateReply(message(text, undefined, tone));
 }
 
-/** A listing: a heading and preformatted lines. */
+/**
+ * A listing: a heading and preformatted lines, split into blocks small
+ * enough that no platform cuts them (Discord shows 2,000 characters of a
+ * message's content, Slack 3,000 of a block).
+ */
 export function listing(title: string, lines: readonly string[], footer?: string): View {
   const blocks: Block[] = [{ type: "heading", text: title }];
-  if (lines.length > 0) blocks.push({ type: "code", lines });
+  let chunk: string[] = [];
+  let size = 0;
+  for (const line of lines) {
+    if (chunk.length > 0 && size + line.length + 1 > LISTING_CHUNK) {
+      blocks.push({ type: "code", lines: chunk });
+      chunk = [];
+      size = 0;
+    }
+    chunk.push(line);
+    size += line.length + 1;
+  }
+  if (chunk.length > 0) blocks.push({ type: "code", lines: chunk });
   if (footer) blocks.push({ type: "context", text: footer });
   return { text: title, blocks };
 }
+
+const LISTING_CHUNK = 1800;
 
 /**
  * The one place an error becomes a chat answer: a known error says what was
  * wrong and what to do; anything else is logged with an incident id, which is
  * all the user sees.
  */
-export function errorView(err: unknown, log: Logger): View {
+export function errorView(err: unknown, log: Logger, t: Translator = english): View {
   if (isTestumError(err)) {
-    const text = err instanceof NotAllowedError ? `🚫 Not allowed: ${err.message}` : `⚠️ ${err.message}`;
+    const said = err.say(t);
+    const text = err instanceof NotAllowedError ? t("error.not_allowed", { reason: said }) : t("error.known", { reason: said });
     const blocks: Block[] = [{ type: "text", text }];
-    if (err instanceof UsageError && err.usage) blocks.push({ type: "context", text: `Usage: ${err.usage}` });
-    return { text: err.message, tone: "warning", blocks };
+    if (err instanceof UsageError && err.usage) blocks.push({ type: "context", text: t("error.usage", { usage: err.usage }) });
+    return { text: said, tone: "warning", blocks };
   }
   const incident = randomBytes(4).toString("hex");
   log.error({ err, incident }, "internal error");
-  return message(`⚠️ internal error (incident ${incident}). Nothing was run. The operators can find it in testum's log.`, undefined, "failure");
+  return message(t("error.internal", { incident }), undefined, "failure");
 }
 
 /**
@@ -64,4 +90,14 @@ export function replyWithin(work: Promise<Reply>, ms: number, late: (reply: Repl
   });
 }
 
-export const WORKING: View = message("⏳ Working on it…");
+/** The note an adapter puts above a tail it had to cut: "… 1,234 earlier lines in the full log". */
+export function earlierLines(count: number, lang: Lang = "en"): string {
+  return translate(lang, "adapter.earlier_lines", { n: count.toLocaleString(lang === "en" ? "en-US" : lang) });
+}
+
+/** The interim answer while a reply takes longer than the platform waits. */
+export function working(t: Translator = english): View {
+  return message(t("reply.working"));
+}
+
+export const WORKING: View = working();

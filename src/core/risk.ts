@@ -1,6 +1,7 @@
 import type { Sql } from "./db.js";
 import { TestumError } from "./errors.js";
 import type { Host } from "./hosts.js";
+import { english, msg, say, type Message, type Translator } from "./i18n.js";
 
 /**
  * The risk policy: when a run needs an approval first.
@@ -34,7 +35,7 @@ export function compilePattern(pattern: string): RegExp {
   try {
     return new RegExp(pattern, "i");
   } catch (err) {
-    throw new TestumError("invalid_input", `"${pattern}" is not a valid regular expression: ${(err as Error).message}`);
+    throw new TestumError("invalid_input", msg("risk.bad_regex", { pattern, problem: (err as Error).message }));
   }
 }
 
@@ -43,18 +44,26 @@ export async function listRiskPatterns(sql: Sql): Promise<RiskPattern[]> {
 }
 
 /** Why a run needs approval; empty when it does not. */
-export function riskReasons(command: string, hosts: readonly Pick<Host, "name" | "tags">[], patterns: readonly RiskPattern[], settings: RiskSettings): string[] {
-  const reasons: string[] = [];
+export function riskMessages(command: string, hosts: readonly Pick<Host, "name" | "tags">[], patterns: readonly RiskPattern[], settings: RiskSettings): Message[] {
+  const reasons: Message[] = [];
   const normalized = normalizeCommand(command);
   for (const p of patterns) {
-    if (compilePattern(p.pattern).test(normalized)) reasons.push(`the command looks risky: ${p.description}`);
+    if (compilePattern(p.pattern).test(normalized)) reasons.push(msg("risk.pattern", { description: p.description }));
   }
   const tagged = hosts.filter((h) => h.tags.approval === "required").map((h) => h.name);
-  if (tagged.length > 0) reasons.push(`${tagged.slice(0, 5).join(", ")}${tagged.length > 5 ? ` and ${tagged.length - 5} more` : ""} require${tagged.length === 1 ? "s" : ""} approval for every command (tag approval=required)`);
+  if (tagged.length > 0) {
+    const names = tagged.length > 5 ? msg("list.and_more", { items: tagged.slice(0, 5), count: tagged.length - 5 }) : tagged.join(", ");
+    reasons.push(msg("risk.tagged", { hosts: names, count: tagged.length }));
+  }
   if (hosts.length > settings.maxHostsWithoutApproval) {
-    reasons.push(`it targets ${hosts.length} hosts (more than ${settings.maxHostsWithoutApproval} need approval)`);
+    reasons.push(msg("risk.many_hosts", { count: hosts.length, max: settings.maxHostsWithoutApproval }));
   }
   return reasons;
+}
+
+/** The reasons, said in the language of `t`. */
+export function riskReasons(command: string, hosts: readonly Pick<Host, "name" | "tags">[], patterns: readonly RiskPattern[], settings: RiskSettings, t: Translator = english): string[] {
+  return riskMessages(command, hosts, patterns, settings).map((m) => say(t, m));
 }
 
 export async function addRiskPattern(sql: Sql, by: string, pattern: string, description: string): Promise<RiskPattern> {
@@ -68,6 +77,6 @@ export async function addRiskPattern(sql: Sql, by: string, pattern: string, desc
 
 export async function removeRiskPattern(sql: Sql, id: number): Promise<RiskPattern> {
   const [row] = await sql<RiskPattern[]>`delete from risk_patterns where id = ${id} returning id, pattern, description, created_by`;
-  if (!row) throw new TestumError("invalid_input", `no risk pattern #${id}; /testum risk lists them`);
+  if (!row) throw new TestumError("invalid_input", msg("risk.unknown", { id }));
   return row;
 }

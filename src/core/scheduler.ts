@@ -6,13 +6,15 @@ import { recordAudit } from "./audit.js";
 import type { ChatDirectory, View } from "./chat.js";
 import type { Sql } from "./db.js";
 import type { Host } from "./hosts.js";
+import { isTestumError } from "./errors.js";
+import { translator, type Translator } from "./i18n.js";
 import { renderSummary } from "./fanout.js";
 import { renderLive, renderParent } from "./job-view.js";
 import { createJob, listTasks, type Job, type Task } from "./jobs.js";
 import type { JobQueue, Logger } from "./ports.js";
 import { publish } from "./publish.js";
 import { message } from "./replies.js";
-import { listRiskPatterns, riskReasons } from "./risk.js";
+import { listRiskPatterns, riskMessages } from "./risk.js";
 import { getSchedule, missedBetween, type Schedule } from "./schedules.js";
 import { resolveTarget } from "./targets.js";
 
@@ -37,10 +39,11 @@ export function scheduleOptions(schedule: Pick<Schedule, "timeoutMs">): Record<s
   return { timeoutMs: schedule.timeoutMs };
 }
 
-/** Says something about a schedule in its channel (a new top-level message). */
+/** Says something about a schedule in its channel (a new top-level message), in the schedule's language. */
 async function tell(deps: SchedulerDeps, schedule: Schedule, view: View): Promise<void> {
+  const t = translator(schedule.lang);
   try {
-    await deps.chat.adapterFor(schedule.channel).startThread(schedule.channel, view, `schedule ${schedule.name}`);
+    await deps.chat.adapterFor(schedule.channel).startThread(schedule.channel, { ...view, lang: t.lang }, t("schedule.thread_title", { name: schedule.name }));
   } catch (err) {
     deps.log.error({ err, schedule: schedule.id }, "could not post to a schedule's channel");
   }
@@ -64,11 +67,13 @@ export async function fireSchedule(deps: SchedulerDeps, scheduleId: number, at: 
     await recordAudit(sql, { actor: schedule.owner, actorName: schedule.ownerName ?? undefined, channel: schedule.channel, action: "schedule.fire", target: schedule.target, outcome: value, detail: { schedule: schedule.id, fireAt: at.toISOString(), reason, job: job?.id ?? null } });
   };
 
+  const t = translator(schedule.lang);
   let note: string | undefined;
   if (schedule.lastFireAt && reason === "scheduled") {
     const missed = missedBetween(schedule.cron, schedule.timezone, schedule.lastFireAt, at);
     if (missed.count > 0) {
-      note = `${missed.capped ? "Many" : missed.count} earlier run${missed.count === 1 ? " was" : "s were"} missed while testum was not running (last due ${missed.last?.toISOString().slice(0, 19).replace("T", " ")} UTC).`;
+      const last = String(missed.last?.toISOString().slice(0, 19).replace("T", " "));
+      note = missed.capped ? t("schedule.missed_many", { last }) : t("schedule.missed", { count: missed.count, last });
     }
   }
   await sql`update schedules set last_fire_at = greatest(last_fire_at, ${at}) where id = ${scheduleId}`;
@@ -79,17 +84,15 @@ export async function fireSchedule(deps: SchedulerDeps, scheduleId: number, at: 
     const principal = await loadPrincipal(sql, { id: schedule.owner, name: schedule.ownerName ?? undefined, groups: schedule.ownerGroups }, deps.admins);
     requireOnHosts(principal, "run", hosts);
   } catch (err) {
-    await tell(deps, schedule, message(`⚠️ Scheduled report "${schedule.name}" (#${schedule.id}) did not run: ${(err as Error).message}`, undefined, "warning"));
+    const why = isTestumError(err) ? err.say(t) : (err as Error).message;
+    await tell(deps, schedule, message(t("schedule.did_not_run", { name: schedule.name, id: schedule.id, reason: why }), undefined, "warning"));
     await outcome("refused");
     return undefined;
   }
-  const reasons = riskReasons(schedule.command, hosts, await listRiskPatterns(sql), { maxHostsWithoutApproval: deps.approvalHosts });
+  const reasons = riskMessages(schedule.command, hosts, await listRiskPatterns(sql), { maxHostsWithoutApproval: deps.approvalHosts });
   if (reasons.length > 0 && approvalHash({ kind: "command", command: schedule.command }, hosts, scheduleOptions(schedule)) !== schedule.approvedHash) {
-    await tell(
-      deps,
-      schedule,
-      message(`⚠️ Scheduled report "${schedule.name}" (#${schedule.id}) did not run: it now needs approval (${reasons.join("; ")}). Make the schedule again to ask for it.`, undefined, "warning"),
-    );
+    const said = reasons.map((r) => t(r.key, r.params)).join("; ");
+    await tell(deps, schedule, message(t("schedule.now_needs_approval", { name: schedule.name, id: schedule.id, reasons: said }), undefined, "warning"));
     await outcome("needs_approval");
     return undefined;
   }
@@ -102,6 +105,7 @@ export async function fireSchedule(deps: SchedulerDeps, scheduleId: number, at: 
     conversation: schedule.channel,
     timeoutMs: schedule.timeoutMs,
     scheduleId: schedule.id,
+    lang: schedule.lang,
     options: { ...scheduleOptions(schedule), schedule: { id: schedule.id, name: schedule.name }, ...(note ? { note } : {}) },
   });
   // Reports that only post on change, or while muted, run without chat messages; the end decides.
@@ -133,42 +137,44 @@ export async function afterScheduledJob(deps: Pick<SchedulerDeps, "sql" | "chat"
   const failures = failed ? schedule.consecutiveFailures + 1 : 0;
   const posted = job.parentMessage !== null;
   const changed = schedule.lastOutputHash !== fingerprint;
+  const t = translator(job.lang);
   let muted = schedule.muted;
   const notes: string[] = [];
   let report = false;
   if (failed && failures >= 3 && !schedule.muted) {
     muted = true;
-    notes.push(`🔕 Scheduled report "${schedule.name}" (#${schedule.id}) failed ${failures} times in a row. It stays quiet until it succeeds again; every run is still logged.`);
+    notes.push(t("schedule.muted", { name: schedule.name, id: schedule.id, count: failures }));
     report = !posted;
   } else if (!failed && schedule.muted) {
     muted = false;
-    notes.push(`🔔 Scheduled report "${schedule.name}" (#${schedule.id}) succeeded again after ${schedule.consecutiveFailures} failures.`);
+    notes.push(t("schedule.recovered", { name: schedule.name, id: schedule.id, count: schedule.consecutiveFailures }));
     report = !posted;
   } else if (!posted && !schedule.muted && schedule.onChange && (schedule.lastOutputHash === null || changed)) {
     report = true;
-    if (schedule.lastOutputHash !== null) notes.push(`The output of "${schedule.name}" changed since the last run.`);
+    if (schedule.lastOutputHash !== null) notes.push(t("schedule.changed", { name: schedule.name }));
   }
   await sql`
     update schedules set last_output_hash = ${fingerprint}, consecutive_failures = ${failures}, muted = ${muted}
     where id = ${schedule.id}`;
   try {
     const chat = deps.chat.adapterFor(schedule.channel);
+    const title = t("schedule.thread_title", { name: schedule.name });
     if (report) {
-      const start = await chat.startThread(schedule.channel, renderParent(job, tasks, deps.publicUrl), `schedule ${schedule.name}`);
-      const detail = tasks.length === 1 ? await finalLive(deps, job, tasks[0]!) : renderSummary(job, tasks, deps.publicUrl);
+      const start = await chat.startThread(schedule.channel, renderParent(job, tasks, deps.publicUrl, t), title);
+      const detail = tasks.length === 1 ? finalLive(deps, job, tasks[0]!, t) : renderSummary(job, tasks, deps.publicUrl, t);
       await chat.post(start.thread, detail);
-      for (const note of notes) await chat.post(start.thread, message(note));
+      for (const note of notes) await chat.post(start.thread, { ...message(note), lang: t.lang });
     } else {
-      for (const note of notes) await chat.startThread(schedule.channel, message(note, undefined, muted ? "warning" : "success"), `schedule ${schedule.name}`);
+      for (const note of notes) await chat.startThread(schedule.channel, { ...message(note, undefined, muted ? "warning" : "success"), lang: t.lang }, title);
     }
   } catch (err) {
     deps.log.error({ err, schedule: schedule.id, job: job.id }, "could not post a scheduled report");
   }
 }
 
-async function finalLive(deps: Pick<SchedulerDeps, "publicUrl">, job: Job, task: Task): Promise<View> {
+function finalLive(deps: Pick<SchedulerDeps, "publicUrl">, job: Job, task: Task, t: Translator): View {
   const lines = (task.tail ?? "").split("\n").filter((l, i, all) => l !== "" || i < all.length - 1);
-  return renderLive(job, task.hostName, { lines, omitted: Math.max(0, (task.logLines ?? 0) - lines.length), lineCount: task.logLines ?? 0, status: task.status, updatedAt: Date.now() }, deps.publicUrl);
+  return renderLive(job, task.hostName, { lines, omitted: Math.max(0, (task.logLines ?? 0) - lines.length), lineCount: task.logLines ?? 0, status: task.status, updatedAt: Date.now() }, deps.publicUrl, t);
 }
 
 /**

@@ -1,6 +1,7 @@
 import cron from "node-cron";
 import type { Sql } from "./db.js";
 import { TestumError, UsageError } from "./errors.js";
+import { english, msg, type Lang, type Param, type Translator } from "./i18n.js";
 
 /** Scheduled reports: the model and the cron arithmetic. */
 export interface Schedule {
@@ -28,23 +29,24 @@ export interface Schedule {
   readonly muted: boolean;
   readonly createdAt: Date;
   readonly updatedAt: Date;
+  /** The owner's language: reports and notes in the channel are in it. */
+  readonly lang: Lang;
 }
 
 /** Checks a cron expression (5 fields, or 6 with seconds first); the error names the bad field. */
 export function validateCron(expression: string): void {
   const result = cron.validateDetailed(expression.trim());
   if (result.valid) return;
-  const problems = result.errors.map((e) => (e.field === "expression" ? e.message : `the ${e.field} field "${e.value ?? ""}" is not valid`));
-  throw new UsageError(
-    `invalid cron expression "${expression}": ${problems.join("; ")}. Fields: [second] minute hour day-of-month month day-of-week, e.g. "0 8 * * 1-5" or "*/30 * * * * *"`,
-  );
+  const problems = result.errors.map((e) => (e.field === "expression" ? e.message : msg("schedule.bad_cron_field", { field: e.field, value: e.value ?? "" })));
+  const joined = problems.slice(1).reduce<Param>((all, problem) => msg("list.semicolon", { first: all, next: problem }), problems[0] ?? "");
+  throw new UsageError(msg("schedule.bad_cron", { expression, problems: joined }));
 }
 
 export function validateTimezone(zone: string): void {
   try {
     new Intl.DateTimeFormat("en-US", { timeZone: zone });
   } catch {
-    throw new UsageError(`"${zone}" is not a time zone: use an IANA name such as Europe/Berlin, America/New_York or UTC`);
+    throw new UsageError(msg("schedule.bad_timezone", { zone }));
   }
 }
 
@@ -89,31 +91,29 @@ export function missedBetween(expression: string, timezone: string, after: Date,
   }
 }
 
-const DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
-
-/** A cron expression in words, for confirmations; unusual ones are quoted as they are. */
-export function describeCron(expression: string): string {
+/** A cron expression in words (in the language of `t`), for confirmations; unusual ones are quoted as they are. */
+export function describeCron(expression: string, t: Translator = english): string {
   const parts = expression.trim().split(/\s+/);
   const [sec, min, hour, dom, mon, dow] = parts.length === 6 ? parts : ["0", ...parts];
   const every = (field: string | undefined) => /^\*\/(\d+)$/.exec(field ?? "")?.[1];
   const rest = (fields: Array<string | undefined>) => fields.every((f) => f === "*");
-  if (parts.length === 6 && every(sec) && rest([min, hour, dom, mon, dow])) return `every ${every(sec)} seconds`;
-  if (parts.length === 6 && sec === "*" && rest([min, hour, dom, mon, dow])) return "every second";
-  if (sec === "0" && min === "*" && rest([hour, dom, mon, dow])) return "every minute";
-  if (sec === "0" && every(min) && rest([hour, dom, mon, dow])) return `every ${every(min)} minutes`;
-  if (sec === "0" && /^\d+$/.test(min!) && hour === "*" && rest([dom, mon, dow])) return `every hour at minute ${min}`;
+  if (parts.length === 6 && every(sec) && rest([min, hour, dom, mon, dow])) return t("cron.every_seconds", { count: Number(every(sec)) });
+  if (parts.length === 6 && sec === "*" && rest([min, hour, dom, mon, dow])) return t("cron.every_second");
+  if (sec === "0" && min === "*" && rest([hour, dom, mon, dow])) return t("cron.every_minute");
+  if (sec === "0" && every(min) && rest([hour, dom, mon, dow])) return t("cron.every_minutes", { count: Number(every(min)) });
+  if (sec === "0" && /^\d+$/.test(min!) && hour === "*" && rest([dom, mon, dow])) return t("cron.every_hour_at", { minute: min! });
   if (sec === "0" && /^\d+$/.test(min!) && /^\d+$/.test(hour!) && dom === "*" && mon === "*") {
     const at = `${hour!.padStart(2, "0")}:${min!.padStart(2, "0")}`;
-    if (dow === "*") return `every day at ${at}`;
-    if (dow === "1-5") return `every weekday at ${at}`;
-    if (/^[0-6]$/.test(dow!)) return `every ${DAYS[Number(dow)]} at ${at}`;
+    if (dow === "*") return t("cron.every_day_at", { at });
+    if (dow === "1-5") return t("cron.every_weekday_at", { at });
+    if (/^[0-6]$/.test(dow!)) return t(`cron.every_day_${dow as "0" | "1" | "2" | "3" | "4" | "5" | "6"}_at`, { at });
   }
-  return `on the schedule "${expression}"`;
+  return t("cron.other", { expression });
 }
 
 export async function getSchedule(sql: Sql, id: number): Promise<Schedule> {
   const [schedule] = await sql<Schedule[]>`select * from schedules where id = ${id}`;
-  if (!schedule) throw new TestumError("invalid_input", `no schedule #${id}. /testum schedule list shows them.`);
+  if (!schedule) throw new TestumError("invalid_input", msg("schedule.unknown", { id }));
   return schedule;
 }
 

@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
 import { TestumError } from "./errors.js";
+import { msg } from "./i18n.js";
 
 /**
  * Authenticated encryption of secrets at rest: AES-256-GCM under the master
@@ -45,10 +46,7 @@ export function createSecretBox(keys: readonly Buffer[]): SecretBox {
     open(secretId, sealed) {
       const key = byId.get(sealed.keyId);
       if (!key) {
-        throw new TestumError(
-          "secret_unreadable",
-          `a stored secret was sealed with master key ${sealed.keyId}, which is not configured (set TESTUM_MASTER_KEY, or TESTUM_MASTER_KEY_PREVIOUS during a rotation)`,
-        );
+        throw new TestumError("secret_unreadable", msg("secrets.unknown_master_key", { keyId: sealed.keyId }));
       }
       try {
         const decipher = createDecipheriv("aes-256-gcm", key, sealed.box.subarray(0, 12));
@@ -56,7 +54,7 @@ export function createSecretBox(keys: readonly Buffer[]): SecretBox {
         decipher.setAuthTag(sealed.box.subarray(12, 28));
         return Buffer.concat([decipher.update(sealed.box.subarray(28)), decipher.final()]);
       } catch (cause) {
-        throw new TestumError("secret_unreadable", `stored secret ${secretId} failed its integrity check`, { cause });
+        throw new TestumError("secret_unreadable", msg("secrets.integrity", { id: secretId }), { cause });
       }
     },
   };

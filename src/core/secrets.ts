@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Sql } from "./db.js";
 import { TestumError } from "./errors.js";
+import { msg } from "./i18n.js";
 import type { SecretBox } from "./secret-box.js";
 
 /** A credential as the worker needs it at the moment it connects. */
@@ -19,7 +20,7 @@ export async function storeSecret(sql: Sql, box: SecretBox, credential: Credenti
 /** Reads and opens a stored credential. Call it as late as possible, in the worker. */
 export async function readSecret(sql: Sql, box: SecretBox, id: string): Promise<Credential> {
   const [row] = await sql<{ keyId: string; box: Buffer }[]>`select key_id, box from secrets where id = ${id}`;
-  if (!row) throw new TestumError("secret_unreadable", `stored secret ${id} is missing`);
+  if (!row) throw new TestumError("secret_unreadable", msg("secrets.missing", { id }));
   return JSON.parse(box.open(id, row).toString("utf8")) as Credential;
 }
 

@@ -1,5 +1,6 @@
 import type { Sql } from "./db.js";
 import { TestumError } from "./errors.js";
+import { msg } from "./i18n.js";
 import { listHosts, type Host } from "./hosts.js";
 
 /**
@@ -19,17 +20,17 @@ const GLOB = /[*?[]/;
 
 export function parseTarget(text: string): TargetSelector {
   const parts = text.split(",").map((p) => p.trim()).filter(Boolean);
-  if (parts.length === 0) throw new TestumError("invalid_input", "empty target: name a host, a glob (web-*), a tag (role=web) or all");
+  if (parts.length === 0) throw new TestumError("invalid_input", msg("targets.empty"));
   const selector = { all: false, names: [] as string[], globs: [] as string[], tags: [] as Array<[string, string]> };
   for (const part of parts) {
     const tag = TAG.exec(part);
     if (part.toLowerCase() === "all") selector.all = true;
     else if (tag) selector.tags.push([tag[1]!.toLowerCase(), tag[2]!]);
     else if (GLOB.test(part)) {
-      if (!/^[a-z0-9._*?[\]!-]{1,63}$/.test(part)) throw new TestumError("invalid_input", `"${part}" is not a valid host name pattern`);
+      if (!/^[a-z0-9._*?[\]!-]{1,63}$/.test(part)) throw new TestumError("invalid_input", msg("targets.bad_pattern", { part }));
       selector.globs.push(part);
     } else if (/^[a-z0-9._-]{1,63}$/.test(part)) selector.names.push(part);
-    else throw new TestumError("invalid_input", `"${part}" is not a host name, a glob (web-*), a tag (key=value) or all`);
+    else throw new TestumError("invalid_input", msg("targets.bad_part", { part }));
   }
   return selector;
 }
@@ -42,7 +43,7 @@ export function globToRegExp(glob: string): RegExp {
     else if (ch === "?") source += ".";
     else if (ch === "[") {
       const close = glob.indexOf("]", i + 1);
-      if (close === -1) throw new TestumError("invalid_input", `unclosed [ in "${glob}"`);
+      if (close === -1) throw new TestumError("invalid_input", msg("targets.unclosed_bracket", { glob }));
       const inner = glob.slice(i + 1, close).replace(/^!/, "^").replace(/\\/g, "\\\\");
       source += `[${inner}]`;
       i = close;
@@ -55,7 +56,7 @@ export function globToRegExp(glob: string): RegExp {
 export function selectHosts(hosts: readonly Host[], selector: TargetSelector, text: string): Host[] {
   const byName = new Map(hosts.map((h) => [h.name, h]));
   for (const name of selector.names) {
-    if (!byName.has(name)) throw new TestumError("unknown_host", `no host named ${name}. /testum hosts lists the known hosts.`);
+    if (!byName.has(name)) throw new TestumError("unknown_host", msg("hosts.unknown", { name }));
   }
   const patterns = selector.globs.map(globToRegExp);
   const named = selector.all || (selector.names.length === 0 && patterns.length === 0);
@@ -64,7 +65,7 @@ export function selectHosts(hosts: readonly Host[], selector: TargetSelector, te
       (named || selector.names.includes(h.name) || patterns.some((p) => p.test(h.name))) &&
       selector.tags.every(([k, v]) => h.tags[k] === v),
   );
-  if (picked.length === 0) throw new TestumError("unknown_host", `no hosts match "${text}". /testum hosts lists hosts and their tags.`);
+  if (picked.length === 0) throw new TestumError("unknown_host", msg("targets.no_match", { target: text }));
   return picked.sort((a, b) => a.name.localeCompare(b.name));
 }
 

@@ -4,6 +4,7 @@ import type { Sql } from "./db.js";
 import { TestumError } from "./errors.js";
 import { HOST_NAME } from "./grammar.js";
 import type { Host } from "./hosts.js";
+import { english, msg, say, type Message } from "./i18n.js";
 import { mapLimit } from "./concurrency.js";
 import type { RemoteAccess } from "./ports.js";
 import { parsePublicKey } from "./public-keys.js";
@@ -35,18 +36,18 @@ export async function listKeys(sql: Sql): Promise<TeamKey[]> {
 
 export async function getKey(sql: Sql, name: string): Promise<TeamKey> {
   const [key] = await sql<TeamKey[]>`select * from team_keys where name = ${name}`;
-  if (!key) throw new TestumError("invalid_input", `no key named ${name}. /testum keys lists them.`);
+  if (!key) throw new TestumError("invalid_input", msg("keys.unknown", { name }));
   return key;
 }
 
 export async function addKey(sql: Sql, actor: string, name: string, line: string): Promise<TeamKey> {
-  if (!HOST_NAME.test(name)) throw new TestumError("invalid_input", `"${name}" is not a valid key name: use 1 to 63 of a-z 0-9 - . _`);
+  if (!HOST_NAME.test(name)) throw new TestumError("invalid_input", msg("keys.bad_name", { name }));
   const parsed = parsePublicKey(line);
   const [clash] = await sql<TeamKey[]>`select * from team_keys where name = ${name} or fingerprint = ${parsed.fingerprint}`;
   if (clash) {
     throw new TestumError(
       "conflict",
-      clash.name === name ? `a key named ${name} already exists` : `that key is already registered as ${clash.name} (${clash.fingerprint})`,
+      clash.name === name ? msg("keys.exists", { name }) : msg("keys.registered_as", { name: clash.name, fingerprint: clash.fingerprint }),
     );
   }
   const [key] = await sql<TeamKey[]>`
@@ -64,7 +65,7 @@ export async function removeKey(sql: Sql, name: string): Promise<TeamKey> {
   if (hosts.length > 0) {
     throw new TestumError(
       "conflict",
-      `${name} is still deployed on ${hosts.map((h) => h.name).join(", ")}. Revoke it first: keys revoke ${name} all`,
+      msg("keys.still_deployed", { name, hosts: hosts.map((h) => h.name).join(", ") }),
     );
   }
   await sql`delete from team_keys where id = ${key.id}`;
@@ -74,8 +75,18 @@ export async function removeKey(sql: Sql, name: string): Promise<TeamKey> {
 export interface HostOutcome {
   readonly host: string;
   readonly ok: boolean;
+  /** What happened, in English (CLI, audit). */
   readonly summary: string;
+  /** The same, to be said in the reader's language (CLI-only operations leave it out). */
+  readonly message?: Message | undefined;
 }
+
+function outcome(host: string, ok: boolean, message: Message): HostOutcome {
+  return { host, ok, summary: say(english, message), message };
+}
+
+/** Outcomes as the audit trail keeps them: in English. */
+const audited = (outcomes: readonly HostOutcome[]) => outcomes.map(({ host, ok, summary }) => ({ host, ok, summary }));
 
 export interface KeyDeps {
   readonly sql: Sql;
@@ -106,11 +117,13 @@ export async function editHostKeys(
   });
 }
 
-function describeChange(before: readonly ManagedKey[], after: readonly ManagedKey[]): string {
+function describeChange(before: readonly ManagedKey[], after: readonly ManagedKey[]): Message {
   const added = after.filter((a) => !before.some((b) => b.owner === a.owner && b.key === a.key)).length;
   const removed = before.filter((b) => !after.some((a) => a.owner === b.owner)).length;
-  const parts = [added ? `added ${added}` : "", removed ? `removed ${removed}` : ""].filter(Boolean);
-  return parts.length ? parts.join(", ") : "unchanged";
+  if (added && removed) return msg("keys.change.added_removed", { added, removed });
+  if (added) return msg("keys.change.added", { added });
+  if (removed) return msg("keys.change.removed", { removed });
+  return msg("keys.change.unchanged");
 }
 
 async function eachHost(target: string, deps: KeyDeps, work: (host: Host) => Promise<HostOutcome>): Promise<HostOutcome[]> {
@@ -119,7 +132,8 @@ async function eachHost(target: string, deps: KeyDeps, work: (host: Host) => Pro
     try {
       return await work(host);
     } catch (err) {
-      return { host: host.name, ok: false, summary: `failed: ${err instanceof TestumError ? err.message : (err as Error).message}` };
+      const problem = err instanceof TestumError && err.key ? msg(err.key, err.params) : (err as Error).message;
+      return outcome(host.name, false, msg("keys.change.failed", { problem }));
     }
   });
 }
@@ -127,7 +141,7 @@ async function eachHost(target: string, deps: KeyDeps, work: (host: Host) => Pro
 /** Deploys keys (`NAME` or `all`) to every host of a target. */
 export async function deployKeys(deps: KeyDeps, actor: string, which: string, target: string, channel?: string): Promise<HostOutcome[]> {
   const keys = which === "all" ? await listKeys(deps.sql) : [await getKey(deps.sql, which)];
-  if (keys.length === 0) throw new TestumError("invalid_input", "no keys registered yet: keys add NAME 'ssh-ed25519 AAAA…'");
+  if (keys.length === 0) throw new TestumError("invalid_input", msg("keys.none_registered"));
   const managed = keys.map((k) => ({ owner: keyOwner(k), key: keyLine(k) }));
   const outcomes = await eachHost(target, deps, async (host) => {
     const result = await editHostKeys(deps, host, (current) => withKeys(current, managed));
@@ -136,9 +150,9 @@ export async function deployKeys(deps: KeyDeps, actor: string, which: string, ta
         insert into key_deployments (key_id, host_id, deployed_by) values (${key.id}, ${host.id}, ${actor})
         on conflict (key_id, host_id) do nothing`;
     }
-    return { host: host.name, ok: true, summary: result.changed ? describeChange(result.before, result.after) : "unchanged" };
+    return outcome(host.name, true, result.changed ? describeChange(result.before, result.after) : msg("keys.change.unchanged"));
   });
-  await recordAudit(deps.sql, { actor, channel, action: "keys.deploy", target, outcome: outcomes.every((o) => o.ok) ? "succeeded" : "partial", detail: { keys: keys.map((k) => k.name), hosts: outcomes } });
+  await recordAudit(deps.sql, { actor, channel, action: "keys.deploy", target, outcome: outcomes.every((o) => o.ok) ? "succeeded" : "partial", detail: { keys: keys.map((k) => k.name), hosts: audited(outcomes) } });
   return outcomes;
 }
 
@@ -148,9 +162,9 @@ export async function revokeKey(deps: KeyDeps, actor: string, name: string, targ
   const outcomes = await eachHost(target, deps, async (host) => {
     const result = await editHostKeys(deps, host, (current) => withoutKeys(current, [keyOwner(key)]));
     await deps.sql`delete from key_deployments where key_id = ${key.id} and host_id = ${host.id}`;
-    return { host: host.name, ok: true, summary: result.changed ? describeChange(result.before, result.after) : "unchanged (not present)" };
+    return outcome(host.name, true, result.changed ? describeChange(result.before, result.after) : msg("keys.change.not_present"));
   });
-  await recordAudit(deps.sql, { actor, channel, action: "keys.revoke", target, outcome: outcomes.every((o) => o.ok) ? "succeeded" : "partial", detail: { key: name, hosts: outcomes } });
+  await recordAudit(deps.sql, { actor, channel, action: "keys.revoke", target, outcome: outcomes.every((o) => o.ok) ? "succeeded" : "partial", detail: { key: name, hosts: audited(outcomes) } });
   return outcomes;
 }
 
@@ -168,11 +182,14 @@ export async function keyStatus(deps: KeyDeps, target: string): Promise<HostOutc
     });
     const expected = await deps.sql<{ keyId: number }[]>`select key_id from key_deployments where host_id = ${host.id}`;
     const missing = keys.filter((k) => expected.some((e) => e.keyId === k.id) && !present.some((p) => p.owner === keyOwner(k) && p.key === keyLine(k)));
-    const names = present.map((p) => p.owner.replace(/^key:/, "").replace(/^identity:(\d+)$/, "testum identity #$1"));
-    return {
-      host: host.name,
-      ok: missing.length === 0,
-      summary: `present: ${names.join(", ") || "none"}; missing: ${missing.map((k) => k.name).join(", ") || "none"}; ${unmanaged} line${unmanaged === 1 ? "" : "s"} not managed by testum`,
-    };
+    const names = present.map((p) => {
+      const identity = /^identity:(\d+)$/.exec(p.owner);
+      return identity ? msg("keys.status.identity", { id: identity[1]! }) : p.owner.replace(/^key:/, "");
+    });
+    return outcome(
+      host.name,
+      missing.length === 0,
+      msg("keys.status.line", { present: names.length ? names : msg("word.none"), missing: missing.map((k) => k.name).join(", ") || msg("word.none"), count: unmanaged }),
+    );
   });
 }

@@ -1,4 +1,5 @@
 import { UsageError } from "./errors.js";
+import { msg } from "./i18n.js";
 
 export interface Token {
   readonly value: string;
@@ -54,7 +55,7 @@ export function tokenize(input: string): Token[] {
           value += c;
           i++;
         }
-        if (!closed) throw new UsageError(`unterminated quote ${ch} starting at "${input.slice(start, start + 20)}"`);
+        if (!closed) throw new UsageError(msg("usage.unterminated_quote", { quote: ch, start: input.slice(start, start + 20) }));
         continue;
       }
       if (ch === "\\" && i + 1 < input.length) {

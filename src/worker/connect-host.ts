@@ -2,6 +2,7 @@ import { recordAudit } from "../core/audit.js";
 import type { Sql } from "../core/db.js";
 import { SshError, TestumError } from "../core/errors.js";
 import { getHostById, markHostSeen, pinHostKey, type Host } from "../core/hosts.js";
+import { msg } from "../core/i18n.js";
 import { findIdentity, identityPrivateKey } from "../core/identity.js";
 import type { SecretBox } from "../core/secret-box.js";
 import { readSecret } from "../core/secrets.js";
@@ -32,10 +33,10 @@ export function createHostConnector(deps: ConnectorDeps) {
   async function authFor(host: Host): Promise<SshTarget["auth"]> {
     if (host.authMethod === "identity") {
       const identity = await findIdentity(sql, "active");
-      if (!identity) throw new TestumError("secret_unreadable", "testum has no identity key yet; start testum once to make one");
+      if (!identity) throw new TestumError("secret_unreadable", msg("identity.missing_start"));
       return { privateKey: await identityPrivateKey(sql, box, identity) };
     }
-    if (!host.secretId) throw new TestumError("secret_unreadable", `host ${host.name} has no stored credential`);
+    if (!host.secretId) throw new TestumError("secret_unreadable", msg("hosts.no_credential", { name: host.name }));
     const credential = await readSecret(sql, box, host.secretId);
     return credential.type === "key" ? { privateKey: credential.privateKey, passphrase: credential.passphrase } : { password: credential.password };
   }
@@ -46,7 +47,7 @@ export function createHostConnector(deps: ConnectorDeps) {
       const current = await getHostById(sql, host.id);
       throw new SshError(
         "host_key_mismatch",
-        `host key of ${host.name} changed while connecting: pinned ${current?.hostKeyFingerprint}, presented ${fingerprint}. testum refuses to connect.`,
+        msg("ssh.host_key_changed_while_connecting", { name: host.name, pinned: String(current?.hostKeyFingerprint), presented: fingerprint }),
         { expected: current?.hostKeyFingerprint ?? undefined, actual: fingerprint },
       );
     }

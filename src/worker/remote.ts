@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import ssh2 from "ssh2";
 import { SshError, TestumError } from "../core/errors.js";
 import type { Host } from "../core/hosts.js";
+import { msg } from "../core/i18n.js";
 import type { ProbeResult, RemoteAccess } from "../core/ports.js";
 import type { ConnectorDeps } from "./connect-host.js";
 import { createHostConnector } from "./connect-host.js";
@@ -63,10 +64,13 @@ export function createRemoteAccess(deps: ConnectorDeps): RemoteAccess {
           fingerprint: err.actualFingerprint,
           latencyMs: err.failure === "connect" ? undefined : Date.now() - started,
           error: err.message,
+          errorMessage: err.key ? msg(err.key, err.params) : undefined,
           errorCode: err.code,
         };
       }
-      if (err instanceof TestumError) return { reachable: false, authenticated: false, error: err.message, errorCode: err.code };
+      if (err instanceof TestumError) {
+        return { reachable: false, authenticated: false, error: err.message, errorMessage: err.key ? msg(err.key, err.params) : undefined, errorCode: err.code };
+      }
       throw err;
     }
   }
@@ -76,7 +80,7 @@ export function createRemoteAccess(deps: ConnectorDeps): RemoteAccess {
     try {
       for (let attempt = 1; ; attempt++) {
         const read = await conn.captureBytes(READ_SCRIPT);
-        if (read.code !== 0) throw new TestumError("ssh_failed", `could not read authorized_keys on ${host.name}: ${read.stderr.trim() || `exit ${read.code}`}`);
+        if (read.code !== 0) throw new TestumError("ssh_failed", msg("remote.keys_unreadable", { host: host.name, problem: read.stderr.trim() || `exit ${read.code}` }));
         const newline = read.stdout.indexOf(0x0a);
         const state = read.stdout.subarray(0, newline).toString("latin1");
         const before = state === "present" ? read.stdout.subarray(newline + 1).toString("latin1") : null;
@@ -88,8 +92,8 @@ export function createRemoteAccess(deps: ConnectorDeps): RemoteAccess {
           throw new TestumError(
             "ssh_failed",
             write.code === CHANGED
-              ? `authorized_keys on ${host.name} kept changing while testum edited it; nothing was written`
-              : `could not write authorized_keys on ${host.name}: ${write.stderr.trim() || `exit ${write.code}`}`,
+              ? msg("remote.keys_kept_changing", { host: host.name })
+              : msg("remote.keys_unwritable", { host: host.name, problem: write.stderr.trim() || `exit ${write.code}` }),
           );
         }
       }

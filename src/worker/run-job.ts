@@ -1,10 +1,12 @@
-import { recordAudit } from "../core/audit.js";
+import { setMaxListeners } from "node:events";
+import { recordAudit, recordAudits, type AuditEntry } from "../core/audit.js";
 import type { ChatAdapter, ChatDirectory } from "../core/chat.js";
 import { mapLimit, Semaphore } from "../core/concurrency.js";
 import type { Sql } from "../core/db.js";
 import { renderReport, renderSummary } from "../core/fanout.js";
 import { afterScheduledJob } from "../core/scheduler.js";
-import { getHostById, type Host } from "../core/hosts.js";
+import { getHostsById, type Host } from "../core/hosts.js";
+import { translator, type Translator } from "../core/i18n.js";
 import { renderLive, renderParent } from "../core/job-view.js";
 import {
   claimJob,
@@ -107,7 +109,11 @@ export function createJobRunner(deps: RunnerDeps) {
       return undefined;
     }
     const job = claimed;
+    // Everything this job posts is in the requester's language.
+    const t = translator(job.lang);
     const cancel = new AbortController();
+    // Every running host listens for the cancel.
+    setMaxListeners(0, cancel.signal);
     cancellers.set(job.id, cancel);
     if (job.cancelRequestedAt) cancel.abort();
     const beat = setInterval(() => {
@@ -124,19 +130,32 @@ export function createJobRunner(deps: RunnerDeps) {
     const single = tasks.size === 1;
     let latest: { host: string; tail: TailBuffer } | undefined;
     let dirty = true;
+    // Tails of running hosts, saved about once a second for the job page.
+    const unsaved = new Map<string, TailBuffer>();
+    let lastSave = 0;
+    const saveTails = () => {
+      if (unsaved.size === 0 || Date.now() - lastSave < 1000) return;
+      lastSave = Date.now();
+      const batch = [...unsaved];
+      unsaved.clear();
+      for (const [host, tail] of batch) {
+        const text = tail.snapshot().lines.slice(-50).join("\n");
+        void sql`update job_tasks set tail = ${text} where job_id = ${job.id} and host_name = ${host} and status = 'running'`.catch((err: unknown) => log.warn({ err }, "could not save a live tail"));
+      }
+    };
     const paint = () => {
       const current = [...tasks.values()];
-      parent?.update(renderParent(job, current, deps.publicUrl));
+      parent?.update(renderParent(job, current, deps.publicUrl, t));
       const snapshot = latest?.tail.snapshot() ?? { lines: [], omitted: 0 };
       live?.update(
-        renderLive(job, single ? current[0]!.hostName : `${current.length} hosts`, {
+        renderLive(job, single ? current[0]!.hostName : t("view.n_hosts", { count: current.length }), {
           ...snapshot,
           lineCount: latest?.tail.lineCount ?? 0,
           status: "running",
           updatedAt: Date.now(),
           tasks: single ? undefined : current,
           showing: latest?.host,
-        }, deps.publicUrl),
+        }, deps.publicUrl, t),
       );
     };
     const painter = setInterval(() => {
@@ -144,15 +163,18 @@ export function createJobRunner(deps: RunnerDeps) {
         dirty = false;
         paint();
       }
+      saveTails();
     }, deps.renderEveryMs ?? 250);
 
     const options = optionsOf(job);
+    // Each host's outcome is audited; written together at the end, under one lock.
+    const taskAudits: AuditEntry[] = [];
     let failures = 0;
     let stopStarting = false;
     try {
       await recordAudit(sql, { actor: job.requestedBy, actorName: job.requestedByName ?? undefined, channel: job.conversation, action: "job.start", target: job.target, outcome: "started", detail: { job: job.id, worker: deps.workerName, hosts: tasks.size } });
-      const hosts = new Map<number, Host | undefined>();
-      for (const task of tasks.values()) if (task.hostId !== null) hosts.set(task.hostId, await getHostById(sql, task.hostId));
+      const ids = [...tasks.values()].map((t) => t.hostId).filter((id): id is number => id !== null);
+      const hosts = new Map<number, Host>((await getHostsById(sql, ids)).map((h) => [h.id, h]));
       const ordered = [...tasks.values()].sort((a, b) => a.hostName.localeCompare(b.hostName));
 
       for (const batch of chunks(ordered, options.batch)) {
@@ -182,6 +204,7 @@ export function createJobRunner(deps: RunnerDeps) {
                 signal: controller.signal,
                 onOutput: (tail) => {
                   latest = { host: task.hostName, tail };
+                  unsaved.set(task.hostName, tail);
                   dirty = true;
                 },
               },
@@ -195,7 +218,7 @@ export function createJobRunner(deps: RunnerDeps) {
             if (mismatch) {
               await recordAudit(sql, { actor: "system", channel: job.conversation, action: "host_key.mismatch", target: task.hostName, outcome: "refused", detail: { expected: mismatch.expectedFingerprint ?? null, presented: mismatch.actualFingerprint ?? null, job: job.id } });
             }
-            await recordAudit(sql, { actor: job.requestedBy, actorName: job.requestedByName ?? undefined, channel: job.conversation, action: "job.task", target: task.hostName, outcome: status, detail: { job: job.id, exitCode: outcome.exitCode ?? null, signal: outcome.signal ?? null, error: outcome.errorCode ?? null } });
+            taskAudits.push({ actor: job.requestedBy, actorName: job.requestedByName ?? undefined, channel: job.conversation, action: "job.task", target: task.hostName, outcome: status, detail: { job: job.id, exitCode: outcome.exitCode ?? null, signal: outcome.signal ?? null, error: outcome.errorCode ?? null } });
             tasks.set(task.hostName, { ...task, ...final, status, finishedAt: new Date() } as Task);
             dirty = true;
             if (FAILED.includes(status)) {
@@ -208,16 +231,17 @@ export function createJobRunner(deps: RunnerDeps) {
         });
       }
 
-      if (cancel.signal.aborted) await closeUnstartedTasks(sql, job.id, "cancelled", "not started: the job was cancelled");
-      else if (stopStarting) await closeUnstartedTasks(sql, job.id, "skipped", `not started: ${failures} hosts failed (--max-failures ${options.maxFailures})`);
+      if (cancel.signal.aborted) await closeUnstartedTasks(sql, job.id, "cancelled", t("task.not_started_cancelled"));
+      else if (stopStarting) await closeUnstartedTasks(sql, job.id, "skipped", t("task.not_started_failures", { count: failures, max: String(options.maxFailures) }));
+      await recordAudits(sql, taskAudits);
       const finalTasks = await listTasks(sql, job.id);
       const status = jobStatus(finalTasks, cancel.signal.aborted);
       await finishJob(sql, job.id, status);
       const ended = await getJob(sql, job.id);
-      await writeReport(ended, finalTasks);
+      await writeReport(ended, finalTasks, t);
       await recordAudit(sql, { actor: job.requestedBy, actorName: job.requestedByName ?? undefined, channel: job.conversation, action: "job.end", target: job.target, outcome: ended.status, detail: { job: job.id, cancelledBy: ended.cancelledBy } });
       clearInterval(painter);
-      await showFinal(ended, finalTasks, live, parent, latest?.tail);
+      await showFinal(ended, finalTasks, live, parent, latest?.tail, t);
       if (ended.scheduleId !== null) {
         await afterScheduledJob(deps, ended).catch((err: unknown) => log.error({ err, job: job.id }, "scheduled report bookkeeping failed"));
       }
@@ -229,10 +253,10 @@ export function createJobRunner(deps: RunnerDeps) {
     }
   }
 
-  async function writeReport(job: Job, tasks: readonly Task[]): Promise<void> {
+  async function writeReport(job: Job, tasks: readonly Task[], t: Translator): Promise<void> {
     const key = `jobs/${job.id}/report.txt`;
     const upload = deps.logs.open(key);
-    upload.stream.end(renderReport(job, tasks, deps.publicUrl));
+    upload.stream.end(renderReport(job, tasks, deps.publicUrl, t));
     try {
       await upload.done;
       await setReportKey(sql, job.id, key);
@@ -241,18 +265,25 @@ export function createJobRunner(deps: RunnerDeps) {
     }
   }
 
-  async function showFinal(job: Job, tasks: readonly Task[], live: LiveMessage | undefined, parent: LiveMessage | undefined, tail: TailBuffer | undefined): Promise<void> {
+  async function showFinal(
+    job: Job,
+    tasks: readonly Task[],
+    live: LiveMessage | undefined,
+    parent: LiveMessage | undefined,
+    tail: TailBuffer | undefined,
+    t: Translator,
+  ): Promise<void> {
     const jobs: Array<Promise<boolean>> = [];
     if (live) {
       if (tasks.length === 1) {
         const task = tasks[0]!;
         const snapshot = tail?.snapshot() ?? { lines: [], omitted: 0 };
-        jobs.push(live.finish(renderLive(job, task.hostName, { ...snapshot, lineCount: task.logLines ?? 0, status: task.status, updatedAt: Date.now() }, deps.publicUrl)));
+        jobs.push(live.finish(renderLive(job, task.hostName, { ...snapshot, lineCount: task.logLines ?? 0, status: task.status, updatedAt: Date.now() }, deps.publicUrl, t)));
       } else {
-        jobs.push(live.finish(renderSummary(job, tasks, deps.publicUrl)));
+        jobs.push(live.finish(renderSummary(job, tasks, deps.publicUrl, t)));
       }
     }
-    if (parent) jobs.push(parent.finish(renderParent(job, tasks, deps.publicUrl)));
+    if (parent) jobs.push(parent.finish(renderParent(job, tasks, deps.publicUrl, t)));
     const delivered = await Promise.all(jobs);
     if (delivered.includes(false)) log.error({ job: job.id }, "the final status could not be shown in chat");
   }

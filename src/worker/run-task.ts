@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { isTestumError, SshError, TestumError } from "../core/errors.js";
 import type { Host } from "../core/hosts.js";
+import { msg, translate, translator } from "../core/i18n.js";
 import type { Job, Task, TaskOutcome } from "../core/jobs.js";
 import type { LogStore, Logger } from "../core/ports.js";
 import { TailBuffer } from "../core/tail.js";
@@ -41,9 +42,10 @@ export function logKeyOf(job: Pick<Job, "id">, host: string): string {
 
 /** Why a task ended without running, in the words the job shows. */
 function failureOf(err: unknown, log: Logger, job: Job, host: string): TaskOutcome {
-  if (isTestumError(err)) return { status: "failed", errorCode: err.code, error: err.message };
+  const t = translator(job.lang);
+  if (isTestumError(err)) return { status: "failed", errorCode: err.code, error: err.say(t) };
   log.error({ err, job: job.id, host }, "task failed unexpectedly");
-  return { status: "failed", errorCode: "internal", error: "internal error while running the command; see testum's log" };
+  return { status: "failed", errorCode: "internal", error: t("task.internal_error") };
 }
 
 /**
@@ -70,8 +72,8 @@ export async function runTask(deps: TaskDeps, run: TaskRun): Promise<TaskOutcome
   let outcome: TaskOutcome;
   let mismatch: SshError | undefined;
   try {
-    if (!host) throw new TestumError("unknown_host", `host ${task.hostName} was removed before the job ran`);
-    if (signal.aborted) throw new TestumError("conflict", "stopped before it started");
+    if (!host) throw new TestumError("unknown_host", msg("task.host_removed", { name: task.hostName }));
+    if (signal.aborted) throw new TestumError("conflict", msg("task.stopped_before_start"));
     let { conn, warm } = await deps.pool.acquire(host, job.conversation);
     let result;
     try {
@@ -94,7 +96,7 @@ export async function runTask(deps: TaskDeps, run: TaskRun): Promise<TaskOutcome
 
   let logProblem: string | undefined;
   const stored = await upload.done.catch((err: Error) => {
-    logProblem = `the full log could not be stored (${deps.logs.kind}): ${err.message}`;
+    logProblem = translate(job.lang, "task.log_not_stored", { store: deps.logs.kind, problem: err.message });
     deps.log.error({ err, job: job.id, host: task.hostName }, "log upload failed");
     return undefined;
   });

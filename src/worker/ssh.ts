@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import ssh2 from "ssh2";
 import type { ClientChannel, ConnectConfig } from "ssh2";
 import { SshError } from "../core/errors.js";
+import { msg, type Message } from "../core/i18n.js";
 
 const { Client, utils } = ssh2;
 
@@ -35,9 +36,9 @@ export function fingerprintOf(keyBlob: Buffer): string {
 /** Checks that a private key parses (and decrypts with the passphrase) before it is stored. */
 export function checkPrivateKey(privateKey: string, passphrase?: string): { type: string } {
   const parsed = utils.parseKey(privateKey, passphrase);
-  if (parsed instanceof Error) throw new SshError("other", `the private key cannot be used: ${parsed.message}`);
+  if (parsed instanceof Error) throw new SshError("other", msg("ssh.key_unusable", { problem: parsed.message }));
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
-  if (!key || !key.isPrivateKey()) throw new SshError("other", "the key file does not hold a private key");
+  if (!key || !key.isPrivateKey()) throw new SshError("other", msg("ssh.not_private_key"));
   return { type: key.type };
 }
 
@@ -78,15 +79,13 @@ export class SshConnection {
    * KILL after `graceMs`.
    */
   async exec(command: string, handlers: ExecHandlers, options: { signal?: AbortSignal; graceMs?: number; stdin?: Buffer } = {}): Promise<ExecResult> {
-    const channel = await this.openChannel(wrapCommand(command));
+    const { channel, exit } = await this.openChannel(wrapCommand(command));
     // Commands get no input but `stdin`: a command that reads more sees end-of-file instead of waiting forever.
     channel.end(options.stdin);
     return new Promise<ExecResult>((resolve, reject) => {
       let pid: number | undefined;
       let head = Buffer.alloc(0);
       let markerDone = false;
-      let exitCode: number | null = null;
-      let exitSignal: string | null = null;
 
       const forward = (chunk: Buffer, sink: (c: Buffer) => boolean | void) => {
         if (sink(chunk) === false && handlers.waitForDrain) {
@@ -118,13 +117,9 @@ export class SshConnection {
         if (rest.length > 0) forward(rest, handlers.onStdout);
       });
       channel.stderr.on("data", (chunk: Buffer) => forward(chunk, handlers.onStderr));
-      channel.on("exit", (code: number | null, signalName?: string) => {
-        exitCode = code ?? null;
-        exitSignal = signalName ?? null;
-      });
       channel.on("close", () => {
         options.signal?.removeEventListener("abort", onAbort);
-        resolve({ exitCode, signal: exitSignal });
+        resolve(exit);
       });
       channel.on("error", (err: Error) => reject(new SshError("other", `${this.target.name}: ${err.message}`, { cause: err })));
 
@@ -160,27 +155,23 @@ export class SshConnection {
 
   /** Runs a short helper command and waits for it, discarding output. */
   async runQuiet(command: string): Promise<number | null> {
-    const channel = await this.openChannel(command);
+    const { channel, exit } = await this.openChannel(command);
     return new Promise((resolve) => {
-      let code: number | null = null;
       channel.on("data", () => {});
       channel.stderr.on("data", () => {});
-      channel.on("exit", (c: number | null) => (code = c));
-      channel.on("close", () => resolve(code));
+      channel.on("close", () => resolve(exit.exitCode));
     });
   }
 
   /** Runs a command and collects its output as bytes (for short management commands). */
   async captureBytes(command: string, stdin?: Buffer | string): Promise<{ stdout: Buffer; stderr: string; code: number | null }> {
-    const channel = await this.openChannel(command);
+    const { channel, exit } = await this.openChannel(command);
     return new Promise((resolve) => {
       const out: Buffer[] = [];
       const err: Buffer[] = [];
-      let code: number | null = null;
       channel.on("data", (c: Buffer) => out.push(c));
       channel.stderr.on("data", (c: Buffer) => err.push(c));
-      channel.on("exit", (c: number | null) => (code = c));
-      channel.on("close", () => resolve({ stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString("utf8"), code }));
+      channel.on("close", () => resolve({ stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString("utf8"), code: exit.exitCode }));
       channel.end(stdin);
     });
   }
@@ -191,11 +182,20 @@ export class SshConnection {
     return { ...result, stdout: result.stdout.toString("utf8") };
   }
 
-  private openChannel(command: string): Promise<ClientChannel> {
+  /**
+   * Starts a command. The exit status is listened for at once: it can arrive
+   * in the same read as the channel's confirmation, before any later listener.
+   */
+  private openChannel(command: string): Promise<{ channel: ClientChannel; exit: { exitCode: number | null; signal: string | null } }> {
     return new Promise((resolve, reject) => {
       this.client.exec(command, (err, channel) => {
-        if (err) reject(new SshError("other", `${this.target.name}: could not start the command: ${err.message}`, { cause: err }));
-        else resolve(channel);
+        if (err) return reject(new SshError("other", `${this.target.name}: could not start the command: ${err.message}`, { cause: err }));
+        const exit = { exitCode: null as number | null, signal: null as string | null };
+        channel.on("exit", (code: number | null, signalName?: string) => {
+          exit.exitCode = code ?? null;
+          exit.signal = signalName ?? null;
+        });
+        resolve({ channel, exit });
       });
     });
   }
@@ -259,19 +259,18 @@ export function connectSsh(target: SshTarget, options: ConnectOptions = {}): Pro
         fail(
           new SshError(
             "host_key_mismatch",
-            `host key of ${where} has CHANGED: pinned ${target.expectedFingerprint}, presented ${seen}. ` +
-              `testum refuses to connect. If the host was rebuilt, an admin can accept the new key with hosts repin ${target.name}.`,
+            msg("ssh.host_key_changed", { where, pinned: String(target.expectedFingerprint), presented: String(seen), name: target.name }),
             { expected: target.expectedFingerprint ?? undefined, actual: seen },
           ),
         );
       } else if (err.level === "client-authentication") {
-        fail(new SshError("auth", `${where} refused authentication as ${target.username}: ${err.message}`, { cause: err, actual: seen }));
+        fail(new SshError("auth", msg("ssh.auth_refused", { where, user: target.username, problem: err.message }), { cause: err, actual: seen }));
       } else if (err.level === "client-timeout") {
-        fail(new SshError("connect", `could not connect to ${where}: no SSH handshake within the time limit`, { cause: err }));
+        fail(new SshError("connect", msg("ssh.connect_failed", { where, problem: msg("ssh.no_handshake") }), { cause: err }));
       } else if (err.level === "client-socket" || err.code) {
-        fail(new SshError("connect", `could not connect to ${where}: ${describeSocketError(err)}`, { cause: err }));
+        fail(new SshError("connect", msg("ssh.connect_failed", { where, problem: describeSocketError(err) }), { cause: err }));
       } else {
-        fail(new SshError("other", `SSH to ${where} failed: ${err.message}`, { cause: err }));
+        fail(new SshError("other", msg("ssh.failed", { where, problem: err.message }), { cause: err }));
       }
     });
 
@@ -301,25 +300,25 @@ export function connectSsh(target: SshTarget, options: ConnectOptions = {}): Pro
     try {
       client.connect(config);
     } catch (err) {
-      fail(new SshError("other", `SSH to ${where} failed: ${(err as Error).message}`, { cause: err }));
+      fail(new SshError("other", msg("ssh.failed", { where, problem: (err as Error).message }), { cause: err }));
     }
   });
 }
 
-function describeSocketError(err: Error & { code?: string }): string {
+function describeSocketError(err: Error & { code?: string }): Message | string {
   switch (err.code) {
     case "ECONNREFUSED":
-      return "connection refused (is sshd running on that port?)";
+      return msg("ssh.socket.refused");
     case "ETIMEDOUT":
-      return "connection timed out";
+      return msg("ssh.socket.timed_out");
     case "EHOSTUNREACH":
     case "ENETUNREACH":
-      return "host unreachable";
+      return msg("ssh.socket.unreachable");
     case "ENOTFOUND":
     case "EAI_AGAIN":
-      return "the address does not resolve";
+      return msg("ssh.socket.unresolved");
     case "ECONNRESET":
-      return "connection reset";
+      return msg("ssh.socket.reset");
     default:
       return err.message;
   }

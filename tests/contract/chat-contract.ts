@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { App } from "../../src/core/app.js";
 import type { ChatAdapter, Inbound, Reply, View } from "../../src/core/chat.js";
 import { RateLimitedError } from "../../src/core/errors.js";
+import { translator } from "../../src/core/i18n.js";
 
 /**
  * The chat contract every adapter must keep, run against each platform's
@@ -40,6 +41,7 @@ export function recordingCore(reply: Reply): App & { events: Inbound[] } {
     async complete() {
       return [];
     },
+    translator: () => translator("en"),
   };
 }
 

@@ -41,10 +41,29 @@ function name(word: string): string {
   return word;
 }
 
-const describe = (text: string, fallback: string) => truncate(text.trim(), MAX_DESCRIPTION) || fallback;
+const describe = (text: string, fallback: string, max = MAX_DESCRIPTION) => truncate(text.trim(), max) || fallback;
 
-function argOption(arg: ArgSpec): APIApplicationCommandBasicOption {
-  const base = { name: name(arg.name), description: describe(arg.description, arg.name), required: !arg.optional };
+/**
+ * How long descriptions may be. testum has more subcommands than fit in
+ * Discord's 4,000 characters with full descriptions, so option descriptions
+ * are shortened first, then subcommand ones, until the whole command fits.
+ */
+interface Lengths {
+  readonly option: number;
+  readonly subcommand: number;
+}
+
+const LENGTHS: readonly Lengths[] = [
+  { option: 100, subcommand: 100 },
+  { option: 60, subcommand: 100 },
+  { option: 40, subcommand: 80 },
+  { option: 28, subcommand: 60 },
+  { option: 20, subcommand: 45 },
+  { option: 14, subcommand: 35 },
+];
+
+function argOption(arg: ArgSpec, lengths: Lengths): APIApplicationCommandBasicOption {
+  const base = { name: name(arg.name), description: describe(arg.description, arg.name, lengths.option), required: !arg.optional };
   if (arg.kind === "int") return { ...base, type: ApplicationCommandOptionType.Integer };
   // A user or a role, picked from the server: parse.ts turns it into an identity.
   if (arg.kind === "subject") return { ...base, type: ApplicationCommandOptionType.Mentionable };
@@ -56,8 +75,8 @@ function argOption(arg: ArgSpec): APIApplicationCommandBasicOption {
   };
 }
 
-function flagOption(flag: FlagSpec): APIApplicationCommandBasicOption {
-  const base = { name: name(flag.name), description: describe(flag.description, flag.name), required: false };
+function flagOption(flag: FlagSpec, lengths: Lengths): APIApplicationCommandBasicOption {
+  const base = { name: name(flag.name), description: describe(flag.description, flag.name, lengths.option), required: false };
   switch (flag.kind) {
     case "boolean":
       return { ...base, type: ApplicationCommandOptionType.Boolean };
@@ -74,27 +93,47 @@ function flagOption(flag: FlagSpec): APIApplicationCommandBasicOption {
   }
 }
 
-function subcommand(word: string, spec: Spec): Subcommand {
-  const args = [...spec.args.filter((a) => !a.optional), ...spec.args.filter((a) => a.optional)].map(argOption);
-  const options = [...args, ...(spec.flags ?? []).map(flagOption)];
+function subcommand(word: string, spec: Spec, lengths: Lengths): Subcommand {
+  const args = [...spec.args.filter((a) => !a.optional), ...spec.args.filter((a) => a.optional)].map((a) => argOption(a, lengths));
+  const options = [...args, ...(spec.flags ?? []).map((f) => flagOption(f, lengths))];
   if (options.length > MAX_OPTIONS) throw new Error(`/testum ${spec.path.join(" ")} has more than ${MAX_OPTIONS} options`);
   return {
     type: ApplicationCommandOptionType.Subcommand,
     name: name(word),
-    description: describe(spec.summary, word),
+    description: describe(spec.summary, word, lengths.subcommand),
     ...(options.length > 0 ? { options } : {}),
   };
 }
 
 /** Builds the `/testum` command for a bulk overwrite; the same specs always give the same JSON. */
 export function buildDiscordCommand(specs: readonly Spec[] = COMMAND_SPECS): RESTPostAPIChatInputApplicationCommandsJSONBody {
+  let size = 0;
+  for (const lengths of LENGTHS) {
+    const options = buildOptions(specs, lengths);
+    size = COMMAND_NAME.length + DESCRIPTION.length + textSize(options);
+    if (size <= MAX_TOTAL_CHARS) {
+      return {
+        type: ApplicationCommandType.ChatInput,
+        name: COMMAND_NAME,
+        description: DESCRIPTION,
+        // Guild installs in server channels only: DMs carry no guild to check access against.
+        contexts: [InteractionContextType.Guild],
+        integration_types: [ApplicationIntegrationType.GuildInstall],
+        options,
+      };
+    }
+  }
+  throw new Error(`/testum has ${size} characters of names and descriptions even with short descriptions; Discord allows ${MAX_TOTAL_CHARS}`);
+}
+
+function buildOptions(specs: readonly Spec[], lengths: Lengths): Array<Subcommand | Group> {
   const options: Array<Subcommand | Group> = [];
   const groups = new Map<string, { group: Group; summaries: string[] }>();
   for (const spec of specs) {
     const [first, second, ...more] = spec.path;
     if (first === undefined || more.length > 0) throw new Error(`Discord commands nest two words deep at most: ${spec.path.join(" ")}`);
     if (second === undefined) {
-      options.push(subcommand(first, spec));
+      options.push(subcommand(first, spec, lengths));
       continue;
     }
     let entry = groups.get(first);
@@ -103,24 +142,14 @@ export function buildDiscordCommand(specs: readonly Spec[] = COMMAND_SPECS): RES
       groups.set(first, entry);
       options.push(entry.group);
     }
-    entry.group.options!.push(subcommand(second, spec));
+    entry.group.options!.push(subcommand(second, spec, lengths));
     entry.summaries.push(spec.summary);
   }
   for (const { group, summaries } of groups.values()) {
-    group.description = describe(summaries.length === 1 ? summaries[0]! : `${group.name}: ${group.options!.map((o) => o.name).join(", ")}`, group.name);
+    group.description = describe(summaries.length === 1 ? summaries[0]! : `${group.name}: ${group.options!.map((o) => o.name).join(", ")}`, group.name, lengths.subcommand);
   }
   if (options.length > MAX_OPTIONS) throw new Error(`/testum has more than ${MAX_OPTIONS} subcommands and groups`);
-  const size = COMMAND_NAME.length + DESCRIPTION.length + textSize(options);
-  if (size > MAX_TOTAL_CHARS) throw new Error(`/testum has ${size} characters of names and descriptions; Discord allows ${MAX_TOTAL_CHARS}`);
-  return {
-    type: ApplicationCommandType.ChatInput,
-    name: COMMAND_NAME,
-    description: DESCRIPTION,
-    // Guild installs in server channels only: DMs carry no guild to check access against.
-    contexts: [InteractionContextType.Guild],
-    integration_types: [ApplicationIntegrationType.GuildInstall],
-    options,
-  };
+  return options;
 }
 
 function textSize(options: ReadonlyArray<{ name: string; description: string; options?: ReadonlyArray<unknown> }> | undefined): number {

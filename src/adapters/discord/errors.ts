@@ -1,5 +1,6 @@
 import { DiscordAPIError, HTTPError, RateLimitError } from "@discordjs/rest";
 import { RateLimitedError, TestumError } from "../../core/errors.js";
+import { english, msg, say, type Message } from "../../core/i18n.js";
 import type { RateBudget } from "../../core/ports.js";
 
 /** JSON error codes testum reacts to (topics/opcodes-and-status-codes.mdx). */
@@ -23,7 +24,7 @@ export class DiscordRefusedError extends TestumError {
   readonly discordCode: number | string;
   readonly status: number;
 
-  constructor(message: string, discordCode: number | string, status: number, cause: unknown) {
+  constructor(message: string | Message, discordCode: number | string, status: number, cause: unknown) {
     super("chat_unavailable", message, { cause });
     this.name = "DiscordRefusedError";
     this.discordCode = discordCode;
@@ -31,24 +32,29 @@ export class DiscordRefusedError extends TestumError {
   }
 }
 
-/** Discord's refusals, in words a user can act on. */
-export function explainDiscordError(err: DiscordAPIError): string {
-  if (err.status === 401) return "testum's Discord bot token was refused (check DISCORD_BOT_TOKEN).";
+/** Discord's refusals, in words a user can act on (said later, in the reader's language). */
+export function discordErrorMessage(err: DiscordAPIError): Message {
+  if (err.status === 401) return msg("adapter.discord.token_refused");
   switch (err.code) {
     case DiscordCode.missingAccess:
     case DiscordCode.missingPermissions:
-      return "testum may not post here. Give it View Channel, Send Messages, Create Public Threads and Send Messages in Threads in this channel.";
+      return msg("adapter.discord.no_permission");
     case DiscordCode.unknownChannel:
-      return "the channel no longer exists, or testum cannot see it.";
+      return msg("adapter.discord.unknown_channel");
     case DiscordCode.unknownMessage:
-      return "the message to update no longer exists.";
+      return msg("adapter.unknown_message");
     case DiscordCode.threadArchived:
-      return "the job's thread is archived and locked, so testum cannot post in it.";
+      return msg("adapter.discord.thread_archived");
     case DiscordCode.wrongChannelType:
-      return "testum cannot start a thread in this kind of channel.";
+      return msg("adapter.discord.wrong_channel_type");
     default:
-      return `Discord refused the request (${err.code}: ${err.message.split("\n")[0]}).`;
+      return msg("adapter.discord.refused", { code: String(err.code), problem: err.message.split("\n")[0]! });
   }
+}
+
+/** The same in English, for the CLI. */
+export function explainDiscordError(err: DiscordAPIError): string {
+  return say(english, discordErrorMessage(err));
 }
 
 /**
@@ -64,13 +70,13 @@ export async function translateError(err: unknown, budget: RateBudget): Promise<
     await budget.block(err.global || err.scope === "global" ? GLOBAL_KEY : channelKey(err.majorParameter), ms);
     return new RateLimitedError(ms);
   }
-  if (err instanceof DiscordAPIError) return new DiscordRefusedError(explainDiscordError(err), err.code, err.status, err);
+  if (err instanceof DiscordAPIError) return new DiscordRefusedError(discordErrorMessage(err), err.code, err.status, err);
   if (err instanceof HTTPError) {
-    return new TestumError("chat_unavailable", `Discord is not answering properly (HTTP ${err.status}); try again shortly.`, { cause: err });
+    return new TestumError("chat_unavailable", msg("adapter.discord.http_error", { status: err.status }), { cause: err });
   }
   // The call never got through: a timeout, or a socket error carrying a system code (ECONNREFUSED, UND_ERR_…).
   if (err instanceof Error && (err.name === "AbortError" || typeof (err as { code?: unknown }).code === "string")) {
-    return new TestumError("chat_unavailable", "Discord could not be reached; try again shortly.", { cause: err });
+    return new TestumError("chat_unavailable", msg("adapter.discord.unreachable"), { cause: err });
   }
   return err;
 }

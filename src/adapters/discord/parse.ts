@@ -7,6 +7,7 @@ import {
   type APIInteraction,
 } from "discord-api-types/v10";
 import type { Actor, Inbound, View } from "../../core/chat.js";
+import { msg, type Message } from "../../core/i18n.js";
 import { completionFor } from "./commands.js";
 import { discordIdentity, discordRoleIdentity, encodeConversation, encodeMessage } from "./refs.js";
 
@@ -17,8 +18,8 @@ import { discordIdentity, discordRoleIdentity, encodeConversation, encodeMessage
  */
 export type ParsedInteraction =
   | { readonly kind: "ping" }
-  /** Not something testum acts on; `reason` is said privately. */
-  | { readonly kind: "refused"; readonly reason: string }
+  /** Not something testum acts on; `reason` is said privately, in the user's language. */
+  | { readonly kind: "refused"; readonly reason: Message }
   | {
       readonly kind: "complete";
       readonly actor: Actor;
@@ -27,9 +28,8 @@ export type ParsedInteraction =
     }
   | { readonly kind: "inbound"; readonly event: Inbound; readonly hasMessage: boolean };
 
-export const DM_REFUSAL = "testum works in server channels, not in direct messages. Run /testum in a channel of your server.";
-export const NOT_INSTALLED =
-  "testum is not installed in this server, so it cannot post here. A server admin can add it with the install link of the testum application.";
+export const DM_REFUSAL = msg("adapter.discord.dm_refusal");
+export const NOT_INSTALLED = msg("adapter.discord.not_installed");
 
 type Value = string | number | boolean;
 
@@ -95,7 +95,7 @@ export function parseInteraction(payload: APIInteraction, respond: (view: View) 
     return { kind: "refused", reason: NOT_INSTALLED };
   }
   const channel = payload.channel?.id ?? payload.channel_id;
-  if (!channel) return { kind: "refused", reason: "testum could not tell which channel this came from. Nothing was done." };
+  if (!channel) return { kind: "refused", reason: msg("adapter.discord.no_channel") };
 
   const user = member.user;
   const actor: Actor = {
@@ -109,7 +109,7 @@ export function parseInteraction(payload: APIInteraction, respond: (view: View) 
   switch (payload.type) {
     case InteractionType.ApplicationCommand: {
       if (payload.data.type !== ApplicationCommandType.ChatInput) {
-        return { kind: "refused", reason: "testum only answers /testum. Nothing was done." };
+        return { kind: "refused", reason: msg("adapter.discord.only_testum") };
       }
       const { path, options, mentionables } = commandOptions(payload.data.options);
       // A picked user or role becomes a testum identity, as core writes them.

@@ -4,6 +4,7 @@ import { DiscordAPIError } from "@discordjs/rest";
 import { InteractionResponseType, InteractionType, MessageFlags, type APIInteraction, type APIInteractionResponse } from "discord-api-types/v10";
 import type { App as CoreApp } from "../../core/app.js";
 import type { ChatAdapter, Inbound, Reply, View } from "../../core/chat.js";
+import type { Translator } from "../../core/i18n.js";
 import type { Logger } from "../../core/ports.js";
 import { errorView, message, replyWithin } from "../../core/replies.js";
 import { DiscordCode } from "./errors.js";
@@ -27,7 +28,6 @@ const ACK_WITHIN_MS = 2000;
 const TOKEN_LIFETIME_MS = 15 * 60_000;
 /** Interaction payloads are small; anything this big is not from Discord. */
 const MAX_BODY_BYTES = 1024 * 1024;
-const DONE = message("✅ Done.");
 
 const ephemeral = (view: View): APIInteractionResponse => ({
   type: InteractionResponseType.ChannelMessageWithSource,
@@ -55,12 +55,15 @@ function sendText(res: ServerResponse, status: number, text: string): void {
   res.end(text);
 }
 
+/** A short note in the user's language. */
+const note = (t: Translator, text: string, tone: View["tone"] = "neutral"): View => ({ ...message(text, undefined, tone), lang: t.lang });
+
 /** The first answer to a command, a click or a form, from core's reply. */
-function answerFor(reply: Reply, event: Inbound, hasMessage: boolean): APIInteractionResponse {
+function answerFor(reply: Reply, event: Inbound, hasMessage: boolean, t: Translator): APIInteractionResponse {
   switch (reply.kind) {
     case "form":
       // A modal cannot open another modal.
-      if (event.kind === "form") return ephemeral(message("That needs another form, which Discord cannot open from a form. Nothing was done.", undefined, "warning"));
+      if (event.kind === "form") return ephemeral(note(t, t("adapter.discord.form_from_form"), "warning"));
       return { type: InteractionResponseType.Modal, data: renderModal(reply.form) };
     case "update":
       if (event.kind !== "command" && hasMessage) return { type: InteractionResponseType.UpdateMessage, data: renderMessage(reply.view) };
@@ -69,7 +72,7 @@ function answerFor(reply: Reply, event: Inbound, hasMessage: boolean): APIIntera
       return ephemeral(reply.view);
     case "none":
       if (event.kind !== "command" && hasMessage) return { type: InteractionResponseType.DeferredMessageUpdate };
-      return ephemeral(DONE);
+      return ephemeral(note(t, t("reply.done")));
   }
 }
 
@@ -87,7 +90,7 @@ export function createDiscordReceiver(deps: DiscordReceiverDeps): {
   const verify = createDiscordVerifier(deps.publicKey);
 
   /** Replaces the deferred "thinking…" answer with the late reply. */
-  async function deliverLate(reply: Reply, event: Inbound, token: string, answered: Promise<void>): Promise<void> {
+  async function deliverLate(reply: Reply, event: Inbound, token: string, answered: Promise<void>, t: Translator): Promise<void> {
     await answered;
     if (reply.kind === "update" && event.kind === "action") {
       // The clicked message changes through the bot token; the private answer says the same.
@@ -98,8 +101,8 @@ export function createDiscordReceiver(deps: DiscordReceiverDeps): {
         reply.kind === "private" || reply.kind === "update"
           ? reply.view
           : reply.kind === "form"
-            ? message("This needs a form, which Discord cannot open this late. Please try again.", undefined, "warning")
-            : DONE;
+            ? note(t, t("adapter.discord.form_too_late"), "warning")
+            : note(t, t("reply.done"));
       const body = renderMessage(view);
       try {
         await api.interactions.editReply(applicationId, token, body);
@@ -125,12 +128,13 @@ export function createDiscordReceiver(deps: DiscordReceiverDeps): {
       await api.interactions.followUp(applicationId, payload.token, { ...renderMessage(view), flags: MessageFlags.Ephemeral });
     };
     const parsed = parseInteraction(payload, respond);
+    const t = core.translator("locale" in payload ? payload.locale : undefined);
     switch (parsed.kind) {
       case "ping":
         return { type: InteractionResponseType.Pong };
       case "refused":
         if (payload.type === InteractionType.ApplicationCommandAutocomplete) return { type: InteractionResponseType.ApplicationCommandAutocompleteResult, data: { choices: [] } };
-        return ephemeral(message(`⚠️ ${parsed.reason}`, undefined, "warning"));
+        return ephemeral(note(t, t("error.known", { reason: parsed.reason }), "warning"));
       case "complete": {
         const { actor, complete, prefix } = parsed;
         const timeout = new Promise<string[]>((r) => setTimeout(() => r([]), ACK_WITHIN_MS).unref());
@@ -143,8 +147,8 @@ export function createDiscordReceiver(deps: DiscordReceiverDeps): {
       }
       case "inbound": {
         const { event, hasMessage } = parsed;
-        const reply = await replyWithin(core.handle(event), ACK_WITHIN_MS, (late) => void deliverLate(late, event, payload.token, answered));
-        if (reply) return answerFor(reply, event, hasMessage);
+        const reply = await replyWithin(core.handle(event), ACK_WITHIN_MS, (late) => void deliverLate(late, event, payload.token, answered, t));
+        if (reply) return answerFor(reply, event, hasMessage, t);
         return { type: InteractionResponseType.DeferredChannelMessageWithSource, data: { flags: MessageFlags.Ephemeral } };
       }
     }
@@ -172,7 +176,8 @@ export function createDiscordReceiver(deps: DiscordReceiverDeps): {
     try {
       response = await answer(payload, answered);
     } catch (err) {
-      response = ephemeral(errorView(err, log));
+      const t = core.translator("locale" in payload ? payload.locale : undefined);
+      response = ephemeral({ ...errorView(err, log, t), lang: t.lang });
     }
     res.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" });
     res.end(JSON.stringify(response));

@@ -10,6 +10,8 @@ import {
 } from "discord-api-types/v10";
 import type { Block, Button, Form, Tone, View } from "../../core/chat.js";
 import { fitTail, truncate } from "../../core/tail.js";
+import type { Lang } from "../../core/i18n.js";
+import { earlierLines } from "../../core/replies.js";
 
 /**
  * Core views → Discord messages, within Discord's limits (resources/message.mdx,
@@ -78,8 +80,8 @@ export function escapeMarkdown(text: string): string {
 }
 
 /** A fenced code block of the last lines that fit in `room` characters. */
-function fence(block: Extract<Block, { type: "code" }>, room: number): string {
-  const earlier = (n: number) => `… ${n.toLocaleString("en-US")} earlier lines in the full log\n`;
+function fence(block: Extract<Block, { type: "code" }>, room: number, lang: Lang): string {
+  const earlier = (n: number) => `${earlierLines(n, lang)}\n`;
   // The note is counted at its longest so the block never outgrows `room`.
   const reserve = 8 + earlier(block.lines.length + (block.omitted ?? 0)).length;
   const fitted = fitTail(block.lines, Math.max(1, room - reserve));
@@ -147,8 +149,8 @@ export function renderMessage(view: View): DiscordMessage {
         }
         break;
       case "code":
-        if (content === "") content = fence(block, LIMITS.codeTail + 8);
-        else description.push(fence(block, LIMITS.embedCode));
+        if (content === "") content = fence(block, LIMITS.codeTail + 8, view.lang ?? "en");
+        else description.push(fence(block, LIMITS.embedCode, view.lang ?? "en"));
         break;
       case "links":
         if (block.links.length > 0) description.push(linkLine(block.links));

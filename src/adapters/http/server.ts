@@ -4,6 +4,7 @@ import { pipeline } from "node:stream/promises";
 import type { Sql } from "../../core/db.js";
 import { FINAL_STATUSES, findJobByLogToken, listTasks } from "../../core/jobs.js";
 import type { LogStore, Logger } from "../../core/ports.js";
+import { createJobPages } from "./job-page.js";
 
 export type Listener = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
@@ -38,6 +39,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
  */
 export function createHttpServer(deps: HttpDeps): Server {
   const { sql, logs, log } = deps;
+  const jobPages = createJobPages(sql);
 
   async function readyz(res: ServerResponse): Promise<void> {
     const checks = await Promise.allSettled([
@@ -50,7 +52,7 @@ export function createHttpServer(deps: HttpDeps): Server {
   }
 
   /** `/logs/TOKEN[/HOST]`: redirects to a fresh presigned URL, or serves the bytes. */
-  async function serveLog(res: ServerResponse, token: string, hostName: string | undefined): Promise<void> {
+  async function serveLog(res: ServerResponse, token: string, hostName: string | undefined, inline: boolean): Promise<void> {
     const job = /^[A-Za-z0-9_-]{20,64}$/.test(token) ? await findJobByLogToken(sql, token) : undefined;
     if (!job) return send(res, 404, "No such log. The link may be mistyped.\n");
     const tasks = await listTasks(sql, job.id);
@@ -60,7 +62,7 @@ export function createHttpServer(deps: HttpDeps): Server {
       return send(res, 409, `Job #${job.id} is still ${job.status}. The full log of ${task.hostName} is stored when it ends; reload then.\n`);
     }
     if (!task.logKey) return send(res, 404, `Job #${job.id} on ${task.hostName} has no stored log${task.error ? `: ${task.error}` : "."}\n`);
-    return serveObject(res, task.logKey, `The log of job #${job.id} on ${task.hostName}`);
+    return serveObject(res, task.logKey, `The log of job #${job.id} on ${task.hostName}`, inline);
   }
 
   /** `/reports/TOKEN`: the job report (every host's status, exit code, duration, log link). */
@@ -73,8 +75,9 @@ export function createHttpServer(deps: HttpDeps): Server {
     return serveObject(res, job.reportKey, `the report of job #${job.id}`);
   }
 
-  async function serveObject(res: ServerResponse, key: string, what: string): Promise<void> {
-    const located = await logs.locate(key);
+  /** Redirects to the store (a fresh presigned URL) or serves the bytes; `inline` always serves them. */
+  async function serveObject(res: ServerResponse, key: string, what: string, inline = false): Promise<void> {
+    const located = inline ? await logs.read(key) : await logs.locate(key);
     if (!located) return send(res, 404, `${what} is missing from the log store.\n`);
     if ("redirect" in located) {
       res.writeHead(302, { location: located.redirect, "cache-control": "no-store" });
@@ -102,7 +105,8 @@ export function createHttpServer(deps: HttpDeps): Server {
     const reportMatch = /^\/reports\/([^/]+)$/.exec(path);
     if (reportMatch) return serveReport(res, reportMatch[1]!);
     const logMatch = /^\/logs\/([^/]+)(?:\/([^/]+))?$/.exec(path);
-    if (logMatch) return serveLog(res, logMatch[1]!, logMatch[2] === undefined ? undefined : decodeURIComponent(logMatch[2]));
+    if (logMatch) return serveLog(res, logMatch[1]!, logMatch[2] === undefined ? undefined : decodeURIComponent(logMatch[2]), url.searchParams.has("inline"));
+    if (await jobPages.handle(req, res, path)) return;
     return send(res, 404, "Not found\n");
   }
 

@@ -35,6 +35,9 @@ export function createLocalLogStore(root: string): LogStore {
       return { stream, done };
     },
     async locate(key) {
+      return this.read(key);
+    },
+    async read(key) {
       const path = pathOf(key);
       const info = await stat(path).catch(() => undefined);
       if (!info) return undefined;

@@ -1,7 +1,7 @@
 import { GetObjectCommand, HeadBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import { PassThrough } from "node:stream";
+import { PassThrough, type Readable } from "node:stream";
 import type { LogStore, LogUpload } from "../../core/ports.js";
 
 export interface S3Settings {
@@ -57,6 +57,15 @@ export function createS3LogStore(settings: S3Settings): LogStore & { close(): vo
         expiresIn: PRESIGN_SECONDS,
       });
       return { redirect: url };
+    },
+    async read(key) {
+      try {
+        const object = await client.send(new GetObjectCommand({ Bucket: settings.bucket, Key: key }));
+        return { stream: object.Body as Readable, bytes: Number(object.ContentLength ?? 0) };
+      } catch (err) {
+        if ((err as { name?: string }).name === "NoSuchKey") return undefined;
+        throw err;
+      }
     },
     async check() {
       await client.send(new HeadBucketCommand({ Bucket: settings.bucket }));

@@ -4,8 +4,9 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { App as CoreApp } from "../../core/app.js";
 import type { Actor, ChatAdapter, Inbound, Reply, View } from "../../core/chat.js";
 import { RateLimitedError, TestumError } from "../../core/errors.js";
+import { msg, type Message } from "../../core/i18n.js";
 import type { Logger, RateBudget, RateRule } from "../../core/ports.js";
-import { replyWithin, WORKING } from "../../core/replies.js";
+import { message, replyWithin, working } from "../../core/replies.js";
 import { paced, takeOrThrow } from "../pace.js";
 import { decodeSlackText } from "./parse.js";
 import { decodeMessage, decodeRef, encodeConversation, encodeMessage, slackIdentity } from "./refs.js";
@@ -52,23 +53,23 @@ export function createSlackClient(settings: SlackSettings, log: Logger): WebClie
   });
 }
 
-/** Slack's refusals, in words a user can act on. */
-function explain(error: string): string {
+/** Slack's refusals, in words a user can act on (said later, in the reader's language). */
+function explain(error: string): Message {
   switch (error) {
     case "not_in_channel":
     case "channel_not_found":
-      return "testum cannot post in this channel. Invite it first (/invite @testum), or use a public channel.";
+      return msg("adapter.slack.not_in_channel");
     case "is_archived":
-      return "this channel is archived.";
+      return msg("adapter.slack.archived");
     case "invalid_auth":
     case "not_authed":
     case "token_revoked":
     case "account_inactive":
-      return "testum's Slack token was refused (check SLACK_BOT_TOKEN).";
+      return msg("adapter.slack.token_refused");
     case "message_not_found":
-      return "the message to update no longer exists.";
+      return msg("adapter.unknown_message");
     default:
-      return `Slack refused the request (${error}).`;
+      return msg("adapter.slack.refused", { error });
   }
 }
 
@@ -160,6 +161,53 @@ function createGroupLookup(client: WebClient, log: Logger) {
   };
 }
 
+/** A person's language changes rarely; ten minutes of cache keeps users.info calls few. */
+const LOCALE_TTL_MS = 10 * 60_000;
+/** A failed lookup (no users:read scope, a network blip) is tried again sooner. */
+const LOCALE_RETRY_MS = 60_000;
+/** Like the groups, the locale must not hold up the answer to Slack. */
+const LOCALE_WAIT_MS = 800;
+/** Past this many cached people, expired entries are swept on the next insert. */
+const LOCALE_CACHE_SWEEP = 5000;
+
+/**
+ * A user's locale (`ru-RU`, `en-US` …) from users.info with include_locale,
+ * cached per user. A lookup slower than LOCALE_WAIT_MS answers "unknown" this
+ * time (the default language) and fills the cache for the next request.
+ */
+export function createLocaleLookup(client: Pick<WebClient, "users">, log: Logger, waitMs = LOCALE_WAIT_MS) {
+  const cache = new Map<string, { until: number; locale: Promise<string | undefined> }>();
+  let warned = false;
+  const load = async (key: string, user: string): Promise<string | undefined> => {
+    try {
+      const result = await client.users.info({ user, include_locale: true });
+      return typeof result.user?.locale === "string" ? result.user.locale : undefined;
+    } catch (err) {
+      if (!warned) log.warn({ err }, "Slack users.info is unavailable (needs the users:read scope); replies use TESTUM_LANG");
+      warned = true;
+      const entry = cache.get(key);
+      if (entry) entry.until = Math.min(entry.until, Date.now() + LOCALE_RETRY_MS);
+      return undefined;
+    }
+  };
+  return async (team: string, user: string): Promise<string | undefined> => {
+    const key = `${team}:${user}`;
+    let entry = cache.get(key);
+    if (!entry || Date.now() > entry.until) {
+      if (cache.size >= LOCALE_CACHE_SWEEP) for (const [k, e] of cache) if (Date.now() > e.until) cache.delete(k);
+      entry = { until: Date.now() + LOCALE_TTL_MS, locale: load(key, user) };
+      cache.set(key, entry);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), waitMs)));
+    try {
+      return await Promise.race([entry.locale, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}
+
 export interface SlackReceiverDeps {
   readonly signingSecret: string;
   readonly settings: SlackSettings;
@@ -195,14 +243,17 @@ export function createSlackReceiver(deps: SlackReceiverDeps): {
 
   const ephemeral = (view: View) => ({ response_type: "ephemeral" as const, replace_original: false, ...renderView(view) });
   const groupsOf = createGroupLookup(app.client as unknown as WebClient, log);
+  const localeOf = createLocaleLookup(app.client as unknown as WebClient, log);
+  /** Groups and locale are looked up side by side: together they wait at most one short limit. */
+  const actorOf = async (team: string, org: string, user: string, name: string | undefined): Promise<Actor> => {
+    const [groups, locale] = await Promise.all([groupsOf(team, org, user), localeOf(team, user)]);
+    return { id: slackIdentity(team, org, user), name, groups, locale };
+  };
 
   app.command(/.*/, async ({ command, ack, respond }) => {
     const org = command.enterprise_id || command.team_id;
-    const actor: Actor = {
-      id: slackIdentity(command.team_id, command.enterprise_id, command.user_id),
-      name: command.user_name,
-      groups: await groupsOf(command.team_id, org, command.user_id),
-    };
+    const actor = await actorOf(command.team_id, org, command.user_id, command.user_name);
+    const t = core.translator(actor.locale);
     const event: Inbound = {
       kind: "command",
       actor,
@@ -216,10 +267,10 @@ export function createSlackReceiver(deps: SlackReceiverDeps): {
       await ack();
       await openModal(reply, command.trigger_id, command.channel_id).catch(async (err) => {
         log.warn({ err }, "could not open a Slack modal");
-        await respond(ephemeral({ text: "⚠️ Slack did not open the form. Try the command again.", tone: "warning", blocks: [{ type: "text", text: "⚠️ Slack did not open the form. Try the command again." }] }));
+        await respond(ephemeral(message(t("adapter.slack.form_not_opened"), undefined, "warning")));
       });
     } else {
-      await ack(ephemeral(reply && reply.kind !== "none" ? reply.view : WORKING));
+      await ack(ephemeral(reply && reply.kind !== "none" ? reply.view : { ...working(t), lang: t.lang }));
     }
   });
 
@@ -230,11 +281,7 @@ export function createSlackReceiver(deps: SlackReceiverDeps): {
     const channel = body.channel?.id ?? body.container?.channel_id;
     const ts = body.message?.ts ?? body.container?.message_ts;
     if (!channel || !ts) return;
-    const actor: Actor = {
-      id: slackIdentity(body.user.team_id ?? team, body.enterprise?.id, body.user.id),
-      name: body.user.username ?? body.user.name,
-      groups: await groupsOf(body.user.team_id ?? team, body.enterprise?.id || (body.user.team_id ?? team), body.user.id),
-    };
+    const actor = await actorOf(body.user.team_id ?? team, body.enterprise?.id || (body.user.team_id ?? team), body.user.id, body.user.username ?? body.user.name);
     const event: Inbound = {
       kind: "action",
       actor,
@@ -259,7 +306,7 @@ export function createSlackReceiver(deps: SlackReceiverDeps): {
     const team = body.team?.id ?? body.user.team_id ?? "";
     const event: Inbound = {
       kind: "form",
-      actor: { id: slackIdentity(body.user.team_id ?? team, body.enterprise?.id, body.user.id), name: body.user.name, groups: await groupsOf(body.user.team_id ?? team, body.enterprise?.id || (body.user.team_id ?? team), body.user.id) },
+      actor: await actorOf(body.user.team_id ?? team, body.enterprise?.id || (body.user.team_id ?? team), body.user.id, body.user.name),
       conversation: encodeConversation(team, view.private_metadata || "unknown"),
       action: view.callback_id,
       values,
@@ -271,7 +318,8 @@ export function createSlackReceiver(deps: SlackReceiverDeps): {
       const first = Object.keys(values)[0] ?? "value";
       await ack({ response_action: "errors", errors: { [first]: reply.view.text.slice(0, 150) } });
     } else if (reply.kind === "private") {
-      await ack({ response_action: "update", view: { type: "modal", title: { type: "plain_text", text: "testum" }, close: { type: "plain_text", text: "Close" }, blocks: renderView(reply.view).blocks as never } });
+      const close = core.translator(event.actor.locale)("button.close");
+      await ack({ response_action: "update", view: { type: "modal", title: { type: "plain_text", text: "testum" }, close: { type: "plain_text", text: close }, blocks: renderView(reply.view).blocks as never } });
     } else {
       await ack();
     }

@@ -1,4 +1,6 @@
 import type { Block, Form, View } from "../../core/chat.js";
+import { translate, type Lang } from "../../core/i18n.js";
+import { earlierLines } from "../../core/replies.js";
 import { fitTail, truncate } from "../../core/tail.js";
 
 /**
@@ -31,7 +33,7 @@ const mrkdwn = (text: string) => ({ type: "mrkdwn", text });
 
 export type SlackBlock = Record<string, unknown>;
 
-function renderBlock(block: Block, index: number, budget: { left: number }): SlackBlock | undefined {
+function renderBlock(block: Block, index: number, budget: { left: number }, lang: Lang): SlackBlock | undefined {
   const take = (text: string, max: number) => {
     const cut = truncate(text, Math.max(0, Math.min(max, budget.left)));
     budget.left -= cut.length;
@@ -62,7 +64,7 @@ function renderBlock(block: Block, index: number, budget: { left: number }): Sla
       if (room < 100) return undefined;
       const fitted = fitTail(block.lines, room);
       const omitted = fitted.omitted + (block.omitted ?? 0);
-      const text = omitted > 0 ? `… ${omitted.toLocaleString("en-US")} earlier lines in the full log\n${fitted.text}` : fitted.text;
+      const text = omitted > 0 ? `${earlierLines(omitted, lang)}\n${fitted.text}` : fitted.text;
       budget.left -= text.length;
       // rich_text elements are literal text: nothing in them is parsed as a mention.
       return {
@@ -101,7 +103,7 @@ export function renderView(view: View): { text: string; blocks: SlackBlock[] } {
       budget.left += reserved;
       reserved = 0;
     }
-    const out = renderBlock(b, i, budget);
+    const out = renderBlock(b, i, budget, view.lang ?? "en");
     if (out) rendered.set(i, out);
   }
   for (let i = 0; i < view.blocks.length && blocks.length < LIMITS.blocks; i++) {
@@ -117,8 +119,8 @@ export function renderModal(form: Form): Record<string, unknown> {
     type: "modal",
     callback_id: form.action,
     title: { type: "plain_text", text: truncate(form.title, 24) },
-    submit: { type: "plain_text", text: truncate(form.submitLabel ?? "Save", 24) },
-    close: { type: "plain_text", text: "Cancel" },
+    submit: { type: "plain_text", text: truncate(form.submitLabel ?? translate(form.lang ?? "en", "button.save"), 24) },
+    close: { type: "plain_text", text: translate(form.lang ?? "en", "button.cancel") },
     blocks: form.fields.map((f) => ({
       type: "input",
       block_id: f.id,

@@ -2,6 +2,7 @@ import { describeBindings, grant as addBinding, listBindings, parseRole, parseSu
 import { listAudit } from "../audit.js";
 import { parseDuration } from "../duration.js";
 import { TestumError } from "../errors.js";
+import { msg } from "../i18n.js";
 import { listing, privateReply, privateText } from "../replies.js";
 import { addRiskPattern, listRiskPatterns, removeRiskPattern } from "../risk.js";
 import type { Handler } from "./context.js";
@@ -11,7 +12,7 @@ export const grant: Handler<"grant"> = async (ctx, event, cmd) => {
   const role = parseRole(cmd.role);
   const added = await addBinding(ctx.sql, event.actor.id, subject, role, cmd.scope);
   await ctx.audit("access.grant", added ? "granted" : "unchanged", subject, { role, scope: cmd.scope });
-  return privateText(added ? `${subject} is now ${role} on ${cmd.scope}.` : `${subject} already was ${role} on ${cmd.scope}.`, "success");
+  return privateText(ctx.t(added ? "access.granted" : "access.already", { subject, role, scope: cmd.scope }), "success");
 };
 
 export const revoke: Handler<"revoke"> = async (ctx, _event, cmd) => {
@@ -19,25 +20,26 @@ export const revoke: Handler<"revoke"> = async (ctx, _event, cmd) => {
   const role = parseRole(cmd.role);
   const removed = await revokeBinding(ctx.sql, subject, role, cmd.scope);
   await ctx.audit("access.revoke", removed ? "revoked" : "unchanged", subject, { role, scope: cmd.scope });
-  if (!removed) throw new TestumError("invalid_input", `${subject} does not hold ${role} on ${cmd.scope}; /testum access lists the bindings`);
-  return privateText(`${subject} is no longer ${role} on ${cmd.scope}.`, "success");
+  if (!removed) throw new TestumError("invalid_input", msg("access.not_held", { subject, role, scope: cmd.scope }));
+  return privateText(ctx.t("access.revoked", { subject, role, scope: cmd.scope }), "success");
 };
 
 export const access: Handler<"access"> = async (ctx) => {
   const bindings = await listBindings(ctx.sql);
   const lines = [
-    ...ctx.settings.admins.map((a) => `${a.padEnd(40)} admin      on *  (TESTUM_ADMINS)`),
-    ...bindings.map((b) => `${b.subject.padEnd(40)} ${b.role.padEnd(10)} on ${b.selector}  (by ${b.createdBy})`),
+    ...ctx.settings.admins.map((a) => ctx.t("access.list.admin", { subject: a.padEnd(40), role: "admin".padEnd(10) })),
+    ...bindings.map((b) => ctx.t("access.list.binding", { subject: b.subject.padEnd(40), role: b.role.padEnd(10), scope: b.selector, by: b.createdBy })),
   ];
-  return privateReply(listing(`${lines.length} binding${lines.length === 1 ? "" : "s"}`, lines));
+  return privateReply(listing(ctx.t("access.list.title", { count: lines.length }), lines));
 };
 
 export const whoami: Handler<"whoami"> = async (ctx, event) => {
+  const { t } = ctx;
   const principal = await ctx.principal();
-  const lines = [`identity: ${event.actor.id}${event.actor.name ? ` (${event.actor.name})` : ""}`];
-  if (event.actor.groups.length > 0) lines.push(`groups:   ${event.actor.groups.join(", ")}`);
-  lines.push(`roles:    ${describeBindings(principal)}`);
-  return privateReply(listing("Who you are to testum", lines));
+  const lines = [event.actor.name ? t("access.whoami.identity_named", { id: event.actor.id, name: event.actor.name }) : t("access.whoami.identity", { id: event.actor.id })];
+  if (event.actor.groups.length > 0) lines.push(t("access.whoami.groups", { groups: event.actor.groups.join(", ") }));
+  lines.push(t("access.whoami.roles", { roles: describeBindings(principal, t) }));
+  return privateReply(listing(t("access.whoami.title"), lines));
 };
 
 /** `user=… host=… action=… since=…` filters of the chat audit command. */
@@ -47,16 +49,16 @@ function auditFilter(words: readonly string[]) {
     const eq = word.indexOf("=");
     const key = word.slice(0, eq);
     const value = word.slice(eq + 1);
-    if (eq <= 0 || value === "") throw new TestumError("invalid_input", `"${word}" is not a filter: use user=…, host=…, action=… or since=…`);
+    if (eq <= 0 || value === "") throw new TestumError("invalid_input", msg("audit.bad_filter", { word }));
     if (key === "user") filter.actor = value.replace(/^@/, "");
     else if (key === "host") filter.target = value;
     else if (key === "action") filter.action = value;
     else if (key === "since") {
       const ago = parseDuration(value);
       const date = ago !== undefined ? new Date(Date.now() - ago) : new Date(value);
-      if (Number.isNaN(date.getTime())) throw new TestumError("invalid_input", `since= expects a date (2026-11-01) or a duration (24h), got "${value}"`);
+      if (Number.isNaN(date.getTime())) throw new TestumError("invalid_input", msg("audit.bad_since", { value }));
       filter.since = date;
-    } else throw new TestumError("invalid_input", `unknown filter "${key}": use user, host, action or since`);
+    } else throw new TestumError("invalid_input", msg("audit.unknown_filter", { key }));
   }
   return filter;
 }
@@ -64,29 +66,23 @@ function auditFilter(words: readonly string[]) {
 export const audit: Handler<"audit"> = async (ctx, _event, cmd) => {
   const rows = await listAudit(ctx.sql, auditFilter(cmd.filters));
   const lines = rows.map((r) => `${r.at.toISOString().slice(0, 19).replace("T", " ")}  ${r.actorName ?? r.actor}  ${r.action}  ${r.target ?? "-"}  ${r.outcome}`);
-  return privateReply(listing(`Audit: the last ${rows.length} matching entr${rows.length === 1 ? "y" : "ies"}`, lines, "npx testum audit list --json exports it all; npx testum audit verify checks the chain."));
+  return privateReply(listing(ctx.t("audit.title", { count: rows.length }), lines, ctx.t("audit.footer")));
 };
 
 export const riskList: Handler<"risk.list"> = async (ctx) => {
   const patterns = await listRiskPatterns(ctx.sql);
   const lines = patterns.map((p) => `#${String(p.id).padEnd(4)} ${p.description.padEnd(36)} ${p.pattern}`);
-  return privateReply(
-    listing(
-      "Commands matching these need approval",
-      lines,
-      `So do runs on hosts tagged approval=required, and runs on more than ${ctx.settings.approvalHosts} hosts. Quoting and extra spaces are ignored when matching.`,
-    ),
-  );
+  return privateReply(listing(ctx.t("risk.list.title"), lines, ctx.t("risk.list.footer", { count: ctx.settings.approvalHosts })));
 };
 
 export const riskAdd: Handler<"risk.add"> = async (ctx, _event, cmd) => {
   const pattern = await addRiskPattern(ctx.sql, (await ctx.principal()).actor.id, cmd.pattern, cmd.description);
   await ctx.audit("risk.add", "added", `#${pattern.id}`, { pattern: pattern.pattern, description: pattern.description });
-  return privateText(`Added risk pattern #${pattern.id}: ${pattern.description}`, "success");
+  return privateText(ctx.t("risk.added", { id: pattern.id, description: pattern.description }), "success");
 };
 
 export const riskRm: Handler<"risk.rm"> = async (ctx, _event, cmd) => {
   const pattern = await removeRiskPattern(ctx.sql, cmd.id);
   await ctx.audit("risk.remove", "removed", `#${pattern.id}`, { pattern: pattern.pattern, description: pattern.description });
-  return privateText(`Removed risk pattern #${pattern.id} (${pattern.description}).`, "success");
+  return privateText(ctx.t("risk.removed", { id: pattern.id, description: pattern.description }), "success");
 };

@@ -3,6 +3,7 @@ import type { Inbound, Reply } from "../chat.js";
 import type { ChatDirectory } from "../chat.js";
 import type { Command, CommandName } from "../commands.js";
 import type { Sql } from "../db.js";
+import type { Lang, Translator } from "../i18n.js";
 import type { MessageBoard } from "../message-board.js";
 import type { CancelBus, JobQueue, Logger, RemoteAccess } from "../ports.js";
 import type { SecretBox } from "../secret-box.js";
@@ -17,6 +18,8 @@ export interface AppSettings {
   /** Distinct approvers a risky job needs. */
   readonly approvalsRequired: number;
   readonly approvalTtlMs: number;
+  /** The language of people whose platform does not say theirs (TESTUM_LANG). */
+  readonly lang: Lang;
 }
 
 export interface AppDeps {
@@ -32,8 +35,15 @@ export interface AppDeps {
   readonly settings: AppSettings;
 }
 
-/** What every handler gets: the dependencies, the actor's rights, and an audit helper bound to the event. */
+/**
+ * What every handler gets: the dependencies, the actor's rights, an audit
+ * helper bound to the event, and the actor's language.
+ */
 export interface HandlerContext extends AppDeps {
+  /** The actor's language: what the platform says, else TESTUM_LANG. Jobs and schedules they make keep it. */
+  readonly lang: Lang;
+  /** Says a catalogue message in the actor's language; every reply goes through it. */
+  readonly t: Translator;
   audit(action: string, outcome: string, target?: string, detail?: Record<string, unknown>): Promise<void>;
   /** The actor with the role bindings that apply to them (loaded once per event). */
   principal(): Promise<Principal>;

@@ -5,27 +5,27 @@ import { TestumError } from "../errors.js";
 import { describeHost, describeProbe, parseAddress, parseTags, removeTags, repinHost, setCredential, setTags } from "../host-admin.js";
 import { addHost, getHost, listHosts, removeHost } from "../hosts.js";
 import { findIdentity } from "../identity.js";
+import { msg } from "../i18n.js";
 import { listing, privateReply, privateText } from "../replies.js";
 import type { Credential } from "../secrets.js";
 import type { Handler, HandlerContext } from "./context.js";
 
 export const hostsList: Handler<"hosts.list"> = async (ctx) => {
+  const { t } = ctx;
   const principal = await ctx.principal();
   const hosts = (await listHosts(ctx.sql)).filter((h) => can(principal, "view", h));
-  if (hosts.length === 0) {
-    return privateText("No hosts yet. Add one with /testum hosts add NAME USER@HOST, or npx testum hosts add --help on the server.");
-  }
+  if (hosts.length === 0) return privateText(t("hosts.none"));
   const lines = hosts.map((h) => {
     const tags = Object.entries(h.tags).map(([k, v]) => `${k}=${v}`).join(",");
-    const key = h.hostKeyFingerprint ? "key pinned" : "key not pinned yet";
-    const seen = h.lastSeenAt ? `seen ${h.lastSeenAt.toISOString().slice(0, 16).replace("T", " ")}` : "never seen";
+    const key = t(h.hostKeyFingerprint ? "hosts.list.key_pinned" : "hosts.list.key_not_pinned");
+    const seen = h.lastSeenAt ? t("hosts.list.seen", { at: h.lastSeenAt.toISOString().slice(0, 16).replace("T", " ") }) : t("hosts.list.never_seen");
     return `${h.name.padEnd(20)} ${`${h.username}@${h.address}:${h.port}`.padEnd(32)} ${key.padEnd(18)} ${seen}${tags ? `  ${tags}` : ""}`;
   });
-  return privateReply(listing(`${hosts.length} host${hosts.length === 1 ? "" : "s"}`, lines));
+  return privateReply(listing(t("hosts.list.title", { count: hosts.length }), lines));
 };
 
 export const hostsShow: Handler<"hosts.show"> = async (ctx, _event, cmd) =>
-  privateReply(listing(`Host ${cmd.host}`, describeHost(await getHost(ctx.sql, cmd.host))));
+  privateReply(listing(ctx.t("hosts.show.title", { name: cmd.host }), describeHost(await getHost(ctx.sql, cmd.host), ctx.t)));
 
 export const hostsAdd: Handler<"hosts.add"> = async (ctx, event, cmd) => {
   const address = parseAddress(cmd.address);
@@ -35,9 +35,9 @@ export const hostsAdd: Handler<"hosts.add"> = async (ctx, event, cmd) => {
   const identity = await findIdentity(ctx.sql, "active");
   return privateReply(
     listing(
-      `Added ${host.name} (${host.username}@${host.address}:${host.port}). It will authenticate with testum's identity key.`,
+      ctx.t("hosts.added", { name: host.name, address: `${host.username}@${host.address}:${host.port}` }),
       identity ? [identity.publicKey] : [],
-      `Put this line in ~${host.username}/.ssh/authorized_keys on the host, then try /testum hosts test ${host.name}. Its host key is pinned on first contact.`,
+      ctx.t("hosts.added_next", { user: host.username, name: host.name }),
     ),
   );
 };
@@ -45,31 +45,36 @@ export const hostsAdd: Handler<"hosts.add"> = async (ctx, event, cmd) => {
 export const hostsRm: Handler<"hosts.rm"> = async (ctx, _event, cmd) => {
   const host = await removeHost(ctx.sql, cmd.host);
   await ctx.audit("host.remove", "removed", host.name);
-  return privateText(`Removed ${host.name} and its stored credential.`, "success");
+  return privateText(ctx.t("hosts.removed", { name: host.name }), "success");
 };
 
 export const hostsTag: Handler<"hosts.tag"> = async (ctx, event, cmd) => {
   const host = await setTags(ctx.sql, event.actor.id, cmd.host, parseTags(cmd.tags), event.conversation);
-  return privateText(`${host.name} tags: ${Object.entries(host.tags).map(([k, v]) => `${k}=${v}`).join(", ") || "none"}`, "success");
+  return privateText(ctx.t("hosts.tags", { name: host.name, tags: Object.entries(host.tags).map(([k, v]) => `${k}=${v}`).join(", ") || msg("word.none") }), "success");
 };
 
 export const hostsUntag: Handler<"hosts.untag"> = async (ctx, event, cmd) => {
   const host = await removeTags(ctx.sql, event.actor.id, cmd.host, cmd.keys, event.conversation);
-  return privateText(`${host.name} tags: ${Object.entries(host.tags).map(([k, v]) => `${k}=${v}`).join(", ") || "none"}`, "success");
+  return privateText(ctx.t("hosts.tags", { name: host.name, tags: Object.entries(host.tags).map(([k, v]) => `${k}=${v}`).join(", ") || msg("word.none") }), "success");
 };
 
 export const hostsTest: Handler<"hosts.test"> = async (ctx, _event, cmd) => {
   const host = await getHost(ctx.sql, cmd.host);
   const probe = await ctx.remote.probe(host);
   await ctx.audit("host.test", probe.authenticated ? "succeeded" : "failed", host.name, { fingerprint: probe.fingerprint ?? null, error: probe.errorCode ?? null });
-  return privateReply(listing(probe.authenticated ? `✅ ${host.name} works` : `⚠️ ${host.name} does not work yet`, describeProbe(host, probe)));
+  return privateReply(listing(ctx.t(probe.authenticated ? "hosts.test.works" : "hosts.test.not_yet", { name: host.name }), describeProbe(host, probe, ctx.t)));
 };
 
 export const hostsRepin: Handler<"hosts.repin"> = async (ctx, event, cmd) => {
   const result = await repinHost(ctx.sql, ctx.remote, event.actor.id, cmd.host, event.conversation);
-  if (result.old === result.new) return privateText(`${cmd.host}'s host key is unchanged: ${result.new}`);
+  const { t } = ctx;
+  if (result.old === result.new) return privateText(t("hosts.repin.unchanged", { name: cmd.host, fingerprint: result.new }));
   return privateReply(
-    listing(`Re-pinned the host key of ${cmd.host}`, [`old: ${result.old ?? "none"}`, `new: ${result.new}`], "testum now accepts the new key and refuses the old one."),
+    listing(
+      t("hosts.repin.title", { name: cmd.host }),
+      [t("hosts.repin.old", { fingerprint: result.old ?? msg("word.none") }), t("hosts.repin.new", { fingerprint: result.new })],
+      t("hosts.repin.footer"),
+    ),
   );
 };
 
@@ -79,12 +84,12 @@ export const hostsSecret: Handler<"hosts.secret"> = async (ctx, _event, cmd) => 
     kind: "form",
     form: {
       action: encodeAction({ kind: "host-secret", host: host.name }),
-      title: `Credential: ${host.name}`.slice(0, 45),
-      submitLabel: "Save",
+      title: ctx.t("hosts.secret.title", { name: host.name }).slice(0, 45),
+      submitLabel: ctx.t("hosts.secret.submit"),
       fields: [
-        { id: "password", label: "Password (leave empty when giving a key)", required: false, maxLength: 1000 },
-        { id: "private_key", label: "Private key (OpenSSH or PEM)", multiline: true, required: false, maxLength: 4000 },
-        { id: "passphrase", label: "Key passphrase, if any", required: false, maxLength: 1000 },
+        { id: "password", label: ctx.t("hosts.secret.password"), required: false, maxLength: 1000 },
+        { id: "private_key", label: ctx.t("hosts.secret.private_key"), multiline: true, required: false, maxLength: 4000 },
+        { id: "passphrase", label: ctx.t("hosts.secret.passphrase"), required: false, maxLength: 1000 },
       ],
     },
   };
@@ -102,7 +107,7 @@ export async function submitHostSecret(
   const password = values.password?.trim() ?? "";
   const privateKey = values.private_key?.trim() ?? "";
   if ((password === "") === (privateKey === "")) {
-    throw new TestumError("invalid_input", "fill in either the password or the private key (not both)");
+    throw new TestumError("invalid_input", msg("hosts.secret.one_of"));
   }
   let credential: Credential;
   if (privateKey) {
@@ -110,12 +115,12 @@ export async function submitHostSecret(
     try {
       checkKey(privateKey + "\n", passphrase);
     } catch {
-      throw new TestumError("invalid_input", "that private key could not be read (or the passphrase is wrong); nothing was stored");
+      throw new TestumError("invalid_input", msg("hosts.secret.unreadable"));
     }
     credential = { type: "key", privateKey: privateKey + "\n", passphrase };
   } else {
     credential = { type: "password", password };
   }
   await setCredential(ctx.sql, ctx.box, actor, host, credential, channel);
-  return privateText(`🔒 Stored a ${credential.type === "key" ? "private key" : "password"} for ${host}, encrypted. testum uses it from the next connection.`, "success");
+  return privateText(ctx.t(credential.type === "key" ? "hosts.secret.stored_key" : "hosts.secret.stored_password", { name: host }), "success");
 }

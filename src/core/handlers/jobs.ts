@@ -5,6 +5,7 @@ import { formatDuration } from "../duration.js";
 import { TestumError } from "../errors.js";
 import { compactNames, countsLine, countTasks, groupResults, reportUrl } from "../fanout.js";
 import { getHostById, type Host } from "../hosts.js";
+import { msg, translator } from "../i18n.js";
 import { logUrl, renderParent } from "../job-view.js";
 import { getJob, listTasks, recentJobs, requestCancel, type Job } from "../jobs.js";
 import { listing, privateReply, privateText } from "../replies.js";
@@ -32,22 +33,22 @@ export async function cancelJob(ctx: HandlerContext, jobId: number): Promise<Rep
       requireOnHosts(principal, "admin", await hostsOf(ctx, job));
     } catch (err) {
       await ctx.audit("job.cancel", "refused", job.target, { job: job.id, reason: (err as Error).message });
-      throw new TestumError("not_allowed", `only the person who started job #${job.id}, or an admin of its hosts, can cancel it`);
+      throw new TestumError("not_allowed", msg("jobs.cancel_not_allowed", { id: job.id }));
     }
   }
   const by = principal.actor.name ?? principal.actor.id;
   const result = await requestCancel(ctx.sql, job.id, by);
   await ctx.audit("job.cancel", result, job.target, { job: job.id });
-  if (result === "already_ended") return privateText(`Job #${job.id} already ended (${job.status.replace("_", " ")}); nothing to cancel.`);
+  if (result === "already_ended") return privateText(ctx.t("jobs.already_ended", { id: job.id, status: msg(`status.${job.status}`) }));
   if (result === "stopping") {
     await ctx.cancels.publish(job.id).catch((err: unknown) => ctx.log.warn({ err }, "cancel could not be published; the worker sees it at its next heartbeat"));
-    return privateText(`🛑 Cancelling job #${job.id}: its remote commands get TERM, then KILL. The thread shows when it has stopped.`, "warning");
+    return privateText(ctx.t("jobs.cancelling", { id: job.id }), "warning");
   }
   // It had not started: nothing runs, and the messages say so now.
   const ended = await getJob(ctx.sql, job.id);
-  if (ended.parentMessage) ctx.messages.show(ended.parentMessage, renderParent(ended, await listTasks(ctx.sql, job.id), ctx.settings.publicUrl));
+  if (ended.parentMessage) ctx.messages.show(ended.parentMessage, renderParent(ended, await listTasks(ctx.sql, job.id), ctx.settings.publicUrl, translator(ended.lang)));
   await recordAudit(ctx.sql, { actor: principal.actor.id, channel: job.conversation, action: "job.end", target: job.target, outcome: "cancelled", detail: { job: job.id } });
-  return privateText(`🛑 Job #${job.id} was cancelled before it started; nothing ran.`, "warning");
+  return privateText(ctx.t("jobs.cancelled_before_start", { id: job.id }), "warning");
 }
 
 export const cancel: Handler<"cancel"> = (ctx, _event, cmd) => cancelJob(ctx, cmd.job);
@@ -60,40 +61,46 @@ export const jobsList: Handler<"jobs.list"> = async (ctx, event) => {
     const hosts = await hostsOf(ctx, job);
     if (!hosts.every((h) => can(principal, "view", h))) continue;
     const when = job.createdAt.toISOString().slice(5, 16).replace("T", " ");
-    lines.push(`#${String(job.id).padEnd(5)} ${job.status.padEnd(17)} ${when}  ${job.target.padEnd(16)} ${(job.requestedByName ?? job.requestedBy).padEnd(14)} ${job.command.split("\n")[0]!.slice(0, 60)}`);
+    const state = ctx.t(`state.${job.status}`);
+    lines.push(`#${String(job.id).padEnd(5)} ${state.padEnd(17)} ${when}  ${job.target.padEnd(16)} ${(job.requestedByName ?? job.requestedBy).padEnd(14)} ${job.command.split("\n")[0]!.slice(0, 60)}`);
   }
-  if (lines.length === 0) return privateText("No jobs in this channel yet (that you may see).");
-  return privateReply(listing("Recent jobs in this channel", lines, "/testum jobs show ID for a job's results; /testum logs ID for its logs."));
+  if (lines.length === 0) return privateText(ctx.t("jobs.none"));
+  return privateReply(listing(ctx.t("jobs.recent"), lines, ctx.t("jobs.list_footer")));
 };
 
 export const jobsShow: Handler<"jobs.show"> = async (ctx, _event, cmd) => {
   const job = await visibleJob(ctx, cmd.job);
   const tasks = await listTasks(ctx.sql, job.id);
+  const { t } = ctx;
+  const status = msg(`status.${job.status}`);
+  const command = job.command.split("\n")[0]!.slice(0, 200);
   const lines = [
-    `status:    ${job.status.replace("_", " ")}${job.error ? ` (${job.error.split("\n")[0]})` : ""}`,
-    `command:   ${job.command.split("\n")[0]!.slice(0, 200)}${job.kind === "script" ? " (script)" : ""}`,
-    `target:    ${job.target} (${tasks.length} host${tasks.length === 1 ? "" : "s"})`,
-    `requested: ${job.requestedByName ?? job.requestedBy} at ${job.createdAt.toISOString().slice(0, 19).replace("T", " ")} UTC`,
-    `hosts:     ${countsLine(countTasks(tasks))}`,
+    job.error ? t("jobs.show.status_error", { status, error: job.error.split("\n")[0]! }) : t("jobs.show.status", { status }),
+    t(job.kind === "script" ? "jobs.show.command_script" : "jobs.show.command", { command }),
+    t("jobs.show.target", { target: job.target, count: tasks.length }),
+    t("jobs.show.requested", { who: job.requestedByName ?? job.requestedBy, at: job.createdAt.toISOString().slice(0, 19).replace("T", " ") }),
+    t("jobs.show.hosts", { counts: countsLine(countTasks(tasks), t) }),
     "",
   ];
   for (const group of groupResults(tasks).slice(0, 10)) {
-    const what = group.status === "failed" && group.exitCode !== null ? `exit ${group.exitCode}` : group.status.replace("_", " ");
+    const what = group.status === "failed" && group.exitCode !== null ? t("summary.exit", { code: group.exitCode }) : t(`status.${group.status}`);
     lines.push(`${what.padEnd(12)} ${compactNames(group.hosts)}`);
   }
-  if (job.startedAt && job.finishedAt) lines.push("", `took ${formatDuration(job.finishedAt.getTime() - job.startedAt.getTime())}`);
-  const reply = listing(`Job #${job.id}`, lines);
-  const links = tasks.length === 1 ? [{ label: "Full log", url: logUrl(ctx.settings.publicUrl, job) }] : [{ label: "Full report", url: reportUrl(ctx.settings.publicUrl, job) }];
+  if (job.startedAt && job.finishedAt) lines.push("", t("jobs.show.took", { duration: formatDuration(job.finishedAt.getTime() - job.startedAt.getTime()) }));
+  const reply = listing(t("jobs.show.title", { id: job.id }), lines);
+  const links = tasks.length === 1 ? [{ label: t("link.full_log"), url: logUrl(ctx.settings.publicUrl, job) }] : [{ label: t("link.full_report"), url: reportUrl(ctx.settings.publicUrl, job) }];
   return privateReply({ ...reply, blocks: [...reply.blocks, { type: "links", links }] });
 };
 
 export const logs: Handler<"logs"> = async (ctx, _event, cmd) => {
   const job = await visibleJob(ctx, cmd.job);
   const tasks = await listTasks(ctx.sql, job.id);
-  if (cmd.host && !tasks.some((t) => t.hostName === cmd.host)) throw new TestumError("invalid_input", `job #${job.id} did not run on ${cmd.host}`);
-  const chosen = cmd.host ? tasks.filter((t) => t.hostName === cmd.host) : tasks.slice(0, 20);
-  const links = chosen.map((t) => ({ label: `${t.hostName} (${t.status.replace("_", " ")})`, url: logUrl(ctx.settings.publicUrl, job, t.hostName) }));
-  if (!cmd.host && tasks.length > 1) links.unshift({ label: "Full report", url: reportUrl(ctx.settings.publicUrl, job) });
-  const more = !cmd.host && tasks.length > chosen.length ? `${tasks.length - chosen.length} more hosts are linked from the full report.` : "Links keep working; each opens a fresh download link.";
-  return privateReply({ text: `Logs of job #${job.id}`, blocks: [{ type: "heading", text: `Logs of job #${job.id}` }, { type: "links", links }, { type: "context", text: more }] });
+  const { t } = ctx;
+  if (cmd.host && !tasks.some((task) => task.hostName === cmd.host)) throw new TestumError("invalid_input", msg("jobs.not_on_host", { id: job.id, host: cmd.host }));
+  const chosen = cmd.host ? tasks.filter((task) => task.hostName === cmd.host) : tasks.slice(0, 20);
+  const links = chosen.map((task) => ({ label: t("jobs.logs.link", { host: task.hostName, status: msg(`status.${task.status}`) }), url: logUrl(ctx.settings.publicUrl, job, task.hostName) }));
+  if (!cmd.host && tasks.length > 1) links.unshift({ label: t("link.full_report"), url: reportUrl(ctx.settings.publicUrl, job) });
+  const more = !cmd.host && tasks.length > chosen.length ? t("jobs.logs.more", { count: tasks.length - chosen.length }) : t("jobs.logs.keep");
+  const title = t("jobs.logs.title", { id: job.id });
+  return privateReply({ text: title, blocks: [{ type: "heading", text: title }, { type: "links", links }, { type: "context", text: more }] });
 };

@@ -6,10 +6,11 @@ import type { RunFlags } from "../commands.js";
 import { compactNames } from "../fanout.js";
 import { NotAllowedError } from "../errors.js";
 import type { Host } from "../hosts.js";
+import { english, say } from "../i18n.js";
 import { createJob } from "../jobs.js";
 import { publish } from "../publish.js";
 import { listing, privateReply, privateText } from "../replies.js";
-import { listRiskPatterns, riskReasons } from "../risk.js";
+import { listRiskPatterns, riskMessages } from "../risk.js";
 import { resolveTarget } from "../targets.js";
 import type { Handler, HandlerContext } from "./context.js";
 
@@ -22,7 +23,8 @@ export interface Submission extends RunFlags {
 
 /** Resolves, authorizes and checks a run or script, then creates and publishes its job. */
 export async function submit(ctx: HandlerContext, event: Inbound, input: Submission): Promise<Reply> {
-  const { sql, settings } = ctx;
+  const { sql, settings, t } = ctx;
+  // The audit trail is in English, whoever asked.
   const label = input.kind === "script" ? `script (${input.command.split("\n").length} lines)` : input.command;
   let hosts: Host[];
   try {
@@ -35,12 +37,14 @@ export async function submit(ctx: HandlerContext, event: Inbound, input: Submiss
   }
   const timeoutMs = input.timeoutMs ?? settings.jobTimeoutMs;
   const options = { timeoutMs, parallel: input.parallel, batch: input.batch, maxFailures: input.maxFailures };
-  const reasons = riskReasons(input.command, hosts, await listRiskPatterns(sql), { maxHostsWithoutApproval: settings.approvalHosts });
+  const risks = riskMessages(input.command, hosts, await listRiskPatterns(sql), { maxHostsWithoutApproval: settings.approvalHosts });
+  // Reasons are stored in the requester's language: approvers read them in the job's messages.
+  const reasons = risks.map((r) => say(t, r));
   if (input.dryRun) {
     return privateReply(
       listing(
-        `Dry run: ${input.target} names ${hosts.length} host${hosts.length === 1 ? "" : "s"}; nothing ran`,
-        [compactNames(hosts.map((h) => h.name)), ...(reasons.length ? ["", "It would need approval:", ...reasons.map((r) => `• ${r}`)] : [])],
+        t("run.dry_run", { target: input.target, count: hosts.length }),
+        [compactNames(hosts.map((h) => h.name)), ...(reasons.length ? ["", t("run.would_need_approval"), ...reasons.map((r) => `• ${r}`)] : [])],
       ),
     );
   }
@@ -54,6 +58,7 @@ export async function submit(ctx: HandlerContext, event: Inbound, input: Submiss
     conversation: event.conversation,
     timeoutMs,
     options,
+    lang: ctx.lang,
     approval:
       reasons.length === 0
         ? undefined
@@ -69,18 +74,18 @@ export async function submit(ctx: HandlerContext, event: Inbound, input: Submiss
     kind: input.kind,
     command: label,
     hosts: hosts.length <= 50 ? hosts.map((h) => h.name) : compactNames(hosts.map((h) => h.name)),
-    ...(reasons.length ? { reasons } : {}),
+    ...(risks.length ? { reasons: risks.map((r) => say(english, r)) } : {}),
   });
   await publish({ ...ctx, publicUrl: settings.publicUrl }, job, hosts);
-  const where = hosts.length === 1 ? hosts[0]!.name : `${hosts.length} hosts`;
-  if (reasons.length === 0) return privateText(`✅ Job #${job.id} queued on ${where}. Output follows in the thread.`, "success");
+  const where = hosts.length === 1 ? hosts[0]!.name : t("view.n_hosts", { count: hosts.length });
+  if (reasons.length === 0) return privateText(t("run.queued", { id: job.id, where }), "success");
   return privateReply({
-    text: `Job #${job.id} needs approval before it runs`,
+    text: t("run.needs_approval_title", { id: job.id }),
     tone: "warning",
     blocks: [
-      { type: "text", text: `🔐 Job #${job.id} on ${where} needs approval before it runs:` },
+      { type: "text", text: t("run.needs_approval", { id: job.id, where }) },
       { type: "code", lines: reasons.map((r) => `• ${r}`) },
-      { type: "context", text: "An approver of every target host, other than you, can approve it in the thread." },
+      { type: "context", text: t("run.approver_hint") },
     ],
   });
 }
@@ -95,9 +100,9 @@ export const script: Handler<"script"> = async (ctx, event, cmd) => {
     kind: "form",
     form: {
       action: encodeAction({ kind: "script", target: encodeScriptTarget(cmd) }),
-      title: "Script to run",
-      submitLabel: "Run",
-      fields: [{ id: "script", label: `Script for ${cmd.target} (a #! line picks the interpreter; default sh)`.slice(0, 45), multiline: true, maxLength: 4000, placeholder: "#!/bin/bash\nuptime" }],
+      title: ctx.t("run.form.title"),
+      submitLabel: ctx.t("run.form.submit"),
+      fields: [{ id: "script", label: ctx.t("run.form.label", { target: cmd.target }).slice(0, 45), multiline: true, maxLength: 4000, placeholder: "#!/bin/bash\nuptime" }],
     },
   };
 };

@@ -4,14 +4,15 @@ import { approvalHash } from "../approvals.js";
 import type { Block, Reply, View } from "../chat.js";
 import { NotAllowedError, TestumError } from "../errors.js";
 import { compactNames } from "../fanout.js";
+import { msg, say, translator, type Translator } from "../i18n.js";
 import { listing, privateReply, privateText } from "../replies.js";
-import { listRiskPatterns, riskReasons } from "../risk.js";
+import { listRiskPatterns, riskMessages } from "../risk.js";
 import { fireSchedule, scheduleOptions, type SchedulerDeps } from "../scheduler.js";
 import { describeCron, getSchedule, listSchedules, nextRuns, validateCron, validateTimezone, type Schedule } from "../schedules.js";
 import { resolveTarget } from "../targets.js";
 import type { Handler, HandlerContext } from "./context.js";
 
-const when = (d: Date | undefined | null) => (d ? `${d.toISOString().slice(0, 19).replace("T", " ")} UTC` : "never");
+const when = (d: Date | undefined | null, t: Translator) => (d ? `${d.toISOString().slice(0, 19).replace("T", " ")} UTC` : t("word.never"));
 
 export function schedulerDeps(ctx: HandlerContext): SchedulerDeps {
   return {
@@ -27,41 +28,42 @@ export function schedulerDeps(ctx: HandlerContext): SchedulerDeps {
   };
 }
 
-/** The request in the channel for a risky schedule. */
-export function renderScheduleRequest(schedule: Schedule, hosts: readonly string[], note?: string): View {
+/** The request in the channel for a risky schedule, in the language of `t` (the owner's). */
+export function renderScheduleRequest(schedule: Schedule, hosts: readonly string[], t: Translator = translator(schedule.lang), note?: string): View {
+  const named = { name: schedule.name, id: schedule.id };
   const blocks: Block[] = [
     {
       type: "heading",
       text:
         schedule.approvalState === "pending"
-          ? `🔐 Approval needed for scheduled report "${schedule.name}" (#${schedule.id})`
+          ? t("schedule.request.pending", named)
           : schedule.approvalState === "approved"
-            ? `✅ Scheduled report "${schedule.name}" (#${schedule.id}) approved by ${schedule.approvedBy}`
-            : `🚫 Scheduled report "${schedule.name}" (#${schedule.id}) rejected`,
+            ? t("schedule.request.approved", { ...named, by: String(schedule.approvedBy) })
+            : t("schedule.request.rejected", named),
     },
     {
       type: "fields",
       fields: [
-        { label: "Owner", value: schedule.ownerName ?? schedule.owner },
-        { label: "Command", value: schedule.command.slice(0, 900) },
-        { label: `Hosts (${hosts.length})`, value: compactNames(hosts) },
-        { label: "When", value: `${describeCron(schedule.cron)} (${schedule.timezone})` },
-        { label: "Why approval is needed", value: schedule.approvalReasons.join("\n") || "—" },
+        { label: t("schedule.request.owner"), value: schedule.ownerName ?? schedule.owner },
+        { label: t("view.command"), value: schedule.command.slice(0, 900) },
+        { label: t("view.hosts_count", { count: hosts.length }), value: compactNames(hosts) },
+        { label: t("schedule.request.when"), value: `${describeCron(schedule.cron, t)} (${schedule.timezone})` },
+        { label: t("approval.why"), value: schedule.approvalReasons.join("\n") || "—" },
       ],
     },
   ];
   if (note) blocks.push({ type: "text", text: note });
   if (schedule.approvalState === "pending") {
-    blocks.push({ type: "context", text: "An approver of every target host, other than the owner, approves it once; the approval covers the schedule until it changes." });
+    blocks.push({ type: "context", text: t("schedule.request.hint") });
     blocks.push({
       type: "actions",
       buttons: [
-        { label: "Approve", action: encodeAction({ kind: "schedule-approve", schedule: schedule.id }), style: "primary" },
-        { label: "Reject", action: encodeAction({ kind: "schedule-reject", schedule: schedule.id }), style: "danger" },
+        { label: t("button.approve"), action: encodeAction({ kind: "schedule-approve", schedule: schedule.id }), style: "primary" },
+        { label: t("button.reject"), action: encodeAction({ kind: "schedule-reject", schedule: schedule.id }), style: "danger" },
       ],
     });
   }
-  return { text: `Scheduled report "${schedule.name}"`, tone: schedule.approvalState === "rejected" ? "failure" : "warning", blocks };
+  return { text: t("schedule.request.text", { name: schedule.name }), tone: schedule.approvalState === "rejected" ? "failure" : "warning", blocks, lang: t.lang };
 }
 
 export const scheduleAdd: Handler<"schedule.add"> = async (ctx, event, cmd): Promise<Reply> => {
@@ -70,52 +72,61 @@ export const scheduleAdd: Handler<"schedule.add"> = async (ctx, event, cmd): Pro
   validateTimezone(timezone);
   const hosts = await resolveTarget(ctx.sql, cmd.target);
   requireOnHosts(await ctx.principal(), "run", hosts);
+  const { t } = ctx;
   const timeoutMs = cmd.timeoutMs ?? ctx.settings.jobTimeoutMs;
-  const reasons = riskReasons(cmd.command, hosts, await listRiskPatterns(ctx.sql), { maxHostsWithoutApproval: ctx.settings.approvalHosts });
+  const risks = riskMessages(cmd.command, hosts, await listRiskPatterns(ctx.sql), { maxHostsWithoutApproval: ctx.settings.approvalHosts });
+  // Stored in the owner's language: approvers read them in the schedule's request.
+  const reasons = risks.map((r) => say(t, r));
   const name = cmd.label ?? cmd.command.split(/\s+/).slice(0, 3).join(" ").slice(0, 40);
   const [schedule] = await ctx.sql<Schedule[]>`
     insert into schedules (name, cron, timezone, target, command, channel, owner, owner_name, owner_groups, on_change, timeout_ms,
-                           approval_state, approval_reasons)
+                           approval_state, approval_reasons, lang)
     values (${name}, ${cmd.cron.trim()}, ${timezone}, ${cmd.target}, ${cmd.command}, ${event.conversation}, ${event.actor.id},
             ${event.actor.name ?? null}, ${ctx.sql.json([...event.actor.groups] as never)}, ${cmd.onChange ?? false}, ${timeoutMs},
-            ${reasons.length ? "pending" : "none"}, ${ctx.sql.json(reasons as never)})
+            ${reasons.length ? "pending" : "none"}, ${ctx.sql.json(reasons as never)}, ${ctx.lang})
     returning *`;
-  await ctx.audit("schedule.add", reasons.length ? "approval_required" : "added", cmd.target, { schedule: schedule!.id, cron: cmd.cron, command: cmd.command, timezone });
+  await ctx.audit("schedule.add", risks.length ? "approval_required" : "added", cmd.target, { schedule: schedule!.id, cron: cmd.cron, command: cmd.command, timezone });
   const next = nextRuns(schedule!.cron, timezone, 1)[0];
-  const words = `${describeCron(schedule!.cron)} (${timezone}), on ${compactNames(hosts.map((h) => h.name))}${cmd.onChange ? ", posting only when the output changes" : ""}`;
+  const words = t(cmd.onChange ? "schedule.words_on_change" : "schedule.words", { when: describeCron(schedule!.cron, t), timezone, hosts: compactNames(hosts.map((h) => h.name)) });
   if (reasons.length === 0) {
-    return privateText(`🕒 Schedule #${schedule!.id} "${name}": ${words}. Next run ${when(next)}. Reports go to this channel.`, "success");
+    return privateText(t("schedule.added", { id: schedule!.id, name, words, next: when(next, t) }), "success");
   }
-  const request = await ctx.chat.adapterFor(event.conversation).startThread(event.conversation, renderScheduleRequest(schedule!, hosts.map((h) => h.name)), `schedule ${name}`);
+  const request = await ctx.chat
+    .adapterFor(event.conversation)
+    .startThread(event.conversation, renderScheduleRequest(schedule!, hosts.map((h) => h.name), t), t("schedule.thread_title", { name }));
   await ctx.sql`update schedules set approval_message = ${request.message} where id = ${schedule!.id}`;
-  return privateText(`🔐 Schedule #${schedule!.id} "${name}" (${words}) needs approval before it runs: ${reasons.join("; ")}. The request is in the channel.`, "warning");
+  return privateText(t("schedule.added_needs_approval", { id: schedule!.id, name, words, reasons: reasons.join("; ") }), "warning");
 };
 
 export const scheduleList: Handler<"schedule.list"> = async (ctx, event) => {
+  const { t } = ctx;
   const schedules = await listSchedules(ctx.sql, event.conversation);
-  if (schedules.length === 0) return privateText('No schedules report to this channel. Add one: /testum schedule add "0 8 * * *" TARGET \'COMMAND\'');
+  if (schedules.length === 0) return privateText(t("schedule.none"));
   const lines = schedules.map((s) => {
-    const state = s.paused ? "paused" : s.approvalState === "pending" ? "awaiting approval" : s.approvalState === "rejected" ? "rejected" : s.muted ? "muted (failing)" : "active";
-    return `#${String(s.id).padEnd(4)} ${s.name.padEnd(20)} ${state.padEnd(18)} ${describeCron(s.cron)} (${s.timezone}) on ${s.target}`;
+    const state = t(s.paused ? "schedule.state.paused" : s.approvalState === "pending" ? "schedule.state.pending" : s.approvalState === "rejected" ? "schedule.state.rejected" : s.muted ? "schedule.state.muted" : "schedule.state.active");
+    return t("schedule.list.line", { id: String(s.id).padEnd(4), name: s.name.padEnd(20), state: state.padEnd(18), when: describeCron(s.cron, t), timezone: s.timezone, target: s.target });
   });
-  return privateReply(listing(`${schedules.length} schedule${schedules.length === 1 ? "" : "s"} in this channel`, lines));
+  return privateReply(listing(t("schedule.list.title", { count: schedules.length }), lines));
 };
 
 export const scheduleShow: Handler<"schedule.show"> = async (ctx, _event, cmd) => {
+  const { t } = ctx;
   const s = await getSchedule(ctx.sql, cmd.schedule);
   const runs = s.paused || s.approvalState === "pending" || s.approvalState === "rejected" ? [] : nextRuns(s.cron, s.timezone, 5);
+  const posts = msg(s.onChange ? "schedule.show.posts_on_change" : "schedule.show.posts_every_run");
+  const state = s.paused ? "schedule.state.paused" : s.approvalState === "pending" ? "schedule.show.waiting" : s.approvalState === "rejected" ? "schedule.state.rejected" : "schedule.state.active";
   const lines = [
-    `name:      ${s.name}`,
-    `when:      ${describeCron(s.cron)} ("${s.cron}", ${s.timezone})`,
-    `target:    ${s.target}`,
-    `command:   ${s.command}`,
-    `owner:     ${s.ownerName ?? s.owner}`,
-    `posts:     ${s.onChange ? "only when the output changes" : "every run"}${s.muted ? " (muted after failures until it recovers)" : ""}`,
-    `state:     ${s.paused ? "paused" : s.approvalState === "pending" ? "waiting for approval" : s.approvalState === "rejected" ? "rejected" : "active"}`,
-    `last run:  ${when(s.lastFireAt)}`,
-    `next runs: ${runs.length ? runs.map((d) => when(d)).join(", ") : "none while paused or unapproved"}`,
+    t("schedule.show.name", { value: s.name }),
+    t("schedule.show.when", { when: describeCron(s.cron, t), cron: s.cron, timezone: s.timezone }),
+    t("schedule.show.target", { value: s.target }),
+    t("schedule.show.command", { value: s.command }),
+    t("schedule.show.owner", { value: s.ownerName ?? s.owner }),
+    t(s.muted ? "schedule.show.posts_muted" : "schedule.show.posts", { posts }),
+    t("schedule.show.state", { state: msg(state) }),
+    t("schedule.show.last_run", { value: when(s.lastFireAt, t) }),
+    t("schedule.show.next_runs", { value: runs.length ? runs.map((d) => when(d, t)).join(", ") : msg("schedule.show.no_next_runs") }),
   ];
-  return privateReply(listing(`Schedule #${s.id}`, lines));
+  return privateReply(listing(t("schedule.show.title", { id: s.id }), lines));
 };
 
 /** Changes to a schedule are for its owner or an admin everywhere. */
@@ -123,7 +134,7 @@ async function ownSchedule(ctx: HandlerContext, id: number): Promise<Schedule> {
   const schedule = await getSchedule(ctx.sql, id);
   const principal = await ctx.principal();
   if (schedule.owner !== principal.actor.id && !canEverywhere(principal, "admin")) {
-    throw new NotAllowedError(`schedule #${id} belongs to ${schedule.ownerName ?? schedule.owner}; only they or an admin can change it`);
+    throw new NotAllowedError(msg("schedule.not_owner", { id, owner: schedule.ownerName ?? schedule.owner }));
   }
   return schedule;
 }
@@ -132,14 +143,14 @@ export const scheduleRm: Handler<"schedule.rm"> = async (ctx, _event, cmd) => {
   const s = await ownSchedule(ctx, cmd.schedule);
   await ctx.sql`delete from schedules where id = ${s.id}`;
   await ctx.audit("schedule.remove", "removed", s.target, { schedule: s.id, name: s.name });
-  return privateText(`Deleted schedule #${s.id} "${s.name}".`, "success");
+  return privateText(ctx.t("schedule.deleted", { id: s.id, name: s.name }), "success");
 };
 
 export const schedulePause: Handler<"schedule.pause"> = async (ctx, _event, cmd) => {
   const s = await ownSchedule(ctx, cmd.schedule);
   await ctx.sql`update schedules set paused = true, updated_at = now() where id = ${s.id}`;
   await ctx.audit("schedule.pause", "paused", s.target, { schedule: s.id });
-  return privateText(`⏸️ Paused schedule #${s.id} "${s.name}". /testum schedule resume ${s.id} starts it again.`, "success");
+  return privateText(ctx.t("schedule.paused", { id: s.id, name: s.name }), "success");
 };
 
 export const scheduleResume: Handler<"schedule.resume"> = async (ctx, _event, cmd) => {
@@ -147,24 +158,26 @@ export const scheduleResume: Handler<"schedule.resume"> = async (ctx, _event, cm
   await ctx.sql`update schedules set paused = false, updated_at = now() where id = ${s.id}`;
   await ctx.audit("schedule.resume", "resumed", s.target, { schedule: s.id });
   const next = nextRuns(s.cron, s.timezone, 1)[0];
-  return privateText(`▶️ Resumed schedule #${s.id} "${s.name}". Next run ${when(next)}.`, "success");
+  return privateText(ctx.t("schedule.resumed", { id: s.id, name: s.name, next: when(next, ctx.t) }), "success");
 };
 
 export const scheduleRun: Handler<"schedule.run"> = async (ctx, _event, cmd) => {
   const s = await ownSchedule(ctx, cmd.schedule);
-  if (s.approvalState === "pending" || s.approvalState === "rejected") throw new TestumError("conflict", `schedule #${s.id} is not approved; it cannot run`);
+  if (s.approvalState === "pending" || s.approvalState === "rejected") throw new TestumError("conflict", msg("schedule.not_approved", { id: s.id }));
   const job = await fireSchedule(schedulerDeps(ctx), s.id, new Date(), "manual");
-  return job ? privateText(`▶️ Schedule #${s.id} "${s.name}" runs now as job #${job.id}.`, "success") : privateText(`Schedule #${s.id} did not run; the channel says why.`, "warning");
+  return job
+    ? privateText(ctx.t("schedule.runs_now", { id: s.id, name: s.name, job: job.id }), "success")
+    : privateText(ctx.t("schedule.did_not_run_reply", { id: s.id }), "warning");
 };
 
 /** An approver's decision on a risky schedule. */
 export async function decideSchedule(ctx: HandlerContext, id: number, decision: "approve" | "reject"): Promise<Reply> {
   const schedule = await getSchedule(ctx.sql, id);
-  if (schedule.approvalState !== "pending") return privateText(`Schedule #${id} is not waiting for approval; nothing changed.`);
+  if (schedule.approvalState !== "pending") return privateText(ctx.t("schedule.not_waiting", { id }));
   const principal = await ctx.principal();
   const hosts = await resolveTarget(ctx.sql, schedule.target);
   try {
-    if (decision === "approve" && principal.actor.id === schedule.owner) throw new NotAllowedError(`you made schedule #${id}, so you cannot approve it: someone else must`);
+    if (decision === "approve" && principal.actor.id === schedule.owner) throw new NotAllowedError(msg("schedule.own", { id }));
     if (principal.actor.id !== schedule.owner) requireOnHosts(principal, "approve", hosts);
   } catch (err) {
     await ctx.audit(`schedule.${decision}`, "refused", schedule.target, { schedule: id, reason: (err as Error).message });
@@ -178,8 +191,8 @@ export async function decideSchedule(ctx: HandlerContext, id: number, decision: 
             approved_hash = ${approvalHash({ kind: "command", command: schedule.command }, hosts, scheduleOptions(schedule))}
           where id = ${id} and approval_state = 'pending' returning *`
       : await ctx.sql<Schedule[]>`update schedules set approval_state = 'rejected', approved_by = ${by}, updated_at = now() where id = ${id} and approval_state = 'pending' returning *`;
-  if (updated.length === 0) return privateText(`Schedule #${id} was decided at the same moment by someone else.`);
+  if (updated.length === 0) return privateText(ctx.t("schedule.raced", { id }));
   await ctx.audit(`schedule.${decision}`, decision === "approve" ? "approved" : "rejected", schedule.target, { schedule: id });
-  if (schedule.approvalMessage) ctx.messages.show(schedule.approvalMessage, renderScheduleRequest(updated[0]!, hosts.map((h) => h.name)));
-  return privateText(decision === "approve" ? `You approved schedule #${id}; it runs from its next time on.` : `You rejected schedule #${id}; it will not run.`, decision === "approve" ? "success" : "warning");
+  if (schedule.approvalMessage) ctx.messages.show(schedule.approvalMessage, renderScheduleRequest(updated[0]!, hosts.map((h) => h.name), translator(schedule.lang)));
+  return privateText(ctx.t(decision === "approve" ? "schedule.you_approved" : "schedule.you_rejected", { id }), decision === "approve" ? "success" : "warning");
 }

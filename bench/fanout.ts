@@ -1,0 +1,829 @@
+// Fan-out benchmark (issue 7, item 8): `true` on N local OpenSSH hosts through testum,
+// from enqueue to the last result, against parallel-ssh and `ansible -m raw` on the same hosts.
+//
+//   npx tsx bench/fanout.ts [N ...]        (default: 10 50 100; needs root, Postgres and Redis)
+//
+// For each N it starts N sshd hosts (plus one for warming testum up), a testum worker in this
+// process with a database, a Redis prefix and a fake Slack of its own, and measures:
+//   - testum COLD: the first job on the N hosts, so every host needs a new SSH connection;
+//   - testum WARM: two more jobs right after, over the pooled connections;
+//   - raw ssh2 in this process (new connections, then the same ones twice): the floor under
+//     testum on these hosts, so testum's own cost and the most that reusing connections can
+//     gain here are both visible;
+//   - parallel-ssh and ansible, each one run, with the same key, user and parallelism.
+// Everything it starts or creates is removed at the end, also on error or Ctrl-C.
+//
+// What the figures mean:
+//   - wall s: testum from just before the enqueue to the moment the bench sees every task
+//     row final (polled every 20 ms); the other tools from spawn to exit.
+//   - CPU s: testum is this process's process.cpuUsage() delta over the same window (the
+//     worker runs here; the 20 ms poll and the fake Slack add a little, measured separately
+//     as "bench overhead"); raw ssh2 likewise; the other tools are measured by GNU time
+//     (wait4 rusage: the child and every descendant it waited for, i.e. all the ssh clients).
+//   - machine CPU s: busy time of all cores from /proc/stat over the same window, sshd side
+//     included: on 2 cores the hosts' sshd usually costs more than any client.
+
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Redis } from "ioredis";
+import postgres from "postgres";
+import ssh2 from "ssh2";
+import { createJobQueue } from "../src/adapters/redis/queue.js";
+import { loadConfig } from "../src/core/config.js";
+import { connect, type Sql } from "../src/core/db.js";
+import { addHost, type Host } from "../src/core/hosts.js";
+import { createJob, setChatRefs, type Job, type Task } from "../src/core/jobs.js";
+import { createSecretBox } from "../src/core/secret-box.js";
+import { createLogger } from "../src/logger.js";
+import { startTestum } from "../src/runtime.js";
+import { DEFAULT_BOT_TOKEN, DEFAULT_CHANNEL_ID, DEFAULT_TEAM_ID, startFakeSlack, type FakeSlack } from "../tests/fakes/slack-api.js";
+import { databaseUrl, PG_BASE } from "../tests/helpers/db.js";
+import { ensureTestUser, SSH_TEST_USER, startSshHosts, type SshHost } from "../tests/helpers/sshd.js";
+
+const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const PSSH = "/usr/bin/parallel-ssh";
+const ANSIBLE = "/usr/bin/ansible";
+const GNU_TIME = "/usr/bin/time";
+const POLL_MS = 20;
+/** Longest a single measured run may take before the bench gives up on it. */
+const RUN_DEADLINE_MS = 180_000;
+const JOB_TIMEOUT_MS = 60_000;
+const CONVERSATION = `slack:${DEFAULT_TEAM_ID}:${DEFAULT_CHANNEL_ID}`;
+const CLEANUP_STEP_MS = 20_000;
+
+const say = (line: string) => process.stderr.write(`${line}\n`);
+
+// ---------------------------------------------------------------------------------------------
+// cleanup that survives errors and Ctrl-C
+
+type Step = { readonly name: string; readonly fn: () => Promise<void> | void };
+
+/** Undo steps, run last-in first-out; each failure is reported and the rest still run. */
+class Cleanup {
+  private readonly steps: Step[] = [];
+
+  /** Registers an undo step; the returned function runs it now (once) instead of at the end. */
+  add(name: string, fn: () => Promise<void> | void): () => Promise<void> {
+    const step: Step = { name, fn };
+    this.steps.push(step);
+    return async () => {
+      const at = this.steps.indexOf(step);
+      if (at === -1) return;
+      this.steps.splice(at, 1);
+      await step.fn();
+    };
+  }
+
+  async runAll(): Promise<void> {
+    while (this.steps.length > 0) {
+      const step = this.steps.pop()!;
+      // A step that hangs (say, testum's stop with Redis gone) must not keep the rest from running.
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`did not finish within ${CLEANUP_STEP_MS / 1000} s`)), CLEANUP_STEP_MS);
+      });
+      try {
+        await Promise.race([Promise.resolve().then(step.fn), timeout]);
+      } catch (err) {
+        say(`cleanup: ${step.name} failed: ${(err as Error).message}`);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+  }
+}
+
+const cleanups = new Set<Cleanup>();
+let interrupted = false;
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.on(sig, () => {
+    // A second signal while cleaning up: leave now (sshd hosts are still reaped at exit).
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    say(`\n${sig}: cleaning up…`);
+    void Promise.all([...cleanups].map((c) => c.runAll())).finally(() => process.exit(130));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// tools
+
+interface Tools {
+  readonly pssh: string | undefined;
+  readonly ansible: string | undefined;
+  /** How child CPU is measured. */
+  readonly cpuMethod: "gnu-time" | "bash-times";
+  readonly notes: string[];
+}
+
+function runInherited(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number | null> {
+  return new Promise((resolve) => {
+    // stdout goes to stderr too: the tables on stdout stay clean.
+    const child = spawn(cmd, args, { stdio: ["ignore", 2, 2], env });
+    child.on("error", () => resolve(null));
+    child.on("close", (code) => resolve(code));
+  });
+}
+
+/** Installs pssh, ansible and GNU time from Debian's packages when missing; a tool still missing is skipped. */
+async function ensureTools(): Promise<Tools> {
+  const notes: string[] = [];
+  const wanted: Array<[string, string]> = [
+    ["pssh", PSSH],
+    ["ansible", ANSIBLE],
+    ["time", GNU_TIME],
+  ];
+  const missing = wanted.filter(([, bin]) => !existsSync(bin)).map(([pkg]) => pkg);
+  if (missing.length > 0) {
+    // Only root gets here (main checks): the sshd test hosts need root anyway.
+    if (!existsSync("/usr/bin/apt-get")) {
+      say(`no apt-get: cannot install ${missing.join(", ")}; the comparisons that need them are skipped`);
+    } else {
+      say(`installing ${missing.join(", ")} with apt-get (apt-get update, then apt-get install -y ${missing.join(" ")})…`);
+      const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+      const updated = await runInherited("apt-get", ["update"], env);
+      if (updated !== 0) say(`apt-get update exited ${updated}; trying the install anyway`);
+      const installed = await runInherited("apt-get", ["install", "-y", ...missing], env);
+      if (installed !== 0) say(`apt-get install exited ${installed}`);
+    }
+  }
+  const pssh = existsSync(PSSH) ? PSSH : undefined;
+  const ansible = existsSync(ANSIBLE) ? ANSIBLE : undefined;
+  if (!pssh) notes.push("parallel-ssh: skipped (package pssh is not installed)");
+  if (!ansible) notes.push("ansible: skipped (package ansible is not installed)");
+  return { pssh, ansible, cpuMethod: existsSync(GNU_TIME) ? "gnu-time" : "bash-times", notes };
+}
+
+interface ChildRun {
+  readonly wallS: number;
+  readonly cpuS: number;
+  readonly machineCpuS: number;
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * Runs a command and measures its wall time here and its CPU (user + system of the child and
+ * of every descendant it waited for) with GNU time, or with bash's `times` when there is none.
+ */
+async function runTimed(tools: Tools, cmd: string, args: string[], options: { env: NodeJS.ProcessEnv; cwd: string }): Promise<ChildRun> {
+  const timeFile = join(options.cwd, `time-${randomBytes(4).toString("hex")}.txt`);
+  const [bin, argv] =
+    tools.cpuMethod === "gnu-time"
+      ? [GNU_TIME, ["-f", "%e %U %S", "-o", timeFile, cmd, ...args]]
+      : ["/bin/bash", ["-c", `"$@"; rc=$?; times > ${timeFile}; exit $rc`, "timed", cmd, ...args]];
+  const machine0 = machineBusySeconds();
+  const t0 = performance.now();
+  const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(bin, argv, { stdio: ["ignore", "pipe", "pipe"], env: options.env, cwd: options.cwd });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+  const wallS = (performance.now() - t0) / 1000;
+  const machineCpuS = machineBusySeconds() - machine0;
+  const text = (await readFile(timeFile, "utf8").catch(() => "")).trim();
+  await rm(timeFile, { force: true });
+  let cpuS = Number.NaN;
+  if (tools.cpuMethod === "gnu-time") {
+    // A failing command adds a "Command exited with non-zero status" line before the figures.
+    const fields = (text.split("\n").pop() ?? "").trim().split(/\s+/).map(Number);
+    if (fields.length === 3) cpuS = fields[1]! + fields[2]!;
+  } else {
+    // `times`: the shell's own user/sys, then its children's, as 0m1.234s 0m0.567s.
+    const children = text.split("\n")[1] ?? "";
+    const secs = [...children.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
+    if (secs.length === 2) cpuS = secs[0]! + secs[1]!;
+  }
+  return { ...result, wallS, cpuS, machineCpuS };
+}
+
+/** Busy seconds of all cores together since boot (/proc/stat, idle and iowait excluded). */
+function machineBusySeconds(): number {
+  const fields = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "").trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal (guest time is already in user)
+  const busy = fields.slice(0, 8).reduce((sum, v, i) => (i === 3 || i === 4 ? sum : sum + v), 0);
+  return busy / 100;
+}
+
+// ---------------------------------------------------------------------------------------------
+// results
+
+interface Row {
+  readonly tool: string;
+  readonly wallS: number;
+  readonly cpuS: number;
+  readonly machineCpuS: number;
+  /** Hosts that ran `true` successfully, of N. */
+  readonly ok: number;
+  readonly note?: string;
+}
+
+interface Outcome {
+  readonly n: number;
+  readonly rows: Row[];
+  readonly cold?: Row;
+  readonly warm: Row[];
+  readonly rawCold?: Row;
+  readonly rawWarm: Row[];
+  readonly pssh?: Row;
+  readonly ansible?: Row;
+  readonly details: string[];
+}
+
+const fmt = (v: number | undefined, digits = 3) => (v === undefined || !Number.isFinite(v) ? "–" : v.toFixed(digits));
+const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || !(b > 0) ? undefined : a / b);
+const times = (r: number | undefined) => (r === undefined ? "–" : `${r.toFixed(1)}×`);
+
+function printOutcome(o: Outcome): void {
+  const lines: string[] = [];
+  lines.push(`\n## N = ${o.n} hosts, \`true\` on each`);
+  lines.push("");
+  lines.push("| tool | wall s | CPU s | machine CPU s | ok |");
+  lines.push("|---|---:|---:|---:|---:|");
+  for (const r of o.rows) lines.push(`| ${r.tool} | ${fmt(r.wallS)} | ${fmt(r.cpuS)} | ${fmt(r.machineCpuS, 2)} | ${r.ok}/${o.n}${r.note ? ` ${r.note}` : ""} |`);
+  lines.push("");
+  const worstWarm = o.warm.length ? o.warm.reduce((a, b) => (b.wallS > a.wallS ? b : a)) : undefined;
+  const bestWarm = o.warm.length ? o.warm.reduce((a, b) => (b.wallS < a.wallS ? b : a)) : undefined;
+  const cold = o.cold;
+  lines.push("Ratios (how many times faster / less CPU):");
+  lines.push(`- parallel-ssh ÷ testum cold: wall ${times(ratio(o.pssh?.wallS, cold?.wallS))}, CPU ${times(ratio(o.pssh?.cpuS, cold?.cpuS))}`);
+  lines.push(`- testum cold ÷ testum warm: wall ${times(ratio(cold?.wallS, worstWarm?.wallS))} (slower warm run) / ${times(ratio(cold?.wallS, bestWarm?.wallS))} (faster), CPU ${times(ratio(cold?.cpuS, worstWarm?.cpuS))}`);
+  lines.push(`- ansible ÷ testum cold: wall ${times(ratio(o.ansible?.wallS, cold?.wallS))}, CPU ${times(ratio(o.ansible?.cpuS, cold?.cpuS))}; ansible ÷ testum warm: wall ${times(ratio(o.ansible?.wallS, worstWarm?.wallS))}`);
+  const rawWorstWarm = o.rawWarm.length ? o.rawWarm.reduce((a, b) => (b.wallS > a.wallS ? b : a)) : undefined;
+  if (o.rawCold && rawWorstWarm) {
+    lines.push(`- raw ssh2 cold ÷ raw ssh2 warm (the most any client gets from reusing connections on these hosts): wall ${times(ratio(o.rawCold.wallS, rawWorstWarm.wallS))}`);
+    const over = (t: Row | undefined, r: Row) => (t ? `+${fmt(t.wallS - r.wallS)} s (${times(ratio(t.wallS, r.wallS))} raw)` : "–");
+    lines.push(`- testum's own cost over raw ssh2: cold ${over(cold, o.rawCold)}, warm ${over(worstWarm, rawWorstWarm)}`);
+  }
+  lines.push("");
+  lines.push("Goals:");
+  // A run with hosts that did not succeed still says how fast it was, but the verdict says so.
+  const caveat = (runs: Array<Row | undefined>) => {
+    const short = runs.filter((r): r is Row => r !== undefined && r.ok !== o.n);
+    return short.length ? `; CAVEAT: ${short.map((r) => `${r.tool} had ${r.ok}/${o.n} hosts succeed`).join(", ")}` : "";
+  };
+  if (cold && o.pssh) {
+    const holds = cold.wallS < o.pssh.wallS;
+    lines.push(`- cold faster than parallel-ssh: ${holds ? "HOLDS" : "FAILS"} (${fmt(cold.wallS)} s vs ${fmt(o.pssh.wallS)} s${caveat([cold, o.pssh])})`);
+  } else {
+    lines.push("- cold faster than parallel-ssh: not measured (a run is missing)");
+  }
+  if (cold && worstWarm) {
+    const r = cold.wallS / worstWarm.wallS;
+    const ceiling = o.rawCold && o.rawWarm.length ? `; raw ssh2 reaches ${(o.rawCold.wallS / Math.max(...o.rawWarm.map((w) => w.wallS))).toFixed(1)}× on these hosts` : "";
+    lines.push(`- warm at least 10× faster than cold (every warm run): ${r >= 10 ? "HOLDS" : "FAILS"} (${r.toFixed(1)}×: ${fmt(cold.wallS)} s vs ${fmt(worstWarm.wallS)} s${ceiling}${caveat([cold, ...o.warm])})`);
+  } else {
+    lines.push("- warm at least 10× faster than cold: not measured (a run is missing)");
+  }
+  if (o.details.length) {
+    lines.push("");
+    lines.push("Details:");
+    for (const d of o.details) lines.push(`- ${d}`);
+  }
+  process.stdout.write(lines.join("\n") + "\n");
+}
+
+function printSummary(outcomes: readonly Outcome[]): void {
+  const lines = [
+    "\n## Summary (wall s; CPU s in brackets)",
+    "",
+    "| N | testum cold | testum warm (2nd, 3rd) | raw ssh2 cold | raw ssh2 warm | parallel-ssh | ansible | cold < pssh | warm ≥ 10× |",
+    "|---:|---:|---:|---:|---:|---:|---:|:-:|:-:|",
+  ];
+  for (const o of outcomes) {
+    const cell = (r: Row | undefined) => (r ? `${fmt(r.wallS)} (${fmt(r.cpuS)})` : "–");
+    const worstWarm = o.warm.length ? Math.max(...o.warm.map((w) => w.wallS)) : undefined;
+    // "*": some host of a run did not succeed (see that N's caveat).
+    const mark = (runs: Array<Row | undefined>) => (runs.some((r) => r !== undefined && r.ok !== o.n) ? "*" : "");
+    const g1 = o.cold && o.pssh ? `${o.cold.wallS < o.pssh.wallS ? "yes" : "no"}${mark([o.cold, o.pssh])}` : "–";
+    const g2 = o.cold && worstWarm !== undefined ? `${o.cold.wallS / worstWarm >= 10 ? "yes" : "no"}${mark([o.cold, ...o.warm])}` : "–";
+    lines.push(`| ${o.n} | ${cell(o.cold)} | ${o.warm.map(cell).join(", ") || "–"} | ${cell(o.rawCold)} | ${o.rawWarm.map(cell).join(", ") || "–"} | ${cell(o.pssh)} | ${cell(o.ansible)} | ${g1} | ${g2} |`);
+  }
+  process.stdout.write(lines.join("\n") + "\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// testum
+
+interface BenchTestum {
+  readonly sql: Sql;
+  readonly hosts: Host[];
+  readonly warmupHost: Host;
+  readonly slack: FakeSlack;
+  readonly redis: Redis;
+  readonly prefix: string;
+  readonly logLines: string[];
+  enqueue(jobId: number): Promise<void>;
+  /** Stops testum (its pooled connections close) and removes its database and Redis keys. */
+  stop(): Promise<void>;
+}
+
+async function startBenchTestum(n: number, sshHosts: readonly SshHost[], warmup: SshHost, clientKey: string, cleanup: Cleanup, tmp: string): Promise<BenchTestum> {
+  const tag = randomBytes(5).toString("hex");
+  const dbName = `testum_bench_${tag}`;
+  const dbUrl = databaseUrl(dbName);
+  const prefix = `testum-bench-${tag}`;
+  cleanup.add(`drop database ${dbName}`, async () => {
+    const admin = postgres(`${PG_BASE}/postgres`, { max: 1, onnotice: () => {} });
+    try {
+      await admin.unsafe(`drop database if exists ${dbName} with (force)`);
+    } finally {
+      await admin.end({ timeout: 5 });
+    }
+  });
+
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
+  cleanup.add(`Redis keys ${prefix}:*`, async () => {
+    try {
+      let cursor = "0";
+      do {
+        const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
+        cursor = next;
+        if (keys.length) await redis.del(...keys);
+      } while (cursor !== "0");
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  // Generous limits: chat must never be what the measurement waits on.
+  const unlimited = { perMinute: 1_000_000, burst: 1_000_000 };
+  const slack = await startFakeSlack({
+    rateLimits: { "chat.update": { ...unlimited, scope: "team" }, "chat.postMessage": { ...unlimited, scope: "channel" } },
+  });
+  cleanup.add("fake Slack", () => slack.close());
+
+  const config = loadConfig({
+    DATABASE_URL: dbUrl,
+    REDIS_URL,
+    TESTUM_REDIS_PREFIX: prefix,
+    HOST: "127.0.0.1",
+    PORT: "0",
+    PUBLIC_URL: "http://127.0.0.1:3000",
+    TESTUM_DATA_DIR: join(tmp, "testum-data"),
+    TESTUM_MASTER_KEY: randomBytes(32).toString("base64"),
+    SLACK_SIGNING_SECRET: "bench-signing-secret",
+    SLACK_BOT_TOKEN: DEFAULT_BOT_TOKEN,
+    SLACK_API_URL: slack.url,
+    // Room for every host of the job at once.
+    TESTUM_WORKER_HOSTS: String(Math.max(500, n)),
+    LOG_LEVEL: "warn",
+  });
+  // Warnings and errors are kept, and shown after the run: stdout is for the tables.
+  const logLines: string[] = [];
+  const log = createLogger("warn", {}, { write: (line) => void logLines.push(line) });
+  // The web side plays no part in a run: the worker alone, as a worker process runs it.
+  const running = await startTestum(config, { serve: false, work: true, log });
+  const stopTestum = cleanup.add("testum", () => running.stop());
+
+  const sql = connect(dbUrl, { max: 2 });
+  const closeSql = cleanup.add("bench database connection", () => sql.end({ timeout: 5 }));
+  const queue = createJobQueue(redis, prefix);
+  const closeQueue = cleanup.add("bench job queue", () => queue.close());
+
+  // Fingerprints pinned at registration, as `hosts add --fingerprint` does: no first-contact
+  // pinning (an extra update and audit entry per host) in the cold run.
+  const box = createSecretBox([config.masterKey]);
+  const register = (h: SshHost, name: string) =>
+    addHost(sql, box, {
+      name,
+      address: h.host,
+      port: h.port,
+      username: SSH_TEST_USER,
+      credential: { type: "key", privateKey: clientKey },
+      fingerprint: h.hostKeyFingerprint,
+      createdBy: "local:bench",
+    });
+  const hosts: Host[] = [];
+  for (const h of sshHosts) hosts.push(await register(h, h.name));
+  const warmupHost = await register(warmup, "warmup");
+
+  return {
+    sql,
+    hosts,
+    warmupHost,
+    slack,
+    redis,
+    prefix,
+    logLines,
+    enqueue: (jobId) => queue.enqueue(jobId),
+    async stop() {
+      await closeQueue();
+      await closeSql();
+      await stopTestum();
+    },
+  };
+}
+
+async function slackPost(slack: FakeSlack, body: Record<string, unknown>): Promise<string> {
+  const res = await fetch(`${slack.url}chat.postMessage`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${DEFAULT_BOT_TOKEN}`, "content-type": "application/json; charset=utf-8" },
+    body: JSON.stringify({ channel: DEFAULT_CHANNEL_ID, ...body }),
+  });
+  const json = (await res.json()) as { ok: boolean; ts?: string; error?: string };
+  if (!json.ok || !json.ts) throw new Error(`fake Slack chat.postMessage: ${json.error ?? res.status}`);
+  return `slack:${DEFAULT_TEAM_ID}:${DEFAULT_CHANNEL_ID}:${json.ts}`;
+}
+
+interface TestumRun {
+  readonly row: Row;
+  readonly job: Job;
+  readonly tasks: Task[];
+  readonly enqueuedAt: number;
+  /** Enqueue → the worker finished with the job (report written, final chat edits sent). */
+  readonly workerDoneS: number;
+}
+
+/**
+ * One job for `true` on `hosts`, created and published as the run handler does (parent and
+ * live message first, outside the measurement), then enqueued and timed to the last result.
+ */
+async function runTestumJob(t: BenchTestum, label: string, hosts: readonly Host[]): Promise<TestumRun> {
+  const n = hosts.length;
+  const job = await createJob(t.sql, {
+    command: "true",
+    target: n === 1 ? hosts[0]!.name : `bench (${n} hosts)`,
+    hosts: hosts.map((h) => ({ id: h.id, name: h.name })),
+    requestedBy: "local:bench",
+    requestedByName: "bench",
+    conversation: CONVERSATION,
+    timeoutMs: JOB_TIMEOUT_MS,
+    options: { parallel: n },
+  });
+  const parent = await slackPost(t.slack, { text: `#${job.id} ${label}: true` });
+  const live = await slackPost(t.slack, { text: "queued", thread_ts: parent.split(":")[3] });
+  await setChatRefs(t.sql, job.id, { thread: parent, parentMessage: parent, liveMessage: live });
+
+  const machine0 = machineBusySeconds();
+  const cpu0 = process.cpuUsage();
+  const enqueuedAt = Date.now();
+  const t0 = performance.now();
+  await t.enqueue(job.id);
+  const deadline = t0 + RUN_DEADLINE_MS;
+  let tLast: number;
+  for (;;) {
+    const [row] = await t.sql<{ done: number }[]>`
+      select count(*)::int as done from job_tasks where job_id = ${job.id} and status not in ('queued', 'running')`;
+    if ((row?.done ?? 0) >= n) {
+      tLast = performance.now();
+      break;
+    }
+    if (performance.now() > deadline) throw new Error(`${label}: job #${job.id} did not finish within ${RUN_DEADLINE_MS / 1000} s`);
+    await sleep(POLL_MS);
+  }
+  const cpu = process.cpuUsage(cpu0);
+  const machineCpuS = machineBusySeconds() - machine0;
+
+  // The next job starts only when this one is wholly done, so their work does not overlap.
+  const bullKey = `${t.prefix}:testum-jobs:job-${job.id}`;
+  let workerDoneS = Number.NaN;
+  while (performance.now() < deadline) {
+    const finishedOn = await t.redis.hget(bullKey, "finishedOn");
+    if (finishedOn) {
+      workerDoneS = (Number(finishedOn) - enqueuedAt) / 1000;
+      break;
+    }
+    await sleep(POLL_MS);
+  }
+  const [ended] = await t.sql<Job[]>`select * from jobs where id = ${job.id}`;
+  const tasks = await t.sql<Task[]>`select * from job_tasks where job_id = ${job.id} order by host_name`;
+  const ok = tasks.filter((x) => x.status === "succeeded").length;
+  const bad = tasks.filter((x) => x.status !== "succeeded");
+  const first = bad[0];
+  // A task that ran but reports neither exit status nor error: the status never reached testum.
+  const silent = bad.filter((x) => x.exitCode === null && x.signal === null && x.errorCode === null).length;
+  const note = first
+    ? (`(${first.hostName}: ${first.status}, exit ${first.exitCode ?? "–"}${first.signal ? ` ${first.signal}` : ""}` +
+        `${first.errorCode ? `, ${first.errorCode}` : ""}${first.error ? `: ${first.error}` : ""}${first.tail ? `, output: ${first.tail}` : ""}` +
+        `${silent ? `; ${silent} without any exit status` : ""})`).replace(/\s+/g, " ").slice(0, 240)
+    : undefined;
+  return {
+    row: { tool: label, wallS: (tLast - t0) / 1000, cpuS: (cpu.user + cpu.system) / 1e6, machineCpuS, ok, ...(note ? { note } : {}) },
+    job: ended!,
+    tasks,
+    enqueuedAt,
+    workerDoneS,
+  };
+}
+
+/** Where the job's time went, from the timestamps the worker wrote (Postgres now(), same clock). */
+function phasesOf(run: TestumRun): string {
+  const ms = (d: Date | null | undefined) => (d ? d.getTime() : Number.NaN);
+  const starts = run.tasks.map((x) => ms(x.startedAt)).filter(Number.isFinite).sort((a, b) => a - b);
+  const ends = run.tasks.map((x) => ms(x.finishedAt)).filter(Number.isFinite).sort((a, b) => a - b);
+  const durations = run.tasks
+    .map((x) => ms(x.finishedAt) - ms(x.startedAt))
+    .filter(Number.isFinite)
+    .sort((a, b) => a - b);
+  const claim = ms(run.job.startedAt);
+  const q = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? Number.NaN;
+  const r = (v: number) => (Number.isFinite(v) ? String(Math.round(v)) : "–");
+  return [
+    `${run.row.tool} (job #${run.job.id}), ms from enqueue:`,
+    `claimed ${r(claim - run.enqueuedAt)},`,
+    `first task started ${r((starts[0] ?? Number.NaN) - run.enqueuedAt)}, last started ${r((starts.at(-1) ?? Number.NaN) - run.enqueuedAt)},`,
+    `first task final ${r((ends[0] ?? Number.NaN) - run.enqueuedAt)}, last final ${r((ends.at(-1) ?? Number.NaN) - run.enqueuedAt)},`,
+    `job final ${r(ms(run.job.finishedAt) - run.enqueuedAt)}, worker done ${r(run.workerDoneS * 1000)};`,
+    `task start→final p50 ${r(q(durations, 0.5))} p90 ${r(q(durations, 0.9))} max ${r(durations.at(-1) ?? Number.NaN)}`,
+  ].join(" ");
+}
+
+/** CPU this process spends per second on the bench's own 20 ms poll, with testum idle. */
+async function pollOverhead(t: BenchTestum, jobId: number): Promise<number> {
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  while (performance.now() - t0 < 1000) {
+    await t.sql`select count(*)::int as done from job_tasks where job_id = ${jobId} and status not in ('queued', 'running')`;
+    await sleep(POLL_MS);
+  }
+  const cpu = process.cpuUsage(cpu0);
+  return (cpu.user + cpu.system) / 1e3 / ((performance.now() - t0) / 1000);
+}
+
+// ---------------------------------------------------------------------------------------------
+// raw ssh2: the floor under testum on this machine
+
+type Ssh2Client = InstanceType<typeof ssh2.Client>;
+
+function rawConnect(h: SshHost): Promise<Ssh2Client> {
+  return new Promise((resolve, reject) => {
+    const c = new ssh2.Client();
+    c.on("ready", () => {
+      // As testum does (deps.md P12): no Nagle delay on execs over an open connection.
+      (c as unknown as { _sock?: { setNoDelay?: (v: boolean) => void } })._sock?.setNoDelay?.(true);
+      resolve(c);
+    });
+    c.on("error", reject);
+    c.connect(h.connectConfig());
+  });
+}
+
+function rawExec(c: Ssh2Client, command: string): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    c.exec(command, (err, channel) => {
+      if (err) return reject(err);
+      // Listeners go on in this callback: the exit status may arrive in the same read.
+      let code: number | null = null;
+      channel.on("exit", (c: number | null) => (code = c));
+      channel.on("data", () => {});
+      channel.stderr.on("data", () => {});
+      channel.on("close", () => resolve(code));
+    });
+  });
+}
+
+/**
+ * The same `true` with bare ssh2 in this process, all hosts at once: over new connections (cold)
+ * and then twice over those same connections (warm). What is left between these and testum's
+ * figures is testum's own cost; what they cost themselves is the hosts' (sshd on the same cores).
+ */
+async function runRawSsh2(hosts: readonly SshHost[]): Promise<Row[]> {
+  const rows: Row[] = [];
+  const conns: Ssh2Client[] = [];
+  try {
+    const measure = async (tool: string, work: () => Promise<Array<number | null>>) => {
+      const machine0 = machineBusySeconds();
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      const codes = await work();
+      const wallS = (performance.now() - t0) / 1000;
+      const cpu = process.cpuUsage(cpu0);
+      rows.push({ tool, wallS, cpuS: (cpu.user + cpu.system) / 1e6, machineCpuS: machineBusySeconds() - machine0, ok: codes.filter((c) => c === 0).length });
+    };
+    await measure("raw ssh2 cold (new connections)", () =>
+      Promise.all(
+        hosts.map(async (h) => {
+          const c = await rawConnect(h);
+          conns.push(c);
+          return rawExec(c, "true");
+        }),
+      ),
+    );
+    await measure("raw ssh2 warm (same connections)", () => Promise.all(conns.map((c) => rawExec(c, "true"))));
+    await measure("raw ssh2 warm (same connections)", () => Promise.all(conns.map((c) => rawExec(c, "true"))));
+  } finally {
+    for (const c of conns) c.end();
+  }
+  return rows;
+}
+
+// ---------------------------------------------------------------------------------------------
+// parallel-ssh and ansible
+
+function psshRow(n: number, run: ChildRun): Row {
+  const ok = (run.stdout.match(/\[SUCCESS\]/g) ?? []).length;
+  const note = run.code === 0 ? undefined : `(exit ${run.code}: ${(run.stdout + run.stderr).trim().split("\n").slice(-2).join(" ").slice(0, 160)})`;
+  return { tool: `parallel-ssh -p ${n}`, wallS: run.wallS, cpuS: run.cpuS, machineCpuS: run.machineCpuS, ok, ...(note ? { note } : {}) };
+}
+
+function ansibleRow(n: number, run: ChildRun): Row {
+  const ok = (run.stdout.match(/ \| (CHANGED|SUCCESS) \| rc=0/g) ?? []).length;
+  const note = run.code === 0 ? undefined : `(exit ${run.code}: ${(run.stdout + run.stderr).trim().split("\n").slice(-2).join(" ").slice(0, 160)})`;
+  return { tool: `ansible -m raw -f ${n}`, wallS: run.wallS, cpuS: run.cpuS, machineCpuS: run.machineCpuS, ok, ...(note ? { note } : {}) };
+}
+
+async function runPssh(tools: Tools, hosts: readonly SshHost[], keyPath: string, dir: string): Promise<ChildRun> {
+  const hostsFile = join(dir, "pssh-hosts");
+  await writeFile(hostsFile, hosts.map((h) => `127.0.0.1:${h.port}`).join("\n") + "\n");
+  const extra = `-i ${keyPath} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes`;
+  return runTimed(tools, tools.pssh!, ["-h", hostsFile, "-l", SSH_TEST_USER, "-x", extra, "-p", String(hosts.length), "-t", "60", "true"], {
+    env: { ...process.env },
+    cwd: dir,
+  });
+}
+
+async function runAnsible(tools: Tools, hosts: readonly SshHost[], keyPath: string, dir: string): Promise<ChildRun> {
+  const inventory = join(dir, "inventory.ini");
+  const lines = ["[bench]"];
+  for (const h of hosts) lines.push(`${h.name} ansible_host=127.0.0.1 ansible_port=${h.port} ansible_user=${SSH_TEST_USER} ansible_ssh_private_key_file=${keyPath}`);
+  lines.push("", "[bench:vars]", "ansible_ssh_common_args='-o UserKnownHostsFile=/dev/null -o BatchMode=yes'");
+  await writeFile(inventory, lines.join("\n") + "\n");
+  const home = join(dir, "ansible-home");
+  return runTimed(tools, tools.ansible!, ["all", "-i", inventory, "-m", "raw", "-a", "true", "-f", String(hosts.length)], {
+    cwd: dir,
+    env: {
+      ...process.env,
+      ANSIBLE_HOST_KEY_CHECKING: "False",
+      // No ControlPersist: its master processes would outlive the run (CPU unmeasured, left
+      // running) and make a second run warm; a fresh connection per host, like parallel-ssh.
+      ANSIBLE_SSH_ARGS: "-o ControlMaster=no",
+      ANSIBLE_TIMEOUT: "60",
+      ANSIBLE_HOME: home,
+      ANSIBLE_LOCAL_TEMP: join(home, "tmp"),
+      ANSIBLE_CONFIG: join(dir, "no-ansible.cfg"),
+      ANSIBLE_NOCOLOR: "1",
+      ANSIBLE_DEPRECATION_WARNINGS: "False",
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// one N
+
+/**
+ * Waits (up to a minute) until the machine is quiet, since anything else running on the same
+ * cores skews every figure; returns the cores busy in the last second before the runs.
+ */
+async function quietMachine(): Promise<number> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const before = machineBusySeconds();
+    await sleep(1000);
+    const busy = machineBusySeconds() - before;
+    if (busy < 0.25 || Date.now() > deadline) return busy;
+    say(`the machine is busy (${busy.toFixed(2)} cores in use); waiting for it to settle…`);
+  }
+}
+
+async function benchOne(n: number, tools: Tools): Promise<Outcome> {
+  const cleanup = new Cleanup();
+  cleanups.add(cleanup);
+  const rows: Row[] = [];
+  const details: string[] = [];
+  let cold: Row | undefined;
+  const warm: Row[] = [];
+  let rawCold: Row | undefined;
+  const rawWarm: Row[] = [];
+  let pssh: Row | undefined;
+  let ansible: Row | undefined;
+  try {
+    const tmp = await mkdtemp(join(tmpdir(), "testum-bench-"));
+    cleanup.add(`temp dir ${tmp}`, () => rm(tmp, { recursive: true, force: true }));
+    say(`N=${n}: starting ${n + 1} sshd hosts…`);
+    // One host more than N, used only to warm testum up: the cold run then measures new SSH
+    // connections, not Node compiling testum's code on its first job.
+    const set = await startSshHosts(n + 1, { namePrefix: "bench", passwordAuthentication: false });
+    cleanup.add("sshd hosts", () => set.stop());
+    const sshHosts = set.hosts.slice(0, n);
+    const warmupSsh = set.hosts[n]!;
+
+    say(`N=${n}: starting testum…`);
+    const t = await startBenchTestum(n, sshHosts, warmupSsh, set.clientPrivateKey, cleanup, tmp);
+    const warmup = await runTestumJob(t, "warm-up (1 other host)", [t.warmupHost]);
+    if (warmup.row.ok !== 1) throw new Error(`the warm-up job failed: ${warmup.row.note ?? ""} ${t.logLines.slice(-3).join(" ")}`);
+    const overheadMs = await pollOverhead(t, warmup.job.id);
+
+    const background = await quietMachine();
+    if (background >= 0.25) details.push(`WARNING: ${background.toFixed(2)} cores were busy with something else just before the runs; the figures are skewed`);
+    say(`N=${n}: testum cold…`);
+    const runs: TestumRun[] = [];
+    runs.push(await runTestumJob(t, "testum cold (job 1)", t.hosts));
+    say(`N=${n}: testum warm…`);
+    runs.push(await runTestumJob(t, "testum warm (job 2)", t.hosts));
+    runs.push(await runTestumJob(t, "testum warm (job 3)", t.hosts));
+    cold = runs[0]!.row;
+    warm.push(runs[1]!.row, runs[2]!.row);
+    rows.push(...runs.map((r) => r.row));
+    for (const r of runs) details.push(phasesOf(r));
+    const slackCalls = t.slack.calls();
+    details.push(
+      `bench overhead inside testum's CPU figure: this process, idle but for the 20 ms poll, uses ~${overheadMs.toFixed(1)} ms CPU per second; ` +
+        `fake Slack answered ${slackCalls.length} calls in all (${slackCalls.filter((c) => c.status === 429).length} rate-limited)`,
+    );
+    const problems = t.logLines.filter((l) => /"level":(40|50|60)/.test(l));
+    if (problems.length) details.push(`testum logged ${problems.length} warnings/errors, first: ${problems[0]!.slice(0, 300)}`);
+    // Stopped before the other tools run: its pooled connections close and take no CPU meanwhile.
+    await t.stop();
+
+    say(`N=${n}: raw ssh2…`);
+    const raw = await runRawSsh2(sshHosts);
+    rawCold = raw[0];
+    rawWarm.push(...raw.slice(1));
+    rows.push(...raw);
+    if (tools.pssh) {
+      say(`N=${n}: parallel-ssh…`);
+      pssh = psshRow(n, await runPssh(tools, sshHosts, set.clientKeyPath, tmp));
+      rows.push(pssh);
+    }
+    if (tools.ansible) {
+      say(`N=${n}: ansible…`);
+      ansible = ansibleRow(n, await runAnsible(tools, sshHosts, set.clientKeyPath, tmp));
+      rows.push(ansible);
+    }
+    details.push(...tools.notes);
+  } catch (err) {
+    details.push(`ERROR: ${(err as Error).stack ?? String(err)}`);
+    process.exitCode = 1;
+  } finally {
+    say(`N=${n}: cleaning up…`);
+    await cleanup.runAll();
+    cleanups.delete(cleanup);
+  }
+  return { n, rows, ...(cold ? { cold } : {}), warm, ...(rawCold ? { rawCold } : {}), rawWarm, ...(pssh ? { pssh } : {}), ...(ansible ? { ansible } : {}), details };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Postgres and Redis answer (quickly), or why not: without them testum would only hang. */
+async function unreachableServices(): Promise<string[]> {
+  const problems: string[] = [];
+  const pg = postgres(`${PG_BASE}/postgres`, { max: 1, onnotice: () => {}, connect_timeout: 5 });
+  try {
+    await pg`select 1`;
+  } catch (err) {
+    problems.push(`Postgres at ${PG_BASE}: ${(err as Error).message}`);
+  } finally {
+    await pg.end({ timeout: 1 }).catch(() => {});
+  }
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  let cause: Error | undefined;
+  redis.on("error", (err: Error) => (cause ??= err));
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (err) {
+    problems.push(`Redis at ${REDIS_URL}: ${(cause ?? (err as Error)).message}`);
+  } finally {
+    redis.disconnect();
+  }
+  return problems;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const counts = (args.length ? args : ["10", "50", "100"]).map(Number);
+  const bad = args.filter((_, i) => !Number.isInteger(counts[i]) || counts[i]! < 1 || counts[i]! > 1000);
+  if (bad.length) {
+    say(`usage: npx tsx bench/fanout.ts [N ...]   (N: hosts, 1 to 1000; default 10 50 100); not a count: ${bad.join(" ")}`);
+    process.exit(2);
+  }
+  if (process.getuid?.() !== 0) {
+    say("the benchmark needs root: it starts sshd test hosts, creates their login user and installs pssh, ansible and time with apt-get");
+    process.exit(2);
+  }
+  const missing = await unreachableServices();
+  if (missing.length) {
+    say(`the benchmark needs Postgres and Redis on this machine: ${missing.join("; ")}`);
+    process.exit(2);
+  }
+  const tools = await ensureTools();
+  await ensureTestUser();
+  process.stdout.write(
+    `# testum fan-out benchmark\n\nNode ${process.version}, ${availableParallelism()} CPUs; child CPU measured with ${tools.cpuMethod === "gnu-time" ? "GNU time (%U + %S)" : "bash `times` (children's user + sys)"}.\n`,
+  );
+  const outcomes: Outcome[] = [];
+  for (const n of counts) {
+    if (interrupted) break;
+    const o = await benchOne(n, tools);
+    printOutcome(o);
+    outcomes.push(o);
+  }
+  printSummary(outcomes);
+}
+
+main().catch((err: unknown) => {
+  say(`bench failed: ${(err as Error).stack ?? String(err)}`);
+  process.exitCode = 1;
+});

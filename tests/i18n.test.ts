@@ -1,0 +1,188 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { grant } from "../src/core/access.js";
+import { expireApprovals } from "../src/core/approvals.js";
+import { createJob, type Job } from "../src/core/jobs.js";
+import { DEFAULT_TEAM_ID } from "./fakes/slack-api.js";
+import { commandInteraction, snowflake } from "./helpers/discord-sign.js";
+import { jobIdFrom as discordJobId, messageText, startDiscordWorld, type DiscordWorld, type Member } from "./helpers/discord-world.js";
+import { blockText, CHANNEL, jobIdFrom, startSlackWorld, type SlackWorld } from "./helpers/slack-world.js";
+import { eventually } from "./helpers/testum.js";
+
+/** Everything a Slack answer shows, as plain text. */
+function replyText(json: Record<string, unknown> | undefined): string {
+  return `${String(json?.text ?? "")}\n${blockText((json?.blocks as Record<string, unknown>[]) ?? [])}`;
+}
+
+describe("Slack: the user's language from users.info", () => {
+  let world: SlackWorld;
+  const IVAN = "U0IVAN00001";
+  const OLGA = "U0OLGA00001";
+  const JOHN = "U0JOHN00001";
+
+  beforeAll(async () => {
+    world = await startSlackWorld({ hosts: 1 });
+    await world.addHost("prod-db", world.ssh.hosts[0]!);
+    world.slack.addUser(DEFAULT_TEAM_ID, IVAN, { name: "ivan", locale: "ru-RU" });
+    world.slack.addUser(DEFAULT_TEAM_ID, OLGA, { name: "olga", locale: "ru-RU" });
+    world.slack.addUser(DEFAULT_TEAM_ID, JOHN, { name: "john", locale: "en-GB" });
+    await grant(world.testum.sql, "test", `slack:${DEFAULT_TEAM_ID}:${IVAN}`, "operator", "*");
+  });
+
+  afterAll(async () => {
+    await world?.stop();
+  });
+
+  it("answers /testum help in Russian to a ru-RU user and in English to an en-GB one", async () => {
+    const ru = await world.slash("help", IVAN);
+    expect(ru.ms).toBeLessThan(3000);
+    const text = replyText(ru.json);
+    expect(text).toContain("Команды testum");
+    // The list is long: chat shows its last lines.
+    expect(text).toContain("/testum help [TOPIC]  Что умеет testum");
+    expect(text).not.toContain("Show what testum can do");
+    const run = replyText((await world.slash("help run", IVAN)).json);
+    expect(run).toContain("/testum run [--timeout DURATION] [--parallel INT] [--batch INT] [--max-failures INT] [--dry-run] TARGET 'COMMAND'  Выполнить shell-команду на хостах");
+    expect(run).toContain("--dry-run: Показать, на каких хостах запустилось бы, и ничего не запускать");
+
+    const en = replyText((await world.slash("help", JOHN)).json);
+    expect(en).toContain("testum commands");
+    expect(en).toContain("/testum help [TOPIC]  Show what testum can do");
+  });
+
+  it("refuses in Russian, naming what is missing", async () => {
+    const res = await world.slash("run prod-db 'uptime'", OLGA);
+    const text = replyText(res.json);
+    expect(text).toContain("🚫 Нет доступа: нужна роль operator (право run) хотя бы на одном хосте. Ваши роли: ролей нет.");
+    expect(text).toContain(`Ваш идентификатор — slack:${DEFAULT_TEAM_ID}:${OLGA}`);
+    // Usage mistakes too, with the usage line.
+    const usage = replyText((await world.slash("run prod-db 'uptime' --timeout soon", OLGA)).json);
+    expect(usage).toContain("--timeout: ожидается длительность, например 30s, 10m или 1h, получено «soon»");
+    expect(usage).toContain("Использование: /testum run");
+  });
+
+  it("posts a Russian user's job in Russian: the answer, the parent, the live message and the report", async () => {
+    const res = await world.slash("run prod-db 'echo привет'", IVAN);
+    const answer = replyText(res.json);
+    expect(answer).toMatch(/✅ Задание #\d+ поставлено в очередь на prod-db\. Вывод — в ветке\./);
+    const job = await world.finished(jobIdFrom(answer));
+    expect(job.status).toBe("succeeded");
+    expect(job.lang).toBe("ru");
+
+    const parentTs = job.parentMessage!.split(":")[3]!;
+    const parent = await eventually("the parent to show the outcome", () => {
+      const text = blockText(world.slack.message(CHANNEL, parentTs)?.blocks ?? []);
+      return text.includes("Успешно на prod-db") ? text : undefined;
+    });
+    expect(parent).toContain("*Команда*\necho привет");
+    expect(parent).toContain(`*Автор запроса*\n${IVAN.toLowerCase()}`);
+    expect(parent).toContain("*Код возврата*\n0");
+    expect(parent).toMatch(/\|Полный лог>/);
+
+    const live = await eventually("the live message to end", () => {
+      const text = blockText(world.slack.replies(CHANNEL, parentTs)[0]?.blocks ?? []);
+      return text.includes("успешно на prod-db") ? text : undefined;
+    });
+    expect(live).toContain("привет");
+    expect(live).toContain("✅ успешно на prod-db · 1 строка");
+
+    const report = await eventually("the report", async () => {
+      const res = await fetch(`${world.testum.url}/reports/${job.logToken}`);
+      return res.ok ? res.text() : undefined;
+    });
+    expect(report).toContain(`задание testum #${job.id}: echo привет`);
+    expect(report).toContain("ХОСТ     СТАТУС      КОД   ВРЕМЯ     ЛОГ / ПРОБЛЕМА");
+    expect(report).toMatch(/prod-db {2}успешно {5}/);
+
+    // Replies follow the reader: the English-speaking admin reads about the Russian job in English.
+    const show = replyText((await world.slash(`jobs show ${job.id}`)).json);
+    expect(show).toContain(`Job #${job.id}`);
+    expect(show).toContain("status:    succeeded");
+  });
+
+  it("writes what is stored about a job in its language, also when many jobs change at once", async () => {
+    const [host] = await world.testum.sql<{ id: number; name: string }[]>`select id, name from hosts where name = 'prod-db'`;
+    const job = await createJob(world.testum.sql, {
+      command: "uptime",
+      target: "prod-db",
+      hosts: [host!],
+      requestedBy: `slack:${DEFAULT_TEAM_ID}:${IVAN}`,
+      conversation: `slack:${DEFAULT_TEAM_ID}:${CHANNEL}`,
+      timeoutMs: 60_000,
+      lang: "ru",
+      approval: { reasons: ["проверка"], hash: "h", required: 1, expiresAt: new Date(Date.now() - 1000) },
+    });
+    // The reaper may get there first; either way the row says it in Russian.
+    await expireApprovals(world.testum.sql);
+    const [expired] = await world.testum.sql<Job[]>`select * from jobs where id = ${job.id}`;
+    expect(expired).toMatchObject({ status: "expired", error: "не одобрено вовремя; команда не выполнялась" });
+  });
+});
+
+describe("Discord: the interaction's locale", () => {
+  let world: DiscordWorld;
+  const stranger: Member = { id: snowflake(), username: "mallory" };
+
+  beforeAll(async () => {
+    world = await startDiscordWorld({ hosts: 1 });
+    await world.addHost("prod-db", world.ssh.hosts[0]!);
+  });
+
+  afterAll(async () => {
+    await world?.stop();
+  });
+
+  it("answers help, refusals and platform refusals in Russian for locale ru", async () => {
+    const help = await world.command(["help"], {}, world.admin, { locale: "ru" });
+    expect(help.text).toContain("Команды testum");
+    expect(help.text).toContain("Что умеет testum");
+
+    const refused = await world.command(["run"], { target: "prod-db", command: "uptime" }, stranger, { locale: "ru" });
+    expect(refused.text).toContain("Нет доступа: нужна роль operator (право run) хотя бы на одном хосте");
+
+    const dm = await world.send(commandInteraction({ ...world.base(), guildId: undefined, locale: "ru", subcommand: "help" }));
+    expect(dm.text).toContain("testum работает в каналах сервера, а не в личных сообщениях");
+
+    const english = await world.command(["help"], {}, world.admin, { locale: "en-US" });
+    expect(english.text).toContain("testum commands");
+  });
+
+  it("posts the job of a ru user in Russian", async () => {
+    const answer = await world.command(["run"], { target: "prod-db", command: "echo hi" }, world.admin, { locale: "ru" });
+    expect(answer.text).toMatch(/Задание #\d+ поставлено в очередь на prod-db/);
+    const job = await world.finished(discordJobId(answer.text));
+    expect(job.lang).toBe("ru");
+    const parentId = job.parentMessage!.split(":")[3]!;
+    const parent = await eventually("the parent to show the outcome", () => {
+      const text = messageText(world.discord.message(parentId));
+      return text.includes("Успешно на prod-db") ? text : undefined;
+    });
+    expect(parent).toContain("Автор запроса: Alice (ops)");
+    expect(parent).toContain("Код возврата: 0");
+    expect(parent).toContain("[Полный лог]");
+  });
+});
+
+describe("TESTUM_LANG=ru", () => {
+  let world: SlackWorld;
+  const MARK = "U0MARK00001";
+
+  beforeAll(async () => {
+    world = await startSlackWorld({ hosts: 1, testum: { env: { TESTUM_LANG: "ru" } } });
+    world.slack.addUser(DEFAULT_TEAM_ID, MARK, { name: "mark", locale: "en-US" });
+  });
+
+  afterAll(async () => {
+    await world?.stop();
+  });
+
+  it("makes Russian the language of people whose platform does not say theirs", async () => {
+    // The admin is unknown to users.info: no locale, so TESTUM_LANG decides.
+    const text = replyText((await world.slash("hosts")).json);
+    expect(text).toContain("Хостов пока нет.");
+    const help = replyText((await world.slash("help schedule")).json);
+    expect(help).toContain("Справка testum: schedule");
+    expect(help).toContain("Запускать команду по cron-расписанию с отчётами в этот канал");
+    // A locale the platform does tell still wins.
+    expect(replyText((await world.slash("help", MARK)).json)).toContain("testum commands");
+  });
+});
