@@ -40,10 +40,12 @@ chatContract("discord", async (core) => {
       return discord.messages(id!).map((m) => `discord:${guild}:${id}:${m.id}`);
     },
     anyPings: () => discord.pings().length > 0,
-    rateLimitNextEdit(seconds) {
-      discord.failNext({ method: "PATCH", pathPattern: /\/channels\/\d+\/messages\/\d+$/ }, { status: 429, retryAfter: seconds });
+    rateLimits: {
+      nextEdit(seconds) {
+        discord.failNext({ method: "PATCH", pathPattern: /\/channels\/\d+\/messages\/\d+$/ }, { status: 429, retryAfter: seconds });
+      },
+      count: () => discord.rateLimitedCount(),
     },
-    platformRateLimits: () => discord.rateLimitedCount(),
     async sendCommand(_text, typed) {
       const res = await postSignedDiscord(`${url}/discord/interactions`, interaction(typed.path, typed.options), keys.privateKey);
       return { status: res.status, body: res.text };

@@ -55,10 +55,12 @@ chatContract("slack", async (core) => {
         }),
       );
     },
-    rateLimitNextEdit(seconds) {
-      slack.failNext("chat.update", { status: 429, retryAfter: seconds });
+    rateLimits: {
+      nextEdit(seconds) {
+        slack.failNext("chat.update", { status: 429, retryAfter: seconds });
+      },
+      count: () => slack.rateLimitedCount("chat.update"),
     },
-    platformRateLimits: () => slack.rateLimitedCount("chat.update"),
     async sendCommand(text) {
       const res = await postSignedSlack(`${url}/slack/events`, body(text), SECRET);
       return { status: res.status, body: unescape(res.body) };

@@ -4,11 +4,27 @@ import type { Actor, ChatAdapter, Inbound, Reply, View } from "../../core/chat.j
 import type { Sql } from "../../core/db.js";
 import type { Logger } from "../../core/ports.js";
 import { errorView } from "../../core/replies.js";
+import { fitTail } from "../../core/tail.js";
 import { renderPage } from "./page.js";
 import { CHANGES, CONVERSATION, createPlaygroundStore, messageId, messageRef, type PlaygroundMessage, type PlaygroundStore } from "./store.js";
 
 /** The people one can act as in the playground, to try roles and approvals. */
 export const IDENTITIES = ["local:alice", "local:bob", "local:admin"] as const;
+
+/** Output shown in a playground message: the end that fits, like on a chat platform. */
+const MAX_CODE_CHARS = 8000;
+
+/** A view as the playground stores it: long output cut to its tail. */
+function bounded(view: View): View {
+  return {
+    ...view,
+    blocks: view.blocks.map((block) => {
+      if (block.type !== "code") return block;
+      const fitted = fitTail(block.lines, MAX_CODE_CHARS);
+      return { type: "code", lines: fitted.text.split("\n"), omitted: (block.omitted ?? 0) + fitted.omitted };
+    }),
+  };
+}
 
 /**
  * The playground's side of the chat contract: messages and threads kept by
@@ -20,15 +36,15 @@ export function createPlaygroundChat(store: PlaygroundStore): ChatAdapter {
     platform: "local",
     minEditIntervalMs: 300,
     async startThread(_conversation, view) {
-      const message = await store.post(view);
+      const message = await store.post(bounded(view));
       const ref = messageRef(message.id);
       return { message: ref, thread: ref };
     },
     async post(thread, view) {
-      return messageRef((await store.post(view, { thread: messageId(thread) })).id);
+      return messageRef((await store.post(bounded(view), { thread: messageId(thread) })).id);
     },
     async edit(message, view) {
-      await store.edit(messageId(message), view);
+      await store.edit(messageId(message), bounded(view));
     },
   };
 }
@@ -101,7 +117,7 @@ export function createPlayground(deps: PlaygroundDeps) {
   async function deliver(reply: Reply, actor: Actor, clicked?: number): Promise<unknown> {
     switch (reply.kind) {
       case "private":
-        await store.post(reply.view, { privateTo: actor.id });
+        await store.post(bounded(reply.view), { privateTo: actor.id });
         return { ok: true };
       case "update":
         if (clicked !== undefined) await store.edit(clicked, reply.view);
@@ -115,7 +131,7 @@ export function createPlayground(deps: PlaygroundDeps) {
 
   async function act(req: IncomingMessage, res: ServerResponse, kind: "command" | "action" | "form"): Promise<void> {
     if (req.method !== "POST") return json(res, 405, { error: "use POST" });
-    if (req.headers["x-testum-playground"] !== "1") return json(res, 403, { error: "requests must come from the playground page" });
+    if (req.headers["x-testum-playground"] !== "1") return json(res, 401, { error: "requests must come from the playground page" });
     const body = await readJson(req);
     if (!body) return json(res, 400, { error: "expected a JSON body" });
     const actor = actorOf(body);

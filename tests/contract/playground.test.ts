@@ -1,0 +1,67 @@
+import { createPlayground } from "../../src/adapters/playground/index.js";
+import { createPlaygroundStore } from "../../src/adapters/playground/store.js";
+import { connect } from "../../src/core/db.js";
+import { createTestDatabase } from "../helpers/db.js";
+import { quietLogger } from "../helpers/testum.js";
+import { chatContract } from "./chat-contract.js";
+import { serve } from "./harness.js";
+
+/** Text a person reads in the playground: every block's words. */
+function viewText(view: { blocks: ReadonlyArray<Record<string, unknown>> }): { text: string; buttons: string[] } {
+  const parts: string[] = [];
+  const buttons: string[] = [];
+  for (const block of view.blocks) {
+    if (typeof block.text === "string") parts.push(block.text);
+    if (Array.isArray(block.lines)) parts.push((block.lines as string[]).join("\n"));
+    for (const f of (block.fields as Array<{ label: string; value: string }>) ?? []) parts.push(f.label, f.value);
+    for (const l of (block.links as Array<{ label: string }>) ?? []) parts.push(l.label);
+    for (const b of (block.buttons as Array<{ action: string }>) ?? []) buttons.push(b.action);
+  }
+  return { text: parts.join("\n"), buttons };
+}
+
+chatContract("local", async (core) => {
+  const db = await createTestDatabase();
+  const sql = connect(db.url, { max: 4 });
+  const playground = createPlayground({ sql, core, log: quietLogger() });
+  const store = createPlaygroundStore(sql);
+  const { url, server } = await serve((req, res) => {
+    const path = new URL(req.url ?? "/", "http://x").pathname;
+    const route = playground.routes[path as keyof typeof playground.routes];
+    if (route) void route(req, res);
+    else res.writeHead(404).end();
+  });
+  const messageOf = async (ref: string) => store.get(Number(ref.split(":")[2]));
+  const post = (headers: Record<string, string>, text: string) =>
+    fetch(`${url}/playground/api/command`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify({ as: "local:alice", text: `/testum ${text}` }) });
+  return {
+    adapter: playground.chat,
+    conversation: "local:general",
+    async read(ref) {
+      const message = await messageOf(ref);
+      return message ? viewText(message.view as never) : undefined;
+    },
+    async threadMessages(thread) {
+      const parent = Number(thread.split(":")[2]);
+      return (await store.recent("local:alice", 1000)).filter((m) => m.thread === parent).map((m) => `local:general:${m.id}`);
+    },
+    // Nothing the playground shows is parsed for mentions: its page builds text nodes, never markup.
+    anyPings: () => false,
+    async sendCommand(text) {
+      const res = await post({ "x-testum-playground": "1" }, text);
+      // Private answers are messages only the actor sees.
+      const answers = await store.recent("local:alice");
+      const last = answers.filter((m) => m.privateTo === "local:alice").at(-1);
+      return { status: res.status, body: last ? viewText(last.view as never).text : await res.text() };
+    },
+    async sendForged(text) {
+      return post({}, text);
+    },
+    async stop() {
+      server.close();
+      await playground.close();
+      await sql.end();
+      await db.drop();
+    },
+  };
+});
