@@ -57,11 +57,28 @@ async function tell(deps: SchedulerDeps, schedule: Schedule, view: View): Promis
 export async function fireSchedule(deps: SchedulerDeps, scheduleId: number, at: Date, reason: "scheduled" | "manual" | "catch-up"): Promise<Job | undefined> {
   const { sql } = deps;
   const won = await sql`
-    insert into schedule_fires (schedule_id, fire_at, fired_by) values (${scheduleId}, ${at}, ${deps.processName})
+    insert into schedule_fires (schedule_id, fire_at, fired_by, outcome) values (${scheduleId}, ${at}, ${deps.processName}, 'starting')
     on conflict do nothing returning schedule_id`;
   if (won.length === 0) return undefined;
+  // Runs of one schedule never overlap: while the last run (and its report) is
+  // not finished, a fire is skipped, as cron's no-overlap does.
+  const [busy] = await sql`
+    select f.fire_at from schedule_fires f
+      join schedules s on s.id = f.schedule_id
+      left join jobs j on j.id = f.job_id
+    where f.schedule_id = ${scheduleId} and f.fire_at < ${at} and f.outcome in ('starting', 'queued')
+      and (j.id is null or j.status <> 'lost')
+      and f.fire_at > now() - make_interval(secs => s.timeout_ms / 1000.0 + 300)
+    limit 1`;
+  if (busy) {
+    await sql`update schedule_fires set outcome = 'skipped_overlap' where schedule_id = ${scheduleId} and fire_at = ${at}`;
+    return undefined;
+  }
   const schedule = await getSchedule(sql, scheduleId).catch(() => undefined);
-  if (!schedule || (schedule.paused && reason !== "manual")) return undefined;
+  if (!schedule || (schedule.paused && reason !== "manual")) {
+    await sql`update schedule_fires set outcome = 'skipped_paused' where schedule_id = ${scheduleId} and fire_at = ${at}`;
+    return undefined;
+  }
   const outcome = async (value: string, job?: Job) => {
     await sql`update schedule_fires set outcome = ${value}, job_id = ${job?.id ?? null} where schedule_id = ${scheduleId} and fire_at = ${at}`;
     await recordAudit(sql, { actor: schedule.owner, actorName: schedule.ownerName ?? undefined, channel: schedule.channel, action: "schedule.fire", target: schedule.target, outcome: value, detail: { schedule: schedule.id, fireAt: at.toISOString(), reason, job: job?.id ?? null } });
@@ -108,9 +125,16 @@ export async function fireSchedule(deps: SchedulerDeps, scheduleId: number, at: 
     lang: schedule.lang,
     options: { ...scheduleOptions(schedule), schedule: { id: schedule.id, name: schedule.name }, ...(note ? { note } : {}) },
   });
-  // Reports that only post on change, or while muted, run without chat messages; the end decides.
-  if (schedule.onChange || schedule.muted) await deps.queue.enqueue(job.id);
-  else await publish(deps, job, hosts);
+  // The job is the fire's now: the next fire waits for its end (no overlap).
+  await sql`update schedule_fires set outcome = 'queued', job_id = ${job.id} where schedule_id = ${scheduleId} and fire_at = ${at}`;
+  try {
+    // Reports that only post on change, or while muted, run without chat messages; the end decides.
+    if (schedule.onChange || schedule.muted) await deps.queue.enqueue(job.id);
+    else await publish(deps, job, hosts);
+  } catch (err) {
+    await outcome("failed", job);
+    throw err;
+  }
   await outcome("queued", job);
   return job;
 }
@@ -156,6 +180,8 @@ export async function afterScheduledJob(deps: Pick<SchedulerDeps, "sql" | "chat"
   await sql`
     update schedules set last_output_hash = ${fingerprint}, consecutive_failures = ${failures}, muted = ${muted}
     where id = ${schedule.id}`;
+  // The next fire may start now: this run's bookkeeping is done.
+  await sql`update schedule_fires set outcome = 'done' where job_id = ${job.id}`;
   try {
     const chat = deps.chat.adapterFor(schedule.channel);
     const title = t("schedule.thread_title", { name: schedule.name });
