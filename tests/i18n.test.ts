@@ -71,7 +71,8 @@ describe("Slack: the user's language from users.info", () => {
     const parentTs = job.parentMessage!.split(":")[3]!;
     const parent = await eventually("the parent to show the outcome", () => {
       const text = blockText(world.slack.message(CHANNEL, parentTs)?.blocks ?? []);
-      return text.includes("Успешно на prod-db") ? text : undefined;
+      // The final frame: the outcome and the links.
+      return text.includes("Успешно на prod-db") && text.includes("Полный лог") ? text : undefined;
     });
     expect(parent).toContain("*Команда*\necho привет");
     expect(parent).toContain(`*Автор запроса*\n${IVAN.toLowerCase()}`);
@@ -154,7 +155,7 @@ describe("Discord: the interaction's locale", () => {
     const parentId = job.parentMessage!.split(":")[3]!;
     const parent = await eventually("the parent to show the outcome", () => {
       const text = messageText(world.discord.message(parentId));
-      return text.includes("Успешно на prod-db") ? text : undefined;
+      return text.includes("Успешно на prod-db") && text.includes("Полный лог") ? text : undefined;
     });
     expect(parent).toContain("Автор запроса: Alice (ops)");
     expect(parent).toContain("Код возврата: 0");

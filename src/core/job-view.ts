@@ -58,7 +58,9 @@ function requester(job: Job): string {
 const JOB_LEVEL: readonly TaskStatus[] = ["awaiting_approval", "rejected", "expired", "lost", "cancelled"];
 
 function statusOf(job: Job, task: Task | undefined): TaskStatus {
-  return !task || JOB_LEVEL.includes(job.status) ? job.status : task.status;
+  // While the job runs it shows as running: its outcome appears with its links, in one edit.
+  if (!task || JOB_LEVEL.includes(job.status) || job.status === "running") return job.status;
+  return task.status;
 }
 
 function errorLabel(code: string): Message {
