@@ -79,7 +79,10 @@ describe("failures are told apart in chat", () => {
   it("shows the tail of 50,000 lines in chat while the log keeps every line", async () => {
     const { job, parent } = await runAndWait("run web-1 'seq 1 50000'");
     expect(job.status).toBe("succeeded");
-    const live = world.slack.replies(CHANNEL, parent.ts)[0]!;
+    const live = await eventually("the live message to show the end", () => {
+      const reply = world.slack.replies(CHANNEL, parent.ts)[0];
+      return reply && blockText(reply.blocks).includes("\n50000") ? reply : undefined;
+    });
     const text = blockText(live.blocks);
     expect(text).toContain("\n50000");
     expect(text).toMatch(/earlier lines in the full log/);
@@ -95,7 +98,10 @@ describe("failures are told apart in chat", () => {
   it("escapes output so it can never mention @channel, @here or a user", async () => {
     // printf writes the angle brackets, so the command text itself holds none.
     const { parent } = await runAndWait(`run web-1 'printf "\\074!channel\\076 \\074!here\\076 \\074@U0ADMIN0001\\076 & done\\n"'`);
-    const live = world.slack.replies(CHANNEL, parent.ts)[0]!;
+    const live = await eventually("the live message to show the output", () => {
+      const reply = world.slack.replies(CHANNEL, parent.ts)[0];
+      return reply && JSON.stringify(reply.blocks).includes("done") ? reply : undefined;
+    });
     const rendered = JSON.stringify(live.blocks);
     // In rich_text elements text is literal; in mrkdwn the brackets must be escaped.
     const mrkdwnTexts = blockText(live.blocks.filter((b) => b.type !== "rich_text"));

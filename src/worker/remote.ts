@@ -1,12 +1,11 @@
 import { createHash } from "node:crypto";
-import ssh2 from "ssh2";
 import { SshError, TestumError } from "../core/errors.js";
 import type { Host } from "../core/hosts.js";
 import { msg } from "../core/i18n.js";
 import type { ProbeResult, RemoteAccess } from "../core/ports.js";
 import type { ConnectorDeps } from "./connect-host.js";
 import { createHostConnector } from "./connect-host.js";
-import { checkPrivateKey } from "./ssh.js";
+import { checkPrivateKey, generateEd25519 } from "./ssh.js";
 
 /** Exit status of the write script when the file changed since it was read. */
 const CHANGED = 75;
@@ -109,8 +108,7 @@ export function createRemoteAccess(deps: ConnectorDeps): RemoteAccess {
       checkPrivateKey(privateKey, passphrase);
     },
     generateKeyPair(comment) {
-      const pair = ssh2.utils.generateKeyPairSync("ed25519", { comment });
-      return { privateKey: pair.private, publicKey: pair.public.trim() };
+      return generateEd25519(comment);
     },
   };
 }

@@ -1,0 +1,26 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import ssh2 from "ssh2";
+import { describe, expect, it } from "vitest";
+import { parsePublicKey } from "../core/public-keys.js";
+import { generateEd25519 } from "./ssh.js";
+
+describe("generateEd25519", () => {
+  it("writes keys OpenSSH and ssh2 read, also when the public key starts with a zero byte", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ed25519-"));
+    let zeroLed = false;
+    for (let i = 0; i < 5000 && !zeroLed; i++) {
+      const pair = generateEd25519("testum@test");
+      const blob = Buffer.from(pair.publicKey.split(" ")[1]!, "base64");
+      zeroLed = blob[19] === 0; // the first byte of the 32-byte key
+      if (i > 20 && !zeroLed) continue;
+      expect(parsePublicKey(pair.publicKey).bits).toBe(256);
+      expect(ssh2.utils.parseKey(pair.privateKey)).not.toBeInstanceOf(Error);
+      writeFileSync(join(dir, "key"), pair.privateKey, { mode: 0o600 });
+      expect(execFileSync("ssh-keygen", ["-y", "-f", join(dir, "key")], { encoding: "utf8" }).trim()).toBe(pair.publicKey);
+    }
+    expect(zeroLed).toBe(true);
+  });
+});
