@@ -1,15 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { task } from "./helpers/tasks.js";
 import { renderMessage } from "../src/adapters/discord/render.js";
 import { renderView } from "../src/adapters/slack/render.js";
 import { renderSummary } from "../src/core/fanout.js";
-import type { Job, Task } from "../src/core/jobs.js";
+import type { Job } from "../src/core/jobs.js";
 
-function task(i: number, status: Task["status"], exitCode: number | null, output: string): Task {
-  return {
-    jobId: 1, hostName: `host-${String(i).padStart(3, "0")}`, hostId: i, status, exitCode, signal: null, errorCode: null,
-    error: null, startedAt: new Date(0), finishedAt: new Date(1000), logKey: "k", logBytes: 1, logLines: 1, tail: output, outputHash: output,
-  };
-}
 
 const job = { id: 1, logToken: "tok", command: "cmd", target: "all", requestedBy: "slack:T:U", requestedByName: null, status: "failed" } as unknown as Job;
 

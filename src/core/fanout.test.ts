@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { task } from "../../tests/helpers/tasks.js";
 import { compactNames, countTasks, groupResults, progressBar, renderSummary } from "./fanout.js";
-import type { Job, Task } from "./jobs.js";
+import type { Job } from "./jobs.js";
 
 describe("compactNames", () => {
   it("writes runs of numbered hosts as ranges, keeping their padding", () => {
@@ -12,12 +13,6 @@ describe("compactNames", () => {
   });
 });
 
-function task(i: number, status: Task["status"], exitCode: number | null, output: string): Task {
-  return {
-    jobId: 1, hostName: `host-${String(i).padStart(3, "0")}`, hostId: i, status, exitCode, signal: null, errorCode: null,
-    error: null, startedAt: new Date(0), finishedAt: new Date(1000), logKey: "k", logBytes: 1, logLines: 1, tail: output, outputHash: output,
-  };
-}
 
 const job = { id: 1, logToken: "tok", command: "cmd", target: "all", requestedBy: "slack:T:U", requestedByName: null, status: "failed" } as unknown as Job;
 

@@ -15,6 +15,7 @@ import {
 } from "./discord-sign.js";
 import { startS3, type TestS3 } from "./s3.js";
 import { startSshHosts, type SshHost, type SshHostSet } from "./sshd.js";
+import { jobProbes } from "./jobs.js";
 import { eventually, startTestumForTest, TEST_MASTER_KEY, type StartOptions, type TestumUnderTest } from "./testum.js";
 
 /** A member of the fake guild, as the interaction payloads carry them. */
@@ -118,21 +119,7 @@ export async function startDiscordWorld(options: { hosts?: number; testum?: Star
         createdBy: "test",
       });
     },
-    async job(id) {
-      const [job] = await testum.sql<Job[]>`select * from jobs where id = ${id}`;
-      return job!;
-    },
-    tasks: (id) => testum.sql<Task[]>`select * from job_tasks where job_id = ${id}`,
-    finished(id, timeoutMs = 30_000) {
-      return eventually(
-        `job #${id} to finish`,
-        async () => {
-          const [job] = await testum.sql<Job[]>`select * from jobs where id = ${id}`;
-          return job && !["awaiting_approval", "queued", "running"].includes(job.status) ? job : undefined;
-        },
-        timeoutMs,
-      );
-    },
+    ...jobProbes(testum.sql),
     async stop() {
       await testum.stop();
       await Promise.all([discord.close(), s3.close(), ssh.stop()]);

@@ -5,6 +5,7 @@ import { DEFAULT_BOT_TOKEN, DEFAULT_TEAM_ID, startFakeSlack, type FakeSlack } fr
 import { blockActionsBody, postSignedSlack, slashCommandBody } from "./slack-sign.js";
 import { startS3, type TestS3 } from "./s3.js";
 import { startSshHosts, type SshHost, type SshHostSet } from "./sshd.js";
+import { jobProbes } from "./jobs.js";
 import { eventually, startTestumForTest, TEST_MASTER_KEY, type StartOptions, type TestumUnderTest } from "./testum.js";
 
 export const SIGNING_SECRET = "test-signing-secret-0123456789abcdef";
@@ -121,21 +122,7 @@ export async function startSlackWorld(options: { hosts?: number; testum?: StartO
         createdBy: "test",
       });
     },
-    async job(id) {
-      const [job] = await testum.sql<Job[]>`select * from jobs where id = ${id}`;
-      return job!;
-    },
-    tasks: (id) => testum.sql<Task[]>`select * from job_tasks where job_id = ${id}`,
-    async finished(id, timeoutMs = 30_000) {
-      return eventually(
-        `job #${id} to finish`,
-        async () => {
-          const [job] = await testum.sql<Job[]>`select * from jobs where id = ${id}`;
-          return job && !["awaiting_approval", "queued", "running"].includes(job.status) ? job : undefined;
-        },
-        timeoutMs,
-      );
-    },
+    ...jobProbes(testum.sql),
     async stop() {
       await testum.stop();
       await Promise.all([slack.close(), s3.close(), ssh.stop()]);

@@ -10,6 +10,7 @@ import { errorView, message, replyWithin } from "../../core/replies.js";
 import { DiscordCode } from "./errors.js";
 import { parseInteraction } from "./parse.js";
 import { renderMessage, renderModal } from "./render.js";
+import { readBody } from "../http/body.js";
 import { createDiscordVerifier } from "./verify.js";
 
 export interface DiscordReceiverDeps {
@@ -39,16 +40,6 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return typeof value === "string" ? value : undefined;
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
 
 function sendText(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" });
@@ -156,7 +147,7 @@ export function createDiscordReceiver(deps: DiscordReceiverDeps): {
 
   async function listener(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method !== "POST") return sendText(res, 405, "Method not allowed\n");
-    const body = await readBody(req);
+    const body = await readBody(req, MAX_BODY_BYTES);
     if (!body) return sendText(res, 413, "Request too large\n");
     // Discord probes with bad signatures and drops endpoints that accept them.
     if (!verify(header(req, "x-signature-ed25519"), header(req, "x-signature-timestamp"), body)) {

@@ -5,6 +5,7 @@ import type { Sql } from "../../core/db.js";
 import type { Logger } from "../../core/ports.js";
 import { errorView } from "../../core/replies.js";
 import { fitTail } from "../../core/tail.js";
+import { readBody } from "../http/body.js";
 import { renderPage } from "./page.js";
 import { CHANGES, CONVERSATION, createPlaygroundStore, messageId, messageRef, type PlaygroundMessage, type PlaygroundStore } from "./store.js";
 
@@ -63,15 +64,10 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 }
 
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown> | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) return undefined;
-    chunks.push(chunk as Buffer);
-  }
+  const body = await readBody(req, MAX_BODY);
+  if (!body) return undefined;
   try {
-    const value = JSON.parse(Buffer.concat(chunks).toString("utf8")) as unknown;
+    const value = JSON.parse(body.toString("utf8")) as unknown;
     return value && typeof value === "object" ? (value as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
