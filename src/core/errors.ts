@@ -76,7 +76,8 @@ export class RateLimitedError extends TestumError {
 }
 
 /** Why an SSH attempt failed, told apart so chat can say exactly what happened. */
-export type SshFailure = "connect" | "auth" | "host_key_mismatch" | "other";
+/** `not_started`: the connection refused a new channel, so the command never ran. */
+export type SshFailure = "connect" | "auth" | "host_key_mismatch" | "not_started" | "other";
 
 export class SshError extends TestumError {
   readonly failure: SshFailure;

@@ -77,10 +77,13 @@ export async function runTask(deps: TaskDeps, run: TaskRun): Promise<TaskOutcome
     let { conn, warm } = await deps.pool.acquire(host, job.conversation);
     let result;
     try {
-      result = await conn.exec(command, handlers, { signal, stdin });
+      // A warm connection's shell runs plain commands; scripts need stdin, so they get an exec.
+      const shell = stdin === undefined && conn.shell?.usable ? conn.shell : undefined;
+      result = shell ? await shell.run(command, handlers, { signal }) : await conn.exec(command, handlers, { signal, stdin });
     } catch (err) {
-      // A warm connection that died while idle: once more, on a new one.
-      if (!warm || !(err instanceof SshError)) throw err;
+      // A warm connection that died while idle: once more, on a new one. Only when the
+      // command never started, so nothing runs twice.
+      if (!warm || !(err instanceof SshError) || err.failure !== "not_started") throw err;
       conn.end();
       ({ conn, warm } = await deps.pool.acquire(host, job.conversation, { fresh: true }));
       result = await conn.exec(command, handlers, { signal, stdin });

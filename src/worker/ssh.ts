@@ -2,6 +2,7 @@ import { createHash, generateKeyPairSync, randomBytes } from "node:crypto";
 import ssh2 from "ssh2";
 import type { ClientChannel, ConnectConfig } from "ssh2";
 import { SshError } from "../core/errors.js";
+import { ShellSession } from "./shell-session.js";
 import { msg, type Message } from "../core/i18n.js";
 
 const { Client, utils } = ssh2;
@@ -92,6 +93,9 @@ export interface ExecResult {
 
 export class SshConnection {
   private closed = false;
+  /** A long-lived shell for warm commands, once one is running (see shell-session.ts). */
+  shell: ShellSession | undefined;
+  private shellTried = false;
 
   constructor(
     private readonly client: InstanceType<typeof Client>,
@@ -186,6 +190,24 @@ export class SshConnection {
     }
   }
 
+  /** Starts this connection's shell session in the background, once; a host that cannot run one keeps using exec. */
+  prepareShell(): void {
+    if (this.shellTried || this.closed) return;
+    this.shellTried = true;
+    const host = {
+      name: this.target.name,
+      openRaw: async (command: string) => (await this.openChannel(command)).channel,
+      signalSession: async (signal: "TERM" | "KILL", pid: number) => void (await this.runQuiet(signalScript(signal, pid))),
+    };
+    void ShellSession.open(host).then(
+      (shell) => {
+        if (this.closed) shell?.close();
+        else this.shell = shell;
+      },
+      () => {},
+    );
+  }
+
   /** Runs a short helper command and waits for it, discarding output. */
   async runQuiet(command: string): Promise<number | null> {
     const { channel, exit } = await this.openChannel(command);
@@ -222,7 +244,7 @@ export class SshConnection {
   private openChannel(command: string): Promise<{ channel: ClientChannel; exit: { exitCode: number | null; signal: string | null } }> {
     return new Promise((resolve, reject) => {
       this.client.exec(command, (err, channel) => {
-        if (err) return reject(new SshError("other", `${this.target.name}: could not start the command: ${err.message}`, { cause: err }));
+        if (err) return reject(new SshError("not_started", `${this.target.name}: could not start the command: ${err.message}`, { cause: err }));
         const exit = { exitCode: null as number | null, signal: null as string | null };
         channel.on("exit", (code: number | null, signalName?: string) => {
           exit.exitCode = code ?? null;
@@ -235,6 +257,7 @@ export class SshConnection {
 
   end(): void {
     this.closed = true;
+    this.shell?.close();
     this.client.end();
   }
 }

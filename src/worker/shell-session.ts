@@ -1,0 +1,224 @@
+import { randomBytes } from "node:crypto";
+import type { ClientChannel } from "ssh2";
+import type { ExecHandlers, ExecResult } from "./ssh.js";
+
+/**
+ * A long-lived /bin/sh on a pooled connection that runs commands one at a
+ * time. sshd's cost is making a session (fork, environment, the login
+ * shell), so a warm host pays it once, not per command.
+ *
+ * Each command runs in a session of its own (setsid), its stdin is
+ * /dev/null (the session's stdin carries testum's instructions), and its end
+ * is framed on stdout and stderr by markers carrying a random nonce that the
+ * command's output cannot forge.
+ */
+
+const RS = "\x1e";
+
+/** What the session needs from its connection: a channel, and a second one to send signals. */
+export interface SessionHost {
+  openRaw(command: string): Promise<ClientChannel>;
+  signalSession(signal: "TERM" | "KILL", pid: number): Promise<void>;
+  readonly name: string;
+}
+
+function quote(text: string): string {
+  return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Finds `marker` in a stream, forwarding what comes before it; handles markers split across chunks. */
+class Framer {
+  private pending = Buffer.alloc(0);
+
+  constructor(
+    private readonly marker: Buffer,
+    private readonly forward: (chunk: Buffer) => void,
+  ) {}
+
+  /** Returns the bytes after the marker once it has been seen, else undefined. */
+  push(chunk: Buffer): Buffer | undefined {
+    this.pending = Buffer.concat([this.pending, chunk]);
+    const at = this.pending.indexOf(this.marker);
+    if (at !== -1) {
+      if (at > 0) this.forward(this.pending.subarray(0, at));
+      const rest = this.pending.subarray(at + this.marker.length);
+      this.pending = Buffer.alloc(0);
+      return rest;
+    }
+    // Keep what could be the start of a marker; forward the rest.
+    const keep = Math.min(this.pending.length, this.marker.length - 1);
+    const out = this.pending.subarray(0, this.pending.length - keep);
+    if (out.length > 0) this.forward(out);
+    this.pending = this.pending.subarray(this.pending.length - keep);
+    return undefined;
+  }
+}
+
+export class ShellSession {
+  private busy = false;
+  private dead = false;
+
+  private constructor(
+    private readonly host: SessionHost,
+    private readonly channel: ClientChannel,
+  ) {
+    channel.on("close", () => (this.dead = true));
+    channel.on("error", () => (this.dead = true));
+    channel.stderr.on("error", () => (this.dead = true));
+  }
+
+  get usable(): boolean {
+    return !this.dead && !this.busy;
+  }
+
+  /** Starts a session shell; undefined when the host cannot run one (no setsid, an odd shell). */
+  static async open(host: SessionHost, timeoutMs = 5000): Promise<ShellSession | undefined> {
+    const channel = await host.openRaw("exec /bin/sh");
+    const nonce = randomBytes(8).toString("hex");
+    const ready = await new Promise<boolean>((resolve) => {
+      let out = "";
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      const onData = (chunk: Buffer) => {
+        out += chunk.toString("latin1");
+        if (out.includes(`${RS}ready ${nonce}`)) finish(true);
+        else if (out.includes(`${RS}unable ${nonce}`)) finish(false);
+      };
+      const finish = (ok: boolean) => {
+        clearTimeout(timer);
+        channel.off("data", onData);
+        resolve(ok);
+      };
+      channel.on("data", onData);
+      channel.on("close", () => finish(false));
+      channel.write(`command -v setsid >/dev/null 2>&1 && printf '\\036ready ${nonce}\\n' || printf '\\036unable ${nonce}\\n'\n`);
+    });
+    if (!ready) {
+      channel.close();
+      return undefined;
+    }
+    return new ShellSession(host, channel);
+  }
+
+  /**
+   * Runs a command through the user's login shell, as an exec would. The
+   * abort signal stops it and everything it started: TERM, then KILL.
+   */
+  run(command: string, handlers: ExecHandlers, options: { signal?: AbortSignal; graceMs?: number } = {}): Promise<ExecResult> {
+    if (!this.usable) return Promise.reject(new Error("the shell session is not usable"));
+    this.busy = true;
+    const channel = this.channel;
+    const nonce = randomBytes(12).toString("hex");
+    const inner = `printf '\\036testum-pid %s\\n' "$$"; exec "$SHELL" -c "$1"`;
+    const line =
+      `setsid /bin/sh -c ${quote(inner)} testum-run ${quote(command)} </dev/null; ` +
+      `printf '\\036testum-end ${nonce} %s\\n' "$?"; printf '\\036testum-end ${nonce}\\n' >&2\n`;
+
+    return new Promise<ExecResult>((resolve) => {
+      let pid: number | undefined;
+      let exitCode: number | null | undefined;
+      let stderrDone = false;
+      let sent: "TERM" | "KILL" | undefined;
+      let settled = false;
+      let pidLine: Buffer | undefined;
+      const paused = { value: false };
+      const sinkOf = (sink: (c: Buffer) => boolean | void) => (chunk: Buffer) => {
+        if (chunk.length === 0) return;
+        if (sink(chunk) === false && handlers.waitForDrain && !paused.value) {
+          paused.value = true;
+          channel.pause();
+          channel.stderr.pause();
+          void handlers.waitForDrain().then(() => {
+            paused.value = false;
+            channel.resume();
+            channel.stderr.resume();
+          });
+        }
+      };
+      const endOut = new Framer(Buffer.from(`${RS}testum-end ${nonce} `), sinkOf(handlers.onStdout));
+      const endErr = new Framer(Buffer.from(`${RS}testum-end ${nonce}\n`), sinkOf(handlers.onStderr));
+      let outTail: Buffer | undefined;
+
+      const finish = (result: ExecResult) => {
+        if (settled) return;
+        settled = true;
+        channel.off("data", onStdout);
+        channel.stderr.off("data", onStderr);
+        channel.off("close", onClose);
+        options.signal?.removeEventListener("abort", onAbort);
+        this.busy = false;
+        resolve(result);
+      };
+      const maybeDone = () => {
+        if (exitCode !== undefined && stderrDone) {
+          const killed = sent !== undefined && exitCode !== null && exitCode > 128;
+          finish({ exitCode: killed ? null : exitCode, signal: killed ? sent! : null });
+        }
+      };
+      const onStdout = (chunk: Buffer) => {
+        if (pid === undefined) {
+          // The first line is the command's pid (its session's id).
+          pidLine = Buffer.concat([pidLine ?? Buffer.alloc(0), chunk]);
+          const text = pidLine.toString("latin1");
+          const match = /^\x1etestum-pid (\d+)\n/.exec(text);
+          if (!match) {
+            if (pidLine.length > 64 || !text.startsWith(`${RS}testum-pid`.slice(0, text.length))) {
+              // No pid line (the shell did not start the command): treat everything as output.
+              pid = -1;
+              chunk = pidLine;
+            } else return;
+          } else {
+            pid = Number(match[1]);
+            chunk = pidLine.subarray(Buffer.byteLength(match[0], "latin1"));
+          }
+          if (options.signal?.aborted) onAbort();
+        }
+        if (exitCode !== undefined) return;
+        const after = endOut.push(chunk);
+        if (after === undefined) return;
+        outTail = Buffer.concat([outTail ?? Buffer.alloc(0), after]);
+        const match = /^(\d+)\n/.exec(outTail.toString("latin1"));
+        if (!match) return;
+        exitCode = Number(match[1]);
+        maybeDone();
+      };
+      const onStderr = (chunk: Buffer) => {
+        if (stderrDone) return;
+        if (endErr.push(chunk) !== undefined) {
+          stderrDone = true;
+          maybeDone();
+        }
+      };
+      const onClose = () => finish({ exitCode: null, signal: sent ?? null });
+      const onAbort = () => {
+        if (pid === undefined || pid <= 0 || sent) return;
+        void (async () => {
+          sent = "TERM";
+          await this.host.signalSession("TERM", pid).catch(() => {});
+          await new Promise((r) => setTimeout(r, options.graceMs ?? 5000));
+          if (settled) return;
+          sent = "KILL";
+          await this.host.signalSession("KILL", pid).catch(() => {});
+          await new Promise((r) => setTimeout(r, 5000));
+          // Something still holds the session's output: give it up.
+          if (!settled) {
+            this.dead = true;
+            channel.close();
+            finish({ exitCode: null, signal: "KILL" });
+          }
+        })();
+      };
+
+      channel.on("data", onStdout);
+      channel.stderr.on("data", onStderr);
+      channel.on("close", onClose);
+      if (options.signal?.aborted) onAbort();
+      else options.signal?.addEventListener("abort", onAbort, { once: true });
+      channel.write(line);
+    });
+  }
+
+  close(): void {
+    this.dead = true;
+    this.channel.close();
+  }
+}

@@ -1,0 +1,68 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectSsh, type SshConnection } from "../src/worker/ssh.js";
+import type { ShellSession } from "../src/worker/shell-session.js";
+import { remoteProcesses, startSshHosts, type SshHostSet } from "./helpers/sshd.js";
+import { eventually } from "./helpers/testum.js";
+
+let ssh: SshHostSet;
+let conn: SshConnection;
+let shell: ShellSession;
+
+async function run(command: string, signal?: AbortSignal) {
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  const result = await shell.run(command, { onStdout: (c) => void out.push(c), onStderr: (c) => void err.push(c) }, { signal, graceMs: 1000 });
+  return { ...result, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") };
+}
+
+beforeAll(async () => {
+  ssh = await startSshHosts(1);
+  const host = ssh.hosts[0]!;
+  conn = await connectSsh({ name: "h", address: host.host, port: host.port, username: ssh.user, auth: { privateKey: ssh.clientPrivateKey }, expectedFingerprint: host.hostKeyFingerprint });
+  conn.prepareShell();
+  shell = await eventually("the shell session", () => conn.shell);
+});
+
+afterAll(async () => {
+  conn?.end();
+  await ssh?.stop();
+});
+
+describe("a long-lived shell session for warm commands", () => {
+  it("keeps stdout and stderr apart and reports exit codes, command after command", async () => {
+    expect(await run("echo out; echo err >&2; exit 3")).toMatchObject({ stdout: "out\n", stderr: "err\n", exitCode: 3, signal: null });
+    expect(await run("printf 'no newline'")).toMatchObject({ stdout: "no newline", exitCode: 0 });
+    expect(await run("true")).toMatchObject({ stdout: "", stderr: "", exitCode: 0 });
+    expect(shell.usable).toBe(true);
+  });
+
+  it("cannot be fooled by output that looks like its markers, and gives commands no stdin", async () => {
+    const fake = await run(`printf '\\036testum-end 0123456789abcdef01234567 0\\n'; cat; echo after`);
+    expect(fake.stdout).toBe("\x1etestum-end 0123456789abcdef01234567 0\nafter\n");
+    expect(fake.exitCode).toBe(0);
+  });
+
+  it("carries large output whole", async () => {
+    const big = await run("head -c 3000000 /dev/zero | tr '\\0' 'x'; echo; echo end");
+    expect(big.stdout.length).toBe(3_000_000 + 1 + 4);
+    expect(big.stdout.endsWith("x\nend\n")).toBe(true);
+  });
+
+  it("runs the user's login shell, and a command's own exit or exec leaves the session alive", async () => {
+    expect((await run("exec true")).exitCode).toBe(0);
+    expect((await run('echo "$HOME"')).stdout.trim()).toBe(ssh.hosts[0]!.home);
+    expect((await run("echo still here")).stdout).toBe("still here\n");
+  });
+
+  it("stops a command and every process it started, and stays usable", async () => {
+    const controller = new AbortController();
+    const pending = run("sleep 653 & sh -c 'sleep 654'; wait", controller.signal);
+    await eventually("the sleeps to run", async () => (await remoteProcesses(/^sleep 65[34]$/)).length === 2);
+    controller.abort();
+    const result = await pending;
+    expect(result.signal).toBe("TERM");
+    expect(result.exitCode).toBeNull();
+    await eventually("no sleep left", async () => (await remoteProcesses(/sleep 65[34]/)).length === 0);
+    expect((await run("echo alive")).stdout).toBe("alive\n");
+  });
+});
