@@ -19,8 +19,8 @@ beforeAll(async () => {
   ssh = await startSshHosts(1);
   const host = ssh.hosts[0]!;
   conn = await connectSsh({ name: "h", address: host.host, port: host.port, username: ssh.user, auth: { privateKey: ssh.clientPrivateKey }, expectedFingerprint: host.hostKeyFingerprint });
-  conn.prepareShell();
-  shell = await eventually("the shell session", () => conn.shell);
+  shell = (await conn.ensureShell())!;
+  expect(shell).toBeDefined();
 });
 
 afterAll(async () => {

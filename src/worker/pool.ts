@@ -38,8 +38,6 @@ export class ConnectionPool {
       conn.end();
       return;
     }
-    // The next job on this host runs in a long-lived shell, without a new SSH session.
-    conn.prepareShell();
     const key = this.keyOf(host);
     const list = this.idle.get(key) ?? [];
     const timer = setTimeout(() => {

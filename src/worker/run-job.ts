@@ -184,7 +184,9 @@ export function createJobRunner(deps: RunnerDeps) {
           const release = await slots.acquire();
           try {
             if (stopStarting || cancel.signal.aborted) return;
-            await startTask(sql, job.id, task.hostName);
+            // Recorded while the connection is made: on a busy machine every round trip before
+            // the connect delays the host.
+            const started = startTask(sql, job.id, task.hostName);
             tasks.set(task.hostName, { ...task, status: "running", startedAt: new Date() });
             dirty = true;
             const controller = new AbortController();
@@ -214,6 +216,7 @@ export function createJobRunner(deps: RunnerDeps) {
             });
             const status: TaskStatus = outcome.status === "succeeded" ? "succeeded" : timedOut ? "timed_out" : cancel.signal.aborted ? "cancelled" : outcome.status;
             const { mismatch, ...final } = outcome;
+            await started;
             await finishTask(sql, job.id, task.hostName, { ...final, status });
             if (mismatch) {
               await recordAudit(sql, { actor: "system", channel: job.conversation, action: "host_key.mismatch", target: task.hostName, outcome: "refused", detail: { expected: mismatch.expectedFingerprint ?? null, presented: mismatch.actualFingerprint ?? null, job: job.id } });

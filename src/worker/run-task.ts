@@ -77,8 +77,9 @@ export async function runTask(deps: TaskDeps, run: TaskRun): Promise<TaskOutcome
     let { conn, warm } = await deps.pool.acquire(host, job.conversation);
     let result;
     try {
-      // A warm connection's shell runs plain commands; scripts need stdin, so they get an exec.
-      const shell = stdin === undefined && conn.shell?.usable ? conn.shell : undefined;
+      // Commands run in the connection's long-lived shell: one SSH session per host, however
+      // many jobs follow. Scripts need stdin, so they get an exec of their own.
+      const shell = stdin === undefined ? await conn.ensureShell() : undefined;
       result = shell ? await shell.run(command, handlers, { signal }) : await conn.exec(command, handlers, { signal, stdin });
     } catch (err) {
       // A warm connection that died while idle: once more, on a new one. Only when the

@@ -108,9 +108,10 @@ export class ShellSession {
     this.busy = true;
     const channel = this.channel;
     const nonce = randomBytes(12).toString("hex");
-    const inner = `printf '\\036testum-pid %s\\n' "$$"; exec "$SHELL" -c "$1"`;
+    // The login shell runs the command, as sshd would; it first reports its pid (the new session's id).
+    const script = `printf '\\036testum-pid %s\\n' "$$"; ${command}`;
     const line =
-      `setsid /bin/sh -c ${quote(inner)} testum-run ${quote(command)} </dev/null; ` +
+      `setsid "$SHELL" -c ${quote(script)} </dev/null; ` +
       `printf '\\036testum-end ${nonce} %s\\n' "$?"; printf '\\036testum-end ${nonce}\\n' >&2\n`;
 
     return new Promise<ExecResult>((resolve) => {

@@ -190,22 +190,21 @@ export class SshConnection {
     }
   }
 
-  /** Starts this connection's shell session in the background, once; a host that cannot run one keeps using exec. */
-  prepareShell(): void {
-    if (this.shellTried || this.closed) return;
+  /**
+   * This connection's shell session, started on first use; undefined when
+   * the host cannot run one (it then keeps using one exec per command).
+   */
+  async ensureShell(): Promise<ShellSession | undefined> {
+    if (this.shell?.usable) return this.shell;
+    if (this.shellTried || this.closed) return undefined;
     this.shellTried = true;
     const host = {
       name: this.target.name,
       openRaw: async (command: string) => (await this.openChannel(command)).channel,
       signalSession: async (signal: "TERM" | "KILL", pid: number) => void (await this.runQuiet(signalScript(signal, pid))),
     };
-    void ShellSession.open(host).then(
-      (shell) => {
-        if (this.closed) shell?.close();
-        else this.shell = shell;
-      },
-      () => {},
-    );
+    this.shell = await ShellSession.open(host).catch(() => undefined);
+    return this.shell;
   }
 
   /** Runs a short helper command and waits for it, discarding output. */
