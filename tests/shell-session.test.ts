@@ -42,6 +42,25 @@ describe("a long-lived shell session for warm commands", () => {
     expect(fake.exitCode).toBe(0);
   });
 
+  it("passes output on as it comes, not when the command ends", async () => {
+    const seen: string[] = [];
+    let endedAt = 0;
+    const arrivals: { text: string; at: number }[] = [];
+    const pending = shell
+      .run("echo hi; sleep 1; printf '\\036'; sleep 1; echo bye", {
+        onStdout: (c) => void arrivals.push({ text: c.toString("latin1"), at: Date.now() }),
+        onStderr: () => {},
+      })
+      .then((r) => ((endedAt = Date.now()), r));
+    await eventually("the first line before the command ends", () => arrivals.some((a) => a.text.includes("hi")));
+    seen.push(...arrivals.map((a) => a.text));
+    expect(endedAt).toBe(0);
+    const result = await pending;
+    expect(result.exitCode).toBe(0);
+    expect(arrivals.map((a) => a.text).join("")).toBe("hi\n\x1ebye\n");
+    expect(seen.join("")).toBe("hi\n");
+  });
+
   it("carries large output whole", async () => {
     const big = await run("head -c 3000000 /dev/zero | tr '\\0' 'x'; echo; echo end");
     expect(big.stdout.length).toBe(3_000_000 + 1 + 4);

@@ -45,12 +45,23 @@ class Framer {
       this.pending = Buffer.alloc(0);
       return rest;
     }
-    // Keep what could be the start of a marker; forward the rest.
-    const keep = Math.min(this.pending.length, this.marker.length - 1);
+    // Hold back only a tail that could be the start of a marker, so live output is never delayed.
+    const keep = this.partialMarkerAtEnd();
     const out = this.pending.subarray(0, this.pending.length - keep);
     if (out.length > 0) this.forward(out);
     this.pending = this.pending.subarray(this.pending.length - keep);
     return undefined;
+  }
+
+  /** Length of the longest end of `pending` that is a proper beginning of the marker. */
+  private partialMarkerAtEnd(): number {
+    const first = this.marker[0]!;
+    const from = Math.max(0, this.pending.length - (this.marker.length - 1));
+    for (let at = this.pending.indexOf(first, from); at !== -1; at = this.pending.indexOf(first, at + 1)) {
+      const end = this.pending.subarray(at);
+      if (this.marker.subarray(0, end.length).equals(end)) return end.length;
+    }
+    return 0;
   }
 }
 
