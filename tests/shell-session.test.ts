@@ -61,6 +61,16 @@ describe("a long-lived shell session for warm commands", () => {
     expect(seen.join("")).toBe("hi\n");
   });
 
+  it("ends a command when what it left running closes its output, as an exec would, so output never lands in the next command", async () => {
+    const left = await run("(sleep 1; echo late; echo late-err >&2) & echo early");
+    expect(left).toMatchObject({ stdout: "early\nlate\n", stderr: "late-err\n", exitCode: 0 });
+    const detached = await run("nohup sleep 659 </dev/null >/dev/null 2>&1 & echo detached");
+    expect(detached).toMatchObject({ stdout: "detached\n", exitCode: 0 });
+    expect(await remoteProcesses(/^sleep 659$/)).toHaveLength(1);
+    expect((await run("echo next")).stdout).toBe("next\n");
+    await conn.capture("pkill -x -f 'sleep 659'");
+  });
+
   it("carries large output whole", async () => {
     const big = await run("head -c 3000000 /dev/zero | tr '\\0' 'x'; echo; echo end");
     expect(big.stdout.length).toBe(3_000_000 + 1 + 4);
@@ -83,5 +93,28 @@ describe("a long-lived shell session for warm commands", () => {
     expect(result.exitCode).toBeNull();
     await eventually("no sleep left", async () => (await remoteProcesses(/sleep 65[34]/)).length === 0);
     expect((await run("echo alive")).stdout).toBe("alive\n");
+  });
+
+  it("also stops what left the command's session, and what ignores TERM", async () => {
+    const controller = new AbortController();
+    const pending = run("setsid sleep 655 </dev/null >/dev/null 2>&1 & sh -c 'trap \"\" TERM; sleep 656'; wait", controller.signal);
+    await eventually("the sleeps to run", async () => (await remoteProcesses(/^sleep 65[56]$/)).length === 2);
+    controller.abort();
+    const result = await pending;
+    expect(result.signal).toBe("KILL");
+    await eventually("no sleep left", async () => (await remoteProcesses(/sleep 65[56]/)).length === 0);
+    expect((await run("echo alive")).stdout).toBe("alive\n");
+  });
+
+  it("leaves alone the same user's processes that the command did not start", async () => {
+    const other = await conn.capture("nohup sleep 657 </dev/null >/dev/null 2>&1 & echo started");
+    expect(other.stdout).toBe("started\n");
+    const controller = new AbortController();
+    const pending = run("sleep 658", controller.signal);
+    await eventually("the command's sleep to run", async () => (await remoteProcesses(/^sleep 658$/)).length === 1);
+    controller.abort();
+    expect((await pending).signal).toBe("TERM");
+    expect(await remoteProcesses(/^sleep 657$/)).toHaveLength(1);
+    await conn.capture("pkill -x -f 'sleep 657'");
   });
 });

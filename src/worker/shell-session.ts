@@ -1,16 +1,19 @@
 import { randomBytes } from "node:crypto";
 import type { ClientChannel } from "ssh2";
-import type { ExecHandlers, ExecResult } from "./ssh.js";
+import { shellQuote, type ExecHandlers, type ExecResult } from "./ssh.js";
 
 /**
  * A long-lived /bin/sh on a pooled connection that runs commands one at a
  * time. sshd's cost is making a session (fork, environment, the login
  * shell), so a warm host pays it once, not per command.
  *
- * Each command runs in a session of its own (setsid), its stdin is
- * /dev/null (the session's stdin carries testum's instructions), and its end
- * is framed on stdout and stderr by markers carrying a random nonce that the
- * command's output cannot forge.
+ * Each command runs in the user's login shell, as an exec would, with stdin
+ * at /dev/null (the session's stdin carries testum's instructions) and with
+ * TESTUM_TASK set to a random tag in its environment. Everything it starts
+ * inherits the tag, also processes that leave its process group or session,
+ * so stopping it signals every process carrying the tag (the way CI servers
+ * find a build's processes). Its end is framed on stdout and stderr by
+ * markers carrying a random nonce that the command's output cannot forge.
  */
 
 const RS = "\x1e";
@@ -18,13 +21,33 @@ const RS = "\x1e";
 /** What the session needs from its connection: a channel, and a second one to send signals. */
 export interface SessionHost {
   openRaw(command: string): Promise<ClientChannel>;
-  signalSession(signal: "TERM" | "KILL", pid: number): Promise<void>;
+  /** Signals every process whose environment carries TESTUM_TASK=`tag`. */
+  signalTask(signal: "TERM" | "KILL", tag: string): Promise<void>;
   readonly name: string;
 }
 
-function quote(text: string): string {
-  return `'${text.replace(/'/g, `'\\''`)}'`;
-}
+/**
+ * `testum_held PID`: true while a process started after PID still holds the
+ * session's stdout or stderr, like a background job the command left
+ * behind. As with an exec, whose channel stays open until its output is
+ * closed, the command has not ended until then, so no output of it ever
+ * lands in the next command's. Only shell builtins: no process is started
+ * for the check, which is what a warm command would otherwise pay for.
+ */
+const HELD_BY_OTHERS = [
+  "testum_held() {",
+  "  for p in /proc/[0-9]*; do",
+  // sshd ($PPID) holds the other end of both pipes, which /proc shows as the same pipe.
+  '    q=${p#/proc/}; [ "$q" -gt "$1" ] && [ "$q" != $$ ] && [ "$q" != $PPID ] || continue',
+  "    if [ $p/fd/1 -ef /proc/$$/fd/1 ] || [ $p/fd/2 -ef /proc/$$/fd/2 ]; then return 0; fi",
+  "  done",
+  "  return 1",
+  "}",
+  // Short naps first (where sleep takes fractions), then a second at a time.
+  "testum_nap() {",
+  '  if [ "$1" -lt 20 ]; then sleep 0.1 || sleep 1; else sleep 1; fi </dev/null >/dev/null 2>&1',
+  "}",
+].join("\n");
 
 /** Finds `marker` in a stream, forwarding what comes before it; handles markers split across chunks. */
 class Framer {
@@ -82,7 +105,7 @@ export class ShellSession {
     return !this.dead && !this.busy;
   }
 
-  /** Starts a session shell; undefined when the host cannot run one (no setsid, an odd shell). */
+  /** Starts a session shell; undefined when the host cannot run one (no /proc to find a command's processes by). */
   static async open(host: SessionHost, timeoutMs = 5000): Promise<ShellSession | undefined> {
     const channel = await host.openRaw("exec /bin/sh");
     const nonce = randomBytes(8).toString("hex");
@@ -101,7 +124,7 @@ export class ShellSession {
       };
       channel.on("data", onData);
       channel.on("close", () => finish(false));
-      channel.write(`command -v setsid >/dev/null 2>&1 && printf '\\036ready ${nonce}\\n' || printf '\\036unable ${nonce}\\n'\n`);
+      channel.write(`${HELD_BY_OTHERS}\n[ -r /proc/loadavg ] && [ -e /proc/$$/fd/1 ] && printf '\\036ready ${nonce}\\n' || printf '\\036unable ${nonce}\\n'\n`);
     });
     if (!ready) {
       channel.close();
@@ -119,11 +142,14 @@ export class ShellSession {
     this.busy = true;
     const channel = this.channel;
     const nonce = randomBytes(12).toString("hex");
-    // The login shell runs the command, as sshd would; it first reports its pid (the new session's id).
+    const tag = randomBytes(12).toString("hex");
+    // The login shell runs the command, as sshd would; it first reports its pid (the command has started).
     const script = `printf '\\036testum-pid %s\\n' "$$"; ${command}`;
+    // The last pid handed out (loadavg's fifth field): every process the command starts gets a higher one.
     const line =
-      `setsid "$SHELL" -c ${quote(script)} </dev/null; ` +
-      `printf '\\036testum-end ${nonce} %s\\n' "$?"; printf '\\036testum-end ${nonce}\\n' >&2\n`;
+      `read -r b b b b b </proc/loadavg; TESTUM_TASK=${tag} "$SHELL" -c ${shellQuote(script)} </dev/null; s=$?; ` +
+      `n=0; while testum_held $b; do testum_nap $n; n=$((n + 1)); done; ` +
+      `printf '\\036testum-end ${nonce} %s\\n' "$s"; printf '\\036testum-end ${nonce}\\n' >&2\n`;
 
     return new Promise<ExecResult>((resolve) => {
       let pid: number | undefined;
@@ -162,6 +188,7 @@ export class ShellSession {
       };
       const maybeDone = () => {
         if (exitCode !== undefined && stderrDone) {
+          // Stopped: reported as the last signal it took (the command, or what it left holding its output).
           const killed = sent !== undefined && exitCode !== null && exitCode > 128;
           finish({ exitCode: killed ? null : exitCode, signal: killed ? sent! : null });
         }
@@ -205,11 +232,11 @@ export class ShellSession {
         if (pid === undefined || pid <= 0 || sent) return;
         void (async () => {
           sent = "TERM";
-          await this.host.signalSession("TERM", pid).catch(() => {});
+          await this.host.signalTask("TERM", tag).catch(() => {});
           await new Promise((r) => setTimeout(r, options.graceMs ?? 5000));
           if (settled) return;
           sent = "KILL";
-          await this.host.signalSession("KILL", pid).catch(() => {});
+          await this.host.signalTask("KILL", tag).catch(() => {});
           await new Promise((r) => setTimeout(r, 5000));
           // Something still holds the session's output: give it up.
           if (!settled) {

@@ -201,7 +201,7 @@ export class SshConnection {
     const host = {
       name: this.target.name,
       openRaw: async (command: string) => (await this.openChannel(command)).channel,
-      signalSession: async (signal: "TERM" | "KILL", pid: number) => void (await this.runQuiet(signalScript(signal, pid))),
+      signalTask: async (signal: "TERM" | "KILL", tag: string) => void (await this.runQuiet(taskSignalScript(signal, tag))),
     };
     this.shell = await ShellSession.open(host).catch(() => undefined);
     return this.shell;
@@ -277,6 +277,22 @@ export function wrapCommand(command: string): string {
 
 function signalScript(signal: "TERM" | "KILL", pid: number): string {
   return `kill -${signal} -- -${pid} 2>/dev/null; pkill -${signal} -s ${pid} 2>/dev/null; true`;
+}
+
+/**
+ * Signals a shell session's command (see shell-session.ts): every process
+ * whose environment carries its tag, its shell included. grep -z reads
+ * every environment at once; without it, one at a time.
+ */
+export function taskSignalScript(signal: "TERM" | "KILL", tag: string): string {
+  if (!/^[0-9a-f]+$/.test(tag)) throw new Error("a task tag is hexadecimal");
+  const entry = `TESTUM_TASK=${tag}`;
+  return [
+    `if printf 'x\\0' | grep -qzx x 2>/dev/null; then l=$(grep -lzx '${entry}' /proc/[0-9]*/environ 2>/dev/null)`,
+    `else l=$(for f in /proc/[0-9]*/environ; do tr '\\0' '\\n' <"$f" 2>/dev/null | grep -qx '${entry}' && echo "$f"; done); fi`,
+    `for f in $l; do p=\${f#/proc/}; kill -${signal} "\${p%/environ}" 2>/dev/null; done`,
+    `true`,
+  ].join("\n");
 }
 
 function sleep(ms: number): Promise<void> {
