@@ -12,12 +12,11 @@ import {
   claimJob,
   closeUnstartedTasks,
   finishJob,
-  finishTask,
   getJob,
   heartbeat,
   listTasks,
   setReportKey,
-  startTask,
+  TaskRecorder,
   type Job,
   type JobStatus,
   type Task,
@@ -167,6 +166,7 @@ export function createJobRunner(deps: RunnerDeps) {
     }, deps.renderEveryMs ?? 250);
 
     const options = optionsOf(job);
+    const recorder = new TaskRecorder(sql, job.id);
     // Each host's outcome is audited; written together at the end, under one lock.
     const taskAudits: AuditEntry[] = [];
     let failures = 0;
@@ -186,7 +186,9 @@ export function createJobRunner(deps: RunnerDeps) {
             if (stopStarting || cancel.signal.aborted) return;
             // Recorded while the connection is made: on a busy machine every round trip before
             // the connect delays the host.
-            const started = startTask(sql, job.id, task.hostName);
+            const started = recorder.start(task.hostName);
+            // Awaited below, before the outcome is written; handled here too, so a failure meanwhile is not an unhandled rejection.
+            started.catch(() => {});
             tasks.set(task.hostName, { ...task, status: "running", startedAt: new Date() });
             dirty = true;
             const controller = new AbortController();
@@ -217,7 +219,7 @@ export function createJobRunner(deps: RunnerDeps) {
             const status: TaskStatus = outcome.status === "succeeded" ? "succeeded" : timedOut ? "timed_out" : cancel.signal.aborted ? "cancelled" : outcome.status;
             const { mismatch, ...final } = outcome;
             await started;
-            await finishTask(sql, job.id, task.hostName, { ...final, status });
+            await recorder.finish(task.hostName, { ...final, status });
             if (mismatch) {
               await recordAudit(sql, { actor: "system", channel: job.conversation, action: "host_key.mismatch", target: task.hostName, outcome: "refused", detail: { expected: mismatch.expectedFingerprint ?? null, presented: mismatch.actualFingerprint ?? null, job: job.id } });
             }
