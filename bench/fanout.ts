@@ -15,9 +15,9 @@
 //
 // What the figures mean:
 //   - wall s: testum from just before the enqueue to the moment the bench sees every task
-//     row final (polled every 20 ms); the other tools from spawn to exit.
+//     row final (polled every 5 ms); the other tools from spawn to exit.
 //   - CPU s: testum is this process's process.cpuUsage() delta over the same window (the
-//     worker runs here; the 20 ms poll and the fake Slack add a little, measured separately
+//     worker runs here; the 5 ms poll and the fake Slack add a little, measured separately
 //     as "bench overhead"); raw ssh2 likewise; the other tools are measured by GNU time
 //     (wait4 rusage: the child and every descendant it waited for, i.e. all the ssh clients).
 //   - machine CPU s: busy time of all cores from /proc/stat over the same window, sshd side
@@ -50,7 +50,7 @@ const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const PSSH = "/usr/bin/parallel-ssh";
 const ANSIBLE = "/usr/bin/ansible";
 const GNU_TIME = "/usr/bin/time";
-const POLL_MS = 20;
+const POLL_MS = 5;
 /** Longest a single measured run may take before the bench gives up on it. */
 const RUN_DEADLINE_MS = 180_000;
 const JOB_TIMEOUT_MS = 60_000;
@@ -540,7 +540,7 @@ function phasesOf(run: TestumRun): string {
   ].join(" ");
 }
 
-/** CPU this process spends per second on the bench's own 20 ms poll, with testum idle. */
+/** CPU this process spends per second on the bench's own 5 ms poll, with testum idle. */
 async function pollOverhead(t: BenchTestum, jobId: number): Promise<number> {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -729,7 +729,7 @@ async function benchOne(n: number, tools: Tools): Promise<Outcome> {
     for (const r of runs) details.push(phasesOf(r));
     const slackCalls = t.slack.calls();
     details.push(
-      `bench overhead inside testum's CPU figure: this process, idle but for the 20 ms poll, uses ~${overheadMs.toFixed(1)} ms CPU per second; ` +
+      `bench overhead inside testum's CPU figure: this process, idle but for the 5 ms poll, uses ~${overheadMs.toFixed(1)} ms CPU per second; ` +
         `fake Slack answered ${slackCalls.length} calls in all (${slackCalls.filter((c) => c.status === 429).length} rate-limited)`,
     );
     const problems = t.logLines.filter((l) => /"level":(40|50|60)/.test(l));

@@ -172,9 +172,12 @@ export function createJobRunner(deps: RunnerDeps) {
     let failures = 0;
     let stopStarting = false;
     try {
-      await recordAudit(sql, { actor: job.requestedBy, actorName: job.requestedByName ?? undefined, channel: job.conversation, action: "job.start", target: job.target, outcome: "started", detail: { job: job.id, worker: deps.workerName, hosts: tasks.size } });
       const ids = [...tasks.values()].map((t) => t.hostId).filter((id): id is number => id !== null);
-      const hosts = new Map<number, Host>((await getHostsById(sql, ids)).map((h) => [h.id, h]));
+      const [, found] = await Promise.all([
+        recordAudit(sql, { actor: job.requestedBy, actorName: job.requestedByName ?? undefined, channel: job.conversation, action: "job.start", target: job.target, outcome: "started", detail: { job: job.id, worker: deps.workerName, hosts: tasks.size } }),
+        getHostsById(sql, ids),
+      ]);
+      const hosts = new Map<number, Host>(found.map((h) => [h.id, h]));
       const ordered = [...tasks.values()].sort((a, b) => a.hostName.localeCompare(b.hostName));
 
       for (const batch of chunks(ordered, options.batch)) {
