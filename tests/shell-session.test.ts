@@ -106,6 +106,15 @@ describe("a long-lived shell session for warm commands", () => {
     expect((await run("echo alive")).stdout).toBe("alive\n");
   });
 
+  it("also stops a descendant that cleared its environment", async () => {
+    const controller = new AbortController();
+    const pending = run("env -i /bin/sh -c 'sleep 661' & sleep 662; wait", controller.signal);
+    await eventually("the sleeps to run", async () => (await remoteProcesses(/^sleep 66[12]$/)).length === 2);
+    controller.abort();
+    expect((await pending).signal).toBe("TERM");
+    await eventually("no sleep left", async () => (await remoteProcesses(/sleep 66[12]/)).length === 0);
+  });
+
   it("leaves alone the same user's processes that the command did not start", async () => {
     const other = await conn.capture("nohup sleep 657 </dev/null >/dev/null 2>&1 & echo started");
     expect(other.stdout).toBe("started\n");

@@ -21,8 +21,8 @@ const RS = "\x1e";
 /** What the session needs from its connection: a channel, and a second one to send signals. */
 export interface SessionHost {
   openRaw(command: string): Promise<ClientChannel>;
-  /** Signals every process whose environment carries TESTUM_TASK=`tag`. */
-  signalTask(signal: "TERM" | "KILL", tag: string): Promise<void>;
+  /** Signals every process whose environment carries TESTUM_TASK=`tag`, and the descendants of the command's shell `pid`. */
+  signalTask(signal: "TERM" | "KILL", tag: string, pid: number): Promise<void>;
   readonly name: string;
 }
 
@@ -232,11 +232,11 @@ export class ShellSession {
         if (pid === undefined || pid <= 0 || sent) return;
         void (async () => {
           sent = "TERM";
-          await this.host.signalTask("TERM", tag).catch(() => {});
+          await this.host.signalTask("TERM", tag, pid).catch(() => {});
           await new Promise((r) => setTimeout(r, options.graceMs ?? 5000));
           if (settled) return;
           sent = "KILL";
-          await this.host.signalTask("KILL", tag).catch(() => {});
+          await this.host.signalTask("KILL", tag, pid).catch(() => {});
           await new Promise((r) => setTimeout(r, 5000));
           // Something still holds the session's output: give it up.
           if (!settled) {

@@ -201,7 +201,7 @@ export class SshConnection {
     const host = {
       name: this.target.name,
       openRaw: async (command: string) => (await this.openChannel(command)).channel,
-      signalTask: async (signal: "TERM" | "KILL", tag: string) => void (await this.runQuiet(taskSignalScript(signal, tag))),
+      signalTask: async (signal: "TERM" | "KILL", tag: string, pid: number) => void (await this.runQuiet(taskSignalScript(signal, tag, pid))),
     };
     this.shell = await ShellSession.open(host).catch(() => undefined);
     return this.shell;
@@ -281,16 +281,24 @@ function signalScript(signal: "TERM" | "KILL", pid: number): string {
 
 /**
  * Signals a shell session's command (see shell-session.ts): every process
- * whose environment carries its tag, its shell included. grep -z reads
- * every environment at once; without it, one at a time.
+ * whose environment carries its tag, and, while its shell (`pid`) still
+ * carries the tag, every descendant of that shell, also one that cleared its
+ * environment. grep -z reads every environment at once; without it, one at a
+ * time.
  */
-export function taskSignalScript(signal: "TERM" | "KILL", tag: string): string {
+export function taskSignalScript(signal: "TERM" | "KILL", tag: string, pid: number): string {
   if (!/^[0-9a-f]+$/.test(tag)) throw new Error("a task tag is hexadecimal");
-  const entry = `TESTUM_TASK=${tag}`;
+  if (!Number.isInteger(pid) || pid <= 1) throw new Error("a task's pid is a number above 1");
+  const descendants =
+    `{ up[$1] = $2 } END { for (p in up) { q = p; n = 0; while (q != r && (q in up) && n++ < 4096) q = up[q]; if (q == r) print p } }`;
   return [
-    `if printf 'x\\0' | grep -qzx x 2>/dev/null; then l=$(grep -lzx '${entry}' /proc/[0-9]*/environ 2>/dev/null)`,
-    `else l=$(for f in /proc/[0-9]*/environ; do tr '\\0' '\\n' <"$f" 2>/dev/null | grep -qx '${entry}' && echo "$f"; done); fi`,
+    `e='TESTUM_TASK=${tag}'`,
+    `if printf 'x\\0' | grep -qzx x 2>/dev/null; then tagged() { grep -lzx "$e" "$@" 2>/dev/null; }`,
+    `else tagged() { for f; do tr '\\0' '\\n' <"$f" 2>/dev/null | grep -qx "$e" && echo "$f"; done; }; fi`,
+    `l=$(tagged /proc/[0-9]*/environ); d=`,
+    `if [ -n "$(tagged /proc/${pid}/environ)" ]; then d=$(ps -e -o pid= -o ppid= 2>/dev/null | awk -v r=${pid} '${descendants}'); fi`,
     `for f in $l; do p=\${f#/proc/}; kill -${signal} "\${p%/environ}" 2>/dev/null; done`,
+    `for p in $d; do kill -${signal} "$p" 2>/dev/null; done`,
     `true`,
   ].join("\n");
 }
