@@ -12,7 +12,7 @@ import { shellQuote, type ExecHandlers, type ExecResult } from "./ssh.js";
  * TESTUM_TASK set to a random tag in its environment. Everything it starts
  * inherits the tag, also processes that leave its process group or session,
  * so stopping it signals every process carrying the tag (the way CI servers
- * find a build's processes). Its end is framed on stdout and stderr by
+ * find a build's processes) and every descendant of the command's shell. Its end is framed on stdout and stderr by
  * markers carrying a random nonce that the command's output cannot forge.
  */
 
