@@ -4,6 +4,10 @@ import type { ShellSession } from "../src/worker/shell-session.js";
 import { remoteProcesses, startSshHosts, type SshHostSet } from "./helpers/sshd.js";
 import { eventually } from "./helpers/testum.js";
 
+/** Sleep lengths unique to this run: processes another run left behind are never mistaken for ours. */
+const S = 10_000 + (process.pid % 50_000) * 10;
+const sleeps = (...k: number[]) => new RegExp(`^sleep (${k.map((i) => S + i).join("|")})$`);
+
 let ssh: SshHostSet;
 let conn: SshConnection;
 let shell: ShellSession;
@@ -64,11 +68,11 @@ describe("a long-lived shell session for warm commands", () => {
   it("ends a command when what it left running closes its output, as an exec would, so output never lands in the next command", async () => {
     const left = await run("(sleep 1; echo late; echo late-err >&2) & echo early");
     expect(left).toMatchObject({ stdout: "early\nlate\n", stderr: "late-err\n", exitCode: 0 });
-    const detached = await run("nohup sleep 659 </dev/null >/dev/null 2>&1 & echo detached");
+    const detached = await run(`nohup sleep ${S + 9} </dev/null >/dev/null 2>&1 & echo detached`);
     expect(detached).toMatchObject({ stdout: "detached\n", exitCode: 0 });
-    expect(await remoteProcesses(/^sleep 659$/)).toHaveLength(1);
+    expect(await remoteProcesses(sleeps(9))).toHaveLength(1);
     expect((await run("echo next")).stdout).toBe("next\n");
-    await conn.capture("pkill -x -f 'sleep 659'");
+    await conn.capture(`pkill -x -f 'sleep ${S + 9}'`);
   });
 
   it("carries large output whole", async () => {
@@ -85,45 +89,45 @@ describe("a long-lived shell session for warm commands", () => {
 
   it("stops a command and every process it started, and stays usable", async () => {
     const controller = new AbortController();
-    const pending = run("sleep 653 & sh -c 'sleep 654'; wait", controller.signal);
-    await eventually("the sleeps to run", async () => (await remoteProcesses(/^sleep 65[34]$/)).length === 2);
+    const pending = run(`sleep ${S + 3} & sh -c 'sleep ${S + 4}'; wait`, controller.signal);
+    await eventually("the sleeps to run", async () => (await remoteProcesses(sleeps(3, 4))).length === 2);
     controller.abort();
     const result = await pending;
     expect(result.signal).toBe("TERM");
     expect(result.exitCode).toBeNull();
-    await eventually("no sleep left", async () => (await remoteProcesses(/sleep 65[34]/)).length === 0);
+    await eventually("no sleep left", async () => (await remoteProcesses(sleeps(3, 4))).length === 0);
     expect((await run("echo alive")).stdout).toBe("alive\n");
   });
 
   it("also stops what left the command's session, and what ignores TERM", async () => {
     const controller = new AbortController();
-    const pending = run("setsid sleep 655 </dev/null >/dev/null 2>&1 & sh -c 'trap \"\" TERM; sleep 656'; wait", controller.signal);
-    await eventually("the sleeps to run", async () => (await remoteProcesses(/^sleep 65[56]$/)).length === 2);
+    const pending = run(`setsid sleep ${S + 5} </dev/null >/dev/null 2>&1 & sh -c 'trap "" TERM; sleep ${S + 6}'; wait`, controller.signal);
+    await eventually("the sleeps to run", async () => (await remoteProcesses(sleeps(5, 6))).length === 2);
     controller.abort();
     const result = await pending;
     expect(result.signal).toBe("KILL");
-    await eventually("no sleep left", async () => (await remoteProcesses(/sleep 65[56]/)).length === 0);
+    await eventually("no sleep left", async () => (await remoteProcesses(sleeps(5, 6))).length === 0);
     expect((await run("echo alive")).stdout).toBe("alive\n");
   });
 
   it("also stops a descendant that cleared its environment", async () => {
     const controller = new AbortController();
-    const pending = run("env -i /bin/sh -c 'sleep 661' & sleep 662; wait", controller.signal);
-    await eventually("the sleeps to run", async () => (await remoteProcesses(/^sleep 66[12]$/)).length === 2);
+    const pending = run(`env -i /bin/sh -c 'sleep ${S + 1}' & sleep ${S + 2}; wait`, controller.signal);
+    await eventually("the sleeps to run", async () => (await remoteProcesses(sleeps(1, 2))).length === 2);
     controller.abort();
     expect((await pending).signal).toBe("TERM");
-    await eventually("no sleep left", async () => (await remoteProcesses(/sleep 66[12]/)).length === 0);
+    await eventually("no sleep left", async () => (await remoteProcesses(sleeps(1, 2))).length === 0);
   });
 
   it("leaves alone the same user's processes that the command did not start", async () => {
-    const other = await conn.capture("nohup sleep 657 </dev/null >/dev/null 2>&1 & echo started");
+    const other = await conn.capture(`nohup sleep ${S + 7} </dev/null >/dev/null 2>&1 & echo started`);
     expect(other.stdout).toBe("started\n");
     const controller = new AbortController();
-    const pending = run("sleep 658", controller.signal);
-    await eventually("the command's sleep to run", async () => (await remoteProcesses(/^sleep 658$/)).length === 1);
+    const pending = run(`sleep ${S + 8}`, controller.signal);
+    await eventually("the command's sleep to run", async () => (await remoteProcesses(sleeps(8))).length === 1);
     controller.abort();
     expect((await pending).signal).toBe("TERM");
-    expect(await remoteProcesses(/^sleep 657$/)).toHaveLength(1);
-    await conn.capture("pkill -x -f 'sleep 657'");
+    expect(await remoteProcesses(sleeps(7))).toHaveLength(1);
+    await conn.capture(`pkill -x -f 'sleep ${S + 7}'`);
   });
 });
