@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { ClientChannel } from "ssh2";
-import { shellQuote, type ExecHandlers, type ExecResult } from "./ssh.js";
+import { shellQuote } from "./remote-scripts.js";
+import type { ExecHandlers, ExecResult } from "./ssh.js";
 
 /**
  * A long-lived /bin/sh on a pooled connection that runs commands one at a

@@ -2,6 +2,7 @@ import { createHash, generateKeyPairSync, randomBytes } from "node:crypto";
 import ssh2 from "ssh2";
 import type { ClientChannel, ConnectConfig } from "ssh2";
 import { SshError } from "../core/errors.js";
+import { signalScript, taskSignalScript, wrapCommand } from "./remote-scripts.js";
 import { ShellSession } from "./shell-session.js";
 import { msg, type Message } from "../core/i18n.js";
 
@@ -259,48 +260,6 @@ export class SshConnection {
     this.shell?.close();
     this.client.end();
   }
-}
-
-/** Single-quotes a string for a POSIX shell. */
-export function shellQuote(text: string): string {
-  return `'${text.replace(/'/g, `'\\''`)}'`;
-}
-
-/**
- * sshd starts a non-PTY command as the leader of a new session, so the
- * login shell's `$$` names the session and process group of everything the
- * command starts. The wrapper reports it, then hands over to the user's shell.
- */
-export function wrapCommand(command: string): string {
-  return `printf '\\036testum-pid %s\\n' "$$"; exec "$SHELL" -c ${shellQuote(command)}`;
-}
-
-function signalScript(signal: "TERM" | "KILL", pid: number): string {
-  return `kill -${signal} -- -${pid} 2>/dev/null; pkill -${signal} -s ${pid} 2>/dev/null; true`;
-}
-
-/**
- * Signals a shell session's command (see shell-session.ts): every process
- * whose environment carries its tag, and, while its shell (`pid`) still
- * carries the tag, every descendant of that shell, also one that cleared its
- * environment. grep -z reads every environment at once; without it, one at a
- * time.
- */
-export function taskSignalScript(signal: "TERM" | "KILL", tag: string, pid: number): string {
-  if (!/^[0-9a-f]+$/.test(tag)) throw new Error("a task tag is hexadecimal");
-  if (!Number.isInteger(pid) || pid <= 1) throw new Error("a task's pid is a number above 1");
-  const descendants =
-    `{ up[$1] = $2 } END { for (p in up) { q = p; n = 0; while (q != r && (q in up) && n++ < 4096) q = up[q]; if (q == r) print p } }`;
-  return [
-    `e='TESTUM_TASK=${tag}'`,
-    `if printf 'x\\0' | grep -qzx x 2>/dev/null; then tagged() { grep -lzx "$e" "$@" 2>/dev/null; }`,
-    `else tagged() { for f; do tr '\\0' '\\n' <"$f" 2>/dev/null | grep -qx "$e" && echo "$f"; done; }; fi`,
-    `l=$(tagged /proc/[0-9]*/environ); d=`,
-    `if [ -n "$(tagged /proc/${pid}/environ)" ]; then d=$(ps -e -o pid= -o ppid= 2>/dev/null | awk -v r=${pid} '${descendants}'); fi`,
-    `for f in $l; do p=\${f#/proc/}; kill -${signal} "\${p%/environ}" 2>/dev/null; done`,
-    `for p in $d; do kill -${signal} "$p" 2>/dev/null; done`,
-    `true`,
-  ].join("\n");
 }
 
 function sleep(ms: number): Promise<void> {
