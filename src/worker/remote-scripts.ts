@@ -8,13 +8,16 @@ export function shellQuote(text: string): string {
   return `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
+/** Prints the shell's pid behind a marker, before the command runs: how testum learns it started, and what to stop. */
+export const REPORT_PID = `printf '\\036testum-pid %s\\n' "$$"`;
+
 /**
  * sshd starts a non-PTY command as the leader of a new session, so the
  * login shell's `$$` names the session and process group of everything the
  * command starts. The wrapper reports it, then hands over to the user's shell.
  */
 export function wrapCommand(command: string): string {
-  return `printf '\\036testum-pid %s\\n' "$$"; exec "$SHELL" -c ${shellQuote(command)}`;
+  return `${REPORT_PID}; exec "$SHELL" -c ${shellQuote(command)}`;
 }
 
 /** Signals an exec'd command: sshd made its shell a session leader, so its process group and its session. */

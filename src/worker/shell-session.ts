@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { ClientChannel } from "ssh2";
-import { shellQuote } from "./remote-scripts.js";
+import { REPORT_PID, shellQuote } from "./remote-scripts.js";
 import type { ExecHandlers, ExecResult } from "./ssh.js";
 
 /**
@@ -13,8 +13,9 @@ import type { ExecHandlers, ExecResult } from "./ssh.js";
  * TESTUM_TASK set to a random tag in its environment. Everything it starts
  * inherits the tag, also processes that leave its process group or session,
  * so stopping it signals every process carrying the tag (the way CI servers
- * find a build's processes) and every descendant of the command's shell. Its end is framed on stdout and stderr by
- * markers carrying a random nonce that the command's output cannot forge.
+ * find a build's processes) and every descendant of the command's shell.
+ * Its end is framed on stdout and stderr by markers carrying a random nonce
+ * that the command's output cannot forge.
  */
 
 const RS = "\x1e";
@@ -145,7 +146,7 @@ export class ShellSession {
     const nonce = randomBytes(12).toString("hex");
     const tag = randomBytes(12).toString("hex");
     // The login shell runs the command, as sshd would; it first reports its pid (the command has started).
-    const script = `printf '\\036testum-pid %s\\n' "$$"; ${command}`;
+    const script = `${REPORT_PID}; ${command}`;
     // The last pid handed out (loadavg's fifth field): every process the command starts gets a higher one.
     const line =
       `read -r b b b b b </proc/loadavg; TESTUM_TASK=${tag} "$SHELL" -c ${shellQuote(script)} </dev/null; s=$?; ` +
