@@ -110,6 +110,16 @@ describe("a long-lived shell session for warm commands", () => {
     expect((await run("echo alive")).stdout).toBe("alive\n");
   });
 
+  it("kills what the command detached and that ignores TERM, also after the command has ended", async () => {
+    const controller = new AbortController();
+    const pending = run(`setsid sh -c 'trap "" TERM; sleep ${S + 10}' </dev/null >/dev/null 2>&1 & sleep ${S + 11}`, controller.signal);
+    await eventually("the sleeps to run", async () => (await remoteProcesses(sleeps(10, 11))).length === 2);
+    controller.abort();
+    expect((await pending).signal).toBe("TERM");
+    await eventually("no sleep left", async () => (await remoteProcesses(sleeps(10, 11))).length === 0);
+    expect((await run("echo alive")).stdout).toBe("alive\n");
+  });
+
   it("also stops a descendant that cleared its environment", async () => {
     const controller = new AbortController();
     const pending = run(`env -i /bin/sh -c 'sleep ${S + 1}' & sleep ${S + 2}; wait`, controller.signal);

@@ -236,9 +236,11 @@ export class ShellSession {
           sent = "TERM";
           await this.host.signalTask("TERM", tag, pid).catch(() => {});
           await new Promise((r) => setTimeout(r, options.graceMs ?? 5000));
-          if (settled) return;
-          sent = "KILL";
+          // KILL whatever is left, also when the command has ended: what it detached and that
+          // ignores TERM does not hold its output, so the command's end says nothing of it.
+          if (!settled) sent = "KILL";
           await this.host.signalTask("KILL", tag, pid).catch(() => {});
+          if (settled) return;
           await new Promise((r) => setTimeout(r, 5000));
           // Something still holds the session's output: give it up.
           if (!settled) {
