@@ -24,7 +24,7 @@ import { createPlayground, createPlaygroundChat } from "./adapters/playground/in
 import { createPlaygroundStore } from "./adapters/playground/store.js";
 import { grant } from "./core/access.js";
 import { startWorker } from "./worker/index.js";
-import { createRemoteAccess } from "./worker/remote.js";
+import { createRemoteAccess } from "./adapters/ssh/remote.js";
 
 export interface RunOptions {
   readonly serve: boolean;

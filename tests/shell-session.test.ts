@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectSsh, type SshConnection } from "../src/worker/ssh.js";
-import type { ShellSession } from "../src/worker/shell-session.js";
+import { connectSsh, type SshConnection } from "../src/adapters/ssh/ssh.js";
+import type { ShellSession } from "../src/adapters/ssh/shell-session.js";
 import { remoteProcesses, startSshHosts, type SshHostSet } from "./helpers/sshd.js";
 import { eventually } from "./helpers/testum.js";
 

@@ -82,7 +82,7 @@ export async function withDatabase<T>(body: (ctx: Context) => Promise<T>): Promi
       log,
       box,
       async remote() {
-        remote ??= (await import("../worker/remote.js")).createRemoteAccess({ sql, box });
+        remote ??= (await import("../adapters/ssh/remote.js")).createRemoteAccess({ sql, box });
         return remote;
       },
     });

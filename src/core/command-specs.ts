@@ -1,4 +1,4 @@
-import type { Command } from "./commands.js";
+import type { Command, RunFlags } from "./command-types.js";
 import type { CommandSpec, Values } from "./grammar.js";
 import { msg, translate, type MessageKey } from "./i18n.js";
 import { UsageError } from "./errors.js";
@@ -8,15 +8,6 @@ import { UsageError } from "./errors.js";
  * once. The same spec parses Slack text and Discord options, registers the
  * Discord command and writes help.
  */
-/** How a run spreads over its hosts. */
-export interface RunFlags {
-  readonly timeoutMs?: number | undefined;
-  readonly parallel?: number | undefined;
-  readonly batch?: number | undefined;
-  readonly maxFailures?: number | undefined;
-  readonly dryRun?: boolean | undefined;
-}
-
 /** Scripts larger than this are refused (they travel through chat and are uploaded to every host). */
 export const MAX_SCRIPT_BYTES = 16 * 1024;
 

@@ -1,68 +1,12 @@
 import { UsageError } from "./errors.js";
-import { COMMAND_SPECS, type RunFlags, type Spec } from "./command-specs.js";
+import { COMMAND_SPECS, type Spec } from "./command-specs.js";
+import type { Command, CommandName } from "./command-types.js";
 
-export { MAX_SCRIPT_BYTES, scriptBody, type RunFlags } from "./command-specs.js";
+export { MAX_SCRIPT_BYTES, scriptBody } from "./command-specs.js";
+export type { Command, CommandName, RunFlags } from "./command-types.js";
 import { describeArg, matchSpec, parseOptionArgs, parseTextArgs, usageOf } from "./grammar.js";
 import { english, msg, type Translator } from "./i18n.js";
 import { tokenize } from "./tokenize.js";
-
-/**
- * Every chat command testum understands, as one typed union. Slack text and
- * Discord options both become a Command here; adapters never interpret
- * arguments themselves.
- */
-export type Command =
-  | ({ readonly name: "run"; readonly target: string; readonly command: string } & RunFlags)
-  | ({ readonly name: "script"; readonly target: string; readonly script?: string | undefined } & RunFlags)
-  | { readonly name: "cancel"; readonly job: number }
-  | { readonly name: "jobs.list" }
-  | { readonly name: "jobs.show"; readonly job: number }
-  | { readonly name: "logs"; readonly job: number; readonly host?: string | undefined }
-  | { readonly name: "hosts.list" }
-  | { readonly name: "hosts.show"; readonly host: string }
-  | { readonly name: "hosts.add"; readonly host: string; readonly address: string; readonly tags: readonly string[] }
-  | { readonly name: "hosts.rm"; readonly host: string }
-  | { readonly name: "hosts.tag"; readonly host: string; readonly tags: readonly string[] }
-  | { readonly name: "hosts.untag"; readonly host: string; readonly keys: readonly string[] }
-  | { readonly name: "hosts.test"; readonly host: string }
-  | { readonly name: "hosts.repin"; readonly host: string }
-  | { readonly name: "hosts.secret"; readonly host: string }
-  | { readonly name: "identity" }
-  | { readonly name: "keys.list" }
-  | { readonly name: "keys.add"; readonly key: string; readonly line: string }
-  | { readonly name: "keys.rm"; readonly key: string }
-  | { readonly name: "keys.deploy"; readonly key: string; readonly target: string }
-  | { readonly name: "keys.revoke"; readonly key: string; readonly target: string }
-  | { readonly name: "keys.status"; readonly target: string }
-  | { readonly name: "grant"; readonly subject: string; readonly role: string; readonly scope: string }
-  | { readonly name: "revoke"; readonly subject: string; readonly role: string; readonly scope: string }
-  | { readonly name: "access" }
-  | { readonly name: "whoami" }
-  | { readonly name: "approve"; readonly job: number }
-  | { readonly name: "reject"; readonly job: number; readonly reason?: string | undefined }
-  | { readonly name: "audit"; readonly filters: readonly string[] }
-  | { readonly name: "risk.list" }
-  | { readonly name: "risk.add"; readonly pattern: string; readonly description: string }
-  | { readonly name: "risk.rm"; readonly id: number }
-  | {
-      readonly name: "schedule.add";
-      readonly cron: string;
-      readonly target: string;
-      readonly command: string;
-      readonly timezone?: string | undefined;
-      readonly label?: string | undefined;
-      readonly onChange?: boolean | undefined;
-      readonly timeoutMs?: number | undefined;
-    }
-  | { readonly name: "schedule.list" }
-  | { readonly name: "schedule.show"; readonly schedule: number }
-  | { readonly name: "schedule.rm"; readonly schedule: number }
-  | { readonly name: "schedule.pause"; readonly schedule: number }
-  | { readonly name: "schedule.resume"; readonly schedule: number }
-  | { readonly name: "schedule.run"; readonly schedule: number }
-  | { readonly name: "help"; readonly topic?: string | undefined };
-
-export type CommandName = Command["name"];
 
 /** `hosts` alone means `hosts list`; `keys` alone, `keys list`. */
 const GROUP_DEFAULTS: Readonly<Record<string, string>> = { hosts: "list", keys: "list", risk: "list", jobs: "list", schedule: "list" };

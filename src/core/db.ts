@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
 import shift from "postgres-shift";
-import type { Logger } from "./ports.js";
+import type { Logger } from "./log.js";
 
 /** The SQL tag every repository function takes first; works inside `sql.begin`. */
 export type Sql = postgres.Sql<{}>;

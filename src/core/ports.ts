@@ -52,14 +52,7 @@ export interface Clock {
 
 export const systemClock: Clock = { now: () => Date.now() };
 
-/** The subset of pino's logger testum uses. */
-export interface Logger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-  child(bindings: object): Logger;
-}
+export type { Logger } from "./log.js";
 
 /** What an SSH probe of a host found. */
 export interface ProbeResult {

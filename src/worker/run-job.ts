@@ -26,8 +26,8 @@ import { LiveMessage } from "../core/live.js";
 import type { CancelBus, LogStore, Logger } from "../core/ports.js";
 import type { SecretBox } from "../core/secret-box.js";
 import type { TailBuffer } from "../core/tail.js";
-import { createHostConnector } from "./connect-host.js";
-import { ConnectionPool } from "./pool.js";
+import { createHostConnector } from "../adapters/ssh/connect-host.js";
+import { ConnectionPool } from "../adapters/ssh/pool.js";
 import { runTask } from "./run-task.js";
 
 export interface RunnerDeps {

@@ -6,7 +6,7 @@ import { msg, translate, translator } from "../core/i18n.js";
 import type { Job, Task, TaskOutcome } from "../core/jobs.js";
 import type { LogStore, Logger } from "../core/ports.js";
 import { TailBuffer } from "../core/tail.js";
-import type { ConnectionPool } from "./pool.js";
+import type { ConnectionPool } from "../adapters/ssh/pool.js";
 
 export interface TaskRun {
   readonly job: Job;

@@ -1,6 +1,6 @@
-import { Queue } from "bullmq";
+import { Queue, UnrecoverableError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
-import type { JobQueue } from "../../core/ports.js";
+import type { JobQueue, Logger } from "../../core/ports.js";
 
 export const QUEUE_NAME = "testum-jobs";
 
@@ -27,4 +27,43 @@ export function createJobQueue(connection: Redis, prefix = "testum"): JobQueue &
     },
     close: () => queue.close(),
   };
+}
+
+export interface ConsumerOptions {
+  readonly prefix?: string;
+  /** Jobs this process runs at once. */
+  readonly concurrency?: number;
+  readonly log: Logger;
+}
+
+/**
+ * Takes jobs off the queue and hands each job id to `handle`. A job is never
+ * retried by the queue: a worker that dies mid-command leaves its job to the
+ * lost-job reaper.
+ */
+export function startQueueConsumer(
+  connection: Redis,
+  handle: (jobId: number) => Promise<unknown>,
+  options: ConsumerOptions,
+): { close(): Promise<void> } {
+  const { log } = options;
+  const worker = new Worker<QueuedJob>(
+    QUEUE_NAME,
+    async (job) => {
+      const jobId = Number(job.data.jobId);
+      if (!Number.isSafeInteger(jobId)) throw new UnrecoverableError(`bad job payload: ${JSON.stringify(job.data)}`);
+      return handle(jobId);
+    },
+    {
+      connection,
+      prefix: options.prefix ?? "testum",
+      concurrency: options.concurrency ?? 20,
+      // A stalled job (its worker died) must not be handed to another worker.
+      maxStalledCount: 0,
+      lockDuration: 30_000,
+    },
+  );
+  worker.on("failed", (job, err) => log.error({ err, job: job?.data.jobId }, "job processing failed"));
+  worker.on("error", (err) => log.error({ err }, "worker error"));
+  return { close: () => worker.close() };
 }

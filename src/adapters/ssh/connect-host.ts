@@ -1,11 +1,11 @@
-import { recordAudit } from "../core/audit.js";
-import type { Sql } from "../core/db.js";
-import { SshError, TestumError } from "../core/errors.js";
-import { getHostById, markHostSeen, pinHostKey, type Host } from "../core/hosts.js";
-import { msg } from "../core/i18n.js";
-import { findIdentity, identityPrivateKey } from "../core/identity.js";
-import type { SecretBox } from "../core/secret-box.js";
-import { readSecret } from "../core/secrets.js";
+import { recordAudit } from "../../core/audit.js";
+import type { Sql } from "../../core/db.js";
+import { SshError, TestumError } from "../../core/errors.js";
+import { getHostById, markHostSeen, pinHostKey, type Host } from "../../core/hosts.js";
+import { msg } from "../../core/i18n.js";
+import { findIdentity, identityPrivateKey } from "../../core/identity.js";
+import type { SecretBox } from "../../core/secret-box.js";
+import { readSecret } from "../../core/secrets.js";
 import { connectSsh, type SshConnection, type SshTarget } from "./ssh.js";
 
 export interface ConnectorDeps {

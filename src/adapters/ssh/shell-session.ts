@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { ClientChannel } from "ssh2";
 import { REPORT_PID, shellQuote } from "./remote-scripts.js";
-import type { ExecHandlers, ExecResult } from "./ssh.js";
+import type { ExecHandlers, ExecResult } from "./exec.js";
 
 /**
  * A long-lived /bin/sh on a pooled connection that runs commands one at a

@@ -1,10 +1,11 @@
 import { createHash, generateKeyPairSync, randomBytes } from "node:crypto";
 import ssh2 from "ssh2";
 import type { ClientChannel, ConnectConfig } from "ssh2";
-import { SshError } from "../core/errors.js";
+import { SshError } from "../../core/errors.js";
+import type { ExecHandlers, ExecResult } from "./exec.js";
 import { signalScript, taskSignalScript, wrapCommand } from "./remote-scripts.js";
 import { ShellSession } from "./shell-session.js";
-import { msg, type Message } from "../core/i18n.js";
+import { msg, type Message } from "../../core/i18n.js";
 
 const { Client, utils } = ssh2;
 
@@ -79,18 +80,6 @@ export function checkPrivateKey(privateKey: string, passphrase?: string): { type
 
 /** The marker our wrapper prints before the command runs, carrying the shell's pid. */
 const PID_MARKER = "\x1etestum-pid ";
-
-export interface ExecHandlers {
-  onStdout(chunk: Buffer): boolean | void;
-  onStderr(chunk: Buffer): boolean | void;
-  /** Called when a sink that returned false can take more. */
-  waitForDrain?(): Promise<void>;
-}
-
-export interface ExecResult {
-  readonly exitCode: number | null;
-  readonly signal: string | null;
-}
 
 export class SshConnection {
   private closed = false;

@@ -1,4 +1,4 @@
-import type { Host } from "../core/hosts.js";
+import type { Host } from "../../core/hosts.js";
 import type { HostConnector } from "./connect-host.js";
 import type { SshConnection } from "./ssh.js";
 
