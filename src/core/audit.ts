@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { Sql } from "./db.js";
+import { transaction, type Sql } from "./db.js";
 
 /** One entry of the append-only audit log. */
 export interface AuditEntry {
@@ -71,7 +71,7 @@ export function rowHash(prevHash: string, row: Hashed): string {
  */
 export async function recordAudits(sql: Sql, entries: readonly AuditEntry[]): Promise<void> {
   if (entries.length === 0) return;
-  await sql.begin(async (tx) => {
+  await transaction(sql, async (tx) => {
     await tx`select pg_advisory_xact_lock(hashtext('testum:audit'))`;
     const [last] = await tx<{ seq: number; hash: string }[]>`select seq, hash from audit where seq is not null order by seq desc limit 1`;
     let seq = last?.seq ?? 0;

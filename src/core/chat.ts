@@ -5,6 +5,7 @@
  * adapter's platform name, e.g. `slack:…`, `discord:…`) and renders views
  * into its own payloads.
  */
+import { assertNoTransaction } from "./db.js";
 import type { Lang } from "./i18n.js";
 
 /** Who did something: a platform-prefixed identity such as `slack:T0123:U0456`. */
@@ -137,8 +138,19 @@ export interface ChatDirectory {
   platforms(): readonly string[];
 }
 
+/** The adapter's calls, each refusing to start inside a database transaction. */
+function guarded(adapter: ChatAdapter): ChatAdapter {
+  return {
+    platform: adapter.platform,
+    minEditIntervalMs: adapter.minEditIntervalMs,
+    startThread: async (conversation, view, title) => (assertNoTransaction(`a ${adapter.platform} post`), adapter.startThread(conversation, view, title)),
+    post: async (thread, view) => (assertNoTransaction(`a ${adapter.platform} post`), adapter.post(thread, view)),
+    edit: async (message, view) => (assertNoTransaction(`a ${adapter.platform} edit`), adapter.edit(message, view)),
+  };
+}
+
 export function createChatDirectory(adapters: readonly ChatAdapter[]): ChatDirectory {
-  const byPlatform = new Map(adapters.map((a) => [a.platform, a]));
+  const byPlatform = new Map(adapters.map((a) => [a.platform, guarded(a)]));
   return {
     adapterFor(ref) {
       const platform = ref.slice(0, ref.indexOf(":"));

@@ -32,3 +32,26 @@ export class Semaphore {
     };
   }
 }
+
+/**
+ * One holder per key at a time, the rest waiting in order; a key nobody holds
+ * takes no memory. For serialising work on one host within a process.
+ */
+export class KeyedLock<K> {
+  private readonly tails = new Map<K, Promise<void>>();
+
+  async run<T>(key: K, work: () => Promise<T>): Promise<T> {
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    const tail = previous.then(() => mine);
+    this.tails.set(key, tail);
+    await previous;
+    try {
+      return await work();
+    } finally {
+      release();
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    }
+  }
+}

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
 import shift from "postgres-shift";
@@ -14,17 +15,88 @@ export interface ConnectOptions {
   onError?: (err: Error) => void;
 }
 
+/**
+ * A session left idle inside a transaction this long is ended by Postgres,
+ * which frees its connection and its locks: a transaction only ever waits on
+ * the database, so one idle this long was abandoned.
+ */
+export const IDLE_IN_TRANSACTION_MS = 15_000;
+
 export function connect(url: string, options: ConnectOptions = {}): Sql {
   return postgres(url, {
     max: options.max ?? 10,
     onnotice: () => {},
     connect_timeout: 10,
     idle_timeout: 60,
+    connection: { idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS, application_name: "testum" },
     // Ids are bigserial but stay far below 2^53: read int8 as a number.
     types: { int8: { to: 20, from: [20], serialize: (n: number) => String(n), parse: (s: string) => Number(s) } },
     // Column names become camelCase; jsonb keys are left exactly as stored.
     transform: { column: { from: postgres.toCamel, to: postgres.fromCamel }, undefined: null },
   }) as unknown as Sql;
+}
+
+const transactions = new AsyncLocalStorage<true>();
+
+/** How long a transaction waits for a pooled connection before it gives up. */
+export const ACQUIRE_TIMEOUT_MS = 10_000;
+
+/** No pooled connection became free in time: the database is overloaded or out of reach. */
+export class DatabaseBusyError extends Error {
+  readonly code = "database_busy";
+  constructor(waitedMs: number) {
+    super(`no database connection became free within ${waitedMs} ms`);
+    this.name = "DatabaseBusyError";
+  }
+}
+
+/**
+ * Runs `body` in one database transaction. The body gets only the SQL
+ * handle: it reads and writes the database and nothing else. A network call
+ * (SSH, S3, chat, HTTP) made while the transaction is open would hold a
+ * pooled connection for as long as the remote side takes, and a remote side
+ * that itself needs the database could then wait forever for a connection
+ * that never frees; `assertNoTransaction` makes every such door refuse.
+ *
+ * If no connection is free within `acquireTimeoutMs`, the call fails with
+ * DatabaseBusyError; should the connection come later, the transaction is
+ * rolled back without running `body`.
+ */
+export function transaction<T>(sql: Sql, body: (tx: Sql) => Promise<T>, options: { acquireTimeoutMs?: number } = {}): Promise<T> {
+  const waitMs = options.acquireTimeoutMs ?? ACQUIRE_TIMEOUT_MS;
+  return new Promise<T>((resolve, reject) => {
+    let abandoned = false;
+    const timer = setTimeout(() => {
+      abandoned = true;
+      reject(new DatabaseBusyError(waitMs));
+    }, waitMs);
+    sql
+      .begin(async (tx) => {
+        clearTimeout(timer);
+        if (abandoned) throw new DatabaseBusyError(waitMs);
+        return transactions.run(true, () => body(tx as unknown as Sql));
+      })
+      .then(
+        (value) => resolve(value as T),
+        (err: unknown) => {
+          clearTimeout(timer);
+          if (!abandoned) reject(err);
+        },
+      );
+  });
+}
+
+/** True while the calling code runs inside `transaction`'s body. */
+export function inTransaction(): boolean {
+  return transactions.getStore() === true;
+}
+
+/**
+ * Called by every door to the network (SSH, S3, chat): refuses to start
+ * network I/O inside a database transaction (see `transaction`).
+ */
+export function assertNoTransaction(what: string): void {
+  if (inTransaction()) throw new Error(`${what} was started inside a database transaction; network calls must happen before or after it`);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { recordAudit } from "./audit.js";
-import type { Sql } from "./db.js";
+import { transaction, type Sql } from "./db.js";
 import { TestumError } from "./errors.js";
 import { addHost, getHost, updateHostAuth, validateNewHost, type Host } from "./hosts.js";
 import { english, msg, say, type Translator } from "./i18n.js";
@@ -90,7 +90,7 @@ export async function repinHost(sql: Sql, remote: RemoteAccess, actor: string, n
 /** Stores a password or private key for a host (from the CLI or a private form) and switches it to that credential. */
 export async function setCredential(sql: Sql, box: SecretBox, actor: string, name: string, credential: Credential, channel?: string): Promise<void> {
   const host = await getHost(sql, name);
-  await sql.begin(async (tx) => {
+  await transaction(sql, async (tx) => {
     const secretId = await storeSecret(tx as unknown as Sql, box, credential);
     await updateHostAuth(tx as unknown as Sql, host.id, credential.type, secretId);
     if (host.secretId) await deleteSecret(tx as unknown as Sql, host.secretId);

@@ -1,4 +1,4 @@
-import type { Sql } from "./db.js";
+import { transaction, type Sql } from "./db.js";
 import { TestumError } from "./errors.js";
 import { HOST_NAME } from "./grammar.js";
 import { msg } from "./i18n.js";
@@ -63,7 +63,7 @@ export function validateNewHost(input: NewHost): void {
 /** Adds a host; its credential is sealed under the master key in the same transaction. */
 export async function addHost(sql: Sql, box: SecretBox, input: NewHost): Promise<Host> {
   validateNewHost(input);
-  return sql.begin(async (tx) => {
+  return transaction(sql, async (tx) => {
     const [existing] = await tx`select 1 from hosts where name = ${input.name}`;
     if (existing) throw new TestumError("host_exists", msg("hosts.exists", { name: input.name }));
     const secretId = input.credential ? await storeSecret(tx as unknown as Sql, box, input.credential) : null;
@@ -106,7 +106,7 @@ export async function getHostsById(sql: Sql, ids: readonly number[]): Promise<Ho
 
 /** Removes a host and its stored credential. */
 export async function removeHost(sql: Sql, name: string): Promise<Host> {
-  return sql.begin(async (tx) => {
+  return transaction(sql, async (tx) => {
     const [host] = await tx<Host[]>`delete from hosts where name = ${name} returning *`;
     if (!host) throw new TestumError("unknown_host", msg("hosts.unknown_short", { name }));
     if (host.secretId) await deleteSecret(tx as unknown as Sql, host.secretId);

@@ -1,4 +1,4 @@
-import type { Sql } from "./db.js";
+import { transaction, type Sql } from "./db.js";
 import { TestumError } from "./errors.js";
 import { msg } from "./i18n.js";
 import type { KeyPair } from "./ports.js";
@@ -44,7 +44,7 @@ export async function identityById(sql: Sql, id: number): Promise<IdentityKey | 
 
 async function createIdentity(sql: Sql, box: SecretBox, pair: KeyPair, state: "active" | "next"): Promise<IdentityKey | undefined> {
   const fingerprint = parsePublicKey(pair.publicKey).fingerprint;
-  return sql.begin(async (tx) => {
+  return transaction(sql, async (tx) => {
     const secretId = await storeSecret(tx as unknown as Sql, box, { type: "key", privateKey: pair.privateKey });
     const rows = await tx<IdentityKey[]>`
       insert into identity_keys (public_key, fingerprint, secret_id, state)
@@ -78,7 +78,7 @@ export async function ensureNextIdentity(sql: Sql, box: SecretBox, generate: (co
 
 /** Makes the next key the active one and retires the old. */
 export async function promoteNextIdentity(sql: Sql): Promise<{ retired: IdentityKey; active: IdentityKey }> {
-  return sql.begin(async (tx) => {
+  return transaction(sql, async (tx) => {
     const [retired] = await tx<IdentityKey[]>`
       update identity_keys set state = 'retired', retired_at = now() where state = 'active' returning *`;
     const [active] = await tx<IdentityKey[]>`update identity_keys set state = 'active' where state = 'next' returning *`;

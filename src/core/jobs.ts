@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type postgres from "postgres";
-import type { Sql } from "./db.js";
+import { transaction, type Sql } from "./db.js";
 import { TestumError } from "./errors.js";
 import { LANGS, msg, translate, type Lang, type MessageKey } from "./i18n.js";
 
@@ -98,7 +98,7 @@ export interface NewJob {
 }
 
 export async function createJob(sql: Sql, input: NewJob): Promise<Job> {
-  return sql.begin(async (tx) => {
+  return transaction(sql, async (tx) => {
     const [job] = await tx<Job[]>`
       insert into jobs (schedule_id, kind, command, target, requested_by, requested_by_name, conversation, log_token, timeout_ms, options,
                         status, approval_reasons, approval_hash, approvals_required, approval_expires_at, lang)
@@ -165,7 +165,7 @@ export async function heartbeat(sql: Sql, jobId: number): Promise<boolean> {
  * is flagged, and its worker stops it. Returns what happened.
  */
 export async function requestCancel(sql: Sql, jobId: number, by: string): Promise<"cancelled" | "stopping" | "already_ended"> {
-  return sql.begin(async (tx) => {
+  return transaction(sql, async (tx) => {
     const [ended] = await tx<Job[]>`
       update jobs set status = 'cancelled', finished_at = now(), cancel_requested_at = now(), cancelled_by = ${by}
       where id = ${jobId} and status in ('awaiting_approval', 'queued')
@@ -321,7 +321,7 @@ export async function finishJob(sql: Sql, jobId: number, status: JobStatus, erro
  * their unfinished tasks. They are never run again. Returns them.
  */
 export async function reapLostJobs(sql: Sql, staleAfterMs: number): Promise<Job[]> {
-  return sql.begin(async (tx) => {
+  return transaction(sql, async (tx) => {
     const jobs = await tx<Job[]>`
       update jobs set status = 'lost', finished_at = now(), error = ${inEachLang(tx, "jobs.error.lost")}
       where status = 'running' and heartbeat_at < now() - make_interval(secs => ${staleAfterMs / 1000})

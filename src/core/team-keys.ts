@@ -94,27 +94,27 @@ export interface KeyDeps {
 }
 
 /**
- * Edits one host's authorized_keys block. Concurrent edits of one host by any
- * testum process are serialised by a Postgres advisory lock on the host.
+ * Edits one host's authorized_keys block. No database transaction or lock is
+ * held while the host is reached: the connection (and its credential) is made
+ * first, edits of one host are serialised within a process, and across
+ * processes the file is replaced only if it still holds what was read
+ * (otherwise it is read again), so no edit is lost.
  */
 export async function editHostKeys(
   deps: KeyDeps,
   host: Host,
   change: (managed: readonly ManagedKey[]) => ManagedKey[],
 ): Promise<{ changed: boolean; before: ManagedKey[]; after: ManagedKey[] }> {
-  return deps.sql.begin(async (tx) => {
-    await tx`select pg_advisory_xact_lock(hashtext('testum:authorized_keys'), ${host.id})`;
-    let before: ManagedKey[] = [];
-    let after: ManagedKey[] = [];
-    const result = await deps.remote.editAuthorizedKeys(host, (content) => {
-      const file = parseAuthorizedKeys(content);
-      before = [...file.managed];
-      after = change(file.managed);
-      const next = renderAuthorizedKeys(file, after);
-      return next === (content ?? "") ? undefined : next;
-    });
-    return { changed: result.changed, before, after };
+  let before: ManagedKey[] = [];
+  let after: ManagedKey[] = [];
+  const result = await deps.remote.editAuthorizedKeys(host, (content) => {
+    const file = parseAuthorizedKeys(content);
+    before = [...file.managed];
+    after = change(file.managed);
+    const next = renderAuthorizedKeys(file, after);
+    return next === (content ?? "") ? undefined : next;
   });
+  return { changed: result.changed, before, after };
 }
 
 function describeChange(before: readonly ManagedKey[], after: readonly ManagedKey[]): Message {

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { KeyedLock } from "../../core/concurrency.js";
 import { SshError, TestumError } from "../../core/errors.js";
 import type { Host } from "../../core/hosts.js";
 import { msg } from "../../core/i18n.js";
@@ -9,6 +10,10 @@ import { checkPrivateKey, generateEd25519 } from "./ssh.js";
 
 /** Exit status of the write script when the file changed since it was read. */
 const CHANGED = 75;
+/** Reads and compare-and-swap writes before giving up on a file others keep changing. */
+const EDIT_ATTEMPTS = 6;
+/** Longest a management command (read or write authorized_keys) may take. */
+const MANAGEMENT_TIMEOUT_MS = 30_000;
 
 const READ_SCRIPT = `f="$HOME/.ssh/authorized_keys"; if [ -f "$f" ]; then printf 'present\\n'; cat "$f"; else printf 'absent\\n'; fi`;
 
@@ -47,6 +52,9 @@ function hashOf(content: string | null): string {
 
 export function createRemoteAccess(deps: ConnectorDeps): RemoteAccess {
   const connector = createHostConnector(deps);
+  // Edits of one host by this process wait for each other; other processes are kept
+  // out by the write script's compare-and-swap.
+  const edits = new KeyedLock<number>();
 
   async function probe(host: Host, options: { acceptAnyHostKey?: boolean; privateKey?: string } = {}): Promise<ProbeResult> {
     const started = Date.now();
@@ -75,27 +83,32 @@ export function createRemoteAccess(deps: ConnectorDeps): RemoteAccess {
   }
 
   async function editAuthorizedKeys(host: Host, edit: (current: string | null) => string | undefined) {
+    // The credential is read and the host reached before any wait for other edits.
     const conn = await connector.connect(host);
     try {
-      for (let attempt = 1; ; attempt++) {
-        const read = await conn.captureBytes(READ_SCRIPT);
-        if (read.code !== 0) throw new TestumError("ssh_failed", msg("remote.keys_unreadable", { host: host.name, problem: read.stderr.trim() || `exit ${read.code}` }));
-        const newline = read.stdout.indexOf(0x0a);
-        const state = read.stdout.subarray(0, newline).toString("latin1");
-        const before = state === "present" ? read.stdout.subarray(newline + 1).toString("latin1") : null;
-        const after = edit(before);
-        if (after === undefined || after === before) return { before, after: before, changed: false };
-        const write = await conn.capture(writeScript(hashOf(before)), Buffer.from(after, "latin1"));
-        if (write.code === 0) return { before, after, changed: true };
-        if (write.code !== CHANGED || attempt >= 3) {
-          throw new TestumError(
-            "ssh_failed",
-            write.code === CHANGED
-              ? msg("remote.keys_kept_changing", { host: host.name })
-              : msg("remote.keys_unwritable", { host: host.name, problem: write.stderr.trim() || `exit ${write.code}` }),
-          );
+      return await edits.run(host.id, async () => {
+        for (let attempt = 1; ; attempt++) {
+          const read = await conn.captureBytes(READ_SCRIPT, undefined, MANAGEMENT_TIMEOUT_MS);
+          if (read.code !== 0) throw new TestumError("ssh_failed", msg("remote.keys_unreadable", { host: host.name, problem: read.stderr.trim() || `exit ${read.code}` }));
+          const newline = read.stdout.indexOf(0x0a);
+          const state = read.stdout.subarray(0, newline).toString("latin1");
+          const before = state === "present" ? read.stdout.subarray(newline + 1).toString("latin1") : null;
+          const after = edit(before);
+          if (after === undefined || after === before) return { before, after: before, changed: false };
+          const write = await conn.captureBytes(writeScript(hashOf(before)), Buffer.from(after, "latin1"), MANAGEMENT_TIMEOUT_MS);
+          if (write.code === 0) return { before, after, changed: true };
+          if (write.code !== CHANGED || attempt >= EDIT_ATTEMPTS) {
+            throw new TestumError(
+              "ssh_failed",
+              write.code === CHANGED
+                ? msg("remote.keys_kept_changing", { host: host.name })
+                : msg("remote.keys_unwritable", { host: host.name, problem: write.stderr.trim() || `exit ${write.code}` }),
+            );
+          }
+          // Someone else wrote in between: read again after a short, random pause.
+          await new Promise((r) => setTimeout(r, 20 + Math.random() * 200 * attempt));
         }
-      }
+      });
     } finally {
       conn.end();
     }

@@ -1,6 +1,7 @@
 import { createHash, generateKeyPairSync, randomBytes } from "node:crypto";
 import ssh2 from "ssh2";
 import type { ClientChannel, ConnectConfig } from "ssh2";
+import { assertNoTransaction } from "../../core/db.js";
 import { SshError } from "../../core/errors.js";
 import type { ExecHandlers, ExecResult } from "./exec.js";
 import { signalScript, taskSignalScript, wrapCommand } from "./remote-scripts.js";
@@ -207,15 +208,25 @@ export class SshConnection {
     });
   }
 
-  /** Runs a command and collects its output as bytes (for short management commands). */
-  async captureBytes(command: string, stdin?: Buffer | string): Promise<{ stdout: Buffer; stderr: string; code: number | null }> {
+  /**
+   * Runs a command and collects its output as bytes (for short management
+   * commands). After `timeoutMs` the channel is closed and the call fails.
+   */
+  async captureBytes(command: string, stdin?: Buffer | string, timeoutMs = 60_000): Promise<{ stdout: Buffer; stderr: string; code: number | null }> {
     const { channel, exit } = await this.openChannel(command);
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
       const out: Buffer[] = [];
       const err: Buffer[] = [];
+      const timer = setTimeout(() => {
+        channel.close();
+        reject(new SshError("other", msg("ssh.command_timed_out", { host: this.target.name, seconds: Math.round(timeoutMs / 1000) })));
+      }, timeoutMs);
       channel.on("data", (c: Buffer) => out.push(c));
       channel.stderr.on("data", (c: Buffer) => err.push(c));
-      channel.on("close", () => resolve({ stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString("utf8"), code: exit.exitCode }));
+      channel.on("close", () => {
+        clearTimeout(timer);
+        resolve({ stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString("utf8"), code: exit.exitCode });
+      });
       channel.end(stdin);
     });
   }
@@ -232,6 +243,7 @@ export class SshConnection {
    */
   private openChannel(command: string): Promise<{ channel: ClientChannel; exit: { exitCode: number | null; signal: string | null } }> {
     return new Promise((resolve, reject) => {
+      assertNoTransaction(`an SSH command on ${this.target.name}`);
       this.client.exec(command, (err, channel) => {
         if (err) return reject(new SshError("not_started", `${this.target.name}: could not start the command: ${err.message}`, { cause: err }));
         const exit = { exitCode: null as number | null, signal: null as string | null };
@@ -261,6 +273,7 @@ function sleep(ms: number): Promise<void> {
  */
 export function connectSsh(target: SshTarget, options: ConnectOptions = {}): Promise<SshConnection> {
   return new Promise((resolve, reject) => {
+    assertNoTransaction(`an SSH connection to ${target.name}`);
     const client = new Client();
     let seen: string | undefined;
     let mismatch = false;

@@ -2,6 +2,7 @@ import { requireOnHosts } from "../access.js";
 import { approvalHash, listDecisions, renderRequest } from "../approvals.js";
 import type { Reply } from "../chat.js";
 import { NotAllowedError, TestumError } from "../errors.js";
+import { transaction } from "../db.js";
 import { getHostById, type Host } from "../hosts.js";
 import { msg, say, translator } from "../i18n.js";
 import { renderParent } from "../job-view.js";
@@ -40,7 +41,7 @@ async function askAgain(ctx: HandlerContext, job: Job, hosts: readonly Host[]): 
   const { sql, settings } = ctx;
   const t = translator(job.lang);
   const risks = [...riskMessages(job.command, hosts, await listRiskPatterns(sql), { maxHostsWithoutApproval: settings.approvalHosts }), msg("approval.targets_changed")];
-  await sql.begin(async (tx) => {
+  await transaction(sql, async (tx) => {
     await tx`delete from approvals where job_id = ${job.id}`;
     await tx`delete from job_tasks where job_id = ${job.id}`;
     for (const host of hosts) await tx`insert into job_tasks (job_id, host_name, host_id) values (${job.id}, ${host.name}, ${host.id})`;

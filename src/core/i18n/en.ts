@@ -229,6 +229,7 @@ export const en = {
   "ssh.connect_failed": "could not connect to {where}: {problem}",
   "ssh.no_handshake": "no SSH handshake within the time limit",
   "ssh.failed": "SSH to {where} failed: {problem}",
+  "ssh.command_timed_out": "{host}: the command did not finish within {seconds} s and was stopped",
   "ssh.socket.refused": "connection refused (is sshd running on that port?)",
   "ssh.socket.timed_out": "connection timed out",
   "ssh.socket.unreachable": "host unreachable",

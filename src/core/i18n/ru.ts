@@ -231,6 +231,7 @@ export const ru: Record<keyof typeof en, string> = {
   "ssh.connect_failed": "не удалось подключиться к {where}: {problem}",
   "ssh.no_handshake": "SSH-рукопожатие не завершилось за отведённое время",
   "ssh.failed": "ошибка SSH при подключении к {where}: {problem}",
+  "ssh.command_timed_out": "{host}: команда не завершилась за {seconds} с и была остановлена",
   "ssh.socket.refused": "в соединении отказано (sshd слушает этот порт?)",
   "ssh.socket.timed_out": "время ожидания соединения истекло",
   "ssh.socket.unreachable": "хост недоступен",
