@@ -37,6 +37,8 @@ export interface RunOptions {
   readonly sweepEveryMs?: number;
   /** How often schedules are re-read (tests shorten it). */
   readonly scheduleSyncMs?: number;
+  /** How long a log may still take to store after its task's deadline (tests shorten it). */
+  readonly logGraceMs?: number;
 }
 
 export interface Running {
@@ -199,6 +201,7 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
       hostSlots: config.TESTUM_WORKER_HOSTS,
       publicUrl: config.publicUrl,
       heartbeatMs: options.heartbeatMs,
+      logGraceMs: options.logGraceMs,
     });
     stops.push(async () => {
       await worker.close();

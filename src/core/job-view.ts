@@ -167,7 +167,8 @@ export function renderParent(job: Job, tasks: readonly Task[], publicUrl: string
   if (!single) blocks.push({ type: "text", text: `${progressBar(countTasks(tasks))}  ${countsLine(countTasks(tasks), t)}` });
   blocks.push({ type: "fields", fields });
   const problem = single?.error ?? job.error;
-  if (problem && status !== "succeeded") blocks.push({ type: "text", text: problem });
+  // A succeeded command can still carry a problem: its log could not be stored.
+  if (problem) blocks.push({ type: "text", text: problem });
   if (!ACTIVE.includes(job.status)) {
     const links = [];
     if (single?.logKey) links.push({ label: t("link.full_log"), url: logUrl(publicUrl, job) });

@@ -15,8 +15,10 @@ export interface JobQueue {
 export interface LogUpload {
   /** Write output here; backpressure is honoured, so memory stays bounded. */
   readonly stream: Writable;
-  /** Resolves once the whole object is stored; rejects if storing failed. */
+  /** Resolves once the whole object is stored; rejects if storing failed or was aborted. */
   readonly done: Promise<{ bytes: number }>;
+  /** Gives up on the object: `done` rejects and nothing partial is kept. */
+  abort(): void;
 }
 
 /** Where full job logs live: S3 in production, a directory on a laptop. */
@@ -27,8 +29,8 @@ export interface LogStore {
   locate(key: string): Promise<{ redirect: string } | { stream: Readable; bytes: number } | undefined>;
   /** The object's bytes through testum, for pages that show a log inline. */
   read(key: string): Promise<{ stream: Readable; bytes: number } | undefined>;
-  /** Fails when the store cannot be reached. */
-  check(): Promise<void>;
+  /** Fails when the store cannot be reached, or does not answer within `timeoutMs`. */
+  check(timeoutMs?: number): Promise<void>;
 }
 
 /** A token bucket shared by every testum process (see adapters/redis). */

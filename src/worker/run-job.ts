@@ -23,6 +23,7 @@ import {
   type TaskStatus,
 } from "../core/jobs.js";
 import { LiveMessage } from "../core/live.js";
+import { LOG_GRACE_MS, settleUpload } from "../core/log-upload.js";
 import type { CancelBus, LogStore, Logger } from "../core/ports.js";
 import type { SecretBox } from "../core/secret-box.js";
 import type { TailBuffer } from "../core/tail.js";
@@ -46,6 +47,8 @@ export interface RunnerDeps {
   readonly sshReadyTimeoutMs?: number;
   /** How long an unused SSH connection stays open for the next job. */
   readonly idleConnectionMs?: number;
+  /** How long a log may still take to store after its task's deadline. */
+  readonly logGraceMs?: number | undefined;
 }
 
 export const HEARTBEAT_MS = 10_000;
@@ -203,7 +206,7 @@ export function createJobRunner(deps: RunnerDeps) {
             const onCancel = () => controller.abort();
             cancel.signal.addEventListener("abort", onCancel);
             const outcome = await runTask(
-              { pool, logs: deps.logs, log },
+              { pool, logs: deps.logs, log, logGraceMs: deps.logGraceMs },
               {
                 job,
                 task,
@@ -266,7 +269,7 @@ export function createJobRunner(deps: RunnerDeps) {
     const upload = deps.logs.open(key);
     upload.stream.end(renderReport(job, tasks, deps.publicUrl, t));
     try {
-      await upload.done;
+      await settleUpload(upload, { until: Date.now() + (deps.logGraceMs ?? LOG_GRACE_MS) });
       await setReportKey(sql, job.id, key);
     } catch (err) {
       log.error({ err, job: job.id }, "the job report could not be stored");

@@ -4,6 +4,7 @@ import { isTestumError, SshError, TestumError } from "../core/errors.js";
 import type { Host } from "../core/hosts.js";
 import { msg, translate, translator } from "../core/i18n.js";
 import type { Job, Task, TaskOutcome } from "../core/jobs.js";
+import { LOG_GRACE_MS, LogStoreTimeoutError, settleUpload } from "../core/log-upload.js";
 import type { LogStore, Logger } from "../core/ports.js";
 import { TailBuffer } from "../core/tail.js";
 import type { ConnectionPool } from "../adapters/ssh/pool.js";
@@ -22,6 +23,8 @@ export interface TaskDeps {
   readonly pool: ConnectionPool;
   readonly logs: LogStore;
   readonly log: Logger;
+  /** How long the log may still take to store after the task's deadline. */
+  readonly logGraceMs?: number | undefined;
 }
 
 /**
@@ -55,6 +58,8 @@ function failureOf(err: unknown, log: Logger, job: Job, host: string): TaskOutco
  */
 export async function runTask(deps: TaskDeps, run: TaskRun): Promise<TaskOutcome & { mismatch?: SshError }> {
   const { job, task, host, signal } = run;
+  // The log is stored by the task's deadline plus a grace period, or given up.
+  const logDeadline = Date.now() + job.timeoutMs + (deps.logGraceMs ?? LOG_GRACE_MS);
   const tail = new TailBuffer();
   const hash = createHash("sha256");
   const logKey = logKeyOf(job, task.hostName);
@@ -99,8 +104,9 @@ export async function runTask(deps: TaskDeps, run: TaskRun): Promise<TaskOutcome
   }
 
   let logProblem: string | undefined;
-  const stored = await upload.done.catch((err: Error) => {
-    logProblem = translate(job.lang, "task.log_not_stored", { store: deps.logs.kind, problem: err.message });
+  const stored = await settleUpload(upload, { until: logDeadline, signal }).catch((err: Error) => {
+    const problem = err instanceof LogStoreTimeoutError ? translate(job.lang, "task.log_store_timed_out", { seconds: Math.round(err.waitedMs / 1000) }) : err.message;
+    logProblem = translate(job.lang, "task.log_not_stored", { store: deps.logs.kind, problem });
     deps.log.error({ err, job: job.id, host: task.hostName }, "log upload failed");
     return undefined;
   });

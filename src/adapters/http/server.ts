@@ -41,14 +41,21 @@ export function createHttpServer(deps: HttpDeps): Server {
   const { sql, logs, log } = deps;
   const jobPages = createJobPages(sql);
 
+  /**
+   * Ready when Postgres and Redis answer. The log store is reported too, but
+   * does not make testum unready: commands still run while it is away, and
+   * each job says that its log could not be stored.
+   */
   async function readyz(res: ServerResponse): Promise<void> {
     const checks = await Promise.allSettled([
       withTimeout(sql`select 1`, 2000, "Postgres"),
       withTimeout(deps.pingRedis(), 2000, "Redis"),
+      withTimeout(deps.logs.check(2000), 2500, "the log store"),
     ]);
-    const [pg, redis] = checks.map((c) => (c.status === "fulfilled" ? "ok" : String((c.reason as Error).message)));
+    const [pg, redis, logs] = checks.map((c) => (c.status === "fulfilled" ? "ok" : String((c.reason as Error).message)));
+    if (logs !== "ok") log.warn({ problem: logs }, "the log store is not answering");
     const ok = pg === "ok" && redis === "ok";
-    send(res, ok ? 200 : 503, JSON.stringify({ postgres: pg, redis }), "application/json");
+    send(res, ok ? 200 : 503, JSON.stringify({ postgres: pg, redis, logs: logs === "ok" ? "ok" : "unavailable" }), "application/json");
   }
 
   /** `/logs/TOKEN[/HOST]`: redirects to a fresh presigned URL, or serves the bytes. */

@@ -32,7 +32,7 @@ export function createLocalLogStore(root: string): LogStore {
         return { bytes };
       })();
       done.catch(() => stream.resume());
-      return { stream, done };
+      return { stream, done, abort: () => void stream.destroy(new Error("the log upload was stopped")) };
     },
     async locate(key) {
       return this.read(key);

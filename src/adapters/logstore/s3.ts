@@ -2,6 +2,7 @@ import { GetObjectCommand, HeadBucketCommand, S3Client } from "@aws-sdk/client-s
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { PassThrough, type Readable } from "node:stream";
+import { assertNoTransaction } from "../../core/db.js";
 import type { LogStore, LogUpload } from "../../core/ports.js";
 
 export interface S3Settings {
@@ -18,6 +19,13 @@ const PART_SIZE = 5 * 1024 * 1024;
 const QUEUE_SIZE = 2;
 /** Presigned links are made fresh on every click, so they can be short-lived. */
 const PRESIGN_SECONDS = 300;
+/**
+ * Every S3 request is bounded: an endpoint that accepts connections and never
+ * answers fails the request instead of holding it forever. Uploads are also
+ * bounded by the job (see core/log-upload.ts).
+ */
+export const S3_CONNECT_TIMEOUT_MS = 5_000;
+export const S3_REQUEST_TIMEOUT_MS = 30_000;
 
 /** Logs in S3 (or MinIO), streamed as multipart uploads while the command runs. */
 export function createS3LogStore(settings: S3Settings): LogStore & { close(): void } {
@@ -33,6 +41,8 @@ export function createS3LogStore(settings: S3Settings): LogStore & { close(): vo
     // and S3-compatible servers then store exactly the bytes sent.
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
+    requestHandler: { connectionTimeout: S3_CONNECT_TIMEOUT_MS, requestTimeout: S3_REQUEST_TIMEOUT_MS, throwOnRequestTimeout: true },
+    maxAttempts: 3,
   });
   return {
     kind: `S3 bucket ${settings.bucket}${settings.endpoint ? ` at ${settings.endpoint}` : ""}`,
@@ -40,6 +50,7 @@ export function createS3LogStore(settings: S3Settings): LogStore & { close(): vo
       const stream = new PassThrough({ highWaterMark: 256 * 1024 });
       let bytes = 0;
       stream.on("data", (c: Buffer) => (bytes += c.length));
+      assertNoTransaction("an S3 upload");
       const upload = new Upload({
         client,
         params: { Bucket: settings.bucket, Key: key, Body: stream, ContentType: contentType },
@@ -50,7 +61,15 @@ export function createS3LogStore(settings: S3Settings): LogStore & { close(): vo
       const done = upload.done().then(() => ({ bytes }));
       // Keep draining after a failure so the command is never blocked by its log.
       done.catch(() => stream.resume());
-      return { stream, done };
+      return {
+        stream,
+        done,
+        abort() {
+          stream.resume();
+          // Aborting also removes the parts sent so far (leavePartsOnError is false).
+          void upload.abort().catch(() => {});
+        },
+      };
     },
     async locate(key) {
       const url = await getSignedUrl(client, new GetObjectCommand({ Bucket: settings.bucket, Key: key }), {
@@ -59,6 +78,7 @@ export function createS3LogStore(settings: S3Settings): LogStore & { close(): vo
       return { redirect: url };
     },
     async read(key) {
+      assertNoTransaction("an S3 read");
       try {
         const object = await client.send(new GetObjectCommand({ Bucket: settings.bucket, Key: key }));
         return { stream: object.Body as Readable, bytes: Number(object.ContentLength ?? 0) };
@@ -67,8 +87,9 @@ export function createS3LogStore(settings: S3Settings): LogStore & { close(): vo
         throw err;
       }
     },
-    async check() {
-      await client.send(new HeadBucketCommand({ Bucket: settings.bucket }));
+    async check(timeoutMs = 2000) {
+      assertNoTransaction("an S3 check");
+      await client.send(new HeadBucketCommand({ Bucket: settings.bucket }), { abortSignal: AbortSignal.timeout(timeoutMs) });
     },
     close() {
       client.destroy();

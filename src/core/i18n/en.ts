@@ -447,6 +447,7 @@ export const en = {
   "task.stopped_before_start": "stopped before it started",
   "task.internal_error": "internal error while running the command; see testum's log",
   "task.log_not_stored": "the full log could not be stored ({store}): {problem}",
+  "task.log_store_timed_out": "the log store did not finish storing within {seconds} s, so the upload was stopped",
   "task.not_started_cancelled": "not started: the job was cancelled",
   "task.not_started_failures": "not started: {count} hosts failed (--max-failures {max})",
   // Posting a job

@@ -449,6 +449,7 @@ export const ru: Record<keyof typeof en, string> = {
   "task.stopped_before_start": "остановлено до запуска",
   "task.internal_error": "внутренняя ошибка при выполнении команды; подробности в логе testum",
   "task.log_not_stored": "полный лог не удалось сохранить ({store}): {problem}",
+  "task.log_store_timed_out": "хранилище логов не завершило запись за {seconds} с, загрузка остановлена",
   "task.not_started_cancelled": "не запущено: задание отменено",
   "task.not_started_failures": "не запущено: ошибки на {count} {count|хосте|хостах|хостах} (--max-failures {max})",
   // Posting a job
