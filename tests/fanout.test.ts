@@ -5,6 +5,8 @@ import { remoteProcesses } from "./helpers/sshd.js";
 import { eventually } from "./helpers/testum.js";
 
 const HOSTS = 24;
+/** Sleep lengths unique to this run: processes another run left behind are never mistaken for ours. */
+const S = 10_000 + (process.pid % 50_000) * 10;
 let world: SlackWorld;
 const name = (i: number) => `web-${String(i + 1).padStart(2, "0")}`;
 
@@ -102,9 +104,9 @@ describe("many hosts at once", () => {
   });
 
   it("cancel kills the remote command and its children on every host", async () => {
-    const res = await world.slash("run role=web 'sleep 617 & sh -c \"sleep 618\"; wait'");
+    const res = await world.slash(`run role=web 'sleep ${S + 1} & sh -c "sleep ${S + 2}"; wait'`);
     const jobId = jobIdFrom(text(res));
-    const sleepers = async () => new Set((await remoteProcesses(/^sleep 61[78]$/)).map((p) => p.hostDir)).size;
+    const sleepers = async () => new Set((await remoteProcesses(new RegExp(`^sleep (${S + 1}|${S + 2})$`))).map((p) => p.hostDir)).size;
     await eventually("every host to be running", async () => (await sleepers()) === HOSTS, 30_000);
     const job = await world.job(jobId);
     await world.click(job.liveMessage!, `t1:cancel:${jobId}`, "U0STRANGER1");
@@ -122,10 +124,10 @@ describe("many hosts at once", () => {
   });
 
   it("a timeout kills the remote command on every host", async () => {
-    const job = await runJob("run role=web --timeout 2s 'sleep 619'");
+    const job = await runJob(`run role=web --timeout 2s 'sleep ${S + 3}'`);
     expect(job.status).toBe("timed_out");
     expect((await world.tasks(job.id)).every((t) => t.status === "timed_out")).toBe(true);
-    await eventually("no sleep left on any host", async () => (await remoteProcesses(/sleep 619/)).length === 0, 15_000);
+    await eventually("no sleep left on any host", async () => (await remoteProcesses(new RegExp(`sleep ${S + 3}`))).length === 0, 15_000);
   });
 
   it("runs a script from a fenced block with its shebang, and removes it afterwards", async () => {

@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
 import type { ClientChannel } from "ssh2";
-import { REPORT_PID, shellQuote } from "./remote-scripts.js";
+import { shellQuote } from "./remote-scripts.js";
 import type { ExecHandlers, ExecResult } from "./exec.js";
 
 /**
- * A long-lived /bin/sh on a pooled connection that runs commands one at a
+ * A long-lived runner on a pooled connection that runs commands one at a
  * time. sshd's cost is making a session (fork, environment, the login
  * shell), so a warm host pays it once, not per command.
  *
@@ -14,8 +14,19 @@ import type { ExecHandlers, ExecResult } from "./exec.js";
  * inherits the tag, also processes that leave its process group or session,
  * so stopping it signals every process carrying the tag (the way CI servers
  * find a build's processes) and every descendant of the command's shell.
- * Its end is framed on stdout and stderr by markers carrying a random nonce
- * that the command's output cannot forge.
+ * Its end is framed on stdout and stderr by markers carrying a random nonce.
+ *
+ * The runner is a small Perl program that makes itself non-dumpable
+ * (prctl PR_SET_DUMPABLE 0) before it reads any instruction, as sshd does
+ * for its own session processes. The kernel then lets no other process of
+ * the same user open its file descriptors through /proc or trace it, so
+ * what a job leaves running cannot read the next job's instruction (its
+ * command text and end nonce) from the session's stdin, nor forge its end:
+ * only the runner knows the nonce, and only the runner prints the end
+ * marker. Where that cannot be had (no Perl, a kernel or architecture the
+ * runner does not know), the host runs one exec per command instead.
+ * Against the account's own root, or a leftover running as root, nothing on
+ * the host is protected.
  */
 
 const RS = "\x1e";
@@ -29,27 +40,40 @@ export interface SessionHost {
 }
 
 /**
- * `testum_held PID`: true while a process started after PID still holds the
- * session's stdout or stderr, like a background job the command left
- * behind. As with an exec, whose channel stays open until its output is
- * closed, the command has not ended until then, so no output of it ever
- * lands in the next command's. Only shell builtins: no process is started
- * for the check, which is what a warm command would otherwise pay for.
+ * The runner. Per instruction line `NONCE TAG HEX(command)`: notes the last
+ * pid handed out, forks, prints the child's pid, lets the child exec the
+ * login shell with the command (stdin /dev/null, TESTUM_TASK=TAG), waits for
+ * it, then waits while a process started after it still holds the session's
+ * stdout or stderr (a background job the command left behind: as with an
+ * exec, whose channel stays open until its output is closed, the command has
+ * not ended until then), and prints the end markers with the exit status.
+ * One line of Perl without "!", so any login shell passes it on unchanged.
  */
-const HELD_BY_OTHERS = [
-  "testum_held() {",
-  "  for p in /proc/[0-9]*; do",
-  // sshd ($PPID) holds the other end of both pipes, which /proc shows as the same pipe.
-  '    q=${p#/proc/}; [ "$q" -gt "$1" ] && [ "$q" != $$ ] && [ "$q" != $PPID ] || continue',
-  "    if [ $p/fd/1 -ef /proc/$$/fd/1 ] || [ $p/fd/2 -ef /proc/$$/fd/2 ]; then return 0; fi",
-  "  done",
-  "  return 1",
-  "}",
-  // Short naps first (where sleep takes fractions), then a second at a time.
-  "testum_nap() {",
-  '  if [ "$1" -lt 20 ]; then sleep 0.1 || sleep 1; else sleep 1; fi </dev/null >/dev/null 2>&1',
-  "}",
-].join("\n");
+export const RUNNER = [
+  "use POSIX (); $| = 1;",
+  // prctl's syscall number per architecture (PR_SET_DUMPABLE is 4).
+  "my %nr = (x86_64 => 157, aarch64 => 167, riscv64 => 167, loongarch64 => 167, i386 => 172, i486 => 172, i586 => 172, i686 => 172, armv6l => 172, armv7l => 172, s390x => 172, ppc64 => 171, ppc64le => 171);",
+  "my $n = $nr{(POSIX::uname())[4]};",
+  // Non-dumpable: /proc/PID/fd then belongs to root (a root login is not protected anyway).
+  "my $ok = defined($n) && syscall($n, 4, 0, 0, 0, 0) == 0 && ($> == 0 || (stat(\"/proc/$$/fd\"))[4] == 0);",
+  "unless ($ok) { print \"\\036unable $ARGV[0]\\n\"; exit 0 }",
+  "print \"\\036ready $ARGV[0]\\n\"; my $pp = getppid();",
+  "sub held { my ($b) = @_; my @o = stat(STDOUT); my @e = stat(STDERR); opendir(my $d, \"/proc\") or return 0;",
+  " for my $q (readdir $d) { next unless $q =~ /^[0-9]+$/ and $q > $b and $q ne $$ and $q ne $pp;",
+  "  for my $f (1, 2) { my @s = stat(\"/proc/$q/fd/$f\") or next; return 1 if ($s[0] == $o[0] and $s[1] == $o[1]) or ($s[0] == $e[0] and $s[1] == $e[1]) } }",
+  " return 0 }",
+  "while (defined(my $line = <STDIN>)) { chomp $line; my ($nonce, $tag, $hex) = split / /, $line; last unless defined $hex;",
+  // The last pid handed out (loadavg's fifth field): every process the command starts gets a higher one.
+  " my $b = 0; if (open(my $la, \"<\", \"/proc/loadavg\")) { ($b) = (split / /, scalar <$la>)[4] =~ /([0-9]+)/; close $la }",
+  // The child waits until its pid has been printed, so nothing it runs can write before that line.
+  " pipe(my $r, my $w); my $pid = fork();",
+  " if (defined $pid and $pid == 0) { close $w; sysread($r, my $x, 1); close $r; open(STDIN, \"<\", \"/dev/null\"); $ENV{TESTUM_TASK} = $tag;",
+  "  my $sh = $ENV{SHELL} || \"/bin/sh\"; my $cmd = pack(\"H*\", $hex); exec { $sh } $sh, \"-c\", $cmd; POSIX::_exit(127) }",
+  " close $r; my $code = 126;",
+  " if (defined $pid) { print \"\\036testum-pid $pid\\n\"; close $w; waitpid($pid, 0); my $s = $?; $code = ($s & 127) ? 128 + ($s & 127) : ($s >> 8);",
+  "  my $i = 0; while (held($b)) { select(undef, undef, undef, $i < 20 ? 0.1 : 1); $i++ } } else { close $w }",
+  " print STDOUT \"\\036testum-end $nonce $code\\n\"; print STDERR \"\\036testum-end $nonce\\n\" }",
+].join(" ");
 
 /** Finds `marker` in a stream, forwarding what comes before it; handles markers split across chunks. */
 class Framer {
@@ -107,10 +131,16 @@ export class ShellSession {
     return !this.dead && !this.busy;
   }
 
-  /** Starts a session shell; undefined when the host cannot run one (no /proc to find a command's processes by). */
+  /**
+   * Starts the session's runner; undefined when the host cannot run one (no
+   * Perl, or no way to keep other processes out of it): it then uses one exec per command.
+   */
   static async open(host: SessionHost, timeoutMs = 5000): Promise<ShellSession | undefined> {
-    const channel = await host.openRaw("exec /bin/sh");
     const nonce = randomBytes(8).toString("hex");
+    const channel = await host.openRaw(`exec perl -e ${shellQuote(RUNNER)} ${nonce}`);
+    // Whatever the login shell or Perl says before the runner is ready is not any command's output.
+    const discard = () => {};
+    channel.stderr.on("data", discard);
     const ready = await new Promise<boolean>((resolve) => {
       let out = "";
       const timer = setTimeout(() => resolve(false), timeoutMs);
@@ -126,8 +156,8 @@ export class ShellSession {
       };
       channel.on("data", onData);
       channel.on("close", () => finish(false));
-      channel.write(`${HELD_BY_OTHERS}\n[ -r /proc/loadavg ] && [ -e /proc/$$/fd/1 ] && printf '\\036ready ${nonce}\\n' || printf '\\036unable ${nonce}\\n'\n`);
     });
+    channel.stderr.off("data", discard);
     if (!ready) {
       channel.close();
       return undefined;
@@ -145,13 +175,7 @@ export class ShellSession {
     const channel = this.channel;
     const nonce = randomBytes(12).toString("hex");
     const tag = randomBytes(12).toString("hex");
-    // The login shell runs the command, as sshd would; it first reports its pid (the command has started).
-    const script = `${REPORT_PID}; ${command}`;
-    // The last pid handed out (loadavg's fifth field): every process the command starts gets a higher one.
-    const line =
-      `read -r b b b b b </proc/loadavg; TESTUM_TASK=${tag} "$SHELL" -c ${shellQuote(script)} </dev/null; s=$?; ` +
-      `n=0; while testum_held $b; do testum_nap $n; n=$((n + 1)); done; ` +
-      `printf '\\036testum-end ${nonce} %s\\n' "$s"; printf '\\036testum-end ${nonce}\\n' >&2\n`;
+    const line = `${nonce} ${tag} ${Buffer.from(command, "utf8").toString("hex")}\n`;
 
     return new Promise<ExecResult>((resolve) => {
       let pid: number | undefined;
