@@ -15,6 +15,7 @@ import { decideSchedule, scheduleAdd, scheduleList, schedulePause, scheduleResum
 import { decodeScriptTarget, run, script, submit } from "./handlers/run.js";
 import { scriptBody } from "./commands.js";
 import { getHost, listHosts } from "./hosts.js";
+import { MAX_COMMAND_CHARS, MAX_FORM_CHARS, screenText, storable } from "./input.js";
 import { looksLikePrivateKey } from "./public-keys.js";
 import { errorView, inLanguage, listing, privateReply } from "./replies.js";
 import { truncate } from "./tail.js";
@@ -223,9 +224,14 @@ export function createApp(deps: AppDeps): App {
       const lower = prefix.toLowerCase();
       return (await listHosts(sql)).map((h) => h.name).filter((n) => n.startsWith(lower)).slice(0, 25);
     },
-    async handle(event) {
+    async handle(received) {
+      // Names the platform tells are kept as well as they can be stored; what a person typed is refused if it cannot be.
+      const event = received.actor.name === undefined ? received : { ...received, actor: { ...received.actor, name: storable(received.actor.name) } };
       const ctx = contextFor(event);
       try {
+        if (event.kind === "command") screenText(rawInput(event), MAX_COMMAND_CHARS);
+        else if (event.kind === "form") for (const value of Object.values(event.values)) screenText(value, MAX_FORM_CHARS);
+        else screenText(event.action, 1000);
         switch (event.kind) {
           case "command":
             return inLanguage(await command(ctx, event), ctx.lang);

@@ -300,8 +300,8 @@ export const COMMAND_SPECS: readonly Spec[] = [
       { name: "command", kind: "rest", ...described("command.schedule.add.arg.command") },
     ],
     flags: [
-      { name: "tz", kind: "word", ...described("command.schedule.add.flag.tz") },
-      { name: "name", kind: "word", ...described("command.schedule.add.flag.name") },
+      { name: "tz", kind: "word", ...described("command.schedule.add.flag.tz"), maxLength: 64 },
+      { name: "name", kind: "word", ...described("command.schedule.add.flag.name"), maxLength: 64 },
       { name: "on-change", kind: "boolean", ...described("command.schedule.add.flag.on_change") },
       { name: "timeout", kind: "duration", ...described("flag.timeout"), min: 1000, max: 86_400_000 },
     ],

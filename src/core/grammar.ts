@@ -45,6 +45,8 @@ export interface FlagSpec {
   readonly descriptionKey?: MessageKey;
   readonly min?: number;
   readonly max?: number;
+  /** Longest value accepted (word options). */
+  readonly maxLength?: number;
 }
 
 export type Values = Record<string, string | number | boolean | string[] | undefined>;
@@ -93,8 +95,13 @@ function convertArg(spec: CommandSpec<unknown>, arg: ArgSpec, value: string): st
       }
       return value;
     case "int": {
-      if (!/^-?\d+$/.test(value)) throw new UsageError(msg("usage.not_whole_number", { name: arg.name, value }), usageOf(spec));
-      return Number(value);
+      if (!/^-?\d+$/.test(value)) throw new UsageError(msg("usage.not_whole_number", { name: arg.name, value: value.slice(0, 40) }), usageOf(spec));
+      // Ids: positive, and exact as a JavaScript number (Postgres bigint goes further; ids never do).
+      const n = Number(value);
+      if (!Number.isSafeInteger(n) || n < 1) {
+        throw new UsageError(msg("usage.int_out_of_range", { name: arg.name, value: value.slice(0, 40), max: String(Number.MAX_SAFE_INTEGER) }), usageOf(spec));
+      }
+      return n;
     }
     default:
       if (value.trim() === "") throw new UsageError(msg("usage.empty", { name: arg.name }), usageOf(spec));
@@ -126,6 +133,7 @@ function convertFlag(spec: CommandSpec<unknown>, flag: FlagSpec, value: string |
     }
     case "word":
       if (typeof value !== "string" || value === "") return fail(msg("usage.expect.value"));
+      if (flag.maxLength !== undefined && value.length > flag.maxLength) return fail(msg("usage.expect.at_most_chars", { max: flag.maxLength }));
       return value;
   }
 }
@@ -192,6 +200,14 @@ export function parseTextArgs<C>(spec: CommandSpec<C>, input: string, tokens: re
         values[arg.name] = token.value;
         Object.assign(values, trailing);
       } else {
+        // An option of this command after an unquoted command would silently become part of it.
+        const misplaced = tokens.slice(i + 1).find((t) => !t.quoted && t.value.startsWith("--") && flags.has(t.value.slice(2).split("=", 1)[0]!));
+        if (misplaced) {
+          const option = misplaced.value.slice(2).split("=", 1)[0]!;
+          const words = tokens.slice(i, tokens.indexOf(misplaced)).map((t) => t.value).join(" ");
+          const example = `${spec.path.join(" ")} … '${words}' ${tokens.slice(tokens.indexOf(misplaced)).map((t) => t.value).join(" ")}`;
+          throw new UsageError(msg("usage.option_after_command", { option, example: example.slice(0, 300) }), usageOf(spec));
+        }
         values[arg.name] = remainder(input, token);
       }
       argIndex = spec.args.length;

@@ -28,6 +28,7 @@ export function parseTarget(text: string): TargetSelector {
     else if (tag) selector.tags.push([tag[1]!.toLowerCase(), tag[2]!]);
     else if (GLOB.test(part)) {
       if (!/^[a-z0-9._*?[\]!-]{1,63}$/.test(part)) throw new TestumError("invalid_input", msg("targets.bad_pattern", { part }));
+      parseGlob(part); // says what is wrong with it now, before any host is looked at
       selector.globs.push(part);
     } else if (/^[a-z0-9._-]{1,63}$/.test(part)) selector.names.push(part);
     else throw new TestumError("invalid_input", msg("targets.bad_part", { part }));
@@ -35,21 +36,81 @@ export function parseTarget(text: string): TargetSelector {
   return selector;
 }
 
-export function globToRegExp(glob: string): RegExp {
-  let source = "";
+/** One position of a glob: any run of characters, any one character, a set, or a literal. */
+type GlobPart =
+  | { readonly kind: "star" }
+  | { readonly kind: "one" }
+  | { readonly kind: "set"; readonly negated: boolean; readonly ranges: ReadonlyArray<readonly [string, string]> }
+  | { readonly kind: "char"; readonly ch: string };
+
+/** Parses a glob (`*`, `?`, `[abc]`, `[a-z]`, `[!x]`), naming what is wrong with it. */
+export function parseGlob(glob: string): GlobPart[] {
+  const parts: GlobPart[] = [];
   for (let i = 0; i < glob.length; i++) {
     const ch = glob[i]!;
-    if (ch === "*") source += ".*";
-    else if (ch === "?") source += ".";
+    if (ch === "*") {
+      if (parts.at(-1)?.kind !== "star") parts.push({ kind: "star" });
+    } else if (ch === "?") parts.push({ kind: "one" });
     else if (ch === "[") {
       const close = glob.indexOf("]", i + 1);
       if (close === -1) throw new TestumError("invalid_input", msg("targets.unclosed_bracket", { glob }));
-      const inner = glob.slice(i + 1, close).replace(/^!/, "^").replace(/\\/g, "\\\\");
-      source += `[${inner}]`;
+      let inner = glob.slice(i + 1, close);
+      const negated = inner.startsWith("!");
+      if (negated) inner = inner.slice(1);
+      const ranges: Array<[string, string]> = [];
+      for (let j = 0; j < inner.length; j++) {
+        if (inner[j + 1] === "-" && j + 2 < inner.length) {
+          const [from, to] = [inner[j]!, inner[j + 2]!];
+          if (from > to) throw new TestumError("invalid_input", msg("targets.bad_range", { range: `[${from}-${to}]`, glob }));
+          ranges.push([from, to]);
+          j += 2;
+        } else ranges.push([inner[j]!, inner[j]!]);
+      }
+      parts.push({ kind: "set", negated, ranges });
       i = close;
-    } else source += ch.replace(/[.+^${}()|\\]/g, "\\$&");
+    } else parts.push({ kind: "char", ch });
   }
-  return new RegExp(`^${source}$`);
+  return parts;
+}
+
+function matchesOne(part: GlobPart, ch: string): boolean {
+  switch (part.kind) {
+    case "one":
+      return true;
+    case "char":
+      return part.ch === ch;
+    case "set":
+      return part.ranges.some(([from, to]) => ch >= from && ch <= to) !== part.negated;
+    case "star":
+      return false;
+  }
+}
+
+/**
+ * Whether `name` matches the glob. Greedy with one backtrack point (the last
+ * star): at most length(name) × length(glob) steps, whatever the glob, so no
+ * pattern can stall the process the way a backtracking regex can.
+ */
+export function globMatch(parts: readonly GlobPart[], name: string): boolean {
+  let p = 0;
+  let n = 0;
+  let star = -1;
+  let resume = 0;
+  while (n < name.length) {
+    const part = parts[p];
+    if (part?.kind === "star") {
+      star = p++;
+      resume = n;
+    } else if (part && matchesOne(part, name[n]!)) {
+      p++;
+      n++;
+    } else if (star !== -1) {
+      p = star + 1;
+      n = ++resume;
+    } else return false;
+  }
+  while (parts[p]?.kind === "star") p++;
+  return p === parts.length;
 }
 
 /** The hosts a selector names, in name order. Throws when a name is unknown or nothing matches. */
@@ -58,11 +119,11 @@ export function selectHosts(hosts: readonly Host[], selector: TargetSelector, te
   for (const name of selector.names) {
     if (!byName.has(name)) throw new TestumError("unknown_host", msg("hosts.unknown", { name }));
   }
-  const patterns = selector.globs.map(globToRegExp);
+  const patterns = selector.globs.map(parseGlob);
   const named = selector.all || (selector.names.length === 0 && patterns.length === 0);
   const picked = hosts.filter(
     (h) =>
-      (named || selector.names.includes(h.name) || patterns.some((p) => p.test(h.name))) &&
+      (named || selector.names.includes(h.name) || patterns.some((p) => globMatch(p, h.name))) &&
       selector.tags.every(([k, v]) => h.tags[k] === v),
   );
   if (picked.length === 0) throw new TestumError("unknown_host", msg("targets.no_match", { target: text }));

@@ -159,6 +159,10 @@ export function createDiscordReceiver(deps: DiscordReceiverDeps): {
     } catch {
       return sendText(res, 400, "Malformed JSON\n");
     }
+    // An interaction is an object with a numeric type (interactions/receiving-and-responding.mdx).
+    if (typeof payload !== "object" || payload === null || typeof (payload as { type?: unknown }).type !== "number") {
+      return sendText(res, 400, "Malformed interaction: expected a JSON object with a numeric \"type\"\n");
+    }
     let markAnswered = () => {};
     const answered = new Promise<void>((r) => (markAnswered = r));
     res.once("finish", markAnswered);

@@ -23,6 +23,15 @@ function send(res: ServerResponse, status: number, body: string, type = "text/pl
   res.end(body);
 }
 
+/** decodeURIComponent, or null for a broken %-escape. */
+function decodeComponent(text: string): string | null {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return null;
+  }
+}
+
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
@@ -102,7 +111,8 @@ export function createHttpServer(deps: HttpDeps): Server {
   }
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? "/", "http://localhost");
+    const url = URL.canParse(req.url ?? "/", "http://localhost") ? new URL(req.url ?? "/", "http://localhost") : undefined;
+    if (!url) return send(res, 400, "Malformed URL\n");
     const path = url.pathname;
     const extra = deps.routes[path];
     if (extra) return extra(req, res);
@@ -112,7 +122,11 @@ export function createHttpServer(deps: HttpDeps): Server {
     const reportMatch = /^\/reports\/([^/]+)$/.exec(path);
     if (reportMatch) return serveReport(res, reportMatch[1]!);
     const logMatch = /^\/logs\/([^/]+)(?:\/([^/]+))?$/.exec(path);
-    if (logMatch) return serveLog(res, logMatch[1]!, logMatch[2] === undefined ? undefined : decodeURIComponent(logMatch[2]), url.searchParams.has("inline"));
+    if (logMatch) {
+      const host = logMatch[2] === undefined ? undefined : decodeComponent(logMatch[2]);
+      if (host === null) return send(res, 404, "No such log: the host name in the link is not valid (a broken %-escape).\n");
+      return serveLog(res, logMatch[1]!, host, url.searchParams.has("inline"));
+    }
     if (await jobPages.handle(req, res, path)) return;
     return send(res, 404, "Not found\n");
   }

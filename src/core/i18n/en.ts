@@ -125,6 +125,12 @@ export const en = {
   "usage.unknown_typed_option": "unknown option \"{option}\" for \"{command}\"",
   "usage.missing": "missing {arg}: {description}",
   "usage.unterminated_quote": "unterminated quote {quote} starting at \"{start}\"",
+  "usage.option_after_command": "--{option} comes after an unquoted command, so it would run on the host as part of the command. Quote the command and put options after it ({example}), or put the options before the target.",
+  "usage.int_out_of_range": "{name} must be a whole number from 1 to {max}, got \"{value}\"",
+  "usage.expect.at_most_chars": "at most {max} characters",
+  "input.nul": "the text contains a NUL character (\\0), which cannot be stored or sent to a host: remove it and send the command again",
+  "input.not_unicode": "the text contains a broken character (a lone UTF-16 surrogate), so it is not valid Unicode: retype that part and send the command again",
+  "input.too_long": "the text is {length} characters long; testum accepts at most {max}. Put longer scripts on the hosts and run them with /testum run.",
   // Single words
   "word.none": "none",
   "word.never": "never",
@@ -222,6 +228,7 @@ export const en = {
   "targets.bad_pattern": "\"{part}\" is not a valid host name pattern",
   "targets.bad_part": "\"{part}\" is not a host name, a glob (web-*), a tag (key=value) or all",
   "targets.unclosed_bracket": "unclosed [ in \"{glob}\"",
+  "targets.bad_range": "the range {range} in \"{glob}\" runs backwards: write it from low to high, e.g. [a-z]",
   "targets.no_match": "no hosts match \"{target}\". /testum hosts lists hosts and their tags.",
   // SSH connections
   "ssh.host_key_changed": "host key of {where} has CHANGED: pinned {pinned}, presented {presented}. testum refuses to connect. If the host was rebuilt, an admin can accept the new key with hosts repin {name}.",

@@ -127,6 +127,12 @@ export const ru: Record<keyof typeof en, string> = {
   "usage.unknown_typed_option": "у «{command}» нет параметра «{option}»",
   "usage.missing": "не указан аргумент {arg}: {description}",
   "usage.unterminated_quote": "незакрытая кавычка {quote} в начале «{start}»",
+  "usage.option_after_command": "--{option} стоит после команды без кавычек, поэтому выполнилась бы на хосте как часть команды. Возьмите команду в кавычки и поставьте параметры после неё ({example}) или поставьте параметры перед целью.",
+  "usage.int_out_of_range": "{name} должно быть целым числом от 1 до {max}, получено \"{value}\"",
+  "usage.expect.at_most_chars": "не больше {max} символов",
+  "input.nul": "в тексте есть символ NUL (\\0), его нельзя сохранить или передать на хост: уберите его и отправьте команду снова",
+  "input.not_unicode": "в тексте есть испорченный символ (одиночный суррогат UTF-16), это не корректный Unicode: наберите эту часть заново и отправьте команду снова",
+  "input.too_long": "длина текста {length} символов; testum принимает не больше {max}. Длинные скрипты положите на хосты и запускайте через /testum run.",
   // Single words
   "word.none": "нет",
   "word.never": "никогда",
@@ -224,6 +230,7 @@ export const ru: Record<keyof typeof en, string> = {
   "targets.bad_pattern": "«{part}» — недопустимый шаблон имени хоста",
   "targets.bad_part": "«{part}» — не имя хоста, не шаблон (web-*), не тег (key=value) и не all",
   "targets.unclosed_bracket": "незакрытая [ в «{glob}»",
+  "targets.bad_range": "диапазон {range} в \"{glob}\" идёт в обратном порядке: пишите от меньшего к большему, например [a-z]",
   "targets.no_match": "под «{target}» не подходит ни один хост. Хосты и их теги: /testum hosts.",
   // SSH connections
   "ssh.host_key_changed": "ключ хоста {where} ИЗМЕНИЛСЯ: закреплён {pinned}, предъявлен {presented}. testum отказывается подключаться. Если хост переустановили, админ может принять новый ключ командой hosts repin {name}.",
