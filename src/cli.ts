@@ -39,7 +39,9 @@ Configuration comes from the environment; see README.md.`;
 function processVerb(name: string, summary: string, options: Omit<RunOptions, "log">): Verb {
   const help = `Usage: testum ${name}
 
-${summary}. Stops cleanly on SIGINT or SIGTERM.`;
+${summary}. On SIGINT or SIGTERM it takes no new requests or jobs, lets running
+commands finish for up to TESTUM_SHUTDOWN_GRACE (default 30s), then stops them
+(TERM, then KILL, on every host) and exits; a second signal exits at once.`;
   return {
     name,
     summary,
@@ -52,15 +54,23 @@ ${summary}. Stops cleanly on SIGINT or SIGTERM.`;
       // Loaded only here: the chat and cloud SDKs take a while to import.
       const { startTestum } = await import("./runtime.js");
       const running = await startTestum(config, { ...options, log });
-      await new Promise<void>((resolve) => {
-        const stop = (signal: string) => {
-          log.info({ signal }, "stopping");
-          resolve();
-        };
-        process.once("SIGINT", stop);
-        process.once("SIGTERM", stop);
+      const signal = await new Promise<string>((resolve) => {
+        process.once("SIGINT", () => resolve("SIGINT"));
+        process.once("SIGTERM", () => resolve("SIGTERM"));
       });
+      log.info({ signal, graceMs: config.TESTUM_SHUTDOWN_GRACE }, "stopping: no new requests or jobs; running commands may finish within TESTUM_SHUTDOWN_GRACE");
+      // A second signal, or a stop that overruns every bound, ends the process at once.
+      const now = (code: number, why: string) => {
+        log.error({}, why);
+        process.exit(code);
+      };
+      process.once("SIGINT", () => now(130, "stopping at once (second signal)"));
+      process.once("SIGTERM", () => now(143, "stopping at once (second signal)"));
+      setTimeout(() => now(1, "shutdown did not finish in time; exiting anyway"), config.TESTUM_SHUTDOWN_GRACE + 90_000).unref();
       await running.stop();
+      log.info({}, "stopped");
+      // Whatever a library still holds open (a socket to a host that never answers) does not keep the process.
+      setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
     },
   };
 }

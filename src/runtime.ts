@@ -23,6 +23,7 @@ import { ensureIdentity } from "./core/identity.js";
 import { createPlayground, createPlaygroundChat } from "./adapters/playground/index.js";
 import { createPlaygroundStore } from "./adapters/playground/store.js";
 import { grant } from "./core/access.js";
+import { within } from "./core/concurrency.js";
 import { startWorker } from "./worker/index.js";
 import { createRemoteAccess } from "./adapters/ssh/remote.js";
 
@@ -85,6 +86,7 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
   const adapters: ChatAdapter[] = [];
   const routes: Record<string, Listener> = {};
   const stops: Array<() => Promise<void> | void> = [];
+  const slowStops = new Map<() => Promise<void> | void, number>();
 
   const slackClient =
     config.SLACK_BOT_TOKEN && config.SLACK_SIGNING_SECRET
@@ -203,10 +205,13 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
       heartbeatMs: options.heartbeatMs,
       logGraceMs: options.logGraceMs,
     });
-    stops.push(async () => {
-      await worker.close();
+    const stopWorker = async () => {
+      await worker.close(config.TESTUM_SHUTDOWN_GRACE);
       workerConnection.disconnect();
-    });
+    };
+    // Running commands get the grace period, then up to half a minute to be stopped and recorded.
+    slowStops.set(stopWorker, config.TESTUM_SHUTDOWN_GRACE + 30_000);
+    stops.push(stopWorker);
     log.info({ logs: logs.kind }, `worker is running; logs go to ${logs.kind}`);
   }
 
@@ -230,19 +235,29 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
   return {
     port,
     sql,
+    /**
+     * Stops accepting requests and jobs, lets running commands finish within
+     * TESTUM_SHUTDOWN_GRACE, then stops them; every step is bounded, so this
+     * ends whatever Postgres, Redis, the log store or a host is doing.
+     */
     async stop() {
       if (server) {
         const closed = new Promise<void>((r) => server!.close(() => r()));
         server.closeAllConnections();
-        await closed;
+        await within(closed, 5000, undefined);
       }
-      for (const stop of stops.reverse()) await stop();
+      for (const stop of stops.reverse()) {
+        await within(Promise.resolve().then(stop), STEP_MS + (slowStops.get(stop) ?? 0), undefined);
+      }
       redis.disconnect();
       logs.close?.();
-      await sql.end({ timeout: 5 });
+      await within(sql.end({ timeout: 5 }), 8000, undefined);
     },
   };
 }
+
+/** Longest any one part of testum may take to stop (the worker gets its grace period on top). */
+const STEP_MS = 10_000;
 
 /** The playground's people: alice may run, bob may approve, admin may do anything (see TESTUM_ADMINS). */
 async function seedPlaygroundRoles(sql: Sql): Promise<void> {

@@ -55,3 +55,15 @@ export class KeyedLock<K> {
     }
   }
 }
+
+/** Resolves with `work`'s value, or with `fallback` once `ms` have passed (work is left to finish on its own). */
+export function within<T, F>(work: Promise<T>, ms: number, fallback: F): Promise<T | F> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(fallback), ms);
+    timer.unref?.();
+    work.then(
+      (value) => (clearTimeout(timer), resolve(value)),
+      () => (clearTimeout(timer), resolve(fallback)),
+    );
+  });
+}

@@ -155,6 +155,7 @@ const schema = z.object({
     .max(10, { error: "expected at most 10" })
     .default(1),
   TESTUM_APPROVAL_TTL: duration("30m"),
+  TESTUM_SHUTDOWN_GRACE: duration("30s"),
   TESTUM_SCHEDULE_CATCHUP: booleanFlag,
   TESTUM_WORKER_HOSTS: z.coerce
     .number({ error: "expected a whole number of hosts" })

@@ -1,7 +1,7 @@
 import { setMaxListeners } from "node:events";
 import { recordAudit, recordAudits, type AuditEntry } from "../core/audit.js";
 import type { ChatAdapter, ChatDirectory } from "../core/chat.js";
-import { mapLimit, Semaphore } from "../core/concurrency.js";
+import { mapLimit, Semaphore, within } from "../core/concurrency.js";
 import type { Sql } from "../core/db.js";
 import { renderReport, renderSummary } from "../core/fanout.js";
 import { afterScheduledJob } from "../core/scheduler.js";
@@ -93,6 +93,10 @@ export function createJobRunner(deps: RunnerDeps) {
   const pool = new ConnectionPool(createHostConnector({ sql, box: deps.box, readyTimeoutMs: deps.sshReadyTimeoutMs }), deps.idleConnectionMs);
   const slots = new Semaphore(deps.hostSlots ?? 100);
   const cancellers = new Map<number, AbortController>();
+  /** Jobs this runner is running, until each has ended and said so. */
+  const active = new Set<Promise<unknown>>();
+  /** Set when testum shuts down. */
+  let stopping = false;
   const unsubscribe = deps.cancels?.subscribe((jobId) => cancellers.get(jobId)?.abort());
 
   function chatFor(job: Job): ChatAdapter | undefined {
@@ -104,7 +108,18 @@ export function createJobRunner(deps: RunnerDeps) {
     }
   }
 
-  async function run(jobId: number): Promise<JobStatus | undefined> {
+  function run(jobId: number): Promise<JobStatus | undefined> {
+    const running = runJob(jobId);
+    active.add(running);
+    void running.catch(() => {}).finally(() => active.delete(running));
+    return running;
+  }
+
+  async function runJob(jobId: number): Promise<JobStatus | undefined> {
+    if (stopping) {
+      log.warn({ job: jobId }, "shutting down; the job is left queued for another worker");
+      return undefined;
+    }
     const claimed = await claimJob(sql, jobId, deps.workerName);
     if (!claimed) {
       log.warn({ job: jobId }, "job is not queued any more; not running it again");
@@ -247,7 +262,7 @@ export function createJobRunner(deps: RunnerDeps) {
       await recordAudits(sql, taskAudits);
       const finalTasks = await listTasks(sql, job.id);
       const status = jobStatus(finalTasks, cancel.signal.aborted);
-      await finishJob(sql, job.id, status);
+      await finishJob(sql, job.id, status, cancel.signal.aborted && stopping ? t("jobs.error.shutdown") : undefined);
       const ended = await getJob(sql, job.id);
       await writeReport(ended, finalTasks, t);
       await recordAudit(sql, { actor: job.requestedBy, actorName: job.requestedByName ?? undefined, channel: job.conversation, action: "job.end", target: job.target, outcome: ended.status, detail: { job: job.id, cancelledBy: ended.cancelledBy } });
@@ -301,9 +316,23 @@ export function createJobRunner(deps: RunnerDeps) {
 
   return {
     run,
+    /**
+     * Stops taking jobs, lets running ones finish for up to `graceMs`, then
+     * stops them as a cancel would (TERM, then KILL, on every host) and waits
+     * up to `stopMs` more for them to record how they ended.
+     */
+    async drain(graceMs: number, stopMs = 20_000): Promise<void> {
+      stopping = true;
+      await within(Promise.allSettled([...active]), graceMs, undefined);
+      if (active.size === 0) return;
+      log.warn({ jobs: [...cancellers.keys()] }, "shutdown grace period over; stopping the jobs still running");
+      for (const controller of cancellers.values()) controller.abort();
+      await within(Promise.allSettled([...active]), stopMs, undefined);
+      if (active.size > 0) log.error({ jobs: [...cancellers.keys()] }, "jobs did not end in time; the lost-job reaper will mark them");
+    },
     async close(): Promise<void> {
       pool.closeAll();
-      await (await unsubscribe)?.();
+      await within(Promise.resolve(unsubscribe).then((u) => u?.()), 5000, undefined);
     },
   };
 }

@@ -19,7 +19,7 @@ export interface TestRedisServer {
   stop(): Promise<void>;
   /** Crash: SIGKILL, resolves once the process is gone. */
   kill(): Promise<void>;
-  /** Kills it (SIGKILL) if running, then starts a fresh, empty server on the same port. */
+  /** Kills it (SIGKILL) if running, then starts it again on the same port: empty, unless started with persistence. */
   restart(): Promise<void>;
 }
 
@@ -59,7 +59,8 @@ function waitExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
   });
 }
 
-export async function startRedisServer(): Promise<TestRedisServer> {
+/** `persistence`: an append-only file, fsynced on every write, so a restart keeps the data. */
+export async function startRedisServer(options: { persistence?: boolean | undefined } = {}): Promise<TestRedisServer> {
   if (!exitHandlerInstalled) {
     exitHandlerInstalled = true;
     onProcessExit(() => {
@@ -82,7 +83,10 @@ export async function startRedisServer(): Promise<TestRedisServer> {
     output = "";
     const proc = spawn(
       "redis-server",
-      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", dir],
+      [
+        "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--daemonize", "no", "--dir", dir,
+        ...(options.persistence ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"]),
+      ],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     child = proc;

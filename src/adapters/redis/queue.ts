@@ -45,7 +45,7 @@ export function startQueueConsumer(
   connection: Redis,
   handle: (jobId: number) => Promise<unknown>,
   options: ConsumerOptions,
-): { close(): Promise<void> } {
+): { pause(): Promise<void>; close(): Promise<void> } {
   const { log } = options;
   const worker = new Worker<QueuedJob>(
     QUEUE_NAME,
@@ -65,5 +65,10 @@ export function startQueueConsumer(
   );
   worker.on("failed", (job, err) => log.error({ err, job: job?.data.jobId }, "job processing failed"));
   worker.on("error", (err) => log.error({ err }, "worker error"));
-  return { close: () => worker.close() };
+  return {
+    /** Takes no more jobs; the ones running go on. */
+    pause: () => worker.pause(true),
+    /** Closes without waiting for running jobs (the runner has stopped them). */
+    close: () => worker.close(true),
+  };
 }

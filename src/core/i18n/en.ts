@@ -312,6 +312,7 @@ export const en = {
   // Jobs
   "jobs.unknown": "no job #{id}",
   "jobs.error.lost": "the worker running this job stopped responding; the command was not run again",
+  "jobs.error.shutdown": "testum was shutting down: the command was stopped once the shutdown grace period was over",
   "jobs.error.expired": "not approved in time; the command did not run",
   "jobs.cancel_not_allowed": "only the person who started job #{id}, or an admin of its hosts, can cancel it",
   "jobs.already_ended": "Job #{id} already ended ({status}); nothing to cancel.",
