@@ -135,7 +135,7 @@ const NEEDS: { readonly [N in CommandName]: Need } = {
 };
 
 function rawInput(event: Extract<Inbound, { kind: "command" }>): string {
-  return event.input.type === "text" ? event.input.text : `${event.input.path.join(" ")} ${Object.values(event.input.options).join(" ")}`;
+  return event.input.type === "text" ? event.input.text : `${event.input.path.join(" ")} ${Object.entries(event.input.options).flat().join(" ")}`;
 }
 
 /**

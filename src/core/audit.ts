@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { storable } from "./input.js";
 import { transaction, type Sql } from "./db.js";
 
 /** One entry of the append-only audit log. */
@@ -82,12 +83,13 @@ export async function recordAudits(sql: Sql, entries: readonly AuditEntry[]): Pr
         // Millisecond precision survives the round trip through timestamptz exactly.
         at: new Date(),
         actor: entry.actor,
-        actorName: entry.actorName ?? null,
+        actorName: entry.actorName == null ? null : storable(entry.actorName),
         channel: entry.channel ?? null,
         action: entry.action,
         target: entry.target ?? null,
         outcome: entry.outcome,
-        detail: JSON.parse(JSON.stringify(entry.detail ?? {})) as Record<string, unknown>,
+        // Text cut short elsewhere can end in half a surrogate pair, which Postgres refuses: store it as U+FFFD.
+        detail: JSON.parse(JSON.stringify(entry.detail ?? {}, (_key, value: unknown) => (typeof value === "string" ? storable(value) : value))) as Record<string, unknown>,
       };
       const hash = rowHash(prevHash, row);
       const stored = { ...row, detail: tx.json(row.detail as never), prevHash, hash };

@@ -97,5 +97,9 @@ export function fitTail(lines: readonly string[], maxChars: number): { text: str
 
 /** Cuts plain text to `max` characters, marking the cut. */
 export function truncate(text: string, max: number): string {
-  return text.length <= max ? text : text.slice(0, Math.max(0, max - 1)) + "…";
+  if (text.length <= max) return text;
+  let end = Math.max(0, max - 1);
+  // Never keep half of a surrogate pair.
+  if (end > 0 && /[\uD800-\uDBFF]/.test(text[end - 1]!)) end -= 1;
+  return text.slice(0, end) + "…";
 }

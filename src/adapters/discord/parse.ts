@@ -48,7 +48,7 @@ export function commandOptions(top: readonly APIApplicationCommandInteractionDat
   const group = level[0];
   if (group?.type === ApplicationCommandOptionType.SubcommandGroup) {
     path.push(group.name);
-    level = group.options;
+    level = group.options ?? [];
   }
   const sub = level[0];
   if (sub?.type === ApplicationCommandOptionType.Subcommand) {
@@ -137,5 +137,8 @@ export function parseInteraction(payload: APIInteraction, respond: (view: View) 
         hasMessage: payload.message !== undefined,
         event: { ...base, kind: "form", action: payload.data.custom_id, values: modalValues(payload.data.components) },
       };
+    default:
+      // A kind of interaction testum does not handle (or one Discord adds later).
+      return { kind: "refused", reason: msg("adapter.discord.only_testum") };
   }
 }

@@ -11,6 +11,7 @@ import { DiscordCode } from "./errors.js";
 import { parseInteraction } from "./parse.js";
 import { renderMessage, renderModal } from "./render.js";
 import { readBody } from "../http/body.js";
+import { checkInteraction } from "./inbound.js";
 import { createDiscordVerifier } from "./verify.js";
 
 export interface DiscordReceiverDeps {
@@ -159,10 +160,8 @@ export function createDiscordReceiver(deps: DiscordReceiverDeps): {
     } catch {
       return sendText(res, 400, "Malformed JSON\n");
     }
-    // An interaction is an object with a numeric type (interactions/receiving-and-responding.mdx).
-    if (typeof payload !== "object" || payload === null || typeof (payload as { type?: unknown }).type !== "number") {
-      return sendText(res, 400, "Malformed interaction: expected a JSON object with a numeric \"type\"\n");
-    }
+    const problem = checkInteraction(payload);
+    if (problem) return sendText(res, 400, `Malformed interaction: ${problem}\n`);
     let markAnswered = () => {};
     const answered = new Promise<void>((r) => (markAnswered = r));
     res.once("finish", markAnswered);

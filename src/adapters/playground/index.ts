@@ -144,7 +144,8 @@ export function createPlayground(deps: PlaygroundDeps) {
       if (!Number.isSafeInteger(clicked)) return json(res, 400, { error: "message must be a message id" });
       event = { ...base, kind: "action", message: messageRef(clicked), action: String(body.action ?? "") };
     } else {
-      const values = (body.values && typeof body.values === "object" ? body.values : {}) as Record<string, string>;
+      const given = body.values && typeof body.values === "object" ? (body.values as Record<string, unknown>) : {};
+      const values = Object.fromEntries(Object.entries(given).filter((e): e is [string, string] => typeof e[1] === "string"));
       event = { ...base, kind: "form", action: String(body.action ?? ""), values };
     }
     try {

@@ -1,4 +1,4 @@
-import { App, HTTPReceiver } from "@slack/bolt";
+import { App, HTTPReceiver, isValidSlackRequest } from "@slack/bolt";
 import slackWebApi from "@slack/web-api";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { App as CoreApp } from "../../core/app.js";
@@ -7,7 +7,9 @@ import { RateLimitedError, TestumError } from "../../core/errors.js";
 import { msg, type Message } from "../../core/i18n.js";
 import type { Logger, RateBudget, RateRule } from "../../core/ports.js";
 import { message, replyWithin, working } from "../../core/replies.js";
+import { readBody } from "../http/body.js";
 import { paced, takeOrThrow } from "../pace.js";
+import { checkSlackBody } from "./inbound.js";
 import { decodeSlackText } from "./parse.js";
 import { decodeMessage, decodeRef, encodeConversation, encodeMessage, slackIdentity } from "./refs.js";
 import { renderModal, renderView } from "./render.js";
@@ -338,5 +340,37 @@ export function createSlackReceiver(deps: SlackReceiverDeps): {
     }
   }
 
-  return { listener: receiver.requestListener };
+  /**
+   * Signed requests whose payload is not one testum handles are answered 400
+   * here; everything else goes to Bolt, which checks the signature again.
+   */
+  async function listener(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== "POST") return receiver.requestListener(req, res);
+    const body = await readBody(req, SLACK_BODY_LIMIT).catch(() => undefined);
+    if (!body) {
+      res.writeHead(413, { "content-type": "text/plain; charset=utf-8" }).end("Request too large\n");
+      return;
+    }
+    // Bolt reads a body that was already read from here (HTTPModuleFunctions.bufferIncomingMessage).
+    (req as IncomingMessage & { rawBody?: Buffer }).rawBody = body;
+    const raw = body.toString("utf8");
+    const signature = req.headers["x-slack-signature"];
+    const timestamp = Number(req.headers["x-slack-request-timestamp"]);
+    const signed = typeof signature === "string" && Number.isFinite(timestamp) && isValidSlackRequest({ signingSecret: deps.signingSecret, body: raw, headers: { "x-slack-signature": signature, "x-slack-request-timestamp": timestamp } });
+    const problem = signed ? checkSlackBody(raw) : undefined;
+    if (problem) {
+      log.warn({ problem }, "refused a signed Slack request that testum does not understand");
+      res.writeHead(400, { "content-type": "text/plain; charset=utf-8" }).end(`Malformed Slack request: ${problem}\n`);
+      return;
+    }
+    return receiver.requestListener(req, res);
+  }
+
+  return { listener: (req, res) => void listener(req, res).catch((err: unknown) => {
+    log.error({ err }, "Slack request failed");
+    if (!res.headersSent) res.writeHead(400).end();
+  }) };
 }
+
+/** Bolt's own limit (HTTPModuleFunctions.defaultBodyLimit). */
+const SLACK_BODY_LIMIT = 4 * 1024 * 1024;
