@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { recordAudit } from "../core/audit.js";
-import { addKey, deployKeys, keyStatus, listKeys, removeKey, revokeKey } from "../core/team-keys.js";
+import { addKey, deployKeys, keyStatus, listKeys, removeKey, revokeKey, targetOf } from "../core/team-keys.js";
 import { cliActor, CliUsageError, parseVerbArgs, printJsonLines, printOutcomes, printTable, withDatabase, type Verb } from "./shared.js";
 
 /** `testum keys …`: the team's public keys and their deployment. */
@@ -83,12 +83,12 @@ export const KEY_VERBS: readonly Verb[] = [
   add,
   rm,
   remoteVerb("deploy", "Puts a key (or all keys) into testum's block of each host's authorized_keys", "deploy NAME|all TARGET", async (ctx, [key, target]) =>
-    printOutcomes(await deployKeys({ sql: ctx.sql, remote: await ctx.remote() }, cliActor(), key!, target!)),
+    printOutcomes(await deployKeys({ sql: ctx.sql, remote: await ctx.remote() }, cliActor(), key!, await targetOf(ctx.sql, target!))),
   ),
   remoteVerb("revoke", "Removes a key from testum's block on each host", "revoke NAME TARGET", async (ctx, [key, target]) =>
-    printOutcomes(await revokeKey({ sql: ctx.sql, remote: await ctx.remote() }, cliActor(), key!, target!)),
+    printOutcomes(await revokeKey({ sql: ctx.sql, remote: await ctx.remote() }, cliActor(), key!, await targetOf(ctx.sql, target!))),
   ),
   remoteVerb("status", "Shows, per host, the managed keys present and missing and the lines testum does not manage", "status TARGET", async (ctx, [target]) =>
-    printOutcomes(await keyStatus({ sql: ctx.sql, remote: await ctx.remote() }, target!)),
+    printOutcomes(await keyStatus({ sql: ctx.sql, remote: await ctx.remote() }, (await targetOf(ctx.sql, target!)).hosts)),
   ),
 ];

@@ -86,8 +86,8 @@ export function describeBindings(principal: Principal, t: Translator = english):
   return say(t, bindingsMessage(principal));
 }
 
-function refusal(principal: Principal, right: Right, where: Message): NotAllowedError {
-  return new NotAllowedError(msg("access.refusal", { role: ROLE_FOR[right], right, where, have: bindingsMessage(principal), identity: principal.actor.id }));
+function refusal(principal: Principal, right: Right, where: Message, hosts?: readonly string[]): NotAllowedError {
+  return new NotAllowedError(msg("access.refusal", { role: ROLE_FOR[right], right, where, have: bindingsMessage(principal), identity: principal.actor.id }), { right, hosts });
 }
 
 /** Requires the right on every host; the refusal names the hosts where it is missing. */
@@ -95,12 +95,12 @@ export function requireOnHosts(principal: Principal, right: Right, hosts: Readon
   const missing = hosts.filter((h) => !can(principal, right, h)).map((h) => h.name);
   if (missing.length > 0) {
     const list = missing.length > 5 ? msg("list.and_more", { items: missing.slice(0, 5), count: missing.length - 5 }) : missing.join(", ");
-    throw refusal(principal, right, msg("access.where.hosts", { hosts: list }));
+    throw refusal(principal, right, msg("access.where.hosts", { hosts: list }), missing);
   }
 }
 
 export function requireEverywhere(principal: Principal, right: Right): void {
-  if (!canEverywhere(principal, right)) throw refusal(principal, right, msg("access.where.everywhere"));
+  if (!canEverywhere(principal, right)) throw refusal(principal, right, msg("access.where.everywhere"), ["*"]);
 }
 
 export function requireSomewhere(principal: Principal, right: Right): void {

@@ -1,20 +1,21 @@
-import { canSomewhere, loadPrincipal, requireEverywhere, requireOnHosts, requireSomewhere, type Principal, type Right } from "./access.js";
+import { can, canSomewhere, loadPrincipal, type Principal } from "./access.js";
 import { decodeAction } from "./actions.js";
+import { authorize, type Request } from "./authorize.js";
 import { recordAudit } from "./audit.js";
 import type { Actor, Inbound, Reply } from "./chat.js";
 import { helpLines, parseCommandOptions, parseCommandText, type Command, type CommandName } from "./commands.js";
-import { NotAllowedError, UsageError } from "./errors.js";
+import { UsageError } from "./errors.js";
 import { langOf, msg, translator, type Translator } from "./i18n.js";
 import { access, audit, grant, revoke, riskAdd, riskList, riskRm, whoami } from "./handlers/access.js";
-import { approve, decide, reject } from "./handlers/approvals.js";
+import { approve, reject } from "./handlers/approvals.js";
 import type { AppDeps, Handler, HandlerContext, Handlers } from "./handlers/context.js";
 import { hostsAdd, hostsList, hostsRepin, hostsRm, hostsSecret, hostsShow, hostsTag, hostsTest, hostsUntag, submitHostSecret } from "./handlers/hosts.js";
 import { identity, keysAdd, keysDeploy, keysList, keysRevoke, keysRm, keysStatus } from "./handlers/keys.js";
-import { cancel, cancelJob, jobsList, jobsShow, logs } from "./handlers/jobs.js";
+import { cancel, jobsList, jobsShow, logs } from "./handlers/jobs.js";
 import { decideSchedule, scheduleAdd, scheduleList, schedulePause, scheduleResume, scheduleRm, scheduleRun, scheduleShow } from "./handlers/schedules.js";
-import { decodeScriptTarget, run, script, submit } from "./handlers/run.js";
+import { decodeScriptTarget, run, script } from "./handlers/run.js";
 import { scriptBody } from "./commands.js";
-import { getHost, listHosts } from "./hosts.js";
+import { listHosts } from "./hosts.js";
 import { MAX_COMMAND_CHARS, MAX_FORM_CHARS, screenText, storable } from "./input.js";
 import { looksLikePrivateKey } from "./public-keys.js";
 import { errorView, inLanguage, listing, privateReply } from "./replies.js";
@@ -84,56 +85,6 @@ const HANDLERS: Handlers = {
   help,
 };
 
-/**
- * What each command needs before its handler runs. `everywhere`: the right on
- * `*`; `somewhere`: on at least one scope (the handler then checks each
- * host it touches); `host`: on the named host; `anyone`: no right at all.
- */
-type Need = { readonly right: Right; readonly where: "everywhere" | "somewhere" | "host" } | "anyone";
-
-const NEEDS: { readonly [N in CommandName]: Need } = {
-  run: { right: "run", where: "somewhere" },
-  script: { right: "run", where: "somewhere" },
-  cancel: "anyone",
-  "jobs.list": { right: "view", where: "somewhere" },
-  "jobs.show": { right: "view", where: "somewhere" },
-  logs: { right: "view", where: "somewhere" },
-  "hosts.list": { right: "view", where: "somewhere" },
-  "hosts.show": { right: "view", where: "host" },
-  "hosts.add": { right: "admin", where: "everywhere" },
-  "hosts.rm": { right: "admin", where: "host" },
-  "hosts.tag": { right: "admin", where: "host" },
-  "hosts.untag": { right: "admin", where: "host" },
-  "hosts.test": { right: "admin", where: "host" },
-  "hosts.repin": { right: "admin", where: "host" },
-  "hosts.secret": { right: "admin", where: "host" },
-  identity: { right: "view", where: "somewhere" },
-  "keys.list": { right: "view", where: "somewhere" },
-  "keys.add": { right: "admin", where: "everywhere" },
-  "keys.rm": { right: "admin", where: "everywhere" },
-  "keys.deploy": { right: "admin", where: "somewhere" },
-  "keys.revoke": { right: "admin", where: "somewhere" },
-  "keys.status": { right: "admin", where: "somewhere" },
-  grant: { right: "admin", where: "everywhere" },
-  revoke: { right: "admin", where: "everywhere" },
-  access: { right: "admin", where: "everywhere" },
-  whoami: "anyone",
-  approve: { right: "approve", where: "somewhere" },
-  reject: "anyone",
-  audit: { right: "admin", where: "everywhere" },
-  "risk.list": { right: "view", where: "somewhere" },
-  "risk.add": { right: "admin", where: "everywhere" },
-  "risk.rm": { right: "admin", where: "everywhere" },
-  "schedule.add": { right: "run", where: "somewhere" },
-  "schedule.list": { right: "view", where: "somewhere" },
-  "schedule.show": { right: "view", where: "somewhere" },
-  "schedule.rm": "anyone",
-  "schedule.pause": "anyone",
-  "schedule.resume": "anyone",
-  "schedule.run": "anyone",
-  help: "anyone",
-};
-
 function rawInput(event: Extract<Inbound, { kind: "command" }>): string {
   return event.input.type === "text" ? event.input.text : `${event.input.path.join(" ")} ${Object.entries(event.input.options).flat().join(" ")}`;
 }
@@ -158,13 +109,17 @@ export function createApp(deps: AppDeps): App {
     };
   }
 
-  async function authorize(ctx: HandlerContext, cmd: Command): Promise<void> {
-    const need = NEEDS[cmd.name];
-    if (need === "anyone") return;
-    const principal = await ctx.principal();
-    if (need.where === "everywhere") requireEverywhere(principal, need.right);
-    else if (need.where === "somewhere") requireSomewhere(principal, need.right);
-    else requireOnHosts(principal, need.right, [await getHost(sql, (cmd as { host: string }).host)]);
+  /** authorize → act: the one way any request (typed, clicked or submitted) reaches a handler. */
+  async function dispatch(ctx: HandlerContext, event: Inbound, request: Request): Promise<Reply> {
+    const scope = await authorize(ctx, request);
+    switch (request.name) {
+      case "schedule.approve":
+        return decideSchedule(ctx, event, scope, "approve");
+      case "schedule.reject":
+        return decideSchedule(ctx, event, scope, "reject");
+      default:
+        return (HANDLERS[request.name] as Handler<typeof request.name>)(ctx, event, request, scope);
+    }
   }
 
   function parse(event: Extract<Inbound, { kind: "command" }>): Command {
@@ -184,36 +139,41 @@ export function createApp(deps: AppDeps): App {
       await ctx.audit("command", "invalid", undefined, { input: truncate(rawInput(event), 500), reason: (err as Error).message });
       throw err;
     }
-    try {
-      await authorize(ctx, cmd);
-      return await (HANDLERS[cmd.name] as Handler<typeof cmd.name>)(ctx, event, cmd);
-    } catch (err) {
-      if (err instanceof NotAllowedError) {
-        await ctx.audit(cmd.name === "run" || cmd.name === "script" ? "job.request" : cmd.name, "refused", "target" in cmd ? cmd.target : "host" in cmd ? cmd.host : undefined, { reason: err.message });
-      }
-      throw err;
-    }
+    return dispatch(ctx, event, cmd);
   }
 
   async function form(ctx: HandlerContext, event: Extract<Inbound, { kind: "form" }>): Promise<Reply> {
     const action = decodeAction(event.action);
     if (action?.kind === "script") {
-      return submit(ctx, event, { ...decodeScriptTarget(action.target), kind: "script", command: scriptBody(event.values.script ?? "") });
+      // Form values are screened like command text: a private key is never stored as a job.
+      if (Object.values(event.values).some(looksLikePrivateKey)) {
+        await ctx.audit("job.request", "refused", undefined, { reason: "private key material in the script; not stored" });
+        throw new UsageError(msg("keys.private_key_refusal"));
+      }
+      const { target, ...flags } = decodeScriptTarget(action.target);
+      return dispatch(ctx, event, { name: "script", target, ...flags, script: scriptBody(event.values.script ?? "") });
     }
     if (action?.kind === "host-secret") {
-      requireOnHosts(await ctx.principal(), "admin", [await getHost(sql, action.host)]);
-      return submitHostSecret(ctx, event.actor.id, event.conversation, action.host, event.values, deps.remote.checkPrivateKey);
+      const scope = await authorize(ctx, { name: "hosts.secret", host: action.host });
+      return submitHostSecret(ctx, event.actor.id, event.conversation, scope.hosts[0]!.name, event.values, deps.remote.checkPrivateKey);
     }
     throw new UsageError(msg("error.unknown_form"));
   }
 
   async function click(ctx: HandlerContext, event: Extract<Inbound, { kind: "action" }>): Promise<Reply> {
     const action = decodeAction(event.action);
-    if (action?.kind === "approve" || action?.kind === "reject") return decide(ctx, action.job, action.kind);
-    if (action?.kind === "cancel") return cancelJob(ctx, action.job);
-    if (action?.kind === "schedule-approve") return decideSchedule(ctx, action.schedule, "approve");
-    if (action?.kind === "schedule-reject") return decideSchedule(ctx, action.schedule, "reject");
-    throw new UsageError(msg("error.unknown_button"));
+    switch (action?.kind) {
+      case "approve":
+      case "reject":
+      case "cancel":
+        return dispatch(ctx, event, { name: action.kind, job: action.job });
+      case "schedule-approve":
+        return dispatch(ctx, event, { name: "schedule.approve", schedule: action.schedule });
+      case "schedule-reject":
+        return dispatch(ctx, event, { name: "schedule.reject", schedule: action.schedule });
+      default:
+        throw new UsageError(msg("error.unknown_button"));
+    }
   }
 
   return {
@@ -222,7 +182,11 @@ export function createApp(deps: AppDeps): App {
       const principal = await loadPrincipal(sql, actor, settings.admins);
       if (!canSomewhere(principal, "view")) return [];
       const lower = prefix.toLowerCase();
-      return (await listHosts(sql)).map((h) => h.name).filter((n) => n.startsWith(lower)).slice(0, 25);
+      // Only hosts the actor may see: suggestions are a listing too.
+      return (await listHosts(sql))
+        .filter((h) => h.name.startsWith(lower) && can(principal, "view", h))
+        .map((h) => h.name)
+        .slice(0, 25);
     },
     async handle(received) {
       // Names the platform tells are kept as well as they can be stored; what a person typed is refused if it cannot be.

@@ -58,9 +58,15 @@ export class UsageError extends TestumError {
 }
 
 export class NotAllowedError extends TestumError {
-  constructor(message: string | Message) {
+  /** The right that was missing, and where (host names, or `*`), for the audit trail. */
+  readonly right: string | undefined;
+  readonly hosts: readonly string[] | undefined;
+
+  constructor(message: string | Message, detail: { right?: string; hosts?: readonly string[] } = {}) {
     super("not_allowed", message);
     this.name = "NotAllowedError";
+    this.right = detail.right;
+    this.hosts = detail.hosts;
   }
 }
 

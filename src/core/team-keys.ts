@@ -126,8 +126,18 @@ function describeChange(before: readonly ManagedKey[], after: readonly ManagedKe
   return msg("keys.change.unchanged");
 }
 
-async function eachHost(target: string, deps: KeyDeps, work: (host: Host) => Promise<HostOutcome>): Promise<HostOutcome[]> {
-  const hosts = await resolveTarget(deps.sql, target);
+/** A target as typed, and the hosts it was resolved to (and authorised on) by the caller. */
+export interface ResolvedTarget {
+  readonly text: string;
+  readonly hosts: readonly Host[];
+}
+
+/** Resolves a target for a caller that needs no authorisation (the CLI, which holds the database credentials). */
+export async function targetOf(sql: Sql, text: string): Promise<ResolvedTarget> {
+  return { text, hosts: await resolveTarget(sql, text) };
+}
+
+async function eachHost(hosts: readonly Host[], work: (host: Host) => Promise<HostOutcome>): Promise<HostOutcome[]> {
   return mapLimit(hosts, 16, async (host) => {
     try {
       return await work(host);
@@ -139,11 +149,11 @@ async function eachHost(target: string, deps: KeyDeps, work: (host: Host) => Pro
 }
 
 /** Deploys keys (`NAME` or `all`) to every host of a target. */
-export async function deployKeys(deps: KeyDeps, actor: string, which: string, target: string, channel?: string): Promise<HostOutcome[]> {
+export async function deployKeys(deps: KeyDeps, actor: string, which: string, target: ResolvedTarget, channel?: string): Promise<HostOutcome[]> {
   const keys = which === "all" ? await listKeys(deps.sql) : [await getKey(deps.sql, which)];
   if (keys.length === 0) throw new TestumError("invalid_input", msg("keys.none_registered"));
   const managed = keys.map((k) => ({ owner: keyOwner(k), key: keyLine(k) }));
-  const outcomes = await eachHost(target, deps, async (host) => {
+  const outcomes = await eachHost(target.hosts, async (host) => {
     const result = await editHostKeys(deps, host, (current) => withKeys(current, managed));
     for (const key of keys) {
       await deps.sql`
@@ -152,26 +162,26 @@ export async function deployKeys(deps: KeyDeps, actor: string, which: string, ta
     }
     return outcome(host.name, true, result.changed ? describeChange(result.before, result.after) : msg("keys.change.unchanged"));
   });
-  await recordAudit(deps.sql, { actor, channel, action: "keys.deploy", target, outcome: outcomes.every((o) => o.ok) ? "succeeded" : "partial", detail: { keys: keys.map((k) => k.name), hosts: audited(outcomes) } });
+  await recordAudit(deps.sql, { actor, channel, action: "keys.deploy", target: target.text, outcome: outcomes.every((o) => o.ok) ? "succeeded" : "partial", detail: { keys: keys.map((k) => k.name), hosts: audited(outcomes) } });
   return outcomes;
 }
 
 /** Removes a key from every host of a target. */
-export async function revokeKey(deps: KeyDeps, actor: string, name: string, target: string, channel?: string): Promise<HostOutcome[]> {
+export async function revokeKey(deps: KeyDeps, actor: string, name: string, target: ResolvedTarget, channel?: string): Promise<HostOutcome[]> {
   const key = await getKey(deps.sql, name);
-  const outcomes = await eachHost(target, deps, async (host) => {
+  const outcomes = await eachHost(target.hosts, async (host) => {
     const result = await editHostKeys(deps, host, (current) => withoutKeys(current, [keyOwner(key)]));
     await deps.sql`delete from key_deployments where key_id = ${key.id} and host_id = ${host.id}`;
     return outcome(host.name, true, result.changed ? describeChange(result.before, result.after) : msg("keys.change.not_present"));
   });
-  await recordAudit(deps.sql, { actor, channel, action: "keys.revoke", target, outcome: outcomes.every((o) => o.ok) ? "succeeded" : "partial", detail: { key: name, hosts: audited(outcomes) } });
+  await recordAudit(deps.sql, { actor, channel, action: "keys.revoke", target: target.text, outcome: outcomes.every((o) => o.ok) ? "succeeded" : "partial", detail: { key: name, hosts: audited(outcomes) } });
   return outcomes;
 }
 
 /** Per host: managed keys present, keys that should be there but are not, and lines testum does not manage. */
-export async function keyStatus(deps: KeyDeps, target: string): Promise<HostOutcome[]> {
+export async function keyStatus(deps: KeyDeps, hosts: readonly Host[]): Promise<HostOutcome[]> {
   const keys = await listKeys(deps.sql);
-  return eachHost(target, deps, async (host) => {
+  return eachHost(hosts, async (host) => {
     let present: ManagedKey[] = [];
     let unmanaged = 0;
     await deps.remote.editAuthorizedKeys(host, (content) => {

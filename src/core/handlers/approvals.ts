@@ -1,9 +1,8 @@
-import { requireOnHosts } from "../access.js";
 import { approvalHash, listDecisions, renderRequest } from "../approvals.js";
-import type { Reply } from "../chat.js";
+import type { Inbound, Reply } from "../chat.js";
 import { NotAllowedError, TestumError } from "../errors.js";
 import { transaction } from "../db.js";
-import { getHostById, type Host } from "../hosts.js";
+import type { Host } from "../hosts.js";
 import { msg, say, translator } from "../i18n.js";
 import { renderParent } from "../job-view.js";
 import { finishJob, getJob, listTasks, type Job } from "../jobs.js";
@@ -11,12 +10,6 @@ import { privateText } from "../replies.js";
 import { listRiskPatterns, riskMessages } from "../risk.js";
 import { resolveTarget } from "../targets.js";
 import type { Handler, HandlerContext } from "./context.js";
-
-async function jobHosts(ctx: HandlerContext, job: Job): Promise<Host[]> {
-  const tasks = await listTasks(ctx.sql, job.id);
-  const hosts = await Promise.all(tasks.map((t) => (t.hostId === null ? undefined : getHostById(ctx.sql, t.hostId))));
-  return hosts.filter((h): h is Host => h !== undefined);
-}
 
 /**
  * Shows the request as it is now, and the parent too unless a worker is about
@@ -57,27 +50,35 @@ async function askAgain(ctx: HandlerContext, job: Job, hosts: readonly Host[]): 
   return say(ctx.t, note);
 }
 
-/** Approves or rejects a waiting job: from a button or from `approve N` / `reject N`. */
-export async function decide(ctx: HandlerContext, jobId: number, decision: "approve" | "reject", reason?: string): Promise<Reply> {
+/**
+ * A button press counts only on the message it belongs to: the request in
+ * the job's own thread (a copy of the payload sent from another message or
+ * channel is refused).
+ */
+export async function requireClickedOn(ctx: HandlerContext, event: Inbound, expected: string | null, what: { job?: number; schedule?: number }): Promise<void> {
+  if (event.kind !== "action" || event.message === expected) return;
+  await ctx.audit(what.job !== undefined ? "approval.click" : "schedule.click", "refused", undefined, { ...what, message: event.message, reason: "button pressed outside its request message" });
+  throw new NotAllowedError(what.job !== undefined ? msg("approval.wrong_message", { id: what.job }) : msg("schedule.wrong_message", { id: what.schedule! }));
+}
+
+/**
+ * Approves or rejects a waiting job: from a button or from `approve N` /
+ * `reject N`. The actor's right on the job's hosts was checked before.
+ */
+export async function decide(ctx: HandlerContext, event: Inbound, job: Job, decision: "approve" | "reject", reason?: string): Promise<Reply> {
   const { sql } = ctx;
   const principal = await ctx.principal();
   const actor = principal.actor;
-  const job = await getJob(sql, jobId);
+  await requireClickedOn(ctx, event, job.approvalMessage, { job: job.id });
   if (job.status !== "awaiting_approval") {
     return privateText(ctx.t("approval.not_waiting", { id: job.id, status: msg(`status.${job.status}`) }));
   }
   if (job.approvalExpiresAt && job.approvalExpiresAt.getTime() < Date.now()) {
     throw new TestumError("conflict", msg("approval.request_expired", { id: job.id, at: job.approvalExpiresAt.toISOString() }));
   }
-  const hosts = await jobHosts(ctx, job);
-  try {
-    if (decision === "approve" && actor.id === job.requestedBy) {
-      throw new NotAllowedError(msg("approval.own_job", { id: job.id }));
-    }
-    // The requester may withdraw their own request; anyone else needs the approve right.
-    if (actor.id !== job.requestedBy) requireOnHosts(principal, "approve", hosts);
-  } catch (err) {
-    await ctx.audit(`approval.${decision}`, "refused", job.target, { job: job.id, reason: (err as Error).message });
+  if (decision === "approve" && actor.id === job.requestedBy) {
+    const err = new NotAllowedError(msg("approval.own_job", { id: job.id }));
+    await ctx.audit("approval.approve", "refused", job.target, { job: job.id, reason: err.message });
     throw err;
   }
   const inserted = await sql`
@@ -129,5 +130,5 @@ export async function decide(ctx: HandlerContext, jobId: number, decision: "appr
   return privateText(ctx.t("approval.you_approved_runs", { id: job.id }), "success");
 }
 
-export const approve: Handler<"approve"> = (ctx, _event, cmd) => decide(ctx, cmd.job, "approve");
-export const reject: Handler<"reject"> = (ctx, _event, cmd) => decide(ctx, cmd.job, "reject", cmd.reason);
+export const approve: Handler<"approve"> = (ctx, event, _cmd, scope) => decide(ctx, event, scope.job!, "approve");
+export const reject: Handler<"reject"> = (ctx, event, cmd, scope) => decide(ctx, event, scope.job!, "reject", cmd.reason);

@@ -1,4 +1,5 @@
 import type { Principal } from "../access.js";
+import type { Scope } from "../authorize.js";
 import type { Inbound, Reply } from "../chat.js";
 import type { ChatDirectory } from "../chat.js";
 import type { Command, CommandName } from "../commands.js";
@@ -49,5 +50,6 @@ export interface HandlerContext extends AppDeps {
   principal(): Promise<Principal>;
 }
 
-export type Handler<N extends CommandName> = (ctx: HandlerContext, event: Inbound, cmd: Extract<Command, { name: N }>) => Promise<Reply>;
+/** `scope`: what the command acts on, already resolved and authorised (see authorize.ts). */
+export type Handler<N extends CommandName> = (ctx: HandlerContext, event: Inbound, cmd: Extract<Command, { name: N }>, scope: Scope) => Promise<Reply>;
 export type Handlers = { readonly [N in CommandName]: Handler<N> };

@@ -1,41 +1,19 @@
-import { can, requireOnHosts } from "../access.js";
+import { can, canEverywhere } from "../access.js";
+import { jobHosts } from "../authorize.js";
 import { recordAudit } from "../audit.js";
 import type { Reply } from "../chat.js";
 import { formatDuration } from "../duration.js";
 import { TestumError } from "../errors.js";
 import { compactNames, countsLine, countTasks, groupResults, reportUrl } from "../fanout.js";
-import { getHostById, type Host } from "../hosts.js";
 import { msg, translator } from "../i18n.js";
 import { logUrl, renderParent } from "../job-view.js";
 import { getJob, listTasks, recentJobs, requestCancel, type Job } from "../jobs.js";
 import { listing, privateReply, privateText } from "../replies.js";
 import type { Handler, HandlerContext } from "./context.js";
 
-async function hostsOf(ctx: HandlerContext, job: Job): Promise<Host[]> {
-  const tasks = await listTasks(ctx.sql, job.id);
-  const hosts = await Promise.all(tasks.map((t) => (t.hostId === null ? undefined : getHostById(ctx.sql, t.hostId))));
-  return hosts.filter((h): h is Host => h !== undefined);
-}
-
-/** A job is visible to whoever may view every host it ran on. */
-async function visibleJob(ctx: HandlerContext, id: number): Promise<Job> {
-  const job = await getJob(ctx.sql, id);
-  requireOnHosts(await ctx.principal(), "view", await hostsOf(ctx, job));
-  return job;
-}
-
-/** Stops a job for the person who started it, or an admin of every host it runs on. */
-export async function cancelJob(ctx: HandlerContext, jobId: number): Promise<Reply> {
+/** Stops a job: authorised before (its requester, or an admin of every host it runs on). */
+export async function cancelJob(ctx: HandlerContext, job: Job): Promise<Reply> {
   const principal = await ctx.principal();
-  const job = await getJob(ctx.sql, jobId);
-  if (principal.actor.id !== job.requestedBy) {
-    try {
-      requireOnHosts(principal, "admin", await hostsOf(ctx, job));
-    } catch (err) {
-      await ctx.audit("job.cancel", "refused", job.target, { job: job.id, reason: (err as Error).message });
-      throw new TestumError("not_allowed", msg("jobs.cancel_not_allowed", { id: job.id }));
-    }
-  }
   const by = principal.actor.name ?? principal.actor.id;
   const result = await requestCancel(ctx.sql, job.id, by);
   await ctx.audit("job.cancel", result, job.target, { job: job.id });
@@ -51,15 +29,15 @@ export async function cancelJob(ctx: HandlerContext, jobId: number): Promise<Rep
   return privateText(ctx.t("jobs.cancelled_before_start", { id: job.id }), "warning");
 }
 
-export const cancel: Handler<"cancel"> = (ctx, _event, cmd) => cancelJob(ctx, cmd.job);
+export const cancel: Handler<"cancel"> = (ctx, _event, _cmd, scope) => cancelJob(ctx, scope.job!);
 
 export const jobsList: Handler<"jobs.list"> = async (ctx, event) => {
   const principal = await ctx.principal();
   const jobs = await recentJobs(ctx.sql, event.conversation, 15);
   const lines: string[] = [];
   for (const job of jobs) {
-    const hosts = await hostsOf(ctx, job);
-    if (!hosts.every((h) => can(principal, "view", h))) continue;
+    const { hosts, removed } = await jobHosts(ctx, job);
+    if (!hosts.every((h) => can(principal, "view", h)) || (removed.length > 0 && !canEverywhere(principal, "view"))) continue;
     const when = job.createdAt.toISOString().slice(5, 16).replace("T", " ");
     const state = ctx.t(`state.${job.status}`);
     lines.push(`#${String(job.id).padEnd(5)} ${state.padEnd(17)} ${when}  ${job.target.padEnd(16)} ${(job.requestedByName ?? job.requestedBy).padEnd(14)} ${job.command.split("\n")[0]!.slice(0, 60)}`);
@@ -68,8 +46,8 @@ export const jobsList: Handler<"jobs.list"> = async (ctx, event) => {
   return privateReply(listing(ctx.t("jobs.recent"), lines, ctx.t("jobs.list_footer")));
 };
 
-export const jobsShow: Handler<"jobs.show"> = async (ctx, _event, cmd) => {
-  const job = await visibleJob(ctx, cmd.job);
+export const jobsShow: Handler<"jobs.show"> = async (ctx, _event, _cmd, scope) => {
+  const job = scope.job!;
   const tasks = await listTasks(ctx.sql, job.id);
   const { t } = ctx;
   const status = msg(`status.${job.status}`);
@@ -92,8 +70,8 @@ export const jobsShow: Handler<"jobs.show"> = async (ctx, _event, cmd) => {
   return privateReply({ ...reply, blocks: [...reply.blocks, { type: "links", links }] });
 };
 
-export const logs: Handler<"logs"> = async (ctx, _event, cmd) => {
-  const job = await visibleJob(ctx, cmd.job);
+export const logs: Handler<"logs"> = async (ctx, _event, cmd, scope) => {
+  const job = scope.job!;
   const tasks = await listTasks(ctx.sql, job.id);
   const { t } = ctx;
   if (cmd.host && !tasks.some((task) => task.hostName === cmd.host)) throw new TestumError("invalid_input", msg("jobs.not_on_host", { id: job.id, host: cmd.host }));

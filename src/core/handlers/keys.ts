@@ -33,18 +33,18 @@ export const keysRm: Handler<"keys.rm"> = async (ctx, _event, cmd) => {
   return privateText(ctx.t("keys.removed", { name: key.name }), "success");
 };
 
-export const keysDeploy: Handler<"keys.deploy"> = async (ctx, event, cmd) => {
-  const outcomes = await deployKeys(ctx, event.actor.id, cmd.key, cmd.target, event.conversation);
+export const keysDeploy: Handler<"keys.deploy"> = async (ctx, event, cmd, scope) => {
+  const outcomes = await deployKeys(ctx, event.actor.id, cmd.key, { text: cmd.target, hosts: scope.hosts }, event.conversation);
   const title = cmd.key === "all" ? ctx.t("keys.deployed_all", { count: outcomes.length }) : ctx.t("keys.deployed", { name: cmd.key, count: outcomes.length });
   return privateReply(listing(title, outcomeLines(outcomes, ctx.t)));
 };
 
-export const keysRevoke: Handler<"keys.revoke"> = async (ctx, event, cmd) => {
-  const outcomes = await revokeKey(ctx, event.actor.id, cmd.key, cmd.target, event.conversation);
+export const keysRevoke: Handler<"keys.revoke"> = async (ctx, event, cmd, scope) => {
+  const outcomes = await revokeKey(ctx, event.actor.id, cmd.key, { text: cmd.target, hosts: scope.hosts }, event.conversation);
   return privateReply(listing(ctx.t("keys.revoked", { name: cmd.key, count: outcomes.length }), outcomeLines(outcomes, ctx.t)));
 };
 
-export const keysStatus: Handler<"keys.status"> = async (ctx, _event, cmd) => {
-  const outcomes = await keyStatus(ctx, cmd.target);
+export const keysStatus: Handler<"keys.status"> = async (ctx, _event, _cmd, scope) => {
+  const outcomes = await keyStatus(ctx, scope.hosts);
   return privateReply(listing(ctx.t("keys.status.title", { count: outcomes.length }), outcomeLines(outcomes, ctx.t)));
 };

@@ -1,17 +1,14 @@
-import { requireOnHosts } from "../access.js";
 import { approvalHash } from "../approvals.js";
 import { encodeAction } from "../actions.js";
 import type { Inbound, Reply } from "../chat.js";
 import type { RunFlags } from "../commands.js";
 import { compactNames } from "../fanout.js";
-import { NotAllowedError } from "../errors.js";
 import type { Host } from "../hosts.js";
 import { english, say } from "../i18n.js";
 import { createJob } from "../jobs.js";
 import { publish } from "../publish.js";
 import { listing, privateReply, privateText } from "../replies.js";
 import { listRiskPatterns, riskMessages } from "../risk.js";
-import { resolveTarget } from "../targets.js";
 import type { Handler, HandlerContext } from "./context.js";
 
 export interface Submission extends RunFlags {
@@ -21,20 +18,11 @@ export interface Submission extends RunFlags {
   readonly command: string;
 }
 
-/** Resolves, authorizes and checks a run or script, then creates and publishes its job. */
-export async function submit(ctx: HandlerContext, event: Inbound, input: Submission): Promise<Reply> {
+/** Checks a run or script on its authorised hosts, then creates and publishes its job. */
+export async function submit(ctx: HandlerContext, event: Inbound, input: Submission, hosts: readonly Host[]): Promise<Reply> {
   const { sql, settings, t } = ctx;
   // The audit trail is in English, whoever asked.
   const label = input.kind === "script" ? `script (${input.command.split("\n").length} lines)` : input.command;
-  let hosts: Host[];
-  try {
-    hosts = await resolveTarget(sql, input.target);
-    requireOnHosts(await ctx.principal(), "run", hosts);
-  } catch (err) {
-    // Refusals for want of a right are audited where every command's are.
-    if (!(err instanceof NotAllowedError)) await ctx.audit("job.request", "refused", input.target, { reason: (err as Error).message, command: label });
-    throw err;
-  }
   const timeoutMs = input.timeoutMs ?? settings.jobTimeoutMs;
   const options = { timeoutMs, parallel: input.parallel, batch: input.batch, maxFailures: input.maxFailures };
   const risks = riskMessages(input.command, hosts, await listRiskPatterns(sql), { maxHostsWithoutApproval: settings.approvalHosts });
@@ -90,12 +78,12 @@ export async function submit(ctx: HandlerContext, event: Inbound, input: Submiss
   });
 }
 
-export const run: Handler<"run"> = (ctx, event, cmd) => submit(ctx, event, { ...cmd, kind: "command" });
+export const run: Handler<"run"> = (ctx, event, cmd, scope) => submit(ctx, event, { ...cmd, kind: "command" }, scope.hosts);
 
-export const script: Handler<"script"> = async (ctx, event, cmd) => {
-  if (cmd.script !== undefined) return submit(ctx, event, { ...cmd, kind: "script", command: cmd.script });
-  // No script in the message: ask for it in a private form, carrying the target and options.
-  await resolveTarget(ctx.sql, cmd.target);
+export const script: Handler<"script"> = async (ctx, event, cmd, scope) => {
+  if (cmd.script !== undefined) return submit(ctx, event, { ...cmd, kind: "script", command: cmd.script }, scope.hosts);
+  // No script in the message: ask for it in a private form, carrying the target and options
+  // (the submitted form is authorised again, on the hosts the target names then).
   return {
     kind: "form",
     form: {

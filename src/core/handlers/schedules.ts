@@ -1,7 +1,7 @@
-import { canEverywhere, requireOnHosts } from "../access.js";
+import type { Scope } from "../authorize.js";
 import { encodeAction } from "../actions.js";
 import { approvalHash } from "../approvals.js";
-import type { Block, Reply, View } from "../chat.js";
+import type { Block, Inbound, Reply, View } from "../chat.js";
 import { NotAllowedError, TestumError } from "../errors.js";
 import { compactNames } from "../fanout.js";
 import { msg, say, translator, type Translator } from "../i18n.js";
@@ -10,6 +10,7 @@ import { listRiskPatterns, riskMessages } from "../risk.js";
 import { fireSchedule, scheduleOptions, type SchedulerDeps } from "../scheduler.js";
 import { describeCron, getSchedule, listSchedules, nextRuns, validateCron, validateTimezone, type Schedule } from "../schedules.js";
 import { resolveTarget } from "../targets.js";
+import { requireClickedOn } from "./approvals.js";
 import type { Handler, HandlerContext } from "./context.js";
 
 const when = (d: Date | undefined | null, t: Translator) => (d ? `${d.toISOString().slice(0, 19).replace("T", " ")} UTC` : t("word.never"));
@@ -66,12 +67,11 @@ export function renderScheduleRequest(schedule: Schedule, hosts: readonly string
   return { text: t("schedule.request.text", { name: schedule.name }), tone: schedule.approvalState === "rejected" ? "failure" : "warning", blocks, lang: t.lang };
 }
 
-export const scheduleAdd: Handler<"schedule.add"> = async (ctx, event, cmd): Promise<Reply> => {
+export const scheduleAdd: Handler<"schedule.add"> = async (ctx, event, cmd, scope): Promise<Reply> => {
   validateCron(cmd.cron);
   const timezone = cmd.timezone ?? "UTC";
   validateTimezone(timezone);
-  const hosts = await resolveTarget(ctx.sql, cmd.target);
-  requireOnHosts(await ctx.principal(), "run", hosts);
+  const hosts = scope.hosts;
   const { t } = ctx;
   const timeoutMs = cmd.timeoutMs ?? ctx.settings.jobTimeoutMs;
   const risks = riskMessages(cmd.command, hosts, await listRiskPatterns(ctx.sql), { maxHostsWithoutApproval: ctx.settings.approvalHosts });
@@ -109,9 +109,9 @@ export const scheduleList: Handler<"schedule.list"> = async (ctx, event) => {
   return privateReply(listing(t("schedule.list.title", { count: schedules.length }), lines));
 };
 
-export const scheduleShow: Handler<"schedule.show"> = async (ctx, _event, cmd) => {
+export const scheduleShow: Handler<"schedule.show"> = async (ctx, _event, _cmd, scope) => {
   const { t } = ctx;
-  const s = await getSchedule(ctx.sql, cmd.schedule);
+  const s = scope.schedule!;
   const runs = s.paused || s.approvalState === "pending" || s.approvalState === "rejected" ? [] : nextRuns(s.cron, s.timezone, 5);
   const posts = msg(s.onChange ? "schedule.show.posts_on_change" : "schedule.show.posts_every_run");
   const state = s.paused ? "schedule.state.paused" : s.approvalState === "pending" ? "schedule.show.waiting" : s.approvalState === "rejected" ? "schedule.state.rejected" : "schedule.state.active";
@@ -129,40 +129,30 @@ export const scheduleShow: Handler<"schedule.show"> = async (ctx, _event, cmd) =
   return privateReply(listing(t("schedule.show.title", { id: s.id }), lines));
 };
 
-/** Changes to a schedule are for its owner or an admin everywhere. */
-async function ownSchedule(ctx: HandlerContext, id: number): Promise<Schedule> {
-  const schedule = await getSchedule(ctx.sql, id);
-  const principal = await ctx.principal();
-  if (schedule.owner !== principal.actor.id && !canEverywhere(principal, "admin")) {
-    throw new NotAllowedError(msg("schedule.not_owner", { id, owner: schedule.ownerName ?? schedule.owner }));
-  }
-  return schedule;
-}
-
-export const scheduleRm: Handler<"schedule.rm"> = async (ctx, _event, cmd) => {
-  const s = await ownSchedule(ctx, cmd.schedule);
+export const scheduleRm: Handler<"schedule.rm"> = async (ctx, _event, _cmd, scope) => {
+  const s = scope.schedule!;
   await ctx.sql`delete from schedules where id = ${s.id}`;
   await ctx.audit("schedule.remove", "removed", s.target, { schedule: s.id, name: s.name });
   return privateText(ctx.t("schedule.deleted", { id: s.id, name: s.name }), "success");
 };
 
-export const schedulePause: Handler<"schedule.pause"> = async (ctx, _event, cmd) => {
-  const s = await ownSchedule(ctx, cmd.schedule);
+export const schedulePause: Handler<"schedule.pause"> = async (ctx, _event, _cmd, scope) => {
+  const s = scope.schedule!;
   await ctx.sql`update schedules set paused = true, updated_at = now() where id = ${s.id}`;
   await ctx.audit("schedule.pause", "paused", s.target, { schedule: s.id });
   return privateText(ctx.t("schedule.paused", { id: s.id, name: s.name }), "success");
 };
 
-export const scheduleResume: Handler<"schedule.resume"> = async (ctx, _event, cmd) => {
-  const s = await ownSchedule(ctx, cmd.schedule);
+export const scheduleResume: Handler<"schedule.resume"> = async (ctx, _event, _cmd, scope) => {
+  const s = scope.schedule!;
   await ctx.sql`update schedules set paused = false, updated_at = now() where id = ${s.id}`;
   await ctx.audit("schedule.resume", "resumed", s.target, { schedule: s.id });
   const next = nextRuns(s.cron, s.timezone, 1)[0];
   return privateText(ctx.t("schedule.resumed", { id: s.id, name: s.name, next: when(next, ctx.t) }), "success");
 };
 
-export const scheduleRun: Handler<"schedule.run"> = async (ctx, _event, cmd) => {
-  const s = await ownSchedule(ctx, cmd.schedule);
+export const scheduleRun: Handler<"schedule.run"> = async (ctx, _event, _cmd, scope) => {
+  const s = scope.schedule!;
   if (s.approvalState === "pending" || s.approvalState === "rejected") throw new TestumError("conflict", msg("schedule.not_approved", { id: s.id }));
   const job = await fireSchedule(schedulerDeps(ctx), s.id, new Date(), "manual");
   return job
@@ -170,17 +160,17 @@ export const scheduleRun: Handler<"schedule.run"> = async (ctx, _event, cmd) => 
     : privateText(ctx.t("schedule.did_not_run_reply", { id: s.id }), "warning");
 };
 
-/** An approver's decision on a risky schedule. */
-export async function decideSchedule(ctx: HandlerContext, id: number, decision: "approve" | "reject"): Promise<Reply> {
-  const schedule = await getSchedule(ctx.sql, id);
+/** An approver's decision on a risky schedule (the right on its hosts was checked before). */
+export async function decideSchedule(ctx: HandlerContext, event: Inbound, scope: Scope, decision: "approve" | "reject"): Promise<Reply> {
+  const schedule = scope.schedule!;
+  const id = schedule.id;
+  const hosts = scope.hosts;
+  await requireClickedOn(ctx, event, schedule.approvalMessage, { schedule: id });
   if (schedule.approvalState !== "pending") return privateText(ctx.t("schedule.not_waiting", { id }));
   const principal = await ctx.principal();
-  const hosts = await resolveTarget(ctx.sql, schedule.target);
-  try {
-    if (decision === "approve" && principal.actor.id === schedule.owner) throw new NotAllowedError(msg("schedule.own", { id }));
-    if (principal.actor.id !== schedule.owner) requireOnHosts(principal, "approve", hosts);
-  } catch (err) {
-    await ctx.audit(`schedule.${decision}`, "refused", schedule.target, { schedule: id, reason: (err as Error).message });
+  if (decision === "approve" && principal.actor.id === schedule.owner) {
+    const err = new NotAllowedError(msg("schedule.own", { id }));
+    await ctx.audit("schedule.approve", "refused", schedule.target, { schedule: id, reason: err.message });
     throw err;
   }
   const by = principal.actor.name ?? principal.actor.id;

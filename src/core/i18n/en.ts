@@ -164,6 +164,7 @@ export const en = {
   "access.whoami.groups": "groups:   {groups}",
   "access.whoami.roles": "roles:    {roles}",
   "access.whoami.title": "Who you are to testum",
+  "access.removed_hosts": "some hosts of this job were removed since ({hosts}); only someone with the {right} right on * (all hosts) may act on it",
   // Hosts
   "hosts.bad_address": "\"{address}\" is not a host name or IP address",
   "hosts.bad_port": "port must be a number from 1 to 65535, got {port}",
@@ -492,6 +493,7 @@ export const en = {
   "approval.queue_unavailable_error": "approved, but the job queue was unavailable; nothing ran",
   "approval.not_queued": "job #{id} was approved but could not be queued (the job queue is unavailable); run it again",
   "approval.you_approved_runs": "You approved job #{id}; it runs now, in its thread.",
+  "approval.wrong_message": "this button does not belong to the approval request of job #{id}: use the buttons on the request in the job's thread, or type approve {id}",
   // Lost jobs
   "reaper.lost": "⚠️ Job #{id} was lost: the worker running it ({worker}) stopped responding. The command was not run again; check the host before retrying.",
   // Scheduled reports
@@ -553,6 +555,7 @@ export const en = {
   "schedule.raced": "Schedule #{id} was decided at the same moment by someone else.",
   "schedule.you_approved": "You approved schedule #{id}; it runs from its next time on.",
   "schedule.you_rejected": "You rejected schedule #{id}; it will not run.",
+  "schedule.wrong_message": "this button does not belong to the approval request of schedule #{id}: use the buttons on that request",
   // Cron expressions in words
   "cron.every_seconds": "every {count} seconds",
   "cron.every_second": "every second",

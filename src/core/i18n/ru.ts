@@ -166,6 +166,7 @@ export const ru: Record<keyof typeof en, string> = {
   "access.whoami.groups": "группы:        {groups}",
   "access.whoami.roles": "роли:          {roles}",
   "access.whoami.title": "Кто вы для testum",
+  "access.removed_hosts": "некоторые хосты этого задания с тех пор удалены ({hosts}); действовать с ним может только тот, у кого есть право {right} на * (все хосты)",
   // Hosts
   "hosts.bad_address": "«{address}» — не имя хоста и не IP-адрес",
   "hosts.bad_port": "порт должен быть числом от 1 до 65535, получено {port}",
@@ -494,6 +495,7 @@ export const ru: Record<keyof typeof en, string> = {
   "approval.queue_unavailable_error": "одобрено, но очередь заданий была недоступна; ничего не запущено",
   "approval.not_queued": "задание #{id} одобрено, но не попало в очередь (очередь заданий недоступна); запустите его заново",
   "approval.you_approved_runs": "Вы одобрили задание #{id}; оно запускается, следите в его ветке.",
+  "approval.wrong_message": "эта кнопка не относится к запросу на одобрение задания #{id}: нажмите кнопку в самом запросе в ветке задания или наберите approve {id}",
   // Lost jobs
   "reaper.lost": "⚠️ Задание #{id} потеряно: выполнявший его воркер ({worker}) перестал отвечать. Команда не перезапускалась; проверьте хост, прежде чем повторять.",
   // Scheduled reports
@@ -555,6 +557,7 @@ export const ru: Record<keyof typeof en, string> = {
   "schedule.raced": "По расписанию #{id} в тот же момент принял решение кто-то ещё.",
   "schedule.you_approved": "Вы одобрили расписание #{id}; оно заработает со следующего запуска.",
   "schedule.you_rejected": "Вы отклонили расписание #{id}; оно не будет запускаться.",
+  "schedule.wrong_message": "эта кнопка не относится к запросу на одобрение расписания #{id}: нажмите кнопку в самом запросе",
   // Cron expressions in words
   "cron.every_seconds": "каждые {count} {count|секунду|секунды|секунд}",
   "cron.every_second": "каждую секунду",

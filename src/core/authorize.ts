@@ -1,0 +1,213 @@
+import { canEverywhere, requireEverywhere, requireOnHosts, requireSomewhere, type Principal, type Right } from "./access.js";
+import type { Command } from "./commands.js";
+import { NotAllowedError } from "./errors.js";
+import type { HandlerContext } from "./handlers/context.js";
+import { getHost, getHostsById, type Host } from "./hosts.js";
+import { msg } from "./i18n.js";
+import { getJob, listTasks, type Job } from "./jobs.js";
+import { getSchedule, type Schedule } from "./schedules.js";
+import { resolveTarget } from "./targets.js";
+
+/**
+ * Who may do what, decided in one place for every request. Each request
+ * declares what it acts on and the right it needs there; `authorize`
+ * resolves those hosts and checks the right on each of them before any
+ * handler runs, and hands the handler the hosts it may touch.
+ */
+
+/** Requests that come only from buttons (they have no typed command). */
+export type ButtonRequest =
+  | { readonly name: "schedule.approve"; readonly schedule: number }
+  | { readonly name: "schedule.reject"; readonly schedule: number };
+
+export type Request = Command | ButtonRequest;
+export type RequestName = Request["name"];
+
+/** No right at all (help, whoami). */
+type Anyone = { readonly on: "nothing" };
+/** A listing: the right on some scope; the handler shows only what `can` allows per host. */
+type Somewhere = { readonly on: "somewhere"; readonly right: Right };
+/** testum-wide changes: the right on `*`. */
+type Everywhere = { readonly on: "everywhere"; readonly right: Right };
+/** The hosts `target` names now, every one of them. */
+type OnTarget = { readonly on: "target"; readonly right: Right };
+/** The registered host `host`. */
+type OnHost = { readonly on: "host"; readonly right: Right };
+/** The hosts job `job` runs on; `orRequester`: its requester needs nothing. */
+type OnJob = { readonly on: "job"; readonly right: Right; readonly orRequester?: true };
+/**
+ * Schedule `schedule`: its hosts now; `orOwner`: its owner needs nothing
+ * here; `onAll`: anyone else needs the right on `*`.
+ */
+type OnSchedule = { readonly on: "schedule"; readonly right: Right; readonly orOwner?: true; readonly onAll?: true };
+
+export type Need = Anyone | Somewhere | Everywhere | OnTarget | OnHost | OnJob | OnSchedule;
+
+/**
+ * What a request may declare follows from its arguments: a request that
+ * names a target or a host must be checked on it (or need the right
+ * everywhere), one that names a job on the job's hosts, one that names a
+ * schedule on the schedule. A new command with such an argument that
+ * declares less does not compile.
+ */
+export type NeedOf<R> = R extends { readonly target: string }
+  ? OnTarget | Everywhere
+  : R extends { readonly host: string }
+    ? OnHost | Everywhere
+    : R extends { readonly job: number }
+      ? OnJob
+      : R extends { readonly schedule: number }
+        ? OnSchedule
+        : Anyone | Somewhere | Everywhere;
+
+export type Needs = { readonly [N in RequestName]: NeedOf<Extract<Request, { name: N }>> };
+
+export const NEEDS: Needs = {
+  run: { on: "target", right: "run" },
+  script: { on: "target", right: "run" },
+  cancel: { on: "job", right: "admin", orRequester: true },
+  "jobs.list": { on: "somewhere", right: "view" },
+  "jobs.show": { on: "job", right: "view" },
+  logs: { on: "job", right: "view" },
+  "hosts.list": { on: "somewhere", right: "view" },
+  "hosts.show": { on: "host", right: "view" },
+  "hosts.add": { on: "everywhere", right: "admin" },
+  "hosts.rm": { on: "host", right: "admin" },
+  "hosts.tag": { on: "host", right: "admin" },
+  "hosts.untag": { on: "host", right: "admin" },
+  "hosts.test": { on: "host", right: "admin" },
+  "hosts.repin": { on: "host", right: "admin" },
+  "hosts.secret": { on: "host", right: "admin" },
+  identity: { on: "somewhere", right: "view" },
+  "keys.list": { on: "somewhere", right: "view" },
+  "keys.add": { on: "everywhere", right: "admin" },
+  "keys.rm": { on: "everywhere", right: "admin" },
+  "keys.deploy": { on: "target", right: "admin" },
+  "keys.revoke": { on: "target", right: "admin" },
+  "keys.status": { on: "target", right: "admin" },
+  grant: { on: "everywhere", right: "admin" },
+  revoke: { on: "everywhere", right: "admin" },
+  access: { on: "everywhere", right: "admin" },
+  whoami: { on: "nothing" },
+  approve: { on: "job", right: "approve" },
+  reject: { on: "job", right: "approve", orRequester: true },
+  audit: { on: "everywhere", right: "admin" },
+  "risk.list": { on: "somewhere", right: "view" },
+  "risk.add": { on: "everywhere", right: "admin" },
+  "risk.rm": { on: "everywhere", right: "admin" },
+  "schedule.add": { on: "target", right: "run" },
+  "schedule.list": { on: "somewhere", right: "view" },
+  "schedule.show": { on: "schedule", right: "view" },
+  "schedule.rm": { on: "schedule", right: "admin", orOwner: true, onAll: true },
+  "schedule.pause": { on: "schedule", right: "admin", orOwner: true, onAll: true },
+  "schedule.resume": { on: "schedule", right: "admin", orOwner: true, onAll: true },
+  "schedule.run": { on: "schedule", right: "admin", orOwner: true, onAll: true },
+  "schedule.approve": { on: "schedule", right: "approve" },
+  "schedule.reject": { on: "schedule", right: "approve", orOwner: true },
+  help: { on: "nothing" },
+};
+
+/** What a handler may act on: every host here was checked. */
+export interface Scope {
+  readonly hosts: readonly Host[];
+  readonly job?: Job;
+  readonly schedule?: Schedule;
+}
+
+/** A job's hosts that still exist, and whether any of them was removed since. */
+export async function jobHosts(ctx: Pick<HandlerContext, "sql">, job: Job): Promise<{ hosts: Host[]; removed: string[] }> {
+  const tasks = await listTasks(ctx.sql, job.id);
+  const ids = tasks.flatMap((t) => (t.hostId === null ? [] : [t.hostId]));
+  const hosts = await getHostsById(ctx.sql, ids);
+  const present = new Set(hosts.map((h) => h.id));
+  const removed = tasks.filter((t) => t.hostId === null || !present.has(t.hostId)).map((t) => t.hostName);
+  return { hosts, removed };
+}
+
+/**
+ * The right on every host, and, when some of them no longer exist (nobody
+ * can tell whose they were), on `*`.
+ */
+function requireOnAll(principal: Principal, right: Right, hosts: readonly Host[], removed: readonly string[]): void {
+  requireOnHosts(principal, right, hosts);
+  if (removed.length > 0 && !canEverywhere(principal, right)) {
+    throw new NotAllowedError(msg("access.removed_hosts", { hosts: removed.slice(0, 5).join(", "), right }), { right, hosts: [...removed] });
+  }
+}
+
+/** The audit action a refused request is recorded under. */
+export function auditAction(request: Request): string {
+  return request.name === "run" || request.name === "script" ? "job.request" : request.name;
+}
+
+function auditTarget(request: Request, scope?: Partial<Scope>): string | undefined {
+  if ("target" in request) return request.target;
+  if ("host" in request && request.host) return request.host;
+  if (scope?.job) return scope.job.target;
+  if (scope?.schedule) return scope.schedule.target;
+  return undefined;
+}
+
+/**
+ * Checks the actor's right for a request on everything it acts on, and
+ * returns those things. A refusal names the hosts and the right missing,
+ * and is audited as refused.
+ */
+export async function authorize(ctx: HandlerContext, request: Request): Promise<Scope> {
+  const need = NEEDS[request.name] as Need;
+  const principal = await ctx.principal();
+  const found: { job?: Job; schedule?: Schedule } = {};
+  try {
+    switch (need.on) {
+      case "nothing":
+        return { hosts: [] };
+      case "somewhere":
+        requireSomewhere(principal, need.right);
+        return { hosts: [] };
+      case "everywhere":
+        requireEverywhere(principal, need.right);
+        return { hosts: [] };
+      case "target": {
+        // Someone without the right anywhere learns nothing about which hosts exist.
+        requireSomewhere(principal, need.right);
+        const hosts = await resolveTarget(ctx.sql, (request as { target: string }).target);
+        requireOnHosts(principal, need.right, hosts);
+        return { hosts };
+      }
+      case "host": {
+        requireSomewhere(principal, need.right);
+        const host = await getHost(ctx.sql, (request as { host: string }).host);
+        requireOnHosts(principal, need.right, [host]);
+        return { hosts: [host] };
+      }
+      case "job": {
+        const job = (found.job = await getJob(ctx.sql, (request as { job: number }).job));
+        const { hosts, removed } = await jobHosts(ctx, job);
+        if (!(need.orRequester && principal.actor.id === job.requestedBy)) requireOnAll(principal, need.right, hosts, removed);
+        return { hosts, job };
+      }
+      case "schedule": {
+        const schedule = (found.schedule = await getSchedule(ctx.sql, (request as { schedule: number }).schedule));
+        // A target that names no host now can only be looked at by someone who could see any host.
+        const hosts = await resolveTarget(ctx.sql, schedule.target).catch(() => undefined);
+        if (!(need.orOwner && principal.actor.id === schedule.owner)) {
+          if (need.onAll) requireEverywhere(principal, need.right);
+          else if (hosts === undefined) requireEverywhere(principal, need.right);
+          else requireOnHosts(principal, need.right, hosts);
+        }
+        return { hosts: hosts ?? [], schedule };
+      }
+    }
+  } catch (err) {
+    if (err instanceof NotAllowedError) {
+      await ctx.audit(auditAction(request), "refused", auditTarget(request, found), {
+        reason: err.message,
+        right: err.right ?? null,
+        hosts: err.hosts ?? null,
+        ...(found.job ? { job: found.job.id } : {}),
+        ...(found.schedule ? { schedule: found.schedule.id } : {}),
+      });
+    }
+    throw err;
+  }
+}
