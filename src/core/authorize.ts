@@ -1,6 +1,6 @@
 import { canEverywhere, requireEverywhere, requireOnHosts, requireSomewhere, type Principal, type Right } from "./access.js";
 import type { Command } from "./commands.js";
-import { NotAllowedError } from "./errors.js";
+import { NotAllowedError, TestumError } from "./errors.js";
 import type { HandlerContext } from "./handlers/context.js";
 import { getHost, getHostsById, type Host } from "./hosts.js";
 import { msg } from "./i18n.js";
@@ -89,7 +89,8 @@ export const NEEDS: Needs = {
   revoke: { on: "everywhere", right: "admin" },
   access: { on: "everywhere", right: "admin" },
   whoami: { on: "nothing" },
-  approve: { on: "job", right: "approve" },
+  // The requester passes here to be told, by the handler, that someone else must approve.
+  approve: { on: "job", right: "approve", orRequester: true },
   reject: { on: "job", right: "approve", orRequester: true },
   audit: { on: "everywhere", right: "admin" },
   "risk.list": { on: "somewhere", right: "view" },
@@ -102,7 +103,7 @@ export const NEEDS: Needs = {
   "schedule.pause": { on: "schedule", right: "admin", orOwner: true, onAll: true },
   "schedule.resume": { on: "schedule", right: "admin", orOwner: true, onAll: true },
   "schedule.run": { on: "schedule", right: "admin", orOwner: true, onAll: true },
-  "schedule.approve": { on: "schedule", right: "approve" },
+  "schedule.approve": { on: "schedule", right: "approve", orOwner: true },
   "schedule.reject": { on: "schedule", right: "approve", orOwner: true },
   help: { on: "nothing" },
 };
@@ -137,7 +138,8 @@ function requireOnAll(principal: Principal, right: Right, hosts: readonly Host[]
 
 /** The audit action a refused request is recorded under. */
 export function auditAction(request: Request): string {
-  return request.name === "run" || request.name === "script" ? "job.request" : request.name;
+  const names: Partial<Record<RequestName, string>> = { run: "job.request", script: "job.request", approve: "approval.approve", reject: "approval.reject", cancel: "job.cancel" };
+  return names[request.name] ?? request.name;
 }
 
 function auditTarget(request: Request, scope?: Partial<Scope>): string | undefined {
@@ -191,15 +193,20 @@ export async function authorize(ctx: HandlerContext, request: Request): Promise<
         // A target that names no host now can only be looked at by someone who could see any host.
         const hosts = await resolveTarget(ctx.sql, schedule.target).catch(() => undefined);
         if (!(need.orOwner && principal.actor.id === schedule.owner)) {
-          if (need.onAll) requireEverywhere(principal, need.right);
-          else if (hosts === undefined) requireEverywhere(principal, need.right);
+          if (need.onAll && !canEverywhere(principal, need.right)) {
+            throw new NotAllowedError(msg("schedule.not_owner", { id: schedule.id, owner: schedule.ownerName ?? schedule.owner }), { right: need.right, hosts: ["*"] });
+          }
+          if (hosts === undefined) requireEverywhere(principal, need.right);
           else requireOnHosts(principal, need.right, hosts);
         }
         return { hosts: hosts ?? [], schedule };
       }
     }
   } catch (err) {
-    if (err instanceof NotAllowedError) {
+    if (err instanceof TestumError && !(err instanceof NotAllowedError) && "target" in request) {
+      // A target that names nothing (or no such host) is a refused request too.
+      await ctx.audit(auditAction(request), "refused", request.target, { reason: err.message });
+    } else if (err instanceof NotAllowedError) {
       await ctx.audit(auditAction(request), "refused", auditTarget(request, found), {
         reason: err.message,
         right: err.right ?? null,
