@@ -185,7 +185,14 @@ export async function authorize(ctx: HandlerContext, request: Request): Promise<
       case "job": {
         const job = (found.job = await getJob(ctx.sql, (request as { job: number }).job));
         const { hosts, removed } = await jobHosts(ctx, job);
-        if (!(need.orRequester && principal.actor.id === job.requestedBy)) requireOnAll(principal, need.right, hosts, removed);
+        if (!(need.orRequester && principal.actor.id === job.requestedBy)) {
+          try {
+            requireOnAll(principal, need.right, hosts, removed);
+          } catch (err) {
+            if (request.name !== "cancel" || !(err instanceof NotAllowedError)) throw err;
+            throw new NotAllowedError(msg("jobs.cancel_not_allowed", { id: job.id }), { right: err.right, hosts: err.hosts });
+          }
+        }
         return { hosts, job };
       }
       case "schedule": {
