@@ -25,12 +25,41 @@ const REDACT = [
   "*.*.headers.authorization",
 ];
 
+/** Keys whose values are secrets at any depth (pino's redact paths reach only fixed depths). */
+const SECRET_KEYS = new Set(["password", "passphrase", "privatekey", "private_key", "token", "bottoken", "signingsecret", "secretaccesskey", "masterkey", "authorization", "logtoken"]);
+const MAX_DEPTH = 8;
+
+function isPlain(value: object): boolean {
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * A copy of a log object with every secret-named field redacted, however
+ * deep (an error's `cause`, its `cause`'s fields, a config inside an
+ * options object); errors become plain objects with their own fields.
+ */
+export function scrubSecrets(value: unknown, depth = 0): unknown {
+  if (value === null || typeof value !== "object") return value;
+  if (depth > MAX_DEPTH) return "[too deep]";
+  if (Array.isArray(value)) return value.map((v) => scrubSecrets(v, depth + 1));
+  const error = value instanceof Error;
+  if (!error && !isPlain(value)) return value;
+  // An error stays an error of its class (the log's error serializer names it), with scrubbed fields.
+  const out = (error ? Object.create(Object.getPrototypeOf(value) as object) : {}) as Record<string, unknown>;
+  if (error) Object.defineProperties(out, { message: { value: value.message, enumerable: false }, stack: { value: value.stack, enumerable: false } });
+  for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEYS.has(k.toLowerCase()) ? "[redacted]" : scrubSecrets(v, depth + 1);
+  if (error && value.cause !== undefined) Object.defineProperty(out, "cause", { value: scrubSecrets(value.cause, depth + 1), enumerable: false });
+  return out;
+}
+
 /** JSON lines on stdout (or `destination`), secrets redacted. */
 export function createLogger(level: string, bindings: object = {}, destination?: { write(line: string): void }): Logger {
   const options = {
     level,
     base: { app: "testum", ...bindings },
     redact: { paths: REDACT, censor: "[redacted]" },
+    formatters: { log: (object: Record<string, unknown>) => scrubSecrets(object) as Record<string, unknown> },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
   return (destination ? pino(options, destination) : pino(options)) as unknown as Logger;

@@ -101,7 +101,7 @@ describe("roles and approvals on Slack", () => {
     const done = await world.finished(job.id);
     expect(done.status).toBe("succeeded");
     expect((await world.ssh.hosts[0]!.exec("cat ~/approved-runs")).stdout).toBe("ran\n");
-    await eventually("the request to show who approved", () => /approved by u0bob000001 at/.test(requestText(world, job)));
+    await eventually("the request to show who approved", () => /approved by u0bob000001 \(slack:T\w+:U0BOB000001\) at/.test(requestText(world, job)));
     // A second click changes nothing.
     await world.click(job.approvalMessage!, `t1:approve:${job.id}`, BOB);
     await eventually("the answer", () => lastResponse(world).includes("is not waiting for approval"));

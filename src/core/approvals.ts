@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { encodeAction } from "./actions.js";
 import { canonicalJson, recordAudit } from "./audit.js";
-import type { Block, View } from "./chat.js";
+import { displayName, type Block, type View } from "./chat.js";
 import type { Sql } from "./db.js";
 import type { Host } from "./hosts.js";
 import { msg, say, translator, type Param, type Translator } from "./i18n.js";
@@ -38,7 +38,7 @@ export async function listDecisions(sql: Sql, jobId: number): Promise<Decision[]
 }
 
 const time = (d: Date) => `${d.toISOString().slice(0, 16).replace("T", " ")} UTC`;
-const who = (d: Decision) => d.approverName ?? d.approver;
+const who = (d: Decision) => displayName(d.approverName, d.approver);
 
 /** At most 12 names, then how many more. */
 export function someNames(names: readonly string[], shown = 12): Param {
@@ -50,7 +50,7 @@ export function renderRequest(job: Job, hostNames: readonly string[], decisions:
   const approvals = decisions.filter((d) => d.decision === "approve");
   const rejection = decisions.find((d) => d.decision === "reject");
   const fields = [
-    { label: t("view.requested_by"), value: job.requestedByName ?? job.requestedBy },
+    { label: t("view.requested_by"), value: displayName(job.requestedByName, job.requestedBy) },
     { label: t("view.command"), value: job.command.slice(0, 900) },
     { label: t("view.hosts_count", { count: hostNames.length }), value: say(t, someNames(hostNames)) },
     { label: t("approval.why"), value: job.approvalReasons.join("\n") || "—" },

@@ -162,6 +162,14 @@ export function createChatDirectory(adapters: readonly ChatAdapter[]): ChatDirec
   };
 }
 
+/**
+ * How a person is shown to others: the display name they chose, next to the
+ * identity that cannot be chosen (anyone may call themselves "CTO").
+ */
+export function displayName(name: string | null | undefined, id: string): string {
+  return name && name !== id ? `${name} (${id})` : id;
+}
+
 /** The platform part of an identity or reference: `slack` for `slack:T1:U2`. */
 export function platformOf(ref: string): string {
   return ref.slice(0, Math.max(0, ref.indexOf(":")));

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -47,5 +47,15 @@ describe("loadConfig", () => {
     const config = loadConfig({ TESTUM_MASTER_KEY: key, TESTUM_ADMINS: "slack:T1:U1, discord:123:456", PUBLIC_URL: "https://ops.example.com/" });
     expect(config.TESTUM_ADMINS).toEqual(["slack:T1:U1", "discord:123:456"]);
     expect(config.publicUrl).toBe("https://ops.example.com");
+  });
+
+  it("refuses a master key file that other users can read, saying how to fix it", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cfg-"));
+    loadConfig({ TESTUM_DATA_DIR: dir });
+    const file = join(dir, "master.key");
+    chmodSync(file, 0o644);
+    expect(() => loadConfig({ TESTUM_DATA_DIR: dir })).toThrow(`the key file ${file} can be read or changed by other users (mode 644); run: chmod 600 ${file}`);
+    chmodSync(file, 0o600);
+    expect(loadConfig({ TESTUM_DATA_DIR: dir }).masterKey).toHaveLength(32);
   });
 });

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import { parseDuration } from "./duration.js";
@@ -253,6 +253,7 @@ export function loadConfig(env: Env = process.env): Config {
 
 function readOrCreateKeyFile(path: string): Buffer {
   if (existsSync(path)) {
+    checkKeyFileAccess(path);
     const key = Buffer.from(readFileSync(path, "utf8").trim(), "base64");
     if (key.length !== 32) {
       throw new ConfigError([`TESTUM_MASTER_KEY: the key file ${path} does not hold 32 bytes in base64`]);
@@ -270,6 +271,22 @@ function readOrCreateKeyFile(path: string): Buffer {
   }
   chmodSync(path, 0o600);
   return key;
+}
+
+/**
+ * The master key file must be testum's own and unreadable to anyone else:
+ * whoever reads it can decrypt every stored credential.
+ */
+function checkKeyFileAccess(path: string): void {
+  const info = statSync(path);
+  const mode = (info.mode & 0o777).toString(8).padStart(3, "0");
+  if ((info.mode & 0o077) !== 0) {
+    throw new ConfigError([`TESTUM_MASTER_KEY: the key file ${path} can be read or changed by other users (mode ${mode}); run: chmod 600 ${path}`]);
+  }
+  const uid = process.getuid?.();
+  if (uid !== undefined && uid !== 0 && info.uid !== uid) {
+    throw new ConfigError([`TESTUM_MASTER_KEY: the key file ${path} belongs to user id ${info.uid}, not to testum's user (${uid}); run: chown ${uid} ${path}`]);
+  }
 }
 
 /**

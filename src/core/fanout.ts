@@ -1,4 +1,4 @@
-import type { Block, View } from "./chat.js";
+import { displayName, type Block, type View } from "./chat.js";
 import { formatDuration } from "./duration.js";
 import { english, msg, translator, type Translator } from "./i18n.js";
 import type { Job, Task, TaskStatus } from "./jobs.js";
@@ -174,7 +174,7 @@ export function renderReport(job: Job, tasks: readonly Task[], publicUrl: string
   const durationWidth = Math.max(8, head.duration.length);
   const lines = [
     t("report.title", { id: job.id, command: job.command }),
-    t("report.subtitle", { target: job.target, who: job.requestedByName ?? job.requestedBy, status: msg(`state.${job.status}`) }),
+    t("report.subtitle", { target: job.target, who: displayName(job.requestedByName, job.requestedBy), status: msg(`state.${job.status}`) }),
     "",
     `${head.host.padEnd(width)}  ${head.status.padEnd(statusWidth)}  ${head.exit.padEnd(exitWidth)}  ${head.duration.padEnd(durationWidth)}  ${t("report.col.log")}`,
   ];

@@ -1,5 +1,5 @@
 import { encodeAction } from "./actions.js";
-import type { Block, Tone, View } from "./chat.js";
+import { displayName, type Block, type Tone, type View } from "./chat.js";
 import { formatDuration } from "./duration.js";
 import { compactNames, countsLine, countTasks, progressBar, reportUrl } from "./fanout.js";
 import { msg, translator, type Message, type Translator } from "./i18n.js";
@@ -51,7 +51,7 @@ export function jobPageUrl(publicUrl: string, job: Pick<Job, "id" | "logToken">)
 }
 
 function requester(job: Job): string {
-  return job.requestedByName ?? job.requestedBy;
+  return displayName(job.requestedByName, job.requestedBy);
 }
 
 /** Job-level states that say more than a task's own state. */

@@ -4,6 +4,27 @@ import { StringDecoder } from "node:string_decoder";
 const ANSI = /\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]/g;
 /** C0 and C1 control characters except tab; newlines are handled separately. */
 const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]/g;
+/**
+ * Bidirectional controls (embeddings, overrides, isolates, marks): they
+ * reorder how text around them is shown, so `evil‮txt.exe` can read as
+ * something else. Shown as their code point instead.
+ */
+const BIDI = /[\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** Makes bidirectional control characters visible as `[U+202E]`: they never reach chat as controls. */
+export function showBidi(text: string): string {
+  return text.replace(BIDI, (c) => `[U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}]`);
+}
+
+/**
+ * Breaks every run of backticks with a zero-width space, so no run of three
+ * or more is left to open or close a code fence (a single pass over runs of
+ * three would leave four as backtick, space, three).
+ */
+export function breakBackticks(text: string): string {
+  return text.replace(/`(?=`)/g, "`\u200b");
+}
+
 /** Longest line shown in chat; the log keeps the full line. */
 export const MAX_LINE_CHARS = 200;
 
@@ -11,9 +32,9 @@ export const MAX_LINE_CHARS = 200;
 export function sanitizeLine(raw: string): string {
   // A carriage return redraws the line (progress bars): keep what was drawn last.
   const lastSegment = raw.includes("\r") ? lastNonEmpty(raw.split("\r")) : raw;
-  let line = lastSegment.replace(ANSI, "").replace(CONTROL, "").replace(/\t/g, "    ");
+  let line = showBidi(lastSegment.replace(ANSI, "").replace(CONTROL, "").replace(/\t/g, "    "));
   // A fence inside output must not close the code block it is shown in.
-  line = line.replace(/```/g, "`\u200b``");
+  line = breakBackticks(line);
   if (line.length > MAX_LINE_CHARS) line = line.slice(0, MAX_LINE_CHARS - 1) + "…";
   return line;
 }

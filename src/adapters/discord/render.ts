@@ -9,7 +9,7 @@ import {
   type APIModalInteractionResponseCallbackData,
 } from "discord-api-types/v10";
 import type { Block, Button, Form, Tone, View } from "../../core/chat.js";
-import { fitTail, truncate } from "../../core/tail.js";
+import { breakBackticks, fitTail, showBidi, truncate } from "../../core/tail.js";
 import type { Lang } from "../../core/i18n.js";
 import { earlierLines } from "../../core/replies.js";
 
@@ -72,7 +72,7 @@ export interface DiscordMessage {
  * render as a mention.
  */
 export function escapeMarkdown(text: string): string {
-  return text
+  return showBidi(text)
     .replace(/[\\*_~`|[\]<]/g, "\\$&")
     .replace(/^(\s*)([#>-])/gm, "$1\\$2")
     .replace(/^(\s*\d+)\./gm, "$1\\.")
@@ -84,7 +84,8 @@ function fence(block: Extract<Block, { type: "code" }>, room: number, lang: Lang
   const earlier = (n: number) => `${earlierLines(n, lang)}\n`;
   // The note is counted at its longest so the block never outgrows `room`.
   const reserve = 8 + earlier(block.lines.length + (block.omitted ?? 0)).length;
-  const fitted = fitTail(block.lines, Math.max(1, room - reserve));
+  // Every line, whatever produced it, is kept inside the fence: no backtick run can end it early.
+  const fitted = fitTail(block.lines.map((l) => breakBackticks(showBidi(l))), Math.max(1, room - reserve));
   const omitted = fitted.omitted + (block.omitted ?? 0);
   const body = (omitted > 0 ? earlier(omitted) : "") + (fitted.text === "" ? " " : fitted.text);
   return "```\n" + body + "\n```";

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { displayName } from "../../core/chat.js";
 import type { Sql } from "../../core/db.js";
 import { formatDuration } from "../../core/duration.js";
 import { translate, type Lang } from "../../core/i18n.js";
@@ -27,7 +28,7 @@ async function state(sql: Sql, job: Job) {
     active: !FINAL_STATUSES.includes(job.status),
     command: job.command,
     target: job.target,
-    requestedBy: job.requestedByName ?? job.requestedBy,
+    requestedBy: displayName(job.requestedByName, job.requestedBy),
     error: job.error,
     report: job.reportKey ? `/reports/${job.logToken}` : null,
     tasks: tasks.map((t) => ({

@@ -26,8 +26,9 @@ export function createLocalLogStore(root: string): LogStore {
       let bytes = 0;
       stream.on("data", (c: Buffer) => (bytes += c.length));
       const done = (async () => {
-        await mkdir(dirname(path), { recursive: true });
-        await pipeline(stream, createWriteStream(partial, { mode: 0o640 }));
+        // Logs hold whatever commands printed: readable by testum's user only.
+        await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+        await pipeline(stream, createWriteStream(partial, { mode: 0o600 }));
         await rename(partial, path);
         return { bytes };
       })();
@@ -44,7 +45,7 @@ export function createLocalLogStore(root: string): LogStore {
       return { stream: createReadStream(path), bytes: info.size };
     },
     async check() {
-      await mkdir(base, { recursive: true });
+      await mkdir(base, { recursive: true, mode: 0o700 });
       await stat(join(base));
     },
   };

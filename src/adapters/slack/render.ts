@@ -1,7 +1,7 @@
 import type { Block, Form, View } from "../../core/chat.js";
 import { translate, type Lang } from "../../core/i18n.js";
 import { earlierLines } from "../../core/replies.js";
-import { fitTail, truncate } from "../../core/tail.js";
+import { fitTail, showBidi, truncate } from "../../core/tail.js";
 
 /**
  * Core views → Slack Block Kit, within Slack's limits:
@@ -26,7 +26,7 @@ export const LIMITS = {
  * user input from becoming `<!channel>`, `<!here>` or `<@U…>` mentions.
  */
 export function escapeMrkdwn(text: string): string {
-  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  return showBidi(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
 const mrkdwn = (text: string) => ({ type: "mrkdwn", text });
@@ -62,7 +62,7 @@ function renderBlock(block: Block, index: number, budget: { left: number }, lang
     case "code": {
       const room = Math.min(LIMITS.codeText, budget.left - 100);
       if (room < 100) return undefined;
-      const fitted = fitTail(block.lines, room);
+      const fitted = fitTail(block.lines.map(showBidi), room);
       const omitted = fitted.omitted + (block.omitted ?? 0);
       const text = omitted > 0 ? `${earlierLines(omitted, lang)}\n${fitted.text}` : fitted.text;
       budget.left -= text.length;

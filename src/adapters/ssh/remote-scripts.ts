@@ -22,6 +22,8 @@ export function wrapCommand(command: string): string {
 
 /** Signals an exec'd command: sshd made its shell a session leader, so its process group and its session. */
 export function signalScript(signal: "TERM" | "KILL", pid: number): string {
+  // `kill -- -1` would signal every process of the account: a pid line is never trusted that far.
+  if (!Number.isInteger(pid) || pid <= 1) throw new Error("a command's pid is a number above 1");
   return `kill -${signal} -- -${pid} 2>/dev/null; pkill -${signal} -s ${pid} 2>/dev/null; true`;
 }
 

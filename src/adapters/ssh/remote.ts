@@ -14,6 +14,8 @@ const CHANGED = 75;
 const EDIT_ATTEMPTS = 6;
 /** Longest a management command (read or write authorized_keys) may take. */
 const MANAGEMENT_TIMEOUT_MS = 30_000;
+/** Exit status of the write script when authorized_keys is a symbolic link. */
+const SYMLINK = 76;
 
 const READ_SCRIPT = `f="$HOME/.ssh/authorized_keys"; if [ -f "$f" ]; then printf 'present\\n'; cat "$f"; else printf 'absent\\n'; fi`;
 
@@ -27,6 +29,8 @@ function writeScript(expected: string): string {
     "set -e",
     "umask 077",
     'd="$HOME/.ssh"; f="$d/authorized_keys"',
+    // Replacing a link would silently cut it from the file it points to: that file is someone else's to manage.
+    `[ ! -L "$f" ] || exit ${SYMLINK}`,
     'if [ -f "$f" ]; then cur=$(sha256sum < "$f" | cut -d" " -f1); else cur=absent; fi',
     `[ "$cur" = "${expected}" ] || exit ${CHANGED}`,
     'mkdir -p "$d"; chmod 700 "$d"',
@@ -97,6 +101,7 @@ export function createRemoteAccess(deps: ConnectorDeps): RemoteAccess {
           if (after === undefined || after === before) return { before, after: before, changed: false };
           const write = await conn.captureBytes(writeScript(hashOf(before)), Buffer.from(after, "latin1"), MANAGEMENT_TIMEOUT_MS);
           if (write.code === 0) return { before, after, changed: true };
+          if (write.code === SYMLINK) throw new TestumError("ssh_failed", msg("remote.keys_symlink", { host: host.name }));
           if (write.code !== CHANGED || attempt >= EDIT_ATTEMPTS) {
             throw new TestumError(
               "ssh_failed",

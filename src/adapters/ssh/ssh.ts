@@ -139,7 +139,8 @@ export class SshConnection {
         markerDone = true;
         const line = head.subarray(0, newline === -1 ? head.length : newline).toString("latin1");
         const match = /^\x1etestum-pid (\d+)$/.exec(line);
-        if (match) pid = Number(match[1]);
+        // Only a real process group: a login script printing `testum-pid 1` must not make a stop signal everything.
+        if (match && Number(match[1]) > 1 && Number.isSafeInteger(Number(match[1]))) pid = Number(match[1]);
         const rest = newline === -1 ? Buffer.alloc(0) : head.subarray(newline + 1);
         if (!match) return forward(head, handlers.onStdout);
         if (rest.length > 0) forward(rest, handlers.onStdout);

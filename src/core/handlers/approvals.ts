@@ -1,5 +1,5 @@
 import { approvalHash, listDecisions, renderRequest } from "../approvals.js";
-import type { Inbound, Reply } from "../chat.js";
+import { displayName, type Inbound, type Reply } from "../chat.js";
 import { NotAllowedError, TestumError } from "../errors.js";
 import { transaction } from "../db.js";
 import type { Host } from "../hosts.js";
@@ -89,7 +89,7 @@ export async function decide(ctx: HandlerContext, event: Inbound, job: Job, deci
   await ctx.audit(`approval.${decision}`, decision === "approve" ? "approved" : "rejected", job.target, { job: job.id, reason: reason ?? null });
 
   if (decision === "reject") {
-    const who = actor.name ?? actor.id;
+    const who = displayName(actor.name, actor.id);
     const said = translator(job.lang)(reason ? "approval.rejected_by_reason" : "approval.rejected_by", { who, reason: reason ?? "" });
     await sql`
       update jobs set status = 'rejected', finished_at = now(), error = ${said}

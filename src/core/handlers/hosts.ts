@@ -104,14 +104,15 @@ export async function submitHostSecret(
   values: Readonly<Record<string, string>>,
   checkKey: (key: string, passphrase?: string) => void,
 ): Promise<Reply> {
-  const password = values.password?.trim() ?? "";
+  // A password is taken exactly as typed: leading and trailing spaces can be part of it.
+  const password = values.password ?? "";
   const privateKey = values.private_key?.trim() ?? "";
   if ((password === "") === (privateKey === "")) {
     throw new TestumError("invalid_input", msg("hosts.secret.one_of"));
   }
   let credential: Credential;
   if (privateKey) {
-    const passphrase = values.passphrase?.trim() || undefined;
+    const passphrase = values.passphrase || undefined;
     try {
       checkKey(privateKey + "\n", passphrase);
     } catch {

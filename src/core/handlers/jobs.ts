@@ -1,7 +1,7 @@
 import { can, canEverywhere } from "../access.js";
 import { jobHosts } from "../authorize.js";
 import { recordAudit } from "../audit.js";
-import type { Reply } from "../chat.js";
+import { displayName, type Reply } from "../chat.js";
 import { formatDuration } from "../duration.js";
 import { TestumError } from "../errors.js";
 import { compactNames, countsLine, countTasks, groupResults, reportUrl } from "../fanout.js";
@@ -14,7 +14,7 @@ import type { Handler, HandlerContext } from "./context.js";
 /** Stops a job: authorised before (its requester, or an admin of every host it runs on). */
 export async function cancelJob(ctx: HandlerContext, job: Job): Promise<Reply> {
   const principal = await ctx.principal();
-  const by = principal.actor.name ?? principal.actor.id;
+  const by = displayName(principal.actor.name, principal.actor.id);
   const result = await requestCancel(ctx.sql, job.id, by);
   await ctx.audit("job.cancel", result, job.target, { job: job.id });
   if (result === "already_ended") return privateText(ctx.t("jobs.already_ended", { id: job.id, status: msg(`status.${job.status}`) }));
@@ -56,7 +56,7 @@ export const jobsShow: Handler<"jobs.show"> = async (ctx, _event, _cmd, scope) =
     job.error ? t("jobs.show.status_error", { status, error: job.error.split("\n")[0]! }) : t("jobs.show.status", { status }),
     t(job.kind === "script" ? "jobs.show.command_script" : "jobs.show.command", { command }),
     t("jobs.show.target", { target: job.target, count: tasks.length }),
-    t("jobs.show.requested", { who: job.requestedByName ?? job.requestedBy, at: job.createdAt.toISOString().slice(0, 19).replace("T", " ") }),
+    t("jobs.show.requested", { who: displayName(job.requestedByName, job.requestedBy), at: job.createdAt.toISOString().slice(0, 19).replace("T", " ") }),
     t("jobs.show.hosts", { counts: countsLine(countTasks(tasks), t) }),
     "",
   ];

@@ -1,7 +1,7 @@
 import type { Scope } from "../authorize.js";
 import { encodeAction } from "../actions.js";
 import { approvalHash } from "../approvals.js";
-import type { Block, Inbound, Reply, View } from "../chat.js";
+import { displayName, type Block, type Inbound, type Reply, type View } from "../chat.js";
 import { NotAllowedError, TestumError } from "../errors.js";
 import { compactNames } from "../fanout.js";
 import { msg, say, translator, type Translator } from "../i18n.js";
@@ -45,7 +45,7 @@ export function renderScheduleRequest(schedule: Schedule, hosts: readonly string
     {
       type: "fields",
       fields: [
-        { label: t("schedule.request.owner"), value: schedule.ownerName ?? schedule.owner },
+        { label: t("schedule.request.owner"), value: displayName(schedule.ownerName, schedule.owner) },
         { label: t("view.command"), value: schedule.command.slice(0, 900) },
         { label: t("view.hosts_count", { count: hosts.length }), value: compactNames(hosts) },
         { label: t("schedule.request.when"), value: `${describeCron(schedule.cron, t)} (${schedule.timezone})` },
@@ -120,7 +120,7 @@ export const scheduleShow: Handler<"schedule.show"> = async (ctx, _event, _cmd, 
     t("schedule.show.when", { when: describeCron(s.cron, t), cron: s.cron, timezone: s.timezone }),
     t("schedule.show.target", { value: s.target }),
     t("schedule.show.command", { value: s.command }),
-    t("schedule.show.owner", { value: s.ownerName ?? s.owner }),
+    t("schedule.show.owner", { value: displayName(s.ownerName, s.owner) }),
     t(s.muted ? "schedule.show.posts_muted" : "schedule.show.posts", { posts }),
     t("schedule.show.state", { state: msg(state) }),
     t("schedule.show.last_run", { value: when(s.lastFireAt, t) }),
@@ -173,7 +173,7 @@ export async function decideSchedule(ctx: HandlerContext, event: Inbound, scope:
     await ctx.audit("schedule.approve", "refused", schedule.target, { schedule: id, reason: err.message });
     throw err;
   }
-  const by = principal.actor.name ?? principal.actor.id;
+  const by = displayName(principal.actor.name, principal.actor.id);
   const updated =
     decision === "approve"
       ? await ctx.sql<Schedule[]>`

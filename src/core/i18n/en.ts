@@ -250,6 +250,7 @@ export const en = {
   "remote.keys_unreadable": "could not read authorized_keys on {host}: {problem}",
   "remote.keys_kept_changing": "authorized_keys on {host} kept changing while testum edited it; nothing was written",
   "remote.keys_unwritable": "could not write authorized_keys on {host}: {problem}",
+  "remote.keys_symlink": "~/.ssh/authorized_keys on {host} is a symbolic link; testum does not replace it. Make it a regular file, or manage the file it points to yourself",
   // testum's identity key
   "identity.missing_start": "testum has no identity key yet; start testum once to make one",
   "identity.missing": "testum has no identity key yet; it is made when testum starts.",

@@ -252,6 +252,7 @@ export const ru: Record<keyof typeof en, string> = {
   "remote.keys_unreadable": "не удалось прочитать authorized_keys на {host}: {problem}",
   "remote.keys_kept_changing": "authorized_keys на {host} менялся, пока testum его правил; ничего не записано",
   "remote.keys_unwritable": "не удалось записать authorized_keys на {host}: {problem}",
+  "remote.keys_symlink": "~/.ssh/authorized_keys на {host} — символическая ссылка; testum её не заменяет. Сделайте его обычным файлом или управляйте файлом, на который он ссылается, сами",
   // testum's identity key
   "identity.missing_start": "у testum ещё нет своего ключа; запустите testum один раз, чтобы он его создал",
   "identity.missing": "у testum ещё нет своего ключа; он создаётся при запуске testum.",
