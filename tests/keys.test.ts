@@ -161,12 +161,15 @@ describe("host keys and credentials", () => {
     expect(refused.status).toBe("failed");
     expect(text(await world.slash("hosts test db-1"))).toContain("has CHANGED");
 
-    const repin = text(await world.slash("hosts repin db-1"));
+    const shown = text(await world.slash("hosts repin db-1"));
+    expect(shown).toContain(`old: ${old}`);
+    expect(shown).toContain(`presented now: ${fresh}`);
+    const repin = text(await world.slash(`hosts repin db-1 ${fresh}`));
     expect(repin).toContain(`old: ${old}`);
     expect(repin).toContain(`new: ${fresh}`);
     const ok = await world.finished(jobIdFrom(text(await world.slash("run db-1 'true'"))));
     expect(ok.status).toBe("succeeded");
-    const [row] = await world.testum.sql`select detail from audit where action = 'host_key.repin'`;
+    const [row] = await world.testum.sql`select detail from audit where action = 'host_key.repin' and outcome = 'repinned'`;
     expect(row!.detail).toEqual({ old, new: fresh });
   });
 

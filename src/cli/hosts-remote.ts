@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
-import { describeProbe, importInventory, repinHost } from "../core/host-admin.js";
+import { describeProbe, importInventory, inspectHostKey, repinHost } from "../core/host-admin.js";
+import { FINGERPRINT } from "../core/hosts.js";
 import { getHost } from "../core/hosts.js";
 import { parseInventory } from "../core/inventory.js";
 import { recordAudit } from "../core/audit.js";
@@ -17,7 +18,7 @@ const test: Verb = {
 Connects to the host and reports its host key fingerprint, the latency and
 whether authentication worked. Exit code 1 when it does not work.`,
   async run(args) {
-    const { values, positionals } = parseVerbArgs(this, args, {}, 1);
+    const { values, positionals } = parseVerbArgs(this, args, {}, 2);
     if (values.help) return void console.log(this.help);
     if (!positionals[0]) throw new CliUsageError("missing NAME", this.help);
     return withDatabase(async (ctx) => {
@@ -32,20 +33,32 @@ whether authentication worked. Exit code 1 when it does not work.`,
 
 const repin: Verb = {
   name: "repin",
-  summary: "accept a host's new host key",
-  help: `Usage: testum hosts repin NAME
+  summary: "show a host's new host key, and pin it once confirmed",
+  help: `Usage: testum hosts repin NAME [FINGERPRINT]
 
-Connects, shows the pinned and the presented host key fingerprints, and pins
-the presented one. Do this only when you know why the key changed (the host
-was rebuilt); a changed key can also mean someone is intercepting.`,
+Without FINGERPRINT: reads the host key the host presents (only the key: no
+password or key is offered to it) and shows it next to the pinned one.
+With FINGERPRINT (SHA256:…): pins the presented key if it is that one.
+Confirm only when you know why the key changed (the host was rebuilt); a
+changed key can also mean someone is intercepting.`,
   async run(args) {
     const { values, positionals } = parseVerbArgs(this, args, {}, 1);
     if (values.help) return void console.log(this.help);
     if (!positionals[0]) throw new CliUsageError("missing NAME", this.help);
     await withDatabase(async (ctx) => {
-      const result = await repinHost(ctx.sql, await ctx.remote(), cliActor(), positionals[0]!);
-      if (result.old === result.new) console.log(`The host key of ${positionals[0]} is unchanged: ${result.new}`);
-      else console.log(`Re-pinned ${positionals[0]}:\n  old: ${result.old ?? "none"}\n  new: ${result.new}`);
+      const name = positionals[0]!;
+      const confirmed = positionals[1];
+      if (confirmed === undefined) {
+        const { old, presented } = await inspectHostKey(ctx.sql, await ctx.remote(), name);
+        if (old === presented) return void console.log(`The host key of ${name} is unchanged: ${presented}`);
+        console.log(`The host key of ${name} is not the pinned one. Nothing was pinned and no credential was sent.\n  pinned:    ${old ?? "none"}\n  presented: ${presented}\nCompare it with the key on the host, then pin it with:\n  testum hosts repin ${name} ${presented}`);
+        process.exitCode = 1;
+        return;
+      }
+      if (!FINGERPRINT.test(confirmed)) throw new CliUsageError(`"${confirmed}" is not a host key fingerprint (SHA256:…)`, this.help);
+      const result = await repinHost(ctx.sql, await ctx.remote(), cliActor(), name, confirmed);
+      if (result.old === result.new) console.log(`The host key of ${name} is unchanged: ${result.new}`);
+      else console.log(`Re-pinned ${name}:\n  old: ${result.old ?? "none"}\n  new: ${result.new}`);
     });
   },
 };

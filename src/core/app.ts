@@ -167,6 +167,8 @@ export function createApp(deps: AppDeps): App {
       case "reject":
       case "cancel":
         return dispatch(ctx, event, { name: action.kind, job: action.job });
+      case "repin":
+        return dispatch(ctx, event, { name: "hosts.repin", host: action.host, fingerprint: action.fingerprint });
       case "schedule-approve":
         return dispatch(ctx, event, { name: "schedule.approve", schedule: action.schedule });
       case "schedule-reject":

@@ -155,8 +155,9 @@ export const COMMAND_SPECS: readonly Spec[] = [
   {
     path: ["hosts", "repin"],
     ...summary("command.hosts.repin.summary"),
-    args: [HOST_ARG],
-    build: (v) => ({ name: "hosts.repin", host: str(v.host) }),
+    args: [HOST_ARG, { name: "fingerprint", kind: "word", ...described("command.hosts.repin.arg.fingerprint"), optional: true }],
+    example: "/testum hosts repin web-1 SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s",
+    build: (v) => ({ name: "hosts.repin", host: str(v.host), fingerprint: optStr(v.fingerprint) }),
   },
   {
     path: ["hosts", "secret"],

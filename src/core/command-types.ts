@@ -26,7 +26,7 @@ export type Command =
   | { readonly name: "hosts.tag"; readonly host: string; readonly tags: readonly string[] }
   | { readonly name: "hosts.untag"; readonly host: string; readonly keys: readonly string[] }
   | { readonly name: "hosts.test"; readonly host: string }
-  | { readonly name: "hosts.repin"; readonly host: string }
+  | { readonly name: "hosts.repin"; readonly host: string; readonly fingerprint?: string | undefined }
   | { readonly name: "hosts.secret"; readonly host: string }
   | { readonly name: "identity" }
   | { readonly name: "keys.list" }

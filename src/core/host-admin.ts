@@ -70,21 +70,35 @@ export function describeProbe(host: Host, probe: ProbeResult, t: Translator = en
 }
 
 /**
- * Accepts the key a host presents now in place of the pinned one, after
- * showing both. Returns the old and new fingerprints.
+ * The host key a host presents now, next to the pinned one. Nothing is
+ * pinned and no credential is sent: only the key is read.
  */
-export async function repinHost(sql: Sql, remote: RemoteAccess, actor: string, name: string, channel?: string) {
+export async function inspectHostKey(sql: Sql, remote: RemoteAccess, name: string): Promise<{ host: Host; old: string | null; presented: string }> {
   const host = await getHost(sql, name);
-  const probe = await remote.probe(host, { acceptAnyHostKey: true });
-  if (!probe.fingerprint) {
-    throw new TestumError("ssh_connect_failed", msg("hosts.repin_unreadable", { name, problem: probe.errorMessage ?? probe.error ?? msg("hosts.no_answer") }));
+  const presented = await remote.fetchHostKey(host).catch((err: unknown) => {
+    const problem = err instanceof TestumError && err.key ? msg(err.key, err.params) : err instanceof Error ? err.message : String(err);
+    throw new TestumError("ssh_connect_failed", msg("hosts.repin_unreadable", { name, problem }));
+  });
+  return { host, old: host.hostKeyFingerprint, presented };
+}
+
+/**
+ * Pins the key a host presents now, once someone confirmed it: `confirmed`
+ * is the whole fingerprint they typed, or the start of it a confirmation
+ * button carries. The key is read again and pinned only if it is the one
+ * confirmed.
+ */
+export async function repinHost(sql: Sql, remote: RemoteAccess, actor: string, name: string, confirmed: string, channel?: string) {
+  const { host, old, presented } = await inspectHostKey(sql, remote, name);
+  if (!(presented === confirmed || (confirmed.length >= 27 && presented.startsWith(confirmed)))) {
+    await recordAudit(sql, { actor, channel, action: "host_key.repin", target: name, outcome: "refused", detail: { old, presented, confirmed } });
+    throw new TestumError("host_key_mismatch", msg("hosts.repin_other_key", { name, presented, confirmed }));
   }
-  const old = host.hostKeyFingerprint;
-  if (old !== probe.fingerprint) {
-    await sql`update hosts set host_key_fingerprint = ${probe.fingerprint}, host_key_pinned_at = now() where id = ${host.id}`;
+  if (old !== presented) {
+    await sql`update hosts set host_key_fingerprint = ${presented}, host_key_pinned_at = now() where id = ${host.id}`;
   }
-  await recordAudit(sql, { actor, channel, action: "host_key.repin", target: name, outcome: old === probe.fingerprint ? "unchanged" : "repinned", detail: { old, new: probe.fingerprint } });
-  return { old, new: probe.fingerprint, probe };
+  await recordAudit(sql, { actor, channel, action: "host_key.repin", target: name, outcome: old === presented ? "unchanged" : "repinned", detail: { old, new: presented } });
+  return { old, new: presented };
 }
 
 /** Stores a password or private key for a host (from the CLI or a private form) and switches it to that credential. */

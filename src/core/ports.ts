@@ -82,7 +82,12 @@ export interface KeyPair {
  */
 export interface RemoteAccess {
   /** Connects and reports; connection failures are results, not errors. */
-  probe(host: Host, options?: { acceptAnyHostKey?: boolean; privateKey?: string }): Promise<ProbeResult>;
+  probe(host: Host, options?: { privateKey?: string }): Promise<ProbeResult>;
+  /**
+   * The fingerprint of the host key the host presents now. Only the key is
+   * read: no credential of any kind is offered.
+   */
+  fetchHostKey(host: Host): Promise<string>;
   /**
    * Reads `~/.ssh/authorized_keys` (null when absent), lets `edit` compute the
    * new content (undefined: leave it), and replaces the file atomically, only

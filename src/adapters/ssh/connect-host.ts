@@ -17,8 +17,6 @@ export interface ConnectorDeps {
 export interface ConnectOptions {
   /** Use this private key instead of the host's credential (identity rotation checks). */
   readonly privateKey?: string;
-  /** Accept whatever host key is presented, without pinning it (repin, probes). */
-  readonly anyHostKey?: boolean;
   /** Conversation to name in the audit log when a key is pinned. */
   readonly channel?: string | undefined;
 }
@@ -57,6 +55,11 @@ export function createHostConnector(deps: ConnectorDeps) {
   return {
     authFor,
     async connect(host: Host, options: ConnectOptions = {}): Promise<SshConnection> {
+      // A password works for whoever receives it: it goes only to a host whose key an admin pinned
+      // (`--fingerprint` when added, or `hosts repin` confirmed), never on first contact.
+      if (host.authMethod === "password" && host.hostKeyFingerprint === null && !options.privateKey) {
+        throw new SshError("host_key_mismatch", msg("ssh.password_needs_pinned_key", { name: host.name }));
+      }
       const conn = await connectSsh(
         {
           name: host.name,
@@ -64,12 +67,12 @@ export function createHostConnector(deps: ConnectorDeps) {
           port: host.port,
           username: host.username,
           auth: options.privateKey ? { privateKey: options.privateKey } : await authFor(host),
-          expectedFingerprint: options.anyHostKey ? null : host.hostKeyFingerprint,
+          expectedFingerprint: host.hostKeyFingerprint,
         },
         { readyTimeoutMs: deps.readyTimeoutMs },
       );
       try {
-        if (!options.anyHostKey) await pinOnFirstContact(host, conn.fingerprint, options.channel);
+        await pinOnFirstContact(host, conn.fingerprint, options.channel);
         await markHostSeen(sql, host.id);
       } catch (err) {
         conn.end();

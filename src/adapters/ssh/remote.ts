@@ -6,7 +6,7 @@ import { msg } from "../../core/i18n.js";
 import type { ProbeResult, RemoteAccess } from "../../core/ports.js";
 import type { ConnectorDeps } from "./connect-host.js";
 import { createHostConnector } from "./connect-host.js";
-import { checkPrivateKey, generateEd25519 } from "./ssh.js";
+import { checkPrivateKey, fetchHostKey, generateEd25519 } from "./ssh.js";
 
 /** Exit status of the write script when the file changed since it was read. */
 const CHANGED = 75;
@@ -60,10 +60,10 @@ export function createRemoteAccess(deps: ConnectorDeps): RemoteAccess {
   // out by the write script's compare-and-swap.
   const edits = new KeyedLock<number>();
 
-  async function probe(host: Host, options: { acceptAnyHostKey?: boolean; privateKey?: string } = {}): Promise<ProbeResult> {
+  async function probe(host: Host, options: { privateKey?: string } = {}): Promise<ProbeResult> {
     const started = Date.now();
     try {
-      const conn = await connector.connect(host, { anyHostKey: options.acceptAnyHostKey, privateKey: options.privateKey });
+      const conn = await connector.connect(host, { privateKey: options.privateKey });
       const latencyMs = Date.now() - started;
       conn.end();
       return { reachable: true, authenticated: true, fingerprint: conn.fingerprint, latencyMs };
@@ -121,6 +121,7 @@ export function createRemoteAccess(deps: ConnectorDeps): RemoteAccess {
 
   return {
     probe,
+    fetchHostKey: (host) => fetchHostKey(host, { readyTimeoutMs: deps.readyTimeoutMs }),
     editAuthorizedKeys,
     checkPrivateKey(privateKey, passphrase) {
       checkPrivateKey(privateKey, passphrase);

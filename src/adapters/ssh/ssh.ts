@@ -269,6 +269,49 @@ function sleep(ms: number): Promise<void> {
 }
 
 /**
+ * Reads the host key a server presents, and nothing more: the handshake is
+ * refused right after the key arrives, so no user name, password or key
+ * signature is ever offered to a server not known yet.
+ */
+export function fetchHostKey(target: Pick<SshTarget, "name" | "address" | "port">, options: { readyTimeoutMs?: number } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    assertNoTransaction(`reading the host key of ${target.name}`);
+    const client = new Client();
+    let seen: string | undefined;
+    let settled = false;
+    const where = `${target.name} (${target.address}:${target.port})`;
+    const finish = (outcome: () => void) => {
+      if (settled) return;
+      settled = true;
+      client.end();
+      outcome();
+    };
+    client.on("ready", () => finish(() => reject(new SshError("other", msg("ssh.failed", { where, problem: "the server did not wait for its host key to be checked" })))));
+    client.on("error", (err: Error & { level?: string; code?: string }) => {
+      if (seen) return finish(() => resolve(seen!));
+      const problem = err.level === "client-timeout" ? msg("ssh.no_handshake") : err.level === "client-socket" || err.code ? describeSocketError(err) : err.message;
+      finish(() => reject(new SshError("connect", msg("ssh.connect_failed", { where, problem }), { cause: err })));
+    });
+    client.on("close", () => finish(() => (seen ? resolve(seen) : reject(new SshError("connect", msg("ssh.connect_failed", { where, problem: msg("ssh.no_handshake") }))))));
+    try {
+      client.connect({
+        host: target.address,
+        port: target.port,
+        username: "testum-host-key-check",
+        readyTimeout: options.readyTimeoutMs ?? 20_000,
+        hostVerifier: (key: Buffer) => {
+          seen = fingerprintOf(key);
+          // Refusing the key ends the handshake before authentication starts.
+          return false;
+        },
+      });
+    } catch (err) {
+      finish(() => reject(new SshError("other", msg("ssh.failed", { where, problem: (err as Error).message }), { cause: err })));
+    }
+  });
+}
+
+/**
  * Opens an SSH connection, verifying the host key against the pinned
  * fingerprint. Failures are SshErrors that say which step failed.
  */

@@ -1,9 +1,9 @@
 import { can } from "../access.js";
 import { encodeAction } from "../actions.js";
-import type { Reply } from "../chat.js";
+import type { Block, Reply } from "../chat.js";
 import { TestumError } from "../errors.js";
-import { describeHost, describeProbe, parseAddress, parseTags, removeTags, repinHost, setCredential, setTags } from "../host-admin.js";
-import { addHost, getHost, listHosts, removeHost } from "../hosts.js";
+import { describeHost, describeProbe, inspectHostKey, parseAddress, parseTags, removeTags, repinHost, setCredential, setTags } from "../host-admin.js";
+import { addHost, FINGERPRINT, getHost, listHosts, removeHost } from "../hosts.js";
 import { findIdentity } from "../identity.js";
 import { msg } from "../i18n.js";
 import { listing, privateReply, privateText } from "../replies.js";
@@ -65,17 +65,40 @@ export const hostsTest: Handler<"hosts.test"> = async (ctx, _event, cmd) => {
   return privateReply(listing(ctx.t(probe.authenticated ? "hosts.test.works" : "hosts.test.not_yet", { name: host.name }), describeProbe(host, probe, ctx.t)));
 };
 
-export const hostsRepin: Handler<"hosts.repin"> = async (ctx, event, cmd) => {
-  const result = await repinHost(ctx.sql, ctx.remote, event.actor.id, cmd.host, event.conversation);
+/**
+ * Without a fingerprint: shows the key the host presents next to the pinned
+ * one and asks for a confirmation (a button, or the command again with the
+ * fingerprint). With one: pins that key if it is the one presented.
+ */
+export const hostsRepin: Handler<"hosts.repin"> = async (ctx, event, cmd, scope) => {
   const { t } = ctx;
-  if (result.old === result.new) return privateText(t("hosts.repin.unchanged", { name: cmd.host, fingerprint: result.new }));
-  return privateReply(
-    listing(
-      t("hosts.repin.title", { name: cmd.host }),
+  const host = scope.hosts[0]!;
+  if (cmd.fingerprint !== undefined) {
+    if (!FINGERPRINT.test(cmd.fingerprint) && !(event.kind === "action" && /^SHA256:[A-Za-z0-9+/]{20,43}$/.test(cmd.fingerprint))) {
+      throw new TestumError("invalid_input", msg("hosts.repin.bad_fingerprint", { fingerprint: cmd.fingerprint, name: host.name }));
+    }
+    const result = await repinHost(ctx.sql, ctx.remote, event.actor.id, host.name, cmd.fingerprint, event.conversation);
+    if (result.old === result.new) return privateText(t("hosts.repin.unchanged", { name: host.name, fingerprint: result.new }));
+    const view = listing(
+      t("hosts.repin.title", { name: host.name }),
       [t("hosts.repin.old", { fingerprint: result.old ?? msg("word.none") }), t("hosts.repin.new", { fingerprint: result.new })],
       t("hosts.repin.footer"),
-    ),
+    );
+    return privateReply(view);
+  }
+  const { old, presented } = await inspectHostKey(ctx.sql, ctx.remote, host.name);
+  if (old === presented) return privateText(t("hosts.repin.unchanged", { name: host.name, fingerprint: presented }));
+  await ctx.audit("host_key.repin", "presented", host.name, { old, presented });
+  const view = listing(
+    t("hosts.repin.confirm_title", { name: host.name }),
+    [t("hosts.repin.old", { fingerprint: old ?? msg("word.none") }), t("hosts.repin.presented", { fingerprint: presented })],
+    t("hosts.repin.confirm_footer", { name: host.name, fingerprint: presented }),
   );
+  const confirm: Block = {
+    type: "actions",
+    buttons: [{ label: t("button.pin_key"), action: encodeAction({ kind: "repin", host: host.name, fingerprint: presented.slice(0, 27) }), style: "danger" }],
+  };
+  return privateReply({ ...view, tone: "warning", blocks: [...view.blocks, confirm] });
 };
 
 export const hostsSecret: Handler<"hosts.secret"> = async (ctx, _event, cmd) => {

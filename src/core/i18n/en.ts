@@ -41,7 +41,7 @@ export const en = {
   "command.hosts.untag.summary": "Remove tags from a host",
   "command.hosts.untag.arg.keys": "Tag keys to remove",
   "command.hosts.test.summary": "Connect to a host: host key, latency, and whether authentication works",
-  "command.hosts.repin.summary": "Accept a host's new host key, after showing the old and the new",
+  "command.hosts.repin.summary": "Show the key a host presents next to the pinned one; with its fingerprint, pin it",
   "command.hosts.secret.summary": "Give a host a password or private key, in a private form",
   "command.identity.summary": "Show testum's public key, to put in a host's authorized_keys",
   "command.keys.list.summary": "List the team's public keys",
@@ -82,6 +82,7 @@ export const en = {
   "command.schedule.pause.summary": "Stop a schedule's runs until it is resumed",
   "command.schedule.resume.summary": "Start a paused schedule again",
   "command.schedule.run.summary": "Run a schedule now",
+  "command.hosts.repin.arg.fingerprint": "The fingerprint shown (SHA256:…), to confirm that key",
   // Arguments shared by several commands
   "arg.host": "The host's name",
   "arg.job": "The job number",
@@ -224,6 +225,11 @@ export const en = {
   "hosts.secret.unreadable": "that private key could not be read (or the passphrase is wrong); nothing was stored",
   "hosts.secret.stored_key": "🔒 Stored a private key for {name}, encrypted. testum uses it from the next connection.",
   "hosts.secret.stored_password": "🔒 Stored a password for {name}, encrypted. testum uses it from the next connection.",
+  "hosts.repin_other_key": "{name} now presents {presented}, not the key you confirmed ({confirmed}); nothing was pinned. If the key changed again, check why before you confirm it",
+  "hosts.repin.bad_fingerprint": "\"{fingerprint}\" is not a host key fingerprint: copy the SHA256:… line that /testum hosts repin {name} shows",
+  "hosts.repin.confirm_title": "The host key of {name} is not the pinned one",
+  "hosts.repin.presented": "presented now: {fingerprint}",
+  "hosts.repin.confirm_footer": "Nothing is pinned yet, and no credential was sent. A changed key can mean the host was rebuilt, or that someone is intercepting: compare it with the key on the host (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) before you confirm. To pin it: the button below, or /testum hosts repin {name} {fingerprint}",
   // Target selectors
   "targets.empty": "empty target: name a host, a glob (web-*), a tag (role=web) or all",
   "targets.bad_pattern": "\"{part}\" is not a valid host name pattern",
@@ -246,6 +252,7 @@ export const en = {
   "ssh.key_unusable": "the private key cannot be used: {problem}",
   "ssh.not_private_key": "the key file does not hold a private key",
   "ssh.host_key_changed_while_connecting": "host key of {name} changed while connecting: pinned {pinned}, presented {presented}. testum refuses to connect.",
+  "ssh.password_needs_pinned_key": "the host key of {name} is not pinned yet, and testum does not send a password to a host it cannot verify. Run /testum hosts repin {name} to see the key it presents and confirm it (or add the host with --fingerprint)",
   // authorized_keys on hosts
   "remote.keys_unreadable": "could not read authorized_keys on {host}: {problem}",
   "remote.keys_kept_changing": "authorized_keys on {host} kept changing while testum edited it; nothing was written",
@@ -452,6 +459,7 @@ export const en = {
   "button.cancel": "Cancel",
   "button.save": "Save",
   "button.close": "Close",
+  "button.pin_key": "Pin this key",
   // One host's part of a job
   "task.host_removed": "host {name} was removed before the job ran",
   "task.stopped_before_start": "stopped before it started",

@@ -43,7 +43,7 @@ export const ru: Record<keyof typeof en, string> = {
   "command.hosts.untag.summary": "Удалить теги хоста",
   "command.hosts.untag.arg.keys": "Ключи тегов, которые нужно удалить",
   "command.hosts.test.summary": "Подключиться к хосту: ключ хоста, задержка и проходит ли аутентификация",
-  "command.hosts.repin.summary": "Принять новый ключ хоста, показав старый и новый",
+  "command.hosts.repin.summary": "Показать ключ, который предъявляет хост, рядом с закреплённым; с его отпечатком — закрепить",
   "command.hosts.secret.summary": "Задать хосту пароль или закрытый ключ через личную форму",
   "command.identity.summary": "Показать открытый ключ testum для authorized_keys хоста",
   "command.keys.list.summary": "Открытые ключи команды",
@@ -84,6 +84,7 @@ export const ru: Record<keyof typeof en, string> = {
   "command.schedule.pause.summary": "Приостановить запуски расписания",
   "command.schedule.resume.summary": "Возобновить приостановленное расписание",
   "command.schedule.run.summary": "Запустить расписание сейчас",
+  "command.hosts.repin.arg.fingerprint": "Показанный отпечаток (SHA256:…), чтобы подтвердить этот ключ",
   // Arguments shared by several commands
   "arg.host": "Имя хоста",
   "arg.job": "Номер задания",
@@ -226,6 +227,11 @@ export const ru: Record<keyof typeof en, string> = {
   "hosts.secret.unreadable": "закрытый ключ не удалось прочитать (или неверен его пароль); ничего не сохранено",
   "hosts.secret.stored_key": "🔒 Закрытый ключ для {name} сохранён в зашифрованном виде. testum использует его со следующего подключения.",
   "hosts.secret.stored_password": "🔒 Пароль для {name} сохранён в зашифрованном виде. testum использует его со следующего подключения.",
+  "hosts.repin_other_key": "{name} сейчас предъявляет {presented}, а не подтверждённый вами ключ ({confirmed}); ничего не закреплено. Если ключ снова сменился, выясните причину, прежде чем подтверждать",
+  "hosts.repin.bad_fingerprint": "«{fingerprint}» — не отпечаток ключа хоста: скопируйте строку SHA256:…, которую показывает /testum hosts repin {name}",
+  "hosts.repin.confirm_title": "Ключ хоста {name} не совпадает с закреплённым",
+  "hosts.repin.presented": "предъявлен сейчас: {fingerprint}",
+  "hosts.repin.confirm_footer": "Пока ничего не закреплено, и никакие учётные данные не отправлены. Смена ключа может значить, что хост пересобран, — или что кто-то перехватывает соединение: сверьте его с ключом на самом хосте (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), прежде чем подтверждать. Закрепить: кнопка ниже или /testum hosts repin {name} {fingerprint}",
   // Target selectors
   "targets.empty": "пустая цель: укажите хост, шаблон (web-*), тег (role=web) или all",
   "targets.bad_pattern": "«{part}» — недопустимый шаблон имени хоста",
@@ -248,6 +254,7 @@ export const ru: Record<keyof typeof en, string> = {
   "ssh.key_unusable": "закрытый ключ нельзя использовать: {problem}",
   "ssh.not_private_key": "в файле ключа нет закрытого ключа",
   "ssh.host_key_changed_while_connecting": "ключ хоста {name} изменился во время подключения: закреплён {pinned}, предъявлен {presented}. testum отказывается подключаться.",
+  "ssh.password_needs_pinned_key": "ключ хоста {name} ещё не закреплён, а testum не отправляет пароль хосту, который не может проверить. Выполните /testum hosts repin {name}, чтобы увидеть предъявленный ключ и подтвердить его (или добавьте хост с --fingerprint)",
   // authorized_keys on hosts
   "remote.keys_unreadable": "не удалось прочитать authorized_keys на {host}: {problem}",
   "remote.keys_kept_changing": "authorized_keys на {host} менялся, пока testum его правил; ничего не записано",
@@ -454,6 +461,7 @@ export const ru: Record<keyof typeof en, string> = {
   "button.cancel": "Отменить",
   "button.save": "Сохранить",
   "button.close": "Закрыть",
+  "button.pin_key": "Закрепить этот ключ",
   // One host's part of a job
   "task.host_removed": "хост {name} удалён до запуска задания",
   "task.stopped_before_start": "остановлено до запуска",
