@@ -22,6 +22,8 @@ import { createSecretBox } from "./core/secret-box.js";
 import { ensureIdentity } from "./core/identity.js";
 import { createPlayground, createPlaygroundChat } from "./adapters/playground/index.js";
 import { createPlaygroundStore } from "./adapters/playground/store.js";
+import { newPlaygroundKey } from "./adapters/playground/guard.js";
+import { placePlayground, type PlaygroundPlace } from "./adapters/playground/where.js";
 import { grant } from "./core/access.js";
 import { within } from "./core/concurrency.js";
 import { startWorker } from "./worker/index.js";
@@ -44,6 +46,8 @@ export interface RunOptions {
 
 export interface Running {
   readonly port: number | undefined;
+  /** The playground's start link (it carries the key of this start), when this process serves it. */
+  readonly playgroundUrl: string | undefined;
   readonly sql: Sql;
   stop(): Promise<void>;
 }
@@ -104,8 +108,12 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
   const playgroundOn = config.PLAYGROUND === "on" || (config.PLAYGROUND === "auto" && platforms === 0);
   if (playgroundOn) adapters.push(createPlaygroundChat(createPlaygroundStore(sql)));
   const chat = createChatDirectory(adapters);
-  const admins = playgroundOn ? [...config.TESTUM_ADMINS, "local:admin"] : config.TESTUM_ADMINS;
-  if (playgroundOn) await seedPlaygroundRoles(sql);
+  // The playground's people have rights only while it is testum's only chat: next to Slack or
+  // Discord, local:* identities hold nothing but what an admin grants them by name.
+  const playgroundOnly = playgroundOn && platforms === 0;
+  const admins = playgroundOnly ? [...config.TESTUM_ADMINS, "local:admin"] : config.TESTUM_ADMINS;
+  if (playgroundOnly) await seedPlaygroundRoles(sql);
+  else if (await dropPlaygroundRoles(sql)) log.warn({}, "removed the playground's demo roles (local:alice, local:bob): a chat platform is configured");
 
   const queue = createJobQueue(redis, prefix);
   const cancels = createCancelBus(redis, prefix);
@@ -113,6 +121,7 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
 
   let server: Server | undefined;
   let port: number | undefined;
+  let playgroundUrl: string | undefined;
   if (options.serve) {
     const messages = new MessageBoard(chat, log);
     stops.push(() => messages.close());
@@ -163,20 +172,26 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
     }
     const pingRedis = async () => void (await redis.ping());
     if (playgroundOn) {
-      const playground = createPlayground({ sql, core, log });
+      const key = newPlaygroundKey();
+      let place: PlaygroundPlace | undefined;
+      const playground = createPlayground({ sql, core, log, access: { key, allowedHosts: () => place?.allowedHosts ?? [] } });
       stops.push(() => playground.close());
       const playgroundRoutes = { ...routes, ...playground.routes };
       if (platforms === 0) {
         // Only the playground: the whole web side stays on the local address.
         server = createHttpServer({ sql, logs, log, pingRedis, routes: playgroundRoutes });
         port = await listen(server, config.PORT, config.PLAYGROUND_HOST);
-        log.info({ port }, `playground: on, at http://${config.PLAYGROUND_HOST === "0.0.0.0" ? "localhost" : config.PLAYGROUND_HOST}:${port}/ (no chat platform is configured)`);
+        place = placePlayground(config.PLAYGROUND_HOST, port, key, config.PUBLIC_URL);
+        log.info({ port }, `playground: on (no chat platform is configured). Open ${place.startUrl}`);
       } else {
         const extra = createHttpServer({ sql, logs, log, pingRedis, routes: playground.routes });
         const extraPort = await listen(extra, config.PLAYGROUND_PORT ?? config.PORT + 1, config.PLAYGROUND_HOST);
         stops.push(() => new Promise<void>((r) => (extra.close(() => r()), extra.closeAllConnections())));
-        log.info({ port: extraPort }, `playground: on (PLAYGROUND=on), at http://${config.PLAYGROUND_HOST}:${extraPort}/`);
+        place = placePlayground(config.PLAYGROUND_HOST, extraPort, key, undefined);
+        log.info({ port: extraPort }, `playground: on (PLAYGROUND=on; local:* identities hold only roles granted to them). Open ${place.startUrl}`);
       }
+      if (place.warning) log.warn({ playgroundHost: config.PLAYGROUND_HOST }, place.warning);
+      playgroundUrl = place.startUrl;
     } else {
       log.info({}, `playground: off (${config.PLAYGROUND === "off" ? "PLAYGROUND=off" : "a chat platform is configured; PLAYGROUND=on turns it on"})`);
     }
@@ -234,6 +249,7 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
 
   return {
     port,
+    playgroundUrl,
     sql,
     /**
      * Stops accepting requests and jobs, lets running commands finish within
@@ -258,6 +274,12 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
 
 /** Longest any one part of testum may take to stop (the worker gets its grace period on top). */
 const STEP_MS = 10_000;
+
+/** Removes the roles seedPlaygroundRoles gave; true when there were some. */
+async function dropPlaygroundRoles(sql: Sql): Promise<boolean> {
+  const rows = await sql`delete from role_bindings where created_by = 'playground' and subject like 'local:%' returning id`;
+  return rows.length > 0;
+}
 
 /** The playground's people: alice may run, bob may approve, admin may do anything (see TESTUM_ADMINS). */
 async function seedPlaygroundRoles(sql: Sql): Promise<void> {

@@ -1,5 +1,6 @@
 import { createPlayground } from "../../src/adapters/playground/index.js";
 import { createPlaygroundStore } from "../../src/adapters/playground/store.js";
+import { hostsFor, newPlaygroundKey } from "../../src/adapters/playground/guard.js";
 import { connect } from "../../src/core/db.js";
 import { createTestDatabase } from "../helpers/db.js";
 import { quietLogger } from "../helpers/testum.js";
@@ -23,7 +24,9 @@ function viewText(view: { blocks: ReadonlyArray<Record<string, unknown>> }): { t
 chatContract("local", async (core) => {
   const db = await createTestDatabase();
   const sql = connect(db.url, { max: 4 });
-  const playground = createPlayground({ sql, core, log: quietLogger() });
+  const key = newPlaygroundKey();
+  let hosts: string[] = [];
+  const playground = createPlayground({ sql, core, log: quietLogger(), access: { key, allowedHosts: () => hosts } });
   const store = createPlaygroundStore(sql);
   const { url, server } = await serve((req, res) => {
     const path = new URL(req.url ?? "/", "http://x").pathname;
@@ -31,9 +34,10 @@ chatContract("local", async (core) => {
     if (route) void route(req, res);
     else res.writeHead(404).end();
   });
+  hosts = hostsFor(Number(new URL(url).port));
   const messageOf = async (ref: string) => store.get(Number(ref.split(":")[2]));
   const post = (headers: Record<string, string>, text: string) =>
-    fetch(`${url}/playground/api/command`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify({ as: "local:alice", text: `/testum ${text}` }) });
+    fetch(`${url}/playground/api/command`, { method: "POST", headers: { "content-type": "application/json", origin: url, cookie: `testum_playground_${new URL(url).port}=${key}`, ...headers }, body: JSON.stringify({ as: "local:alice", text: `/testum ${text}` }) });
   return {
     adapter: playground.chat,
     conversation: "local:general",

@@ -6,6 +6,7 @@ import type { Logger } from "../../core/ports.js";
 import { errorView } from "../../core/replies.js";
 import { fitTail } from "../../core/tail.js";
 import { readBody } from "../http/body.js";
+import { guardRequest, GUARD_HEADERS, type PlaygroundAccess } from "./guard.js";
 import { renderPage } from "./page.js";
 import { CHANGES, CONVERSATION, createPlaygroundStore, messageId, messageRef, type PlaygroundMessage, type PlaygroundStore } from "./store.js";
 
@@ -54,12 +55,14 @@ export interface PlaygroundDeps {
   readonly sql: Sql;
   readonly core: CoreApp;
   readonly log: Logger;
+  /** Which Host names and which key let a request in (see guard.ts). */
+  readonly access: PlaygroundAccess;
 }
 
 const MAX_BODY = 64 * 1024;
 
 function json(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", "x-content-type-options": "nosniff" });
+  res.writeHead(status, { ...GUARD_HEADERS, "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
   res.end(JSON.stringify(body));
 }
 
@@ -81,8 +84,10 @@ function wire(message: PlaygroundMessage) {
 
 /**
  * The playground's web side: the page, its API and a stream of changes.
- * Requests that act must carry a custom header, which a page of another
- * site cannot send without a CORS preflight testum never grants.
+ * Every request passes guard.ts first (this machine's Host, the start key's
+ * cookie, the page's own Origin); requests that act must also carry a
+ * custom header, which a page of another site cannot send without a CORS
+ * preflight testum never grants.
  */
 export function createPlayground(deps: PlaygroundDeps) {
   const { sql, core, log } = deps;
@@ -158,7 +163,7 @@ export function createPlayground(deps: PlaygroundDeps) {
 
   async function events(req: IncomingMessage, res: ServerResponse, viewer: string): Promise<void> {
     await listen();
-    res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", connection: "keep-alive" });
+    res.writeHead(200, { ...GUARD_HEADERS, "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", connection: "keep-alive" });
     res.write(": connected\n\n");
     const stream = { viewer, res };
     streams.add(stream);
@@ -171,11 +176,17 @@ export function createPlayground(deps: PlaygroundDeps) {
   }
 
   async function listener(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!guardRequest(req, res, deps.access).ok) return;
     const url = new URL(req.url ?? "/", "http://localhost");
     const viewer = url.searchParams.get("as") ?? "local:alice";
     switch (url.pathname) {
       case "/":
-        res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store", "x-content-type-options": "nosniff", "content-security-policy": "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'" });
+        res.writeHead(200, {
+          ...GUARD_HEADERS,
+          "content-type": "text/html; charset=utf-8",
+          "cache-control": "no-store",
+          "content-security-policy": "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'",
+        });
         res.end(renderPage([...IDENTITIES]));
         return;
       case "/playground/api/messages":
