@@ -94,7 +94,7 @@ describe("the testum command", () => {
 
   it("prints the audit log as JSON lines", () => {
     const res = testum(["audit", "list", "--json", "--limit", "5"]);
-    expect(res.code).toBe(0);
+    expect(res.code, res.stderr).toBe(0);
     const rows = res.stdout.trim().split("\n").map((l) => JSON.parse(l));
     expect(rows.map((r) => r.action)).toEqual(["host.add", "host.remove"]);
     expect(rows[0].actor).toMatch(/^cli:/);
