@@ -7,6 +7,7 @@ import { createLocalLogStore } from "./adapters/logstore/local.js";
 import { createS3LogStore } from "./adapters/logstore/s3.js";
 import { createRedisBudget } from "./adapters/redis/budget.js";
 import { createCancelBus } from "./adapters/redis/cancel.js";
+import { createReplayGuard } from "./adapters/redis/replay.js";
 import { createJobQueue } from "./adapters/redis/queue.js";
 import { createDiscordApi, createDiscordChat, createDiscordReceiver } from "./adapters/discord/index.js";
 import { createSlackChat, createSlackClient, createSlackReceiver } from "./adapters/slack/index.js";
@@ -117,6 +118,7 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
 
   const queue = createJobQueue(redis, prefix);
   const cancels = createCancelBus(redis, prefix);
+  const replay = createReplayGuard(redis, prefix);
   stops.push(() => queue.close());
 
   let server: Server | undefined;
@@ -129,6 +131,7 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
       sql,
       messages,
       cancels,
+      replay,
       box,
       remote,
       chat,

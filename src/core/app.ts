@@ -2,9 +2,9 @@ import { can, canSomewhere, loadPrincipal, type Principal } from "./access.js";
 import { decodeAction } from "./actions.js";
 import { authorize, type Request } from "./authorize.js";
 import { recordAudit } from "./audit.js";
-import type { Actor, Inbound, Reply } from "./chat.js";
+import { platformOf, type Actor, type Inbound, type Reply } from "./chat.js";
 import { helpLines, parseCommandOptions, parseCommandText, type Command, type CommandName } from "./commands.js";
-import { UsageError } from "./errors.js";
+import { NotAllowedError, TestumError, UsageError } from "./errors.js";
 import { langOf, msg, translator, type Translator } from "./i18n.js";
 import { access, audit, grant, revoke, riskAdd, riskList, riskRm, whoami } from "./handlers/access.js";
 import { approve, reject } from "./handlers/approvals.js";
@@ -22,6 +22,12 @@ import { errorView, inLanguage, listing, privateReply } from "./replies.js";
 import { truncate } from "./tail.js";
 
 export type { AppDeps, AppSettings } from "./handlers/context.js";
+
+/**
+ * How long an event id is remembered: longer than a signature is accepted
+ * (Slack and Discord: 5 minutes either side of now).
+ */
+export const REPLAY_WINDOW_MS = 15 * 60_000;
 
 export interface App {
   /** Answers one inbound chat event. Never throws: errors become private replies. */
@@ -178,6 +184,25 @@ export function createApp(deps: AppDeps): App {
     }
   }
 
+  /**
+   * A signed request replayed (by whoever captured it) must not act twice:
+   * each platform event id is taken once across every process, for longer
+   * than any signature stays valid.
+   */
+  async function acceptOnce(ctx: HandlerContext, event: Inbound): Promise<void> {
+    let first: boolean;
+    try {
+      first = await deps.replay.firstTime(`${platformOf(event.actor.id) || "unknown"}:${event.eventId}`, REPLAY_WINDOW_MS);
+    } catch (err) {
+      log.warn({ err }, "could not check that a request is new");
+      throw new TestumError("chat_unavailable", msg("error.replay_unchecked"));
+    }
+    if (!first) {
+      await ctx.audit("request.replay", "refused", undefined, { event: event.eventId, kind: event.kind });
+      throw new NotAllowedError(msg("error.replayed"));
+    }
+  }
+
   return {
     translator: (locale) => translator(langOf(locale, settings.lang)),
     async complete(actor, _kind, prefix) {
@@ -195,6 +220,7 @@ export function createApp(deps: AppDeps): App {
       const event = received.actor.name === undefined ? received : { ...received, actor: { ...received.actor, name: storable(received.actor.name) } };
       const ctx = contextFor(event);
       try {
+        await acceptOnce(ctx, event);
         if (event.kind === "command") screenText(rawInput(event), MAX_COMMAND_CHARS);
         else if (event.kind === "form") for (const value of Object.values(event.values)) screenText(value, MAX_FORM_CHARS);
         else screenText(event.action, 1000);

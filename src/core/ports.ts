@@ -103,6 +103,12 @@ export interface RemoteAccess {
   checkPrivateKey(privateKey: string, passphrase?: string): void;
 }
 
+/** Remembers platform event ids across every testum process (see adapters/redis/replay.ts). */
+export interface ReplayGuard {
+  /** True the first time `eventKey` is offered within `ttlMs`, false for every repeat. */
+  firstTime(eventKey: string, ttlMs: number): Promise<boolean>;
+}
+
 /** Tells every worker that a job was cancelled (the database keeps the request too). */
 export interface CancelBus {
   publish(jobId: number): Promise<void>;

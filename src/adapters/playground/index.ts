@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { App as CoreApp } from "../../core/app.js";
 import type { Actor, ChatAdapter, Inbound, Reply, View } from "../../core/chat.js";
@@ -138,7 +139,7 @@ export function createPlayground(deps: PlaygroundDeps) {
     const actor = actorOf(body);
     if (!actor) return json(res, 400, { error: `"as" must be one of ${IDENTITIES.join(", ")}` });
     const respond = async (view: View) => void (await store.post(view, { privateTo: actor.id }));
-    const base = { actor, conversation: CONVERSATION, eventId: `local-${Date.now()}`, respond };
+    const base = { actor, conversation: CONVERSATION, eventId: `local-${randomUUID()}`, respond };
     let event: Inbound;
     let clicked: number | undefined;
     if (kind === "command") {

@@ -218,6 +218,9 @@ export interface SlackReceiverDeps {
   readonly log: Logger;
 }
 
+/** Clock difference tolerated for a request dated in the future (the same 5 minutes Bolt allows into the past). */
+const MAX_FUTURE_SKEW_S = 300;
+
 /** Answer within Slack's 3 s, leaving room for the network. */
 const ACK_WITHIN_MS = 2000;
 
@@ -312,7 +315,8 @@ export function createSlackReceiver(deps: SlackReceiverDeps): {
       conversation: encodeConversation(team, view.private_metadata || "unknown"),
       action: view.callback_id,
       values,
-      eventId: body.view.id,
+      // A modal answered with errors is submitted again with the same view id: its trigger id is new.
+      eventId: (body as { trigger_id?: string }).trigger_id ?? `${body.view.id}:${body.view.hash}`,
       respond: async () => {},
     };
     const reply = await core.handle(event);
@@ -346,6 +350,12 @@ export function createSlackReceiver(deps: SlackReceiverDeps): {
    */
   async function listener(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method !== "POST") return receiver.requestListener(req, res);
+    // Bolt refuses only stale timestamps; one far ahead would stretch how long a captured request stays valid.
+    const dated = Number(req.headers["x-slack-request-timestamp"]);
+    if (Number.isFinite(dated) && dated > Date.now() / 1000 + MAX_FUTURE_SKEW_S) {
+      res.writeHead(401, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" }).end("request timestamp is too far in the future\n");
+      return;
+    }
     const body = await readBody(req, SLACK_BODY_LIMIT).catch(() => undefined);
     if (!body) {
       res.writeHead(413, { "content-type": "text/plain; charset=utf-8" }).end("Request too large\n");

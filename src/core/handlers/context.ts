@@ -6,7 +6,7 @@ import type { Command, CommandName } from "../commands.js";
 import type { Sql } from "../db.js";
 import type { Lang, Translator } from "../i18n.js";
 import type { MessageBoard } from "../message-board.js";
-import type { CancelBus, JobQueue, Logger, RemoteAccess } from "../ports.js";
+import type { CancelBus, JobQueue, Logger, RemoteAccess, ReplayGuard } from "../ports.js";
 import type { SecretBox } from "../secret-box.js";
 
 export interface AppSettings {
@@ -32,6 +32,8 @@ export interface AppDeps {
   readonly chat: ChatDirectory;
   readonly queue: JobQueue;
   readonly cancels: CancelBus;
+  /** Refuses a platform event (a signed request) seen before. */
+  readonly replay: ReplayGuard;
   readonly log: Logger;
   readonly settings: AppSettings;
 }

@@ -15,6 +15,8 @@ export const en = {
   "error.unknown_form": "That form is not known to this version of testum. Nothing was stored.",
   "error.unknown_button": "That button is not known to this version of testum. Nothing was done.",
   "error.invalid_host_name": "\"{name}\" is not a valid host name: use 1 to 63 characters of a-z, 0-9, \"-\", \".\" and \"_\"",
+  "error.replayed": "this request was already received once; testum does not act on a repeated request",
+  "error.replay_unchecked": "testum cannot check right now that this request is new (its Redis is unavailable), so it did nothing; try again in a moment",
   // Help
   "help.title": "testum commands",
   "help.title_topic": "testum help: {topic}",

@@ -17,6 +17,8 @@ export const ru: Record<keyof typeof en, string> = {
   "error.unknown_form": "Эта версия testum не знает такой формы. Ничего не сохранено.",
   "error.unknown_button": "Эта версия testum не знает такой кнопки. Ничего не сделано.",
   "error.invalid_host_name": "«{name}» — недопустимое имя хоста: используйте от 1 до 63 символов из a-z, 0-9, «-», «.» и «_»",
+  "error.replayed": "этот запрос уже был получен; повторный запрос testum не выполняет",
+  "error.replay_unchecked": "testum сейчас не может проверить, что запрос новый (Redis недоступен), поэтому ничего не сделал; попробуйте чуть позже",
   // Help
   "help.title": "Команды testum",
   "help.title_topic": "Справка testum: {topic}",
