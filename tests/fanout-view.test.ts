@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { task } from "../../tests/helpers/tasks.js";
-import { compactNames, countTasks, groupResults, progressBar, renderSummary } from "./fanout.js";
-import type { Job } from "./jobs.js";
+import { task } from "./helpers/tasks.js";
+import { compactNames, countTasks, groupResults, progressBar, renderSummary } from "../src/core/fanout.js";
+import type { Job } from "../src/core/jobs.js";
 
 describe("compactNames", () => {
   it("writes runs of numbered hosts as ranges, keeping their padding", () => {
