@@ -20,7 +20,9 @@ function templateName(): string {
  * the global setup made. Drop it when done.
  */
 export async function createTestDatabase(): Promise<{ url: string; name: string; drop(): Promise<void> }> {
-  const name = `testum_t_${randomBytes(5).toString("hex")}`;
+  // The creation time in the name keeps another run's sweep (global-setup.ts) off it for a day,
+  // also between two connections (the CLI tests reconnect for every command).
+  const name = `testum_t_${Math.floor(Date.now() / 1000)}_${randomBytes(5).toString("hex")}`;
   const admin = postgres(databaseUrl("postgres"), { max: 1, onnotice: () => {} });
   try {
     for (let attempt = 0; ; attempt++) {

@@ -28,13 +28,14 @@ export default async function setup(): Promise<() => Promise<void>> {
   process.env.TESTUM_TEST_TEMPLATE = template;
   const admin = postgres(databaseUrl("postgres"), { max: 1, onnotice: () => {} });
   try {
-    // Databases left by interrupted runs; one still in use belongs to a live run and stays.
+    // Databases left by interrupted runs. One made in the last day may belong to a live run
+    // (even with no connection open at this moment) and stays; one in use stays too.
     const stale = await admin<{ datname: string }[]>`
       select datname from pg_database where datname like 'testum\\_t\\_%' or datname like 'testum\\_tpl\\_%'`;
     const dayAgo = Date.now() / 1000 - 86_400;
     for (const { datname } of stale) {
-      const made = Number(/^testum_tpl_(\d+)_/.exec(datname)?.[1] ?? 0);
-      if (datname.startsWith("testum_tpl_") && made > dayAgo) continue;
+      const made = Number(/^testum_(?:t|tpl)_(\d+)_/.exec(datname)?.[1] ?? 0);
+      if (made > dayAgo) continue;
       await admin.unsafe(`drop database if exists ${datname}`).catch(() => {});
     }
     await admin.unsafe(`create database ${template}`);
