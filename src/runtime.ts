@@ -2,6 +2,7 @@ import { Redis } from "ioredis";
 import { hostname } from "node:os";
 import type { Server } from "node:http";
 import { resolve } from "node:path";
+import { createProbeServer } from "./adapters/http/health.js";
 import { createHttpServer, listen, type Listener } from "./adapters/http/server.js";
 import { createLocalLogStore } from "./adapters/logstore/local.js";
 import { createS3LogStore } from "./adapters/logstore/s3.js";
@@ -49,6 +50,8 @@ export interface Running {
   readonly port: number | undefined;
   /** The playground's start link (it carries the key of this start), when this process serves it. */
   readonly playgroundUrl: string | undefined;
+  /** Where a worker-only process serves /healthz, /readyz and /metrics. */
+  readonly workerPort: number | undefined;
   readonly sql: Sql;
   stop(): Promise<void>;
 }
@@ -124,6 +127,7 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
   let server: Server | undefined;
   let port: number | undefined;
   let playgroundUrl: string | undefined;
+  let workerPort: number | undefined;
   if (options.serve) {
     const messages = new MessageBoard(chat, log);
     stops.push(() => messages.close());
@@ -230,7 +234,13 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
     // Running commands get the grace period, then up to half a minute to be stopped and recorded.
     slowStops.set(stopWorker, config.TESTUM_SHUTDOWN_GRACE + 30_000);
     stops.push(stopWorker);
-    log.info({ logs: logs.kind }, `worker is running; logs go to ${logs.kind}`);
+    if (!options.serve) {
+      // A worker alone still answers health checks (the web side's server does it otherwise).
+      const probes = createProbeServer({ sql, log, logs, pingRedis: async () => void (await redis.ping()) });
+      workerPort = await listen(probes, config.WORKER_PORT, config.HOST);
+      stops.push(() => new Promise<void>((r) => (probes.close(() => r()), probes.closeAllConnections())));
+    }
+    log.info({ logs: logs.kind, port: workerPort }, `worker is running; logs go to ${logs.kind}${workerPort === undefined ? "" : `; health on port ${workerPort}`}`);
   }
 
   const scheduler = startScheduler({
@@ -253,6 +263,7 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
   return {
     port,
     playgroundUrl,
+    workerPort,
     sql,
     /**
      * Stops accepting requests and jobs, lets running commands finish within

@@ -104,6 +104,14 @@ const base64Key = z
     return key;
   });
 
+const port = (fallback: number) =>
+  z.coerce
+    .number({ error: "expected a port number from 0 to 65535" })
+    .int({ error: "expected a port number from 0 to 65535" })
+    .min(0, { error: "expected a port number from 0 to 65535" })
+    .max(65535, { error: "expected a port number from 0 to 65535" })
+    .default(fallback);
+
 const schema = z.object({
   DATABASE_URL: url(["postgres:", "postgresql:"], "postgres://user@host:5432/testum").default(
     "postgres://postgres@127.0.0.1:5432/testum",
@@ -113,12 +121,9 @@ const schema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_.-]{1,64}$/, "expected 1 to 64 letters, digits, - . _")
     .default("testum"),
-  PORT: z.coerce
-    .number({ error: "expected a port number from 0 to 65535" })
-    .int({ error: "expected a port number from 0 to 65535" })
-    .min(0, { error: "expected a port number from 0 to 65535" })
-    .max(65535, { error: "expected a port number from 0 to 65535" })
-    .default(3000),
+  PORT: port(3000),
+  /** Where `testum worker` serves /healthz, /readyz and /metrics (0: any free port). */
+  WORKER_PORT: port(3001),
   HOST: z.string().default("0.0.0.0"),
   PUBLIC_URL: optionalText.pipe(url(["http:", "https:"], "https://testum.example.com").optional()),
   TESTUM_DATA_DIR: z.string().default("./data"),

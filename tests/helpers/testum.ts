@@ -55,6 +55,8 @@ export async function startTestumForTest(options: StartOptions = {}): Promise<Te
     DATABASE_URL: options.databaseUrl ?? db!.url,
     REDIS_URL: "redis://127.0.0.1:6379",
     PORT: String(port),
+    // A worker-only process serves its health checks here; 0 takes any free port.
+    WORKER_PORT: "0",
     PUBLIC_URL: `http://127.0.0.1:${port}`,
     HOST: "127.0.0.1",
     TESTUM_DATA_DIR: dataDir,

@@ -4,9 +4,10 @@ import { pipeline } from "node:stream/promises";
 import type { Sql } from "../../core/db.js";
 import { FINAL_STATUSES, findJobByLogToken, listTasks } from "../../core/jobs.js";
 import type { LogStore, Logger } from "../../core/ports.js";
+import { readyz, send, type Listener } from "./health.js";
 import { createJobPages } from "./job-page.js";
 
-export type Listener = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+export type { Listener } from "./health.js";
 
 export interface HttpDeps {
   readonly sql: Sql;
@@ -18,11 +19,6 @@ export interface HttpDeps {
   readonly routes: Readonly<Record<string, Listener>>;
 }
 
-function send(res: ServerResponse, status: number, body: string, type = "text/plain; charset=utf-8"): void {
-  res.writeHead(status, { "content-type": type, "x-content-type-options": "nosniff", "cache-control": "no-store" });
-  res.end(body);
-}
-
 /** decodeURIComponent, or null for a broken %-escape. */
 function decodeComponent(text: string): string | null {
   try {
@@ -32,16 +28,6 @@ function decodeComponent(text: string): string | null {
   }
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
-    promise.then(
-      (v) => (clearTimeout(timer), resolve(v)),
-      (e) => (clearTimeout(timer), reject(e)),
-    );
-  });
-}
-
 /**
  * testum's HTTP side: health and readiness, log links, and the chat
  * platforms' endpoints (mounted from their adapters).
@@ -49,23 +35,6 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 export function createHttpServer(deps: HttpDeps): Server {
   const { sql, logs, log } = deps;
   const jobPages = createJobPages(sql);
-
-  /**
-   * Ready when Postgres and Redis answer. The log store is reported too, but
-   * does not make testum unready: commands still run while it is away, and
-   * each job says that its log could not be stored.
-   */
-  async function readyz(res: ServerResponse): Promise<void> {
-    const checks = await Promise.allSettled([
-      withTimeout(sql`select 1`, 2000, "Postgres"),
-      withTimeout(deps.pingRedis(), 2000, "Redis"),
-      withTimeout(deps.logs.check(2000), 2500, "the log store"),
-    ]);
-    const [pg, redis, logs] = checks.map((c) => (c.status === "fulfilled" ? "ok" : String((c.reason as Error).message)));
-    if (logs !== "ok") log.warn({ problem: logs }, "the log store is not answering");
-    const ok = pg === "ok" && redis === "ok";
-    send(res, ok ? 200 : 503, JSON.stringify({ postgres: pg, redis, logs: logs === "ok" ? "ok" : "unavailable" }), "application/json");
-  }
 
   /** `/logs/TOKEN[/HOST]`: redirects to a fresh presigned URL, or serves the bytes. */
   async function serveLog(res: ServerResponse, token: string, hostName: string | undefined, inline: boolean): Promise<void> {
@@ -118,7 +87,7 @@ export function createHttpServer(deps: HttpDeps): Server {
     if (extra) return extra(req, res);
     if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "Method not allowed\n");
     if (path === "/healthz") return send(res, 200, "ok\n");
-    if (path === "/readyz") return readyz(res);
+    if (path === "/readyz") return readyz(deps, res);
     const reportMatch = /^\/reports\/([^/]+)$/.exec(path);
     if (reportMatch) return serveReport(res, reportMatch[1]!);
     const logMatch = /^\/logs\/([^/]+)(?:\/([^/]+))?$/.exec(path);
