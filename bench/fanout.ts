@@ -382,7 +382,7 @@ async function startBenchTestum(n: number, sshHosts: readonly SshHost[], warmup:
   });
   // Warnings and errors are kept, and shown after the run: stdout is for the tables.
   const logLines: string[] = [];
-  const log = createLogger("warn", {}, { write: (line) => void logLines.push(line) });
+  const log = createLogger("warn", { destination: { write: (line: string) => void logLines.push(line) } });
   // The web side plays no part in a run: the worker alone, as a worker process runs it.
   const running = await startTestum(config, { serve: false, work: true, log });
   const stopTestum = cleanup.add("testum", () => running.stop());

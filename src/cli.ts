@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { listAudit } from "./core/audit.js";
 import { ConfigError, loadConfig } from "./core/config.js";
 import { migrate, ensureDatabase } from "./core/db.js";
@@ -16,6 +17,7 @@ import type { RunOptions } from "./runtime.js";
 const MAIN_HELP = `testum: chat-ops for operations teams.
 
 Usage: testum <command> [options]      (testum <command> --help for details)
+       testum --version
 
 Running testum
   start          web side and worker in one process (what npm start runs)
@@ -50,7 +52,7 @@ commands finish for up to TESTUM_SHUTDOWN_GRACE (default 30s), then stops them
       const { values } = parseVerbArgs(this, args, {});
       if (values.help) return void console.log(help);
       const config = loadConfig();
-      const log = createLogger(config.LOG_LEVEL);
+      const log = createLogger(config.LOG_LEVEL, { format: config.LOG_FORMAT });
       // Loaded only here: the chat and cloud SDKs take a while to import.
       const { startTestum } = await import("./runtime.js");
       const running = await startTestum(config, { ...options, log });
@@ -171,11 +173,30 @@ const VERBS: readonly Verb[] = [
   group("discord", "register the /testum slash command with Discord", DISCORD_VERBS),
 ];
 
+/** The version in package.json (next to src/ and dist/ alike). */
+function version(): string {
+  return (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
+}
+
+/** `testum … | head`: once the reader has gone, stop quietly (exit 0), as other command-line tools do. */
+function quietOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE") process.exit(0);
+    throw err;
+  });
+}
+
 async function main(argv: string[]): Promise<number> {
+  quietOnClosedPipe(process.stdout);
+  quietOnClosedPipe(process.stderr);
   const [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     console.log(MAIN_HELP);
     return name === undefined ? 2 : 0;
+  }
+  if (name === "--version" || name === "-v" || name === "version") {
+    console.log(`testum ${version()}`);
+    return 0;
   }
   const verb = VERBS.find((v) => v.name === name);
   if (!verb) {

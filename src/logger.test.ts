@@ -4,7 +4,7 @@ import { createLogger } from "./logger.js";
 describe("the log", () => {
   it("redacts secret fields at any depth, also inside an error's causes", () => {
     const lines: string[] = [];
-    const log = createLogger("info", {}, { write: (line) => void lines.push(line) });
+    const log = createLogger("info", { destination: { write: (line: string) => void lines.push(line) } });
     const inner = Object.assign(new Error("auth failed"), { config: { password: "hunter2-inner", nested: { privateKey: "key-material-123" } } });
     const err = new Error("connect failed", { cause: inner });
     log.error({ err, options: { a: { b: { c: { token: "tok-deep" } } } }, host: { auth: { passphrase: "pp-secret" } } }, "boom");

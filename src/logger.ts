@@ -1,4 +1,5 @@
 import { pino } from "pino";
+import pretty from "pino-pretty";
 import type { Logger } from "./core/ports.js";
 
 /** Paths whose values never reach the log, wherever they appear. */
@@ -53,14 +54,40 @@ export function scrubSecrets(value: unknown, depth = 0): unknown {
   return out;
 }
 
-/** JSON lines on stdout (or `destination`), secrets redacted. */
-export function createLogger(level: string, bindings: object = {}, destination?: { write(line: string): void }): Logger {
-  const options = {
+/** `json`: one JSON object per line; `pretty`: coloured lines for people; `auto`: pretty on a terminal. */
+export type LogFormat = "auto" | "json" | "pretty";
+
+export interface LoggerOptions {
+  readonly bindings?: object;
+  readonly format?: LogFormat;
+  /** Where lines go instead of `fd` (tests collect them). */
+  readonly destination?: NodeJS.WritableStream | { write(line: string): void };
+  /** 1 (stdout, the default) or 2 (stderr: the command line keeps stdout for its output). */
+  readonly fd?: 1 | 2;
+}
+
+/** testum's log, secrets redacted: JSON lines, or pretty lines on a terminal (LOG_FORMAT). */
+export function createLogger(level: string, options: LoggerOptions = {}): Logger {
+  const settings = {
     level,
-    base: { app: "testum", ...bindings },
+    base: { app: "testum", ...options.bindings },
     redact: { paths: REDACT, censor: "[redacted]" },
     formatters: { log: (object: Record<string, unknown>) => scrubSecrets(object) as Record<string, unknown> },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
-  return (destination ? pino(options, destination) : pino(options)) as unknown as Logger;
+  const fd = options.fd ?? 1;
+  const terminal = (fd === 2 ? process.stderr : process.stdout).isTTY === true;
+  const format = options.format ?? "auto";
+  if (format === "pretty" || (format === "auto" && terminal && !options.destination)) {
+    const stream = pretty({
+      destination: (options.destination as NodeJS.WritableStream | undefined) ?? fd,
+      colorize: terminal && !options.destination,
+      translateTime: "SYS:HH:MM:ss.l",
+      ignore: "pid,hostname,app",
+      sync: true,
+    });
+    return pino(settings, stream) as unknown as Logger;
+  }
+  const destination = options.destination ?? pino.destination({ dest: fd, sync: true });
+  return pino(settings, destination) as unknown as Logger;
 }

@@ -70,7 +70,7 @@ export interface Context {
 /** Loads configuration, prepares the database, and runs `body` with a connection. */
 export async function withDatabase<T>(body: (ctx: Context) => Promise<T>): Promise<T> {
   const config = loadConfig();
-  const log = createLogger(process.stderr.isTTY ? "warn" : config.LOG_LEVEL === "info" ? "warn" : config.LOG_LEVEL);
+  const log = createLogger(process.stderr.isTTY ? "warn" : config.LOG_LEVEL === "info" ? "warn" : config.LOG_LEVEL, { format: config.LOG_FORMAT, fd: 2 });
   await prepareDatabase(config.DATABASE_URL, log);
   const sql = connect(config.DATABASE_URL, { max: 8 });
   const box = createSecretBox(config.previousMasterKey ? [config.masterKey, config.previousMasterKey] : [config.masterKey]);

@@ -126,6 +126,8 @@ export function createJobRunner(deps: RunnerDeps) {
       return undefined;
     }
     const job = claimed;
+    const who = { job: job.id, requester: job.requestedBy, target: job.target };
+    log.info(who, `job #${job.id} started: ${job.requestedBy} on ${job.target}`);
     // Everything this job posts is in the requester's language.
     const t = translator(job.lang);
     const cancel = new AbortController();
@@ -266,6 +268,8 @@ export function createJobRunner(deps: RunnerDeps) {
       const ended = await getJob(sql, job.id);
       await writeReport(ended, finalTasks, t);
       await recordAudit(sql, { actor: job.requestedBy, actorName: job.requestedByName ?? undefined, channel: job.conversation, action: "job.end", target: job.target, outcome: ended.status, detail: { job: job.id, cancelledBy: ended.cancelledBy } });
+      const durationMs = (ended.finishedAt?.getTime() ?? Date.now()) - (ended.startedAt ?? job.createdAt).getTime();
+      log.info({ ...who, outcome: ended.status, durationMs, hosts: finalTasks.length }, `job #${job.id} ${ended.status} after ${(durationMs / 1000).toFixed(1)} s: ${job.requestedBy} on ${job.target}`);
       clearInterval(painter);
       await showFinal(ended, finalTasks, live, parent, latest?.tail, t);
       if (ended.scheduleId !== null) {

@@ -69,7 +69,7 @@ export async function startTestumForTest(options: StartOptions = {}): Promise<Te
   const running = await startTestum(config, {
     serve: options.serve ?? true,
     work: options.work ?? true,
-    log: options.logLines ? createLogger("debug", {}, { write: (line) => void options.logLines!.push(line) }) : quietLogger(),
+    log: options.logLines ? createLogger("debug", { destination: { write: (line: string) => void options.logLines!.push(line) } }) : quietLogger(),
     ...options.runOptions,
   });
   const url = running.port === undefined ? "" : `http://127.0.0.1:${running.port}`;
