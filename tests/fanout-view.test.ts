@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { task } from "./helpers/tasks.js";
-import { compactNames, countTasks, groupResults, progressBar, renderSummary } from "../src/core/fanout.js";
-import type { Job } from "../src/core/jobs.js";
+import { compactNames, countTasks, groupResults, progressBar } from "../src/core/fanout.js";
 
 describe("compactNames", () => {
   it("writes runs of numbered hosts as ranges, keeping their padding", () => {
@@ -13,8 +12,6 @@ describe("compactNames", () => {
   });
 });
 
-
-const job = { id: 1, logToken: "tok", command: "cmd", target: "all", requestedBy: "slack:T:U", requestedByName: null, status: "failed" } as unknown as Job;
 
 describe("results of many hosts", () => {
   it("groups identical results, failures first", () => {

@@ -21,7 +21,7 @@ import { looksLikePrivateKey } from "./public-keys.js";
 import { errorView, inLanguage, listing, privateReply } from "./replies.js";
 import { truncate } from "./tail.js";
 
-export type { AppDeps, AppSettings } from "./handlers/context.js";
+export type { AppDeps } from "./handlers/context.js";
 
 /**
  * How long an event id is remembered: longer than a signature is accepted

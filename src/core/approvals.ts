@@ -9,12 +9,6 @@ import { inEachLang, type Job } from "./jobs.js";
 
 /** Approvals of risky jobs: what an approval is bound to, and how a request looks. */
 
-export interface ApprovalSettings {
-  /** Distinct approvers a job needs. */
-  readonly required: number;
-  readonly ttlMs: number;
-}
-
 export interface Decision {
   readonly approver: string;
   readonly approverName: string | null;

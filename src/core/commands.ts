@@ -1,8 +1,8 @@
 import { UsageError } from "./errors.js";
-import { COMMAND_SPECS, type Spec } from "./command-specs.js";
-import type { Command, CommandName } from "./command-types.js";
+import { COMMAND_SPECS } from "./command-specs.js";
+import type { Command } from "./command-types.js";
 
-export { MAX_SCRIPT_BYTES, scriptBody } from "./command-specs.js";
+export { scriptBody } from "./command-specs.js";
 export type { Command, CommandName, RunFlags } from "./command-types.js";
 import { describeArg, matchSpec, parseOptionArgs, parseTextArgs, usageOf } from "./grammar.js";
 import { english, msg, type Translator } from "./i18n.js";
@@ -57,12 +57,6 @@ export function helpLines(topic?: string, t: Translator = english): string[] {
     }
     return lines;
   });
-}
-
-export function specFor(name: CommandName): Spec {
-  const spec = COMMAND_SPECS.find((s) => s.path.join(".") === name);
-  if (!spec) throw new Error(`no spec for ${name}`);
-  return spec;
 }
 
 export { usageOf };

@@ -27,18 +27,8 @@ export function identityOwner(key: Pick<IdentityKey, "id">): string {
   return `identity:${key.id}`;
 }
 
-/** The `TYPE BASE64 COMMENT` line to put in authorized_keys. */
-export function identityKeyLine(key: Pick<IdentityKey, "publicKey">): string {
-  return key.publicKey;
-}
-
 export async function findIdentity(sql: Sql, state: IdentityState): Promise<IdentityKey | undefined> {
   const [key] = await sql<IdentityKey[]>`select * from identity_keys where state = ${state} order by id desc limit 1`;
-  return key;
-}
-
-export async function identityById(sql: Sql, id: number): Promise<IdentityKey | undefined> {
-  const [key] = await sql<IdentityKey[]>`select * from identity_keys where id = ${id}`;
   return key;
 }
 

@@ -53,9 +53,9 @@ node[01:10]
 `);
     expect(inv.format).toBe("ansible");
     const byName = Object.fromEntries(inv.hosts.map((h) => [h.name, h]));
-    expect(byName["web1"]).toMatchObject({ address: "10.0.1.1", username: "ubuntu", tags: { web: "yes", prod: "yes" } });
-    expect(byName["web2"]).toMatchObject({ port: 2200 });
-    expect(byName["db1"]).toMatchObject({ identityFile: "/keys/db", tags: { db: "yes", prod: "yes" } });
+    expect(byName.web1).toMatchObject({ address: "10.0.1.1", username: "ubuntu", tags: { web: "yes", prod: "yes" } });
+    expect(byName.web2).toMatchObject({ port: 2200 });
+    expect(byName.db1).toMatchObject({ identityFile: "/keys/db", tags: { db: "yes", prod: "yes" } });
     expect(byName["mail.example.com"]).toMatchObject({ address: "mail.example.com", tags: {} });
     expect(inv.skipped).toEqual([expect.objectContaining({ name: "node[01:10]", reason: expect.stringMatching(/ranges/) })]);
   });

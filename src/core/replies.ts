@@ -99,5 +99,3 @@ export function earlierLines(count: number, lang: Lang = "en"): string {
 export function working(t: Translator = english): View {
   return message(t("reply.working"));
 }
-
-export const WORKING: View = working();

@@ -80,7 +80,7 @@ export async function runTask(deps: TaskDeps, run: TaskRun): Promise<TaskOutcome
     if (!host) throw new TestumError("unknown_host", msg("task.host_removed", { name: task.hostName }));
     if (signal.aborted) throw new TestumError("conflict", msg("task.stopped_before_start"));
     let { conn, warm } = await deps.pool.acquire(host, job.conversation);
-    let result;
+    let result: { readonly exitCode: number | null; readonly signal: string | null };
     try {
       // Commands run in the connection's long-lived shell: one SSH session per host, however
       // many jobs follow. Scripts need stdin, so they get an exec of their own.

@@ -28,7 +28,7 @@ import type { DiscordRouteKey } from './discord-router.js';
 import { type CallbackRecord, DiscordState, type InteractionRecord, type MessageEdit, type MessageRecord, type MessageSource, type PingRecord } from './discord-state.js';
 
 export type { CallbackRecord, DiscordRouteKey, FailureSpec, MessageEdit, PingOutcome, PingRecord, RouteLimit, RouteMatcher };
-export { INTERACTION_RESPONSE_DEADLINE_MS, INTERACTION_TOKEN_LIFETIME_MS } from './discord-interaction-routes.js';
+export { INTERACTION_TOKEN_LIFETIME_MS } from './discord-interaction-routes.js';
 
 export interface FakeDiscordOptions {
   /** Expected in `Authorization: Bot <token>`. Default 'test-bot-token'. */

@@ -68,11 +68,6 @@ export function createSnowflakes(clock: FakeClock): SnowflakeSource {
   };
 }
 
-/** Milliseconds since the Unix epoch encoded in a snowflake. */
-export function snowflakeTime(id: string): number {
-  return Number(BigInt(id) >> 22n) + DISCORD_EPOCH_MS;
-}
-
 export function isoTime(ms: number): string {
   return new Date(ms).toISOString().replace('Z', '+00:00');
 }

@@ -18,7 +18,7 @@ import type {
 } from './slack-types.js';
 
 export type * from './slack-types.js';
-export { DEFAULT_CHANNEL_ID, DEFAULT_USER_ID } from './slack-state.js';
+export { DEFAULT_CHANNEL_ID } from './slack-state.js';
 
 export const DEFAULT_TEAM_ID = 'T0000000001';
 export const DEFAULT_BOT_TOKEN = 'xoxb-test-token';

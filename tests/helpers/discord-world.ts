@@ -16,7 +16,7 @@ import {
 import { startS3, type TestS3 } from "./s3.js";
 import { startSshHosts, type SshHost, type SshHostSet } from "./sshd.js";
 import { jobProbes } from "./jobs.js";
-import { eventually, startTestumForTest, TEST_MASTER_KEY, type StartOptions, type TestumUnderTest } from "./testum.js";
+import { startTestumForTest, TEST_MASTER_KEY, type StartOptions, type TestumUnderTest } from "./testum.js";
 
 /** A member of the fake guild, as the interaction payloads carry them. */
 export interface Member {

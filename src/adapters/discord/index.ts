@@ -9,7 +9,7 @@ import { channelKey, DiscordCode, DiscordRefusedError, GLOBAL_KEY, translateErro
 import { decodeMessage, decodeRef, encodeMessage, encodeThread } from "./refs.js";
 import { renderMessage, type DiscordMessage } from "./render.js";
 
-export { createDiscordReceiver, type DiscordReceiverDeps } from "./receiver.js";
+export { createDiscordReceiver } from "./receiver.js";
 
 export interface DiscordSettings {
   readonly botToken: string;

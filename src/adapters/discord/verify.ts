@@ -7,9 +7,7 @@ import { createPublicKey, verify } from "node:crypto";
  * window; testum refuses timestamps more than 5 minutes off, as Slack does,
  * so a captured request cannot be replayed later.
  */
-export interface DiscordVerifier {
-  (signature: string | undefined, timestamp: string | undefined, body: Buffer): boolean;
-}
+export type DiscordVerifier = (signature: string | undefined, timestamp: string | undefined, body: Buffer) => boolean;
 
 export const MAX_CLOCK_SKEW_SECONDS = 300;
 

@@ -75,7 +75,7 @@ export function checkPrivateKey(privateKey: string, passphrase?: string): { type
   const parsed = utils.parseKey(privateKey, passphrase);
   if (parsed instanceof Error) throw new SshError("other", msg("ssh.key_unusable", { problem: parsed.message }));
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
-  if (!key || !key.isPrivateKey()) throw new SshError("other", msg("ssh.not_private_key"));
+  if (!key?.isPrivateKey()) throw new SshError("other", msg("ssh.not_private_key"));
   return { type: key.type };
 }
 
