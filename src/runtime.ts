@@ -3,6 +3,8 @@ import { hostname } from "node:os";
 import type { Server } from "node:http";
 import { resolve } from "node:path";
 import { createProbeServer } from "./adapters/http/health.js";
+import { createMetricsRoute } from "./adapters/metrics/index.js";
+import { countDiscordCalls, countingSlackFetch, countLogBytes } from "./adapters/metrics/chat.js";
 import { createHttpServer, listen, type Listener } from "./adapters/http/server.js";
 import { createLocalLogStore } from "./adapters/logstore/local.js";
 import { createS3LogStore } from "./adapters/logstore/s3.js";
@@ -84,7 +86,7 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
   redis.on("error", (err) => log.warn({ err: err.message }, "Redis connection problem"));
   await redis.connect().catch((err: Error) => log.error({ err: err.message }, "Redis is not reachable yet"));
   const box = createSecretBox(config.previousMasterKey ? [config.masterKey, config.previousMasterKey] : [config.masterKey]);
-  const logs = createLogStore(config);
+  const logs = countLogBytes(createLogStore(config));
   const prefix = config.TESTUM_REDIS_PREFIX;
   const remote = createRemoteAccess({ sql, box });
   const identity = await ensureIdentity(sql, box, remote.generateKeyPair);
@@ -98,7 +100,7 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
 
   const slackClient =
     config.SLACK_BOT_TOKEN && config.SLACK_SIGNING_SECRET
-      ? createSlackClient({ botToken: config.SLACK_BOT_TOKEN, apiUrl: config.SLACK_API_URL }, log)
+      ? createSlackClient({ botToken: config.SLACK_BOT_TOKEN, apiUrl: config.SLACK_API_URL }, log, countingSlackFetch)
       : undefined;
   if (slackClient) adapters.push(createSlackChat(slackClient, budget));
   // Config turns Discord on with all three settings or none.
@@ -107,6 +109,7 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
       ? createDiscordApi({ botToken: config.DISCORD_BOT_TOKEN, apiUrl: config.DISCORD_API_URL })
       : undefined;
   if (discordApi) adapters.push(createDiscordChat(discordApi, budget, log));
+  if (discordApi) countDiscordCalls(discordApi.rest);
   // The playground: on when asked, or when no chat platform is configured.
   const platforms = adapters.length;
   const playgroundOn = config.PLAYGROUND === "on" || (config.PLAYGROUND === "auto" && platforms === 0);
@@ -123,6 +126,8 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
   const cancels = createCancelBus(redis, prefix);
   const replay = createReplayGuard(redis, prefix);
   stops.push(() => queue.close());
+  const metrics = createMetricsRoute({ sql, log, queueCounts: () => queue.counts(), token: config.METRICS_TOKEN });
+  routes["/metrics"] = metrics;
 
   let server: Server | undefined;
   let port: number | undefined;
@@ -236,7 +241,7 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
     stops.push(stopWorker);
     if (!options.serve) {
       // A worker alone still answers health checks (the web side's server does it otherwise).
-      const probes = createProbeServer({ sql, log, logs, pingRedis: async () => void (await redis.ping()) });
+      const probes = createProbeServer({ sql, log, logs, pingRedis: async () => void (await redis.ping()), routes: { "/metrics": metrics } });
       workerPort = await listen(probes, config.WORKER_PORT, config.HOST);
       stops.push(() => new Promise<void>((r) => (probes.close(() => r()), probes.closeAllConnections())));
     }

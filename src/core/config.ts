@@ -194,6 +194,8 @@ const schema = z.object({
     }),
   TESTUM_LANG: z.enum(["en", "ru"], { error: "expected en or ru" }).default("en"),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  /** When set, GET /metrics requires `Authorization: Bearer <token>`. */
+  METRICS_TOKEN: optionalText,
   LOG_FORMAT: z.enum(["auto", "json", "pretty"], { error: "expected auto, json or pretty" }).default("auto"),
 });
 

@@ -7,6 +7,7 @@ import type { Job, Task, TaskOutcome } from "../core/jobs.js";
 import { LOG_GRACE_MS, LogStoreTimeoutError, settleUpload } from "../core/log-upload.js";
 import type { LogStore, Logger } from "../core/ports.js";
 import { TailBuffer } from "../core/tail.js";
+import { taskSeconds } from "../adapters/metrics/process.js";
 import type { ConnectionPool } from "../adapters/ssh/pool.js";
 
 export interface TaskRun {
@@ -60,6 +61,7 @@ export async function runTask(deps: TaskDeps, run: TaskRun): Promise<TaskOutcome
   const { job, task, host, signal } = run;
   // The log is stored by the task's deadline plus a grace period, or given up.
   const logDeadline = Date.now() + job.timeoutMs + (deps.logGraceMs ?? LOG_GRACE_MS);
+  const timer = taskSeconds.startTimer();
   const tail = new TailBuffer();
   const hash = createHash("sha256");
   const logKey = logKeyOf(job, task.hostName);
@@ -103,6 +105,8 @@ export async function runTask(deps: TaskDeps, run: TaskRun): Promise<TaskOutcome
     upload.stream.end();
   }
 
+  // Stopped: cancelled, or over the job's time limit.
+  timer({ status: outcome.status === "succeeded" ? "succeeded" : signal.aborted ? "stopped" : "failed" });
   let logProblem: string | undefined;
   const stored = await settleUpload(upload, { until: logDeadline, signal }).catch((err: Error) => {
     const problem = err instanceof LogStoreTimeoutError ? translate(job.lang, "task.log_store_timed_out", { seconds: Math.round(err.waitedMs / 1000) }) : err.message;

@@ -9,7 +9,7 @@ export interface QueuedJob {
   readonly jobId: number;
 }
 
-export function createJobQueue(connection: Redis, prefix = "testum"): JobQueue & { close(): Promise<void> } {
+export function createJobQueue(connection: Redis, prefix = "testum"): JobQueue & { counts(): Promise<Record<string, number>>; close(): Promise<void> } {
   const queue = new Queue<QueuedJob>(QUEUE_NAME, { connection, prefix });
   return {
     async enqueue(jobId) {
@@ -25,6 +25,8 @@ export function createJobQueue(connection: Redis, prefix = "testum"): JobQueue &
         },
       );
     },
+    /** Entries by state, for metrics. */
+    counts: () => queue.getJobCounts("waiting", "prioritized", "active", "delayed"),
     close: () => queue.close(),
   };
 }

@@ -44,9 +44,11 @@ function boltLogger(log: Logger) {
   };
 }
 
-export function createSlackClient(settings: SlackSettings, log: Logger): WebClient {
+/** `fetch`: how requests go out (metrics count them); the global fetch by default. */
+export function createSlackClient(settings: SlackSettings, log: Logger, fetch?: typeof globalThis.fetch): WebClient {
   return new WebClient(settings.botToken, {
     slackApiUrl: settings.apiUrl,
+    ...(fetch ? { fetch } : {}),
     // One workspace's 429 must not stall every other call in this process:
     // rate limits surface as errors, and testum's own pacing decides.
     rejectRateLimitedCalls: true,

@@ -6,6 +6,7 @@ import { msg } from "../../core/i18n.js";
 import { findIdentity, identityPrivateKey } from "../../core/identity.js";
 import type { SecretBox } from "../../core/secret-box.js";
 import { readSecret } from "../../core/secrets.js";
+import { sshConnectSeconds, trackSshConnection } from "../metrics/process.js";
 import { connectSsh, type SshConnection, type SshTarget } from "./ssh.js";
 
 export interface ConnectorDeps {
@@ -60,17 +61,24 @@ export function createHostConnector(deps: ConnectorDeps) {
       if (host.authMethod === "password" && host.hostKeyFingerprint === null && !options.privateKey) {
         throw new SshError("host_key_mismatch", msg("ssh.password_needs_pinned_key", { name: host.name }));
       }
+      const auth = options.privateKey ? { privateKey: options.privateKey } : await authFor(host);
+      const timer = sshConnectSeconds.startTimer();
       const conn = await connectSsh(
         {
           name: host.name,
           address: host.address,
           port: host.port,
           username: host.username,
-          auth: options.privateKey ? { privateKey: options.privateKey } : await authFor(host),
+          auth,
           expectedFingerprint: host.hostKeyFingerprint,
         },
         { readyTimeoutMs: deps.readyTimeoutMs },
-      );
+      ).catch((err: unknown) => {
+        timer({ outcome: "failed" });
+        throw err;
+      });
+      timer({ outcome: "ok" });
+      trackSshConnection(conn);
       try {
         await pinOnFirstContact(host, conn.fingerprint, options.channel);
         await markHostSeen(sql, host.id);

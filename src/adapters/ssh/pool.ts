@@ -1,4 +1,5 @@
 import type { Host } from "../../core/hosts.js";
+import { trackPool } from "../metrics/process.js";
 import type { HostConnector } from "./connect-host.js";
 import type { SshConnection } from "./ssh.js";
 
@@ -11,11 +12,19 @@ import type { SshConnection } from "./ssh.js";
 export class ConnectionPool {
   private readonly idle = new Map<string, Array<{ conn: SshConnection; timer: NodeJS.Timeout }>>();
   private closed = false;
+  private readonly tracked = trackPool(this);
 
   constructor(
     private readonly connector: HostConnector,
     private readonly idleMs = 60_000,
   ) {}
+
+  /** Idle connections held now (for metrics). */
+  idleCount(): number {
+    let count = 0;
+    for (const list of this.idle.values()) count += list.length;
+    return count;
+  }
 
   private keyOf(host: Host): string {
     return [host.id, host.address, host.port, host.username, host.authMethod, host.secretId, host.hostKeyFingerprint].join("|");
@@ -52,6 +61,7 @@ export class ConnectionPool {
 
   closeAll(): void {
     this.closed = true;
+    this.tracked.untrack();
     for (const list of this.idle.values()) {
       for (const { conn, timer } of list) {
         clearTimeout(timer);
