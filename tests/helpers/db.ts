@@ -38,10 +38,15 @@ export async function createTestDatabase(): Promise<{ url: string; name: string;
   } finally {
     await admin.end();
   }
+  // An idle connection held until drop(): a database in use is never swept, whatever
+  // version of the sweep another run has.
+  const hold = postgres(databaseUrl(name), { max: 1, onnotice: () => {} });
+  await hold`select 1`;
   return {
     url: databaseUrl(name),
     name,
     async drop() {
+      await hold.end({ timeout: 5 });
       const sql = postgres(databaseUrl("postgres"), { max: 1, onnotice: () => {} });
       try {
         await sql.unsafe(`drop database if exists ${name} with (force)`);
