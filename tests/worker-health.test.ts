@@ -10,15 +10,19 @@ import { eventually, TEST_MASTER_KEY } from "./helpers/testum.js";
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let redis: TestRedisServer;
-let worker: ChildProcess;
-let port: number;
 let dataDir: string;
-let output = "";
+const workers: ChildProcess[] = [];
 
-beforeAll(async () => {
-  [db, redis, port, dataDir] = await Promise.all([createTestDatabase(), startRedisServer(), freePort(), mkdtemp(join(tmpdir(), "testum-worker-"))]);
-  // `testum worker` as production runs it: its own process, health on WORKER_PORT.
-  worker = spawn(process.execPath, ["bin/testum.js", "worker"], {
+interface Worker {
+  readonly proc: ChildProcess;
+  readonly port: number;
+  output(): string;
+}
+
+/** `testum worker` as production runs it: its own process, health on WORKER_PORT. */
+async function startWorker(): Promise<Worker> {
+  const port = await freePort();
+  const proc = spawn(process.execPath, ["bin/testum.js", "worker"], {
     env: {
       ...process.env,
       DATABASE_URL: db.url,
@@ -31,50 +35,57 @@ beforeAll(async () => {
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  worker.stdout!.on("data", (d: Buffer) => (output += d.toString()));
-  worker.stderr!.on("data", (d: Buffer) => (output += d.toString()));
+  workers.push(proc);
+  let output = "";
+  proc.stdout!.on("data", (d: Buffer) => (output += d.toString()));
+  proc.stderr!.on("data", (d: Buffer) => (output += d.toString()));
   await eventually("the worker to start", () => output.includes("worker is running"), 30_000);
+  return { proc, port, output: () => output };
+}
+
+beforeAll(async () => {
+  [db, redis, dataDir] = await Promise.all([createTestDatabase(), startRedisServer(), mkdtemp(join(tmpdir(), "testum-worker-"))]);
 });
 
 afterAll(async () => {
-  if (worker && worker.exitCode === null) worker.kill("SIGKILL");
+  for (const proc of workers) if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
   await redis?.stop();
   await db?.drop();
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
-const get = (path: string, init?: RequestInit) => fetch(`http://127.0.0.1:${port}${path}`, init);
+const get = (port: number, path: string, init?: RequestInit) => fetch(`http://127.0.0.1:${port}${path}`, init);
 
 describe("testum worker", () => {
-  it("answers /healthz and /readyz on WORKER_PORT, and says so in its start line", async () => {
-    expect(output).toContain(`health on port ${port}`);
-    const health = await get("/healthz");
+  it("answers /healthz and /readyz on WORKER_PORT, says so in its start line, and stops on SIGTERM with exit code 0", async () => {
+    const worker = await startWorker();
+    expect(worker.output()).toContain(`health on port ${worker.port}`);
+    const health = await get(worker.port, "/healthz");
     expect(health.status).toBe(200);
     expect(await health.text()).toBe("ok\n");
-    const ready = await get("/readyz");
+    const ready = await get(worker.port, "/readyz");
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ postgres: "ok", redis: "ok", logs: "ok" });
-    expect((await get("/logs/abc")).status).toBe(404);
-    expect((await get("/readyz", { method: "POST" })).status).toBe(405);
+    expect((await get(worker.port, "/logs/abc")).status).toBe(404);
+    expect((await get(worker.port, "/readyz", { method: "POST" })).status).toBe(405);
+
+    const exited = new Promise<number | null>((resolve) => worker.proc.once("exit", (code) => resolve(code)));
+    worker.proc.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    await expect(get(worker.port, "/healthz")).rejects.toThrow();
   });
 
   it("is not ready while Redis is away, and ready again when it is back", async () => {
+    const worker = await startWorker();
     await redis.kill();
     const down = await eventually("/readyz to fail", async () => {
-      const res = await get("/readyz");
+      const res = await get(worker.port, "/readyz");
       return res.status === 503 ? ((await res.json()) as Record<string, string>) : undefined;
     });
     expect(down.postgres).toBe("ok");
     expect(down.redis).not.toBe("ok");
-    expect((await get("/healthz")).status).toBe(200);
+    expect((await get(worker.port, "/healthz")).status).toBe(200);
     await redis.restart();
-    await eventually("/readyz to pass again", async () => (await get("/readyz")).status === 200, 30_000);
-  });
-
-  it("stops on SIGTERM with exit code 0", async () => {
-    const exited = new Promise<number | null>((resolve) => worker.once("exit", (code) => resolve(code)));
-    worker.kill("SIGTERM");
-    expect(await exited).toBe(0);
-    await expect(get("/healthz")).rejects.toThrow();
+    await eventually("/readyz to pass again", async () => (await get(worker.port, "/readyz")).status === 200, 30_000);
   });
 });
