@@ -130,7 +130,7 @@ function slackBody(i: number): string {
   return g.text(300);
 }
 
-function discordBody(i: number): string {
+function discordBody(_i: number): string {
   const base = {
     applicationId: world.discord.applicationId,
     guildId: world.discord.guildId,
