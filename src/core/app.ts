@@ -3,7 +3,7 @@ import { decodeAction } from "./actions.js";
 import { authorize, type Request } from "./authorize.js";
 import { recordAudit } from "./audit.js";
 import { platformOf, type Actor, type Inbound, type Reply } from "./chat.js";
-import { helpLines, parseCommandOptions, parseCommandText, type Command, type CommandName } from "./commands.js";
+import { helpLines, parseCommandOptions, parseCommandText, type Command } from "./commands.js";
 import { NotAllowedError, TestumError, UsageError } from "./errors.js";
 import { langOf, msg, translator, type Translator } from "./i18n.js";
 import { access, audit, grant, revoke, riskAdd, riskList, riskRm, whoami } from "./handlers/access.js";

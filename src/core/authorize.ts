@@ -1,12 +1,14 @@
 import { canEverywhere, requireEverywhere, requireOnHosts, requireSomewhere, type Principal, type Right } from "./access.js";
 import type { Command } from "./commands.js";
 import { NotAllowedError, TestumError } from "./errors.js";
-import type { HandlerContext } from "./handlers/context.js";
+import type { HandlerContext, Scope } from "./handlers/context.js";
 import { getHost, getHostsById, type Host } from "./hosts.js";
 import { msg } from "./i18n.js";
 import { getJob, listTasks, type Job } from "./jobs.js";
 import { getSchedule, type Schedule } from "./schedules.js";
 import { resolveTarget } from "./targets.js";
+
+export type { Scope } from "./handlers/context.js";
 
 /**
  * Who may do what, decided in one place for every request. Each request
@@ -107,13 +109,6 @@ export const NEEDS: Needs = {
   "schedule.reject": { on: "schedule", right: "approve", orOwner: true },
   help: { on: "nothing" },
 };
-
-/** What a handler may act on: every host here was checked. */
-export interface Scope {
-  readonly hosts: readonly Host[];
-  readonly job?: Job;
-  readonly schedule?: Schedule;
-}
 
 /** A job's hosts that still exist, and whether any of them was removed since. */
 export async function jobHosts(ctx: Pick<HandlerContext, "sql">, job: Job): Promise<{ hosts: Host[]; removed: string[] }> {

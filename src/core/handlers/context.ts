@@ -1,13 +1,15 @@
 import type { Principal } from "../access.js";
-import type { Scope } from "../authorize.js";
 import type { Inbound, Reply } from "../chat.js";
 import type { ChatDirectory } from "../chat.js";
 import type { Command, CommandName } from "../commands.js";
 import type { Sql } from "../db.js";
+import type { Host } from "../hosts.js";
 import type { Lang, Translator } from "../i18n.js";
 import type { MessageBoard } from "../message-board.js";
 import type { CancelBus, JobQueue, Logger, RemoteAccess, ReplayGuard } from "../ports.js";
+import type { Job } from "../jobs.js";
 import type { SecretBox } from "../secret-box.js";
+import type { Schedule } from "../schedules.js";
 
 export interface AppSettings {
   /** Identities that are admins everywhere, whatever the role bindings say (TESTUM_ADMINS). */
@@ -53,5 +55,12 @@ export interface HandlerContext extends AppDeps {
 }
 
 /** `scope`: what the command acts on, already resolved and authorised (see authorize.ts). */
+/** What a handler may act on: every host here was checked (see authorize.ts). */
+export interface Scope {
+  readonly hosts: readonly Host[];
+  readonly job?: Job;
+  readonly schedule?: Schedule;
+}
+
 export type Handler<N extends CommandName> = (ctx: HandlerContext, event: Inbound, cmd: Extract<Command, { name: N }>, scope: Scope) => Promise<Reply>;
 export type Handlers = { readonly [N in CommandName]: Handler<N> };

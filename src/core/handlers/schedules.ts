@@ -8,8 +8,7 @@ import { msg, say, translator, type Translator } from "../i18n.js";
 import { listing, privateReply, privateText } from "../replies.js";
 import { listRiskPatterns, riskMessages } from "../risk.js";
 import { fireSchedule, scheduleOptions, type SchedulerDeps } from "../scheduler.js";
-import { describeCron, getSchedule, listSchedules, nextRuns, validateCron, validateTimezone, type Schedule } from "../schedules.js";
-import { resolveTarget } from "../targets.js";
+import { describeCron, listSchedules, nextRuns, validateCron, validateTimezone, type Schedule } from "../schedules.js";
 import { requireClickedOn } from "./approvals.js";
 import type { Handler, HandlerContext } from "./context.js";
 
