@@ -21,6 +21,7 @@ import { connect, prepareDatabase, type Sql } from "./core/db.js";
 import type { LogStore, Logger } from "./core/ports.js";
 import { MessageBoard } from "./core/message-board.js";
 import { startReaper } from "./core/reaper.js";
+import { stopLostJob } from "./core/remote-processes.js";
 import { startScheduler } from "./core/scheduler.js";
 import { createSecretBox } from "./core/secret-box.js";
 import { ensureIdentity } from "./core/identity.js";
@@ -229,7 +230,8 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
       cancels,
       hostSlots: config.TESTUM_WORKER_HOSTS,
       publicUrl: config.publicUrl,
-      heartbeatMs: options.heartbeatMs,
+      // Several heartbeats fit in the time after which a silent job counts as lost.
+      heartbeatMs: options.heartbeatMs ?? Math.min(10_000, config.TESTUM_LOST_AFTER / 4),
       logGraceMs: options.logGraceMs,
     });
     const stopWorker = async () => {
@@ -262,7 +264,15 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
   });
   stops.push(() => scheduler.stop());
 
-  const reaper = startReaper({ sql, chat, log, publicUrl: config.publicUrl, staleMs: options.lostAfterMs, intervalMs: options.sweepEveryMs });
+  const reaper = startReaper({
+    sql,
+    chat,
+    log,
+    publicUrl: config.publicUrl,
+    staleMs: options.lostAfterMs ?? config.TESTUM_LOST_AFTER,
+    intervalMs: options.sweepEveryMs ?? Math.min(10_000, config.TESTUM_LOST_AFTER / 4),
+    stopLeftovers: (job) => stopLostJob({ sql, remote, chat, log }, job),
+  });
   stops.push(() => reaper.stop());
 
   return {

@@ -161,6 +161,7 @@ const schema = z.object({
     .default(1),
   TESTUM_APPROVAL_TTL: duration("30m"),
   TESTUM_SHUTDOWN_GRACE: duration("30s"),
+  TESTUM_LOST_AFTER: duration("45s"),
   TESTUM_SCHEDULE_CATCHUP: booleanFlag,
   TESTUM_WORKER_HOSTS: z.coerce
     .number({ error: "expected a whole number of hosts" })

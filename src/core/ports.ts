@@ -97,6 +97,12 @@ export interface RemoteAccess {
     host: Host,
     edit: (current: string | null) => string | undefined,
   ): Promise<{ before: string | null; after: string | null; changed: boolean }>;
+  /**
+   * Stops what a task left on a host: every process carrying TESTUM_TASK=`tag`
+   * (and the descendants of `pid`), TERM, then KILL. Returns how many there
+   * were, and how many are left.
+   */
+  stopTask(host: Host, tag: string, pid?: number): Promise<{ found: number; left: number }>;
   /** Makes a new ed25519 key pair. */
   generateKeyPair(comment: string): KeyPair;
   /** Throws unless the text is a usable private key (and the passphrase opens it). */

@@ -4,7 +4,7 @@ import type { ChatDirectory } from "./chat.js";
 import type { Sql } from "./db.js";
 import { msg, translator } from "./i18n.js";
 import { renderParent } from "./job-view.js";
-import { listTasks, reapLostJobs } from "./jobs.js";
+import { listTasks, reapLostJobs, type Job } from "./jobs.js";
 import type { Logger } from "./ports.js";
 import { message } from "./replies.js";
 
@@ -13,6 +13,8 @@ export interface ReaperDeps {
   readonly chat: ChatDirectory;
   readonly log: Logger;
   readonly publicUrl: string;
+  /** Stops what a lost job's commands left running, and says so in its thread. */
+  readonly stopLeftovers?: ((job: Job) => Promise<unknown>) | undefined;
   /** A running job without a heartbeat for this long is lost (default 45 s). */
   readonly staleMs?: number;
   readonly intervalMs?: number;
@@ -54,6 +56,7 @@ export function startReaper(deps: ReaperDeps): { stop(): Promise<void>; sweep():
         } catch (err) {
           log.error({ err, job: job.id }, "could not report a lost job in chat");
         }
+        if (deps.stopLeftovers) await deps.stopLeftovers(job).catch((err: unknown) => log.error({ err, job: job.id }, "could not stop a lost job's commands"));
       }
       for (const job of await expireApprovals(sql)) {
         try {

@@ -23,6 +23,7 @@ import {
   type TaskStatus,
 } from "../core/jobs.js";
 import { LiveMessage } from "../core/live.js";
+import { ProcessRecorder } from "../core/remote-processes.js";
 import { LOG_GRACE_MS, settleUpload } from "../core/log-upload.js";
 import type { CancelBus, LogStore, Logger } from "../core/ports.js";
 import type { SecretBox } from "../core/secret-box.js";
@@ -92,6 +93,7 @@ export function createJobRunner(deps: RunnerDeps) {
   const { sql, log } = deps;
   const pool = new ConnectionPool(createHostConnector({ sql, box: deps.box, readyTimeoutMs: deps.sshReadyTimeoutMs }), deps.idleConnectionMs);
   const slots = new Semaphore(deps.hostSlots ?? 100);
+  const processes = new ProcessRecorder(sql, log);
   const cancellers = new Map<number, AbortController>();
   /** Jobs this runner is running, until each has ended and said so. */
   const active = new Set<Promise<unknown>>();
@@ -223,7 +225,7 @@ export function createJobRunner(deps: RunnerDeps) {
             const onCancel = () => controller.abort();
             cancel.signal.addEventListener("abort", onCancel);
             const outcome = await runTask(
-              { pool, logs: deps.logs, log, logGraceMs: deps.logGraceMs },
+              { pool, logs: deps.logs, log, logGraceMs: deps.logGraceMs, processes },
               {
                 job,
                 task,

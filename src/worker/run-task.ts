@@ -1,9 +1,10 @@
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { isTestumError, SshError, TestumError } from "../core/errors.js";
 import type { Host } from "../core/hosts.js";
 import { msg, translate, translator } from "../core/i18n.js";
 import type { Job, Task, TaskOutcome } from "../core/jobs.js";
+import type { ProcessRecorder } from "../core/remote-processes.js";
 import { LOG_GRACE_MS, LogStoreTimeoutError, settleUpload } from "../core/log-upload.js";
 import type { LogStore, Logger } from "../core/ports.js";
 import { TailBuffer } from "../core/tail.js";
@@ -26,6 +27,8 @@ export interface TaskDeps {
   readonly log: Logger;
   /** How long the log may still take to store after the task's deadline. */
   readonly logGraceMs?: number | undefined;
+  /** Notes what each command started, so a lost job's commands can be stopped. */
+  readonly processes?: ProcessRecorder | undefined;
 }
 
 /**
@@ -76,6 +79,9 @@ export async function runTask(deps: TaskDeps, run: TaskRun): Promise<TaskOutcome
   const command = job.kind === "script" ? SCRIPT_RUNNER : job.command;
   const stdin = job.kind === "script" ? Buffer.from(job.command, "utf8") : undefined;
 
+  // Every process the command starts carries this tag; it and the shell's pid are recorded as it starts.
+  const tag = randomBytes(12).toString("hex");
+  const started = { tag, onStarted: (pid: number) => deps.processes?.started(job.id, task.hostName, tag, pid) };
   let outcome: TaskOutcome;
   let mismatch: SshError | undefined;
   try {
@@ -87,14 +93,14 @@ export async function runTask(deps: TaskDeps, run: TaskRun): Promise<TaskOutcome
       // Commands run in the connection's long-lived shell: one SSH session per host, however
       // many jobs follow. Scripts need stdin, so they get an exec of their own.
       const shell = stdin === undefined ? await conn.ensureShell() : undefined;
-      result = shell ? await shell.run(command, handlers, { signal }) : await conn.exec(command, handlers, { signal, stdin });
+      result = shell ? await shell.run(command, handlers, { signal, ...started }) : await conn.exec(command, handlers, { signal, stdin, ...started });
     } catch (err) {
       // A warm connection that died while idle: once more, on a new one. Only when the
       // command never started, so nothing runs twice.
       if (!warm || !(err instanceof SshError) || err.failure !== "not_started") throw err;
       conn.end();
       ({ conn, warm } = await deps.pool.acquire(host, job.conversation, { fresh: true }));
-      result = await conn.exec(command, handlers, { signal, stdin });
+      result = await conn.exec(command, handlers, { signal, stdin, ...started });
     }
     deps.pool.release(host, conn);
     outcome = { status: result.exitCode === 0 ? "succeeded" : "failed", exitCode: result.exitCode, signal: result.signal };

@@ -16,8 +16,9 @@ export const REPORT_PID = `printf '\\036testum-pid %s\\n' "$$"`;
  * login shell's `$$` names the session and process group of everything the
  * command starts. The wrapper reports it, then hands over to the user's shell.
  */
-export function wrapCommand(command: string): string {
-  return `${REPORT_PID}; exec "$SHELL" -c ${shellQuote(command)}`;
+export function wrapCommand(command: string, tag?: string): string {
+  if (tag !== undefined && !/^[0-9a-f]+$/.test(tag)) throw new Error("a task tag is hexadecimal");
+  return `${tag ? `TESTUM_TASK=${tag}; export TESTUM_TASK; ` : ""}${REPORT_PID}; exec "$SHELL" -c ${shellQuote(command)}`;
 }
 
 /** Signals an exec'd command: sshd made its shell a session leader, so its process group and its session. */
@@ -34,7 +35,7 @@ export function signalScript(signal: "TERM" | "KILL", pid: number): string {
  * environment. grep -z reads every environment at once; without it, one at a
  * time.
  */
-export function taskSignalScript(signal: "TERM" | "KILL", tag: string, pid: number): string {
+export function taskSignalScript(signal: "TERM" | "KILL" | "0", tag: string, pid: number): string {
   if (!/^[0-9a-f]+$/.test(tag)) throw new Error("a task tag is hexadecimal");
   if (!Number.isInteger(pid) || pid <= 1) throw new Error("a task's pid is a number above 1");
   const descendants =
@@ -45,8 +46,9 @@ export function taskSignalScript(signal: "TERM" | "KILL", tag: string, pid: numb
     `else tagged() { for f; do tr '\\0' '\\n' <"$f" 2>/dev/null | grep -qx "$e" && echo "$f"; done; }; fi`,
     `l=$(tagged /proc/[0-9]*/environ); d=`,
     `if [ -n "$(tagged /proc/${pid}/environ)" ]; then d=$(ps -e -o pid= -o ppid= 2>/dev/null | awk -v r=${pid} '${descendants}'); fi`,
-    `for f in $l; do p=\${f#/proc/}; kill -${signal} "\${p%/environ}" 2>/dev/null; done`,
-    `for p in $d; do kill -${signal} "$p" 2>/dev/null; done`,
-    `true`,
+    `n=0; for f in $l; do p=\${f#/proc/}; kill -${signal} "\${p%/environ}" 2>/dev/null && n=$((n + 1)); done`,
+    `for p in $d; do kill -${signal} "$p" 2>/dev/null && n=$((n + 1)); done`,
+    // How many processes the signal reached (signal 0: how many are there).
+    `echo "$n"`,
   ].join("\n");
 }

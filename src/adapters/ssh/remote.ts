@@ -6,6 +6,7 @@ import { msg } from "../../core/i18n.js";
 import type { ProbeResult, RemoteAccess } from "../../core/ports.js";
 import type { ConnectorDeps } from "./connect-host.js";
 import { createHostConnector } from "./connect-host.js";
+import { taskSignalScript } from "./remote-scripts.js";
 import { checkPrivateKey, fetchHostKey, generateEd25519 } from "./ssh.js";
 
 /** Exit status of the write script when the file changed since it was read. */
@@ -119,10 +120,31 @@ export function createRemoteAccess(deps: ConnectorDeps): RemoteAccess {
     }
   }
 
+  async function stopTask(host: Host, tag: string, pid?: number) {
+    const conn = await connector.connect(host);
+    // The pid matters only while it still carries the tag (taskSignalScript checks); 2 stands for "none".
+    const count = async (signal: "TERM" | "KILL" | "0") => {
+      const res = await conn.capture(taskSignalScript(signal, tag, pid && pid > 1 ? pid : 2), undefined, MANAGEMENT_TIMEOUT_MS);
+      return Number(res.stdout.trim().split("\n").at(-1)) || 0;
+    };
+    try {
+      const found = await count("0");
+      if (found === 0) return { found, left: 0 };
+      await count("TERM");
+      for (let i = 0; i < 50 && (await count("0")) > 0; i++) await new Promise((r) => setTimeout(r, 100));
+      if ((await count("0")) > 0) await count("KILL");
+      await new Promise((r) => setTimeout(r, 200));
+      return { found, left: await count("0") };
+    } finally {
+      conn.end();
+    }
+  }
+
   return {
     probe,
     fetchHostKey: (host) => fetchHostKey(host, { readyTimeoutMs: deps.readyTimeoutMs }),
     editAuthorizedKeys,
+    stopTask,
     checkPrivateKey(privateKey, passphrase) {
       checkPrivateKey(privateKey, passphrase);
     },

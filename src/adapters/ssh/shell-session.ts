@@ -114,6 +114,16 @@ class Framer {
   }
 }
 
+/** How a command is run: stopped by `signal` (TERM, then KILL after `graceMs`), tagged with `tag`. */
+export interface RunOptions {
+  readonly signal?: AbortSignal | undefined;
+  readonly graceMs?: number | undefined;
+  /** The TESTUM_TASK value its processes carry (random when not given). */
+  readonly tag?: string | undefined;
+  /** Called with the pid of the command's shell once it has started. */
+  readonly onStarted?: ((pid: number) => void) | undefined;
+}
+
 export class ShellSession {
   private busy = false;
   private dead = false;
@@ -169,12 +179,12 @@ export class ShellSession {
    * Runs a command through the user's login shell, as an exec would. The
    * abort signal stops it and everything it started: TERM, then KILL.
    */
-  run(command: string, handlers: ExecHandlers, options: { signal?: AbortSignal; graceMs?: number } = {}): Promise<ExecResult> {
+  run(command: string, handlers: ExecHandlers, options: RunOptions = {}): Promise<ExecResult> {
     if (!this.usable) return Promise.reject(new Error("the shell session is not usable"));
     this.busy = true;
     const channel = this.channel;
     const nonce = randomBytes(12).toString("hex");
-    const tag = randomBytes(12).toString("hex");
+    const tag = options.tag ?? randomBytes(12).toString("hex");
     const line = `${nonce} ${tag} ${Buffer.from(command, "utf8").toString("hex")}\n`;
 
     return new Promise<ExecResult>((resolve) => {
@@ -233,6 +243,7 @@ export class ShellSession {
             } else return;
           } else {
             pid = Number(match[1]);
+            options.onStarted?.(pid);
             chunk = pidLine.subarray(Buffer.byteLength(match[0], "latin1"));
           }
           if (options.signal?.aborted) onAbort();

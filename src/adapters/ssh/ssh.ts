@@ -5,7 +5,7 @@ import { assertNoTransaction } from "../../core/db.js";
 import { SshError } from "../../core/errors.js";
 import type { ExecHandlers, ExecResult } from "./exec.js";
 import { signalScript, taskSignalScript, wrapCommand } from "./remote-scripts.js";
-import { ShellSession } from "./shell-session.js";
+import { ShellSession, type RunOptions } from "./shell-session.js";
 import { msg, type Message } from "../../core/i18n.js";
 
 const { Client, utils } = ssh2;
@@ -106,8 +106,8 @@ export class SshConnection {
    * so `stop()` can signal the whole session. `signal` aborts: TERM, then
    * KILL after `graceMs`.
    */
-  async exec(command: string, handlers: ExecHandlers, options: { signal?: AbortSignal; graceMs?: number; stdin?: Buffer } = {}): Promise<ExecResult> {
-    const { channel, exit } = await this.openChannel(wrapCommand(command));
+  async exec(command: string, handlers: ExecHandlers, options: RunOptions & { stdin?: Buffer | undefined } = {}): Promise<ExecResult> {
+    const { channel, exit } = await this.openChannel(wrapCommand(command, options.tag));
     // Commands get no input but `stdin`: a command that reads more sees end-of-file instead of waiting forever.
     channel.end(options.stdin);
     return new Promise<ExecResult>((resolve, reject) => {
@@ -140,7 +140,10 @@ export class SshConnection {
         const line = head.subarray(0, newline === -1 ? head.length : newline).toString("latin1");
         const match = /^\x1etestum-pid (\d+)$/.exec(line);
         // Only a real process group: a login script printing `testum-pid 1` must not make a stop signal everything.
-        if (match && Number(match[1]) > 1 && Number.isSafeInteger(Number(match[1]))) pid = Number(match[1]);
+        if (match && Number(match[1]) > 1 && Number.isSafeInteger(Number(match[1]))) {
+          pid = Number(match[1]);
+          options.onStarted?.(pid);
+        }
         const rest = newline === -1 ? Buffer.alloc(0) : head.subarray(newline + 1);
         if (!match) return forward(head, handlers.onStdout);
         if (rest.length > 0) forward(rest, handlers.onStdout);
@@ -233,8 +236,8 @@ export class SshConnection {
   }
 
   /** Runs a command and collects its output as text. */
-  async capture(command: string, stdin?: Buffer | string): Promise<{ stdout: string; stderr: string; code: number | null }> {
-    const result = await this.captureBytes(command, stdin);
+  async capture(command: string, stdin?: Buffer | string, timeoutMs?: number): Promise<{ stdout: string; stderr: string; code: number | null }> {
+    const result = await this.captureBytes(command, stdin, timeoutMs);
     return { ...result, stdout: result.stdout.toString("utf8") };
   }
 

@@ -507,6 +507,10 @@ export const en = {
   "approval.wrong_message": "this button does not belong to the approval request of job #{id}: use the buttons on the request in the job's thread, or type approve {id}",
   // Lost jobs
   "reaper.lost": "⚠️ Job #{id} was lost: the worker running it ({worker}) stopped responding. The command was not run again; check the host before retrying.",
+  "reaper.remote.stopped": "{host}: the command was still running there and has been stopped.",
+  "reaper.remote.none": "{host}: nothing of the command was still running.",
+  "reaper.remote.still_running": "{host}: the command is STILL RUNNING after TERM and KILL; check the host.",
+  "reaper.remote.unreachable": "{host}: could not be reached to stop the command ({problem}); it may still be running, check the host.",
   // Scheduled reports
   "schedule.thread_title": "schedule {name}",
   "schedule.missed": "{count} earlier {count|run was|runs were} missed while testum was not running (last due {last} UTC).",

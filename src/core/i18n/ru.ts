@@ -509,6 +509,10 @@ export const ru: Record<keyof typeof en, string> = {
   "approval.wrong_message": "эта кнопка не относится к запросу на одобрение задания #{id}: нажмите кнопку в самом запросе в ветке задания или наберите approve {id}",
   // Lost jobs
   "reaper.lost": "⚠️ Задание #{id} потеряно: выполнявший его воркер ({worker}) перестал отвечать. Команда не перезапускалась; проверьте хост, прежде чем повторять.",
+  "reaper.remote.stopped": "{host}: команда ещё выполнялась и была остановлена.",
+  "reaper.remote.none": "{host}: от команды ничего не осталось запущенным.",
+  "reaper.remote.still_running": "{host}: команда ВСЁ ЕЩЁ ВЫПОЛНЯЕТСЯ после TERM и KILL; проверьте хост.",
+  "reaper.remote.unreachable": "{host}: не удалось подключиться, чтобы остановить команду ({problem}); она может ещё выполняться, проверьте хост.",
   // Scheduled reports
   "schedule.thread_title": "расписание {name}",
   "schedule.missed": "Пропущено запусков, пока testum не работал: {count} (последний — {last} UTC).",
