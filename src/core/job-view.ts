@@ -69,6 +69,7 @@ function errorLabel(code: string): Message {
     case "ssh_auth_failed":
     case "host_key_mismatch":
     case "unknown_host":
+    case "connection_lost":
       return msg(`job.error_label.${code}`);
     default:
       return msg("job.error_label.other");

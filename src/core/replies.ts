@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { Block, Reply, View } from "./chat.js";
 import { isTestumError, NotAllowedError, UsageError } from "./errors.js";
 import { english, translate, type Lang, type Translator } from "./i18n.js";
+import { DatabaseBusyError } from "./db.js";
 import type { Logger } from "./ports.js";
 
 /** Small builders for the private answers testum gives in chat. */
@@ -55,6 +56,15 @@ const LISTING_CHUNK = 1800;
  * wrong and what to do; anything else is logged with an incident id, which is
  * all the user sees.
  */
+/** Postgres is down, cut off, or has no free connection: nothing the user did wrong, and no bug either. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return (
+    err instanceof DatabaseBusyError ||
+    (typeof code === "string" && ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "CONNECTION_CLOSED", "CONNECTION_ENDED", "CONNECTION_DESTROYED", "CONNECT_TIMEOUT", "57P01", "57P03"].includes(code))
+  );
+}
+
 export function errorView(err: unknown, log: Logger, t: Translator = english): View {
   if (isTestumError(err)) {
     const said = err.say(t);
@@ -62,6 +72,10 @@ export function errorView(err: unknown, log: Logger, t: Translator = english): V
     const blocks: Block[] = [{ type: "text", text }];
     if (err instanceof UsageError && err.usage) blocks.push({ type: "context", text: t("error.usage", { usage: err.usage }) });
     return { text: said, tone: "warning", blocks };
+  }
+  if (isDatabaseUnavailable(err)) {
+    log.warn({ err: (err as Error).message }, "the database is not reachable");
+    return message(t("error.database_unavailable"), undefined, "warning");
   }
   const incident = randomBytes(4).toString("hex");
   log.error({ err, incident }, "internal error");

@@ -7,6 +7,7 @@ import type { Job, Task, TaskOutcome } from "../core/jobs.js";
 import type { ProcessRecorder } from "../core/remote-processes.js";
 import { LOG_GRACE_MS, LogStoreTimeoutError, settleUpload } from "../core/log-upload.js";
 import type { LogStore, Logger } from "../core/ports.js";
+import { isDatabaseUnavailable } from "../core/replies.js";
 import { TailBuffer } from "../core/tail.js";
 import { taskSeconds } from "../adapters/metrics/process.js";
 import type { ConnectionPool } from "../adapters/ssh/pool.js";
@@ -51,6 +52,7 @@ export function logKeyOf(job: Pick<Job, "id">, host: string): string {
 function failureOf(err: unknown, log: Logger, job: Job, host: string): TaskOutcome {
   const t = translator(job.lang);
   if (isTestumError(err)) return { status: "failed", errorCode: err.code, error: err.say(t) };
+  if (isDatabaseUnavailable(err)) return { status: "failed", errorCode: "database_unavailable", error: t("task.database_unavailable") };
   log.error({ err, job: job.id, host }, "task failed unexpectedly");
   return { status: "failed", errorCode: "internal", error: t("task.internal_error") };
 }
@@ -103,7 +105,11 @@ export async function runTask(deps: TaskDeps, run: TaskRun): Promise<TaskOutcome
       result = await conn.exec(command, handlers, { signal, stdin, ...started });
     }
     deps.pool.release(host, conn);
-    outcome = { status: result.exitCode === 0 ? "succeeded" : "failed", exitCode: result.exitCode, signal: result.signal };
+    if (result.exitCode === null && result.signal === null && !signal.aborted) {
+      // The session ended without an exit status: the connection or the host went away mid-command.
+      const t = translator(job.lang);
+      outcome = { status: "failed", exitCode: null, signal: null, errorCode: "connection_lost", error: t("task.connection_lost", { host: task.hostName }) };
+    } else outcome = { status: result.exitCode === 0 ? "succeeded" : "failed", exitCode: result.exitCode, signal: result.signal };
   } catch (err) {
     if (err instanceof SshError && err.failure === "host_key_mismatch") mismatch = err;
     outcome = failureOf(err, deps.log, job, task.hostName);

@@ -56,7 +56,7 @@ describe("a log store that does not answer", () => {
   });
 
   it("black-holed: the job ends by its deadline plus the grace period, keeps the command's outcome and says the log was not stored", async () => {
-    proxy.set("blackhole");
+    await proxy.set("blackhole");
     const ready = await readyz();
     expect(ready.body.logs).toBe("unavailable");
     expect(ready.status).toBe(200);
@@ -75,7 +75,7 @@ describe("a log store that does not answer", () => {
   }, 60_000);
 
   it("black-holed: cancel ends a job whose log upload hangs", async () => {
-    proxy.set("blackhole");
+    await proxy.set("blackhole");
     const res = await world.slash("run web-1 'echo before-cancel' --timeout 10m");
     const id = jobIdFrom(replyText(res.json));
     // The command is done; only its log is pending.
@@ -91,7 +91,7 @@ describe("a log store that does not answer", () => {
   }, 90_000);
 
   it("answering 500: the job says the log was not stored, and later jobs store logs again once it recovers", async () => {
-    proxy.set("http500");
+    await proxy.set("http500");
     const res = await world.slash("run web-1 'echo s3-500'");
     const { job, text } = await finalParent(jobIdFrom(replyText(res.json)));
     expect(job.status).toBe("succeeded");
@@ -99,7 +99,7 @@ describe("a log store that does not answer", () => {
     expect(task!.logKey).toBeNull();
     expect(text).toContain("could not be stored");
 
-    proxy.set("pass");
+    await proxy.set("pass");
     const again = await world.slash("run web-1 'echo s3-back'");
     const { job: later } = await finalParent(jobIdFrom(replyText(again.json)));
     const [laterTask] = await world.tasks(later.id);

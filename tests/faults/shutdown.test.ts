@@ -58,8 +58,8 @@ describe("SIGTERM", () => {
     const testum = await world.spawn("start", { TESTUM_SHUTDOWN_GRACE: "2s" });
     const id = jobIdFrom((await world.slash(testum, `run s1 'sleep ${S + 2}'`)).text);
     await eventually("the command to run", async () => (await sleepsOf(S + 2)) === 1);
-    world.pgProxy.set("blackhole");
-    world.s3Proxy.set("blackhole");
+    await world.pgProxy.set("blackhole");
+    await world.s3Proxy.set("blackhole");
     try {
       const signalled = Date.now();
       testum.child.kill("SIGTERM");
@@ -70,8 +70,8 @@ describe("SIGTERM", () => {
       // The remote command did not outlive the process that ran it.
       expect(await sleepsOf(S + 2)).toBe(0);
     } finally {
-      world.pgProxy.set("pass");
-      world.s3Proxy.set("pass");
+      await world.pgProxy.set("pass");
+      await world.s3Proxy.set("pass");
     }
     // The job is not left running for ever: it ended, or the reaper of the next process marks it lost.
     const job = await world.job(id);

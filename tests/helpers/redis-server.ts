@@ -19,8 +19,11 @@ export interface TestRedisServer {
   stop(): Promise<void>;
   /** Crash: SIGKILL, resolves once the process is gone. */
   kill(): Promise<void>;
-  /** Kills it (SIGKILL) if running, then starts it again on the same port: empty, unless started with persistence. */
-  restart(): Promise<void>;
+  /**
+   * Kills it (SIGKILL) if running, then starts it again on the same port: empty,
+   * unless started with persistence (`wipe` then drops what was persisted too).
+   */
+  restart(options?: { wipe?: boolean }): Promise<void>;
 }
 
 // Servers and temp dirs not yet stopped, reaped synchronously if the process exits first.
@@ -146,8 +149,13 @@ export async function startRedisServer(options: { persistence?: boolean | undefi
     },
     stop,
     kill,
-    restart: async () => {
+    restart: async (opts = {}) => {
       if (alive()) await kill();
+      if (opts.wipe && dir) {
+        await rm(dir, { recursive: true, force: true });
+        liveDirs.delete(dir);
+        dir = undefined;
+      }
       await launch();
     },
   };

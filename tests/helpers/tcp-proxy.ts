@@ -5,18 +5,19 @@
 //   pass       forward both ways
 //   blackhole  accept connections and never answer (nor forward); open ones go silent too
 //   refuse     close every new connection at once (open ones are cut)
+//   down       not listening at all: connections are refused, as when the service is stopped
 //   http500    answer every HTTP request with 500 Internal Server Error
 
 import { createServer, connect, type Server, type Socket } from "node:net";
 
-export type ProxyMode = "pass" | "blackhole" | "refuse" | "http500";
+export type ProxyMode = "pass" | "blackhole" | "refuse" | "http500" | "down";
 
 export interface TcpProxy {
   readonly port: number;
   readonly url: string;
   readonly mode: ProxyMode;
   /** Switches mode; every open connection is cut unless the new mode is pass. */
-  set(mode: ProxyMode): void;
+  set(mode: ProxyMode): Promise<void>;
   /** Connections accepted so far. */
   readonly accepted: number;
   close(): Promise<void>;
@@ -34,6 +35,7 @@ export async function startTcpProxy(target: { host: string; port: number }, mode
     client.on("error", () => {});
     switch (state.mode) {
       case "refuse":
+      case "down":
         client.destroy();
         return;
       case "blackhole":
@@ -84,16 +86,19 @@ export async function startTcpProxy(target: { host: string; port: number }, mode
     get mode() {
       return state.mode;
     },
-    set(m: ProxyMode) {
+    async set(m: ProxyMode) {
+      const was = state.mode;
       state.mode = m;
       if (m !== "pass") cutAll();
+      if (m === "down" && was !== "down") await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (m !== "down" && was === "down") await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
     },
     get accepted() {
       return accepted;
     },
     async close() {
       for (const socket of open) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (state.mode !== "down") await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 }
