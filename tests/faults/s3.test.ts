@@ -85,7 +85,8 @@ describe("a log store that does not answer", () => {
     const { job } = await finalParent(id);
     expect(["cancelled", "succeeded"]).toContain(job.status);
     const [task] = await world.tasks(id);
-    expect(task!.exitCode).toBe(0);
+    // The cancel may also reach the command in its last moment; either way the job ends, saying so.
+    expect([0, null]).toContain(task!.exitCode);
     expect(task!.error).toContain("could not be stored");
     expect(Date.now() - started).toBeLessThan(45_000);
   }, 90_000);
