@@ -19,6 +19,8 @@ let world: DiscordWorld;
 const logLines: string[] = [];
 let slack: FakeSlack;
 let playgroundUrl: string;
+/** The playground's cookie and Origin, as its own page sends them. */
+let playgroundHeaders: Record<string, string> = {};
 
 /** A small seeded generator (mulberry32), so a failure can be replayed with TESTUM_FUZZ_SEED. */
 function generator(seed: number) {
@@ -85,7 +87,13 @@ beforeAll(async () => {
       logLines,
     },
   });
-  playgroundUrl = `http://127.0.0.1:${playgroundPort}`;
+  // The start link carries the per-start key; the playground moves it into a cookie.
+  const start = await fetch(world.testum.running.playgroundUrl!, { redirect: "manual" });
+  const cookie = (start.headers.get("set-cookie") ?? "").split(";")[0]!;
+  expect(cookie).toMatch(/=/);
+  playgroundUrl = new URL(world.testum.running.playgroundUrl!).origin;
+  expect(playgroundUrl).toContain(String(playgroundPort));
+  playgroundHeaders = { cookie, origin: playgroundUrl };
   await world.addHost("fuzz-target", world.ssh.hosts[0]!);
 }, 120_000);
 
@@ -188,7 +196,7 @@ describe(`fuzz (seed ${SEED}; replay with TESTUM_FUZZ_SEED=${SEED})`, () => {
       const kind = g.pick(["command", "action", "form", "messages"]);
       if (kind === "messages") {
         const as = g.pick(["local:admin", "local:alice", g.text(10)]);
-        const res = await fetch(`${playgroundUrl}/playground/api/messages?as=${Buffer.from(as).toString("latin1").replace(/[^A-Za-z0-9:]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, "0")}`)}`);
+        const res = await fetch(`${playgroundUrl}/playground/api/messages?as=${Buffer.from(as).toString("latin1").replace(/[^A-Za-z0-9:]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, "0")}`)}`, { headers: playgroundHeaders });
         await res.arrayBuffer();
         return noted(res.status, `messages ${as}`);
       }
@@ -201,7 +209,7 @@ describe(`fuzz (seed ${SEED}; replay with TESTUM_FUZZ_SEED=${SEED})`, () => {
         lang: g.pick(["en", "ru", g.text(3)]),
       };
       const raw = g.next() < 0.85 ? JSON.stringify(g.next() < 0.3 ? g.mutate(body) : body) : g.text(100);
-      const res = await fetch(`${playgroundUrl}/playground/api/${kind}`, { method: "POST", headers: { "content-type": "application/json", "x-testum-playground": "1" }, body: raw });
+      const res = await fetch(`${playgroundUrl}/playground/api/${kind}`, { method: "POST", headers: { "content-type": "application/json", "x-testum-playground": "1", ...playgroundHeaders }, body: raw });
       await res.arrayBuffer();
       return noted(res.status, `${kind} ${raw}`);
     }, statuses.playground);
@@ -221,5 +229,6 @@ describe(`fuzz (seed ${SEED}; replay with TESTUM_FUZZ_SEED=${SEED})`, () => {
     // Something got through to testum (not everything was refused at the door).
     expect(statuses.slack.filter((s) => s === 200).length).toBeGreaterThan(100);
     expect(statuses.discord.filter((s) => s === 200).length).toBeGreaterThan(100);
+    expect(statuses.playground.filter((s) => s === 200).length).toBeGreaterThan(100);
   });
 });
