@@ -21,10 +21,11 @@ import { createClock, createSnowflakes } from './discord-clock.js';
 import { createCommandStore } from './discord-commands.js';
 import { type FailureSpec, type InjectedFailure, type RouteMatcher, createDispatcher } from './discord-dispatch.js';
 import { DiscordHttpError, discordErrors } from './discord-errors.js';
+import { createFakeGateway, type FakeGateway } from './discord-gateway.js';
 import { interactionRoutes } from './discord-interaction-routes.js';
 import type { PingOutcome } from './discord-mentions.js';
 import { DEFAULT_MESSAGE_LIMIT, DEFAULT_ROUTE_LIMIT, GLOBAL_LIMIT, RateLimiter, type RouteLimit } from './discord-ratelimit.js';
-import type { DiscordRouteKey } from './discord-router.js';
+import { type DiscordRouteKey, ok, route } from './discord-router.js';
 import { type CallbackRecord, DiscordState, type InteractionRecord, type MessageEdit, type MessageRecord, type MessageSource, type PingRecord } from './discord-state.js';
 
 export type { CallbackRecord, DiscordRouteKey, FailureSpec, MessageEdit, PingOutcome, PingRecord, RouteLimit, RouteMatcher };
@@ -51,6 +52,10 @@ export interface FakeDiscordOptions {
   defaultRouteLimit?: RouteLimit;
   /** Global per-token limit; default 50 per second. */
   globalLimit?: RouteLimit;
+  /** The Gateway's heartbeat interval; default Discord's 41,250 ms. */
+  heartbeatIntervalMs?: number;
+  /** Privileged intents the app was granted (GUILD_MEMBERS, GUILD_PRESENCES, MESSAGE_CONTENT bits). Default none. */
+  privilegedIntents?: number;
 }
 
 export interface IssueInteractionOptions {
@@ -116,6 +121,13 @@ export interface FakeDiscord {
   postUserMessage(channelId: string, opts: { userId: string; content: string }): string;
   /** Registers an interaction as Discord does on delivery; its 3 s and 15 min clocks start now. */
   issueInteraction(opts?: IssueInteractionOptions): IssuedInteraction;
+  /** The Gateway (GET /gateway/bot points at it): sessions, RECONNECT, INVALID_SESSION, dropped connections. */
+  readonly gateway: FakeGateway;
+  /**
+   * Delivers an interaction over the Gateway as INTERACTION_CREATE, registered under the
+   * payload's own id and token so the callback route accepts it (3 s and 15 min from now).
+   */
+  deliverInteraction(payload: { id: string; token: string; type: number } & Record<string, unknown>): { id: string; seq: number };
   setRouteLimit(route: DiscordRouteKey, limit: RouteLimit): void;
   /** The next `times` requests matching `matcher` fail with `failure`, before any other processing but the token check. */
   failNext(matcher: RouteMatcher, failure: FailureSpec, times?: number): void;
@@ -156,7 +168,20 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     ...(options.routeLimits as Record<string, RouteLimit> | undefined),
   });
   const failures: InjectedFailure[] = [];
-  const dispatch = createDispatcher({ routes: [...channelRoutes(env), ...interactionRoutes(env)], limiter, clock, botToken, failures });
+  let origin = '';
+  const gateway = createFakeGateway({
+    botToken,
+    applicationId,
+    botUser: { id: botUserId, username: options.botUsername ?? 'testum' },
+    guilds: () => [...state.guilds.values()].map((g) => ({ id: g.id, name: g.name })),
+    origin: () => origin,
+    newSessionId: () => randomBytes(16).toString('hex'),
+    ...(options.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: options.heartbeatIntervalMs } : {}),
+    ...(options.privilegedIntents !== undefined ? { privilegedIntents: options.privilegedIntents } : {}),
+  });
+  // topics/gateway.mdx "Get Gateway Bot".
+  const gatewayRoute = route('GET /gateway/bot', () => ok({ url: gateway.url, shards: 1, session_start_limit: gateway.sessionStartLimit() }), { major: () => 'gateway' });
+  const dispatch = createDispatcher({ routes: [gatewayRoute, ...channelRoutes(env), ...interactionRoutes(env)], limiter, clock, botToken, failures });
   const requestLog: RequestRecord[] = [];
   const changes = new EventEmitter();
   const counts = { rateLimited: 0, invalid: 0 };
@@ -184,8 +209,11 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 0, message: String(error) }));
     });
   });
+  server.on('upgrade', (req, socket, head) => {
+    if (!gateway.upgrade(req, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   const createGuild = (opts: { name?: string } = {}) => {
     const id = ids.next();
@@ -266,6 +294,29 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
       state.interactions.set(rec.id, rec);
       return { id: rec.id, token: rec.token, applicationId, type: rec.type, channelId: ch.id, guildId: rec.guildId, userId: rec.userId, issuedAt: rec.issuedAt };
     },
+    gateway,
+    deliverInteraction(payload) {
+      const p = payload as Record<string, unknown> & { channel?: { id?: string }; member?: { user?: { id?: string } }; user?: { id?: string }; message?: { id?: string }; data?: { name?: string } };
+      const target = String(p.channel_id ?? p.channel?.id ?? channelId);
+      const rec: InteractionRecord = {
+        id: payload.id,
+        token: payload.token,
+        type: payload.type,
+        channelId: target,
+        guildId: typeof p.guild_id === 'string' ? p.guild_id : null,
+        userId: String(p.member?.user?.id ?? p.user?.id ?? defaultUserId),
+        messageId: p.message?.id ?? null,
+        commandName: p.data?.name ?? 'testum',
+        issuedAt: clock.now(),
+        callback: null,
+        originalMessageId: null,
+        originalLoading: false,
+        followupIds: [],
+      };
+      // Discord sends an interaction once; a replayed copy (RESUME) carries the same id and token.
+      if (!state.interactions.has(rec.id)) state.interactions.set(rec.id, rec);
+      return { id: rec.id, seq: gateway.dispatch('INTERACTION_CREATE', payload) };
+    },
     setRouteLimit: (route, limit) => limiter.setRouteLimit(route, limit),
     failNext(matcher, failure, times = 1) {
       failures.push({ matcher, failure, remaining: times });
@@ -291,6 +342,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     invalidRequestCount: () => counts.invalid,
     waitFor: (predicate, timeoutMs = 5_000) => waitFor(changes, predicate, timeoutMs),
     close() {
+      gateway.close();
       return new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));
         server.closeAllConnections();

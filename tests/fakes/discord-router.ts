@@ -4,6 +4,7 @@
  */
 
 export const ROUTE_KEYS = [
+  'GET /gateway/bot',
   'GET /users/@me',
   'GET /channels/:channel_id',
   'PATCH /channels/:channel_id',

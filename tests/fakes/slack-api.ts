@@ -12,6 +12,7 @@ import { answerHook } from './slack-hooks.js';
 import { decodeArgs, readBody, sendJson, str } from './slack-http.js';
 import { METHODS } from './slack-methods.js';
 import { createRateLimiter } from './slack-rate-limit.js';
+import { createFakeSocketMode } from './slack-socket.js';
 import { DEFAULT_CHANNEL_ID, DEFAULT_USER_ID, SlackState } from './slack-state.js';
 import type {
   FakeCall, FakeSlack, FakeSlackOptions, FakeTeam, FakeTeamOptions, InjectedFailure, SlackArgs,
@@ -22,6 +23,8 @@ export { DEFAULT_CHANNEL_ID } from './slack-state.js';
 
 export const DEFAULT_TEAM_ID = 'T0000000001';
 export const DEFAULT_BOT_TOKEN = 'xoxb-test-token';
+/** The app-level token (Socket Mode) of the fake's app. */
+export const DEFAULT_APP_TOKEN = 'xapp-1-A0000000001-0000000000001-fake';
 const HOOK_METHOD = 'response_url';
 
 function buildTeams(options: FakeTeamOptions[] | undefined): FakeTeam[] {
@@ -51,6 +54,9 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
   const limiter = createRateLimiter(now, options.rateLimits);
   const failures = new Map<string, InjectedFailure[]>();
   const rateLimited = new Map<string, number>();
+  let origin = '';
+  const appId = options.appId ?? 'A0000000001';
+  const socket = createFakeSocketMode({ appId, appToken: options.appToken ?? DEFAULT_APP_TOKEN, origin: () => origin, now, ...options.socketMode });
 
   const addChannel: FakeSlack['addChannel'] = (teamId, channelId, opts = {}) => {
     state.team(teamId);
@@ -101,6 +107,8 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     };
 
     if (injectFailure(res, method, args, team?.teamId)) return;
+    // Socket Mode's method takes the app-level token, not a workspace's bot token.
+    if (method === 'apps.connections.open') return answer(200, socket.open(token));
     const handler = METHODS[method];
     if (!handler) return answer(200, { ok: false, error: 'unknown_method' });
     if (!decoded.ok) return answer(200, { ok: false, error: decoded.error });
@@ -151,7 +159,10 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
   });
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server.on('upgrade', (req, sock, head) => {
+    if (!socket.upgrade(req, sock, head)) sock.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
+  });
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   const copy = <T>(value: T): T => structuredClone(value);
   const findTeam = (teamId?: string): FakeTeam => (teamId === undefined ? teams[0]! : state.team(teamId));
@@ -159,6 +170,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
   return {
     origin,
     url: `${origin}/api/`,
+    socket,
     teams,
     team: findTeam,
     now,
@@ -243,6 +255,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     },
     close: () =>
       new Promise<void>((resolve, reject) => {
+        socket.close();
         server.close((err) => (err ? reject(err) : resolve()));
         server.closeAllConnections();
       }),

@@ -1,3 +1,5 @@
+import type { FakeSocketMode } from './slack-socket.js';
+
 /**
  * Records and options of the fake Slack Web API. Everything the inspection
  * API hands out is a copy: mutating it never changes the fake's state.
@@ -51,6 +53,10 @@ export interface FakeSlackOptions {
   now?: () => number;
   /** The app id reported on bot messages and views. Default `A0000000001`. */
   appId?: string;
+  /** The app-level token Socket Mode accepts. Default `DEFAULT_APP_TOKEN`. */
+  appToken?: string;
+  /** Socket Mode timings (server pings, how long a told-to-go connection may linger). */
+  socketMode?: { pingIntervalMs?: number; closeAfterDisconnectMs?: number };
 }
 
 export interface FakeEdit {
@@ -169,6 +175,8 @@ export interface FakeSlack {
   readonly origin: string;
   /** `${origin}/api/`: pass as `slackApiUrl`. */
   readonly url: string;
+  /** Socket Mode: connections, envelopes and acks, disconnects. */
+  readonly socket: FakeSocketMode;
   readonly teams: readonly FakeTeam[];
   /** The team with that id, or the first team. Throws for an unknown id. */
   team(teamId?: string): FakeTeam;

@@ -61,6 +61,15 @@ export interface SlashCommandOptions {
 
 /** The raw `application/x-www-form-urlencoded` body of a slash command (Bolt Src `types/command/index.ts`). */
 export function slashCommandBody(o: SlashCommandOptions): string {
+  return new URLSearchParams(slashCommandFields(o)).toString();
+}
+
+/** The same fields as the JSON payload of a Socket Mode `slash_commands` envelope (every value a string). */
+export function slashCommandPayload(o: SlashCommandOptions): Record<string, string> {
+  return Object.fromEntries(slashCommandFields(o));
+}
+
+function slashCommandFields(o: SlashCommandOptions): Array<[string, string]> {
   const fields: Array<[string, string]> = [
     ['token', o.token ?? DEFAULT_VERIFICATION_TOKEN],
     ['team_id', o.teamId],
@@ -81,7 +90,7 @@ export function slashCommandBody(o: SlashCommandOptions): string {
     ['response_url', o.responseUrl],
     ['trigger_id', o.triggerId ?? randomTriggerId()],
   );
-  return new URLSearchParams(fields).toString();
+  return fields;
 }
 
 export interface BlockActionsOptions {
@@ -207,9 +216,14 @@ export interface ViewSubmissionOptions {
 
 /** The view_submission payload of a modal's submit (Bolt Src `types/view/index.ts`). */
 export function viewSubmissionBody(o: ViewSubmissionOptions): string {
+  return `payload=${encodeURIComponent(JSON.stringify(viewSubmissionPayload(o)))}`;
+}
+
+/** The view_submission payload itself, as a Socket Mode `interactive` envelope carries it. */
+export function viewSubmissionPayload(o: ViewSubmissionOptions): Record<string, unknown> {
   const values: Record<string, Record<string, { type: string; value: string }>> = {};
   for (const [block, value] of Object.entries(o.values)) values[block] = { value: { type: 'plain_text_input', value } };
-  const payload = {
+  return {
     type: 'view_submission',
     team: { id: o.teamId, domain: 'testum' },
     user: { id: o.userId, username: o.userName ?? o.userId.toLowerCase(), name: o.userName ?? o.userId.toLowerCase(), team_id: o.teamId },
@@ -228,5 +242,4 @@ export function viewSubmissionBody(o: ViewSubmissionOptions): string {
       blocks: [],
     },
   };
-  return `payload=${encodeURIComponent(JSON.stringify(payload))}`;
 }
