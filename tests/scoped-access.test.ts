@@ -101,4 +101,18 @@ describe("a one-host admin on Slack", () => {
     expect(text(await world.slash(`cancel ${job}`, OPS))).toMatch(/#\d+/);
     await world.finished(job);
   });
+
+  it("lists and shows only the schedules whose hosts the asker may see", async () => {
+    const mine = /#(\d+)/.exec(text(await world.slash(`schedule add "0 3 * * *" s1 'uptime' --name s1-report`, OPS)))![1];
+    const theirs = /#(\d+)/.exec(text(await world.slash(`schedule add "0 4 * * *" s2 'cat /etc/secret-path' --name s2-report`)))![1];
+    const list = text(await world.slash("schedule list", SCOPED));
+    expect(list).toContain("s1-report");
+    // Before, any viewer anywhere saw every schedule's target and command.
+    expect(list).not.toContain("s2-report");
+    expect(text(await world.slash(`schedule show ${mine}`, SCOPED))).toContain("uptime");
+    const shown = text(await world.slash(`schedule show ${theirs}`, SCOPED));
+    expect(shown).toMatch(/you need viewer \(the view right\) on s2/);
+    expect(shown).not.toContain("secret-path");
+    expect(text(await world.slash("schedule list"))).toContain("s2-report");
+  });
 });

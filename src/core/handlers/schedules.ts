@@ -1,4 +1,6 @@
-import type { Scope } from "../authorize.js";
+import { can, canEverywhere } from "../access.js";
+import type { Scope } from "./context.js";
+import { listHosts } from "../hosts.js";
 import { encodeAction } from "../actions.js";
 import { approvalHash } from "../approvals.js";
 import { displayName, type Block, type Inbound, type Reply, type View } from "../chat.js";
@@ -9,6 +11,7 @@ import { listing, privateReply, privateText } from "../replies.js";
 import { listRiskPatterns, riskMessages } from "../risk.js";
 import { fireSchedule, scheduleOptions, type SchedulerDeps } from "../scheduler.js";
 import { describeCron, listSchedules, nextRuns, validateCron, validateTimezone, type Schedule } from "../schedules.js";
+import { parseTarget, selectHosts } from "../targets.js";
 import { requireClickedOn } from "./approvals.js";
 import type { Handler, HandlerContext } from "./context.js";
 
@@ -99,7 +102,17 @@ export const scheduleAdd: Handler<"schedule.add"> = async (ctx, event, cmd, scop
 
 export const scheduleList: Handler<"schedule.list"> = async (ctx, event) => {
   const { t } = ctx;
-  const schedules = await listSchedules(ctx.sql, event.conversation);
+  const principal = await ctx.principal();
+  const hosts = await listHosts(ctx.sql);
+  // Only schedules whose every host the asker may see; one whose target names nothing now, only for viewers of *.
+  const visible = (schedule: Schedule) => {
+    try {
+      return selectHosts(hosts, parseTarget(schedule.target), schedule.target).every((h) => can(principal, "view", h));
+    } catch {
+      return canEverywhere(principal, "view");
+    }
+  };
+  const schedules = (await listSchedules(ctx.sql, event.conversation)).filter(visible);
   if (schedules.length === 0) return privateText(t("schedule.none"));
   const lines = schedules.map((s) => {
     const state = t(s.paused ? "schedule.state.paused" : s.approvalState === "pending" ? "schedule.state.pending" : s.approvalState === "rejected" ? "schedule.state.rejected" : s.muted ? "schedule.state.muted" : "schedule.state.active");
