@@ -26,6 +26,9 @@ export interface SchedulerDeps {
   readonly publicUrl: string;
   readonly admins: readonly string[];
   readonly approvalHosts: number;
+  /** Distinct approvers, and how long a request waits, for a risky schedule run by hand (as for jobs). */
+  readonly approvalsRequired?: number;
+  readonly approvalTtlMs?: number;
   /** Names this process in schedule_fires. */
   readonly processName: string;
   /** Run the last fire missed while every process was down (TESTUM_SCHEDULE_CATCHUP). */
@@ -113,6 +116,9 @@ export async function fireSchedule(deps: SchedulerDeps, scheduleId: number, at: 
     await outcome("needs_approval");
     return undefined;
   }
+  const options = { ...scheduleOptions(schedule), schedule: { id: schedule.id, name: schedule.name }, ...(note ? { note } : {}) };
+  // A risky schedule run by hand asks again: its approval covers its fires, not runs on demand.
+  const ask = reason === "manual" && reasons.length > 0;
   const job = await createJob(sql, {
     command: schedule.command,
     target: schedule.target,
@@ -123,19 +129,27 @@ export async function fireSchedule(deps: SchedulerDeps, scheduleId: number, at: 
     timeoutMs: schedule.timeoutMs,
     scheduleId: schedule.id,
     lang: schedule.lang,
-    options: { ...scheduleOptions(schedule), schedule: { id: schedule.id, name: schedule.name }, ...(note ? { note } : {}) },
+    options,
+    approval: ask
+      ? {
+          reasons: reasons.map((r) => t(r.key, r.params)),
+          hash: approvalHash({ kind: "command", command: schedule.command }, hosts, options),
+          required: deps.approvalsRequired ?? schedule.approvalsRequired,
+          expiresAt: new Date(Date.now() + (deps.approvalTtlMs ?? 30 * 60_000)),
+        }
+      : undefined,
   });
   // The job is the fire's now: the next fire waits for its end (no overlap).
   await sql`update schedule_fires set outcome = 'queued', job_id = ${job.id} where schedule_id = ${scheduleId} and fire_at = ${at}`;
   try {
     // Reports that only post on change, or while muted, run without chat messages; the end decides.
-    if (schedule.onChange || schedule.muted) await deps.queue.enqueue(job.id);
+    if ((schedule.onChange || schedule.muted) && !ask) await deps.queue.enqueue(job.id);
     else await publish(deps, job, hosts);
   } catch (err) {
     await outcome("failed", job);
     throw err;
   }
-  await outcome("queued", job);
+  await outcome(ask ? "approval_required" : "queued", job);
   return job;
 }
 

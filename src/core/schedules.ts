@@ -22,6 +22,8 @@ export interface Schedule {
   readonly approvalReasons: readonly string[];
   readonly approvedHash: string | null;
   readonly approvedBy: string | null;
+  /** Distinct approvers a risky schedule needs (TESTUM_APPROVALS_REQUIRED when it was made). */
+  readonly approvalsRequired: number;
   readonly approvalMessage: string | null;
   readonly lastFireAt: Date | null;
   readonly lastOutputHash: string | null;

@@ -26,6 +26,8 @@ export function schedulerDeps(ctx: HandlerContext): SchedulerDeps {
     publicUrl: ctx.settings.publicUrl,
     admins: ctx.settings.admins,
     approvalHosts: ctx.settings.approvalHosts,
+    approvalsRequired: ctx.settings.approvalsRequired,
+    approvalTtlMs: ctx.settings.approvalTtlMs,
     processName: "chat",
     catchUp: false,
   };
@@ -82,10 +84,10 @@ export const scheduleAdd: Handler<"schedule.add"> = async (ctx, event, cmd, scop
   const name = cmd.label ?? cmd.command.split(/\s+/).slice(0, 3).join(" ").slice(0, 40);
   const [schedule] = await ctx.sql<Schedule[]>`
     insert into schedules (name, cron, timezone, target, command, channel, owner, owner_name, owner_groups, on_change, timeout_ms,
-                           approval_state, approval_reasons, lang)
+                           approval_state, approval_reasons, approvals_required, lang)
     values (${name}, ${cmd.cron.trim()}, ${timezone}, ${cmd.target}, ${cmd.command}, ${event.conversation}, ${event.actor.id},
             ${event.actor.name ?? null}, ${ctx.sql.json([...event.actor.groups] as never)}, ${cmd.onChange ?? false}, ${timeoutMs},
-            ${reasons.length ? "pending" : "none"}, ${ctx.sql.json(reasons as never)}, ${ctx.lang})
+            ${reasons.length ? "pending" : "none"}, ${ctx.sql.json(reasons as never)}, ${ctx.settings.approvalsRequired}, ${ctx.lang})
     returning *`;
   await ctx.audit("schedule.add", risks.length ? "approval_required" : "added", cmd.target, { schedule: schedule!.id, cron: cmd.cron, command: cmd.command, timezone });
   const next = nextRuns(schedule!.cron, timezone, 1)[0];
@@ -168,7 +170,9 @@ export const scheduleRun: Handler<"schedule.run"> = async (ctx, _event, _cmd, sc
   if (s.approvalState === "pending" || s.approvalState === "rejected") throw new TestumError("conflict", msg("schedule.not_approved", { id: s.id }));
   const job = await fireSchedule(schedulerDeps(ctx), s.id, new Date(), "manual");
   return job
-    ? privateText(ctx.t("schedule.runs_now", { id: s.id, name: s.name, job: job.id }), "success")
+    ? job.status === "awaiting_approval"
+      ? privateText(ctx.t("schedule.run_needs_approval", { id: s.id, name: s.name, job: job.id }), "warning")
+      : privateText(ctx.t("schedule.runs_now", { id: s.id, name: s.name, job: job.id }), "success")
     : privateText(ctx.t("schedule.did_not_run_reply", { id: s.id }), "warning");
 };
 
@@ -186,6 +190,18 @@ export async function decideSchedule(ctx: HandlerContext, event: Inbound, scope:
     throw err;
   }
   const by = displayName(principal.actor.name, principal.actor.id);
+  if (decision === "approve") {
+    // As for jobs: each approver counts once, and it takes approvals_required of them.
+    const inserted = await ctx.sql`
+      insert into schedule_approvals (schedule_id, approver, approver_name) values (${id}, ${principal.actor.id}, ${principal.actor.name ?? null})
+      on conflict do nothing returning schedule_id`;
+    if (inserted.length === 0) return privateText(ctx.t("schedule.already_approved", { id }));
+    await ctx.audit("schedule.approve", "approved", schedule.target, { schedule: id });
+    const [{ count }] = (await ctx.sql`select count(*)::int as count from schedule_approvals where schedule_id = ${id}`) as unknown as [{ count: number }];
+    if (count < schedule.approvalsRequired) {
+      return privateText(ctx.t("schedule.you_approved_partial", { id, count, required: schedule.approvalsRequired }));
+    }
+  }
   const updated =
     decision === "approve"
       ? await ctx.sql<Schedule[]>`
@@ -194,7 +210,7 @@ export async function decideSchedule(ctx: HandlerContext, event: Inbound, scope:
           where id = ${id} and approval_state = 'pending' returning *`
       : await ctx.sql<Schedule[]>`update schedules set approval_state = 'rejected', approved_by = ${by}, updated_at = now() where id = ${id} and approval_state = 'pending' returning *`;
   if (updated.length === 0) return privateText(ctx.t("schedule.raced", { id }));
-  await ctx.audit(`schedule.${decision}`, decision === "approve" ? "approved" : "rejected", schedule.target, { schedule: id });
+  await ctx.audit(decision === "approve" ? "schedule.approval" : "schedule.reject", decision === "approve" ? "granted" : "rejected", schedule.target, { schedule: id });
   if (schedule.approvalMessage) ctx.messages.show(schedule.approvalMessage, renderScheduleRequest(updated[0]!, hosts.map((h) => h.name), translator(schedule.lang)));
   return privateText(ctx.t(decision === "approve" ? "schedule.you_approved" : "schedule.you_rejected", { id }), decision === "approve" ? "success" : "warning");
 }

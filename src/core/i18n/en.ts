@@ -575,6 +575,9 @@ export const en = {
   "schedule.you_approved": "You approved schedule #{id}; it runs from its next time on.",
   "schedule.you_rejected": "You rejected schedule #{id}; it will not run.",
   "schedule.wrong_message": "this button does not belong to the approval request of schedule #{id}: use the buttons on that request",
+  "schedule.already_approved": "You have already approved schedule #{id}; another approver must approve it too.",
+  "schedule.you_approved_partial": "You approved schedule #{id} ({count} of {required} approvals); it runs once {required} people have approved it.",
+  "schedule.run_needs_approval": "Schedule #{id} \"{name}\" runs a risky command: running it now needs a new approval. Job #{job} waits for it in the channel.",
   // Cron expressions in words
   "cron.every_seconds": "every {count} seconds",
   "cron.every_second": "every second",

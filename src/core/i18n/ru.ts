@@ -577,6 +577,9 @@ export const ru: Record<keyof typeof en, string> = {
   "schedule.you_approved": "Вы одобрили расписание #{id}; оно заработает со следующего запуска.",
   "schedule.you_rejected": "Вы отклонили расписание #{id}; оно не будет запускаться.",
   "schedule.wrong_message": "эта кнопка не относится к запросу на одобрение расписания #{id}: нажмите кнопку в самом запросе",
+  "schedule.already_approved": "Вы уже одобрили расписание #{id}; его должен одобрить ещё кто-то.",
+  "schedule.you_approved_partial": "Вы одобрили расписание #{id} ({count} из {required}); оно начнёт работать, когда его одобрят {required} человек(а).",
+  "schedule.run_needs_approval": "Расписание #{id} «{name}» выполняет рискованную команду: запуск вне расписания требует нового одобрения. Задание #{job} ждёт его в канале.",
   // Cron expressions in words
   "cron.every_seconds": "каждые {count} {count|секунду|секунды|секунд}",
   "cron.every_second": "каждую секунду",
