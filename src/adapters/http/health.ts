@@ -13,7 +13,7 @@ export interface ProbeDeps {
 }
 
 export function send(res: ServerResponse, status: number, body: string, type = "text/plain; charset=utf-8"): void {
-  res.writeHead(status, { "content-type": type, "x-content-type-options": "nosniff", "cache-control": "no-store" });
+  res.writeHead(status, { "content-type": type, "x-content-type-options": "nosniff", "cache-control": "no-store", "referrer-policy": "no-referrer" });
   res.end(body);
 }
 
@@ -28,7 +28,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 }
 
 /**
- * `/readyz`: ready when Postgres and Redis answer (503 saying which did not).
+ * `/readyz`: ready when Postgres and Redis answer (503 saying which did not, never why).
  * The log store is reported too, but does not make testum unready: commands
  * still run while it is away, and each job says that its log could not be stored.
  */
@@ -39,9 +39,12 @@ export async function readyz(deps: ProbeDeps, res: ServerResponse): Promise<void
     withTimeout(deps.logs.check(2000), 2500, "the log store"),
   ]);
   const [pg, redis, logs] = checks.map((c) => (c.status === "fulfilled" ? "ok" : String((c.reason as Error).message)));
-  if (logs !== "ok") deps.log.warn({ problem: logs }, "the log store is not answering");
+  // The reasons (addresses, ports, library errors) go to testum's log, never to whoever asks.
+  const problems = { postgres: pg, redis, logs };
+  if (Object.values(problems).some((p) => p !== "ok")) deps.log.warn({ problems }, "not ready");
   const ok = pg === "ok" && redis === "ok";
-  send(res, ok ? 200 : 503, JSON.stringify({ postgres: pg, redis, logs: logs === "ok" ? "ok" : "unavailable" }), "application/json");
+  const said = (p: string | undefined) => (p === "ok" ? "ok" : "unavailable");
+  send(res, ok ? 200 : 503, JSON.stringify({ postgres: said(pg), redis: said(redis), logs: said(logs) }), "application/json");
 }
 
 /**

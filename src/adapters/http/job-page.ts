@@ -112,12 +112,12 @@ export function createJobPages(sql: Sql) {
       const url = new URL(req.url ?? "/", "http://localhost");
       const job = await findJob(sql, match[1]!, url.searchParams.get("t"));
       if (!job) {
-        res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
+        res.writeHead(404, { "content-type": "text/plain; charset=utf-8", "referrer-policy": "no-referrer" });
         res.end(`${translate("en", "job.notFound")}\n${translate("ru", "job.notFound")}\n`);
         return true;
       }
       if (match[2]) {
-        res.writeHead(200, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
+        res.writeHead(200, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", "referrer-policy": "no-referrer" });
         res.end(JSON.stringify(await state(sql, job)));
         return true;
       }
@@ -126,6 +126,8 @@ export function createJobPages(sql: Sql) {
         "content-type": "text/html; charset=utf-8",
         "cache-control": "no-store",
         "x-content-type-options": "nosniff",
+        // The page's address carries its token: it must never leave in a Referer header.
+        "referrer-policy": "no-referrer",
         "content-security-policy": "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'",
       });
       res.end(`<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>testum</title><style>${STYLE}</style></head>

@@ -19,6 +19,17 @@ export interface HttpDeps {
   readonly routes: Readonly<Record<string, Listener>>;
 }
 
+/**
+ * A request path as testum logs it: link tokens are bearer credentials, so
+ * `/logs/TOKEN…`, `/reports/TOKEN` and job-page tokens become `***`.
+ */
+export function maskLinkTokens(url: string): string {
+  return url
+    .replace(/^\/(logs|reports)\/[^/?#]+/, "/$1/***")
+    .replace(/^(\/jobs\/\d+\/)[^/?#]+/, "$1***")
+    .replace(/([?&]t=)[^&#]*/, "$1***");
+}
+
 /** decodeURIComponent, or null for a broken %-escape. */
 function decodeComponent(text: string): string | null {
   try {
@@ -65,7 +76,7 @@ export function createHttpServer(deps: HttpDeps): Server {
     const located = inline ? await logs.read(key) : await logs.locate(key);
     if (!located) return send(res, 404, `${what} is missing from the log store.\n`);
     if ("redirect" in located) {
-      res.writeHead(302, { location: located.redirect, "cache-control": "no-store" });
+      res.writeHead(302, { location: located.redirect, "cache-control": "no-store", "referrer-policy": "no-referrer" });
       res.end();
       return;
     }
@@ -75,6 +86,7 @@ export function createHttpServer(deps: HttpDeps): Server {
       "x-content-type-options": "nosniff",
       "content-disposition": "inline",
       "cache-control": "no-store",
+      "referrer-policy": "no-referrer",
     });
     await pipeline(located.stream, res);
   }
@@ -101,8 +113,10 @@ export function createHttpServer(deps: HttpDeps): Server {
   }
 
   return createServer((req, res) => {
-    route(req, res).catch((err) => {
-      log.error({ err, url: req.url }, "HTTP request failed");
+    route(req, res).catch((err: Error & { code?: string }) => {
+      // A reader who went away mid-download is no failure of testum's.
+      if (err.code === "ERR_STREAM_PREMATURE_CLOSE") return void res.destroy();
+      log.error({ err, url: maskLinkTokens(req.url ?? "") }, "HTTP request failed");
       if (!res.headersSent) send(res, 500, "Internal error\n");
       else res.destroy();
     });
