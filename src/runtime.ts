@@ -23,6 +23,7 @@ import { MessageBoard } from "./core/message-board.js";
 import { startReaper } from "./core/reaper.js";
 import { stopLostJob } from "./core/remote-processes.js";
 import { startScheduler } from "./core/scheduler.js";
+import { anchorKey, startAuditAnchors } from "./core/audit-anchor.js";
 import { createSecretBox } from "./core/secret-box.js";
 import { ensureIdentity } from "./core/identity.js";
 import { createPlayground, createPlaygroundChat } from "./adapters/playground/index.js";
@@ -264,6 +265,9 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
   });
   stops.push(() => scheduler.stop());
 
+  // The audit chain's head, signed with a key the database does not hold (see audit-anchor.ts).
+  const anchors = startAuditAnchors({ sql, key: anchorKey(config.masterKey), log, everyMs: config.TESTUM_AUDIT_ANCHOR_EVERY });
+
   const reaper = startReaper({
     sql,
     chat,
@@ -294,6 +298,8 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
       for (const stop of stops.reverse()) {
         await within(Promise.resolve().then(stop), STEP_MS + (slowStops.get(stop) ?? 0), undefined);
       }
+      // Last, once nothing writes any more: the audit chain's final head.
+      await within(anchors.stop(), STEP_MS, undefined);
       redis.disconnect();
       logs.close?.();
       await within(sql.end({ timeout: 5 }), 8000, undefined);

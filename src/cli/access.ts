@@ -1,5 +1,6 @@
 import { listBindings, grant, parseRole, parseSubject, revokeBinding, validateSelector } from "../core/access.js";
 import { recordAudit, verifyAudit } from "../core/audit.js";
+import { anchorKey } from "../core/audit-anchor.js";
 import { addRiskPattern, listRiskPatterns, removeRiskPattern } from "../core/risk.js";
 import { cliActor, CliUsageError, parseVerbArgs, printTable, withDatabase, type Verb } from "./shared.js";
 
@@ -84,15 +85,18 @@ export const auditVerify: Verb = {
   summary: "check the audit log's hash chain",
   help: `Usage: testum audit verify
 
-Recomputes the audit log's hash chain. Prints OK, or names the first row that
-was changed, removed or inserted (exit code 1).`,
+Recomputes the audit log's hash chain and checks it against its anchors (the
+chain's head, signed with a key derived from the master key every few minutes
+and at shutdown). Prints OK, or names the first row that was changed, removed
+or inserted, rows removed after the last anchor included (exit code 1).`,
   async run(args) {
     const { values } = parseVerbArgs(this, args, {});
     if (values.help) return void console.log(this.help);
-    return withDatabase(async ({ sql }) => {
-      const result = await verifyAudit(sql);
+    return withDatabase(async ({ sql, config }) => {
+      const result = await verifyAudit(sql, anchorKey(config.masterKey));
       if (result.ok) {
-        console.log(`OK: ${result.rows} audit rows, chain intact${result.unchained ? ` (${result.unchained} older rows predate the chain)` : ""}.`);
+        const anchored = result.lastAnchorSeq ? `; anchored up to row ${result.lastAnchorSeq} (${result.anchors} anchors)` : "; no anchor yet";
+        console.log(`OK: ${result.rows} audit rows, chain intact${result.unchained ? ` (${result.unchained} older rows predate the chain)` : ""}${anchored}.`);
         return 0;
       }
       console.log(`TAMPERED: ${result.message}`);

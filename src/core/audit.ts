@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { storable } from "./input.js";
 import { transaction, type Sql } from "./db.js";
+import { checkAnchors } from "./audit-anchor.js";
 
 /** One entry of the append-only audit log. */
 export interface AuditEntry {
@@ -129,7 +130,7 @@ export async function listAudit(sql: Sql, filter: AuditFilter): Promise<AuditRow
 }
 
 export type Verification =
-  | { readonly ok: true; readonly rows: number; readonly unchained: number }
+  | { readonly ok: true; readonly rows: number; readonly unchained: number; readonly anchors?: number; readonly lastAnchorSeq?: number | null }
   | { readonly ok: false; readonly row: number; readonly problem: "changed" | "removed" | "inserted"; readonly message: string };
 
 /**
@@ -137,12 +138,13 @@ export type Verification =
  * changed, removed or inserted. Rows written before the chain existed are
  * counted, not checked.
  */
-export async function verifyAudit(sql: Sql): Promise<Verification> {
+export async function verifyAudit(sql: Sql, anchorKey?: Buffer): Promise<Verification> {
   const rows = await sql<AuditRow[]>`select * from audit order by id`;
   let unchained = 0;
   let expectedSeq = 1;
   let prev = GENESIS;
   let checked = 0;
+  const hashes = new Map<number, string>();
   for (const row of rows) {
     if (row.seq === null) {
       if (checked === 0) {
@@ -166,8 +168,12 @@ export async function verifyAudit(sql: Sql): Promise<Verification> {
       return { ok: false, row: row.seq, problem: "changed", message: `audit row ${row.seq} was changed: its content no longer matches its hash` };
     }
     prev = row.hash!;
+    hashes.set(row.seq, row.hash!);
     expectedSeq = row.seq + 1;
     checked += 1;
   }
-  return { ok: true, rows: checked, unchained };
+  if (!anchorKey) return { ok: true, rows: checked, unchained };
+  const anchors = await checkAnchors(sql, anchorKey, hashes, expectedSeq - 1);
+  if (!anchors.ok) return { ok: false, row: expectedSeq, problem: "removed", message: anchors.message };
+  return { ok: true, rows: checked, unchained, anchors: anchors.anchors, lastAnchorSeq: anchors.lastSeq };
 }

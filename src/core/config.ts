@@ -163,6 +163,7 @@ const schema = z.object({
   TESTUM_SHUTDOWN_GRACE: duration("30s"),
   TESTUM_LOST_AFTER: duration("45s"),
   TESTUM_SCHEDULE_CATCHUP: booleanFlag,
+  TESTUM_AUDIT_ANCHOR_EVERY: duration("10m"),
   TESTUM_WORKER_HOSTS: z.coerce
     .number({ error: "expected a whole number of hosts" })
     .int({ error: "expected a whole number of hosts" })
