@@ -12,7 +12,7 @@ import { createRedisBudget } from "./adapters/redis/budget.js";
 import { createCancelBus } from "./adapters/redis/cancel.js";
 import { createReplayGuard } from "./adapters/redis/replay.js";
 import { createJobQueue } from "./adapters/redis/queue.js";
-import { createDiscordApi, createDiscordChat, createDiscordReceiver } from "./adapters/discord/index.js";
+import { createDiscordApi, createDiscordChat, createDiscordReceiver, startDiscordGateway } from "./adapters/discord/index.js";
 import { createSlackChat, createSlackClient, createSlackReceiver } from "./adapters/slack/index.js";
 import { createApp } from "./core/app.js";
 import { createChatDirectory, type ChatAdapter } from "./core/chat.js";
@@ -105,11 +105,9 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
       ? createSlackClient({ botToken: config.SLACK_BOT_TOKEN, apiUrl: config.SLACK_API_URL }, log, countingSlackFetch)
       : undefined;
   if (slackClient) adapters.push(createSlackChat(slackClient, budget));
-  // Config turns Discord on with all three settings or none.
+  // Config turns Discord on with the application id and the bot token, or leaves it off with neither.
   const discordApi =
-    config.DISCORD_APPLICATION_ID && config.DISCORD_PUBLIC_KEY && config.DISCORD_BOT_TOKEN
-      ? createDiscordApi({ botToken: config.DISCORD_BOT_TOKEN, apiUrl: config.DISCORD_API_URL })
-      : undefined;
+    config.DISCORD_APPLICATION_ID && config.DISCORD_BOT_TOKEN ? createDiscordApi({ botToken: config.DISCORD_BOT_TOKEN, apiUrl: config.DISCORD_API_URL }) : undefined;
   if (discordApi) adapters.push(createDiscordChat(discordApi, budget, log));
   if (discordApi) countDiscordCalls(discordApi.rest);
   // The playground: on when asked, or when no chat platform is configured.
@@ -172,17 +170,21 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
       log.info({ adapter: "slack" }, `Slack: off (${config.SLACK_SIGNING_SECRET ? "SLACK_BOT_TOKEN" : "SLACK_SIGNING_SECRET"} not set)`);
     }
     if (discordApi) {
-      routes["/discord/interactions"] = createDiscordReceiver({
-        publicKey: config.DISCORD_PUBLIC_KEY!,
-        applicationId: config.DISCORD_APPLICATION_ID!,
-        api: discordApi,
-        core,
-        chat: chat.adapterFor("discord:"),
-        log,
-      }).listener;
-      log.info({ adapter: "discord" }, `Discord: on (${config.publicUrl}/discord/interactions)`);
+      const deps = { applicationId: config.DISCORD_APPLICATION_ID!, api: discordApi, core, chat: chat.adapterFor("discord:"), log };
+      // The public key is only needed to check requests posted to the HTTP endpoint.
+      const transport = config.DISCORD_TRANSPORT ?? (config.DISCORD_PUBLIC_KEY ? "http" : "gateway");
+      if (transport === "http") {
+        routes["/discord/interactions"] = createDiscordReceiver({ ...deps, publicKey: config.DISCORD_PUBLIC_KEY! }).listener;
+        const why = config.DISCORD_TRANSPORT ? "DISCORD_TRANSPORT=http" : "DISCORD_PUBLIC_KEY is set";
+        log.info({ adapter: "discord", transport }, `Discord: on, interactions posted to ${config.publicUrl}/discord/interactions (${why})`);
+      } else {
+        const gateway = startDiscordGateway({ ...deps, botToken: config.DISCORD_BOT_TOKEN!, replay });
+        stops.push(() => gateway.stop());
+        const why = config.DISCORD_TRANSPORT ? "DISCORD_TRANSPORT=gateway" : "DISCORD_PUBLIC_KEY is not set";
+        log.info({ adapter: "discord", transport }, `Discord: on, over the Gateway; nothing needs to reach testum from outside (${why})`);
+      }
     } else {
-      log.info({ adapter: "discord" }, "Discord: off (DISCORD_APPLICATION_ID, DISCORD_PUBLIC_KEY and DISCORD_BOT_TOKEN not set)");
+      log.info({ adapter: "discord" }, "Discord: off (DISCORD_APPLICATION_ID and DISCORD_BOT_TOKEN not set)");
     }
     const pingRedis = async () => void (await redis.ping());
     if (playgroundOn) {

@@ -137,6 +137,10 @@ const schema = z.object({
   S3_FORCE_PATH_STYLE: booleanFlag,
   SLACK_SIGNING_SECRET: optionalText,
   SLACK_BOT_TOKEN: optionalText,
+  /** An app-level token (connections:write) turns on Socket Mode: no public URL needed for Slack. */
+  SLACK_APP_TOKEN: optionalText.pipe(
+    z.string().regex(/^xapp-/, "expected the app-level token, which starts with xapp- (Basic Information → App-Level Tokens, scope connections:write)").optional(),
+  ),
   SLACK_API_URL: url(["http:", "https:"], "https://slack.com/api/").default("https://slack.com/api/"),
   DISCORD_APPLICATION_ID: optionalText.pipe(
     z.string().regex(/^\d{17,20}$/, "expected the application id, a number of 17 to 20 digits").optional(),
@@ -145,6 +149,17 @@ const schema = z.object({
     z.string().regex(/^[0-9a-fA-F]{64}$/, "expected the application's public key: 64 hex characters").optional(),
   ),
   DISCORD_BOT_TOKEN: optionalText,
+  /** How interactions reach testum: over the Gateway (no public URL) or posted to PUBLIC_URL/discord/interactions. */
+  DISCORD_TRANSPORT: z
+    .string()
+    .default("")
+    .transform((v, ctx) => {
+      const value = v.trim().toLowerCase();
+      if (value === "" || value === "auto") return undefined;
+      if (value === "gateway" || value === "http") return value;
+      ctx.addIssue({ code: "custom", message: `expected gateway or http (or nothing: http when DISCORD_PUBLIC_KEY is set, else gateway), got "${v}"` });
+      return z.NEVER;
+    }),
   DISCORD_API_URL: url(["http:", "https:"], "https://discord.com/api").default("https://discord.com/api"),
   TESTUM_ADMINS: identityList,
   TESTUM_JOB_TIMEOUT: duration("10m"),
@@ -228,16 +243,23 @@ export function loadConfig(env: Env = process.env): Config {
   if ((values.S3_ACCESS_KEY_ID === undefined) !== (values.S3_SECRET_ACCESS_KEY === undefined)) {
     problems.push("S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY: set both or neither");
   }
-  if ((values.SLACK_SIGNING_SECRET === undefined) !== (values.SLACK_BOT_TOKEN === undefined)) {
-    const missing = values.SLACK_SIGNING_SECRET === undefined ? "SLACK_SIGNING_SECRET" : "SLACK_BOT_TOKEN";
-    problems.push(`${missing}: required when the other Slack setting is set (both are needed to turn Slack on)`);
-  }
-  const discordSet = [values.DISCORD_APPLICATION_ID, values.DISCORD_PUBLIC_KEY, values.DISCORD_BOT_TOKEN];
-  if (discordSet.some((v) => v !== undefined) && discordSet.some((v) => v === undefined)) {
-    const names = ["DISCORD_APPLICATION_ID", "DISCORD_PUBLIC_KEY", "DISCORD_BOT_TOKEN"].filter(
-      (_, i) => discordSet[i] === undefined,
+  const slackInbound = values.SLACK_APP_TOKEN ?? values.SLACK_SIGNING_SECRET;
+  if (values.SLACK_BOT_TOKEN !== undefined && slackInbound === undefined) {
+    problems.push(
+      "SLACK_APP_TOKEN or SLACK_SIGNING_SECRET: required with SLACK_BOT_TOKEN (the app-level token for Socket Mode, which needs no public URL; or the signing secret for events posted to PUBLIC_URL/slack/events)",
     );
+  }
+  if (values.SLACK_BOT_TOKEN === undefined && slackInbound !== undefined) {
+    problems.push(`SLACK_BOT_TOKEN: required when ${values.SLACK_APP_TOKEN ? "SLACK_APP_TOKEN" : "SLACK_SIGNING_SECRET"} is set (both are needed to turn Slack on)`);
+  }
+  const discordSet = [values.DISCORD_APPLICATION_ID, values.DISCORD_BOT_TOKEN];
+  const discordAny = [...discordSet, values.DISCORD_PUBLIC_KEY].some((v) => v !== undefined);
+  if (discordAny && discordSet.some((v) => v === undefined)) {
+    const names = ["DISCORD_APPLICATION_ID", "DISCORD_BOT_TOKEN"].filter((_, i) => discordSet[i] === undefined);
     problems.push(`${names.join(", ")}: required to turn Discord on (the other Discord settings are set)`);
+  }
+  if (values.DISCORD_TRANSPORT === "http" && values.DISCORD_PUBLIC_KEY === undefined) {
+    problems.push("DISCORD_PUBLIC_KEY: required with DISCORD_TRANSPORT=http (testum checks each request's signature with it)");
   }
   if (problems.length > 0) throw new ConfigError(problems);
 

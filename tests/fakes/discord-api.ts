@@ -127,7 +127,7 @@ export interface FakeDiscord {
    * Delivers an interaction over the Gateway as INTERACTION_CREATE, registered under the
    * payload's own id and token so the callback route accepts it (3 s and 15 min from now).
    */
-  deliverInteraction(payload: { id: string; token: string; type: number } & Record<string, unknown>): { id: string; seq: number };
+  deliverInteraction(payload: { id: string; token: string; type: number }): { id: string; seq: number };
   setRouteLimit(route: DiscordRouteKey, limit: RouteLimit): void;
   /** The next `times` requests matching `matcher` fail with `failure`, before any other processing but the token check. */
   failNext(matcher: RouteMatcher, failure: FailureSpec, times?: number): void;
@@ -296,7 +296,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     },
     gateway,
     deliverInteraction(payload) {
-      const p = payload as Record<string, unknown> & { channel?: { id?: string }; member?: { user?: { id?: string } }; user?: { id?: string }; message?: { id?: string }; data?: { name?: string } };
+      const p = payload as unknown as Record<string, unknown> & { channel?: { id?: string }; member?: { user?: { id?: string } }; user?: { id?: string }; message?: { id?: string }; data?: { name?: string } };
       const target = String(p.channel_id ?? p.channel?.id ?? channelId);
       const rec: InteractionRecord = {
         id: payload.id,

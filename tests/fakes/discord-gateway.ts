@@ -16,6 +16,7 @@
  *   gets INVALID_SESSION (op 9, false); a sequence ahead of the session's is 4007.
  * - A client that closes with 1000 or 1001 ends its session; any other close keeps it
  *   resumable. RECONNECT (op 7) and INVALID_SESSION (op 9) are sent on request.
+ * - Several sessions of the same shard (two processes of one bot) each get every dispatch.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -73,16 +74,19 @@ export interface FakeGateway {
   sessions(): GatewaySessionInfo[];
   /** Waits for a session that is connected and past READY (or RESUMED); resolves with it. */
   waitForSession(options?: { timeoutMs?: number; notId?: string }): Promise<GatewaySessionInfo>;
-  /** Dispatches an event to the newest session (kept for RESUME while it has no connection); returns its sequence. */
+  /**
+   * Dispatches an event to every session (kept for RESUME while one has no connection);
+   * returns the newest session's sequence number for it.
+   */
   dispatch(event: string, data: unknown): number;
-  /** Sends RECONNECT (op 7). */
-  reconnect(): void;
+  /** Sends RECONNECT (op 7) on the newest session's connection, or on the given session's. */
+  reconnect(sessionId?: string): void;
   /** Sends INVALID_SESSION (op 9); a session that may not resume is ended. */
-  invalidate(resumable: boolean): void;
-  /** Cuts the connection without a close frame, as a network failure does. */
-  drop(): void;
+  invalidate(resumable: boolean, sessionId?: string): void;
+  /** Cuts a connection without a close frame, as a network failure does. */
+  drop(sessionId?: string): void;
   /** Asks the client for a heartbeat now (op 1). */
-  requestHeartbeat(): void;
+  requestHeartbeat(sessionId?: string): void;
   counts(): GatewayCounts;
   sessionStartLimit(): { total: number; remaining: number; reset_after: number; max_concurrency: number };
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
@@ -140,7 +144,8 @@ export function createFakeGateway(options: GatewayOptions): FakeGateway {
     counts.serverCloses.push(code);
     c.ws.close(code);
   };
-  const newest = () => sessions.filter((s) => !s.ended).at(-1);
+  const active = () => sessions.filter((s) => !s.ended);
+  const newest = () => active().at(-1);
 
   function push(session: Session, t: string, d: unknown): number {
     session.seq += 1;
@@ -161,8 +166,8 @@ export function createFakeGateway(options: GatewayOptions): FakeGateway {
     counts.identifies += 1;
     limit.remaining = Math.max(0, limit.remaining - 1);
     const session: Session = { id: options.newSessionId(), intents, seq: 0, sent: [], socket: c, ended: false, resumes: 0 };
-    // A new session of the same shard replaces the old one.
-    for (const old of sessions) old.ended = true;
+    // Sessions of the same shard live side by side, and each gets every event (two copies of a
+    // bot running at once both see each interaction; the first callback wins).
     sessions.push(session);
     c.session = session;
     c.live = true;
@@ -252,8 +257,8 @@ export function createFakeGateway(options: GatewayOptions): FakeGateway {
     send(c, { op: 10, d: { heartbeat_interval: interval } });
   }
 
-  const current = (): Conn => {
-    const c = newest()?.socket;
+  const current = (sessionId?: string): Conn => {
+    const c = (sessionId === undefined ? newest() : sessions.find((x) => x.id === sessionId))?.socket;
     if (!c) throw new Error('fake Discord: no Gateway connection');
     return c;
   };
@@ -273,18 +278,20 @@ export function createFakeGateway(options: GatewayOptions): FakeGateway {
       }
     },
     dispatch(event, data) {
-      const session = newest();
-      if (!session) throw new Error('fake Discord: no Gateway session to dispatch to');
-      return push(session, event, data);
+      const targets = active();
+      if (targets.length === 0) throw new Error('fake Discord: no Gateway session to dispatch to');
+      let seq = 0;
+      for (const session of targets) seq = push(session, event, data);
+      return seq;
     },
-    reconnect: () => send(current(), { op: 7, d: null }),
-    invalidate(resumable) {
-      const c = current();
+    reconnect: (sessionId) => send(current(sessionId), { op: 7, d: null }),
+    invalidate(resumable, sessionId) {
+      const c = current(sessionId);
       if (!resumable && c.session) c.session.ended = true;
       send(c, { op: 9, d: resumable });
     },
-    drop: () => current().ws.terminate(),
-    requestHeartbeat: () => send(current(), { op: 1, d: null }),
+    drop: (sessionId) => current(sessionId).ws.terminate(),
+    requestHeartbeat: (sessionId) => send(current(sessionId), { op: 1, d: null }),
     counts: () => structuredClone(counts),
     sessionStartLimit: () => ({ ...limit }),
     upgrade(req, socket, head) {

@@ -52,9 +52,16 @@ export interface DiscordWorld {
   stop(): Promise<void>;
 }
 
-export async function startDiscordWorld(options: { hosts?: number; testum?: StartOptions } = {}): Promise<DiscordWorld> {
+/** How interactions reach testum: signed POSTs to its HTTP endpoint, or INTERACTION_CREATE over the Gateway. */
+export type DiscordTransport = "http" | "gateway";
+
+/** Every way Discord can reach testum; suites that must hold over each run once per entry. */
+export const DISCORD_TRANSPORTS: readonly DiscordTransport[] = ["http", "gateway"];
+
+export async function startDiscordWorld(options: { hosts?: number; testum?: StartOptions; transport?: DiscordTransport } = {}): Promise<DiscordWorld> {
+  const transport = options.transport ?? "http";
   const keys = createDiscordKeys();
-  const [discord, s3, ssh] = await Promise.all([startFakeDiscord(), startS3(), startSshHosts(options.hosts ?? 2)]);
+  const [discord, s3, ssh] = await Promise.all([startFakeDiscord({ heartbeatIntervalMs: 5000 }), startS3(), startSshHosts(options.hosts ?? 2)]);
   const admin: Member = { id: snowflake(), username: "alice", nick: "Alice (ops)" };
   discord.addMember(discord.guildId, admin.id, { username: admin.username, nick: admin.nick! });
   const adminIdentity = `discord:${discord.guildId}:${admin.id}`;
@@ -62,7 +69,8 @@ export async function startDiscordWorld(options: { hosts?: number; testum?: Star
     ...options.testum,
     env: {
       DISCORD_APPLICATION_ID: discord.applicationId,
-      DISCORD_PUBLIC_KEY: keys.publicKeyHex,
+      // Without the public key testum takes the Gateway; nothing then listens for Discord.
+      ...(transport === "http" ? { DISCORD_PUBLIC_KEY: keys.publicKeyHex } : {}),
       DISCORD_BOT_TOKEN: discord.botToken,
       DISCORD_API_URL: discord.api,
       TESTUM_ADMINS: adminIdentity,
@@ -87,7 +95,10 @@ export async function startDiscordWorld(options: { hosts?: number; testum?: Star
     roles: member.roles ?? [],
   });
 
+  if (transport === "gateway") await discord.gateway.waitForSession({ timeoutMs: 20_000 });
+
   async function send(payload: APIInteraction | object): Promise<Answer> {
+    if (transport === "gateway") return sendOverGateway(discord, payload as GatewayPayload);
     const res = await postSignedDiscord(endpoint, payload, keys.privateKey);
     const body = res.json as Answer["body"];
     return { ...res, body, text: answerText(body) };
@@ -126,6 +137,28 @@ export async function startDiscordWorld(options: { hosts?: number; testum?: Star
     },
   };
 }
+
+type GatewayPayload = { id: string; token: string; type: number };
+
+/**
+ * Delivers an interaction as INTERACTION_CREATE and waits for testum's
+ * answer at the callback route; answered like an HTTP response (status 200
+ * with the callback as body), or status 0 when no answer came in 5 s.
+ */
+async function sendOverGateway(discord: FakeDiscord, payload: GatewayPayload): Promise<Answer> {
+  const started = performance.now();
+  const { id } = discord.deliverInteraction(payload);
+  const callback = await discord.waitFor(() => discord.callbacks().find((c) => c.interactionId === id), 5000).catch(() => undefined);
+  const body = callback?.body as Answer["body"];
+  const ms = performance.now() - started;
+  if (body?.type !== 5) return { status: callback ? 200 : 0, json: body, text: answerText(body), ms, body };
+  // Deferred ("thinking…"): the reply replaces that answer later, through the interaction token.
+  const late = await discord.waitFor(() => discord.webhookMessages().find((m) => m.interactionId === id && ((m.flags ?? 0) & LOADING) === 0), 60_000);
+  return { status: 200, json: body, text: messageText(late), ms, body };
+}
+
+/** message.mdx: the LOADING flag of a deferred answer still "thinking". */
+const LOADING = 1 << 7;
 
 /** Undoes Discord markdown escapes, as the client shows the text. */
 function unescape(text: string): string {

@@ -9,7 +9,8 @@ import { channelKey, DiscordCode, DiscordRefusedError, GLOBAL_KEY, translateErro
 import { decodeMessage, decodeRef, encodeMessage, encodeThread } from "./refs.js";
 import { renderMessage, type DiscordMessage } from "./render.js";
 
-export { createDiscordReceiver } from "./receiver.js";
+export { createDiscordReceiver } from "./http.js";
+export { startDiscordGateway } from "./gateway.js";
 
 export interface DiscordSettings {
   readonly botToken: string;

@@ -1,4 +1,3 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
 import type { API } from "@discordjs/core/http-only";
 import { DiscordAPIError } from "@discordjs/rest";
 import { InteractionResponseType, InteractionType, MessageFlags, type APIInteraction, type APIInteractionResponse } from "discord-api-types/v10";
@@ -10,13 +9,14 @@ import { errorView, message, replyWithin } from "../../core/replies.js";
 import { DiscordCode } from "./errors.js";
 import { parseInteraction } from "./parse.js";
 import { renderMessage, renderModal } from "./render.js";
-import { readBody } from "../http/body.js";
-import { checkInteraction } from "./inbound.js";
-import { createDiscordVerifier } from "./verify.js";
 
-export interface DiscordReceiverDeps {
-  /** The application's public key, 64 hex characters (DISCORD_PUBLIC_KEY). */
-  readonly publicKey: string;
+/**
+ * What testum answers to an interaction, whichever way it arrived (the HTTP
+ * endpoint or the Gateway): the first answer comes from core's reply within
+ * Discord's 3 s; a reply that misses it replaces the deferred "thinking…"
+ * answer through the interaction token afterwards.
+ */
+export interface InteractionDeps {
   readonly applicationId: string;
   readonly api: API;
   readonly core: CoreApp;
@@ -24,28 +24,22 @@ export interface DiscordReceiverDeps {
   readonly log: Logger;
 }
 
+/**
+ * Answers one interaction. `answered` resolves once Discord has the first
+ * answer (the HTTP response sent, or the callback POSTed): follow-ups and
+ * late replies wait for it.
+ */
+export type InteractionHandler = (payload: APIInteraction, answered: Promise<void>) => Promise<APIInteractionResponse>;
+
 /** Discord wants the first answer within 3 s; 2 s leaves room for the network. */
 const ACK_WITHIN_MS = 2000;
 /** The interaction token works for 15 minutes (interactions/receiving-and-responding.mdx). */
 const TOKEN_LIFETIME_MS = 15 * 60_000;
-/** Interaction payloads are small; anything this big is not from Discord. */
-const MAX_BODY_BYTES = 1024 * 1024;
 
-const ephemeral = (view: View): APIInteractionResponse => ({
+export const ephemeral = (view: View): APIInteractionResponse => ({
   type: InteractionResponseType.ChannelMessageWithSource,
   data: { ...renderMessage(view), flags: MessageFlags.Ephemeral },
 });
-
-function header(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name];
-  return typeof value === "string" ? value : undefined;
-}
-
-
-function sendText(res: ServerResponse, status: number, text: string): void {
-  res.writeHead(status, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" });
-  res.end(text);
-}
 
 /** A short note in the user's language. */
 const note = (t: Translator, text: string, tone: View["tone"] = "neutral"): View => ({ ...message(text, undefined, tone), lang: t.lang });
@@ -68,18 +62,8 @@ function answerFor(reply: Reply, event: Inbound, hasMessage: boolean, t: Transla
   }
 }
 
-/**
- * The HTTP endpoint Discord posts interactions to (`/discord/interactions`):
- * signature check, PING, commands, autocomplete, button clicks and modal
- * submissions. Every answer is the HTTP response itself; the interaction
- * token is used afterwards only to deliver a reply that missed the 3 s, by
- * editing the deferred private answer.
- */
-export function createDiscordReceiver(deps: DiscordReceiverDeps): {
-  listener: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
-} {
+export function createInteractionHandler(deps: InteractionDeps): InteractionHandler {
   const { api, core, chat, log, applicationId } = deps;
-  const verify = createDiscordVerifier(deps.publicKey);
 
   /** Replaces the deferred "thinking…" answer with the late reply. */
   async function deliverLate(reply: Reply, event: Inbound, token: string, answered: Promise<void>, t: Translator): Promise<void> {
@@ -146,36 +130,12 @@ export function createDiscordReceiver(deps: DiscordReceiverDeps): {
     }
   }
 
-  async function listener(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method !== "POST") return sendText(res, 405, "Method not allowed\n");
-    const body = await readBody(req, MAX_BODY_BYTES);
-    if (!body) return sendText(res, 413, "Request too large\n");
-    // Discord probes with bad signatures and drops endpoints that accept them.
-    if (!verify(header(req, "x-signature-ed25519"), header(req, "x-signature-timestamp"), body)) {
-      return sendText(res, 401, "invalid request signature\n");
-    }
-    let payload: APIInteraction;
+  return async (payload, answered) => {
     try {
-      payload = JSON.parse(body.toString("utf8")) as APIInteraction;
-    } catch {
-      return sendText(res, 400, "Malformed JSON\n");
-    }
-    const problem = checkInteraction(payload);
-    if (problem) return sendText(res, 400, `Malformed interaction: ${problem}\n`);
-    let markAnswered = () => {};
-    const answered = new Promise<void>((r) => (markAnswered = r));
-    res.once("finish", markAnswered);
-    res.once("close", markAnswered);
-    let response: APIInteractionResponse;
-    try {
-      response = await answer(payload, answered);
+      return await answer(payload, answered);
     } catch (err) {
       const t = core.translator("locale" in payload ? payload.locale : undefined);
-      response = ephemeral({ ...errorView(err, log, t), lang: t.lang });
+      return ephemeral({ ...errorView(err, log, t), lang: t.lang });
     }
-    res.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" });
-    res.end(JSON.stringify(response));
-  }
-
-  return { listener };
+  };
 }
