@@ -1,26 +1,25 @@
-import { createDiscordApi, createDiscordChat, createDiscordReceiver } from "../../src/adapters/discord/index.js";
-import { startFakeDiscord } from "../fakes/discord-api.js";
+import { createDiscordApi, createDiscordChat, createDiscordReceiver, startDiscordGateway } from "../../src/adapters/discord/index.js";
+import type { App } from "../../src/core/app.js";
+import { startFakeDiscord, type FakeDiscord } from "../fakes/discord-api.js";
 import { commandInteraction, createDiscordKeys, postSignedDiscord, snowflake } from "../helpers/discord-sign.js";
 import { quietLogger } from "../helpers/testum.js";
-import { chatContract } from "./chat-contract.js";
+import { chatContract, type ContractDriver } from "./chat-contract.js";
 import { isolatedBudget, serve } from "./harness.js";
 
-chatContract("discord", async (core) => {
+/** What every Discord driver shares: the fake, the adapter, and reading back what people see. */
+async function discordDriver(core: App) {
   const discord = await startFakeDiscord();
-  const keys = createDiscordKeys();
   const log = quietLogger();
-  const { budget, close } = isolatedBudget();
+  const isolated = isolatedBudget();
   const api = createDiscordApi({ botToken: discord.botToken, apiUrl: discord.api });
-  const adapter = createDiscordChat(api, budget, log);
-  const receiver = createDiscordReceiver({ publicKey: keys.publicKeyHex, applicationId: discord.applicationId, api, core, chat: adapter, log });
-  const { url, server } = await serve(receiver.listener);
+  const adapter = createDiscordChat(api, isolated.budget, log);
   const user = { id: snowflake(), username: "contract" };
   discord.addMember(discord.guildId, user.id, { username: user.username });
-  const interaction = (path: string[], options: Record<string, string>) => {
-    const issued = discord.issueInteraction({ channelId: discord.channelId, userId: user.id });
-    return commandInteraction({ id: issued.id, token: issued.token, applicationId: discord.applicationId, guildId: discord.guildId, channelId: discord.channelId, user, subcommand: path[0]!, options });
+  const interaction = (discordFake: FakeDiscord, path: string[], options: Record<string, string>) => {
+    const issued = discordFake.issueInteraction({ channelId: discordFake.channelId, userId: user.id });
+    return commandInteraction({ id: issued.id, token: issued.token, applicationId: discordFake.applicationId, guildId: discordFake.guildId, channelId: discordFake.channelId, user, subcommand: path[0]!, options });
   };
-  return {
+  const base: Omit<ContractDriver, "sendCommand" | "sendForged" | "stop"> = {
     adapter,
     conversation: `discord:${discord.guildId}:${discord.channelId}`,
     read(ref) {
@@ -46,6 +45,17 @@ chatContract("discord", async (core) => {
       },
       count: () => discord.rateLimitedCount(),
     },
+  };
+  return { discord, log, api, adapter, isolated, base, interaction: (path: string[], options: Record<string, string>) => interaction(discord, path, options) };
+}
+
+chatContract("discord", async (core) => {
+  const { discord, log, api, adapter, isolated, base, interaction } = await discordDriver(core);
+  const keys = createDiscordKeys();
+  const receiver = createDiscordReceiver({ publicKey: keys.publicKeyHex, applicationId: discord.applicationId, api, core, chat: adapter, log });
+  const { url, server } = await serve(receiver.listener);
+  return {
+    ...base,
     async sendCommand(_text, typed) {
       const res = await postSignedDiscord(`${url}/discord/interactions`, interaction(typed.path, typed.options), keys.privateKey);
       return { status: res.status, body: res.text };
@@ -55,8 +65,31 @@ chatContract("discord", async (core) => {
     },
     async stop() {
       server.close();
-      close();
+      isolated.close();
       await discord.close();
     },
   };
 });
+
+chatContract(
+  "discord",
+  async (core) => {
+    const { discord, log, api, adapter, isolated, base, interaction } = await discordDriver(core);
+    const gateway = startDiscordGateway({ applicationId: discord.applicationId, api, core, chat: adapter, log, botToken: discord.botToken, replay: isolated.replay });
+    await gateway.ready;
+    return {
+      ...base,
+      async sendCommand(_text, typed) {
+        const { id } = discord.deliverInteraction(interaction(typed.path, typed.options));
+        const callback = await discord.waitFor(() => discord.callbacks().find((c) => c.interactionId === id));
+        return { status: 200, body: JSON.stringify(callback.body) };
+      },
+      async stop() {
+        await gateway.stop();
+        isolated.close();
+        await discord.close();
+      },
+    };
+  },
+  { name: "the Gateway", signed: false },
+);
