@@ -6,6 +6,7 @@ import { parseDuration } from "./core/duration.js";
 import { isTestumError } from "./core/errors.js";
 import { ACCESS_VERBS, auditVerify } from "./cli/access.js";
 import { DISCORD_VERBS } from "./cli/discord.js";
+import { SLACK_VERBS } from "./cli/slack.js";
 import { HOST_VERBS } from "./cli/hosts.js";
 import { HOST_REMOTE_VERBS } from "./cli/hosts-remote.js";
 import { identityVerb, secretsVerb } from "./cli/identity.js";
@@ -34,7 +35,8 @@ Managing testum
   access         list role bindings
   risk           the patterns that make a command need approval
   audit          read and verify the audit log
-  discord        register the /testum slash command with Discord
+  slack          print the Slack app manifest (one paste sets up the app)
+  discord        print the link that adds testum to a server; register /testum
 
 Configuration comes from the environment; see README.md.`;
 
@@ -170,7 +172,8 @@ const VERBS: readonly Verb[] = [
   secretsVerb,
   group("audit", "read and verify the audit log", [auditList, auditVerify]),
   ...ACCESS_VERBS,
-  group("discord", "register the /testum slash command with Discord", DISCORD_VERBS),
+  group("slack", "the Slack app testum needs, as a manifest to paste", SLACK_VERBS),
+  group("discord", "the link that adds testum to a server; register the /testum command", DISCORD_VERBS),
 ];
 
 /** The version in package.json (next to src/ and dist/ alike). */

@@ -1,5 +1,6 @@
 import type { APIApplicationCommand, APIApplicationCommandOption } from "discord-api-types/v10";
-import { ConfigError, loadConfig } from "../core/config.js";
+import { ConfigError, loadConfig, loadSetupSettings } from "../core/config.js";
+import { discordInviteUrl } from "../adapters/discord/invite.js";
 import { TestumError } from "../core/errors.js";
 import { CliUsageError, parseVerbArgs, type Verb } from "./shared.js";
 
@@ -86,4 +87,26 @@ const register: Verb = {
   },
 };
 
-export const DISCORD_VERBS: readonly Verb[] = [register];
+const INVITE_HELP = `Usage: testum discord invite-url
+
+Prints the link that adds testum to a Discord server: the bot with the
+applications.commands scope and only the permissions it uses (View Channel,
+Send Messages, Embed Links, Create Public Threads, Send Messages in
+Threads). Open it, pick the server, and authorise.
+
+Needs DISCORD_APPLICATION_ID (General Information → Application ID).`;
+
+const invite: Verb = {
+  name: "invite-url",
+  summary: "print the link that adds testum to a server, with exactly the permissions it needs",
+  help: INVITE_HELP,
+  async run(args) {
+    const { values } = parseVerbArgs(this, args, {});
+    if (values.help) return void console.log(INVITE_HELP);
+    const { discordApplicationId } = loadSetupSettings();
+    if (!discordApplicationId) throw new ConfigError(["DISCORD_APPLICATION_ID: required (General Information → Application ID in the Developer Portal)"]);
+    console.log(discordInviteUrl(discordApplicationId));
+  },
+};
+
+export const DISCORD_VERBS: readonly Verb[] = [register, invite];

@@ -321,6 +321,23 @@ function checkKeyFileAccess(path: string): void {
   }
 }
 
+/** What the setup commands (`testum slack manifest`, `testum discord invite-url`) read. */
+export interface SetupSettings {
+  /** PUBLIC_URL without a trailing slash, when set. */
+  readonly publicUrl: string | undefined;
+  readonly discordApplicationId: string | undefined;
+}
+
+/**
+ * The few settings the setup commands need, without the side effects of
+ * loadConfig (no master key is read or made). Throws ConfigError like it.
+ */
+export function loadSetupSettings(env: Env = process.env): SetupSettings {
+  const parsed = schema.pick({ PUBLIC_URL: true, DISCORD_APPLICATION_ID: true }).safeParse(env);
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => `${String(issue.path[0] ?? "environment")}: ${issue.message}`));
+  return { publicUrl: parsed.data.PUBLIC_URL?.replace(/\/+$/, ""), discordApplicationId: parsed.data.DISCORD_APPLICATION_ID };
+}
+
 /**
  * Reads a secret from an environment variable the user named on the command
  * line (`--password-env VAR`), so secrets never appear in shell history.
