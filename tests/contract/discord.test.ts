@@ -1,5 +1,4 @@
 import { createDiscordApi, createDiscordChat, createDiscordReceiver, startDiscordGateway } from "../../src/adapters/discord/index.js";
-import type { App } from "../../src/core/app.js";
 import { startFakeDiscord, type FakeDiscord } from "../fakes/discord-api.js";
 import { commandInteraction, createDiscordKeys, postSignedDiscord, snowflake } from "../helpers/discord-sign.js";
 import { quietLogger } from "../helpers/testum.js";
@@ -7,7 +6,7 @@ import { chatContract, type ContractDriver } from "./chat-contract.js";
 import { isolatedBudget, serve } from "./harness.js";
 
 /** What every Discord driver shares: the fake, the adapter, and reading back what people see. */
-async function discordDriver(core: App) {
+async function discordDriver() {
   const discord = await startFakeDiscord();
   const log = quietLogger();
   const isolated = isolatedBudget();
@@ -50,7 +49,7 @@ async function discordDriver(core: App) {
 }
 
 chatContract("discord", async (core) => {
-  const { discord, log, api, adapter, isolated, base, interaction } = await discordDriver(core);
+  const { discord, log, api, adapter, isolated, base, interaction } = await discordDriver();
   const keys = createDiscordKeys();
   const receiver = createDiscordReceiver({ publicKey: keys.publicKeyHex, applicationId: discord.applicationId, api, core, chat: adapter, log });
   const { url, server } = await serve(receiver.listener);
@@ -74,7 +73,7 @@ chatContract("discord", async (core) => {
 chatContract(
   "discord",
   async (core) => {
-    const { discord, log, api, adapter, isolated, base, interaction } = await discordDriver(core);
+    const { discord, log, api, adapter, isolated, base, interaction } = await discordDriver();
     const gateway = startDiscordGateway({ applicationId: discord.applicationId, api, core, chat: adapter, log, botToken: discord.botToken, replay: isolated.replay });
     await gateway.ready;
     return {
