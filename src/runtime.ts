@@ -13,7 +13,7 @@ import { createCancelBus } from "./adapters/redis/cancel.js";
 import { createReplayGuard } from "./adapters/redis/replay.js";
 import { createJobQueue } from "./adapters/redis/queue.js";
 import { createDiscordApi, createDiscordChat, createDiscordReceiver, startDiscordGateway } from "./adapters/discord/index.js";
-import { createSlackChat, createSlackClient, createSlackReceiver } from "./adapters/slack/index.js";
+import { createSlackChat, createSlackClient, createSlackReceiver, startSlackSocketMode } from "./adapters/slack/index.js";
 import { createApp } from "./core/app.js";
 import { createChatDirectory, type ChatAdapter } from "./core/chat.js";
 import type { Config } from "./core/config.js";
@@ -100,8 +100,9 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
   const stops: Array<() => Promise<void> | void> = [];
   const slowStops = new Map<() => Promise<void> | void, number>();
 
+  // Config turns Slack on with the bot token and either the app-level token or the signing secret.
   const slackClient =
-    config.SLACK_BOT_TOKEN && config.SLACK_SIGNING_SECRET
+    config.SLACK_BOT_TOKEN && (config.SLACK_APP_TOKEN || config.SLACK_SIGNING_SECRET)
       ? createSlackClient({ botToken: config.SLACK_BOT_TOKEN, apiUrl: config.SLACK_API_URL }, log, countingSlackFetch)
       : undefined;
   if (slackClient) adapters.push(createSlackChat(slackClient, budget));
@@ -157,17 +158,18 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
       },
     });
     if (slackClient) {
-      const slackChat = chat.adapterFor("slack:");
-      routes["/slack/events"] = createSlackReceiver({
-        signingSecret: config.SLACK_SIGNING_SECRET!,
-        settings: { botToken: config.SLACK_BOT_TOKEN!, apiUrl: config.SLACK_API_URL },
-        core,
-        chat: slackChat,
-        log,
-      }).listener;
-      log.info({ adapter: "slack" }, `Slack: on (${config.publicUrl}/slack/events)`);
+      const deps = { settings: { botToken: config.SLACK_BOT_TOKEN!, apiUrl: config.SLACK_API_URL }, core, chat: chat.adapterFor("slack:"), log };
+      if (config.SLACK_APP_TOKEN) {
+        const socket = startSlackSocketMode({ ...deps, appToken: config.SLACK_APP_TOKEN, replay, fetch: countingSlackFetch });
+        stops.push(() => socket.stop());
+        const unused = config.SLACK_SIGNING_SECRET ? "; SLACK_SIGNING_SECRET is not used" : "";
+        log.info({ adapter: "slack", transport: "socket" }, `Slack: on, over Socket Mode; nothing needs to reach testum from outside (SLACK_APP_TOKEN is set${unused})`);
+      } else {
+        routes["/slack/events"] = createSlackReceiver({ ...deps, signingSecret: config.SLACK_SIGNING_SECRET! }).listener;
+        log.info({ adapter: "slack", transport: "http" }, `Slack: on, events posted to ${config.publicUrl}/slack/events (SLACK_SIGNING_SECRET is set; SLACK_APP_TOKEN would use Socket Mode instead)`);
+      }
     } else {
-      log.info({ adapter: "slack" }, `Slack: off (${config.SLACK_SIGNING_SECRET ? "SLACK_BOT_TOKEN" : "SLACK_SIGNING_SECRET"} not set)`);
+      log.info({ adapter: "slack" }, "Slack: off (SLACK_BOT_TOKEN, with SLACK_APP_TOKEN or SLACK_SIGNING_SECRET, not set)");
     }
     if (discordApi) {
       const deps = { applicationId: config.DISCORD_APPLICATION_ID!, api: discordApi, core, chat: chat.adapterFor("discord:"), log };

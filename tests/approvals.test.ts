@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Job } from "../src/core/jobs.js";
 import { DEFAULT_TEAM_ID } from "./fakes/slack-api.js";
-import { blockText, CHANNEL, jobIdFrom, startSlackWorld, type SlackWorld } from "./helpers/slack-world.js";
+import { blockText, CHANNEL, jobIdFrom, SLACK_TRANSPORTS, startSlackWorld, type SlackWorld } from "./helpers/slack-world.js";
 import { eventually } from "./helpers/testum.js";
 
 const id = (user: string) => `slack:${DEFAULT_TEAM_ID}:${user}`;
@@ -33,11 +33,11 @@ async function request(world: SlackWorld, user: string, command: string): Promis
 
 const requestText = (world: SlackWorld, job: Job) => blockText(world.slack.message(CHANNEL, job.approvalMessage!.split(":")[3]!)!.blocks);
 
-describe("roles and approvals on Slack", () => {
+describe.each(SLACK_TRANSPORTS)("roles and approvals on Slack over %s", (transport) => {
   let world: SlackWorld;
 
   beforeAll(async () => {
-    world = await startSlackWorld({ hosts: 2, testum: { runOptions: { sweepEveryMs: 500 } } });
+    world = await startSlackWorld({ hosts: 2, transport, testum: { runOptions: { sweepEveryMs: 500 } } });
     // testum reads user groups once a minute: the group exists before the first command.
     world.slack.addUserGroup(DEFAULT_TEAM_ID, "S0APPROVERS", [DAN]);
     await world.addHost("web-1", world.ssh.hosts[0]!);

@@ -1,9 +1,9 @@
-import { createSlackChat, createSlackClient, createSlackReceiver } from "../../src/adapters/slack/index.js";
+import { createSlackChat, createSlackClient, createSlackReceiver, startSlackSocketMode } from "../../src/adapters/slack/index.js";
 import { encodeMessage } from "../../src/adapters/slack/refs.js";
 import { DEFAULT_BOT_TOKEN, DEFAULT_TEAM_ID, startFakeSlack } from "../fakes/slack-api.js";
-import { postSignedSlack, slashCommandBody } from "../helpers/slack-sign.js";
+import { postSignedSlack, slashCommandBody, slashCommandPayload } from "../helpers/slack-sign.js";
 import { quietLogger } from "../helpers/testum.js";
-import { chatContract } from "./chat-contract.js";
+import { chatContract, type ContractDriver } from "./chat-contract.js";
 import { isolatedBudget, serve } from "./harness.js";
 
 const CHANNEL = "C0000000001";
@@ -22,17 +22,15 @@ function texts(node: unknown, out: { mrkdwn: string[]; literal: string[]; values
   for (const [key, value] of Object.entries(obj)) if (key !== "text" || typeof value !== "string") texts(value, out, isLiteral);
 }
 
-chatContract("slack", async (core) => {
+/** What every Slack driver shares: the fake, the adapter, and reading back what people see. */
+async function slackDriver() {
   const slack = await startFakeSlack();
   const log = quietLogger();
-  const { budget, close } = isolatedBudget();
+  const isolated = isolatedBudget();
   const settings = { botToken: DEFAULT_BOT_TOKEN, apiUrl: slack.url };
-  const adapter = createSlackChat(createSlackClient(settings, log), budget);
-  const receiver = createSlackReceiver({ signingSecret: SECRET, settings, core, chat: adapter, log });
-  const { url, server } = await serve(receiver.listener);
-  const body = (text: string) =>
-    slashCommandBody({ text, teamId: DEFAULT_TEAM_ID, userId: "U0CONTRACT1", channelId: CHANNEL, responseUrl: slack.newResponseUrl({ channel: CHANNEL }) });
-  return {
+  const adapter = createSlackChat(createSlackClient(settings, log), isolated.budget);
+  const command = (text: string) => ({ text, teamId: DEFAULT_TEAM_ID, userId: "U0CONTRACT1", channelId: CHANNEL, responseUrl: slack.newResponseUrl({ channel: CHANNEL }) });
+  const base: Omit<ContractDriver, "sendCommand" | "sendForged" | "stop"> = {
     adapter,
     conversation: `slack:${DEFAULT_TEAM_ID}:${CHANNEL}`,
     read(ref) {
@@ -61,17 +59,49 @@ chatContract("slack", async (core) => {
       },
       count: () => slack.rateLimitedCount("chat.update"),
     },
+  };
+  return { slack, log, isolated, settings, adapter, command, base };
+}
+
+chatContract("slack", async (core) => {
+  const { slack, log, isolated, settings, adapter, command, base } = await slackDriver();
+  const receiver = createSlackReceiver({ signingSecret: SECRET, settings, core, chat: adapter, log });
+  const { url, server } = await serve(receiver.listener);
+  return {
+    ...base,
     async sendCommand(text) {
-      const res = await postSignedSlack(`${url}/slack/events`, body(text), SECRET);
+      const res = await postSignedSlack(`${url}/slack/events`, slashCommandBody(command(text)), SECRET);
       return { status: res.status, body: unescape(res.body) };
     },
     async sendForged(text) {
-      return postSignedSlack(`${url}/slack/events`, body(text), "forged-secret");
+      return postSignedSlack(`${url}/slack/events`, slashCommandBody(command(text)), "forged-secret");
     },
     async stop() {
       server.close();
-      close();
+      isolated.close();
       await slack.close();
     },
   };
 });
+
+chatContract(
+  "slack",
+  async (core) => {
+    const { slack, log, isolated, settings, adapter, command, base } = await slackDriver();
+    const socket = startSlackSocketMode({ appToken: slack.socket.appToken, settings, core, chat: adapter, log, replay: isolated.replay });
+    await socket.ready;
+    return {
+      ...base,
+      async sendCommand(text) {
+        const delivery = await slack.socket.send("slash_commands", slashCommandPayload(command(text)));
+        return delivery.ok ? { status: 200, body: unescape(JSON.stringify(delivery.ack ?? {})) } : { status: 0, body: delivery.error };
+      },
+      async stop() {
+        await socket.stop();
+        isolated.close();
+        await slack.close();
+      },
+    };
+  },
+  { name: "Socket Mode", signed: false },
+);

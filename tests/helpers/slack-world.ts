@@ -2,7 +2,7 @@ import { addHost } from "../../src/core/hosts.js";
 import { createSecretBox } from "../../src/core/secret-box.js";
 import type { Job, Task } from "../../src/core/jobs.js";
 import { DEFAULT_BOT_TOKEN, DEFAULT_TEAM_ID, startFakeSlack, type FakeSlack } from "../fakes/slack-api.js";
-import { blockActionsBody, postSignedSlack, slashCommandBody } from "./slack-sign.js";
+import { blockActionsBody, blockActionsPayload, postSignedSlack, slashCommandBody, slashCommandPayload, type BlockActionsOptions } from "./slack-sign.js";
 import { startS3, type TestS3 } from "./s3.js";
 import { startSshHosts, type SshHost, type SshHostSet } from "./sshd.js";
 import { jobProbes } from "./jobs.js";
@@ -32,12 +32,20 @@ export interface SlackWorld {
   stop(): Promise<void>;
 }
 
-export async function startSlackWorld(options: { hosts?: number; testum?: StartOptions } = {}): Promise<SlackWorld> {
+/** How Slack reaches testum: signed POSTs to /slack/events, or envelopes over Socket Mode. */
+export type SlackTransport = "http" | "socket";
+
+/** Every way Slack can reach testum; suites that must hold over each run once per entry. */
+export const SLACK_TRANSPORTS: readonly SlackTransport[] = ["http", "socket"];
+
+export async function startSlackWorld(options: { hosts?: number; testum?: StartOptions; transport?: SlackTransport } = {}): Promise<SlackWorld> {
+  const transport = options.transport ?? "http";
   const [slack, s3, ssh] = await Promise.all([startFakeSlack(), startS3(), startSshHosts(options.hosts ?? 2)]);
   const testum = await startTestumForTest({
     ...options.testum,
     env: {
-      SLACK_SIGNING_SECRET: SIGNING_SECRET,
+      // An app-level token turns Socket Mode on; then nothing listens for Slack.
+      ...(transport === "socket" ? { SLACK_APP_TOKEN: slack.socket.appToken } : { SLACK_SIGNING_SECRET: SIGNING_SECRET }),
       SLACK_BOT_TOKEN: DEFAULT_BOT_TOKEN,
       SLACK_API_URL: slack.url,
       TESTUM_ADMINS: ADMIN_IDENTITY,
@@ -51,10 +59,22 @@ export async function startSlackWorld(options: { hosts?: number; testum?: StartO
     },
   });
   const box = createSecretBox([Buffer.from(TEST_MASTER_KEY, "base64")]);
+  if (transport === "socket") await slack.socket.waitForReady(2, 20_000);
+
+  /** Delivers a signed HTTP body, or the same payload as a Socket Mode envelope: the answer as an HTTP response. */
+  async function deliver(kind: "slash_commands" | "interactive", raw: string, payload: Record<string, unknown>): Promise<{ status: number; body: string; ms: number }> {
+    if (transport === "http") return postSignedSlack(`${testum.url}/slack/events`, raw, SIGNING_SECRET);
+    const started = performance.now();
+    const delivery = await slack.socket.send(kind, payload);
+    const ms = performance.now() - started;
+    // What Slack shows the user when the envelope was not acknowledged: an error, no answer.
+    if (!delivery.ok) return { status: 0, body: delivery.error, ms };
+    return { status: 200, body: delivery.ack ? JSON.stringify(delivery.ack) : "", ms };
+  }
 
   async function slash(text: string, user = ADMIN) {
     const responseUrl = slack.newResponseUrl({ channel: CHANNEL, userId: user });
-    const raw = slashCommandBody({
+    const command = {
       text,
       teamId: DEFAULT_TEAM_ID,
       userId: user,
@@ -62,8 +82,8 @@ export async function startSlackWorld(options: { hosts?: number; testum?: StartO
       channelId: CHANNEL,
       responseUrl,
       triggerId: slack.issueTriggerId({ userId: user }),
-    });
-    const res = await postSignedSlack(`${testum.url}/slack/events`, raw, SIGNING_SECRET);
+    };
+    const res = await deliver("slash_commands", slashCommandBody(command), slashCommandPayload(command));
     let json: Record<string, unknown> | undefined;
     try {
       json = JSON.parse(res.body) as Record<string, unknown>;
@@ -88,7 +108,7 @@ export async function startSlackWorld(options: { hosts?: number; testum?: StartO
     }
     // A click on a copy of the message from before its buttons were removed.
     actionId ??= "testum-0-0";
-    const raw = blockActionsBody({
+    const click: BlockActionsOptions = {
       teamId: DEFAULT_TEAM_ID,
       userId: user,
       userName: user.toLowerCase(),
@@ -100,8 +120,8 @@ export async function startSlackWorld(options: { hosts?: number; testum?: StartO
       message: { text: message.text, blocks: message.blocks, user: message.user, bot_id: message.botId },
       responseUrl: slack.newResponseUrl({ channel: CHANNEL, userId: user }),
       triggerId: slack.issueTriggerId({ userId: user }),
-    });
-    return postSignedSlack(`${testum.url}/slack/events`, raw, SIGNING_SECRET);
+    };
+    return deliver("interactive", blockActionsBody(click), blockActionsPayload(click));
   }
 
   return {

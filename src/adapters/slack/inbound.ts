@@ -57,21 +57,36 @@ const viewSubmission = z.object({
 /** Forms Bolt answers by itself. */
 const BOLT_OWN = ["ssl_check"];
 
-/** Undefined when the body fits one of the shapes testum handles, else what is wrong. */
+/** Undefined when an HTTP body fits one of the shapes testum handles, else what is wrong. */
 export function checkSlackBody(raw: string): string | undefined {
   const form = new URLSearchParams(raw);
   if (BOLT_OWN.some((k) => form.has(k))) return undefined;
   const payload = form.get("payload");
-  if (payload === null) {
-    const parsed = slashCommand.safeParse(Object.fromEntries(form));
-    return parsed.success ? undefined : "not a slash command: " + z.prettifyError(parsed.error).slice(0, 300);
-  }
+  if (payload === null) return checkSlashCommand(Object.fromEntries(form));
   let json: unknown;
   try {
     json = JSON.parse(payload);
   } catch {
     return "the payload is not JSON";
   }
+  return checkInteraction(json);
+}
+
+/**
+ * The same for a Socket Mode envelope's payload: the slash command's fields
+ * as a JSON object, or the interaction itself.
+ */
+export function checkSlackPayload(payload: unknown): string | undefined {
+  if (typeof payload !== "object" || payload === null || Array.isArray(payload)) return "the payload is not a JSON object";
+  return "command" in payload ? checkSlashCommand(payload) : checkInteraction(payload);
+}
+
+function checkSlashCommand(fields: unknown): string | undefined {
+  const parsed = slashCommand.safeParse(fields);
+  return parsed.success ? undefined : "not a slash command: " + z.prettifyError(parsed.error).slice(0, 300);
+}
+
+function checkInteraction(json: unknown): string | undefined {
   const parsed = z.union([blockActions, viewSubmission]).safeParse(json);
   return parsed.success ? undefined : "not an interaction testum handles: " + z.prettifyError(parsed.error).slice(0, 300);
 }

@@ -1,0 +1,85 @@
+import type slackWebApi from "@slack/web-api";
+import type { Logger } from "../../core/ports.js";
+
+type WebClient = InstanceType<typeof slackWebApi.WebClient>;
+
+/** User groups change rarely; one lookup per workspace a minute is plenty. */
+const GROUPS_TTL_MS = 60_000;
+/** The answer to Slack must not wait long for group membership. */
+const GROUPS_WAIT_MS = 800;
+
+/**
+ * The user groups a user belongs to, as testum identities
+ * (`slack:ORG:group:S…`, ORG being the Enterprise Grid org or the workspace), read with usergroups.list. Without the
+ * usergroups:read scope there are none, and testum says so once in its log.
+ */
+export function createGroupLookup(client: WebClient, log: Logger) {
+  const cache = new Map<string, { at: number; groups: Promise<Map<string, string[]>> }>();
+  let warned = false;
+  const load = async (team: string): Promise<Map<string, string[]>> => {
+    try {
+      const result = await client.usergroups.list({ team_id: team, include_users: true });
+      return new Map((result.usergroups ?? []).map((g) => [String(g.id), (g.users ?? []).map(String)]));
+    } catch (err) {
+      if (!warned) log.warn({ err }, "Slack user groups are unavailable (needs the usergroups:read scope); roles bound to groups do not apply");
+      warned = true;
+      return new Map();
+    }
+  };
+  return async (team: string, org: string, user: string): Promise<string[]> => {
+    let entry = cache.get(team);
+    if (!entry || Date.now() - entry.at > GROUPS_TTL_MS) {
+      entry = { at: Date.now(), groups: load(team) };
+      cache.set(team, entry);
+    }
+    const groups = await Promise.race([entry.groups, new Promise<Map<string, string[]>>((r) => setTimeout(() => r(new Map()), GROUPS_WAIT_MS))]);
+    return [...groups].filter(([, users]) => users.includes(user)).map(([id]) => `slack:${org}:group:${id}`);
+  };
+}
+
+/** A person's language changes rarely; ten minutes of cache keeps users.info calls few. */
+const LOCALE_TTL_MS = 10 * 60_000;
+/** A failed lookup (no users:read scope, a network blip) is tried again sooner. */
+const LOCALE_RETRY_MS = 60_000;
+/** Like the groups, the locale must not hold up the answer to Slack. */
+const LOCALE_WAIT_MS = 800;
+/** Past this many cached people, expired entries are swept on the next insert. */
+const LOCALE_CACHE_SWEEP = 5000;
+
+/**
+ * A user's locale (`ru-RU`, `en-US` …) from users.info with include_locale,
+ * cached per user. A lookup slower than LOCALE_WAIT_MS answers "unknown" this
+ * time (the default language) and fills the cache for the next request.
+ */
+export function createLocaleLookup(client: Pick<WebClient, "users">, log: Logger, waitMs = LOCALE_WAIT_MS) {
+  const cache = new Map<string, { until: number; locale: Promise<string | undefined> }>();
+  let warned = false;
+  const load = async (key: string, user: string): Promise<string | undefined> => {
+    try {
+      const result = await client.users.info({ user, include_locale: true });
+      return typeof result.user?.locale === "string" ? result.user.locale : undefined;
+    } catch (err) {
+      if (!warned) log.warn({ err }, "Slack users.info is unavailable (needs the users:read scope); replies use TESTUM_LANG");
+      warned = true;
+      const entry = cache.get(key);
+      if (entry) entry.until = Math.min(entry.until, Date.now() + LOCALE_RETRY_MS);
+      return undefined;
+    }
+  };
+  return async (team: string, user: string): Promise<string | undefined> => {
+    const key = `${team}:${user}`;
+    let entry = cache.get(key);
+    if (!entry || Date.now() > entry.until) {
+      if (cache.size >= LOCALE_CACHE_SWEEP) for (const [k, e] of cache) if (Date.now() > e.until) cache.delete(k);
+      entry = { until: Date.now() + LOCALE_TTL_MS, locale: load(key, user) };
+      cache.set(key, entry);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), waitMs)));
+    try {
+      return await Promise.race([entry.locale, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}
