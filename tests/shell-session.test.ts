@@ -70,7 +70,8 @@ describe("a long-lived shell session for warm commands", () => {
     expect(left).toMatchObject({ stdout: "early\nlate\n", stderr: "late-err\n", exitCode: 0 });
     const detached = await run(`nohup sleep ${S + 9} </dev/null >/dev/null 2>&1 & echo detached`);
     expect(detached).toMatchObject({ stdout: "detached\n", exitCode: 0 });
-    expect(await remoteProcesses(sleeps(9))).toHaveLength(1);
+    // The background shell may not have become `sleep` yet when the command returns.
+    await eventually("the detached sleep to be running", async () => (await remoteProcesses(sleeps(9))).length === 1);
     expect((await run("echo next")).stdout).toBe("next\n");
     await conn.capture(`pkill -x -f 'sleep ${S + 9}'`);
   });
