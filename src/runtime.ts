@@ -20,6 +20,7 @@ import type { Config } from "./core/config.js";
 import { connect, prepareDatabase, type Sql } from "./core/db.js";
 import type { LogStore, Logger } from "./core/ports.js";
 import { MessageBoard } from "./core/message-board.js";
+import { startDelivery } from "./core/jobs/outbox.js";
 import { startReaper } from "./core/reaper.js";
 import { stopLostJob } from "./core/remote-processes.js";
 import { startScheduler } from "./core/scheduler.js";
@@ -127,6 +128,18 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
   const cancels = createCancelBus(redis, prefix);
   const replay = createReplayGuard(redis, prefix);
   stops.push(() => queue.close());
+  // Every process delivers job messages to chat (see core/jobs/outbox.ts); stopped last, after the worker.
+  const delivery = startDelivery({
+    sql,
+    chat,
+    log,
+    owner: options.workerName ?? `${hostname()}:${process.pid}`,
+    onBacklog: (pending) => {
+      const total = Object.values(pending).reduce((a, b) => a + b, 0);
+      if (total > 0) log.warn({ undelivered: pending }, `chat is behind: ${total} job message(s) not shown yet; they are delivered as the platform allows`);
+    },
+  });
+  stops.push(() => delivery.stop());
   const metrics = createMetricsRoute({ sql, log, queueCounts: () => queue.counts(), token: config.METRICS_TOKEN });
   routes["/metrics"] = metrics;
 

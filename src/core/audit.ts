@@ -46,7 +46,7 @@ export function canonicalJson(value: unknown): string {
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
   }
-  return JSON.stringify(value instanceof Date ? value.toISOString() : value ?? null);
+  return JSON.stringify(value instanceof Date ? value.toISOString() : (value ?? null));
 }
 
 type Hashed = Pick<AuditRow, "seq" | "at" | "actor" | "actorName" | "channel" | "action" | "target" | "outcome" | "detail">;
@@ -73,7 +73,12 @@ export function rowHash(prevHash: string, row: Hashed): string {
  */
 export async function recordAudits(sql: Sql, entries: readonly AuditEntry[]): Promise<void> {
   if (entries.length === 0) return;
-  await transaction(sql, async (tx) => {
+  await transaction(sql, (tx) => appendAudits(tx, entries));
+}
+
+/** The same, inside the caller's transaction (with the change it records). */
+export async function appendAudits(tx: Sql, entries: readonly AuditEntry[]): Promise<void> {
+  {
     await tx`select pg_advisory_xact_lock(hashtext('testum:audit'))`;
     const [last] = await tx<{ seq: number; hash: string }[]>`select seq, hash from audit where seq is not null order by seq desc limit 1`;
     let seq = last?.seq ?? 0;
@@ -101,7 +106,7 @@ export async function recordAudits(sql: Sql, entries: readonly AuditEntry[]): Pr
     for (let at = 0; at < rows.length; at += 1000) {
       await tx`insert into audit ${tx(rows.slice(at, at + 1000) as never, "seq", "at", "actor", "actorName", "channel", "action", "target", "outcome", "detail", "prevHash", "hash")}`;
     }
-  });
+  }
 }
 
 export async function recordAudit(sql: Sql, entry: AuditEntry): Promise<void> {

@@ -114,6 +114,12 @@ export interface ThreadStart {
   readonly thread: string;
 }
 
+/** How long a post may wait for the shared budget and the platform's rate limits. */
+export interface SendOptions {
+  /** 0: never wait; throw RateLimitedError saying how long to wait instead (default: up to a minute). */
+  readonly maxWaitMs?: number;
+}
+
 /**
  * What every chat adapter implements. Every method is required; references
  * are opaque to callers. Methods throw RateLimitedError when the platform (or
@@ -125,9 +131,9 @@ export interface ChatAdapter {
   /** Shortest interval between two edits of one message. */
   readonly minEditIntervalMs: number;
   /** Posts a top-level message into a conversation and opens a thread on it. */
-  startThread(conversation: string, view: View, title: string): Promise<ThreadStart>;
+  startThread(conversation: string, view: View, title: string, options?: SendOptions): Promise<ThreadStart>;
   /** Posts a message into a thread; returns the message reference. */
-  post(thread: string, view: View): Promise<string>;
+  post(thread: string, view: View, options?: SendOptions): Promise<string>;
   /** Replaces a message's content. */
   edit(message: string, view: View): Promise<void>;
 }
@@ -143,8 +149,8 @@ function guarded(adapter: ChatAdapter): ChatAdapter {
   return {
     platform: adapter.platform,
     minEditIntervalMs: adapter.minEditIntervalMs,
-    startThread: async (conversation, view, title) => (assertNoTransaction(`a ${adapter.platform} post`), adapter.startThread(conversation, view, title)),
-    post: async (thread, view) => (assertNoTransaction(`a ${adapter.platform} post`), adapter.post(thread, view)),
+    startThread: async (conversation, view, title, options) => (assertNoTransaction(`a ${adapter.platform} post`), adapter.startThread(conversation, view, title, options)),
+    post: async (thread, view, options) => (assertNoTransaction(`a ${adapter.platform} post`), adapter.post(thread, view, options)),
     edit: async (message, view) => (assertNoTransaction(`a ${adapter.platform} edit`), adapter.edit(message, view)),
   };
 }

@@ -81,6 +81,19 @@ export class RateLimitedError extends TestumError {
   }
 }
 
+/**
+ * The chat platform could not be reached or answered with a server error
+ * (5xx, timeout, connection refused): nothing was refused, so the same call
+ * may work later. A refusal (unknown channel, missing permission) is a plain
+ * TestumError instead.
+ */
+export class ChatUnreachableError extends TestumError {
+  constructor(message: string | Message, options?: { cause?: unknown }) {
+    super("chat_unavailable", message, options);
+    this.name = "ChatUnreachableError";
+  }
+}
+
 /** Why an SSH attempt failed, told apart so chat can say exactly what happened. */
 /** `not_started`: the connection refused a new channel, so the command never ran. */
 export type SshFailure = "connect" | "auth" | "host_key_mismatch" | "not_started" | "other";

@@ -205,7 +205,7 @@ function lineCount(count: number, t: Translator): string {
 /** The live message in the thread: the tail of the output while the job runs, in the language of `t`. */
 export function renderLive(job: Job, host: string, state: LiveState, publicUrl: string, t: Translator = translator(job.lang)): View {
   const blocks: Block[] = [];
-  const active = state.status === "running" || state.status === "queued";
+  const active = state.status === "running" || state.status === "queued" || state.status === "awaiting_approval";
   const time = new Date(state.updatedAt).toISOString().slice(11, 19);
   if (state.tasks && state.tasks.length > 1) {
     const counts = countTasks(state.tasks);
@@ -227,6 +227,7 @@ export function renderLive(job: Job, host: string, state: LiveState, publicUrl: 
       : t("live.footer_done", { icon: STATUS_ICON[state.status], status: msg(`status.${state.status}`), host, lines });
   blocks.push({ type: "context", text: footer });
   if (active) blocks.push(cancelButton(job, t));
-  else blocks.push({ type: "links", links: [{ label: t("link.full_log"), url: logUrl(publicUrl, job) }] });
+  // A job that never started has no log to link to.
+  else if (job.startedAt) blocks.push({ type: "links", links: [{ label: t("link.full_log"), url: logUrl(publicUrl, job) }] });
   return { text: t("live.output_of", { id: job.id, host }), tone: STATUS_TONE[state.status], blocks, lang: t.lang };
 }

@@ -8,17 +8,7 @@ import { LANGS, msg, translate, type Lang, type MessageKey } from "./i18n.js";
  * Jobs: one row per request (the source of truth for its state) and a task
  * per target host. The queue only carries job ids.
  */
-export type JobStatus =
-  | "awaiting_approval"
-  | "queued"
-  | "running"
-  | "succeeded"
-  | "failed"
-  | "timed_out"
-  | "cancelled"
-  | "lost"
-  | "rejected"
-  | "expired";
+export type JobStatus = "awaiting_approval" | "queued" | "running" | "succeeded" | "failed" | "timed_out" | "cancelled" | "lost" | "rejected" | "expired";
 export type TaskStatus = JobStatus | "skipped";
 
 export const FINAL_STATUSES: readonly JobStatus[] = ["succeeded", "failed", "timed_out", "cancelled", "lost", "rejected", "expired"];
@@ -98,7 +88,12 @@ export interface NewJob {
 }
 
 export async function createJob(sql: Sql, input: NewJob): Promise<Job> {
-  return transaction(sql, async (tx) => {
+  return transaction(sql, (tx) => insertJob(tx, input));
+}
+
+/** Inserts a job and its tasks, inside the caller's transaction. */
+export async function insertJob(tx: Sql, input: NewJob): Promise<Job> {
+  {
     const [job] = await tx<Job[]>`
       insert into jobs (schedule_id, kind, command, target, requested_by, requested_by_name, conversation, log_token, timeout_ms, options,
                         status, approval_reasons, approval_hash, approvals_required, approval_expires_at, lang)
@@ -112,14 +107,10 @@ export async function createJob(sql: Sql, input: NewJob): Promise<Job> {
       await tx`insert into job_tasks (job_id, host_name, host_id) values (${job!.id}, ${host.name}, ${host.id})`;
     }
     return job!;
-  });
+  }
 }
 
-export async function setChatRefs(
-  sql: Sql,
-  jobId: number,
-  refs: { thread: string; parentMessage: string; liveMessage: string },
-): Promise<void> {
+export async function setChatRefs(sql: Sql, jobId: number, refs: { thread: string; parentMessage: string; liveMessage: string }): Promise<void> {
   await sql`
     update jobs set thread = ${refs.thread}, parent_message = ${refs.parentMessage}, live_message = ${refs.liveMessage}
     where id = ${jobId}`;

@@ -1,10 +1,11 @@
-import { expireApprovals, listDecisions, renderRequest } from "./approvals.js";
+import { expireApprovals } from "./approvals.js";
+import { jobEndAudit, noteInThread, SYSTEM } from "./jobs/lifecycle.js";
+import { refreshJobMessages } from "./jobs/messages.js";
 import { recordAudit } from "./audit.js";
 import type { ChatDirectory } from "./chat.js";
 import type { Sql } from "./db.js";
 import { msg, translator } from "./i18n.js";
-import { renderParent } from "./job-view.js";
-import { listTasks, reapLostJobs, type Job } from "./jobs.js";
+import { reapLostJobs, type Job } from "./jobs.js";
 import type { Logger } from "./ports.js";
 import { message } from "./replies.js";
 
@@ -38,37 +39,14 @@ export function startReaper(deps: ReaperDeps): { stop(): Promise<void>; sweep():
       const jobs = await reapLostJobs(sql, deps.staleMs ?? 45_000);
       for (const job of jobs) {
         log.warn({ job: job.id, worker: job.worker }, "job lost: its worker stopped sending heartbeats");
-        await recordAudit(sql, {
-          actor: "system",
-          channel: job.conversation,
-          action: "job.end",
-          target: job.target,
-          outcome: "lost",
-          detail: { job: job.id, worker: job.worker },
-        });
-        try {
-          const chat = deps.chat.adapterFor(job.conversation);
-          const t = translator(job.lang);
-          if (job.parentMessage) await chat.edit(job.parentMessage, renderParent(job, await listTasks(sql, job.id), deps.publicUrl, t));
-          if (job.thread) {
-            await chat.post(job.thread, { ...message(t("reaper.lost", { id: job.id, worker: job.worker ?? msg("word.unknown") }), undefined, "warning"), lang: t.lang });
-          }
-        } catch (err) {
-          log.error({ err, job: job.id }, "could not report a lost job in chat");
-        }
+        await recordAudit(sql, jobEndAudit(job, SYSTEM, "lost", { worker: job.worker }));
+        const t = translator(job.lang);
+        await refreshJobMessages(sql, job.id, deps.publicUrl);
+        await noteInThread(sql, job.id, "lost", { ...message(t("reaper.lost", { id: job.id, worker: job.worker ?? msg("word.unknown") }), undefined, "warning"), lang: t.lang });
         if (deps.stopLeftovers) await deps.stopLeftovers(job).catch((err: unknown) => log.error({ err, job: job.id }, "could not stop a lost job's commands"));
       }
-      for (const job of await expireApprovals(sql)) {
-        try {
-          const chat = deps.chat.adapterFor(job.conversation);
-          const tasks = await listTasks(sql, job.id);
-          const t = translator(job.lang);
-          if (job.approvalMessage) await chat.edit(job.approvalMessage, renderRequest(job, tasks.map((task) => task.hostName), await listDecisions(sql, job.id), t));
-          if (job.parentMessage) await chat.edit(job.parentMessage, renderParent(job, tasks, deps.publicUrl, t));
-        } catch (err) {
-          log.error({ err, job: job.id }, "could not report an expired approval in chat");
-        }
-      }
+      // Requests nobody decided in time: the request, the parent and the live message say so, without buttons.
+      for (const job of await expireApprovals(sql)) await refreshJobMessages(sql, job.id, deps.publicUrl);
       return jobs.length;
     } finally {
       running = false;

@@ -1,3 +1,4 @@
+import { noteInThread } from "./jobs/lifecycle.js";
 import type { ChatDirectory } from "./chat.js";
 import type { Sql } from "./db.js";
 import { getHostsById } from "./hosts.js";
@@ -72,15 +73,10 @@ export async function stopLostJob(deps: StopDeps, job: { id: number; thread: str
     }
   });
   await recordAudit(deps.sql, { actor: "system", channel: job.conversation, action: "job.stop_leftovers", target: job.target, outcome: outcomes.every((o) => o.result === "stopped" || o.result === "none") ? "stopped" : "incomplete", detail: { job: job.id, hosts: outcomes } });
-  if (job.thread) {
-    const t = translator(job.lang === "ru" ? "ru" : "en");
-    const lines = outcomes.map((o) => t(`reaper.remote.${o.result}`, { host: o.host, problem: o.problem ?? "" }));
-    const ok = outcomes.every((o) => o.result === "stopped" || o.result === "none");
-    try {
-      await deps.chat.adapterFor(job.thread).post(job.thread, { ...message(lines.join("\n"), undefined, ok ? "neutral" : "warning"), lang: t.lang });
-    } catch (err) {
-      deps.log.error({ err, job: job.id }, "could not say in chat whether a lost job's commands were stopped");
-    }
-  }
+  const t = translator(job.lang === "ru" ? "ru" : "en");
+  const lines = outcomes.map((o) => t(`reaper.remote.${o.result}`, { host: o.host, problem: o.problem ?? "" }));
+  const ok = outcomes.every((o) => o.result === "stopped" || o.result === "none");
+  // Said in the job's thread when chat takes it.
+  await noteInThread(deps.sql, job.id, "leftovers", { ...message(lines.join("\n"), undefined, ok ? "neutral" : "warning"), lang: t.lang });
   return outcomes;
 }

@@ -4,15 +4,16 @@ import { loadPrincipal, requireOnHosts } from "./access.js";
 import { approvalHash } from "./approvals.js";
 import { recordAudit } from "./audit.js";
 import type { ChatDirectory, View } from "./chat.js";
-import type { Sql } from "./db.js";
+import { transaction, type Sql } from "./db.js";
 import type { Host } from "./hosts.js";
 import { isTestumError } from "./errors.js";
 import { translator, type Translator } from "./i18n.js";
 import { renderSummary } from "./fanout.js";
 import { renderLive, renderParent } from "./job-view.js";
-import { createJob, listTasks, type Job, type Task } from "./jobs.js";
+import { listTasks, type Job, type Task } from "./jobs.js";
 import type { JobQueue, Logger } from "./ports.js";
-import { publish } from "./publish.js";
+import { queueJob, requestJob } from "./jobs/lifecycle.js";
+import { addMessages } from "./jobs/outbox.js";
 import { message } from "./replies.js";
 import { listRiskPatterns, riskMessages } from "./risk.js";
 import { getSchedule, missedBetween, type Schedule } from "./schedules.js";
@@ -119,32 +120,38 @@ export async function fireSchedule(deps: SchedulerDeps, scheduleId: number, at: 
   const options = { ...scheduleOptions(schedule), schedule: { id: schedule.id, name: schedule.name }, ...(note ? { note } : {}) };
   // A risky schedule run by hand asks again: its approval covers its fires, not runs on demand.
   const ask = reason === "manual" && reasons.length > 0;
-  const job = await createJob(sql, {
-    command: schedule.command,
-    target: schedule.target,
-    hosts,
-    requestedBy: schedule.owner,
-    requestedByName: schedule.ownerName ?? undefined,
-    conversation: schedule.channel,
-    timeoutMs: schedule.timeoutMs,
-    scheduleId: schedule.id,
-    lang: schedule.lang,
-    options,
-    approval: ask
-      ? {
-          reasons: reasons.map((r) => t(r.key, r.params)),
-          hash: approvalHash({ kind: "command", command: schedule.command }, hosts, options),
-          required: deps.approvalsRequired ?? schedule.approvalsRequired,
-          expiresAt: new Date(Date.now() + (deps.approvalTtlMs ?? 30 * 60_000)),
-        }
-      : undefined,
-  });
+  // Reports that only post on change, or while muted, run without chat messages; the end decides.
+  const quiet = (schedule.onChange || schedule.muted) && !ask;
+  const job = await requestJob(
+    sql,
+    {
+      command: schedule.command,
+      target: schedule.target,
+      hosts,
+      requestedBy: schedule.owner,
+      requestedByName: schedule.ownerName ?? undefined,
+      conversation: schedule.channel,
+      timeoutMs: schedule.timeoutMs,
+      scheduleId: schedule.id,
+      lang: schedule.lang,
+      options,
+      approval: ask
+        ? {
+            reasons: reasons.map((r) => t(r.key, r.params)),
+            hash: approvalHash({ kind: "command", command: schedule.command }, hosts, options),
+            required: deps.approvalsRequired ?? schedule.approvalsRequired,
+            expiresAt: new Date(Date.now() + (deps.approvalTtlMs ?? 30 * 60_000)),
+          }
+        : undefined,
+    },
+    undefined,
+    deps.publicUrl,
+    quiet,
+  );
   // The job is the fire's now: the next fire waits for its end (no overlap).
   await sql`update schedule_fires set outcome = 'queued', job_id = ${job.id} where schedule_id = ${scheduleId} and fire_at = ${at}`;
   try {
-    // Reports that only post on change, or while muted, run without chat messages; the end decides.
-    if ((schedule.onChange || schedule.muted) && !ask) await deps.queue.enqueue(job.id);
-    else await publish(deps, job, hosts);
+    if (!ask) await queueJob(sql, deps.queue, job, deps.publicUrl, deps.log);
   } catch (err) {
     await outcome("failed", job);
     throw err;
@@ -173,7 +180,8 @@ export async function afterScheduledJob(deps: Pick<SchedulerDeps, "sql" | "chat"
   const fingerprint = runFingerprint(tasks);
   const failed = job.status !== "succeeded";
   const failures = failed ? schedule.consecutiveFailures + 1 : 0;
-  const posted = job.parentMessage !== null;
+  // Whether the run has messages of its own (a report that runs only on change has none until it is told).
+  const [{ posted }] = (await sql`select exists (select 1 from job_messages where job_id = ${job.id} and slot = 'parent') as posted`) as unknown as [{ posted: boolean }];
   const changed = schedule.lastOutputHash !== fingerprint;
   const t = translator(job.lang);
   let muted = schedule.muted;
@@ -196,19 +204,22 @@ export async function afterScheduledJob(deps: Pick<SchedulerDeps, "sql" | "chat"
     where id = ${schedule.id}`;
   // The next fire may start now: this run's bookkeeping is done.
   await sql`update schedule_fires set outcome = 'done' where job_id = ${job.id}`;
-  try {
-    const chat = deps.chat.adapterFor(schedule.channel);
-    const title = t("schedule.thread_title", { name: schedule.name });
-    if (report) {
-      const start = await chat.startThread(schedule.channel, renderParent(job, tasks, deps.publicUrl, t), title);
-      const detail = tasks.length === 1 ? finalLive(deps, job, tasks[0]!, t) : renderSummary(job, tasks, deps.publicUrl, t);
-      await chat.post(start.thread, detail);
-      for (const note of notes) await chat.post(start.thread, { ...message(note), lang: t.lang });
-    } else {
-      for (const note of notes) await chat.startThread(schedule.channel, { ...message(note, undefined, muted ? "warning" : "success"), lang: t.lang }, title);
-    }
-  } catch (err) {
-    deps.log.error({ err, schedule: schedule.id, job: job.id }, "could not post a scheduled report");
+  const title = t("schedule.thread_title", { name: schedule.name });
+  const tone = muted ? "warning" : "success";
+  if (report) {
+    const detail = tasks.length === 1 ? finalLive(deps, job, tasks[0]!, t) : renderSummary(job, tasks, deps.publicUrl, t);
+    await transaction(sql, (tx) => addMessages(tx, job.id, schedule.channel, [
+      { slot: "parent", view: renderParent(job, tasks, deps.publicUrl, t), title },
+      { slot: "live", view: detail },
+      ...notes.map((note, i) => ({ slot: `note:schedule-${i}` as const, view: { ...message(note), lang: t.lang } })),
+    ]));
+  } else if (notes.length > 0) {
+    await addMessages(
+      sql,
+      job.id,
+      schedule.channel,
+      notes.map((note, i) => ({ slot: `note:schedule-${i}` as const, view: { ...message(note, undefined, tone), lang: t.lang }, title, startsThread: true })),
+    );
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Sql } from "./db.js";
+import { undelivered } from "./jobs/outbox.js";
 import { missedBetween } from "./schedules.js";
 
 /**
@@ -18,6 +19,8 @@ export interface Stats {
   readonly scheduleFires: ReadonlyArray<{ readonly outcome: string; readonly count: number }>;
   /** Fires of active schedules due in the last day (and a minute ago or more) that no process ran. */
   readonly scheduleMissed: number;
+  /** Job messages whose newest state chat does not show yet, by platform. */
+  readonly undelivered: Readonly<Record<string, number>>;
 }
 
 /** A fire is missed once it is this late (a fire takes a moment to be recorded). */
@@ -28,7 +31,7 @@ const MISSED_WINDOW_MS = 86_400_000;
 const MISSED_STEPS = 1440;
 
 export async function readStats(sql: Sql, now = new Date()): Promise<Stats> {
-  const [jobs, [queued], [pending], [audit], fires, schedules] = await Promise.all([
+  const [jobs, [queued], [pending], [audit], fires, schedules, behind] = await Promise.all([
     sql<{ status: string; platform: string; count: number }[]>`
       select status, split_part(conversation, ':', 1) as platform, count(*)::int as count from jobs group by 1, 2 order by 1, 2`,
     sql<{ seconds: number | null }[]>`
@@ -41,6 +44,7 @@ export async function readStats(sql: Sql, now = new Date()): Promise<Stats> {
       select coalesce(outcome, 'unknown') as outcome, count(*)::int as count from schedule_fires group by 1 order by 1`,
     sql<{ cron: string; timezone: string; since: Date }[]>`
       select cron, timezone, coalesce(last_fire_at, created_at) as since from schedules where not paused`,
+    undelivered(sql),
   ]);
   const before = new Date(now.getTime() - MISSED_AFTER_MS);
   const windowStart = new Date(before.getTime() - MISSED_WINDOW_MS);
@@ -61,5 +65,6 @@ export async function readStats(sql: Sql, now = new Date()): Promise<Stats> {
     auditRows: audit?.rows ?? 0,
     scheduleFires: fires,
     scheduleMissed,
+    undelivered: behind,
   };
 }

@@ -1,6 +1,6 @@
 import { setMaxListeners } from "node:events";
 import { recordAudit, recordAudits, type AuditEntry } from "../core/audit.js";
-import type { ChatAdapter, ChatDirectory } from "../core/chat.js";
+import type { ChatDirectory, View } from "../core/chat.js";
 import { mapLimit, Semaphore, within } from "../core/concurrency.js";
 import type { Sql } from "../core/db.js";
 import { renderReport, renderSummary } from "../core/fanout.js";
@@ -22,7 +22,8 @@ import {
   type Task,
   type TaskStatus,
 } from "../core/jobs.js";
-import { LiveMessage } from "../core/live.js";
+import { jobEndAudit } from "../core/jobs/lifecycle.js";
+import { setViews } from "../core/jobs/outbox.js";
 import { ProcessRecorder } from "../core/remote-processes.js";
 import { LOG_GRACE_MS, settleUpload } from "../core/log-upload.js";
 import type { CancelBus, LogStore, Logger } from "../core/ports.js";
@@ -44,6 +45,7 @@ export interface RunnerDeps {
   /** Most hosts this worker runs commands on at once, over all its jobs. */
   readonly hostSlots?: number;
   readonly heartbeatMs?: number;
+  /** Shortest interval between two recorded views of a running job's messages (default 1 s). */
   readonly renderEveryMs?: number;
   readonly sshReadyTimeoutMs?: number;
   /** How long an unused SSH connection stays open for the next job. */
@@ -101,15 +103,6 @@ export function createJobRunner(deps: RunnerDeps) {
   let stopping = false;
   const unsubscribe = deps.cancels?.subscribe((jobId) => cancellers.get(jobId)?.abort());
 
-  function chatFor(job: Job): ChatAdapter | undefined {
-    try {
-      return deps.chat.adapterFor(job.conversation);
-    } catch (err) {
-      log.error({ err, job: job.id }, "no chat adapter for this job's conversation; running it without chat updates");
-      return undefined;
-    }
-  }
-
   function run(jobId: number): Promise<JobStatus | undefined> {
     const running = runJob(jobId);
     active.add(running);
@@ -144,9 +137,6 @@ export function createJobRunner(deps: RunnerDeps) {
       );
     }, deps.heartbeatMs ?? HEARTBEAT_MS);
 
-    const chat = chatFor(job);
-    const parent = chat && job.parentMessage ? new LiveMessage(chat, job.parentMessage, { log }) : undefined;
-    const live = chat && job.liveMessage ? new LiveMessage(chat, job.liveMessage, { log }) : undefined;
     const tasks = new Map((await listTasks(sql, job.id)).map((t) => [t.hostName, t]));
     const single = tasks.size === 1;
     let latest: { host: string; tail: TailBuffer } | undefined;
@@ -164,28 +154,36 @@ export function createJobRunner(deps: RunnerDeps) {
         void sql`update job_tasks set tail = ${text} where job_id = ${job.id} and host_name = ${host} and status = 'running'`.catch((err: unknown) => log.warn({ err }, "could not save a live tail"));
       }
     };
+    // The job's messages are rows of desired state (see core/jobs/outbox.ts): written here about
+    // once a second, newest wins, and delivered to chat as chat allows. A job never waits for chat.
+    let writing: Promise<void> = Promise.resolve();
+    let lastWrite = 0;
     const paint = () => {
       const current = [...tasks.values()];
-      parent?.update(renderParent(job, current, deps.publicUrl, t));
       const snapshot = latest?.tail.snapshot() ?? { lines: [], omitted: 0 };
-      live?.update(
-        renderLive(job, single ? current[0]!.hostName : t("view.n_hosts", { count: current.length }), {
-          ...snapshot,
-          lineCount: latest?.tail.lineCount ?? 0,
-          status: "running",
-          updatedAt: Date.now(),
-          tasks: single ? undefined : current,
-          showing: latest?.host,
-        }, deps.publicUrl, t),
-      );
+      const views = {
+        parent: renderParent(job, current, deps.publicUrl, t),
+        live: renderLive(
+          job,
+          single ? current[0]!.hostName : t("view.n_hosts", { count: current.length }),
+          { ...snapshot, lineCount: latest?.tail.lineCount ?? 0, status: "running", updatedAt: Date.now(), tasks: single ? undefined : current, showing: latest?.host },
+          deps.publicUrl,
+          t,
+        ),
+      };
+      writing = setViews(sql, job.id, views).catch((err: unknown) => log.warn({ err, job: job.id }, "could not record the job's live view"));
     };
+    let painting = false;
     const painter = setInterval(() => {
-      if (dirty) {
+      if (dirty && !painting && Date.now() - lastWrite >= (deps.renderEveryMs ?? 1000)) {
         dirty = false;
+        painting = true;
+        lastWrite = Date.now();
         paint();
+        void writing.finally(() => (painting = false));
       }
       saveTails();
-    }, deps.renderEveryMs ?? 250);
+    }, 100);
 
     const options = optionsOf(job);
     const recorder = new TaskRecorder(sql, job.id);
@@ -269,11 +267,12 @@ export function createJobRunner(deps: RunnerDeps) {
       await finishJob(sql, job.id, status, cancel.signal.aborted && stopping ? t("jobs.error.shutdown") : undefined);
       const ended = await getJob(sql, job.id);
       await writeReport(ended, finalTasks, t);
-      await recordAudit(sql, { actor: job.requestedBy, actorName: job.requestedByName ?? undefined, channel: job.conversation, action: "job.end", target: job.target, outcome: ended.status, detail: { job: job.id, cancelledBy: ended.cancelledBy } });
+      await recordAudit(sql, jobEndAudit(ended, { actor: job.requestedBy, actorName: job.requestedByName ?? undefined }, ended.status, { cancelledBy: ended.cancelledBy, worker: deps.workerName }));
       const durationMs = (ended.finishedAt?.getTime() ?? Date.now()) - (ended.startedAt ?? job.createdAt).getTime();
       log.info({ ...who, outcome: ended.status, durationMs, hosts: finalTasks.length }, `job #${job.id} ${ended.status} after ${(durationMs / 1000).toFixed(1)} s: ${job.requestedBy} on ${job.target}`);
       clearInterval(painter);
-      await showFinal(ended, finalTasks, live, parent, latest?.tail, t);
+      await writing;
+      await showFinal(ended, finalTasks, latest?.tail, t);
       if (ended.scheduleId !== null) {
         await afterScheduledJob(deps, ended).catch((err: unknown) => log.error({ err, job: job.id }, "scheduled report bookkeeping failed"));
       }
@@ -297,27 +296,17 @@ export function createJobRunner(deps: RunnerDeps) {
     }
   }
 
-  async function showFinal(
-    job: Job,
-    tasks: readonly Task[],
-    live: LiveMessage | undefined,
-    parent: LiveMessage | undefined,
-    tail: TailBuffer | undefined,
-    t: Translator,
-  ): Promise<void> {
-    const jobs: Array<Promise<boolean>> = [];
-    if (live) {
-      if (tasks.length === 1) {
-        const task = tasks[0]!;
-        const snapshot = tail?.snapshot() ?? { lines: [], omitted: 0 };
-        jobs.push(live.finish(renderLive(job, task.hostName, { ...snapshot, lineCount: task.logLines ?? 0, status: task.status, updatedAt: Date.now() }, deps.publicUrl, t)));
-      } else {
-        jobs.push(live.finish(renderSummary(job, tasks, deps.publicUrl, t)));
-      }
+  /** Records the final views; chat shows them when it can. */
+  async function showFinal(job: Job, tasks: readonly Task[], tail: TailBuffer | undefined, t: Translator): Promise<void> {
+    let live: View;
+    if (tasks.length === 1) {
+      const task = tasks[0]!;
+      const snapshot = tail?.snapshot() ?? { lines: [], omitted: 0 };
+      live = renderLive(job, task.hostName, { ...snapshot, lineCount: task.logLines ?? 0, status: task.status, updatedAt: Date.now() }, deps.publicUrl, t);
+    } else {
+      live = renderSummary(job, tasks, deps.publicUrl, t);
     }
-    if (parent) jobs.push(parent.finish(renderParent(job, tasks, deps.publicUrl, t)));
-    const delivered = await Promise.all(jobs);
-    if (delivered.includes(false)) log.error({ job: job.id }, "the final status could not be shown in chat");
+    await setViews(sql, job.id, { parent: renderParent(job, tasks, deps.publicUrl, t), live });
   }
 
   return {

@@ -1,5 +1,5 @@
 import { DiscordAPIError, HTTPError, RateLimitError } from "@discordjs/rest";
-import { RateLimitedError, TestumError } from "../../core/errors.js";
+import { ChatUnreachableError, RateLimitedError, TestumError } from "../../core/errors.js";
 import { english, msg, say, type Message } from "../../core/i18n.js";
 import type { RateBudget } from "../../core/ports.js";
 
@@ -70,13 +70,14 @@ export async function translateError(err: unknown, budget: RateBudget): Promise<
     await budget.block(err.global || err.scope === "global" ? GLOBAL_KEY : channelKey(err.majorParameter), ms);
     return new RateLimitedError(ms);
   }
+  if (err instanceof DiscordAPIError && err.status >= 500) return new ChatUnreachableError(msg("adapter.discord.http_error", { status: err.status }), { cause: err });
   if (err instanceof DiscordAPIError) return new DiscordRefusedError(discordErrorMessage(err), err.code, err.status, err);
   if (err instanceof HTTPError) {
-    return new TestumError("chat_unavailable", msg("adapter.discord.http_error", { status: err.status }), { cause: err });
+    return new ChatUnreachableError(msg("adapter.discord.http_error", { status: err.status }), { cause: err });
   }
   // The call never got through: a timeout, or a socket error carrying a system code (ECONNREFUSED, UND_ERR_…).
   if (err instanceof Error && (err.name === "AbortError" || typeof (err as { code?: unknown }).code === "string")) {
-    return new TestumError("chat_unavailable", msg("adapter.discord.unreachable"), { cause: err });
+    return new ChatUnreachableError(msg("adapter.discord.unreachable"), { cause: err });
   }
   return err;
 }

@@ -1,6 +1,6 @@
 import { API } from "@discordjs/core/http-only";
 import { REST } from "@discordjs/rest";
-import type { ChatAdapter } from "../../core/chat.js";
+import type { ChatAdapter, SendOptions } from "../../core/chat.js";
 import { RateLimitedError } from "../../core/errors.js";
 import type { Logger, RateBudget, RateRule } from "../../core/ports.js";
 import { truncate } from "../../core/tail.js";
@@ -66,8 +66,8 @@ export function createDiscordChat(api: API, budget: RateBudget, log?: Logger): C
   }
 
   /** For calls that must happen (new messages, threads): waits for both budgets and through rate limits. */
-  const send = <T>(channel: string, call: () => Promise<T>): Promise<T> =>
-    paced(budget, channelKey(channel), CHANNEL_RULE, () => paced(budget, GLOBAL_KEY, GLOBAL_RULE, () => request(call)));
+  const send = <T>(channel: string, call: () => Promise<T>, options?: SendOptions): Promise<T> =>
+    paced(budget, channelKey(channel), CHANNEL_RULE, () => paced(budget, GLOBAL_KEY, GLOBAL_RULE, () => request(call), options?.maxWaitMs), options?.maxWaitMs);
 
   /** For edits: a newer frame replaces this one, so a rate limit is reported rather than waited out. */
   async function attempt<T>(channel: string, call: () => Promise<T>): Promise<T> {
@@ -97,11 +97,12 @@ export function createDiscordChat(api: API, budget: RateBudget, log?: Logger): C
   return {
     platform: "discord",
     minEditIntervalMs: MIN_EDIT_INTERVAL_MS,
-    async startThread(conversation, view, title) {
+    async startThread(conversation, view, title, options) {
       const { guild, channel } = decodeRef(conversation);
-      const parent = await send(channel, () => api.channels.createMessage(channel, renderMessage(view)));
+      const parent = await send(channel, () => api.channels.createMessage(channel, renderMessage(view)), options);
       const message = encodeMessage(guild, channel, parent.id);
       try {
+        // The message is posted: its thread is made now, waiting for the budget if need be.
         const thread = await send(channel, () =>
           api.channels.createThread(channel, { name: threadName(title), auto_archive_duration: AUTO_ARCHIVE_MINUTES }, parent.id),
         );
@@ -114,9 +115,9 @@ export function createDiscordChat(api: API, budget: RateBudget, log?: Logger): C
         throw err;
       }
     },
-    async post(thread, view) {
+    async post(thread, view, options) {
       const { guild, channel } = decodeRef(thread);
-      const posted = await send(channel, () => api.channels.createMessage(channel, renderMessage(view)));
+      const posted = await send(channel, () => api.channels.createMessage(channel, renderMessage(view)), options);
       return encodeMessage(guild, channel, posted.id);
     },
     async edit(message, view) {

@@ -69,6 +69,16 @@ export function createMetricsRoute(deps: MetricsDeps): (req: IncomingMessage, re
   single("testum_schedule_approvals_pending", "Schedules whose risky command waits for approval.", (s) => s.approvalsPending.schedules);
   single("testum_audit_rows", "Rows in the audit log.", (s) => s.auditRows);
   single("testum_schedule_missed_fires", "Fires of active schedules due in the last day that no process ran.", (s) => s.scheduleMissed);
+  new Gauge({
+    name: "testum_chat_undelivered_messages",
+    help: "Job messages whose newest state the chat platform does not show yet (rate limited, unavailable, or on their way).",
+    labelNames: ["platform"] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [platform, count] of Object.entries(stats?.undelivered ?? {})) this.set({ platform }, count);
+    },
+  });
   const up = new Gauge({
     name: "testum_metrics_source_up",
     help: "1 when the last scrape could read this source (postgres, redis); 0 when its series are stale.",

@@ -37,6 +37,8 @@ export function createSlackClient(settings: SlackSettings, log: Logger, fetch?: 
     // rate limits surface as errors, and testum's own pacing decides.
     rejectRateLimitedCalls: true,
     retryConfig: { retries: 2, minTimeout: 250, maxTimeout: 2000 },
+    // Every call ends: a platform that does not answer is tried again later, never waited on.
+    timeout: 10_000,
     logger: boltLogger(log),
   });
 }
@@ -87,22 +89,28 @@ export function createSlackChat(client: WebClient, budget: RateBudget): ChatAdap
   return {
     platform: "slack",
     minEditIntervalMs: MIN_EDIT_INTERVAL_MS,
-    async startThread(conversation, view) {
+    async startThread(conversation, view, _title, options) {
       const { team, channel } = decodeRef(conversation);
       const key = `slack:${team}:${channel}:post`;
-      const result = await paced(budget, key, POST_RULE, () =>
-        mapErrors(budget, key, () => client.chat.postMessage({ channel, ...renderView(view), unfurl_links: false, unfurl_media: false })),
+      const result = await paced(
+        budget,
+        key,
+        POST_RULE,
+        () => mapErrors(budget, key, () => client.chat.postMessage({ channel, ...renderView(view), unfurl_links: false, unfurl_media: false })),
+        options?.maxWaitMs,
       );
       const ref = encodeMessage(team, channel, String(result.ts));
       return { message: ref, thread: ref };
     },
-    async post(thread, view) {
+    async post(thread, view, options) {
       const { team, channel, ts } = decodeMessage(thread);
       const key = `slack:${team}:${channel}:post`;
-      const result = await paced(budget, key, POST_RULE, () =>
-        mapErrors(budget, key, () =>
-          client.chat.postMessage({ channel, thread_ts: ts, ...renderView(view), unfurl_links: false, unfurl_media: false }),
-        ),
+      const result = await paced(
+        budget,
+        key,
+        POST_RULE,
+        () => mapErrors(budget, key, () => client.chat.postMessage({ channel, thread_ts: ts, ...renderView(view), unfurl_links: false, unfurl_media: false })),
+        options?.maxWaitMs,
       );
       return encodeMessage(team, channel, String(result.ts));
     },

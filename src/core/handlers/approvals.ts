@@ -1,29 +1,21 @@
-import { approvalHash, listDecisions, renderRequest } from "../approvals.js";
+import { approvalHash, } from "../approvals.js";
 import { displayName, type Inbound, type Reply } from "../chat.js";
 import { NotAllowedError, TestumError } from "../errors.js";
 import { transaction } from "../db.js";
 import type { Host } from "../hosts.js";
 import { msg, say, translator } from "../i18n.js";
-import { renderParent } from "../job-view.js";
-import { finishJob, getJob, listTasks, type Job } from "../jobs.js";
+import { recordAudit } from "../audit.js";
+import type { Job } from "../jobs.js";
+import { jobEndAudit, queueJob, SYSTEM } from "../jobs/lifecycle.js";
+import { refreshJobMessages } from "../jobs/messages.js";
 import { privateText } from "../replies.js";
 import { listRiskPatterns, riskMessages } from "../risk.js";
 import { resolveTarget } from "../targets.js";
 import type { Handler, HandlerContext } from "./context.js";
 
-/**
- * Shows the request as it is now, and the parent too unless a worker is about
- * to take the job (it then keeps the parent up to date itself). Both are in
- * the requester's language, whoever decided.
- */
+/** Shows the request, the parent and the live message as they are now, in the requester's language. */
 export async function refreshApproval(ctx: HandlerContext, jobId: number, note?: string): Promise<void> {
-  const job = await getJob(ctx.sql, jobId);
-  const tasks = await listTasks(ctx.sql, job.id);
-  const t = translator(job.lang);
-  if (job.approvalMessage) {
-    ctx.messages.show(job.approvalMessage, renderRequest(job, tasks.map((task) => task.hostName), await listDecisions(ctx.sql, job.id), t, note));
-  }
-  if (job.parentMessage && job.status !== "queued") ctx.messages.show(job.parentMessage, renderParent(job, tasks, ctx.settings.publicUrl, t));
+  await refreshJobMessages(ctx.sql, jobId, ctx.settings.publicUrl, note);
 }
 
 /**
@@ -94,6 +86,7 @@ export async function decide(ctx: HandlerContext, event: Inbound, job: Job, deci
     await sql`
       update jobs set status = 'rejected', finished_at = now(), error = ${said}
       where id = ${job.id} and status = 'awaiting_approval'`;
+    await recordAudit(sql, jobEndAudit(job, actorCause(actor), "rejected", { reason: reason ?? null }));
     await refreshApproval(ctx, job.id);
     return privateText(ctx.t("approval.you_rejected", { id: job.id }));
   }
@@ -109,6 +102,7 @@ export async function decide(ctx: HandlerContext, event: Inbound, job: Job, deci
     if (now.length === 0) {
       const t = translator(job.lang);
       await sql`update jobs set status = 'rejected', finished_at = now(), error = ${t("approval.no_hosts_error")} where id = ${job.id} and status = 'awaiting_approval'`;
+      await recordAudit(sql, jobEndAudit(job, SYSTEM, "rejected", { reason: "no hosts" }));
       await refreshApproval(ctx, job.id, t("approval.no_hosts_note", { target: job.target }));
       return privateText(ctx.t("approval.no_hosts_reply", { id: job.id }), "warning");
     }
@@ -117,18 +111,14 @@ export async function decide(ctx: HandlerContext, event: Inbound, job: Job, deci
   // Only one decision moves the job on, however many approvers click at once.
   const started = await sql`update jobs set status = 'queued' where id = ${job.id} and status = 'awaiting_approval' returning id`;
   if (started.length === 0) return privateText(ctx.t("approval.raced", { id: job.id }));
-  try {
-    await ctx.queue.enqueue(job.id);
-  } catch (err) {
-    ctx.log.error({ err, job: job.id }, "approved job could not be queued");
-    await finishJob(sql, job.id, "failed", translator(job.lang)("approval.queue_unavailable_error"));
-    await refreshApproval(ctx, job.id);
-    throw new TestumError("chat_unavailable", msg("approval.not_queued", { id: job.id }));
-  }
   await ctx.audit("approval.granted", "queued", job.target, { job: job.id });
+  // The request shows the approval now; the worker takes the parent and the live message from here.
   await refreshApproval(ctx, job.id);
+  await queueJob(sql, ctx.queue, job, ctx.settings.publicUrl, ctx.log);
   return privateText(ctx.t("approval.you_approved_runs", { id: job.id }), "success");
 }
+
+const actorCause = (actor: { id: string; name?: string | undefined }) => ({ actor: actor.id, actorName: actor.name });
 
 export const approve: Handler<"approve"> = (ctx, event, _cmd, scope) => decide(ctx, event, scope.job!, "approve");
 export const reject: Handler<"reject"> = (ctx, event, cmd, scope) => decide(ctx, event, scope.job!, "reject", cmd.reason);

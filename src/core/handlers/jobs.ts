@@ -5,9 +5,11 @@ import { displayName, type Reply } from "../chat.js";
 import { formatDuration } from "../duration.js";
 import { TestumError } from "../errors.js";
 import { compactNames, countsLine, countTasks, groupResults, reportUrl } from "../fanout.js";
-import { msg, translator } from "../i18n.js";
-import { logUrl, renderParent } from "../job-view.js";
-import { getJob, listTasks, recentJobs, requestCancel, type Job } from "../jobs.js";
+import { msg, } from "../i18n.js";
+import { logUrl } from "../job-view.js";
+import { listTasks, recentJobs, requestCancel, type Job } from "../jobs.js";
+import { jobEndAudit } from "../jobs/lifecycle.js";
+import { refreshJobMessages } from "../jobs/messages.js";
 import { listing, privateReply, privateText } from "../replies.js";
 import type { Handler, HandlerContext } from "./context.js";
 
@@ -22,10 +24,9 @@ export async function cancelJob(ctx: HandlerContext, job: Job): Promise<Reply> {
     await ctx.cancels.publish(job.id).catch((err: unknown) => ctx.log.warn({ err }, "cancel could not be published; the worker sees it at its next heartbeat"));
     return privateText(ctx.t("jobs.cancelling", { id: job.id }), "warning");
   }
-  // It had not started: nothing runs, and the messages say so now.
-  const ended = await getJob(ctx.sql, job.id);
-  if (ended.parentMessage) ctx.messages.show(ended.parentMessage, renderParent(ended, await listTasks(ctx.sql, job.id), ctx.settings.publicUrl, translator(ended.lang)));
-  await recordAudit(ctx.sql, { actor: principal.actor.id, channel: job.conversation, action: "job.end", target: job.target, outcome: "cancelled", detail: { job: job.id } });
+  // It had not started: nothing runs, and the messages say so (the request loses its buttons too).
+  await recordAudit(ctx.sql, jobEndAudit(job, { actor: principal.actor.id, actorName: principal.actor.name }, "cancelled", { cancelledBy: by }));
+  await refreshJobMessages(ctx.sql, job.id, ctx.settings.publicUrl);
   return privateText(ctx.t("jobs.cancelled_before_start", { id: job.id }), "warning");
 }
 

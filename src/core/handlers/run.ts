@@ -5,8 +5,7 @@ import type { RunFlags } from "../commands.js";
 import { compactNames } from "../fanout.js";
 import type { Host } from "../hosts.js";
 import { english, say } from "../i18n.js";
-import { createJob } from "../jobs.js";
-import { publish } from "../publish.js";
+import { queueJob, requestJob } from "../jobs/lifecycle.js";
 import { listing, privateReply, privateText } from "../replies.js";
 import { listRiskPatterns, riskMessages } from "../risk.js";
 import type { Handler, HandlerContext } from "./context.js";
@@ -30,41 +29,53 @@ export async function submit(ctx: HandlerContext, event: Inbound, input: Submiss
   const reasons = risks.map((r) => say(t, r));
   if (input.dryRun) {
     return privateReply(
-      listing(
-        t("run.dry_run", { target: input.target, count: hosts.length }),
-        [compactNames(hosts.map((h) => h.name)), ...(reasons.length ? ["", t("run.would_need_approval"), ...reasons.map((r) => `• ${r}`)] : [])],
-      ),
+      listing(t("run.dry_run", { target: input.target, count: hosts.length }), [
+        compactNames(hosts.map((h) => h.name)),
+        ...(reasons.length ? ["", t("run.would_need_approval"), ...reasons.map((r) => `• ${r}`)] : []),
+      ]),
     );
   }
-  const job = await createJob(sql, {
-    kind: input.kind,
-    command: input.command,
-    target: input.target,
-    hosts,
-    requestedBy: event.actor.id,
-    requestedByName: event.actor.name,
-    conversation: event.conversation,
-    timeoutMs,
-    options,
-    lang: ctx.lang,
-    approval:
-      reasons.length === 0
-        ? undefined
-        : {
-            reasons,
-            hash: approvalHash(input, hosts, options),
-            required: settings.approvalsRequired,
-            expiresAt: new Date(Date.now() + settings.approvalTtlMs),
-          },
-  });
-  await ctx.audit("job.request", reasons.length ? "approval_required" : "accepted", input.target, {
-    job: job.id,
-    kind: input.kind,
-    command: label,
-    hosts: hosts.length <= 50 ? hosts.map((h) => h.name) : compactNames(hosts.map((h) => h.name)),
-    ...(risks.length ? { reasons: risks.map((r) => say(english, r)) } : {}),
-  });
-  await publish({ ...ctx, publicUrl: settings.publicUrl }, job, hosts);
+  // The job, its audit record and its chat messages are written together; chat shows them when it can.
+  const job = await requestJob(
+    sql,
+    {
+      kind: input.kind,
+      command: input.command,
+      target: input.target,
+      hosts,
+      requestedBy: event.actor.id,
+      requestedByName: event.actor.name,
+      conversation: event.conversation,
+      timeoutMs,
+      options,
+      lang: ctx.lang,
+      approval:
+        reasons.length === 0
+          ? undefined
+          : {
+              reasons,
+              hash: approvalHash(input, hosts, options),
+              required: settings.approvalsRequired,
+              expiresAt: new Date(Date.now() + settings.approvalTtlMs),
+            },
+    },
+    {
+      actor: event.actor.id,
+      actorName: event.actor.name,
+      channel: event.conversation,
+      action: "job.request",
+      target: input.target,
+      outcome: reasons.length ? "approval_required" : "accepted",
+      detail: {
+        kind: input.kind,
+        command: label,
+        hosts: hosts.length <= 50 ? hosts.map((h) => h.name) : compactNames(hosts.map((h) => h.name)),
+        ...(risks.length ? { reasons: risks.map((r) => say(english, r)) } : {}),
+      },
+    },
+    settings.publicUrl,
+  );
+  if (job.status === "queued") await queueJob(sql, ctx.queue, job, settings.publicUrl, ctx.log);
   const where = hosts.length === 1 ? hosts[0]!.name : t("view.n_hosts", { count: hosts.length });
   if (reasons.length === 0) return privateText(t("run.queued", { id: job.id, where }), "success");
   return privateReply({

@@ -392,6 +392,7 @@ export const en = {
   "live.waiting_for_output": "Waiting for output…",
   "live.no_output": "No output.",
   "live.footer_running": "{icon} running on {host} · {lines} · updated {time} UTC",
+  "live.delivered_late": "chat was rate limited or unavailable; output shown is from {time} UTC",
   "live.footer_done": "{icon} {status} on {host} · {lines}",
   "live.output_of": "Output of job #{id} on {host}",
   // The summary of a job on several hosts

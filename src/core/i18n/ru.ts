@@ -394,6 +394,7 @@ export const ru: Record<keyof typeof en, string> = {
   "live.waiting_for_output": "Ожидание вывода…",
   "live.no_output": "Вывода нет.",
   "live.footer_running": "{icon} выполняется на {host} · {lines} · обновлено в {time} UTC",
+  "live.delivered_late": "чат ограничивал частоту или был недоступен; показан вывод на {time} UTC",
   "live.footer_done": "{icon} {status} на {host} · {lines}",
   "live.output_of": "Вывод задания #{id} на {host}",
   // The summary of a job on several hosts

@@ -1,0 +1,328 @@
+import type { ChatDirectory, View } from "../chat.js";
+import { platformOf } from "../chat.js";
+import { within } from "../concurrency.js";
+import type { Sql } from "../db.js";
+import { ChatUnreachableError, isTestumError, RateLimitedError } from "../errors.js";
+import { translate } from "../i18n.js";
+import type { Logger } from "../ports.js";
+
+/**
+ * The chat messages a job owns, as rows of desired state (table
+ * job_messages). Writers only record the newest view; `startDelivery` runs in
+ * every testum process and makes chat show it. Chat never holds up a job:
+ * whatever a platform answers, the job's own state is already written.
+ */
+
+/** parent (in the channel), live (output), approval (the request), note:<name> (one-off notes in the thread). */
+export type Slot = "parent" | "live" | "approval" | `note:${string}`;
+
+export interface MessageRow {
+  readonly id: number;
+  readonly jobId: number;
+  readonly slot: Slot;
+  readonly platform: string;
+  readonly conversation: string;
+  readonly inThreadOf: number | null;
+  readonly title: string | null;
+  readonly view: View;
+  readonly version: number;
+  readonly deliveredVersion: number;
+  readonly stateAt: Date;
+  readonly message: string | null;
+  readonly thread: string | null;
+  readonly failures: number;
+  readonly givenUp: boolean;
+}
+
+/** A new message of a job: the thread start (parent), or a message in the parent's thread. */
+export interface NewMessage {
+  readonly slot: Slot;
+  readonly view: View;
+  /** For the parent: the thread's title. */
+  readonly title?: string;
+  /** A message of its own in the channel rather than in the parent's thread. */
+  readonly startsThread?: boolean;
+}
+
+/**
+ * Records the messages a new job owns: the parent first, then the messages
+ * in its thread. Runs in the caller's transaction (with the job row).
+ */
+export async function addMessages(tx: Sql, jobId: number, conversation: string, messages: readonly NewMessage[]): Promise<void> {
+  const platform = platformOf(conversation);
+  let parentId: number | null = null;
+  for (const m of messages) {
+    const inThreadOf: number | null = m.slot === "parent" || m.startsThread ? null : parentId;
+    const rows: Array<{ id: number }> = await tx`
+      insert into job_messages (job_id, slot, platform, conversation, in_thread_of, title, view)
+      values (${jobId}, ${m.slot}, ${platform}, ${conversation}, ${inThreadOf}, ${m.title ?? null}, ${tx.json(m.view as never)})
+      on conflict (job_id, slot) do nothing
+      returning id`;
+    if (m.slot === "parent") parentId = rows[0]?.id ?? null;
+  }
+}
+
+/**
+ * Adds a message to the thread of a job that already has a parent (a note
+ * about a lost job, say). Does nothing for a job without chat messages.
+ */
+export async function addThreadMessage(sql: Sql, jobId: number, slot: Slot, view: View): Promise<void> {
+  await sql`
+    insert into job_messages (job_id, slot, platform, conversation, in_thread_of, view)
+    select job_id, ${slot}, platform, conversation, id, ${sql.json(view as never)}
+    from job_messages where job_id = ${jobId} and slot = 'parent'
+    on conflict (job_id, slot) do update set view = excluded.view, version = job_messages.version + 1, state_at = now(), given_up = false, failures = 0`;
+}
+
+/**
+ * Sets the newest view of some of a job's messages (those it has). A view
+ * equal to the one recorded changes nothing.
+ */
+export async function setViews(sql: Sql, jobId: number, views: Partial<Record<Slot, View>>): Promise<void> {
+  const entries = Object.entries(views).filter((e): e is [Slot, View] => e[1] !== undefined);
+  if (entries.length === 0) return;
+  const values = entries.map(([slot, view]) => [slot, JSON.stringify(view)]);
+  await sql`
+    update job_messages m set view = v.view::jsonb, version = m.version + 1, state_at = now()
+    from (values ${sql(values as never)}) as v (slot, view)
+    where m.job_id = ${jobId} and m.slot = v.slot and m.view <> v.view::jsonb`;
+}
+
+/** Pending deliveries per platform (messages whose newest view chat does not show yet), for metrics and logs. */
+export async function undelivered(sql: Sql): Promise<Record<string, number>> {
+  const rows = await sql<{ platform: string; count: number }[]>`
+    select platform, count(*)::int as count from job_messages
+    where delivered_version < version and not given_up group by platform`;
+  return Object.fromEntries(rows.map((r) => [r.platform, r.count]));
+}
+
+export interface DeliveryOptions {
+  readonly sql: Sql;
+  readonly chat: ChatDirectory;
+  readonly log: Logger;
+  /** Names this process as the holder of the rows it delivers. */
+  readonly owner: string;
+  /** How often the table is looked at when nothing nudged the loop (default 250 ms). */
+  readonly pollMs?: number;
+  /** Requests in flight at once from this process, over all messages (default 16). */
+  readonly concurrency?: number;
+  /** Longest a chat call may take before it counts as failed (default 30 s). */
+  readonly callTimeoutMs?: number;
+  /** A live message delivered this far behind its state says so (default 5 s). */
+  readonly lagNoteMs?: number;
+  /** Called after each pass with the pending counts, at most every `reportEveryMs`. */
+  readonly onBacklog?: (pending: Record<string, number>) => void;
+  readonly reportEveryMs?: number;
+}
+
+/** A refusal (not a rate limit, not an outage) is tried this many times, then given up. */
+const MAX_REFUSALS = 8;
+/** Longest pause between two tries of a message chat could not take. */
+const MAX_BACKOFF_MS = 30_000;
+/** A row is held this long by the process delivering it; calls end well before. */
+const LEASE_SECONDS = 120;
+
+interface Claimed extends MessageRow {
+  readonly parentThread: string | null;
+}
+
+/**
+ * Posts and edits every job message until chat shows its newest view, in
+ * every process: rows are taken with FOR UPDATE SKIP LOCKED and held by a
+ * lease, so one process at a time sends a message, with one request in
+ * flight. Edits of a message not posted yet fold into its first post; a
+ * message in a thread waits for the thread. Rate limits are waited out as
+ * long as the platform (or the shared budget) says, outages and 5xx are
+ * retried with backoff for as long as they last, and no call is made inside
+ * a database transaction.
+ */
+export function startDelivery(options: DeliveryOptions): { nudge(): void; stop(): Promise<void> } {
+  const { sql, chat, log, owner } = options;
+  const limit = options.concurrency ?? 16;
+  const inFlight = new Map<number, Promise<void>>();
+  let stopped = false;
+  let passing: Promise<void> | undefined;
+  let again = false;
+  let lastReport = 0;
+
+  async function claim(n: number): Promise<Claimed[]> {
+    return sql<Claimed[]>`
+      with c as (
+        select m.id from job_messages m
+          left join job_messages p on p.id = m.in_thread_of
+        where m.delivered_version < m.version and not m.given_up and m.due_at <= now()
+          and (m.lease_until is null or m.lease_until < now())
+          and (m.in_thread_of is null or p.thread is not null)
+          ${inFlight.size > 0 ? sql`and m.id not in ${sql([...inFlight.keys()])}` : sql``}
+        order by m.due_at, m.id
+        limit ${n}
+        for update of m skip locked)
+      update job_messages m set lease_owner = ${owner}, lease_until = now() + make_interval(secs => ${LEASE_SECONDS})
+      from c where m.id = c.id
+      returning m.*, (select p.thread from job_messages p where p.id = m.in_thread_of) as parent_thread`;
+  }
+
+  /** The view as it lands: a live message far behind its state says from when it is. */
+  function landing(row: Claimed): View {
+    const lag = Date.now() - row.stateAt.getTime();
+    if (row.slot !== "live" || lag < (options.lagNoteMs ?? 5000)) return row.view;
+    const time = row.stateAt.toISOString().slice(11, 19);
+    const note = translate(row.view.lang ?? "en", "live.delivered_late", { time });
+    return { ...row.view, blocks: [...row.view.blocks, { type: "context", text: note }] };
+  }
+
+  async function send(row: Claimed): Promise<{ message?: string; thread?: string }> {
+    const adapter = chat.adapterFor(row.conversation);
+    const view = landing(row);
+    const call = async (): Promise<{ message?: string; thread?: string }> => {
+      if (row.message) {
+        await adapter.edit(row.message, view);
+        return {};
+      }
+      if (row.inThreadOf === null) {
+        const start = await adapter.startThread(row.conversation, view, row.title ?? view.text, { maxWaitMs: 0 });
+        return { message: start.message, thread: start.thread };
+      }
+      return { message: await adapter.post(row.parentThread!, view, { maxWaitMs: 0 }) };
+    };
+    const timeout = options.callTimeoutMs ?? 30_000;
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new ChatUnreachableError(`no answer from ${adapter.platform} within ${timeout} ms`)), timeout);
+    });
+    try {
+      return await Promise.race([call(), expired]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async function deliver(row: Claimed): Promise<void> {
+    const minEdit = (() => {
+      try {
+        return chat.adapterFor(row.conversation).minEditIntervalMs;
+      } catch {
+        return 1000;
+      }
+    })();
+    try {
+      const refs = await send(row);
+      await sql`
+        update job_messages set
+          delivered_version = greatest(delivered_version, ${row.version}),
+          message = coalesce(message, ${refs.message ?? null}), thread = coalesce(thread, ${refs.thread ?? null}),
+          due_at = now() + make_interval(secs => ${minEdit / 1000}), failures = 0, last_error = null,
+          lease_owner = null, lease_until = null, delivered_at = now()
+        where id = ${row.id}`;
+      if (refs.message) await recordRefs(row, refs);
+    } catch (err) {
+      await failed(row, err);
+    }
+  }
+
+  /** The job row keeps the references too: buttons are checked against them. */
+  async function recordRefs(row: Claimed, refs: { message?: string; thread?: string }): Promise<void> {
+    switch (row.slot) {
+      case "parent":
+        await sql`update jobs set parent_message = ${refs.message!}, thread = ${refs.thread ?? refs.message!} where id = ${row.jobId}`;
+        return;
+      case "live":
+        await sql`update jobs set live_message = ${refs.message!} where id = ${row.jobId}`;
+        return;
+      case "approval":
+        await sql`update jobs set approval_message = ${refs.message!} where id = ${row.jobId}`;
+        return;
+      default:
+        return;
+    }
+  }
+
+  async function failed(row: Claimed, err: unknown): Promise<void> {
+    const release = sql`lease_owner = null, lease_until = null`;
+    if (err instanceof RateLimitedError) {
+      const secs = Math.max(0.05, err.retryAfterMs / 1000);
+      // The wait applies to everything else waiting to be posted in the same place.
+      await sql`update job_messages set due_at = greatest(due_at, now() + make_interval(secs => ${secs})), ${release} where id = ${row.id}`;
+      if (!row.message) {
+        await sql`
+          update job_messages set due_at = greatest(due_at, now() + make_interval(secs => ${secs}))
+          where conversation = ${row.conversation} and message is null and delivered_version < version and id <> ${row.id}
+            and (lease_until is null or lease_until < now())`;
+      }
+      return;
+    }
+    const refused = isTestumError(err) && !(err instanceof ChatUnreachableError);
+    const failures = row.failures + 1;
+    const backoff = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(failures - 1, 10));
+    const reason = err instanceof Error ? err.message : String(err);
+    if (refused && failures >= MAX_REFUSALS) {
+      log.error({ err, job: row.jobId, slot: row.slot }, "chat keeps refusing a job message; giving up on it");
+      await sql`update job_messages set given_up = true, failures = ${failures}, last_error = ${reason}, ${release} where id = ${row.id}`;
+      // A thread that never started takes its messages with it.
+      await sql`update job_messages set given_up = true, last_error = ${reason} where in_thread_of = ${row.id} and message is null`;
+      return;
+    }
+    if (failures === 1 || failures % 10 === 0) log.warn({ err: reason, job: row.jobId, slot: row.slot, failures }, "chat did not take a job message; trying again");
+    await sql`
+      update job_messages set failures = ${failures}, last_error = ${reason}, due_at = now() + make_interval(secs => ${backoff / 1000}), ${release}
+      where id = ${row.id}`;
+  }
+
+  async function pass(): Promise<void> {
+    const free = limit - inFlight.size;
+    if (free <= 0) return;
+    const rows = await claim(free);
+    for (const row of rows) {
+      const running = deliver(row).finally(() => {
+        inFlight.delete(row.id);
+        // A slot freed: look for more at once.
+        nudge();
+      });
+      inFlight.set(row.id, running);
+    }
+    if (options.onBacklog && Date.now() - lastReport >= (options.reportEveryMs ?? 60_000)) {
+      lastReport = Date.now();
+      options.onBacklog(await undelivered(sql));
+    }
+  }
+
+  function run(): void {
+    if (stopped) return;
+    if (passing) {
+      again = true;
+      return;
+    }
+    passing = pass()
+      .catch((err: unknown) => log.warn({ err }, "chat delivery pass failed"))
+      .finally(() => {
+        passing = undefined;
+        if (again) {
+          again = false;
+          nudge();
+        }
+      });
+  }
+
+  function nudge(): void {
+    if (!stopped) setImmediate(run);
+  }
+
+  const timer = setInterval(run, options.pollMs ?? 250);
+  timer.unref();
+  run();
+
+  return {
+    nudge,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await within(Promise.allSettled([passing, ...inFlight.values()]), 10_000, undefined);
+      // Rows still held go back at once for another process.
+      await within(
+        sql`update job_messages set lease_owner = null, lease_until = null where lease_owner = ${owner}`.then(() => undefined),
+        3000,
+        undefined,
+      );
+    },
+  };
+}
