@@ -24,7 +24,11 @@ create table job_messages (
   -- the adapter's references once posted
   message text,
   thread text,
+  -- not tried again before this (a rate limit, or backoff after a failure)
   due_at timestamptz not null default now(),
+  -- edits of one message are spaced; a final view does not wait for the spacing
+  next_edit_at timestamptz not null default now(),
+  final boolean not null default false,
   failures integer not null default 0,
   given_up boolean not null default false,
   last_error text,

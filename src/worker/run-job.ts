@@ -306,7 +306,7 @@ export function createJobRunner(deps: RunnerDeps) {
     } else {
       live = renderSummary(job, tasks, deps.publicUrl, t);
     }
-    await setViews(sql, job.id, { parent: renderParent(job, tasks, deps.publicUrl, t), live });
+    await setViews(sql, job.id, { parent: renderParent(job, tasks, deps.publicUrl, t), live }, true);
   }
 
   return {

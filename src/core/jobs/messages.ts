@@ -4,7 +4,7 @@ import type { Sql } from "../db.js";
 import { renderSummary } from "../fanout.js";
 import { translator } from "../i18n.js";
 import { renderLive, renderParent } from "../job-view.js";
-import { getJob, listTasks, type Job, type Task } from "../jobs.js";
+import { FINAL_STATUSES, getJob, listTasks, type Job, type Task } from "../jobs.js";
 import { truncate } from "../tail.js";
 import { setViews, type NewMessage, type Slot } from "./outbox.js";
 
@@ -77,6 +77,6 @@ export function initialMessages(job: Job, tasks: readonly Task[], publicUrl: str
 export async function refreshJobMessages(sql: Sql, jobId: number, publicUrl: string, note?: string): Promise<Job> {
   const job = await getJob(sql, jobId);
   const [tasks, decisions] = await Promise.all([listTasks(sql, jobId), job.approvalHash !== null ? listDecisions(sql, jobId) : Promise.resolve([])]);
-  await setViews(sql, jobId, renderJobViews(job, tasks, decisions, publicUrl, note));
+  await setViews(sql, jobId, renderJobViews(job, tasks, decisions, publicUrl, note), FINAL_STATUSES.includes(job.status));
   return job;
 }

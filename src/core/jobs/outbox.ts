@@ -78,12 +78,12 @@ export async function addThreadMessage(sql: Sql, jobId: number, slot: Slot, view
  * Sets the newest view of some of a job's messages (those it has). A view
  * equal to the one recorded changes nothing.
  */
-export async function setViews(sql: Sql, jobId: number, views: Partial<Record<Slot, View>>): Promise<void> {
+export async function setViews(sql: Sql, jobId: number, views: Partial<Record<Slot, View>>, final = false): Promise<void> {
   const entries = Object.entries(views).filter((e): e is [Slot, View] => e[1] !== undefined);
   if (entries.length === 0) return;
   const values = entries.map(([slot, view]) => [slot, JSON.stringify(view)]);
   await sql`
-    update job_messages m set view = v.view::jsonb, version = m.version + 1, state_at = now()
+    update job_messages m set view = v.view::jsonb, version = m.version + 1, state_at = now(), final = ${final}
     from (values ${sql(values as never)}) as v (slot, view)
     where m.job_id = ${jobId} and m.slot = v.slot and m.view <> v.view::jsonb`;
 }
@@ -150,7 +150,7 @@ export function startDelivery(options: DeliveryOptions): { nudge(): void; stop()
       with c as (
         select m.id from job_messages m
           left join job_messages p on p.id = m.in_thread_of
-        where m.delivered_version < m.version and not m.given_up and m.due_at <= now()
+        where m.delivered_version < m.version and not m.given_up and m.due_at <= now() and (m.final or m.next_edit_at <= now())
           and (m.lease_until is null or m.lease_until < now())
           and (m.in_thread_of is null or p.thread is not null)
           ${inFlight.size > 0 ? sql`and m.id not in ${sql([...inFlight.keys()])}` : sql``}
@@ -211,7 +211,7 @@ export function startDelivery(options: DeliveryOptions): { nudge(): void; stop()
         update job_messages set
           delivered_version = greatest(delivered_version, ${row.version}),
           message = coalesce(message, ${refs.message ?? null}), thread = coalesce(thread, ${refs.thread ?? null}),
-          due_at = now() + make_interval(secs => ${minEdit / 1000}), failures = 0, last_error = null,
+          next_edit_at = now() + make_interval(secs => ${minEdit / 1000}), failures = 0, last_error = null,
           lease_owner = null, lease_until = null, delivered_at = now()
         where id = ${row.id}`;
       if (refs.message) await recordRefs(row, refs);
