@@ -64,6 +64,16 @@ export function renderRequest(job: Job, hostNames: readonly string[], decisions:
       headline = t("approval.headline.expired", { id: job.id });
       tone = "neutral";
       break;
+    case "cancelled":
+      // Cancelled while it waited: nothing ran, and the request can no longer be decided.
+      if (approvals.length < job.approvalsRequired) {
+        headline = t("approval.headline.cancelled", { id: job.id });
+        tone = "neutral";
+        break;
+      }
+      headline = t("approval.headline.approved", { id: job.id, approvals: approvals.map((a) => msg("approval.who_at", { who: who(a), at: time(a.at) })) });
+      tone = "success";
+      break;
     default:
       headline = t("approval.headline.approved", { id: job.id, approvals: approvals.map((a) => msg("approval.who_at", { who: who(a), at: time(a.at) })) });
       tone = "success";

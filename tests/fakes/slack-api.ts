@@ -54,6 +54,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
   const limiter = createRateLimiter(now, options.rateLimits);
   const failures = new Map<string, InjectedFailure[]>();
   const rateLimited = new Map<string, number>();
+  let down: InjectedFailure | null = null;
   let origin = '';
   const appId = options.appId ?? 'A0000000001';
   const socket = createFakeSocketMode({ appId, appToken: options.appToken ?? DEFAULT_APP_TOKEN, origin: () => origin, now, ...options.socketMode });
@@ -106,6 +107,14 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       record({ method, ...(team ? { teamId: team.teamId } : {}), ok: body.ok === true, ...(error ? { error } : {}), status, args });
     };
 
+    if (down && method !== 'apps.connections.open') {
+      const status = down.status ?? 503;
+      const error = down.error ?? (status === 429 ? 'ratelimited' : 'service_unavailable');
+      const headers: Record<string, string> = status === 429 ? { 'retry-after': String(Math.max(1, Math.ceil(down.retryAfter ?? 1))) } : {};
+      sendJson(res, status, { ok: false, error }, headers);
+      record({ method, ...(team ? { teamId: team.teamId } : {}), ok: false, error, status, args });
+      return;
+    }
     if (injectFailure(res, method, args, team?.teamId)) return;
     // Socket Mode's method takes the app-level token, not a workspace's bot token.
     if (method === 'apps.connections.open') return answer(200, socket.open(token));
@@ -222,6 +231,9 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     },
 
     setRateLimit: (method, limit) => limiter.set(method, limit),
+    outage(failure) {
+      down = failure ? { ...failure } : null;
+    },
     failNext(method, failure, times = 1) {
       const queue = failures.get(method) ?? [];
       for (let i = 0; i < times; i++) queue.push({ ...failure });

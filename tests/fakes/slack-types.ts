@@ -195,6 +195,11 @@ export interface FakeSlack {
   setRateLimit(method: string, limit: RateLimit | null): void;
   /** Makes the next `times` calls of `method` (or `'response_url'`, for any hook) fail as described. */
   failNext(method: string, failure: InjectedFailure, times?: number): void;
+  /**
+   * Every Web API call (Socket Mode's apps.connections.open excepted) answers `failure` until
+   * called again with null: an outage (status 503) or a long rate limit (429 with retryAfter).
+   */
+  outage(failure: InjectedFailure | null): void;
 
   /** Channel messages (top-level and replies) in ts order, optionally for one channel. */
   messages(channel?: string): FakeMessage[];

@@ -485,6 +485,7 @@ export const en = {
   "approval.headline.rejected": "🚫 Job #{id} rejected",
   "approval.headline.rejected_by": "🚫 Job #{id} rejected by {who} at {at}",
   "approval.headline.expired": "⌛ Job #{id} was not approved in time; it did not run",
+  "approval.headline.cancelled": "🛑 Job #{id} was cancelled before it was approved; it did not run",
   "approval.headline.approved": "✅ Job #{id} approved by {approvals}",
   "approval.who_at": "{who} at {at}",
   "approval.reason": "Reason: {reason}",

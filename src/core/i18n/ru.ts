@@ -487,6 +487,7 @@ export const ru: Record<keyof typeof en, string> = {
   "approval.headline.rejected": "🚫 Задание #{id} отклонено",
   "approval.headline.rejected_by": "🚫 Задание #{id} отклонено: {who}, {at}",
   "approval.headline.expired": "⌛ Задание #{id} не одобрено вовремя и не выполнялось",
+  "approval.headline.cancelled": "🛑 Задание #{id} отменено до одобрения; оно не запускалось",
   "approval.headline.approved": "✅ Задание #{id} одобрено: {approvals}",
   "approval.who_at": "{who} ({at})",
   "approval.reason": "Причина: {reason}",
