@@ -30,8 +30,9 @@ export function createSlackReceiver(deps: SlackReceiverDeps): {
   });
   const app = new App({
     receiver,
-    token: deps.settings.botToken,
-    tokenVerificationEnabled: false,
+    // The token is known; Bolt would otherwise call auth.test before every event, so a Slack
+    // outage or rate limit would hold up (and lose) the answer to every command.
+    authorize: async () => ({ botToken: deps.settings.botToken }),
     logger: boltLogger(log),
     clientOptions: { slackApiUrl: deps.settings.apiUrl, rejectRateLimitedCalls: true },
   });
