@@ -23,6 +23,7 @@ import { startDiscordWorld } from "../tests/helpers/discord-world.js";
 import { postSignedSlack, slashCommandBody } from "../tests/helpers/slack-sign.js";
 import { ADMIN, SIGNING_SECRET, startSlackWorld } from "../tests/helpers/slack-world.js";
 import type { Sql } from "../src/core/db.js";
+import prepareTests from "../tests/helpers/global-setup.js";
 
 const { values } = parseArgs({
   options: {
@@ -102,6 +103,8 @@ function percentile(sorted: readonly number[], p: number): number {
 }
 
 async function main(): Promise<void> {
+  // The SSH test user and a migrated template database, as the tests have them.
+  const teardown = await prepareTests();
   say(`starting testum against the ${platform} fake (limits on), one sshd host…`);
   const target = platform === "slack" ? await slackTarget() : await discordTarget();
   try {
@@ -163,6 +166,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join("\n")}\n`);
   } finally {
     await target.stop();
+    await teardown();
   }
 }
 
