@@ -129,8 +129,10 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
   const replay = createReplayGuard(redis, prefix);
   stops.push(() => queue.close());
   // Every process delivers job messages to chat (see core/jobs/outbox.ts); stopped last, after the worker.
+  // Its own few connections: a backlog of chat deliveries never takes the ones commands and jobs need.
+  const deliverySql = connect(config.DATABASE_URL, { max: 3 });
   const delivery = startDelivery({
-    sql,
+    sql: deliverySql,
     chat,
     log,
     owner: options.workerName ?? `${hostname()}:${process.pid}`,
@@ -139,7 +141,10 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
       if (total > 0) log.warn({ undelivered: pending }, `chat is behind: ${total} job message(s) not shown yet; they are delivered as the platform allows`);
     },
   });
-  stops.push(() => delivery.stop());
+  stops.push(async () => {
+    await delivery.stop();
+    await within(deliverySql.end({ timeout: 5 }), 8000, undefined);
+  });
   const metrics = createMetricsRoute({ sql, log, queueCounts: () => queue.counts(), token: config.METRICS_TOKEN });
   routes["/metrics"] = metrics;
 
@@ -150,8 +155,11 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
   if (options.serve) {
     const messages = new MessageBoard(chat, log);
     stops.push(() => messages.close());
+    // With a worker in the same process, commands get connections of their own: a busy worker never delays an answer.
+    const webSql = options.work ? connect(config.DATABASE_URL) : sql;
+    if (webSql !== sql) stops.push(() => within(webSql.end({ timeout: 5 }), 8000, undefined));
     const core = createApp({
-      sql,
+      sql: webSql,
       messages,
       cancels,
       replay,

@@ -139,7 +139,7 @@ interface Claimed extends MessageRow {
 export function startDelivery(options: DeliveryOptions): { nudge(): void; stop(): Promise<void> } {
   const { sql, chat, log, owner } = options;
   const limit = options.concurrency ?? 16;
-  const inFlight = new Map<number, Promise<void>>();
+  const inFlight = new Map<number, Promise<unknown>>();
   let stopped = false;
   let passing: Promise<void> | undefined;
   let again = false;
@@ -197,7 +197,8 @@ export function startDelivery(options: DeliveryOptions): { nudge(): void; stop()
     }
   }
 
-  async function deliver(row: Claimed): Promise<void> {
+  /** Resolves true when the message was delivered. */
+  async function deliver(row: Claimed): Promise<boolean> {
     const minEdit = (() => {
       try {
         return chat.adapterFor(row.conversation).minEditIntervalMs;
@@ -215,8 +216,11 @@ export function startDelivery(options: DeliveryOptions): { nudge(): void; stop()
           lease_owner = null, lease_until = null, delivered_at = now()
         where id = ${row.id}`;
       if (refs.message) await recordRefs(row, refs);
+      return true;
     } catch (err) {
-      await failed(row, err);
+      // The lease runs out if even this cannot be written; the row is then taken again.
+      await failed(row, err).catch((problem: unknown) => log.warn({ err: problem, job: row.jobId }, "could not record a chat delivery's failure"));
+      return false;
     }
   }
 
@@ -244,10 +248,14 @@ export function startDelivery(options: DeliveryOptions): { nudge(): void; stop()
       // The wait applies to everything else waiting to be posted in the same place.
       await sql`update job_messages set due_at = greatest(due_at, now() + make_interval(secs => ${secs})), ${release} where id = ${row.id}`;
       if (!row.message) {
+        // Rows another process holds are left alone (no waiting, no deadlock): their holder hears the same.
         await sql`
           update job_messages set due_at = greatest(due_at, now() + make_interval(secs => ${secs}))
-          where conversation = ${row.conversation} and message is null and delivered_version < version and id <> ${row.id}
-            and (lease_until is null or lease_until < now())`;
+          where id in (
+            select id from job_messages
+            where conversation = ${row.conversation} and message is null and delivered_version < version and not given_up and id <> ${row.id}
+              and due_at < now() + make_interval(secs => ${secs}) and (lease_until is null or lease_until < now())
+            for update skip locked)`;
       }
       return;
     }
@@ -273,10 +281,10 @@ export function startDelivery(options: DeliveryOptions): { nudge(): void; stop()
     if (free <= 0) return;
     const rows = await claim(free);
     for (const row of rows) {
-      const running = deliver(row).finally(() => {
+      const running = deliver(row).then((delivered) => {
         inFlight.delete(row.id);
-        // A slot freed: look for more at once.
-        nudge();
+        // A slot freed after a delivery: look for more at once (after a refusal, the next poll does).
+        if (delivered) nudge();
       });
       inFlight.set(row.id, running);
     }
