@@ -71,7 +71,9 @@ export async function runTask(deps: TaskDeps, run: TaskRun): Promise<TaskOutcome
   const hash = createHash("sha256");
   const logKey = logKeyOf(job, task.hostName);
   const upload = deps.logs.open(logKey);
+  let endsWithNewline = true;
   const sink = (chunk: Buffer) => {
+    if (chunk.length > 0) endsWithNewline = chunk[chunk.length - 1] === 0x0a;
     tail.push(chunk);
     hash.update(chunk);
     run.onOutput(tail);
@@ -113,6 +115,8 @@ export async function runTask(deps: TaskDeps, run: TaskRun): Promise<TaskOutcome
   } catch (err) {
     if (err instanceof SshError && err.failure === "host_key_mismatch") mismatch = err;
     outcome = failureOf(err, deps.log, job, task.hostName);
+    // The log says why the command did not run (or stopped), so it is never an empty page.
+    upload.stream.write(`${endsWithNewline ? "" : "\n"}testum: ${outcome.error}\n`);
   } finally {
     upload.stream.end();
   }

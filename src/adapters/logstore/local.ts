@@ -1,9 +1,9 @@
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, rename, stat } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
-import { PassThrough } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { LogStore, LogUpload } from "../../core/ports.js";
+import { countingStream } from "./counting.js";
 
 /**
  * Logs in a local directory, for a laptop or a single machine. Objects are
@@ -22,15 +22,13 @@ export function createLocalLogStore(root: string): LogStore {
     open(key): LogUpload {
       const path = pathOf(key);
       const partial = `${path}.partial`;
-      const stream = new PassThrough();
-      let bytes = 0;
-      stream.on("data", (c: Buffer) => (bytes += c.length));
+      const { stream, bytes } = countingStream();
       const done = (async () => {
         // Logs hold whatever commands printed: readable by testum's user only.
         await mkdir(dirname(path), { recursive: true, mode: 0o700 });
         await pipeline(stream, createWriteStream(partial, { mode: 0o600 }));
         await rename(partial, path);
-        return { bytes };
+        return { bytes: bytes() };
       })();
       done.catch(() => stream.resume());
       return { stream, done, abort: () => void stream.destroy(new Error("the log upload was stopped")) };

@@ -1,9 +1,10 @@
 import { GetObjectCommand, HeadBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import { PassThrough, type Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import { assertNoTransaction } from "../../core/db.js";
 import type { LogStore, LogUpload } from "../../core/ports.js";
+import { countingStream } from "./counting.js";
 
 export interface S3Settings {
   readonly endpoint?: string | undefined;
@@ -47,9 +48,7 @@ export function createS3LogStore(settings: S3Settings): LogStore & { close(): vo
   return {
     kind: `S3 bucket ${settings.bucket}${settings.endpoint ? ` at ${settings.endpoint}` : ""}`,
     open(key, contentType = "text/plain; charset=utf-8"): LogUpload {
-      const stream = new PassThrough({ highWaterMark: 256 * 1024 });
-      let bytes = 0;
-      stream.on("data", (c: Buffer) => (bytes += c.length));
+      const { stream, bytes } = countingStream(256 * 1024);
       assertNoTransaction("an S3 upload");
       const upload = new Upload({
         client,
@@ -58,7 +57,7 @@ export function createS3LogStore(settings: S3Settings): LogStore & { close(): vo
         queueSize: QUEUE_SIZE,
         leavePartsOnError: false,
       });
-      const done = upload.done().then(() => ({ bytes }));
+      const done = upload.done().then(() => ({ bytes: bytes() }));
       // Keep draining after a failure so the command is never blocked by its log.
       done.catch(() => stream.resume());
       return {
