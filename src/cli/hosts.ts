@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { recordAudit } from "../core/audit.js";
 import { readNamedSecret } from "../core/config.js";
 import { describeHost, parseTags, removeTags, setCredential, setTags } from "../core/host-admin.js";
-import { addHost, getHost, listHosts, removeHost, type Host } from "../core/hosts.js";
+import { addHost, bastionNames, getHost, getHostById, listHosts, removeHost, setVia, type Host } from "../core/hosts.js";
 import type { Credential } from "../core/secrets.js";
 import { cliActor, CliUsageError, parseVerbArgs, printJsonLines, printTable, withDatabase, type Verb } from "./shared.js";
 
@@ -20,7 +20,12 @@ under TESTUM_MASTER_KEY and never printed back.
   --password-env VAR    environment variable holding the password
   --fingerprint FP      expected host key, as ssh-keygen -l prints it (SHA256:…);
                         without it the key seen on first contact is pinned
-  --tag KEY=VALUE       a tag (repeatable)`;
+  --tag KEY=VALUE       a tag (repeatable)
+  --via BASTION         reach the host through BASTION, a registered host with
+                        its own credential and pinned key: testum connects to
+                        the bastion, opens a channel from it to ADDRESS:PORT
+                        and checks this host's key too. Several hops: give the
+                        bastion its own --via (testum hosts via BASTION OUTER).`;
 
 const LIST_HELP = `Usage: testum hosts list [--json]
 
@@ -29,7 +34,37 @@ Lists hosts: name, address, tags, host key state, last contact.
 
 const RM_HELP = `Usage: testum hosts rm NAME
 
-Removes a host and its stored credential.`;
+Removes a host and its stored credential. A bastion that other hosts go
+through is not removed: remove those hosts or route them elsewhere first.`;
+
+const VIA_HELP = `Usage: testum hosts via NAME [BASTION]
+
+Reaches NAME through BASTION, a registered host with its own credential and
+pinned host key; without BASTION, NAME is reached directly. testum connects
+to the bastion, opens a TCP channel from it to NAME's address and port, and
+speaks SSH to NAME over that channel, checking NAME's pinned key as well:
+a changed key on either host is refused. For several hops give the bastion
+its own bastion. A route that comes back to NAME is refused.
+
+Running commands on NAME needs rights on NAME only: nothing runs on the
+bastion, it only carries the connection.`;
+
+const via: Verb = {
+  name: "via",
+  summary: "reach a host through a bastion, or directly",
+  help: VIA_HELP,
+  async run(args) {
+    const { values, positionals } = parseVerbArgs(this, args, {}, 2);
+    if (values.help) return void console.log(VIA_HELP);
+    const [name, bastion] = positionals;
+    if (!name) throw new CliUsageError("missing NAME", VIA_HELP);
+    await withDatabase(async ({ sql }) => {
+      const { host, old } = await setVia(sql, name, bastion);
+      await recordAudit(sql, { actor: cliActor(), action: "host.via", target: host.name, outcome: bastion ? "routed" : "direct", detail: { old, via: bastion ?? null } });
+      console.log(bastion ? `${host.name} now goes through ${bastion} (was: ${old ?? "directly"}).` : `${host.name} is now reached directly (was: ${old ?? "directly"}).`);
+    });
+  },
+};
 
 
 /** Reads a credential from --key-file (+ --passphrase-env) or --password-env; checks a key parses. */
@@ -60,6 +95,7 @@ const add: Verb = {
       "password-env": { type: "string" },
       fingerprint: { type: "string" },
       tag: { type: "string", multiple: true },
+      via: { type: "string" },
     }, 1);
     if (values.help) return void console.log(ADD_HELP);
     const name = positionals[0];
@@ -82,6 +118,7 @@ const add: Verb = {
         credential,
         fingerprint: values.fingerprint,
         tags,
+        via: values.via,
         createdBy: cliActor(),
       });
       await recordAudit(sql, {
@@ -89,22 +126,23 @@ const add: Verb = {
         action: "host.add",
         target: host.name,
         outcome: "added",
-        detail: { address: host.address, port: host.port, user: host.username, auth: host.authMethod, fingerprint: host.hostKeyFingerprint },
+        detail: { address: host.address, port: host.port, user: host.username, auth: host.authMethod, fingerprint: host.hostKeyFingerprint, via: values.via ?? null },
       });
       console.log(
-        `Added ${host.name} (${host.username}@${host.address}:${host.port}, ${credential.type === "key" ? "private key" : "password"}). ` +
+        `Added ${host.name} (${host.username}@${host.address}:${host.port}${values.via ? ` via ${values.via}` : ""}, ${credential.type === "key" ? "private key" : "password"}). ` +
           (host.hostKeyFingerprint ? `Host key pinned: ${host.hostKeyFingerprint}` : "Its host key will be pinned on first contact."),
       );
     });
   },
 };
 
-function hostRow(h: Host) {
+function hostRow(h: Host, via: string | null) {
   return {
     name: h.name,
     address: h.address,
     port: h.port,
     user: h.username,
+    via,
     auth: h.authMethod,
     tags: h.tags,
     hostKey: h.hostKeyFingerprint,
@@ -121,13 +159,15 @@ const list: Verb = {
     if (values.help) return void console.log(LIST_HELP);
     await withDatabase(async ({ sql }) => {
       const hosts = await listHosts(sql);
-      if (values.json) return printJsonLines(hosts.map(hostRow));
+      const viaOf = bastionNames(hosts);
+      if (values.json) return printJsonLines(hosts.map((h) => hostRow(h, viaOf(h))));
       if (hosts.length === 0) return void console.log("No hosts. Add one with: testum hosts add --help");
       printTable(
-        ["NAME", "ADDRESS", "TAGS", "HOST KEY", "LAST SEEN"],
+        ["NAME", "ADDRESS", "VIA", "TAGS", "HOST KEY", "LAST SEEN"],
         hosts.map((h) => [
           h.name,
           `${h.username}@${h.address}:${h.port}`,
+          viaOf(h) ?? "-",
           Object.entries(h.tags).map(([k, v]) => `${k}=${v}`).join(",") || "-",
           h.hostKeyFingerprint ?? "not pinned yet",
           h.lastSeenAt?.toISOString() ?? "never",
@@ -166,8 +206,9 @@ Shows a host's address, credential kind (never the credential), host key, tags a
     if (!positionals[0]) throw new CliUsageError("missing NAME", this.help);
     await withDatabase(async ({ sql }) => {
       const host = await getHost(sql, positionals[0]!);
-      if (values.json) printJsonLines([hostRow(host)]);
-      else console.log(describeHost(host).join("\n"));
+      const via = host.viaHostId === null ? null : ((await getHostById(sql, host.viaHostId))?.name ?? null);
+      if (values.json) printJsonLines([hostRow(host, via)]);
+      else console.log(describeHost(host, undefined, via).join("\n"));
     });
   },
 };
@@ -236,4 +277,4 @@ const secret: Verb = {
   },
 };
 
-export const HOST_VERBS: readonly Verb[] = [add, list, show, rm, tag, untag, secret];
+export const HOST_VERBS: readonly Verb[] = [add, list, show, rm, via, tag, untag, secret];

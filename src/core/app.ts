@@ -9,7 +9,7 @@ import { langOf, msg, translator, type Translator } from "./i18n.js";
 import { access, audit, grant, revoke, riskAdd, riskList, riskRm, whoami } from "./handlers/access.js";
 import { approve, reject } from "./handlers/approvals.js";
 import type { AppDeps, Handler, HandlerContext, Handlers } from "./handlers/context.js";
-import { hostsAdd, hostsList, hostsRepin, hostsRm, hostsSecret, hostsShow, hostsTag, hostsTest, hostsUntag, submitHostSecret } from "./handlers/hosts.js";
+import { hostsAdd, hostsList, hostsRepin, hostsRm, hostsSecret, hostsShow, hostsTag, hostsTest, hostsUntag, hostsVia, submitHostSecret } from "./handlers/hosts.js";
 import { identity, keysAdd, keysDeploy, keysList, keysRevoke, keysRm, keysStatus } from "./handlers/keys.js";
 import { cancel, jobsList, jobsShow, logs } from "./handlers/jobs.js";
 import { decideSchedule, scheduleAdd, scheduleList, schedulePause, scheduleResume, scheduleRm, scheduleRun, scheduleShow } from "./handlers/schedules.js";
@@ -59,6 +59,7 @@ const HANDLERS: Handlers = {
   "hosts.show": hostsShow,
   "hosts.add": hostsAdd,
   "hosts.rm": hostsRm,
+  "hosts.via": hostsVia,
   "hosts.tag": hostsTag,
   "hosts.untag": hostsUntag,
   "hosts.test": hostsTest,

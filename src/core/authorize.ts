@@ -75,6 +75,8 @@ export const NEEDS: Needs = {
   "hosts.show": { on: "host", right: "view" },
   "hosts.add": { on: "everywhere", right: "admin" },
   "hosts.rm": { on: "host", right: "admin" },
+  // Which bastion carries a host's connections is a testum-wide choice, like adding a host.
+  "hosts.via": { on: "everywhere", right: "admin" },
   "hosts.tag": { on: "host", right: "admin" },
   "hosts.untag": { on: "host", right: "admin" },
   "hosts.test": { on: "host", right: "admin" },

@@ -123,8 +123,16 @@ export const COMMAND_SPECS: readonly Spec[] = [
       { name: "address", kind: "word", ...described("command.hosts.add.arg.address") },
       { name: "tags", kind: "list", ...described("command.hosts.add.arg.tags"), optional: true },
     ],
-    example: "/testum hosts add web-1 deploy@10.0.0.5 role=web",
-    build: (v) => ({ name: "hosts.add", host: str(v.host), address: str(v.address), tags: list(v.tags) }),
+    flags: [{ name: "via", kind: "word", ...described("command.hosts.add.flag.via"), maxLength: 200 }],
+    example: "/testum hosts add db-1 deploy@10.0.0.7 --via bastion role=db",
+    build: (v) => ({ name: "hosts.add", host: str(v.host), address: str(v.address), tags: list(v.tags), via: optStr(v.via) }),
+  },
+  {
+    path: ["hosts", "via"],
+    ...summary("command.hosts.via.summary"),
+    args: [HOST_ARG, { name: "bastion", kind: "word", ...described("command.hosts.via.arg.bastion"), optional: true, complete: "host" }],
+    example: "/testum hosts via db-1 bastion",
+    build: (v) => ({ name: "hosts.via", host: str(v.host), bastion: optStr(v.bastion) }),
   },
   {
     path: ["hosts", "rm"],

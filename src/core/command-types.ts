@@ -21,7 +21,8 @@ export type Command =
   | { readonly name: "logs"; readonly job: number; readonly host?: string | undefined }
   | { readonly name: "hosts.list" }
   | { readonly name: "hosts.show"; readonly host: string }
-  | { readonly name: "hosts.add"; readonly host: string; readonly address: string; readonly tags: readonly string[] }
+  | { readonly name: "hosts.add"; readonly host: string; readonly address: string; readonly tags: readonly string[]; readonly via?: string | undefined }
+  | { readonly name: "hosts.via"; readonly host: string; readonly bastion?: string | undefined }
   | { readonly name: "hosts.rm"; readonly host: string }
   | { readonly name: "hosts.tag"; readonly host: string; readonly tags: readonly string[] }
   | { readonly name: "hosts.untag"; readonly host: string; readonly keys: readonly string[] }

@@ -103,11 +103,13 @@ export class SshError extends TestumError {
   /** For host_key_mismatch: the pinned and the presented fingerprints. */
   readonly expectedFingerprint: string | undefined;
   readonly actualFingerprint: string | undefined;
+  /** The host whose key it was, when not the one asked for (a bastion on the way). */
+  readonly host: string | undefined;
 
   constructor(
     failure: SshFailure,
     message: string | Message,
-    detail: { expected?: string; actual?: string; cause?: unknown } = {},
+    detail: { expected?: string | undefined; actual?: string | undefined; cause?: unknown; host?: string | undefined } = {},
   ) {
     const code: ErrorCode =
       failure === "connect"
@@ -122,6 +124,7 @@ export class SshError extends TestumError {
     this.failure = failure;
     this.expectedFingerprint = detail.expected;
     this.actualFingerprint = detail.actual;
+    this.host = detail.host;
   }
 }
 

@@ -170,7 +170,9 @@ export function parseTextArgs<C>(spec: CommandSpec<C>, input: string, tokens: re
   while (i < tokens.length) {
     const token = tokens[i]!;
     const arg = spec.args[argIndex];
-    if (!token.quoted && token.value.startsWith("--") && arg?.kind !== "list" && token.value.length > 2) {
+    // In a list, only this command's own options are options: `--x` may be a list item.
+    const option = !token.quoted && token.value.startsWith("--") && token.value.length > 2;
+    if (option && (arg?.kind !== "list" || flags.has(token.value.slice(2).split("=", 1)[0]!))) {
       const [rawName, inline] = token.value.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
       const flag = flags.get(rawName);
       if (!flag) {
@@ -214,9 +216,10 @@ export function parseTextArgs<C>(spec: CommandSpec<C>, input: string, tokens: re
       break;
     }
     if (arg.kind === "list") {
-      values[arg.name] = tokens.slice(i).map((t) => t.value);
-      argIndex = spec.args.length;
-      break;
+      // The list takes the words that follow, options of the command aside (`role=db --via b1 env=prod`).
+      values[arg.name] = [...((values[arg.name] as string[] | undefined) ?? []), token.value];
+      i += 1;
+      continue;
     }
     values[arg.name] = convertArg(spec, arg, token.value);
     argIndex += 1;

@@ -27,11 +27,12 @@ export function parseTags(pairs: readonly string[]): Record<string, string> {
   return tags;
 }
 
-export function describeHost(host: Host, t: Translator = english): string[] {
+export function describeHost(host: Host, t: Translator = english, via: string | null = null): string[] {
   const tags = Object.entries(host.tags).map(([k, v]) => `${k}=${v}`).join(", ");
   return [
     t("hosts.show.name", { value: host.name }),
     t("hosts.show.address", { value: `${host.username}@${host.address}:${host.port}` }),
+    t("hosts.show.via", { value: via ?? msg("hosts.show.direct") }),
     t("hosts.show.auth", { value: msg(`hosts.auth.${host.authMethod}`) }),
     t("hosts.show.host_key", { value: host.hostKeyFingerprint ?? msg("hosts.show.not_pinned") }),
     t("hosts.show.tags", { value: tags || msg("word.none") }),

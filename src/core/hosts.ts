@@ -18,6 +18,8 @@ export interface Host {
   readonly hostKeyFingerprint: string | null;
   readonly hostKeyPinnedAt: Date | null;
   readonly tags: Readonly<Record<string, string>>;
+  /** The bastion testum reaches this host through; null: directly. */
+  readonly viaHostId: number | null;
   readonly lastSeenAt: Date | null;
   readonly createdAt: Date;
   readonly createdBy: string;
@@ -34,8 +36,13 @@ export interface NewHost {
   readonly credential?: Credential | undefined;
   readonly fingerprint?: string | undefined;
   readonly tags?: Readonly<Record<string, string>> | undefined;
+  /** Name of the registered host to reach this one through (a bastion). */
+  readonly via?: string | undefined;
   readonly createdBy: string;
 }
+
+/** Most bastions between testum and a host (a chain longer than this is refused). */
+export const MAX_HOPS = 8;
 
 export function validateHostName(name: string): void {
   if (!HOST_NAME.test(name)) {
@@ -66,14 +73,15 @@ export async function addHost(sql: Sql, box: SecretBox, input: NewHost): Promise
   return transaction(sql, async (tx) => {
     const [existing] = await tx`select 1 from hosts where name = ${input.name}`;
     if (existing) throw new TestumError("host_exists", msg("hosts.exists", { name: input.name }));
+    const via = input.via === undefined ? null : await bastionFor(tx as unknown as Sql, input.name, input.via);
     const secretId = input.credential ? await storeSecret(tx as unknown as Sql, box, input.credential) : null;
     const method: AuthMethod = input.credential?.type ?? "identity";
     const [host] = await tx<Host[]>`
       insert into hosts (name, address, port, username, auth_method, secret_id, host_key_fingerprint,
-                         host_key_pinned_at, tags, created_by)
+                         host_key_pinned_at, tags, via_host_id, created_by)
       values (${input.name}, ${input.address}, ${input.port ?? 22}, ${input.username}, ${method}, ${secretId},
               ${input.fingerprint ?? null}, ${input.fingerprint ? new Date() : null},
-              ${tx.json((input.tags ?? {}) as never)}, ${input.createdBy})
+              ${tx.json((input.tags ?? {}) as never)}, ${via?.id ?? null}, ${input.createdBy})
       returning *`;
     return host!;
   });
@@ -104,9 +112,15 @@ export async function getHostsById(sql: Sql, ids: readonly number[]): Promise<Ho
   return sql<Host[]>`select * from hosts where id in ${sql(ids)}`;
 }
 
-/** Removes a host and its stored credential. */
+/** Removes a host and its stored credential; a bastion others go through stays. */
 export async function removeHost(sql: Sql, name: string): Promise<Host> {
   return transaction(sql, async (tx) => {
+    await lockRoutes(tx as unknown as Sql);
+    const behind = await tx<{ name: string }[]>`
+      select h.name from hosts h join hosts b on h.via_host_id = b.id where b.name = ${name} order by h.name`;
+    if (behind.length > 0) {
+      throw new TestumError("conflict", msg("hosts.bastion_in_use", { name, hosts: behind.map((h) => h.name).join(", "), first: behind[0]!.name }));
+    }
     const [host] = await tx<Host[]>`delete from hosts where name = ${name} returning *`;
     if (!host) throw new TestumError("unknown_host", msg("hosts.unknown_short", { name }));
     if (host.secretId) await deleteSecret(tx as unknown as Sql, host.secretId);
@@ -132,4 +146,77 @@ export async function markHostSeen(sql: Sql, hostId: number): Promise<void> {
 
 export async function updateHostAuth(sql: Sql, hostId: number, method: AuthMethod, secretId: string | null): Promise<void> {
   await sql`update hosts set auth_method = ${method}, secret_id = ${secretId} where id = ${hostId}`;
+}
+
+/** Changes to which host goes through which bastion wait for each other, so no two of them make a loop together. */
+async function lockRoutes(sql: Sql): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtext('testum.hosts.via'))`;
+}
+
+/**
+ * The bastion named `via` for host `name`, checked: it exists, it is not the
+ * host itself, the route through it never comes back to the host (`a via b
+ * via a`), and it is at most MAX_HOPS long. Call inside a transaction.
+ */
+async function bastionFor(sql: Sql, name: string, via: string): Promise<Host> {
+  await lockRoutes(sql);
+  if (via.includes(",")) throw new TestumError("invalid_input", msg("hosts.via_one", { via }));
+  validateHostName(via);
+  const bastion = await findHost(sql, via);
+  if (!bastion) throw new TestumError("unknown_host", msg("hosts.via_unknown", { via }));
+  if (bastion.name === name) throw new TestumError("invalid_input", msg("hosts.via_loop", { name, route: `${name} → ${name}` }));
+  const route = [name, bastion.name];
+  const seen = new Set([bastion.id]);
+  for (let next = bastion.viaHostId; next !== null; ) {
+    const hop = await getHostById(sql, next);
+    if (!hop) break;
+    route.push(hop.name);
+    if (hop.name === name || seen.has(hop.id)) throw new TestumError("invalid_input", msg("hosts.via_loop", { name, route: route.join(" → ") }));
+    seen.add(hop.id);
+    next = hop.viaHostId;
+  }
+  if (route.length - 1 > MAX_HOPS) throw new TestumError("invalid_input", msg("hosts.via_too_long", { name, max: MAX_HOPS }));
+  return bastion;
+}
+
+/**
+ * The bastions testum goes through to reach `host`, the first one it
+ * connects to first (empty: directly). A loop or a missing bastion in the
+ * stored routes is an error that names the route.
+ */
+export async function routeOf(sql: Sql, host: Host): Promise<Host[]> {
+  const hops: Host[] = [];
+  const seen = new Set([host.id]);
+  let next = host.viaHostId;
+  while (next !== null) {
+    const bastion = await getHostById(sql, next);
+    if (!bastion) throw new TestumError("unknown_host", msg("hosts.via_gone", { name: host.name }));
+    if (seen.has(bastion.id) || hops.length >= MAX_HOPS) {
+      throw new TestumError("invalid_input", msg("hosts.via_loop", { name: host.name, route: [host, ...hops, bastion].map((h) => h.name).join(" → ") }));
+    }
+    seen.add(bastion.id);
+    hops.unshift(bastion);
+    next = bastion.viaHostId;
+  }
+  return hops;
+}
+
+/** Sends host `name` through bastion `via`, or directly (undefined). */
+export async function setVia(sql: Sql, name: string, via: string | undefined): Promise<{ host: Host; old: string | null }> {
+  return transaction(sql, async (tx) => {
+    const db = tx as unknown as Sql;
+    const host = await findHost(db, name);
+    if (!host) throw new TestumError("unknown_host", msg("hosts.unknown", { name }));
+    const old = host.viaHostId === null ? null : ((await getHostById(db, host.viaHostId))?.name ?? null);
+    const bastion = via === undefined ? undefined : await bastionFor(db, name, via);
+    if (via === undefined) await lockRoutes(db);
+    const [updated] = await tx<Host[]>`update hosts set via_host_id = ${bastion?.id ?? null} where id = ${host.id} returning *`;
+    return { host: updated!, old };
+  });
+}
+
+/** Names of hosts by id, to show which bastion each host goes through. */
+export function bastionNames(hosts: readonly Host[]): (host: Host) => string | null {
+  const names = new Map(hosts.map((h) => [h.id, h.name]));
+  return (host) => (host.viaHostId === null ? null : (names.get(host.viaHostId) ?? null));
 }

@@ -244,7 +244,7 @@ export function createJobRunner(deps: RunnerDeps) {
             await started;
             await recorder.finish(task.hostName, { ...final, status });
             if (mismatch) {
-              await recordAudit(sql, { actor: "system", channel: job.conversation, action: "host_key.mismatch", target: task.hostName, outcome: "refused", detail: { expected: mismatch.expectedFingerprint ?? null, presented: mismatch.actualFingerprint ?? null, job: job.id } });
+              await recordAudit(sql, { actor: "system", channel: job.conversation, action: "host_key.mismatch", target: mismatch.host ?? task.hostName, outcome: "refused", detail: { expected: mismatch.expectedFingerprint ?? null, presented: mismatch.actualFingerprint ?? null, job: job.id } });
             }
             taskAudits.push({ actor: job.requestedBy, actorName: job.requestedByName ?? undefined, channel: job.conversation, action: "job.task", target: task.hostName, outcome: status, detail: { job: job.id, exitCode: outcome.exitCode ?? null, signal: outcome.signal ?? null, error: outcome.errorCode ?? null } });
             tasks.set(task.hostName, { ...task, ...final, status, finishedAt: new Date() } as Task);

@@ -60,7 +60,8 @@ export interface RemoteProcess {
 
 export interface SshHost {
   readonly name: string;
-  readonly host: "127.0.0.1";
+  /** The address sshd listens on (inside `netns` when the set has one). */
+  readonly host: string;
   readonly port: number;
   /** Per-host directory holding sshd_config, the host key and the home directory. */
   readonly dir: string;
@@ -114,6 +115,13 @@ export interface StartSshHostsOptions {
   extraConfig?: string[];
   /** Per-host start-up deadline; default 30 s. */
   startTimeoutMs?: number;
+  /**
+   * Runs the hosts inside this network namespace (see hidden-net.ts): nothing
+   * outside it reaches them unless a port is exposed. Default: none.
+   */
+  netns?: string;
+  /** The address sshd listens on; default 127.0.0.1. */
+  listenAddress?: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -433,6 +441,8 @@ interface SetContext {
   startTimeoutMs: number;
   uid: number;
   gid: number;
+  netns: string | undefined;
+  listenAddress: string;
 }
 
 const exitCleanups = new Set<() => void>();
@@ -516,7 +526,6 @@ function probeBanner(port: number, timeoutMs: number): Promise<string | undefine
 }
 
 class SshdHost implements SshHost {
-  readonly host = "127.0.0.1" as const;
   hostKeyFingerprint = "";
   hostPublicKey = "";
   private child: ChildProcess | undefined;
@@ -530,6 +539,9 @@ class SshdHost implements SshHost {
     private readonly ctx: SetContext,
   ) {}
 
+  get host(): string {
+    return this.ctx.listenAddress;
+  }
   get home(): string {
     return join(this.dir, "home");
   }
@@ -563,7 +575,7 @@ class SshdHost implements SshHost {
     return [
       `# testum test host ${this.name}`,
       `Port ${this.port}`,
-      "ListenAddress 127.0.0.1",
+      `ListenAddress ${this.ctx.listenAddress}`,
       `HostKey ${this.hostKeyPath}`,
       `PidFile ${this.pidFile}`,
       `AuthorizedKeysFile ${this.authorizedKeysPath}`,
@@ -616,7 +628,10 @@ class SshdHost implements SshHost {
     await writeFile(this.configPath, this.config(), { mode: 0o644 });
     await rm(this.pidFile, { force: true });
     this.output = "";
-    const child = spawn(SSHD, ["-D", "-e", "-f", this.configPath], {
+    const argv = [SSHD, "-D", "-e", "-f", this.configPath];
+    // `ip netns exec` execs sshd in the namespace: the child's pid is sshd's own.
+    const [command, ...args] = this.ctx.netns ? ["ip", "netns", "exec", this.ctx.netns, ...argv] : argv;
+    const child = spawn(command!, args, {
       stdio: ["ignore", "pipe", "pipe"],
       env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C" },
     });
@@ -651,6 +666,8 @@ class SshdHost implements SshHost {
       if (pidText.trim() === String(child.pid)) break;
       await sleep(10);
     }
+    // A host inside a namespace cannot be reached from here; its pid file says it listens.
+    if (this.ctx.netns) return;
     while (true) {
       const banner = await probeBanner(this.port, 2000);
       if (banner?.startsWith("SSH-2.0-")) return;
@@ -833,6 +850,8 @@ export async function startSshHosts(count: number, options: StartSshHostsOptions
       startTimeoutMs: options.startTimeoutMs ?? 30_000,
       uid: user.uid,
       gid: user.gid,
+      netns: options.netns,
+      listenAddress: options.listenAddress ?? "127.0.0.1",
     };
     const width = Math.max(2, String(count).length);
     const authorize = options.authorizeClientKey ?? true;

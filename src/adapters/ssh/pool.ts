@@ -6,8 +6,10 @@ import type { SshConnection } from "./ssh.js";
 /**
  * Open SSH connections kept between jobs, one idle list per host. A
  * connection is reused only while it is open and the host's address,
- * credential and pinned key are what they were when it was made; every new
- * connection checks the host key. Idle connections close after `idleMs`.
+ * credential, pinned key and bastion are what they were when it was made;
+ * every new connection checks the host key. Idle connections close after
+ * `idleMs`. Hosts behind one bastion share one connection to it (see
+ * connect-host.ts), open while any connection through it is.
  */
 export class ConnectionPool {
   private readonly idle = new Map<string, Array<{ conn: SshConnection; timer: NodeJS.Timeout }>>();
@@ -27,7 +29,7 @@ export class ConnectionPool {
   }
 
   private keyOf(host: Host): string {
-    return [host.id, host.address, host.port, host.username, host.authMethod, host.secretId, host.hostKeyFingerprint].join("|");
+    return [host.id, host.address, host.port, host.username, host.authMethod, host.secretId, host.hostKeyFingerprint, host.viaHostId].join("|");
   }
 
   /** An open connection to the host: a warm one if there is one, else a new one. */
@@ -69,5 +71,6 @@ export class ConnectionPool {
       }
     }
     this.idle.clear();
+    this.connector.closeHops();
   }
 }

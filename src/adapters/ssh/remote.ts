@@ -7,7 +7,7 @@ import type { ProbeResult, RemoteAccess } from "../../core/ports.js";
 import type { ConnectorDeps } from "./connect-host.js";
 import { createHostConnector } from "./connect-host.js";
 import { taskSignalScript } from "./remote-scripts.js";
-import { checkPrivateKey, fetchHostKey, generateEd25519 } from "./ssh.js";
+import { checkPrivateKey, generateEd25519 } from "./ssh.js";
 
 /** Exit status of the write script when the file changed since it was read. */
 const CHANGED = 75;
@@ -142,7 +142,7 @@ export function createRemoteAccess(deps: ConnectorDeps): RemoteAccess {
 
   return {
     probe,
-    fetchHostKey: (host) => fetchHostKey(host, { readyTimeoutMs: deps.readyTimeoutMs }),
+    fetchHostKey: (host) => connector.fetchHostKey(host),
     editAuthorizedKeys,
     stopTask,
     checkPrivateKey(privateKey, passphrase) {

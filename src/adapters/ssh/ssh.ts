@@ -1,5 +1,6 @@
 import { createHash, generateKeyPairSync, randomBytes } from "node:crypto";
 import ssh2 from "ssh2";
+import type { Duplex } from "node:stream";
 import type { ClientChannel, ConnectConfig } from "ssh2";
 import { assertNoTransaction } from "../../core/db.js";
 import { SshError } from "../../core/errors.js";
@@ -28,8 +29,12 @@ export interface SshTarget {
 }
 
 export interface ConnectOptions {
-  readonly readyTimeoutMs?: number;
+  readonly readyTimeoutMs?: number | undefined;
   readonly keepaliveIntervalMs?: number;
+  /** A channel opened through a bastion (`forwardOut`) to speak SSH over, instead of a TCP connection. */
+  readonly sock?: Duplex | undefined;
+  /** The bastion's name, for messages. */
+  readonly via?: string | undefined;
 }
 
 /** SHA256 fingerprint of a raw public key blob, exactly as `ssh-keygen -l` prints it. */
@@ -99,6 +104,11 @@ export class SshConnection {
 
   get isOpen(): boolean {
     return !this.closed;
+  }
+
+  /** Calls `fn` once the connection has closed, for whatever reason. */
+  onClose(fn: () => void): void {
+    this.client.once("close", fn);
   }
 
   /**
@@ -260,6 +270,32 @@ export class SshConnection {
     });
   }
 
+  /**
+   * Opens a TCP channel from this host to `address:port` (direct-tcpip), to
+   * reach a host behind it. Fails after `timeoutMs`; nothing runs on this host.
+   */
+  forwardOut(address: string, port: number, timeoutMs: number): Promise<ClientChannel> {
+    return new Promise((resolve, reject) => {
+      assertNoTransaction(`a channel through ${this.target.name}`);
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        reject(new SshError("connect", msg("ssh.via_timed_out", { via: this.target.name })));
+      }, timeoutMs);
+      this.client.forwardOut("127.0.0.1", 0, address, port, (err, channel) => {
+        clearTimeout(timer);
+        if (settled) {
+          // Too late: the caller gave up on it.
+          channel?.close();
+          return;
+        }
+        settled = true;
+        if (err) return reject(new SshError("connect", err.message, { cause: err }));
+        resolve(channel);
+      });
+    });
+  }
+
   end(): void {
     this.closed = true;
     this.shell?.close();
@@ -276,13 +312,16 @@ function sleep(ms: number): Promise<void> {
  * refused right after the key arrives, so no user name, password or key
  * signature is ever offered to a server not known yet.
  */
-export function fetchHostKey(target: Pick<SshTarget, "name" | "address" | "port">, options: { readyTimeoutMs?: number } = {}): Promise<string> {
+export function fetchHostKey(
+  target: Pick<SshTarget, "name" | "address" | "port">,
+  options: { readyTimeoutMs?: number | undefined; sock?: Duplex | undefined; via?: string | undefined } = {},
+): Promise<string> {
   return new Promise((resolve, reject) => {
     assertNoTransaction(`reading the host key of ${target.name}`);
     const client = new Client();
     let seen: string | undefined;
     let settled = false;
-    const where = `${target.name} (${target.address}:${target.port})`;
+    const where = `${target.name} (${target.address}:${target.port}${options.via ? ` via ${options.via}` : ""})`;
     const finish = (outcome: () => void) => {
       if (settled) return;
       settled = true;
@@ -302,6 +341,7 @@ export function fetchHostKey(target: Pick<SshTarget, "name" | "address" | "port"
         port: target.port,
         username: "testum-host-key-check",
         readyTimeout: options.readyTimeoutMs ?? 20_000,
+        ...(options.sock ? { sock: options.sock } : {}),
         hostVerifier: (key: Buffer) => {
           seen = fingerprintOf(key);
           // Refusing the key ends the handshake before authentication starts.
@@ -325,7 +365,7 @@ export function connectSsh(target: SshTarget, options: ConnectOptions = {}): Pro
     let seen: string | undefined;
     let mismatch = false;
     let settled = false;
-    const where = `${target.name} (${target.username}@${target.address}:${target.port})`;
+    const where = `${target.name} (${target.username}@${target.address}:${target.port}${options.via ? ` via ${options.via}` : ""})`;
 
     const fail = (err: SshError) => {
       if (settled) return;
@@ -347,7 +387,7 @@ export function connectSsh(target: SshTarget, options: ConnectOptions = {}): Pro
           new SshError(
             "host_key_mismatch",
             msg("ssh.host_key_changed", { where, pinned: String(target.expectedFingerprint), presented: String(seen), name: target.name }),
-            { expected: target.expectedFingerprint ?? undefined, actual: seen },
+            { expected: target.expectedFingerprint ?? undefined, actual: seen, host: target.name },
           ),
         );
       } else if (err.level === "client-authentication") {
@@ -368,6 +408,7 @@ export function connectSsh(target: SshTarget, options: ConnectOptions = {}): Pro
       readyTimeout: options.readyTimeoutMs ?? 20_000,
       keepaliveInterval: options.keepaliveIntervalMs ?? 15_000,
       keepaliveCountMax: 3,
+      ...(options.sock ? { sock: options.sock } : {}),
       hostVerifier: (key: Buffer) => {
         seen = fingerprintOf(key);
         if (target.expectedFingerprint !== null && seen !== target.expectedFingerprint) {

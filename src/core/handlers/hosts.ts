@@ -3,7 +3,7 @@ import { encodeAction } from "../actions.js";
 import type { Block, Reply } from "../chat.js";
 import { TestumError } from "../errors.js";
 import { describeHost, describeProbe, inspectHostKey, parseAddress, parseTags, removeTags, repinHost, setCredential, setTags } from "../host-admin.js";
-import { addHost, FINGERPRINT, getHost, listHosts, removeHost } from "../hosts.js";
+import { addHost, bastionNames, FINGERPRINT, getHost, getHostById, listHosts, removeHost, setVia } from "../hosts.js";
 import { findIdentity } from "../identity.js";
 import { msg } from "../i18n.js";
 import { listing, privateReply, privateText } from "../replies.js";
@@ -13,31 +13,38 @@ import type { Handler, HandlerContext } from "./context.js";
 export const hostsList: Handler<"hosts.list"> = async (ctx) => {
   const { t } = ctx;
   const principal = await ctx.principal();
-  const hosts = (await listHosts(ctx.sql)).filter((h) => can(principal, "view", h));
+  const all = await listHosts(ctx.sql);
+  const viaOf = bastionNames(all);
+  const hosts = all.filter((h) => can(principal, "view", h));
   if (hosts.length === 0) return privateText(t("hosts.none"));
   const lines = hosts.map((h) => {
+    const via = viaOf(h);
     const tags = Object.entries(h.tags).map(([k, v]) => `${k}=${v}`).join(",");
     const key = t(h.hostKeyFingerprint ? "hosts.list.key_pinned" : "hosts.list.key_not_pinned");
     const seen = h.lastSeenAt ? t("hosts.list.seen", { at: h.lastSeenAt.toISOString().slice(0, 16).replace("T", " ") }) : t("hosts.list.never_seen");
-    return `${h.name.padEnd(20)} ${`${h.username}@${h.address}:${h.port}`.padEnd(32)} ${key.padEnd(18)} ${seen}${tags ? `  ${tags}` : ""}`;
+    return `${h.name.padEnd(20)} ${`${h.username}@${h.address}:${h.port}`.padEnd(32)} ${key.padEnd(18)} ${seen}${via ? `  ${t("hosts.list.via", { via })}` : ""}${tags ? `  ${tags}` : ""}`;
   });
   return privateReply(listing(t("hosts.list.title", { count: hosts.length }), lines));
 };
 
-export const hostsShow: Handler<"hosts.show"> = async (ctx, _event, cmd) =>
-  privateReply(listing(ctx.t("hosts.show.title", { name: cmd.host }), describeHost(await getHost(ctx.sql, cmd.host), ctx.t)));
+export const hostsShow: Handler<"hosts.show"> = async (ctx, _event, cmd) => {
+  const host = await getHost(ctx.sql, cmd.host);
+  const via = host.viaHostId === null ? null : ((await getHostById(ctx.sql, host.viaHostId))?.name ?? null);
+  return privateReply(listing(ctx.t("hosts.show.title", { name: cmd.host }), describeHost(host, ctx.t, via)));
+};
 
 export const hostsAdd: Handler<"hosts.add"> = async (ctx, event, cmd) => {
   const address = parseAddress(cmd.address);
   const tags = parseTags(cmd.tags);
-  const host = await addHost(ctx.sql, ctx.box, { name: cmd.host, ...address, tags, createdBy: event.actor.id });
-  await ctx.audit("host.add", "added", host.name, { address: host.address, port: host.port, user: host.username, auth: "identity", tags });
+  const host = await addHost(ctx.sql, ctx.box, { name: cmd.host, ...address, tags, via: cmd.via, createdBy: event.actor.id });
+  await ctx.audit("host.add", "added", host.name, { address: host.address, port: host.port, user: host.username, auth: "identity", tags, via: cmd.via ?? null });
   const identity = await findIdentity(ctx.sql, "active");
+  const next = ctx.t("hosts.added_next", { user: host.username, name: host.name });
   return privateReply(
     listing(
       ctx.t("hosts.added", { name: host.name, address: `${host.username}@${host.address}:${host.port}` }),
       identity ? [identity.publicKey] : [],
-      ctx.t("hosts.added_next", { user: host.username, name: host.name }),
+      cmd.via ? `${ctx.t("hosts.added_via", { name: host.name, via: cmd.via, address: `${host.address}:${host.port}` })}\n${next}` : next,
     ),
   );
 };
@@ -46,6 +53,14 @@ export const hostsRm: Handler<"hosts.rm"> = async (ctx, _event, cmd) => {
   const host = await removeHost(ctx.sql, cmd.host);
   await ctx.audit("host.remove", "removed", host.name);
   return privateText(ctx.t("hosts.removed", { name: host.name }), "success");
+};
+
+export const hostsVia: Handler<"hosts.via"> = async (ctx, _event, cmd) => {
+  const { host, old } = await setVia(ctx.sql, cmd.host, cmd.bastion);
+  await ctx.audit("host.via", cmd.bastion ? "routed" : "direct", host.name, { old, via: cmd.bastion ?? null });
+  const was = old ?? ctx.t("hosts.show.direct");
+  if (!cmd.bastion) return privateText(ctx.t("hosts.via.direct", { name: host.name, old: was }), "success");
+  return privateText(ctx.t("hosts.via.set", { name: host.name, via: cmd.bastion, old: was }), "success");
 };
 
 export const hostsTag: Handler<"hosts.tag"> = async (ctx, event, cmd) => {
