@@ -24,6 +24,15 @@ describe("parseCommandText", () => {
     expect(parseCommandText(`run web1 echo "a  b" | wc -c`)).toMatchObject({ command: `echo "a  b" | wc -c` });
   });
 
+  it("reads hosts add --via anywhere, tags around it included, and hosts via with or without a bastion", () => {
+    const want = { name: "hosts.add", host: "db-1", address: "deploy@10.0.0.7", tags: ["role=db", "env=prod"], via: "bastion" };
+    expect(parseCommandText(`hosts add db-1 deploy@10.0.0.7 role=db --via bastion env=prod`)).toEqual(want);
+    expect(parseCommandText(`hosts add --via=bastion db-1 deploy@10.0.0.7 role=db env=prod`)).toEqual(want);
+    expect(parseCommandText(`hosts add db-1 deploy@10.0.0.7`)).toEqual({ name: "hosts.add", host: "db-1", address: "deploy@10.0.0.7", tags: [], via: undefined });
+    expect(parseCommandText(`hosts via db-1 bastion`)).toEqual({ name: "hosts.via", host: "db-1", bastion: "bastion" });
+    expect(parseCommandText(`hosts via db-1`)).toEqual({ name: "hosts.via", host: "db-1", bastion: undefined });
+  });
+
   it("reads options before the target", () => {
     expect(parseCommandText(`run --timeout 30s web1 'sleep 5'`)).toMatchObject({ timeoutMs: 30_000, command: "sleep 5" });
     expect(parseCommandText(`run --timeout=2m web1 uptime`)).toMatchObject({ timeoutMs: 120_000 });

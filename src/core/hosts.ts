@@ -179,28 +179,6 @@ async function bastionFor(sql: Sql, name: string, via: string): Promise<Host> {
   return bastion;
 }
 
-/**
- * The bastions testum goes through to reach `host`, the first one it
- * connects to first (empty: directly). A loop or a missing bastion in the
- * stored routes is an error that names the route.
- */
-export async function routeOf(sql: Sql, host: Host): Promise<Host[]> {
-  const hops: Host[] = [];
-  const seen = new Set([host.id]);
-  let next = host.viaHostId;
-  while (next !== null) {
-    const bastion = await getHostById(sql, next);
-    if (!bastion) throw new TestumError("unknown_host", msg("hosts.via_gone", { name: host.name }));
-    if (seen.has(bastion.id) || hops.length >= MAX_HOPS) {
-      throw new TestumError("invalid_input", msg("hosts.via_loop", { name: host.name, route: [host, ...hops, bastion].map((h) => h.name).join(" → ") }));
-    }
-    seen.add(bastion.id);
-    hops.unshift(bastion);
-    next = bastion.viaHostId;
-  }
-  return hops;
-}
-
 /** Sends host `name` through bastion `via`, or directly (undefined). */
 export async function setVia(sql: Sql, name: string, via: string | undefined): Promise<{ host: Host; old: string | null }> {
   return transaction(sql, async (tx) => {
