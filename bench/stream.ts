@@ -2,8 +2,9 @@
 // job has ended with its log stored, against bare ssh2 reading the same output to /dev/null on
 // the same host, and how much testum's memory grows meanwhile.
 //
-//   npx tsx bench/stream.ts [MB] [--runs R] [--command 'CMD']   (default 200 MB, 2 runs each;
-//                                                                 needs root, Postgres and Redis)
+//   npx tsx bench/stream.ts [MB] [--runs R] [--command 'CMD'] [--only testum|bare]
+//   (default 200 MB, 2 runs each; needs root, Postgres and Redis; --only runs one side, e.g. to
+//   profile testum with `npx tsx --cpu-prof bench/stream.ts --only testum`)
 //
 // The output is `head -c N /dev/zero | tr '\0' a | fold -w 99` (lines of 99 characters) unless
 // --command gives another. Each run of testum is a job on a warm connection (a small job runs
@@ -14,10 +15,10 @@
 //
 // What the figures mean:
 //   - s: testum from just before the enqueue until the bench sees the job ended with the log's
-//     key and size recorded (polled every 5 ms); bare ssh2 from the exec until the channel closed.
+//     key and size recorded (polled every 10 ms); bare ssh2 from the exec until the channel closed.
 //   - MB/s: bytes the host printed (the same count for both: the stored log is checked) ÷ s.
 //   - CPU s: this process (testum's worker, or ssh2) user + system over the same window.
-//   - RSS growth: the highest resident set size seen during the run (sampled every 20 ms) minus
+//   - RSS growth: the highest resident set size seen during the run (sampled every 100 ms) minus
 //     the one just before it.
 //   - machine CPU s: busy time of both cores from /proc/stat: the host's sshd, head, tr and fold
 //     run on the same cores.
@@ -45,8 +46,8 @@ import {
   unreachableServices,
 } from "./support.js";
 
-const POLL_MS = 5;
-const RSS_SAMPLE_MS = 20;
+const POLL_MS = 10;
+const RSS_SAMPLE_MS = 100;
 const JOB_TIMEOUT_MS = 15 * 60_000;
 
 interface Run {
@@ -149,14 +150,16 @@ async function main(): Promise<void> {
   let runs = 2;
   let command: string | undefined;
   let mb = 200;
+  let only: string | undefined;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === "--runs") runs = Number(args[++i]);
     else if (a === "--command") command = args[++i];
+    else if (a === "--only") only = args[++i];
     else mb = Number(a);
   }
-  if (!(mb > 0) || !Number.isInteger(runs) || runs < 1 || (command !== undefined && command.trim() === "")) {
-    say("usage: npx tsx bench/stream.ts [MB] [--runs R] [--command 'CMD']   (default 200 MB, 2 runs)");
+  if (!(mb > 0) || !Number.isInteger(runs) || runs < 1 || (command !== undefined && command.trim() === "") || (only !== undefined && only !== "testum" && only !== "bare")) {
+    say("usage: npx tsx bench/stream.ts [MB] [--runs R] [--command 'CMD'] [--only testum|bare]   (default 200 MB, 2 runs)");
     process.exit(2);
   }
   if (process.getuid?.() !== 0) {
@@ -194,10 +197,14 @@ async function main(): Promise<void> {
     const background = await quietMachine();
     if (background >= 0.25) details.push(`WARNING: ${background.toFixed(2)} cores were busy with something else just before the runs; the figures are skewed`);
     for (let i = 0; i < runs; i++) {
-      say(`run ${i + 1}/${runs}: bare ssh2…`);
-      results.push(await measure("bare ssh2", () => bareRun(bare, cmd)));
-      say(`run ${i + 1}/${runs}: testum…`);
-      results.push(await measure("testum", () => testumRun(t, host, cmd)));
+      if (only !== "testum") {
+        say(`run ${i + 1}/${runs}: bare ssh2…`);
+        results.push(await measure("bare ssh2", () => bareRun(bare, cmd)));
+      }
+      if (only !== "bare") {
+        say(`run ${i + 1}/${runs}: testum…`);
+        results.push(await measure("testum", () => testumRun(t, host, cmd)));
+      }
     }
     const problems = t.logLines.filter((l) => /"level":(40|50|60)/.test(l));
     if (problems.length) details.push(`testum logged ${problems.length} warnings/errors, first: ${problems[0]!.slice(0, 300)}`);
@@ -216,7 +223,7 @@ async function main(): Promise<void> {
   lines.push("| run | tool | s | MB/s | CPU s | machine CPU s | RSS growth MB | bytes |");
   lines.push("|---:|---|---:|---:|---:|---:|---:|---:|");
   results.forEach((r, i) => {
-    lines.push(`| ${Math.floor(i / 2) + 1} | ${r.tool} | ${fmt(r.wallS)} | ${fmt(mbps(r), 1)} | ${fmt(r.cpuS)} | ${fmt(r.machineCpuS)} | ${fmt(r.rssGrowthMb, 1)} | ${r.bytes}${r.note ? ` (${r.note})` : ""} |`);
+    lines.push(`| ${only ? i + 1 : Math.floor(i / 2) + 1} | ${r.tool} | ${fmt(r.wallS)} | ${fmt(mbps(r), 1)} | ${fmt(r.cpuS)} | ${fmt(r.machineCpuS)} | ${fmt(r.rssGrowthMb, 1)} | ${r.bytes}${r.note ? ` (${r.note})` : ""} |`);
   });
   const best = (tool: Run["tool"]) => results.filter((r) => r.tool === tool && !r.note).sort((a, b) => a.wallS - b.wallS)[0];
   const tb = best("testum");

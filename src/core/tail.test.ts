@@ -36,6 +36,53 @@ describe("TailBuffer", () => {
   });
 });
 
+describe("TailBuffer on large output", () => {
+  it("counts every line of a stream far larger than its window and shows the newest whole lines", () => {
+    const tail = new TailBuffer(5, 1024);
+    const line = (i: number) => `line ${String(i).padStart(7, "0")} ${"x".repeat(80)}\n`;
+    // 1 MiB-ish chunks cut at arbitrary points, lines split across them.
+    let text = "";
+    for (let i = 1; i <= 20_000; i++) text += line(i);
+    const bytes = Buffer.from(text);
+    for (let at = 0; at < bytes.length; at += 7777) tail.push(bytes.subarray(at, at + 7777));
+    expect(tail.lineCount).toBe(20_000);
+    const snap = tail.snapshot();
+    expect(snap.lines).toEqual([19_996, 19_997, 19_998, 19_999, 20_000].map((i) => line(i).trimEnd()));
+    expect(snap.omitted).toBe(19_995);
+  });
+
+  it("keeps only about its window of bytes, however much arrives", () => {
+    const tail = new TailBuffer(200, 4096);
+    const chunk = Buffer.alloc(1000, 0x61);
+    for (let i = 0; i < 10_000; i++) tail.push(chunk);
+    const held = (tail as unknown as { chunks: Buffer[]; head: number }).chunks.slice((tail as unknown as { head: number }).head);
+    expect(held.reduce((n, c) => n + c.length, 0)).toBeLessThanOrEqual(4096 + 1000);
+    // One unterminated line of 10 MB: shown as one capped line.
+    expect(tail.lineCount).toBe(1);
+    expect(tail.snapshot().lines).toEqual(["a".repeat(MAX_LINE_CHARS - 1) + "…"]);
+  });
+
+  it("never shows half a character where the window starts or where the output stops", () => {
+    const tail = new TailBuffer(10, 16);
+    // "é" is 2 bytes: the 16-byte window starts inside one when there is no newline to cut at.
+    tail.push(Buffer.from("éééééééééééééééééééé"));
+    expect(tail.snapshot().lines[0]).toMatch(/^é+$/);
+    const partial = new TailBuffer();
+    partial.push(Buffer.from("ok\n"));
+    partial.push(Buffer.from("€").subarray(0, 2));
+    expect(partial.snapshot().lines).toEqual(["ok"]);
+    partial.push(Buffer.from("€").subarray(2));
+    expect(partial.snapshot().lines).toEqual(["ok", "€"]);
+  });
+
+  it("counts lines ended by CRLF once and shows them without the carriage return", () => {
+    const tail = new TailBuffer();
+    tail.push("a\r\nb\r\n");
+    expect(tail.lineCount).toBe(2);
+    expect(tail.snapshot()).toEqual({ lines: ["a", "b"], omitted: 0 });
+  });
+});
+
 describe("fitTail", () => {
   it("keeps whole lines from the end that fit", () => {
     expect(fitTail(["aaaa", "bbbb", "cccc"], 9)).toEqual({ text: "bbbb\ncccc", omitted: 1 });

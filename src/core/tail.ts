@@ -1,5 +1,3 @@
-import { StringDecoder } from "node:string_decoder";
-
 /** ANSI CSI sequences (colours, cursor moves) and OSC sequences (titles, links). */
 const ANSI = /\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]/g;
 /** C0 and C1 control characters except tab; newlines are handled separately. */
@@ -44,54 +42,91 @@ function lastNonEmpty(parts: string[]): string {
   return "";
 }
 
+/** Bytes of the stream's end a TailBuffer keeps: a few screens of lines, whatever the output's size. */
+export const TAIL_WINDOW_BYTES = 16 * 1024;
+
 /**
- * Keeps the last lines of a stream of output, sanitised, in bounded memory.
- * Feed it raw chunks as they arrive; multi-byte characters split across
- * chunks are decoded correctly.
+ * Keeps the end of a stream of output, in bounded memory and time: each
+ * chunk costs a count of its newlines and a reference to it (the newest
+ * `windowBytes` are held, earlier chunks dropped); lines are decoded and
+ * sanitised only when a snapshot is asked for, from that window alone.
  */
 export class TailBuffer {
-  private readonly decoder = new StringDecoder("utf8");
-  private readonly lines: string[] = [];
-  private partial = "";
-  private dropped = 0;
-  private total = 0;
+  /** The newest chunks, from `head`; together at least `windowBytes` once that much arrived. */
+  private chunks: Buffer[] = [];
+  private head = 0;
+  private held = 0;
+  private bytes = 0;
+  private newlines = 0;
+  private endsWithNewline = false;
+  private cached: { bytes: number; snapshot: { lines: string[]; omitted: number } } | undefined;
 
-  constructor(private readonly maxLines = 200) {}
+  constructor(
+    private readonly maxLines = 200,
+    private readonly windowBytes = TAIL_WINDOW_BYTES,
+  ) {}
 
   push(chunk: Buffer | string): void {
-    const text = typeof chunk === "string" ? chunk : this.decoder.write(chunk);
-    const parts = (this.partial + text).split("\n");
-    this.partial = parts.pop() ?? "";
-    // An unterminated line can grow without bound (binary output, progress bars): cap it.
-    if (this.partial.length > MAX_LINE_CHARS * 4) this.partial = this.partial.slice(-MAX_LINE_CHARS * 4);
-    for (const part of parts) this.add(sanitizeLine(part));
-  }
-
-  private add(line: string): void {
-    this.total += 1;
-    this.lines.push(line);
-    if (this.lines.length > this.maxLines) {
-      this.lines.shift();
-      this.dropped += 1;
+    const b = typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk;
+    if (b.length === 0) return;
+    for (let at = b.indexOf(0x0a); at !== -1; at = b.indexOf(0x0a, at + 1)) this.newlines += 1;
+    this.endsWithNewline = b[b.length - 1] === 0x0a;
+    this.bytes += b.length;
+    if (b.length >= this.windowBytes) {
+      this.chunks = [b.subarray(b.length - this.windowBytes)];
+      this.head = 0;
+      this.held = this.windowBytes;
+      return;
+    }
+    this.chunks.push(b);
+    this.held += b.length;
+    while (this.held - this.chunks[this.head]!.length >= this.windowBytes) this.held -= this.chunks[this.head++]!.length;
+    if (this.head > 64 && this.head * 2 > this.chunks.length) {
+      this.chunks = this.chunks.slice(this.head);
+      this.head = 0;
     }
   }
 
   /** Lines seen so far, including an unterminated last line. */
   get lineCount(): number {
-    return this.total + (this.partial === "" ? 0 : 1);
+    return this.newlines + (this.bytes > 0 && !this.endsWithNewline ? 1 : 0);
   }
 
-  /** The kept tail, and how many earlier lines are not kept. */
+  /** The kept tail (at most `maxLines` sanitised lines), and how many earlier lines are not shown. */
   snapshot(): { lines: string[]; omitted: number } {
-    const lines = [...this.lines];
-    if (this.partial !== "") lines.push(sanitizeLine(this.partial));
-    let omitted = this.dropped;
-    if (lines.length > this.maxLines) {
-      lines.shift();
-      omitted += 1;
+    if (this.cached?.bytes === this.bytes) return { lines: [...this.cached.snapshot.lines], omitted: this.cached.snapshot.omitted };
+    let window = this.chunks.length - this.head === 1 ? this.chunks[this.head]! : Buffer.concat(this.chunks.slice(this.head));
+    if (this.held < this.bytes) {
+      // The window starts inside a line: drop that line's beginning, unless it is the only line.
+      const newline = window.indexOf(0x0a);
+      if (newline !== -1 && newline < window.length - 1) window = window.subarray(newline + 1);
+      else window = window.subarray(utf8Start(window));
     }
-    return { lines, omitted };
+    const parts = window.subarray(0, utf8End(window)).toString("utf8").split("\n");
+    if (parts.at(-1) === "") parts.pop();
+    const lines = parts.slice(-this.maxLines).map(sanitizeLine);
+    const snapshot = { lines, omitted: Math.max(0, this.lineCount - lines.length) };
+    this.cached = { bytes: this.bytes, snapshot };
+    return { lines: [...lines], omitted: snapshot.omitted };
   }
+}
+
+/** Where the first whole UTF-8 character starts (a window may begin inside one). */
+function utf8Start(b: Buffer): number {
+  let at = 0;
+  while (at < b.length && at < 4 && (b[at]! & 0xc0) === 0x80) at++;
+  return at;
+}
+
+/** Length of `b` without an incomplete UTF-8 character at its end (its rest is still to come). */
+function utf8End(b: Buffer): number {
+  for (let back = 1; back <= Math.min(4, b.length); back++) {
+    const byte = b[b.length - back]!;
+    if ((byte & 0xc0) === 0x80) continue;
+    const need = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
+    return need > back ? b.length - back : b.length;
+  }
+  return b.length;
 }
 
 /**

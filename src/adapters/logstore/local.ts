@@ -5,6 +5,9 @@ import { pipeline } from "node:stream/promises";
 import type { LogStore, LogUpload } from "../../core/ports.js";
 import { countingStream } from "./counting.js";
 
+/** Output held for the file at most (twice: before and in the file's write), per log. */
+const LOG_BUFFER_BYTES = 256 * 1024;
+
 /**
  * Logs in a local directory, for a laptop or a single machine. Objects are
  * written to a temporary name and renamed when complete, so a reader never
@@ -22,11 +25,13 @@ export function createLocalLogStore(root: string): LogStore {
     open(key): LogUpload {
       const path = pathOf(key);
       const partial = `${path}.partial`;
-      const { stream, bytes } = countingStream();
+      // Writes of a few hundred KB at once: a command's output arrives in SSH packets of up to
+      // 32 KB, and a buffer that holds only one would stop the command at every packet.
+      const { stream, bytes } = countingStream(LOG_BUFFER_BYTES);
       const done = (async () => {
         // Logs hold whatever commands printed: readable by testum's user only.
         await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-        await pipeline(stream, createWriteStream(partial, { mode: 0o600 }));
+        await pipeline(stream, createWriteStream(partial, { mode: 0o600, highWaterMark: LOG_BUFFER_BYTES }));
         await rename(partial, path);
         return { bytes: bytes() };
       })();

@@ -75,9 +75,15 @@ export const RUNNER = [
   " print STDOUT \"\\036testum-end $nonce $code\\n\"; print STDERR \"\\036testum-end $nonce\\n\" }",
 ].join(" ");
 
-/** Finds `marker` in a stream, forwarding what comes before it; handles markers split across chunks. */
-class Framer {
-  private pending = Buffer.alloc(0);
+/**
+ * Finds `marker` in a stream, forwarding what comes before it without
+ * copying it. A marker split across chunks is found by looking only at the
+ * boundary: the few bytes held back from the last chunk (a proper beginning
+ * of the marker) and as many from the start of the next.
+ */
+export class Framer {
+  /** Held back from the last chunk: a proper beginning of the marker, copied (it is short). */
+  private held: Buffer | undefined;
 
   constructor(
     private readonly marker: Buffer,
@@ -86,28 +92,44 @@ class Framer {
 
   /** Returns the bytes after the marker once it has been seen, else undefined. */
   push(chunk: Buffer): Buffer | undefined {
-    this.pending = Buffer.concat([this.pending, chunk]);
-    const at = this.pending.indexOf(this.marker);
-    if (at !== -1) {
-      if (at > 0) this.forward(this.pending.subarray(0, at));
-      const rest = this.pending.subarray(at + this.marker.length);
-      this.pending = Buffer.alloc(0);
-      return rest;
+    if (this.held) {
+      const held = this.held;
+      this.held = undefined;
+      const joined = Buffer.concat([held, chunk.subarray(0, this.marker.length - 1)]);
+      const at = joined.indexOf(this.marker);
+      if (at !== -1) {
+        // It starts in what was held (a whole marker does not fit in the bytes taken from `chunk`).
+        if (at > 0) this.forward(held.subarray(0, at));
+        return chunk.subarray(at + this.marker.length - held.length);
+      }
+      if (chunk.length < this.marker.length - 1) {
+        // A short chunk: the marker may still begin in what is held, or in it.
+        return this.scan(joined);
+      }
+      this.forward(held);
     }
-    // Hold back only a tail that could be the start of a marker, so live output is never delayed.
-    const keep = this.partialMarkerAtEnd();
-    const out = this.pending.subarray(0, this.pending.length - keep);
-    if (out.length > 0) this.forward(out);
-    this.pending = this.pending.subarray(this.pending.length - keep);
+    return this.scan(chunk);
+  }
+
+  private scan(chunk: Buffer): Buffer | undefined {
+    const at = chunk.indexOf(this.marker);
+    if (at !== -1) {
+      if (at > 0) this.forward(chunk.subarray(0, at));
+      return chunk.subarray(at + this.marker.length);
+    }
+    // Hold back only an end that could be the start of a marker, so live output is never delayed.
+    const keep = this.partialMarkerAtEnd(chunk);
+    if (chunk.length > keep) this.forward(keep === 0 ? chunk : chunk.subarray(0, chunk.length - keep));
+    if (keep > 0) this.held = Buffer.from(chunk.subarray(chunk.length - keep));
     return undefined;
   }
 
-  /** Length of the longest end of `pending` that is a proper beginning of the marker. */
-  private partialMarkerAtEnd(): number {
+  /** Length of the longest end of `chunk` that is a proper beginning of the marker. */
+  private partialMarkerAtEnd(chunk: Buffer): number {
     const first = this.marker[0]!;
-    const from = Math.max(0, this.pending.length - (this.marker.length - 1));
-    for (let at = this.pending.indexOf(first, from); at !== -1; at = this.pending.indexOf(first, at + 1)) {
-      const end = this.pending.subarray(at);
+    const from = Math.max(0, chunk.length - (this.marker.length - 1));
+    for (let at = chunk.indexOf(first, from); at !== -1; at = chunk.indexOf(first, at + 1)) {
+      const end = chunk.subarray(at);
       if (this.marker.subarray(0, end.length).equals(end)) return end.length;
     }
     return 0;
