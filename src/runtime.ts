@@ -12,8 +12,8 @@ import { createRedisBudget } from "./adapters/redis/budget.js";
 import { createCancelBus } from "./adapters/redis/cancel.js";
 import { createReplayGuard } from "./adapters/redis/replay.js";
 import { createJobQueue } from "./adapters/redis/queue.js";
-import { createDiscordApi, createDiscordChat, createDiscordReceiver, startDiscordGateway } from "./adapters/discord/index.js";
-import { createSlackChat, createSlackClient, createSlackReceiver, startSlackSocketMode } from "./adapters/slack/index.js";
+import { createDiscordApi, createDiscordChat, createDiscordPeople, createDiscordReceiver, startDiscordGateway } from "./adapters/discord/index.js";
+import { createSlackChat, createSlackClient, createSlackPeople, createSlackReceiver, startSlackSocketMode } from "./adapters/slack/index.js";
 import { createApp } from "./core/app.js";
 import { createChatDirectory, type ChatAdapter } from "./core/chat.js";
 import type { Config } from "./core/config.js";
@@ -27,7 +27,8 @@ import { startScheduler } from "./core/scheduler.js";
 import { anchorKey, startAuditAnchors } from "./core/audit-anchor.js";
 import { createSecretBox } from "./core/secret-box.js";
 import { ensureIdentity } from "./core/identity.js";
-import { createPlayground, createPlaygroundChat } from "./adapters/playground/index.js";
+import { createPlayground, createPlaygroundChat, playgroundPeople } from "./adapters/playground/index.js";
+import { createPeopleDirectory } from "./core/people.js";
 import { createPlaygroundStore } from "./adapters/playground/store.js";
 import { newPlaygroundKey } from "./adapters/playground/guard.js";
 import { placePlayground, type PlaygroundPlace } from "./adapters/playground/where.js";
@@ -117,6 +118,12 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
   const playgroundOn = config.PLAYGROUND === "on" || (config.PLAYGROUND === "auto" && platforms === 0);
   if (playgroundOn) adapters.push(createPlaygroundChat(createPlaygroundStore(sql)));
   const chat = createChatDirectory(adapters);
+  // Who someone is now, asked of their platform when a schedule fires or an approval is asked again.
+  const people = createPeopleDirectory({
+    ...(slackClient ? { slack: createSlackPeople(slackClient, log) } : {}),
+    ...(discordApi ? { discord: createDiscordPeople(discordApi) } : {}),
+    ...(playgroundOn ? { local: playgroundPeople } : {}),
+  });
   // The playground's people have rights only while it is testum's only chat: next to Slack or
   // Discord, local:* identities hold nothing but what an admin grants them by name.
   const playgroundOnly = playgroundOn && platforms === 0;
@@ -163,6 +170,7 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
       messages,
       cancels,
       replay,
+      people,
       box,
       remote,
       chat,
@@ -279,6 +287,7 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
   const scheduler = startScheduler({
     sql,
     chat,
+    people,
     queue,
     log,
     publicUrl: config.publicUrl,

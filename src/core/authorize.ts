@@ -1,5 +1,6 @@
 import { canEverywhere, requireEverywhere, requireOnHosts, requireSomewhere, type Principal, type Right } from "./access.js";
 import type { Command } from "./commands.js";
+import type { Sql } from "./db.js";
 import { NotAllowedError, TestumError } from "./errors.js";
 import type { HandlerContext, Scope } from "./handlers/context.js";
 import { getHost, getHostsById, type Host } from "./hosts.js";
@@ -133,6 +134,19 @@ function requireOnAll(principal: Principal, right: Right, hosts: readonly Host[]
   }
 }
 
+/**
+ * The hosts `target` names now, each checked for `right`: a request's
+ * "target" need, and the same check for work done later in someone's name
+ * (a schedule's fire, an approval asked again for hosts that changed).
+ */
+export async function authorizeTarget(sql: Sql, principal: Principal, right: Right, target: string): Promise<Host[]> {
+  // Someone without the right anywhere learns nothing about which hosts exist.
+  requireSomewhere(principal, right);
+  const hosts = await resolveTarget(sql, target);
+  requireOnHosts(principal, right, hosts);
+  return hosts;
+}
+
 /** The audit action a refused request is recorded under. */
 export function auditAction(request: Request): string {
   const names: Partial<Record<RequestName, string>> = { run: "job.request", script: "job.request", approve: "approval.approve", reject: "approval.reject", cancel: "job.cancel" };
@@ -166,13 +180,8 @@ export async function authorize(ctx: HandlerContext, request: Request): Promise<
       case "everywhere":
         requireEverywhere(principal, need.right);
         return { hosts: [] };
-      case "target": {
-        // Someone without the right anywhere learns nothing about which hosts exist.
-        requireSomewhere(principal, need.right);
-        const hosts = await resolveTarget(ctx.sql, (request as { target: string }).target);
-        requireOnHosts(principal, need.right, hosts);
-        return { hosts };
-      }
+      case "target":
+        return { hosts: await authorizeTarget(ctx.sql, principal, need.right, (request as { target: string }).target) };
       case "host": {
         requireSomewhere(principal, need.right);
         const host = await getHost(ctx.sql, (request as { host: string }).host);

@@ -121,3 +121,25 @@ export interface CancelBus {
   /** Calls `onCancel` for every cancel published; resolves to an unsubscribe function. */
   subscribe(onCancel: (jobId: number) => void): Promise<() => Promise<void>>;
 }
+
+/**
+ * What a chat platform says about a person now. `gone`: the platform says they
+ * left (removed, deactivated, no longer a member); `refused`: it will not say
+ * (missing scope, no access, the platform is not configured): either way they
+ * cannot be re-resolved. `unavailable`: it could not answer this time
+ * (timeout, 5xx, rate limit) and may later.
+ */
+export type PersonNow =
+  | { readonly state: "present"; readonly groups: readonly string[] }
+  | { readonly state: "gone" | "refused" | "unavailable"; readonly detail: string };
+
+/** Looks a person up on their platform, for work done later in their name (schedules, approvals). */
+export interface PeopleLookup {
+  /**
+   * Re-reads `identity`'s groups (Slack user groups, Discord roles) from the
+   * platform. `conversation` is where they acted (it names the workspace).
+   * Answers may be reused for a few seconds unless `fresh` is asked for.
+   * Never throws; answers within a bounded time.
+   */
+  lookUp(identity: string, conversation: string, options?: { readonly fresh?: boolean }): Promise<PersonNow>;
+}

@@ -1,27 +1,29 @@
 import { createHash } from "node:crypto";
 import cron from "node-cron";
-import { loadPrincipal, requireOnHosts } from "./access.js";
+import { loadPrincipal } from "./access.js";
 import { approvalHash } from "./approvals.js";
 import { recordAudit } from "./audit.js";
-import type { ChatDirectory, View } from "./chat.js";
+import { authorizeTarget } from "./authorize.js";
+import { displayName, type ChatDirectory, type View } from "./chat.js";
 import { transaction, type Sql } from "./db.js";
 import type { Host } from "./hosts.js";
-import { isTestumError } from "./errors.js";
+import { isTestumError, NotAllowedError } from "./errors.js";
 import { translator, type Translator } from "./i18n.js";
 import { renderSummary } from "./fanout.js";
 import { renderLive, renderParent } from "./job-view.js";
 import { listTasks, type Job, type Task } from "./jobs.js";
-import type { JobQueue, Logger } from "./ports.js";
+import type { JobQueue, Logger, PeopleLookup } from "./ports.js";
 import { queueJob, requestJob } from "./jobs/lifecycle.js";
 import { addMessages } from "./jobs/outbox.js";
 import { message } from "./replies.js";
 import { listRiskPatterns, riskMessages } from "./risk.js";
 import { getSchedule, missedBetween, type Schedule } from "./schedules.js";
-import { resolveTarget } from "./targets.js";
 
 export interface SchedulerDeps {
   readonly sql: Sql;
   readonly chat: ChatDirectory;
+  /** Re-reads the owner's platform groups at every fire. */
+  readonly people: PeopleLookup;
   readonly queue: JobQueue;
   readonly log: Logger;
   readonly publicUrl: string;
@@ -55,8 +57,9 @@ async function tell(deps: SchedulerDeps, schedule: Schedule, view: View): Promis
 
 /**
  * Runs one fire of a schedule, once across every testum process: the first
- * process to record the fire runs it. The owner's rights and the approval
- * are checked at every fire.
+ * process to record the fire runs it. At every fire the owner is looked up
+ * on their platform (a schedule whose owner is gone is paused), their rights
+ * on each host the target names now are checked, and so is the approval.
  */
 export async function fireSchedule(deps: SchedulerDeps, scheduleId: number, at: Date, reason: "scheduled" | "manual" | "catch-up"): Promise<Job | undefined> {
   const { sql } = deps;
@@ -83,11 +86,23 @@ export async function fireSchedule(deps: SchedulerDeps, scheduleId: number, at: 
     await sql`update schedule_fires set outcome = 'skipped_paused' where schedule_id = ${scheduleId} and fire_at = ${at}`;
     return undefined;
   }
-  const outcome = async (value: string, job?: Job) => {
+  const outcome = async (value: string, job?: Job, more: Record<string, unknown> = {}) => {
     await sql`update schedule_fires set outcome = ${value}, job_id = ${job?.id ?? null} where schedule_id = ${scheduleId} and fire_at = ${at}`;
-    await recordAudit(sql, { actor: schedule.owner, actorName: schedule.ownerName ?? undefined, channel: schedule.channel, action: "schedule.fire", target: schedule.target, outcome: value, detail: { schedule: schedule.id, fireAt: at.toISOString(), reason, job: job?.id ?? null } });
+    await recordAudit(sql, { actor: schedule.owner, actorName: schedule.ownerName ?? undefined, channel: schedule.channel, action: "schedule.fire", target: schedule.target, outcome: value, detail: { schedule: schedule.id, fireAt: at.toISOString(), reason, job: job?.id ?? null, ...more } });
   };
 
+  /**
+   * False when the last fire that got as far as a decision ended the same way:
+   * the channel hears once while a schedule stays refused or its owner's
+   * platform stays unreachable, not at every fire.
+   */
+  const isNews = async (value: string): Promise<boolean> => {
+    const [last] = await sql<{ outcome: string | null }[]>`
+      select outcome from schedule_fires
+      where schedule_id = ${scheduleId} and fire_at < ${at} and outcome not in ('starting', 'skipped_overlap', 'skipped_paused')
+      order by fire_at desc limit 1`;
+    return last?.outcome !== value;
+  };
   const t = translator(schedule.lang);
   let note: string | undefined;
   if (schedule.lastFireAt && reason === "scheduled") {
@@ -99,15 +114,32 @@ export async function fireSchedule(deps: SchedulerDeps, scheduleId: number, at: 
   }
   await sql`update schedules set last_fire_at = greatest(last_fire_at, ${at}) where id = ${scheduleId}`;
 
+  // The owner's rights now: their groups as their platform says today, never as they were when the schedule was made.
+  const owner = await deps.people.lookUp(schedule.owner, schedule.channel, { fresh: reason === "manual" });
+  const who = displayName(schedule.ownerName, schedule.owner);
+  if (owner.state !== "present") {
+    if (owner.state === "unavailable") {
+      if (await isNews("owner_unavailable")) {
+        await tell(deps, schedule, message(t("schedule.owner_unavailable", { name: schedule.name, id: schedule.id, detail: owner.detail }), undefined, "warning"));
+      }
+      await outcome("owner_unavailable", undefined, { why: owner.detail });
+    } else {
+      await sql`update schedules set paused = true, updated_at = now() where id = ${scheduleId}`;
+      await tell(deps, schedule, message(t("schedule.owner_gone", { name: schedule.name, id: schedule.id, owner: who, detail: owner.detail }), undefined, "warning"));
+      await outcome("paused_owner_unresolved", undefined, { owner: owner.state, why: owner.detail });
+    }
+    return undefined;
+  }
   let hosts: Host[];
   try {
-    hosts = await resolveTarget(sql, schedule.target);
-    const principal = await loadPrincipal(sql, { id: schedule.owner, name: schedule.ownerName ?? undefined, groups: schedule.ownerGroups }, deps.admins);
-    requireOnHosts(principal, "run", hosts);
+    const principal = await loadPrincipal(sql, { id: schedule.owner, name: schedule.ownerName ?? undefined, groups: owner.groups }, deps.admins);
+    hosts = await authorizeTarget(sql, principal, "run", schedule.target);
   } catch (err) {
     const why = isTestumError(err) ? err.say(t) : (err as Error).message;
-    await tell(deps, schedule, message(t("schedule.did_not_run", { name: schedule.name, id: schedule.id, reason: why }), undefined, "warning"));
-    await outcome("refused");
+    if (reason === "manual" || (await isNews("refused"))) {
+      await tell(deps, schedule, message(t("schedule.did_not_run", { name: schedule.name, id: schedule.id, reason: why }), undefined, "warning"));
+    }
+    await outcome("refused", undefined, err instanceof NotAllowedError ? { right: err.right ?? null, hosts: err.hosts ?? null } : { reason: why });
     return undefined;
   }
   const reasons = riskMessages(schedule.command, hosts, await listRiskPatterns(sql), { maxHostsWithoutApproval: deps.approvalHosts });

@@ -117,6 +117,8 @@ export interface FakeDiscord {
   createChannel(guildId: string, opts?: { name?: string }): string;
   createRole(guildId: string, opts?: { name?: string; mentionable?: boolean }): string;
   addMember(guildId: string, userId: string, opts: { username: string; nick?: string; globalName?: string; roles?: string[] }): void;
+  /** The member leaves the guild (Get Guild Member then answers 10007 Unknown Member). */
+  removeMember(guildId: string, userId: string): void;
   /** A message written by a human, e.g. to test that the bot cannot edit it. */
   postUserMessage(channelId: string, opts: { userId: string; content: string }): string;
   /** Registers an interaction as Discord does on delivery; its 3 s and 15 min clocks start now. */
@@ -265,6 +267,9 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
       state.users.set(userId, { id: userId, username: opts.username, globalName: opts.globalName ?? null, bot: false });
       for (const role of opts.roles ?? []) if (!g.roles.has(role)) g.roles.set(role, { id: role, name: `role-${role.slice(-4)}`, mentionable: true });
       g.members.set(userId, { userId, nick: opts.nick ?? null, roles: [...(opts.roles ?? [])], joinedAt: clock.now() });
+    },
+    removeMember(guild, userId) {
+      state.guildOr404(guild).members.delete(userId);
     },
     postUserMessage(channel, opts) {
       const ch = state.channelOr404(channel);

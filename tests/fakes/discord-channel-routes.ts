@@ -156,6 +156,21 @@ export function channelRoutes(env: RouteEnv): RouteDef[] {
       return ok(state.channelJson(createThread(state.ids.next(), parent, name, duration)), 201);
     }),
 
+    // guild.mdx "Get Guild Member": 10007 Unknown Member once they left.
+    route('GET /guilds/:guild_id/members/:user_id', ({ params }) => {
+      const member = state.guildOr404(params.guild_id!).members.get(params.user_id!);
+      if (!member) throw discordErrors.unknownMember();
+      return ok({
+        user: state.userJson(member.userId),
+        nick: member.nick,
+        roles: [...member.roles],
+        joined_at: new Date(member.joinedAt).toISOString(),
+        deaf: false,
+        mute: false,
+        flags: 0,
+      });
+    }),
+
     route('GET /applications/:application_id/commands', ({ params }) => {
       checkApp(params.application_id);
       return ok(env.commands.list(null));

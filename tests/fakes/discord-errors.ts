@@ -83,6 +83,7 @@ export const discordErrors = {
   methodNotAllowed: err(405, 0, '405: Method Not Allowed'),
   unknownChannel: err(404, 10003, 'Unknown Channel'),
   unknownGuild: err(404, 10004, 'Unknown Guild'),
+  unknownMember: err(404, 10007, 'Unknown Member'),
   unknownMessage: err(404, 10008, 'Unknown Message'),
   unknownWebhook: err(404, 10015, 'Unknown Webhook'),
   unknownInteraction: err(404, 10062, 'Unknown interaction'),

@@ -6,6 +6,7 @@
 export const ROUTE_KEYS = [
   'GET /gateway/bot',
   'GET /users/@me',
+  'GET /guilds/:guild_id/members/:user_id',
   'GET /channels/:channel_id',
   'PATCH /channels/:channel_id',
   'GET /channels/:channel_id/messages',

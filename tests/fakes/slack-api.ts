@@ -201,6 +201,19 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
         tz: opts.tz ?? 'UTC',
       });
     },
+    ensureUser(teamId, userId) {
+      state.team(teamId);
+      const key = `${teamId}|${userId}`;
+      if (!state.users.has(key)) {
+        const name = userId.toLowerCase();
+        state.users.set(key, { id: userId, teamId, name, realName: name, displayName: name, locale: undefined, tz: 'UTC' });
+      }
+    },
+    deactivateUser(teamId, userId) {
+      const user = state.users.get(`${teamId}|${userId}`);
+      if (!user) throw new Error(`no user ${userId} in ${teamId}`);
+      user.deleted = true;
+    },
     addUserGroup(teamId, groupId, userIds) {
       state.team(teamId);
       state.userGroups.set(`${teamId}|${groupId}`, [...userIds]);

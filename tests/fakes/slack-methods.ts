@@ -210,7 +210,7 @@ const usersInfo: Handler = (state, team, args) => {
       id: user.id,
       team_id: user.teamId,
       name: user.name,
-      deleted: false,
+      deleted: user.deleted ?? false,
       real_name: user.realName,
       tz: user.tz,
       is_bot: false,
@@ -221,7 +221,7 @@ const usersInfo: Handler = (state, team, args) => {
         real_name_normalized: user.realName,
       },
       // Only with include_locale=true (users.info reference).
-      ...(bool(args, 'include_locale') ? { locale: user.locale } : {}),
+      ...(bool(args, 'include_locale') && user.locale !== undefined ? { locale: user.locale } : {}),
     },
   };
 };

@@ -24,8 +24,11 @@ export interface UserRecord {
   name: string;
   realName: string;
   displayName: string;
-  locale: string;
+  /** Unset: Slack has no locale to tell for this user. */
+  locale: string | undefined;
   tz: string;
+  /** Deactivated: users.info says `deleted: true`. */
+  deleted?: boolean;
 }
 
 export interface TriggerRecord {

@@ -186,6 +186,10 @@ export interface FakeSlack {
 
   addChannel(teamId: string, channelId: string, options?: ChannelOptions): void;
   addUser(teamId: string, userId: string, options: UserOptions): void;
+  /** Adds a user who tells no locale, unless the team has them already (a person who types a command exists). */
+  ensureUser(teamId: string, userId: string): void;
+  /** Deactivates a user: users.info then says `deleted: true`. */
+  deactivateUser(teamId: string, userId: string): void;
   addUserGroup(teamId: string, groupId: string, userIds: string[]): void;
   /** A trigger_id as Slack puts in a slash command or click; valid for 3 s of fake time. */
   issueTriggerId(options?: { teamId?: string; userId?: string }): string;

@@ -118,6 +118,8 @@ export async function startDiscordWorld(options: { hosts?: number; testum?: Star
     command(path, values = {}, member = admin, extra = {}) {
       const [first, second] = path;
       const shape = second === undefined ? { subcommand: first } : { subcommandGroup: first, subcommand: second };
+      // The payload says who the member is now; the guild says the same when testum asks later.
+      discord.addMember(discord.guildId, member.id, { username: member.username, ...(member.nick ? { nick: member.nick } : {}), roles: member.roles ?? [] });
       return send(commandInteraction({ ...base(member), ...extra, ...shape, options: values }));
     },
     async addHost(name, host, overrides = {}) {

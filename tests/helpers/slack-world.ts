@@ -59,6 +59,7 @@ export async function startSlackWorld(options: { hosts?: number; testum?: StartO
     },
   });
   const box = createSecretBox([Buffer.from(TEST_MASTER_KEY, "base64")]);
+  slack.ensureUser(DEFAULT_TEAM_ID, ADMIN);
   if (transport === "socket") await slack.socket.waitForReady(2, 20_000);
 
   /** Delivers a signed HTTP body, or the same payload as a Socket Mode envelope: the answer as an HTTP response. */
@@ -73,6 +74,8 @@ export async function startSlackWorld(options: { hosts?: number; testum?: StartO
   }
 
   async function slash(text: string, user = ADMIN) {
+    // Whoever types a command exists in the workspace (testum looks schedule owners up later).
+    slack.ensureUser(DEFAULT_TEAM_ID, user);
     const responseUrl = slack.newResponseUrl({ channel: CHANNEL, userId: user });
     const command = {
       text,
@@ -99,6 +102,7 @@ export async function startSlackWorld(options: { hosts?: number; testum?: StartO
   }
 
   async function click(messageRef: string, value: string, user = ADMIN) {
+    slack.ensureUser(DEFAULT_TEAM_ID, user);
     const ts = messageRef.split(":")[3]!;
     const message = slack.message(CHANNEL, ts);
     if (!message) throw new Error(`no message ${messageRef}`);

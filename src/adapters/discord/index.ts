@@ -11,6 +11,7 @@ import { renderMessage, type DiscordMessage } from "./render.js";
 
 export { createDiscordReceiver } from "./http.js";
 export { startDiscordGateway } from "./gateway.js";
+export { createDiscordPeople } from "./people.js";
 
 export interface DiscordSettings {
   readonly botToken: string;

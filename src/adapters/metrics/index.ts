@@ -87,7 +87,7 @@ export function createMetricsRoute(deps: MetricsDeps): (req: IncomingMessage, re
   });
   new Gauge({
     name: "testum_schedule_fires",
-    help: "Schedule fires recorded, by how they ended (queued, done, refused, needs_approval, skipped_overlap, skipped_paused, failed).",
+    help: "Schedule fires recorded, by how they ended (queued, done, refused, owner_unavailable, paused_owner_unresolved, needs_approval, skipped_overlap, skipped_paused, failed).",
     labelNames: ["outcome"] as const,
     registers: [registry],
     collect() {

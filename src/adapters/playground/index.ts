@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { App as CoreApp } from "../../core/app.js";
 import type { Actor, ChatAdapter, Inbound, Reply, View } from "../../core/chat.js";
 import type { Sql } from "../../core/db.js";
-import type { Logger } from "../../core/ports.js";
+import type { Logger, PeopleLookup } from "../../core/ports.js";
 import { errorView } from "../../core/replies.js";
 import { fitTail } from "../../core/tail.js";
 import { readBody } from "../http/body.js";
@@ -28,6 +28,12 @@ function bounded(view: View): View {
     }),
   };
 }
+
+/** The playground's people always exist and belong to no group. */
+export const playgroundPeople: PeopleLookup = {
+  lookUp: async (identity) =>
+    (IDENTITIES as readonly string[]).includes(identity) ? { state: "present", groups: [] } : { state: "gone", detail: `the playground has no person ${identity}` },
+};
 
 /**
  * The playground's side of the chat contract: messages and threads kept by

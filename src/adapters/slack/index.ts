@@ -11,7 +11,7 @@ import { renderView } from "./render.js";
 const { WebClient, WebAPIPlatformError, WebAPIRateLimitedError } = slackWebApi;
 type WebClient = InstanceType<typeof WebClient>;
 
-export { createLocaleLookup } from "./people.js";
+export { createLocaleLookup, createSlackPeople } from "./people.js";
 export { createSlackReceiver } from "./http.js";
 export { startSlackSocketMode } from "./socket.js";
 

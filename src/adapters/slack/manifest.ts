@@ -8,8 +8,9 @@
 /**
  * commands: the /testum slash command. chat:write: the job's messages and
  * their edits. chat:write.public: public channels without inviting testum.
- * users:read: each person's language (users.info). usergroups:read: roles
- * granted to Slack user groups (usergroups.list).
+ * users:read: each person's language, and whether a schedule's owner still
+ * exists (users.info). usergroups:read: roles granted to Slack user groups
+ * (usergroups.list).
  */
 export const SLACK_BOT_SCOPES = ["commands", "chat:write", "chat:write.public", "users:read", "usergroups:read"] as const;
 

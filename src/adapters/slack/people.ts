@@ -1,5 +1,5 @@
 import type slackWebApi from "@slack/web-api";
-import type { Logger } from "../../core/ports.js";
+import type { Logger, PeopleLookup, PersonNow } from "../../core/ports.js";
 
 type WebClient = InstanceType<typeof slackWebApi.WebClient>;
 
@@ -81,5 +81,87 @@ export function createLocaleLookup(client: Pick<WebClient, "users">, log: Logger
     } finally {
       clearTimeout(timer);
     }
+  };
+}
+
+/** A fresh answer is reused this long, so schedules firing every second stay within Slack's tiers. */
+const FRESH_MS = 5000;
+
+/** Slack errors that say the call may work later (slack_webapi_platform_error codes). */
+const TRANSIENT = new Set(["ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"]);
+/** users.info: the user does not exist (any more) for this workspace. */
+const GONE = new Set(["user_not_found", "users_not_found", "account_inactive_user"]);
+
+type SlackCallError = { code?: string; data?: { error?: string }; statusCode?: number; message?: string };
+
+function classify(err: unknown, what: string): PersonNow {
+  const e = err as SlackCallError;
+  if (e?.code === "slack_webapi_platform_error" && e.data?.error) {
+    const code = e.data.error;
+    if (GONE.has(code)) return { state: "gone", detail: `Slack ${what}: ${code}` };
+    return { state: TRANSIENT.has(code) ? "unavailable" : "refused", detail: `Slack ${what}: ${code}` };
+  }
+  if (e?.code === "slack_webapi_http_error") return { state: "unavailable", detail: `Slack ${what}: HTTP ${e.statusCode}` };
+  if (e?.code === "slack_webapi_rate_limited_error") return { state: "unavailable", detail: `Slack ${what}: rate limited` };
+  return { state: "unavailable", detail: `Slack ${what}: ${e?.message ?? String(err)}` };
+}
+
+/**
+ * Who a Slack user is now, for work done later in their name: users.info says
+ * whether they still exist (deleted: deactivated), usergroups.list which
+ * groups they are in. Without the usergroups:read scope groups grant nothing,
+ * exactly as for their commands.
+ */
+export function createSlackPeople(client: Pick<WebClient, "users" | "usergroups">, log: Logger): PeopleLookup {
+  const groupLists = new Map<string, { at: number; list: Promise<Map<string, string[]> | PersonNow> }>();
+  const accounts = new Map<string, { at: number; answer: Promise<PersonNow | undefined> }>();
+  let warned = false;
+
+  const groupsOfTeam = (team: string, fresh: boolean): Promise<Map<string, string[]> | PersonNow> => {
+    const cached = groupLists.get(team);
+    if (cached && !fresh && Date.now() - cached.at < FRESH_MS) return cached.list;
+    const list = client.usergroups.list({ team_id: team, include_users: true }).then(
+      (result) => new Map((result.usergroups ?? []).map((g) => [String(g.id), (g.users ?? []).map(String)])),
+      (err: unknown) => {
+        groupLists.delete(team);
+        const said = classify(err, "usergroups.list");
+        if ((err as SlackCallError)?.data?.error === "missing_scope") {
+          if (!warned) log.warn({ err }, "Slack user groups are unavailable (needs the usergroups:read scope); roles bound to groups do not apply");
+          warned = true;
+          return new Map<string, string[]>();
+        }
+        return said;
+      },
+    );
+    groupLists.set(team, { at: Date.now(), list });
+    return list;
+  };
+
+  const accountOf = (user: string, fresh: boolean): Promise<PersonNow | undefined> => {
+    const cached = accounts.get(user);
+    if (cached && !fresh && Date.now() - cached.at < FRESH_MS) return cached.answer;
+    if (accounts.size > 1000) for (const [k, v] of accounts) if (Date.now() - v.at >= FRESH_MS) accounts.delete(k);
+    const answer = client.users.info({ user }).then(
+      (info): PersonNow | undefined => (info.user?.deleted ? { state: "gone", detail: "Slack says the account is deactivated" } : undefined),
+      (err: unknown) => classify(err, "users.info"),
+    );
+    accounts.set(user, { at: Date.now(), answer });
+    // Only a clear answer is kept: a failure is asked again next time.
+    void answer.then((a) => a?.state === "unavailable" && accounts.delete(user));
+    return answer;
+  };
+
+  return {
+    async lookUp(identity, conversation, options) {
+      const parts = identity.split(":");
+      const user = parts[2];
+      if (parts.length !== 3 || !user) return { state: "refused", detail: `not a Slack user identity: ${identity}` };
+      const org = parts[1]!;
+      const team = conversation.startsWith("slack:") ? conversation.split(":")[1]! : org;
+      const [account, groups] = await Promise.all([accountOf(user, options?.fresh === true), groupsOfTeam(team, options?.fresh === true)]);
+      if (account) return account;
+      if (!(groups instanceof Map)) return groups;
+      return { state: "present", groups: [...groups].filter(([, users]) => users.includes(user)).map(([id]) => `slack:${org}:group:${id}`) };
+    },
   };
 }

@@ -6,7 +6,7 @@ import type { Sql } from "../db.js";
 import type { Host } from "../hosts.js";
 import type { Lang, Translator } from "../i18n.js";
 import type { MessageBoard } from "../message-board.js";
-import type { CancelBus, JobQueue, Logger, RemoteAccess, ReplayGuard } from "../ports.js";
+import type { CancelBus, JobQueue, Logger, PeopleLookup, RemoteAccess, ReplayGuard } from "../ports.js";
 import type { Job } from "../jobs.js";
 import type { SecretBox } from "../secret-box.js";
 import type { Schedule } from "../schedules.js";
@@ -36,6 +36,8 @@ export interface AppDeps {
   readonly cancels: CancelBus;
   /** Refuses a platform event (a signed request) seen before. */
   readonly replay: ReplayGuard;
+  /** Re-reads someone's platform groups, for work done later in their name. */
+  readonly people: PeopleLookup;
   readonly log: Logger;
   readonly settings: AppSettings;
 }

@@ -21,6 +21,7 @@ export function schedulerDeps(ctx: HandlerContext): SchedulerDeps {
   return {
     sql: ctx.sql,
     chat: ctx.chat,
+    people: ctx.people,
     queue: ctx.queue,
     log: ctx.log,
     publicUrl: ctx.settings.publicUrl,

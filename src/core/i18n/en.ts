@@ -539,6 +539,8 @@ export const en = {
   "schedule.missed": "{count} earlier {count|run was|runs were} missed while testum was not running (last due {last} UTC).",
   "schedule.missed_many": "Many earlier runs were missed while testum was not running (last due {last} UTC).",
   "schedule.did_not_run": "⚠️ Scheduled report \"{name}\" (#{id}) did not run: {reason}",
+  "schedule.owner_gone": "⏸️ Scheduled report \"{name}\" (#{id}) is paused: its owner {owner} cannot be re-resolved ({detail}), so nothing runs in their name. An admin can remove it, or resume it once the owner is back.",
+  "schedule.owner_unavailable": "⚠️ Scheduled report \"{name}\" (#{id}) did not run: its owner's groups could not be read just now ({detail}), and it never runs on rights from before. It tries again at its next time.",
   "schedule.now_needs_approval": "⚠️ Scheduled report \"{name}\" (#{id}) did not run: it now needs approval ({reasons}). Make the schedule again to ask for it.",
   "schedule.muted": "🔕 Scheduled report \"{name}\" (#{id}) failed {count} times in a row. It stays quiet until it succeeds again; every run is still logged.",
   "schedule.recovered": "🔔 Scheduled report \"{name}\" (#{id}) succeeded again after {count} failures.",
