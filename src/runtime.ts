@@ -184,6 +184,7 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
         approvalsRequired: config.TESTUM_APPROVALS_REQUIRED,
         approvalTtlMs: config.TESTUM_APPROVAL_TTL,
         lang: config.TESTUM_LANG,
+        mode: config.TESTUM_MODE,
       },
     });
     if (slackClient) {

@@ -7,21 +7,27 @@ import { english, msg, say, type Message, type Param, type Translator } from "./
 /**
  * Who may do what: roles bound to identities or platform groups, each scoped
  * to a host selector (a host name, `tag=value`, or `*`).
+ *
+ * `free-form` is the right to run commands of one's own (`run`, `script`,
+ * a schedule's command) where TESTUM_MODE=allowlist: there, `run` alone
+ * lets an operator run runbooks only. Outside allowlist mode `run` is
+ * enough for both.
  */
-export type Role = "viewer" | "operator" | "approver" | "admin";
-export type Right = "view" | "run" | "approve" | "admin";
+export type Role = "viewer" | "operator" | "free-form" | "approver" | "admin";
+export type Right = "view" | "run" | "free-form" | "approve" | "admin";
 
-export const ROLES: readonly Role[] = ["viewer", "operator", "approver", "admin"];
+export const ROLES: readonly Role[] = ["viewer", "operator", "free-form", "approver", "admin"];
 
 const RIGHTS: Record<Role, readonly Right[]> = {
   viewer: ["view"],
   operator: ["view", "run"],
+  "free-form": ["view", "run", "free-form"],
   approver: ["view", "approve"],
-  admin: ["view", "run", "approve", "admin"],
+  admin: ["view", "run", "free-form", "approve", "admin"],
 };
 
 /** The role that grants a right with the least else, for messages. */
-const ROLE_FOR: Record<Right, Role> = { view: "viewer", run: "operator", approve: "approver", admin: "admin" };
+const ROLE_FOR: Record<Right, Role> = { view: "viewer", run: "operator", "free-form": "free-form", approve: "approver", admin: "admin" };
 
 export interface Binding {
   readonly id: number;

@@ -12,7 +12,8 @@ import type { AppDeps, Handler, HandlerContext, Handlers } from "./handlers/cont
 import { hostsAdd, hostsList, hostsRepin, hostsRm, hostsSecret, hostsShow, hostsTag, hostsTest, hostsUntag, hostsVia, submitHostSecret } from "./handlers/hosts.js";
 import { identity, keysAdd, keysDeploy, keysList, keysRevoke, keysRm, keysStatus } from "./handlers/keys.js";
 import { cancel, jobsList, jobsShow, logs } from "./handlers/jobs.js";
-import { decideSchedule, scheduleAdd, scheduleList, schedulePause, scheduleResume, scheduleRm, scheduleRun, scheduleShow } from "./handlers/schedules.js";
+import { rb, runbookAdd, runbookList, runbookRm, runbookShow } from "./handlers/runbooks.js";
+import { decideSchedule, scheduleAdd, scheduleRb, scheduleList, schedulePause, scheduleResume, scheduleRm, scheduleRun, scheduleShow } from "./handlers/schedules.js";
 import { decodeScriptTarget, run, script } from "./handlers/run.js";
 import { scriptBody } from "./commands.js";
 import { listHosts } from "./hosts.js";
@@ -20,6 +21,8 @@ import { MAX_COMMAND_CHARS, MAX_FORM_CHARS, screenText, storable } from "./input
 import { looksLikePrivateKey } from "./public-keys.js";
 import { errorView, inLanguage, listing, privateReply } from "./replies.js";
 import { truncate } from "./tail.js";
+import type { Completion } from "./grammar.js";
+import { completeParams, completeRunbooks } from "./runbook-complete.js";
 
 export type { AppDeps } from "./handlers/context.js";
 
@@ -33,10 +36,12 @@ export interface App {
   /** Answers one inbound chat event. Never throws: errors become private replies. */
   handle(event: Inbound): Promise<Reply>;
   /**
-   * Suggestions while the user types an argument (Discord autocomplete):
-   * host names starting with `prefix`, only for actors allowed to use testum.
+   * Suggestions while the user types an argument (Discord autocomplete),
+   * only for actors allowed to use testum: host names or runbook names
+   * starting with `prefix`, or, for a runbook's parameters (the runbook
+   * named in `options.runbook`), the whole `key=value …` text completed.
    */
-  complete(actor: Actor, kind: "host" | "target", prefix: string): Promise<string[]>;
+  complete(actor: Actor, kind: Completion, prefix: string, options?: Readonly<Record<string, string | number | boolean>>): Promise<string[]>;
   /**
    * Says things in the language of someone with this platform locale
    * (TESTUM_LANG when the platform does not say): for the few words an
@@ -83,12 +88,18 @@ const HANDLERS: Handlers = {
   "risk.add": riskAdd,
   "risk.rm": riskRm,
   "schedule.add": scheduleAdd,
+  "schedule.rb": scheduleRb,
   "schedule.list": scheduleList,
   "schedule.show": scheduleShow,
   "schedule.rm": scheduleRm,
   "schedule.pause": schedulePause,
   "schedule.resume": scheduleResume,
   "schedule.run": scheduleRun,
+  rb,
+  "runbook.add": runbookAdd,
+  "runbook.list": runbookList,
+  "runbook.show": runbookShow,
+  "runbook.rm": runbookRm,
   help,
 };
 
@@ -206,9 +217,11 @@ export function createApp(deps: AppDeps): App {
 
   return {
     translator: (locale) => translator(langOf(locale, settings.lang)),
-    async complete(actor, _kind, prefix) {
+    async complete(actor, kind, prefix, options = {}) {
       const principal = await loadPrincipal(sql, actor, settings.admins);
       if (!canSomewhere(principal, "view")) return [];
+      if (kind === "runbook") return completeRunbooks(sql, principal, prefix);
+      if (kind === "params") return completeParams(sql, principal, String(options.runbook ?? ""), prefix);
       const lower = prefix.toLowerCase();
       // Only hosts the actor may see: suggestions are a listing too.
       return (await listHosts(sql))

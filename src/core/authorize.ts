@@ -7,6 +7,7 @@ import { getHost, getHostsById, type Host } from "./hosts.js";
 import { msg } from "./i18n.js";
 import { getJob, listTasks, type Job } from "./jobs.js";
 import { getSchedule, type Schedule } from "./schedules.js";
+import { getRunbook, RIGHT_OF_ROLE, type Runbook } from "./runbooks.js";
 import { resolveTarget } from "./targets.js";
 
 export type { Scope } from "./handlers/context.js";
@@ -32,8 +33,18 @@ type Anyone = { readonly on: "nothing" };
 type Somewhere = { readonly on: "somewhere"; readonly right: Right };
 /** testum-wide changes: the right on `*`. */
 type Everywhere = { readonly on: "everywhere"; readonly right: Right };
-/** The hosts `target` names now, every one of them. */
-type OnTarget = { readonly on: "target"; readonly right: Right };
+/**
+ * The hosts `target` names now, every one of them. `freeForm`: the command
+ * is the requester's own, so where TESTUM_MODE=allowlist the right needed
+ * is `free-form` instead.
+ */
+type OnTarget = { readonly on: "target"; readonly right: Right; readonly freeForm?: true };
+/**
+ * The hosts runbook `runbook`'s target names now: with `right`, that right
+ * (a target that names nothing: the right on `*`); without, the right of
+ * the role the runbook asks for, on every one of them.
+ */
+type OnRunbook = { readonly on: "runbook"; readonly right?: Right };
 /** The registered host `host`. */
 type OnHost = { readonly on: "host"; readonly right: Right };
 /** The hosts job `job` runs on; `orRequester`: its requester needs nothing. */
@@ -44,7 +55,7 @@ type OnJob = { readonly on: "job"; readonly right: Right; readonly orRequester?:
  */
 type OnSchedule = { readonly on: "schedule"; readonly right: Right; readonly orOwner?: true; readonly onAll?: true };
 
-export type Need = Anyone | Somewhere | Everywhere | OnTarget | OnHost | OnJob | OnSchedule;
+export type Need = Anyone | Somewhere | Everywhere | OnTarget | OnRunbook | OnHost | OnJob | OnSchedule;
 
 /**
  * What a request may declare follows from its arguments: a request that
@@ -55,6 +66,8 @@ export type Need = Anyone | Somewhere | Everywhere | OnTarget | OnHost | OnJob |
  */
 export type NeedOf<R> = R extends { readonly target: string }
   ? OnTarget | Everywhere
+  : R extends { readonly runbook: string }
+    ? OnRunbook | Everywhere
   : R extends { readonly host: string }
     ? OnHost | Everywhere
     : R extends { readonly job: number }
@@ -66,8 +79,9 @@ export type NeedOf<R> = R extends { readonly target: string }
 export type Needs = { readonly [N in RequestName]: NeedOf<Extract<Request, { name: N }>> };
 
 export const NEEDS: Needs = {
-  run: { on: "target", right: "run" },
-  script: { on: "target", right: "run" },
+  run: { on: "target", right: "run", freeForm: true },
+  script: { on: "target", right: "run", freeForm: true },
+  rb: { on: "runbook" },
   cancel: { on: "job", right: "admin", orRequester: true },
   "jobs.list": { on: "somewhere", right: "view" },
   "jobs.show": { on: "job", right: "view" },
@@ -101,7 +115,8 @@ export const NEEDS: Needs = {
   "risk.list": { on: "somewhere", right: "view" },
   "risk.add": { on: "everywhere", right: "admin" },
   "risk.rm": { on: "everywhere", right: "admin" },
-  "schedule.add": { on: "target", right: "run" },
+  "schedule.add": { on: "target", right: "run", freeForm: true },
+  "schedule.rb": { on: "runbook" },
   "schedule.list": { on: "somewhere", right: "view" },
   "schedule.show": { on: "schedule", right: "view" },
   "schedule.rm": { on: "schedule", right: "admin", orOwner: true, onAll: true },
@@ -110,6 +125,10 @@ export const NEEDS: Needs = {
   "schedule.run": { on: "schedule", right: "admin", orOwner: true, onAll: true },
   "schedule.approve": { on: "schedule", right: "approve", orOwner: true },
   "schedule.reject": { on: "schedule", right: "approve", orOwner: true },
+  "runbook.add": { on: "everywhere", right: "admin" },
+  "runbook.list": { on: "somewhere", right: "view" },
+  "runbook.show": { on: "runbook", right: "view" },
+  "runbook.rm": { on: "everywhere", right: "admin" },
   help: { on: "nothing" },
 };
 
@@ -149,7 +168,7 @@ export async function authorizeTarget(sql: Sql, principal: Principal, right: Rig
 
 /** The audit action a refused request is recorded under. */
 export function auditAction(request: Request): string {
-  const names: Partial<Record<RequestName, string>> = { run: "job.request", script: "job.request", approve: "approval.approve", reject: "approval.reject", cancel: "job.cancel" };
+  const names: Partial<Record<RequestName, string>> = { run: "job.request", script: "job.request", rb: "job.request", approve: "approval.approve", reject: "approval.reject", cancel: "job.cancel" };
   return names[request.name] ?? request.name;
 }
 
@@ -158,6 +177,8 @@ function auditTarget(request: Request, scope?: Partial<Scope>): string | undefin
   if ("host" in request && request.host) return request.host;
   if (scope?.job) return scope.job.target;
   if (scope?.schedule) return scope.schedule.target;
+  if (scope?.runbook) return scope.runbook.target;
+  if ("runbook" in request) return `runbook:${request.runbook}`;
   return undefined;
 }
 
@@ -169,7 +190,7 @@ function auditTarget(request: Request, scope?: Partial<Scope>): string | undefin
 export async function authorize(ctx: HandlerContext, request: Request): Promise<Scope> {
   const need = NEEDS[request.name] as Need;
   const principal = await ctx.principal();
-  const found: { job?: Job; schedule?: Schedule } = {};
+  const found: { job?: Job; schedule?: Schedule; runbook?: Runbook } = {};
   try {
     switch (need.on) {
       case "nothing":
@@ -180,8 +201,20 @@ export async function authorize(ctx: HandlerContext, request: Request): Promise<
       case "everywhere":
         requireEverywhere(principal, need.right);
         return { hosts: [] };
-      case "target":
-        return { hosts: await authorizeTarget(ctx.sql, principal, need.right, (request as { target: string }).target) };
+      case "target": {
+        const right = need.freeForm && ctx.settings.mode === "allowlist" ? "free-form" : need.right;
+        return { hosts: await authorizeTarget(ctx.sql, principal, right, (request as { target: string }).target) };
+      }
+      case "runbook": {
+        const runbook = (found.runbook = await getRunbook(ctx.sql, (request as { runbook: string }).runbook));
+        const right = need.right ?? RIGHT_OF_ROLE[runbook.role];
+        requireSomewhere(principal, right);
+        // Only looking at a runbook whose target names nothing now takes the right everywhere.
+        const hosts = need.right ? await resolveTarget(ctx.sql, runbook.target).catch(() => undefined) : await resolveTarget(ctx.sql, runbook.target);
+        if (hosts === undefined) requireEverywhere(principal, right);
+        else requireOnHosts(principal, right, hosts);
+        return { hosts: hosts ?? [], runbook };
+      }
       case "host": {
         requireSomewhere(principal, need.right);
         const host = await getHost(ctx.sql, (request as { host: string }).host);
@@ -226,6 +259,7 @@ export async function authorize(ctx: HandlerContext, request: Request): Promise<
         hosts: err.hosts ?? null,
         ...(found.job ? { job: found.job.id } : {}),
         ...(found.schedule ? { schedule: found.schedule.id } : {}),
+        ...(found.runbook ? { runbook: found.runbook.name } : {}),
       });
     }
     throw err;

@@ -2,6 +2,7 @@ import type { Command, RunFlags } from "./command-types.js";
 import type { CommandSpec, Values } from "./grammar.js";
 import { msg, translate, type MessageKey } from "./i18n.js";
 import { UsageError } from "./errors.js";
+import { parseParamWords } from "./runbook-template.js";
 
 /**
  * Every chat command's spec: its words, arguments and options, described
@@ -54,6 +55,10 @@ const runFlags = (v: Values): RunFlags => ({
 const JOB_ARG = { name: "job", kind: "int", ...described("arg.job") } as const;
 const KEY_ARG = { name: "key", kind: "word", ...described("arg.key") } as const;
 const TARGET_ARG = { name: "target", kind: "target", ...described("arg.target"), complete: "target" } as const;
+const RUNBOOK_ARG = { name: "runbook", kind: "word", ...described("arg.runbook"), complete: "runbook" } as const;
+const PARAMS_ARG = { name: "params", kind: "pairs", ...described("arg.params"), optional: true, complete: "params" } as const;
+/** `key=value` words → values by name (checked against the runbook when it runs). */
+const pairs = (v: unknown): Record<string, string> => parseParamWords(list(v));
 
 export const COMMAND_SPECS: readonly Spec[] = [
   {
@@ -327,6 +332,28 @@ export const COMMAND_SPECS: readonly Spec[] = [
     }),
   },
   {
+    path: ["schedule", "rb"],
+    ...summary("command.schedule.rb.summary"),
+    args: [{ name: "cron", kind: "word", ...described("command.schedule.add.arg.cron") }, RUNBOOK_ARG, PARAMS_ARG],
+    flags: [
+      { name: "tz", kind: "word", ...described("command.schedule.add.flag.tz"), maxLength: 64 },
+      { name: "name", kind: "word", ...described("command.schedule.add.flag.name"), maxLength: 64 },
+      { name: "on-change", kind: "boolean", ...described("command.schedule.add.flag.on_change") },
+      { name: "timeout", kind: "duration", ...described("flag.timeout"), min: 1000, max: 86_400_000 },
+    ],
+    example: `/testum schedule rb "0 7 * * *" disk-usage path=/var --name disk`,
+    build: (v) => ({
+      name: "schedule.rb",
+      cron: str(v.cron),
+      runbook: str(v.runbook).toLowerCase(),
+      params: pairs(v.params),
+      timezone: optStr(v.tz),
+      label: optStr(v.name),
+      onChange: v["on-change"] === true ? true : undefined,
+      timeoutMs: v.timeout as number | undefined,
+    }),
+  },
+  {
     path: ["schedule", "list"],
     ...summary("command.schedule.list.summary"),
     args: [],
@@ -338,6 +365,56 @@ export const COMMAND_SPECS: readonly Spec[] = [
       ...summary(`command.schedule.${verb}.summary` as const),
       args: [{ name: "schedule", kind: "int", ...described("arg.schedule") }],
       build: (v) => ({ name: `schedule.${verb}`, schedule: Number(v.schedule) }),
+    }),
+  ),
+  {
+    path: ["rb"],
+    ...summary("command.rb.summary"),
+    args: [RUNBOOK_ARG, PARAMS_ARG],
+    flags: RUN_FLAGS,
+    example: "/testum rb restart service=nginx",
+    build: (v) => ({ name: "rb", runbook: str(v.runbook).toLowerCase(), params: pairs(v.params), ...runFlags(v) }),
+  },
+  {
+    path: ["runbook", "add"],
+    ...summary("command.runbook.add.summary"),
+    args: [
+      { name: "runbook", kind: "word", ...described("command.runbook.add.arg.runbook") },
+      { name: "target", kind: "target", ...described("arg.target_tags"), complete: "target" },
+      { name: "command", kind: "rest", ...described("command.runbook.add.arg.command") },
+    ],
+    flags: [
+      { name: "description", kind: "word", ...described("command.runbook.add.flag.description"), maxLength: 300 },
+      { name: "approval", kind: "word", ...described("command.runbook.add.flag.approval"), choices: ["auto", "always", "reviewed"] },
+      { name: "role", kind: "word", ...described("command.runbook.add.flag.role"), choices: ["viewer", "operator", "approver", "admin"] },
+      { name: "timeout", kind: "duration", ...described("flag.timeout"), min: 1000, max: 7 * 86_400_000 },
+      { name: "replace", kind: "boolean", ...described("command.runbook.add.flag.replace") },
+    ],
+    example: `/testum runbook add restart role=web 'sudo systemctl restart {service:enum(nginx,php-fpm)}' --description 'Restart a web service'`,
+    build: (v) => ({
+      name: "runbook.add",
+      runbook: str(v.runbook).toLowerCase(),
+      target: str(v.target),
+      command: str(v.command),
+      description: optStr(v.description),
+      approval: optStr(v.approval),
+      role: optStr(v.role),
+      timeoutMs: v.timeout as number | undefined,
+      replace: v.replace === true ? true : undefined,
+    }),
+  },
+  {
+    path: ["runbook", "list"],
+    ...summary("command.runbook.list.summary"),
+    args: [],
+    build: () => ({ name: "runbook.list" }),
+  },
+  ...(["show", "rm"] as const).map(
+    (verb): Spec => ({
+      path: ["runbook", verb],
+      ...summary(`command.runbook.${verb}.summary` as const),
+      args: [RUNBOOK_ARG],
+      build: (v) => ({ name: `runbook.${verb}`, runbook: str(v.runbook).toLowerCase() }),
     }),
   ),
   {

@@ -56,12 +56,37 @@ export type Command =
       readonly onChange?: boolean | undefined;
       readonly timeoutMs?: number | undefined;
     }
+  | {
+      readonly name: "schedule.rb";
+      readonly cron: string;
+      readonly runbook: string;
+      readonly params: Readonly<Record<string, string>>;
+      readonly timezone?: string | undefined;
+      readonly label?: string | undefined;
+      readonly onChange?: boolean | undefined;
+      readonly timeoutMs?: number | undefined;
+    }
   | { readonly name: "schedule.list" }
   | { readonly name: "schedule.show"; readonly schedule: number }
   | { readonly name: "schedule.rm"; readonly schedule: number }
   | { readonly name: "schedule.pause"; readonly schedule: number }
   | { readonly name: "schedule.resume"; readonly schedule: number }
   | { readonly name: "schedule.run"; readonly schedule: number }
+  | ({ readonly name: "rb"; readonly runbook: string; readonly params: Readonly<Record<string, string>> } & RunFlags)
+  | {
+      readonly name: "runbook.add";
+      readonly runbook: string;
+      readonly target: string;
+      readonly command: string;
+      readonly description?: string | undefined;
+      readonly approval?: string | undefined;
+      readonly role?: string | undefined;
+      readonly timeoutMs?: number | undefined;
+      readonly replace?: boolean | undefined;
+    }
+  | { readonly name: "runbook.list" }
+  | { readonly name: "runbook.show"; readonly runbook: string }
+  | { readonly name: "runbook.rm"; readonly runbook: string }
   | { readonly name: "help"; readonly topic?: string | undefined };
 
 export type CommandName = Command["name"];

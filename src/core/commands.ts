@@ -9,7 +9,7 @@ import { english, msg, type Translator } from "./i18n.js";
 import { tokenize } from "./tokenize.js";
 
 /** `hosts` alone means `hosts list`; `keys` alone, `keys list`. */
-const GROUP_DEFAULTS: Readonly<Record<string, string>> = { hosts: "list", keys: "list", risk: "list", jobs: "list", schedule: "list" };
+const GROUP_DEFAULTS: Readonly<Record<string, string>> = { hosts: "list", keys: "list", risk: "list", jobs: "list", schedule: "list", runbook: "list" };
 
 /** Parses chat text such as `run prod-db 'df -h'` into a Command. */
 export function parseCommandText(text: string): Command {

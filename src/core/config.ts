@@ -210,6 +210,8 @@ const schema = z.object({
       return port;
     }),
   TESTUM_LANG: z.enum(["en", "ru"], { error: "expected en or ru" }).default("en"),
+  /** `allowlist`: operators run only runbooks; their own commands need admin or the free-form role on the hosts. */
+  TESTUM_MODE: z.preprocess((v) => (typeof v === "string" ? v.trim().toLowerCase() || undefined : v), z.enum(["open", "allowlist"], { error: "expected open or allowlist" }).default("open")),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
   /** When set, GET /metrics requires `Authorization: Bearer <token>`. */
   METRICS_TOKEN: optionalText,

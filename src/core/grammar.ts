@@ -22,7 +22,9 @@ export type ArgKind =
   /** Everything after, verbatim (a shell command). */
   | "rest"
   /** The remaining words, as a list. */
-  | "list";
+  | "list"
+  /** The remaining `key=value` words, as a list; options may stand among them. */
+  | "pairs";
 
 export interface ArgSpec {
   readonly name: string;
@@ -32,9 +34,12 @@ export interface ArgSpec {
   /** The description's catalogue key, for help in the user's language. */
   readonly descriptionKey?: MessageKey;
   readonly optional?: boolean;
-  /** Offer completions from the host registry where the platform can. */
-  readonly complete?: "host" | "target";
+  /** Offer completions where the platform can: hosts, runbook names, or a runbook's parameters. */
+  readonly complete?: Completion;
 }
+
+/** What completions draw on: the host registry, the runbooks, or the parameters of the runbook named in option `runbook`. */
+export type Completion = "host" | "target" | "runbook" | "params";
 
 export type FlagKind = "duration" | "int" | "boolean" | "word";
 
@@ -47,6 +52,8 @@ export interface FlagSpec {
   readonly max?: number;
   /** Longest value accepted (word options). */
   readonly maxLength?: number;
+  /** The only values accepted (word options). */
+  readonly choices?: readonly string[];
 }
 
 export type Values = Record<string, string | number | boolean | string[] | undefined>;
@@ -81,7 +88,7 @@ function descriptionOf(spec: Pick<ArgSpec, "description" | "descriptionKey">): s
 export function usageOf(spec: CommandSpec<unknown>): string {
   const flags = (spec.flags ?? []).map((f) => (f.kind === "boolean" ? `[--${f.name}]` : `[--${f.name} ${f.kind.toUpperCase()}]`));
   const args = spec.args.map((a) => {
-    const label = a.kind === "rest" ? `'${a.name.toUpperCase()}'` : a.kind === "list" ? `${a.name.toUpperCase()}…` : a.name.toUpperCase();
+    const label = a.kind === "rest" ? `'${a.name.toUpperCase()}'` : a.kind === "list" ? `${a.name.toUpperCase()}…` : a.kind === "pairs" ? "KEY=VALUE…" : a.name.toUpperCase();
     return a.optional ? `[${label}]` : label;
   });
   return ["/testum", ...spec.path, ...flags, ...args].join(" ");
@@ -134,6 +141,7 @@ function convertFlag(spec: CommandSpec<unknown>, flag: FlagSpec, value: string |
     case "word":
       if (typeof value !== "string" || value === "") return fail(msg("usage.expect.value"));
       if (flag.maxLength !== undefined && value.length > flag.maxLength) return fail(msg("usage.expect.at_most_chars", { max: flag.maxLength }));
+      if (flag.choices !== undefined && !flag.choices.includes(value)) return fail(msg("usage.expect.one_of", { choices: flag.choices.join(", ") }));
       return value;
   }
 }
@@ -221,6 +229,12 @@ export function parseTextArgs<C>(spec: CommandSpec<C>, input: string, tokens: re
       i += 1;
       continue;
     }
+    if (arg.kind === "pairs") {
+      // Each word on its own; options of the command are read between them (above).
+      values[arg.name] = [...((values[arg.name] as string[] | undefined) ?? []), token.value];
+      i += 1;
+      continue;
+    }
     values[arg.name] = convertArg(spec, arg, token.value);
     argIndex += 1;
     i += 1;
@@ -236,7 +250,7 @@ export function parseOptionArgs<C>(spec: CommandSpec<C>, options: Readonly<Recor
     const arg = spec.args.find((a) => a.name === name);
     const flag = spec.flags?.find((f) => f.name === name);
     if (arg) {
-      if (arg.kind === "list") values[name] = tokenize(String(value)).map((t) => t.value);
+      if (arg.kind === "list" || arg.kind === "pairs") values[name] = tokenize(String(value)).map((t) => t.value);
       else if (arg.kind === "rest") values[name] = String(value).trim();
       else values[name] = convertArg(spec, arg, String(value));
     } else if (flag) {

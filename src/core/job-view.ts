@@ -162,7 +162,8 @@ export function renderParent(job: Job, tasks: readonly Task[], publicUrl: string
   if (duration && !["queued", "awaiting_approval"].includes(status)) fields.push({ label: t("view.duration"), value: duration });
 
   const blocks: Block[] = [{ type: "heading", text: headline }];
-  const scheduled = job.options as { schedule?: { id: number; name: string }; note?: string };
+  const scheduled = job.options as { schedule?: { id: number; name: string }; note?: string; runbook?: { name: string } };
+  if (scheduled.runbook) blocks.push({ type: "context", text: t("job.runbook", { name: scheduled.runbook.name }) });
   if (scheduled.schedule) blocks.push({ type: "context", text: t("job.scheduled_report", { name: scheduled.schedule.name, id: scheduled.schedule.id }) });
   if (scheduled.note) blocks.push({ type: "text", text: scheduled.note });
   if (!single) blocks.push({ type: "text", text: `${progressBar(countTasks(tasks))}  ${countsLine(countTasks(tasks), t)}` });

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import cron from "node-cron";
-import { loadPrincipal } from "./access.js";
+import { loadPrincipal, type Right } from "./access.js";
 import { approvalHash } from "./approvals.js";
 import { recordAudit } from "./audit.js";
 import { authorizeTarget } from "./authorize.js";
@@ -16,7 +16,7 @@ import type { JobQueue, Logger, PeopleLookup } from "./ports.js";
 import { queueJob, requestJob } from "./jobs/lifecycle.js";
 import { addMessages } from "./jobs/outbox.js";
 import { message } from "./replies.js";
-import { listRiskPatterns, riskMessages } from "./risk.js";
+import { commandRisks, getRunbook, RIGHT_OF_ROLE, runbookCommand, type Runbook } from "./runbooks.js";
 import { getSchedule, missedBetween, type Schedule } from "./schedules.js";
 
 export interface SchedulerDeps {
@@ -38,6 +38,19 @@ export interface SchedulerDeps {
   readonly catchUp: boolean;
   /** How often the schedules are re-read from the database. */
   readonly syncEveryMs?: number;
+  /** TESTUM_MODE: in `allowlist`, a schedule of the owner's own command needs their free-form right at every fire. */
+  readonly mode?: "open" | "allowlist";
+}
+
+/**
+ * What a fire runs, where, and the right its owner needs: a runbook as it
+ * is now (its target, its template with the schedule's values, its role),
+ * or the schedule's own command.
+ */
+async function whatToRun(deps: SchedulerDeps, schedule: Schedule): Promise<{ command: string; target: string; right: Right; runbook?: Runbook }> {
+  if (schedule.runbook === null) return { command: schedule.command, target: schedule.target, right: deps.mode === "allowlist" ? "free-form" : "run" };
+  const runbook = await getRunbook(deps.sql, schedule.runbook);
+  return { command: runbookCommand(runbook, schedule.runbookParams ?? {}), target: runbook.target, right: RIGHT_OF_ROLE[runbook.role], runbook };
 }
 
 /** The options that make a schedule's approval cover a run. */
@@ -131,9 +144,11 @@ export async function fireSchedule(deps: SchedulerDeps, scheduleId: number, at: 
     return undefined;
   }
   let hosts: Host[];
+  let run: Awaited<ReturnType<typeof whatToRun>>;
   try {
+    run = await whatToRun(deps, schedule);
     const principal = await loadPrincipal(sql, { id: schedule.owner, name: schedule.ownerName ?? undefined, groups: owner.groups }, deps.admins);
-    hosts = await authorizeTarget(sql, principal, "run", schedule.target);
+    hosts = await authorizeTarget(sql, principal, run.right, run.target);
   } catch (err) {
     const why = isTestumError(err) ? err.say(t) : (err as Error).message;
     if (reason === "manual" || (await isNews("refused"))) {
@@ -142,14 +157,16 @@ export async function fireSchedule(deps: SchedulerDeps, scheduleId: number, at: 
     await outcome("refused", undefined, err instanceof NotAllowedError ? { right: err.right ?? null, hosts: err.hosts ?? null } : { reason: why });
     return undefined;
   }
-  const reasons = riskMessages(schedule.command, hosts, await listRiskPatterns(sql), { maxHostsWithoutApproval: deps.approvalHosts });
-  if (reasons.length > 0 && approvalHash({ kind: "command", command: schedule.command }, hosts, scheduleOptions(schedule)) !== schedule.approvedHash) {
+  const { command } = run;
+  const runbook = run.runbook ? { name: run.runbook.name, params: schedule.runbookParams ?? {}, approval: run.runbook.approval } : undefined;
+  const reasons = await commandRisks(sql, { command, runbook }, hosts, deps.approvalHosts);
+  if (reasons.length > 0 && approvalHash({ kind: "command", command }, hosts, scheduleOptions(schedule)) !== schedule.approvedHash) {
     const said = reasons.map((r) => t(r.key, r.params)).join("; ");
     await tell(deps, schedule, message(t("schedule.now_needs_approval", { name: schedule.name, id: schedule.id, reasons: said }), undefined, "warning"));
     await outcome("needs_approval");
     return undefined;
   }
-  const options = { ...scheduleOptions(schedule), schedule: { id: schedule.id, name: schedule.name }, ...(note ? { note } : {}) };
+  const options = { ...scheduleOptions(schedule), schedule: { id: schedule.id, name: schedule.name }, ...(runbook ? { runbook: { name: runbook.name } } : {}), ...(note ? { note } : {}) };
   // A risky schedule run by hand asks again: its approval covers its fires, not runs on demand.
   const ask = reason === "manual" && reasons.length > 0;
   // Reports that only post on change, or while muted, run without chat messages; the end decides.
@@ -157,8 +174,8 @@ export async function fireSchedule(deps: SchedulerDeps, scheduleId: number, at: 
   const job = await requestJob(
     sql,
     {
-      command: schedule.command,
-      target: schedule.target,
+      command,
+      target: run.target,
       hosts,
       requestedBy: schedule.owner,
       requestedByName: schedule.ownerName ?? undefined,
@@ -170,7 +187,7 @@ export async function fireSchedule(deps: SchedulerDeps, scheduleId: number, at: 
       approval: ask
         ? {
             reasons: reasons.map((r) => t(r.key, r.params)),
-            hash: approvalHash({ kind: "command", command: schedule.command }, hosts, options),
+            hash: approvalHash({ kind: "command", command }, hosts, options),
             required: deps.approvalsRequired ?? schedule.approvalsRequired,
             expiresAt: new Date(Date.now() + (deps.approvalTtlMs ?? 30 * 60_000)),
           }

@@ -33,6 +33,9 @@ export interface Schedule {
   readonly updatedAt: Date;
   /** The owner's language: reports and notes in the channel are in it. */
   readonly lang: Lang;
+  /** A schedule of a runbook runs the runbook (as it is at each fire) with these values; `command` is what it ran when made. */
+  readonly runbook: string | null;
+  readonly runbookParams: Readonly<Record<string, string>> | null;
 }
 
 /** Checks a cron expression (5 fields, or 6 with seconds first); the error names the bad field. */

@@ -9,7 +9,7 @@ import {
   type RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from "discord-api-types/v10";
 import { COMMAND_SPECS } from "../../core/commands.js";
-import type { ArgSpec, CommandSpec, FlagSpec } from "../../core/grammar.js";
+import type { ArgSpec, CommandSpec, Completion, FlagSpec } from "../../core/grammar.js";
 import { truncate } from "../../core/tail.js";
 
 /**
@@ -71,7 +71,7 @@ function argOption(arg: ArgSpec, lengths: Lengths): APIApplicationCommandBasicOp
     ...base,
     type: ApplicationCommandOptionType.String,
     ...(arg.complete ? { autocomplete: true } : {}),
-    ...(arg.kind === "rest" || arg.kind === "list" ? { max_length: MAX_STRING } : {}),
+    ...(arg.kind === "rest" || arg.kind === "list" || arg.kind === "pairs" ? { max_length: MAX_STRING } : {}),
   };
 }
 
@@ -88,8 +88,10 @@ function flagOption(flag: FlagSpec, lengths: Lengths): APIApplicationCommandBasi
         ...(flag.max !== undefined ? { max_value: flag.max } : {}),
       };
     case "duration":
-    case "word":
       return { ...base, type: ApplicationCommandOptionType.String };
+    case "word":
+      // At most 25 choices (interactions/application-commands.mdx).
+      return { ...base, type: ApplicationCommandOptionType.String, ...(flag.choices ? { choices: flag.choices.slice(0, 25).map((c) => ({ name: c, value: c })) } : {}) };
   }
 }
 
@@ -159,7 +161,7 @@ function textSize(options: ReadonlyArray<{ name: string; description: string; op
 }
 
 /** Which registry an option's autocomplete draws on, if any. */
-export function completionFor(path: readonly string[], option: string): "host" | "target" | undefined {
+export function completionFor(path: readonly string[], option: string): Completion | undefined {
   const spec = COMMAND_SPECS.find((s) => s.path.length === path.length && s.path.every((w, i) => w === path[i]));
   return spec?.args.find((a) => a.name === option)?.complete;
 }

@@ -112,9 +112,9 @@ export function createInteractionHandler(deps: InteractionDeps): InteractionHand
         if (payload.type === InteractionType.ApplicationCommandAutocomplete) return { type: InteractionResponseType.ApplicationCommandAutocompleteResult, data: { choices: [] } };
         return ephemeral(note(t, t("error.known", { reason: parsed.reason }), "warning"));
       case "complete": {
-        const { actor, complete, prefix } = parsed;
+        const { actor, complete, prefix, options } = parsed;
         const timeout = new Promise<string[]>((r) => setTimeout(() => r([]), ACK_WITHIN_MS).unref());
-        const names = complete ? await Promise.race([core.complete(actor, complete, prefix), timeout]) : [];
+        const names = complete ? await Promise.race([core.complete(actor, complete, prefix, options), timeout]) : [];
         // At most 25 choices (interactions/application-commands.mdx).
         return {
           type: InteractionResponseType.ApplicationCommandAutocompleteResult,

@@ -7,6 +7,7 @@ import {
   type APIInteraction,
 } from "discord-api-types/v10";
 import type { Actor, Inbound, View } from "../../core/chat.js";
+import type { Completion } from "../../core/grammar.js";
 import { msg, type Message } from "../../core/i18n.js";
 import { completionFor } from "./commands.js";
 import { discordIdentity, discordRoleIdentity, encodeConversation, encodeMessage } from "./refs.js";
@@ -23,8 +24,10 @@ export type ParsedInteraction =
   | {
       readonly kind: "complete";
       readonly actor: Actor;
-      readonly complete: "host" | "target" | undefined;
+      readonly complete: Completion | undefined;
       readonly prefix: string;
+      /** The other options typed so far (a runbook's parameters complete against the runbook named). */
+      readonly options: Readonly<Record<string, string | number | boolean>>;
     }
   | { readonly kind: "inbound"; readonly event: Inbound; readonly hasMessage: boolean };
 
@@ -121,9 +124,9 @@ export function parseInteraction(payload: APIInteraction, respond: (view: View) 
       return { kind: "inbound", hasMessage: false, event: { ...base, kind: "command", input: { type: "options", path, options } } };
     }
     case InteractionType.ApplicationCommandAutocomplete: {
-      const { path, focused } = commandOptions(payload.data.options);
+      const { path, focused, options } = commandOptions(payload.data.options);
       const complete = focused ? completionFor(path, focused.name) : undefined;
-      return { kind: "complete", actor, complete, prefix: focused?.value ?? "" };
+      return { kind: "complete", actor, complete, prefix: focused?.value ?? "", options };
     }
     case InteractionType.MessageComponent:
       return {

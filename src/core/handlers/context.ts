@@ -10,6 +10,7 @@ import type { CancelBus, JobQueue, Logger, PeopleLookup, RemoteAccess, ReplayGua
 import type { Job } from "../jobs.js";
 import type { SecretBox } from "../secret-box.js";
 import type { Schedule } from "../schedules.js";
+import type { Runbook } from "../runbooks.js";
 
 export interface AppSettings {
   /** Identities that are admins everywhere, whatever the role bindings say (TESTUM_ADMINS). */
@@ -23,6 +24,8 @@ export interface AppSettings {
   readonly approvalTtlMs: number;
   /** The language of people whose platform does not say theirs (TESTUM_LANG). */
   readonly lang: Lang;
+  /** `allowlist`: commands of one's own need the free-form right; runbooks need what each asks for (TESTUM_MODE). */
+  readonly mode: "open" | "allowlist";
 }
 
 export interface AppDeps {
@@ -62,6 +65,7 @@ export interface Scope {
   readonly hosts: readonly Host[];
   readonly job?: Job;
   readonly schedule?: Schedule;
+  readonly runbook?: Runbook;
 }
 
 export type Handler<N extends CommandName> = (ctx: HandlerContext, event: Inbound, cmd: Extract<Command, { name: N }>, scope: Scope) => Promise<Reply>;

@@ -7,7 +7,7 @@ import type { Host } from "../hosts.js";
 import { english, say } from "../i18n.js";
 import { queueJob, requestJob } from "../jobs/lifecycle.js";
 import { listing, privateReply, privateText } from "../replies.js";
-import { listRiskPatterns, riskMessages } from "../risk.js";
+import { commandRisks, type RunbookApproval } from "../runbooks.js";
 import type { Handler, HandlerContext } from "./context.js";
 
 export interface Submission extends RunFlags {
@@ -15,6 +15,8 @@ export interface Submission extends RunFlags {
   readonly target: string;
   /** The command, or the script's text. */
   readonly command: string;
+  /** The runbook the command was made from: named in the job and the audit trail; its approval setting applies. */
+  readonly runbook?: { readonly name: string; readonly params: Readonly<Record<string, string>>; readonly approval: RunbookApproval } | undefined;
 }
 
 /** Checks a run or script on its authorised hosts, then creates and publishes its job. */
@@ -23,8 +25,8 @@ export async function submit(ctx: HandlerContext, event: Inbound, input: Submiss
   // The audit trail is in English, whoever asked.
   const label = input.kind === "script" ? `script (${input.command.split("\n").length} lines)` : input.command;
   const timeoutMs = input.timeoutMs ?? settings.jobTimeoutMs;
-  const options = { timeoutMs, parallel: input.parallel, batch: input.batch, maxFailures: input.maxFailures };
-  const risks = riskMessages(input.command, hosts, await listRiskPatterns(sql), { maxHostsWithoutApproval: settings.approvalHosts });
+  const options = { timeoutMs, parallel: input.parallel, batch: input.batch, maxFailures: input.maxFailures, ...(input.runbook ? { runbook: { name: input.runbook.name } } : {}) };
+  const risks = await commandRisks(sql, input, hosts, settings.approvalHosts);
   // Reasons are stored in the requester's language: approvers read them in the job's messages.
   const reasons = risks.map((r) => say(t, r));
   if (input.dryRun) {
@@ -69,6 +71,7 @@ export async function submit(ctx: HandlerContext, event: Inbound, input: Submiss
       detail: {
         kind: input.kind,
         command: label,
+        ...(input.runbook ? { runbook: input.runbook.name, params: input.runbook.params } : {}),
         hosts: hosts.length <= 50 ? hosts.map((h) => h.name) : compactNames(hosts.map((h) => h.name)),
         ...(risks.length ? { reasons: risks.map((r) => say(english, r)) } : {}),
       },

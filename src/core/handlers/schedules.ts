@@ -1,6 +1,6 @@
 import { can, canEverywhere } from "../access.js";
 import type { Scope } from "./context.js";
-import { listHosts } from "../hosts.js";
+import { listHosts, type Host } from "../hosts.js";
 import { encodeAction } from "../actions.js";
 import { approvalHash } from "../approvals.js";
 import { displayName, type Block, type Inbound, type Reply, type View } from "../chat.js";
@@ -8,7 +8,7 @@ import { NotAllowedError, TestumError } from "../errors.js";
 import { compactNames } from "../fanout.js";
 import { msg, say, translator, type Translator } from "../i18n.js";
 import { listing, privateReply, privateText } from "../replies.js";
-import { listRiskPatterns, riskMessages } from "../risk.js";
+import { commandRisks, runbookCommand, type RunbookApproval } from "../runbooks.js";
 import { fireSchedule, scheduleOptions, type SchedulerDeps } from "../scheduler.js";
 import { describeCron, listSchedules, nextRuns, validateCron, validateTimezone, type Schedule } from "../schedules.js";
 import { parseTarget, selectHosts } from "../targets.js";
@@ -30,6 +30,7 @@ export function schedulerDeps(ctx: HandlerContext): SchedulerDeps {
     approvalsRequired: ctx.settings.approvalsRequired,
     approvalTtlMs: ctx.settings.approvalTtlMs,
     processName: "chat",
+    mode: ctx.settings.mode,
     catchUp: false,
   };
 }
@@ -72,25 +73,43 @@ export function renderScheduleRequest(schedule: Schedule, hosts: readonly string
   return { text: t("schedule.request.text", { name: schedule.name }), tone: schedule.approvalState === "rejected" ? "failure" : "warning", blocks, lang: t.lang };
 }
 
-export const scheduleAdd: Handler<"schedule.add"> = async (ctx, event, cmd, scope): Promise<Reply> => {
+interface NewSchedule {
+  readonly cron: string;
+  readonly target: string;
+  readonly command: string;
+  readonly timezone?: string | undefined;
+  readonly label?: string | undefined;
+  readonly onChange?: boolean | undefined;
+  readonly timeoutMs?: number | undefined;
+  /** A schedule of a runbook: the runbook runs with these values at every fire, as it is then. */
+  readonly runbook?: { readonly name: string; readonly params: Readonly<Record<string, string>>; readonly approval: RunbookApproval } | undefined;
+}
+
+async function addSchedule(ctx: HandlerContext, event: Inbound, cmd: NewSchedule, hosts: readonly Host[]): Promise<Reply> {
   validateCron(cmd.cron);
   const timezone = cmd.timezone ?? "UTC";
   validateTimezone(timezone);
-  const hosts = scope.hosts;
   const { t } = ctx;
   const timeoutMs = cmd.timeoutMs ?? ctx.settings.jobTimeoutMs;
-  const risks = riskMessages(cmd.command, hosts, await listRiskPatterns(ctx.sql), { maxHostsWithoutApproval: ctx.settings.approvalHosts });
+  const risks = await commandRisks(ctx.sql, cmd, hosts, ctx.settings.approvalHosts);
   // Stored in the owner's language: approvers read them in the schedule's request.
   const reasons = risks.map((r) => say(t, r));
-  const name = cmd.label ?? cmd.command.split(/\s+/).slice(0, 3).join(" ").slice(0, 40);
+  const name = cmd.label ?? (cmd.runbook ? cmd.runbook.name : cmd.command.split(/\s+/).slice(0, 3).join(" ").slice(0, 40));
   const [schedule] = await ctx.sql<Schedule[]>`
     insert into schedules (name, cron, timezone, target, command, channel, owner, owner_name, owner_groups, on_change, timeout_ms,
-                           approval_state, approval_reasons, approvals_required, lang)
+                           approval_state, approval_reasons, approvals_required, lang, runbook, runbook_params)
     values (${name}, ${cmd.cron.trim()}, ${timezone}, ${cmd.target}, ${cmd.command}, ${event.conversation}, ${event.actor.id},
             ${event.actor.name ?? null}, ${ctx.sql.json([...event.actor.groups] as never)}, ${cmd.onChange ?? false}, ${timeoutMs},
-            ${reasons.length ? "pending" : "none"}, ${ctx.sql.json(reasons as never)}, ${ctx.settings.approvalsRequired}, ${ctx.lang})
+            ${reasons.length ? "pending" : "none"}, ${ctx.sql.json(reasons as never)}, ${ctx.settings.approvalsRequired}, ${ctx.lang},
+            ${cmd.runbook?.name ?? null}, ${cmd.runbook ? ctx.sql.json(cmd.runbook.params as never) : null})
     returning *`;
-  await ctx.audit("schedule.add", risks.length ? "approval_required" : "added", cmd.target, { schedule: schedule!.id, cron: cmd.cron, command: cmd.command, timezone });
+  await ctx.audit("schedule.add", risks.length ? "approval_required" : "added", cmd.target, {
+    schedule: schedule!.id,
+    cron: cmd.cron,
+    command: cmd.command,
+    timezone,
+    ...(cmd.runbook ? { runbook: cmd.runbook.name, params: cmd.runbook.params } : {}),
+  });
   const next = nextRuns(schedule!.cron, timezone, 1)[0];
   const words = t(cmd.onChange ? "schedule.words_on_change" : "schedule.words", { when: describeCron(schedule!.cron, t), timezone, hosts: compactNames(hosts.map((h) => h.name)) });
   if (reasons.length === 0) {
@@ -101,6 +120,20 @@ export const scheduleAdd: Handler<"schedule.add"> = async (ctx, event, cmd, scop
     .startThread(event.conversation, renderScheduleRequest(schedule!, hosts.map((h) => h.name), t), t("schedule.thread_title", { name }));
   await ctx.sql`update schedules set approval_message = ${request.message} where id = ${schedule!.id}`;
   return privateText(t("schedule.added_needs_approval", { id: schedule!.id, name, words, reasons: reasons.join("; ") }), "warning");
+}
+
+export const scheduleAdd: Handler<"schedule.add"> = (ctx, event, cmd, scope) => addSchedule(ctx, event, cmd, scope.hosts);
+
+/** A schedule of a runbook: its parameters checked now (and again at every fire, against the runbook as it is then). */
+export const scheduleRb: Handler<"schedule.rb"> = async (ctx, event, cmd, scope) => {
+  const runbook = scope.runbook!;
+  const command = runbookCommand(runbook, cmd.params);
+  return addSchedule(
+    ctx,
+    event,
+    { ...cmd, target: runbook.target, command, timeoutMs: cmd.timeoutMs ?? runbook.timeoutMs ?? undefined, runbook: { name: runbook.name, params: cmd.params, approval: runbook.approval } },
+    scope.hosts,
+  );
 };
 
 export const scheduleList: Handler<"schedule.list"> = async (ctx, event) => {
@@ -135,6 +168,7 @@ export const scheduleShow: Handler<"schedule.show"> = async (ctx, _event, _cmd, 
     t("schedule.show.when", { when: describeCron(s.cron, t), cron: s.cron, timezone: s.timezone }),
     t("schedule.show.target", { value: s.target }),
     t("schedule.show.command", { value: s.command }),
+    ...(s.runbook ? [t("schedule.show.runbook", { name: s.runbook, params: Object.entries(s.runbookParams ?? {}).map(([k, v]) => `${k}=${v}`).join(" ") || "—" })] : []),
     t("schedule.show.owner", { value: displayName(s.ownerName, s.owner) }),
     t(s.muted ? "schedule.show.posts_muted" : "schedule.show.posts", { posts }),
     t("schedule.show.state", { state: msg(state) }),
