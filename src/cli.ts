@@ -11,6 +11,7 @@ import { HOST_VERBS } from "./cli/hosts.js";
 import { HOST_REMOTE_VERBS } from "./cli/hosts-remote.js";
 import { identityVerb, secretsVerb } from "./cli/identity.js";
 import { KEY_VERBS } from "./cli/keys.js";
+import { RUNBOOK_VERBS } from "./cli/runbooks.js";
 import { CliUsageError, parseVerbArgs, printJsonLines, printTable, withDatabase, type Verb } from "./cli/shared.js";
 import { createLogger } from "./logger.js";
 import type { RunOptions } from "./runtime.js";
@@ -31,9 +32,10 @@ Managing testum
   keys           the team's public keys, deployed into hosts' authorized_keys
   identity       print or rotate testum's own SSH key
   secrets        re-encrypt stored secrets under a new master key
-  grant, revoke  give or take back a role (viewer, operator, approver, admin)
+  grant, revoke  give or take back a role (viewer, operator, free-form, approver, admin)
   access         list role bindings
   risk           the patterns that make a command need approval
+  runbook        agreed commands with typed parameters; YAML export and import
   audit          read and verify the audit log
   slack          print the Slack app manifest (one paste sets up the app)
   discord        print the link that adds testum to a server; register /testum
@@ -172,6 +174,7 @@ const VERBS: readonly Verb[] = [
   secretsVerb,
   group("audit", "read and verify the audit log", [auditList, auditVerify]),
   ...ACCESS_VERBS,
+  group("runbook", "agreed commands with typed parameters; export and import as YAML", RUNBOOK_VERBS),
   group("slack", "the Slack app testum needs, as a manifest to paste", SLACK_VERBS),
   group("discord", "the link that adds testum to a server; register the /testum command", DISCORD_VERBS),
 ];

@@ -11,7 +11,7 @@ function bindingVerb(name: "grant" | "revoke"): Verb {
 
 ${name === "grant" ? "Gives" : "Takes back"} a role. SUBJECT is an identity (slack:T0123:U0456,
 discord:GUILD:USER) or a platform group (discord:GUILD:role:ROLE, slack:TEAM:group:S0123).
-ROLE is viewer, operator, approver or admin. SELECTOR is a host name, tag=value, or * (default).`;
+ROLE is viewer, operator, free-form, approver or admin. SELECTOR is a host name, tag=value, or * (default).`;
   return {
     name,
     summary: name === "grant" ? "give a role" : "take a role back",
