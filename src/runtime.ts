@@ -296,6 +296,7 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
     approvalHosts: config.TESTUM_APPROVAL_HOSTS,
     processName: options.workerName ?? `${hostname()}:${process.pid}`,
     catchUp: config.TESTUM_SCHEDULE_CATCHUP,
+    mode: config.TESTUM_MODE,
     syncEveryMs: options.scheduleSyncMs,
   });
   stops.push(() => scheduler.stop());

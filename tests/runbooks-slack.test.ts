@@ -117,6 +117,20 @@ describe("runbooks from Slack", () => {
     expect(text(await world.slash("run web-1 'echo mine'", OPS))).toMatch(/you need free-form/);
   });
 
+  it("does not fire a schedule of an operator's own command in allowlist mode", async () => {
+    // Made before the mode changed: every fire checks the owner's free-form right.
+    const [schedule] = await world.testum.sql<{ id: number }[]>`
+      insert into schedules (name, cron, timezone, target, command, channel, owner, owner_name, owner_groups, on_change, timeout_ms, approval_state, approval_reasons, lang)
+      values ('old-report', '*/2 * * * * *', 'UTC', 'web-1', 'echo free-form', ${`slack:${DEFAULT_TEAM_ID}:C0000000001`}, ${OPS_IDENTITY}, 'ops', '[]', false, 60000, 'none', '[]', 'en')
+      returning id`;
+    const fire = await eventually("a fire of the old schedule", async () => {
+      const [row] = await world.testum.sql`select outcome, job_id from schedule_fires where schedule_id = ${schedule!.id} and outcome <> 'starting' limit 1`;
+      return row;
+    });
+    expect(fire).toEqual({ outcome: "refused", jobId: null });
+    await world.testum.sql`delete from schedules where id = ${schedule!.id}`;
+  });
+
   it("runs a runbook only for the role it asks for, on every host of its target", async () => {
     await world.slash(`runbook add admin-only web-1 'echo admin' --role admin`);
     expect(text(await world.slash("rb admin-only", OPS))).toMatch(/Not allowed: you need admin \(the admin right\)/);

@@ -39,7 +39,7 @@ export interface SchedulerDeps {
   /** How often the schedules are re-read from the database. */
   readonly syncEveryMs?: number;
   /** TESTUM_MODE: in `allowlist`, a schedule of the owner's own command needs their free-form right at every fire. */
-  readonly mode?: "open" | "allowlist";
+  readonly mode: "open" | "allowlist";
 }
 
 /**
