@@ -91,7 +91,9 @@ describe("Discord over the Gateway", () => {
     expect(during.status).toBe(200);
     expect(during.text).toMatch(/Job #\d+ queued/);
 
-    // A connection lost without a close frame: resumed too.
+    // A connection lost without a close frame: resumed too. (The answer above may have come over
+    // the old connection before the client left it: wait for the resumed one.)
+    await world.discord.gateway.waitForSession({ timeoutMs: 20_000 });
     world.discord.gateway.drop();
     const afterDrop = await world.command(["whoami"], {});
     expect(afterDrop.text).toContain("admin");
@@ -111,6 +113,7 @@ describe("Discord over the Gateway", () => {
   });
 
   it("identifies anew after an INVALID_SESSION that may not resume, and takes commands again", async () => {
+    await world.discord.gateway.waitForSession({ timeoutMs: 20_000 });
     const before = world.discord.gateway.counts().identifies;
     const old = world.discord.gateway.sessions().at(-1)!.id;
     world.discord.gateway.invalidate(false);
