@@ -1,5 +1,5 @@
 import { createPlayground } from "../../src/adapters/playground/index.js";
-import { createPlaygroundStore } from "../../src/adapters/playground/store.js";
+import { authorOf, createPlaygroundStore } from "../../src/adapters/playground/store.js";
 import { hostsFor, newPlaygroundKey } from "../../src/adapters/playground/guard.js";
 import { connect } from "../../src/core/db.js";
 import { createTestDatabase } from "../helpers/db.js";
@@ -55,7 +55,7 @@ chatContract("local", async (core) => {
       const res = await post({ "x-testum-playground": "1" }, text);
       // Private answers are messages only the actor sees.
       const answers = await store.recent("local:alice");
-      const last = answers.filter((m) => m.privateTo === "local:alice").at(-1);
+      const last = answers.filter((m) => m.privateTo === "local:alice" && authorOf(m) === null).at(-1);
       return { status: res.status, body: last ? viewText(last.view as never).text : await res.text() };
     },
     async sendForged(text) {

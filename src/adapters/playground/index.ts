@@ -9,7 +9,7 @@ import { fitTail } from "../../core/tail.js";
 import { readBody } from "../http/body.js";
 import { guardRequest, GUARD_HEADERS, type PlaygroundAccess } from "./guard.js";
 import { renderPage } from "./page.js";
-import { CHANGES, CONVERSATION, createPlaygroundStore, messageId, messageRef, type PlaygroundMessage, type PlaygroundStore } from "./store.js";
+import { authorOf, CHANGES, CONVERSATION, createPlaygroundStore, messageId, messageRef, type PlaygroundMessage, type PlaygroundStore } from "./store.js";
 
 /** The people one can act as in the playground, to try roles and approvals. */
 export const IDENTITIES = ["local:alice", "local:bob", "local:admin"] as const;
@@ -86,7 +86,15 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown> |
 
 /** What the page shows of a message. */
 function wire(message: PlaygroundMessage) {
-  return { id: message.id, thread: message.thread, private: message.privateTo !== null, view: message.view, version: message.version, at: message.createdAt.toISOString() };
+  return {
+    id: message.id,
+    thread: message.thread,
+    private: message.privateTo !== null,
+    author: authorOf(message),
+    view: message.view,
+    version: message.version,
+    at: message.createdAt.toISOString(),
+  };
 }
 
 /**
@@ -137,6 +145,15 @@ export function createPlayground(deps: PlaygroundDeps) {
     }
   }
 
+  /**
+   * The person's own command, shown to them above the answer, as a chat client
+   * shows what one sent. Only text PostgreSQL can store: no NUL, no lone surrogates.
+   */
+  async function echo(text: string, actor: Actor): Promise<void> {
+    const shown = Buffer.from(`/testum ${text}`.trim(), "utf8").toString("utf8").replace(/\u0000/g, "").slice(0, MAX_CODE_CHARS);
+    await store.post({ text: shown, blocks: [] }, { privateTo: actor.id, author: actor.id });
+  }
+
   async function act(req: IncomingMessage, res: ServerResponse, kind: "command" | "action" | "form"): Promise<void> {
     if (req.method !== "POST") return json(res, 405, { error: "use POST" });
     if (req.headers["x-testum-playground"] !== "1") return json(res, 401, { error: "requests must come from the playground page" });
@@ -161,6 +178,7 @@ export function createPlayground(deps: PlaygroundDeps) {
       event = { ...base, kind: "form", action: String(body.action ?? ""), values };
     }
     try {
+      if (event.kind === "command" && event.input.type === "text") await echo(event.input.text, actor);
       json(res, 200, await deliver(await core.handle(event), actor, clicked));
     } catch (err) {
       await store.post(errorView(err, log), { privateTo: actor.id });

@@ -17,6 +17,12 @@ export interface PlaygroundMessage {
   readonly updatedAt: Date;
 }
 
+/** Who wrote a message: the person, for the echo of their command; null for testum's own. */
+export function authorOf(message: PlaygroundMessage): string | null {
+  const author = (message.view as View & { author?: unknown }).author;
+  return typeof author === "string" ? author : null;
+}
+
 export const CHANGES = "testum_playground";
 
 /** The one conversation of the playground: `local:general`. */
@@ -39,10 +45,12 @@ export function createPlaygroundStore(sql: Sql) {
     return message;
   }
   return {
-    async post(view: View, options: { thread?: number; privateTo?: string } = {}): Promise<PlaygroundMessage> {
+    async post(view: View, options: { thread?: number; privateTo?: string; author?: string } = {}): Promise<PlaygroundMessage> {
+      // A person's own words (the echo of their command) carry their identity in the stored view.
+      const stored = options.author ? { ...view, author: options.author } : view;
       const [message] = await sql<PlaygroundMessage[]>`
         insert into playground_messages (conversation, thread, private_to, view)
-        values (${CONVERSATION}, ${options.thread ?? null}, ${options.privateTo ?? null}, ${sql.json(view as never)})
+        values (${CONVERSATION}, ${options.thread ?? null}, ${options.privateTo ?? null}, ${sql.json(stored as never)})
         returning *`;
       return changed(message!);
     },

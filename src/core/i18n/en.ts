@@ -654,6 +654,8 @@ export const en = {
   "page.submit": "Submit",
   "page.disconnected": "Connection lost; reconnecting…",
   "page.earlier": "… {count} earlier lines in the full log",
+  "page.notSent": "Not sent: testum could not be reached. Your text is still in the box; press Enter to try again.",
+  "page.message": "Message",
   // Job pages
   "job.title": "Job #{id}",
   "job.status": "Status",

@@ -656,6 +656,8 @@ export const ru: Record<keyof typeof en, string> = {
   "page.submit": "Отправить",
   "page.disconnected": "Соединение потеряно, переподключаемся…",
   "page.earlier": "… более ранних строк: {count} — они в полном журнале",
+  "page.notSent": "Не отправлено: testum недоступен. Текст остался в поле; нажмите Enter, чтобы попробовать снова.",
+  "page.message": "Сообщение",
   // Страницы заданий
   "job.title": "Задание #{id}",
   "job.status": "Состояние",
