@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from "./core/config.js";
 import { migrate, ensureDatabase } from "./core/db.js";
 import { parseDuration } from "./core/duration.js";
 import { isTestumError } from "./core/errors.js";
+import { closestWord } from "./core/suggest.js";
 import { ACCESS_VERBS, auditVerify } from "./cli/access.js";
 import { DISCORD_VERBS } from "./cli/discord.js";
 import { SLACK_VERBS } from "./cli/slack.js";
@@ -18,7 +19,7 @@ import type { RunOptions } from "./runtime.js";
 
 const MAIN_HELP = `testum: chat-ops for operations teams.
 
-Usage: testum <command> [options]      (testum <command> --help for details)
+Usage: testum <command> [options]      (testum help <command>, or testum <command> --help, for details)
        testum --version
 
 Running testum
@@ -153,11 +154,13 @@ testum ${name} <command> --help shows a command's options.`;
     name,
     summary,
     help,
+    verbs,
     async run(args) {
       const [sub, ...rest] = args;
-      if (sub === undefined || sub === "--help" || sub === "-h" || sub === "help") return void console.log(help);
+      if (sub === undefined || sub === "--help" || sub === "-h") return void console.log(help);
+      if (sub === "help") return void console.log(helpOf([name, ...rest]) ?? help);
       const verb = verbs.find((v) => v.name === sub);
-      if (!verb) throw new CliUsageError(`unknown command "${name} ${sub}"`, help);
+      if (!verb) throw new CliUsageError(unknown([name, sub], verbs));
       return verb.run(rest);
     },
   };
@@ -179,6 +182,29 @@ const VERBS: readonly Verb[] = [
   group("discord", "the link that adds testum to a server; register the /testum command", DISCORD_VERBS),
 ];
 
+/** The help of `testum help WORD…`: a command's, or a group's command's; undefined for an unknown one. */
+function helpOf(words: readonly string[]): string | undefined {
+  let verbs: readonly Verb[] = VERBS;
+  let help: string | undefined;
+  for (const word of words) {
+    const verb = verbs.find((v) => v.name === word);
+    if (!verb) return undefined;
+    help = verb.help;
+    verbs = verb.verbs ?? [];
+  }
+  return help;
+}
+
+/** "unknown command", with the command a typo most likely meant and where the list is. */
+function unknown(words: readonly string[], among: readonly Verb[]): string {
+  const typed = words.at(-1)!;
+  const parent = words.slice(0, -1);
+  const suggestion = closestWord(typed, among.map((v) => v.name));
+  const list = parent.length > 0 ? `testum ${parent.join(" ")} --help` : "testum --help";
+  const guess = suggestion ? ` Did you mean "testum ${[...parent, suggestion].join(" ")}"?` : "";
+  return `unknown command "${words.join(" ")}".${guess} ${list} lists the commands.`;
+}
+
 /** The version in package.json (next to src/ and dist/ alike). */
 function version(): string {
   return (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
@@ -196,6 +222,18 @@ async function main(argv: string[]): Promise<number> {
   quietOnClosedPipe(process.stdout);
   quietOnClosedPipe(process.stderr);
   const [name, ...rest] = argv;
+  if (name === "help" && rest.length > 0) {
+    const help = helpOf(rest);
+    if (help === undefined) {
+      // Name the first word that is not known, among the commands it could have been.
+      const words = rest.slice(0, rest.findIndex((_, i) => helpOf(rest.slice(0, i + 1)) === undefined) + 1);
+      const among = words.length > 1 ? (VERBS.find((v) => v.name === words[0])?.verbs ?? []) : VERBS;
+      console.error(`testum: ${unknown(words, among)}`);
+      return 2;
+    }
+    console.log(help);
+    return 0;
+  }
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     console.log(MAIN_HELP);
     return name === undefined ? 2 : 0;
@@ -206,7 +244,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const verb = VERBS.find((v) => v.name === name);
   if (!verb) {
-    console.error(`testum: unknown command "${name}"\n\n${MAIN_HELP}`);
+    console.error(`testum: ${unknown([name], VERBS)}`);
     return 2;
   }
   try {

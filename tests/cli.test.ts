@@ -39,6 +39,23 @@ describe("the testum command", () => {
     results.forEach((res, i) => expect(res.stdout, verbs[i]!.join(" ")).toMatch(/Usage: testum|testum: chat-ops/));
   });
 
+  it("prints a command's help for testum help COMMAND, and says what a typo most likely meant", () => {
+    const hosts = testum(["help", "hosts"]);
+    expect(hosts.code).toBe(0);
+    expect(hosts.stdout).toMatch(/^Usage: testum hosts </);
+    expect(testum(["help", "hosts", "add"]).stdout).toContain("testum hosts add");
+    expect(testum(["hosts", "help", "add"]).stdout).toBe(testum(["help", "hosts", "add"]).stdout);
+    const typo = testum(["hots", "list"]);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toBe('testum: unknown command "hots". Did you mean "testum hosts"? testum --help lists the commands.\n');
+    const sub = testum(["hosts", "shw", "web-1"]);
+    expect(sub.code).toBe(2);
+    expect(sub.stderr).toBe('testum: unknown command "hosts shw". Did you mean "testum hosts show"? testum hosts --help lists the commands.\n');
+    const helpTypo = testum(["help", "hosts", "shw"]);
+    expect(helpTypo.code).toBe(2);
+    expect(helpTypo.stderr).toContain('Did you mean "testum hosts show"?');
+  });
+
   it("stops with exit code 2 and names the variable when configuration is bad", () => {
     const res = testum(["hosts", "list"], { REDIS_URL: "http://nope", TESTUM_JOB_TIMEOUT: "ten minutes" });
     expect(res.code).toBe(2);

@@ -37,16 +37,18 @@ describe("Slack: the user's language from users.info", () => {
     expect(ru.ms).toBeLessThan(3000);
     const text = replyText(ru.json);
     expect(text).toContain("Команды testum");
-    // The list is long: chat shows its last lines.
-    expect(text).toContain("/testum help [TOPIC]  Что умеет testum");
+    // Grouped, one line each.
+    expect(text).toContain("Запуск команд и задания");
+    expect(text).toContain("/testum run TARGET 'COMMAND' — Выполнить shell-команду на хостах");
     expect(text).not.toContain("Show what testum can do");
     const run = replyText((await world.slash("help run", IVAN)).json);
-    expect(run).toContain("/testum run [--timeout DURATION] [--parallel INT] [--batch INT] [--max-failures INT] [--dry-run] TARGET 'COMMAND'  Выполнить shell-команду на хостах");
+    expect(run).toContain("/testum run TARGET 'COMMAND' [--timeout DURATION] [--parallel N] [--batch N] [--max-failures N] [--dry-run]  Выполнить shell-команду на хостах");
     expect(run).toContain("--dry-run: Показать, на каких хостах запустилось бы, и ничего не запускать");
 
     const en = replyText((await world.slash("help", JOHN)).json);
     expect(en).toContain("testum commands");
-    expect(en).toContain("/testum help [TOPIC]  Show what testum can do");
+    expect(en).toContain("/testum run TARGET 'COMMAND' — Run a shell command on hosts");
+    expect(en).toContain("/testum help COMMAND");
   });
 
   it("refuses in Russian, naming what is missing", async () => {
@@ -135,7 +137,7 @@ describe("Discord: the interaction's locale", () => {
   it("answers help, refusals and platform refusals in Russian for locale ru", async () => {
     const help = await world.command(["help"], {}, world.admin, { locale: "ru" });
     expect(help.text).toContain("Команды testum");
-    expect(help.text).toContain("Что умеет testum");
+    expect(help.text).toContain("Выполнить shell-команду на хостах");
 
     const refused = await world.command(["run"], { target: "prod-db", command: "uptime" }, stranger, { locale: "ru" });
     expect(refused.text).toContain("Нет доступа: нужна роль operator (право run) хотя бы на одном хосте");

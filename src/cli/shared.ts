@@ -11,6 +11,8 @@ export interface Verb {
   readonly name: string;
   readonly summary: string;
   readonly help: string;
+  /** A group's own verbs (`hosts` → add, list, …). */
+  readonly verbs?: readonly Verb[];
   run(args: string[]): Promise<number | void>;
 }
 

@@ -3,7 +3,8 @@ import { decodeAction } from "./actions.js";
 import { authorize, type Request } from "./authorize.js";
 import { recordAudit } from "./audit.js";
 import { platformOf, type Actor, type Inbound, type Reply } from "./chat.js";
-import { helpLines, parseCommandOptions, parseCommandText, type Command } from "./commands.js";
+import { parseCommandOptions, parseCommandText, type Command } from "./commands.js";
+import { helpView } from "./help.js";
 import { NotAllowedError, TestumError, UsageError } from "./errors.js";
 import { langOf, msg, translator, type Translator } from "./i18n.js";
 import { access, audit, grant, revoke, riskAdd, riskList, riskRm, whoami } from "./handlers/access.js";
@@ -19,7 +20,7 @@ import { scriptBody } from "./commands.js";
 import { listHosts } from "./hosts.js";
 import { MAX_COMMAND_CHARS, MAX_FORM_CHARS, screenText, storable } from "./input.js";
 import { looksLikePrivateKey } from "./public-keys.js";
-import { errorView, inLanguage, listing, privateReply } from "./replies.js";
+import { errorView, inLanguage, privateReply } from "./replies.js";
 import { truncate } from "./tail.js";
 import type { Completion } from "./grammar.js";
 import { completeParams, completeRunbooks } from "./runbook-complete.js";
@@ -50,8 +51,7 @@ export interface App {
   translator(locale: string | undefined): Translator;
 }
 
-const help: Handler<"help"> = async (ctx, _event, cmd) =>
-  privateReply(listing(cmd.topic ? ctx.t("help.title_topic", { topic: cmd.topic }) : ctx.t("help.title"), helpLines(cmd.topic, ctx.t)));
+const help: Handler<"help"> = async (ctx, _event, cmd) => privateReply(helpView(cmd.topic, ctx.t));
 
 const HANDLERS: Handlers = {
   run,

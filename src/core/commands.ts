@@ -1,15 +1,22 @@
 import { UsageError } from "./errors.js";
-import { COMMAND_SPECS } from "./command-specs.js";
+import { COMMAND_SPECS, type Spec } from "./command-specs.js";
+import { closestWord } from "./suggest.js";
 import type { Command } from "./command-types.js";
 
 export { scriptBody } from "./command-specs.js";
 export type { Command, CommandName, RunFlags } from "./command-types.js";
-import { describeArg, matchSpec, parseOptionArgs, parseTextArgs, usageOf } from "./grammar.js";
-import { english, msg, type Translator } from "./i18n.js";
+import { matchSpec, parseOptionArgs, parseTextArgs } from "./grammar.js";
+import { msg } from "./i18n.js";
 import { tokenize } from "./tokenize.js";
 
 /** `hosts` alone means `hosts list`; `keys` alone, `keys list`. */
 const GROUP_DEFAULTS: Readonly<Record<string, string>> = { hosts: "list", keys: "list", risk: "list", jobs: "list", schedule: "list", runbook: "list" };
+
+function unknownSubcommand(word: string, group: string, specs: readonly Spec[]): never {
+  const choices = specs.map((s) => s.path.join(" ")).join(", ");
+  const suggestion = closestWord(word, specs.map((s) => s.path[1] ?? ""));
+  throw new UsageError(suggestion ? msg("usage.did_you_mean_sub", { word, group, suggestion, choices }) : msg("usage.unknown_subcommand", { word, group, choices }));
+}
 
 /** Parses chat text such as `run prod-db 'df -h'` into a Command. */
 export function parseCommandText(text: string): Command {
@@ -20,16 +27,14 @@ export function parseCommandText(text: string): Command {
   if (!match) {
     const word = tokens[0]?.value ?? "";
     const group = COMMAND_SPECS.filter((s) => s.path[0] === word.toLowerCase());
-    if (group.length > 0) {
-      throw new UsageError(msg("usage.unknown_subcommand", { word: tokens[1]?.value ?? "", group: word, choices: group.map((s) => s.path.join(" ")).join(", ") }));
-    }
-    throw new UsageError(msg("usage.unknown_command", { word }));
+    if (group.length > 0) unknownSubcommand(tokens[1]?.value ?? "", word.toLowerCase(), group);
+    const suggestion = closestWord(word, COMMAND_SPECS.map((s) => s.path[0]!));
+    throw new UsageError(suggestion ? msg("usage.did_you_mean", { word, suggestion }) : msg("usage.unknown_command", { word }));
   }
   const { spec, consumed } = match;
   const rest = tokens.slice(consumed);
   if (consumed < spec.path.length && rest.length > 0 && spec.args.length === 0) {
-    const group = COMMAND_SPECS.filter((s) => s.path[0] === spec.path[0]);
-    throw new UsageError(msg("usage.unknown_subcommand", { word: rest[0]!.value, group: spec.path[0]!, choices: group.map((s) => s.path.join(" ")).join(", ") }));
+    unknownSubcommand(rest[0]!.value, spec.path[0]!, COMMAND_SPECS.filter((s) => s.path[0] === spec.path[0]));
   }
   return parseTextArgs(spec, trimmed, rest);
 }
@@ -43,22 +48,5 @@ export function parseCommandOptions(
   if (!spec) throw new UsageError(msg("usage.unknown_typed_command", { command: path.join(" ") }));
   return parseOptionArgs(spec, options);
 }
-
-/** Help for all commands, or for the ones whose path starts with `topic`, in the language of `t`. */
-export function helpLines(topic?: string, t: Translator = english): string[] {
-  const specs = topic ? COMMAND_SPECS.filter((s) => s.path[0] === topic.toLowerCase()) : COMMAND_SPECS;
-  if (topic && specs.length === 0) throw new UsageError(msg("help.unknown_topic", { topic }));
-  return specs.flatMap((s) => {
-    const lines = [`${usageOf(s)}  ${s.summaryKey ? t(s.summaryKey) : s.summary}`];
-    if (topic) {
-      for (const a of s.args) lines.push(`  ${a.name.toUpperCase()}: ${describeArg(a, t)}`);
-      for (const f of s.flags ?? []) lines.push(`  --${f.name}: ${describeArg(f, t)}`);
-      if (s.example) lines.push(`  ${t("help.example", { example: s.example })}`);
-    }
-    return lines;
-  });
-}
-
-export { usageOf };
 
 export { COMMAND_SPECS };

@@ -85,13 +85,26 @@ function descriptionOf(spec: Pick<ArgSpec, "description" | "descriptionKey">): s
   return spec.descriptionKey ? msg(spec.descriptionKey) : spec.description;
 }
 
-export function usageOf(spec: CommandSpec<unknown>): string {
-  const flags = (spec.flags ?? []).map((f) => (f.kind === "boolean" ? `[--${f.name}]` : `[--${f.name} ${f.kind.toUpperCase()}]`));
+/** What an option's value is called in usage lines: its kind for durations and numbers, its own name for words. */
+function flagValue(f: FlagSpec): string {
+  if (f.kind === "duration") return "DURATION";
+  if (f.kind === "int") return "N";
+  return f.name.toUpperCase();
+}
+
+/** A command's words and arguments, without its options: `/testum run TARGET 'COMMAND'`. */
+export function shortUsageOf(spec: CommandSpec<unknown>): string {
   const args = spec.args.map((a) => {
     const label = a.kind === "rest" ? `'${a.name.toUpperCase()}'` : a.kind === "list" ? `${a.name.toUpperCase()}…` : a.kind === "pairs" ? "KEY=VALUE…" : a.name.toUpperCase();
     return a.optional ? `[${label}]` : label;
   });
-  return ["/testum", ...spec.path, ...flags, ...args].join(" ");
+  return ["/testum", ...spec.path, ...args].join(" ");
+}
+
+/** The full usage line: the command, its arguments, then its options (which may also come first). */
+export function usageOf(spec: CommandSpec<unknown>): string {
+  const flags = (spec.flags ?? []).map((f) => (f.kind === "boolean" ? `[--${f.name}]` : `[--${f.name} ${flagValue(f)}]`));
+  return [shortUsageOf(spec), ...flags].join(" ");
 }
 
 function convertArg(spec: CommandSpec<unknown>, arg: ArgSpec, value: string): string | number {

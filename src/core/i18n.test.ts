@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { COMMAND_SPECS, helpLines } from "./commands.js";
+import { COMMAND_SPECS } from "./commands.js";
+import { HELP_GROUPS, helpLines, helpView } from "./help.js";
 import { NotAllowedError, TestumError, UsageError } from "./errors.js";
-import { CATALOGUES, english, LANGS, langOf, msg, PLACEHOLDER, pluralForms, translate, translator, type Lang } from "./i18n.js";
+import { CATALOGUES, LANGS, langOf, msg, PLACEHOLDER, pluralForms, translate, translator, type Lang } from "./i18n.js";
 import { errorView } from "./replies.js";
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} } as never;
@@ -131,12 +132,32 @@ describe("errors in the reader's language", () => {
 });
 
 describe("help", () => {
-  it("is the same English as the specs, and Russian on request", () => {
-    expect(helpLines(undefined, english)).toEqual(helpLines());
-    expect(helpLines()[0]).toContain("Run a shell command on hosts");
+  it("shows every command once, grouped, one line each, with examples", () => {
+    const view = helpView(undefined);
+    const headings = view.blocks.filter((b) => b.type === "heading").map((b) => (b as { text: string }).text);
+    expect(headings).toEqual(["testum commands", "Run commands and follow jobs", "Hosts", "Team SSH keys", "Access, approvals and audit", "Schedules"]);
+    const lines = view.blocks.flatMap((b) => (b.type === "text" ? b.text.split("\n") : []));
+    expect(lines).toHaveLength(COMMAND_SPECS.filter((s) => HELP_GROUPS.some((g) => g.words.includes(s.path[0]!))).length);
+    expect(lines).toContain("/testum run TARGET 'COMMAND' — Run a shell command on hosts");
+    expect(lines.some((l) => l.startsWith("/testum hosts add HOST ADDRESS"))).toBe(true);
+    // Short forms: no options in the overview.
+    expect(lines.filter((l) => l.includes("--"))).toEqual([]);
+    const examples = view.blocks.filter((b) => b.type === "context").map((b) => (b as { text: string }).text);
+    expect(examples[0]).toContain("e.g. /testum run web-1 'df -h'");
+    expect(examples.at(-1)).toContain("/testum help COMMAND");
+    // Every group word is a topic of its own.
+    for (const group of HELP_GROUPS) expect(helpLines(group.name).length).toBeGreaterThan(0);
+    expect(helpLines("hosts")[0]).toMatch(/^\/testum hosts list/);
+    expect(helpLines("hosts").some((l) => l.startsWith("/testum identity"))).toBe(true);
+    expect(helpLines("schedule")).toEqual(helpLines("schedules"));
+    expect(() => helpLines("nosuch")).toThrow(/no command called "nosuch"/);
+  });
+
+  it("puts options after the arguments, named for what they take, in the reader's language", () => {
     const ru = helpLines("run", translator("ru"));
-    expect(ru[0]).toBe("/testum run [--timeout DURATION] [--parallel INT] [--batch INT] [--max-failures INT] [--dry-run] TARGET 'COMMAND'  Выполнить shell-команду на хостах");
+    expect(ru[0]).toBe("/testum run TARGET 'COMMAND' [--timeout DURATION] [--parallel N] [--batch N] [--max-failures N] [--dry-run]  Выполнить shell-команду на хостах");
     expect(ru).toContain("  --dry-run: Показать, на каких хостах запустилось бы, и ничего не запускать");
-    expect(ru.at(-1)).toBe("  пример: /testum run role=web --parallel 20 'systemctl is-active nginx'");
+    expect(helpLines("schedule")[0]).toContain("[--tz TZ] [--name NAME]");
+    expect(helpView(undefined, translator("ru")).blocks[1]).toEqual({ type: "heading", text: "Запуск команд и задания" });
   });
 });
