@@ -39,3 +39,36 @@ describe("the summary of a job on 500 hosts on both platforms", () => {
     expect(embed.footer!.text).toMatch(/more groups? \(\d+ hosts\) are in the full report/);
   });
 });
+
+describe("groups of failures", () => {
+  const failed = (i: number, error: string) => ({ ...task(i, "failed", null, ""), errorCode: "host_key_mismatch", error, logKey: null, outputHash: null });
+
+  it("keeps hosts whose errors differ apart, so both hosts' fingerprints are shown", () => {
+    const tasks = [
+      failed(1, "host key of host-001 changed: pinned SHA256:aaaa, presented SHA256:bbbb"),
+      failed(2, "host key of host-002 changed: pinned SHA256:cccc, presented SHA256:dddd"),
+    ];
+    const view = renderSummary(job, tasks, "https://testum.example");
+    const text = JSON.stringify(view);
+    for (const fp of ["SHA256:aaaa", "SHA256:bbbb", "SHA256:cccc", "SHA256:dddd"]) expect(text).toContain(fp);
+    expect(view.blocks.filter((b) => b.type === "heading")).toHaveLength(3);
+  });
+
+  it("groups hosts whose errors differ only in the host's name, and names them all", () => {
+    const tasks = [1, 2, 3].map((i) => failed(i, `could not connect to host-00${i}: connection refused`));
+    const view = renderSummary(job, tasks, "https://testum.example");
+    const texts = view.blocks.filter((b) => b.type === "text").map((b) => (b as { text: string }).text);
+    expect(texts).toContain("could not connect to host-[001-003]: connection refused");
+  });
+
+  it("says how many logs are not linked, and cuts long lines with an ellipsis", () => {
+    const tasks = Array.from({ length: 6 }, (_, i) => task(i, "succeeded", 0, `${"x".repeat(120)}\n`));
+    const view = renderSummary(job, tasks, "https://testum.example");
+    const links = view.blocks.filter((b) => b.type === "links").flatMap((b) => (b as { readonly links: ReadonlyArray<{ label: string; url: string }> }).links);
+    expect(links.map((l) => l.label)).toContain("+2 more in the full report");
+    expect(links.find((l) => l.label.startsWith("+2"))!.url).toBe("https://testum.example/reports/tok");
+    const code = view.blocks.find((b) => b.type === "code") as { readonly lines: readonly string[] };
+    expect(code.lines[0]).toMatch(/^x+…$/);
+    expect(code.lines[0]!.length).toBe(75);
+  });
+});

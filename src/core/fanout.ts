@@ -2,6 +2,7 @@ import { displayName, type Block, type View } from "./chat.js";
 import { formatDuration } from "./duration.js";
 import { english, msg, translator, type Translator } from "./i18n.js";
 import type { Job, Task, TaskStatus } from "./jobs.js";
+import { truncate } from "./tail.js";
 
 /** Reading many hosts' results in chat: compact names, counts, groups of identical results. */
 
@@ -100,16 +101,29 @@ export interface ResultGroup {
   readonly tail: string;
 }
 
-/** Hosts with the same outcome and the same output, failures first, then bigger groups first. */
+/** An error with the host's own name taken out, so hosts that failed the same way share a group. */
+const HOST_MARK = "\u0001";
+function errorShape(error: string | null, host: string): string {
+  return error === null ? "" : error.split(host).join(HOST_MARK);
+}
+
+/**
+ * Hosts with the same outcome, the same error and the same output, failures
+ * first, then bigger groups first. Errors that differ in more than the host's
+ * name (two host keys with different fingerprints) are never merged.
+ */
 export function groupResults(tasks: readonly Task[]): ResultGroup[] {
-  const groups = new Map<string, { status: TaskStatus; exitCode: number | null; error: string | null; hosts: string[]; tail: string }>();
+  const groups = new Map<string, { status: TaskStatus; exitCode: number | null; shape: string; error: string | null; hosts: string[]; tail: string }>();
   for (const t of tasks) {
-    const key = [t.status, t.exitCode ?? "", t.errorCode ?? "", t.signal ?? "", t.outputHash ?? t.tail ?? ""].join("\0");
+    const shape = errorShape(t.error, t.hostName);
+    const key = [t.status, t.exitCode ?? "", t.errorCode ?? "", t.signal ?? "", shape, t.outputHash ?? t.tail ?? ""].join("\0");
     const group = groups.get(key);
     if (group) group.hosts.push(t.hostName);
-    else groups.set(key, { status: t.status, exitCode: t.exitCode, error: t.error, hosts: [t.hostName], tail: t.tail ?? "" });
+    else groups.set(key, { status: t.status, exitCode: t.exitCode, shape, error: t.error, hosts: [t.hostName], tail: t.tail ?? "" });
   }
-  return [...groups.values()].sort((a, b) => ORDER[a.status] - ORDER[b.status] || b.hosts.length - a.hosts.length);
+  return [...groups.values()]
+    .map(({ shape, ...g }) => ({ ...g, error: g.hosts.length > 1 && g.error !== null ? shape.split(HOST_MARK).join(compactNames(g.hosts)) : g.error }))
+    .sort((a, b) => ORDER[a.status] - ORDER[b.status] || b.hosts.length - a.hosts.length);
 }
 
 function groupTitle(group: ResultGroup, t: Translator): string {
@@ -124,7 +138,7 @@ function groupTitle(group: ResultGroup, t: Translator): string {
 }
 
 /** Limits that hold on every platform: what one summary message may carry. */
-const SUMMARY = { groups: 6, tailLines: 8, tailChars: 600, logLinks: 4 } as const;
+const SUMMARY = { groups: 6, tailLines: 8, tailChars: 600, logLinks: 4, errorChars: 900 } as const;
 
 export function reportUrl(publicUrl: string, job: Pick<Job, "logToken">): string {
   return `${publicUrl}/reports/${job.logToken}`;
@@ -145,13 +159,16 @@ export function renderSummary(job: Job, tasks: readonly Task[], publicUrl: strin
   ];
   for (const group of groups.slice(0, SUMMARY.groups)) {
     blocks.push({ type: "heading", text: groupTitle(group, t) });
-    if (group.error && group.status !== "succeeded") blocks.push({ type: "text", text: group.error.split("\n")[0]!.slice(0, 300) });
+    // The whole error: it may carry what an admin must compare (a host key's fingerprints).
+    if (group.error && group.status !== "succeeded") blocks.push({ type: "text", text: truncate(group.error, SUMMARY.errorChars) });
     const lines = group.tail.split("\n").filter((l, i, all) => l !== "" || i < all.length - 1);
     const shown = lines.slice(-SUMMARY.tailLines);
     if (shown.length > 0 && shown.join("\n").trim() !== "") {
-      blocks.push({ type: "code", lines: shown.map((l) => l.slice(0, SUMMARY.tailChars / SUMMARY.tailLines)), omitted: lines.length - shown.length });
+      blocks.push({ type: "code", lines: shown.map((l) => truncate(l, SUMMARY.tailChars / SUMMARY.tailLines)), omitted: lines.length - shown.length });
     }
     const links = group.hosts.slice(0, SUMMARY.logLinks).map((h) => ({ label: t("summary.log", { host: h }), url: `${publicUrl}/logs/${job.logToken}/${encodeURIComponent(h)}` }));
+    const unlinked = group.hosts.length - links.length;
+    if (unlinked > 0) links.push({ label: t("summary.more_logs", { count: unlinked }), url: reportUrl(publicUrl, job) });
     if (links.length > 0) blocks.push({ type: "links", links });
   }
   const hidden = groups.slice(SUMMARY.groups);
@@ -184,6 +201,8 @@ export function renderReport(job: Job, tasks: readonly Task[], publicUrl: string
     const detail = task.logKey ? `${publicUrl}/logs/${job.logToken}/${encodeURIComponent(task.hostName)}` : (task.error ?? "").split("\n")[0];
     const status = t(`state.${task.status}`);
     lines.push(`${task.hostName.padEnd(width)}  ${status.padEnd(statusWidth)}  ${String(task.exitCode ?? "-").padStart(exitWidth)}  ${duration.padEnd(durationWidth)}  ${detail}`);
+    // A host's error in full under its line, when the log link took its place.
+    if (task.logKey && task.error) for (const line of task.error.split("\n")) lines.push(`${" ".repeat(width + 2)}${line}`);
   }
   return lines.join("\n") + "\n";
 }

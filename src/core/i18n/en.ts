@@ -428,7 +428,8 @@ export const en = {
   "summary.log": "log: {host}",
   "summary.logs_in_report": "Each host's log is linked from the full report.",
   "summary.more_groups": "{count} more {count|group|groups} ({hosts} hosts) are in the full report.",
-  "summary.grouped": "Hosts with identical output and exit code are grouped.",
+  "summary.grouped": "Hosts with the same exit code, error and output are grouped.",
+  "summary.more_logs": "+{count} more in the full report",
   // The audit log
   "audit.bad_filter": "\"{word}\" is not a filter: use user=…, host=…, action=… or since=…",
   "audit.bad_since": "since= expects a date (2026-11-01) or a duration (24h), got \"{value}\"",

@@ -430,7 +430,8 @@ export const ru: Record<keyof typeof en, string> = {
   "summary.log": "лог: {host}",
   "summary.logs_in_report": "Лог каждого хоста — по ссылке в полном отчёте.",
   "summary.more_groups": "Ещё {count} {count|группа|группы|групп} ({hosts} {hosts|хост|хоста|хостов}) — в полном отчёте.",
-  "summary.grouped": "Хосты с одинаковым выводом и кодом возврата сгруппированы.",
+  "summary.grouped": "Хосты с одинаковыми кодом возврата, ошибкой и выводом сгруппированы.",
+  "summary.more_logs": "ещё {count} — в полном отчёте",
   // The audit log
   "audit.bad_filter": "«{word}» — не фильтр: используйте user=…, host=…, action=… или since=…",
   "audit.bad_since": "since= ожидает дату (2026-11-01) или длительность (24h), получено «{value}»",
