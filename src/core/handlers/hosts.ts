@@ -1,3 +1,4 @@
+import { truncate } from "../tail.js";
 import { can } from "../access.js";
 import { encodeAction } from "../actions.js";
 import type { Block, Reply } from "../chat.js";
@@ -122,7 +123,7 @@ export const hostsSecret: Handler<"hosts.secret"> = async (ctx, _event, cmd) => 
     kind: "form",
     form: {
       action: encodeAction({ kind: "host-secret", host: host.name }),
-      title: ctx.t("hosts.secret.title", { name: host.name }).slice(0, 45),
+      title: truncate(ctx.t("hosts.secret.title", { name: host.name }), 45),
       submitLabel: ctx.t("hosts.secret.submit"),
       fields: [
         { id: "password", label: ctx.t("hosts.secret.password"), required: false, maxLength: 1000 },

@@ -1,3 +1,4 @@
+import { truncate } from "../tail.js";
 import { approvalHash } from "../approvals.js";
 import { encodeAction } from "../actions.js";
 import type { Inbound, Reply } from "../chat.js";
@@ -104,7 +105,7 @@ export const script: Handler<"script"> = async (ctx, event, cmd, scope) => {
       action: encodeAction({ kind: "script", target: encodeScriptTarget(cmd) }),
       title: ctx.t("run.form.title"),
       submitLabel: ctx.t("run.form.submit"),
-      fields: [{ id: "script", label: ctx.t("run.form.label", { target: cmd.target }).slice(0, 45), multiline: true, maxLength: 4000, placeholder: "#!/bin/bash\nuptime" }],
+      fields: [{ id: "script", label: truncate(ctx.t("run.form.label", { target: cmd.target }), 45), multiline: true, maxLength: 4000, placeholder: ctx.t("run.form.placeholder") }],
     },
   };
 };

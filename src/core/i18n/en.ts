@@ -345,7 +345,8 @@ export const en = {
   "run.approver_hint": "An approver of every target host, other than you, can approve it in the thread.",
   "run.form.title": "Script to run",
   "run.form.submit": "Run",
-  "run.form.label": "Script for {target} (a #! line picks the interpreter; default sh)",
+  "run.form.label": "Script for {target}",
+  "run.form.placeholder": "#!/bin/bash\nuptime\n(a #! line picks the interpreter; without one, sh)",
   // Jobs
   "jobs.unknown": "no job #{id}",
   "jobs.error.lost": "the worker running this job stopped responding; the command was not run again",

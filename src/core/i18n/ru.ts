@@ -347,7 +347,8 @@ export const ru: Record<keyof typeof en, string> = {
   "run.approver_hint": "Одобрить его в ветке может одобряющий каждого целевого хоста, кроме вас.",
   "run.form.title": "Скрипт для запуска",
   "run.form.submit": "Запустить",
-  "run.form.label": "Скрипт для {target} (строка #! задаёт интерпретатор; по умолчанию sh)",
+  "run.form.label": "Скрипт для {target}",
+  "run.form.placeholder": "#!/bin/bash\nuptime\n(строка #! задаёт интерпретатор; без неё — sh)",
   // Jobs
   "jobs.unknown": "задания #{id} нет",
   "jobs.error.lost": "воркер, выполнявший задание, перестал отвечать; команда не перезапускалась",
