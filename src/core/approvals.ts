@@ -5,7 +5,9 @@ import { displayName, type Block, type View } from "./chat.js";
 import type { Sql } from "./db.js";
 import type { Host } from "./hosts.js";
 import { msg, say, translator, type Param, type Translator } from "./i18n.js";
+import { scriptExcerpt } from "./job-view.js";
 import { inEachLang, type Job } from "./jobs.js";
+import { truncate } from "./tail.js";
 
 /** Approvals of risky jobs: what an approval is bound to, and how a request looks. */
 
@@ -40,12 +42,21 @@ export function someNames(names: readonly string[], shown = 12): Param {
 }
 
 /** The request message in the job's thread, in every state it goes through, in the language of `t`. */
-export function renderRequest(job: Job, hostNames: readonly string[], decisions: readonly Decision[], t: Translator = translator(job.lang), note?: string): View {
+export function renderRequest(
+  job: Job,
+  hostNames: readonly string[],
+  decisions: readonly Decision[],
+  t: Translator = translator(job.lang),
+  note?: string,
+  publicUrl?: string,
+): View {
   const approvals = decisions.filter((d) => d.decision === "approve");
   const rejection = decisions.find((d) => d.decision === "reject");
   const fields = [
     { label: t("view.requested_by"), value: displayName(job.requestedByName, job.requestedBy) },
-    { label: t("view.command"), value: job.command.slice(0, 900) },
+    job.kind === "script"
+      ? { label: t("view.script"), value: t("view.script_lines", { count: job.command.replace(/\n+$/, "").split("\n").length }) }
+      : { label: t("view.command"), value: truncate(job.command, 900) },
     { label: t("view.hosts_count", { count: hostNames.length }), value: say(t, someNames(hostNames)) },
     { label: t("approval.why"), value: job.approvalReasons.join("\n") || "—" },
   ];
@@ -79,6 +90,8 @@ export function renderRequest(job: Job, hostNames: readonly string[], decisions:
       tone = "success";
   }
   blocks.push({ type: "heading", text: headline }, { type: "fields", fields });
+  // An approver sees what they approve: the script itself, not only its name.
+  if (job.kind === "script") blocks.push(...scriptExcerpt(job, t, publicUrl));
   if (rejection?.reason) blocks.push({ type: "text", text: t("approval.reason", { reason: rejection.reason }) });
   if (note) blocks.push({ type: "text", text: note });
   if (job.status === "awaiting_approval") {

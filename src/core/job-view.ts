@@ -144,13 +144,39 @@ function durationOf(job: Job, task: Task | undefined, now: number): string | und
   return formatDuration((end ? end.getTime() : now) - start.getTime());
 }
 
+/** How much of a script chat shows: within every platform's code block limits (Discord: 1,000 characters in an embed). */
+const SCRIPT_EXCERPT = { lines: 25, chars: 900 } as const;
+
+/**
+ * A script as chat shows it: its first lines in a code block and, when that is
+ * not all of it, how much is left out and a link to the job page, which shows
+ * the whole script.
+ */
+export function scriptExcerpt(job: Job, t: Translator, publicUrl?: string, maxLines: number = SCRIPT_EXCERPT.lines): Block[] {
+  const lines = job.command.replace(/\n+$/, "").split("\n");
+  const shown: string[] = [];
+  let size = 0;
+  for (const line of lines.slice(0, maxLines)) {
+    const cut = truncate(line, 200);
+    if (shown.length > 0 && size + cut.length + 1 > SCRIPT_EXCERPT.chars) break;
+    shown.push(cut);
+    size += cut.length + 1;
+  }
+  const blocks: Block[] = [{ type: "code", lines: shown }];
+  if (shown.length < lines.length) {
+    blocks.push({ type: "context", text: t("view.script_excerpt", { shown: shown.length, total: lines.length }) });
+    if (publicUrl) blocks.push({ type: "links", links: [{ label: t("link.whole_script"), url: jobPageUrl(publicUrl, job) }] });
+  }
+  return blocks;
+}
+
 /** The parent message in the channel, in the language of `t` (the requester's). */
 export function renderParent(job: Job, tasks: readonly Task[], publicUrl: string, t: Translator = translator(job.lang), now = Date.now()): View {
   const single = tasks.length === 1 ? tasks[0] : undefined;
   const status = single ? statusOf(job, single) : job.status;
   const headline = `${STATUS_ICON[status]} ${single ? outcomeLine(job, single, t) : fanoutLine(job, tasks, t)}`;
   const fields: Array<{ label: string; value: string }> = [
-    { label: t(job.kind === "script" ? "view.script" : "view.command"), value: truncate(job.kind === "script" ? job.command.split("\n")[0]! : job.command, 500) },
+    { label: t(job.kind === "script" ? "view.script" : "view.command"), value: job.kind === "script" ? t("view.script_lines", { count: job.command.replace(/\n+$/, "").split("\n").length }) : truncate(job.command, 500) },
     single
       ? { label: t("view.host"), value: single.hostName }
       : { label: t("view.hosts_count", { count: tasks.length }), value: truncate(`${job.target}: ${compactNames(tasks.map((task) => task.hostName))}`, 500) },
@@ -168,6 +194,8 @@ export function renderParent(job: Job, tasks: readonly Task[], publicUrl: string
   if (scheduled.note) blocks.push({ type: "text", text: scheduled.note });
   if (!single) blocks.push({ type: "text", text: `${progressBar(countTasks(tasks))}  ${countsLine(countTasks(tasks), t)}` });
   blocks.push({ type: "fields", fields });
+  // Everyone in the channel sees what a script does, not only its #! line.
+  if (job.kind === "script") blocks.push(...scriptExcerpt(job, t, publicUrl, 6));
   const problem = single?.error ?? job.error;
   // A succeeded command can still carry a problem: its log could not be stored.
   if (problem) blocks.push({ type: "text", text: problem });

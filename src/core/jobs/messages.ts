@@ -57,6 +57,7 @@ export function renderJobViews(job: Job, tasks: readonly Task[], decisions: read
       decisions,
       t,
       note,
+      publicUrl,
     );
   return views;
 }
