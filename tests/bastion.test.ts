@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { setCredential } from "../src/core/host-admin.js";
+import { readFile } from "node:fs/promises";
+import { parseOpenSshConfig } from "../src/cli/openssh-config.js";
+import { importInventory, setCredential } from "../src/core/host-admin.js";
+import { parseAnsibleInventory } from "../src/core/inventory.js";
 import { addHost } from "../src/core/hosts.js";
 import type { Job } from "../src/core/jobs.js";
 import { createSecretBox } from "../src/core/secret-box.js";
@@ -97,7 +100,7 @@ describe("hosts behind a bastion", () => {
     // Three targets, two of them straight behind b1 and one behind b2 behind b1: one connection to b1.
     expect(door.accepted).toBe(1);
     expect(door.open).toBe(1);
-    const log = await world.testum.sql<{ tail: string; host_name: string }[]>`select tail, host_name from job_tasks where job_id = ${job.id} order by host_name`;
+    const log = await world.testum.sql<{ tail: string }[]>`select tail from job_tasks where job_id = ${job.id} order by host_name`;
     expect(log.map((t) => t.tail.trim())).toEqual(targets.hosts.map((h) => `on ${h.dir}`));
 
     // Again, warm: no new connection to the bastion.
@@ -180,5 +183,71 @@ describe("hosts behind a bastion", () => {
     expect(direct.job.status).toBe("failed");
     const audit = await world.testum.sql<{ outcome: string }[]>`select outcome from audit where action = 'host.via' and target = 't2' order by seq`;
     expect(audit.map((a) => a.outcome)).toEqual(["routed", "direct"]);
+  });
+
+  it("imports hosts behind a bastion from an OpenSSH config (ProxyJump, ProxyCommand ssh -W) and an Ansible inventory, and lists what it cannot", async () => {
+    const [t1, t2, t3] = targets.hosts;
+    const readKey = async (path: string) => ({ type: "key" as const, privateKey: await readFile(path, "utf8") });
+    const config = parseOpenSshConfig(`
+Host ssh-a
+  HostName 127.0.0.2
+  Port ${t1!.port}
+  ProxyJump b1
+
+Host ssh-b
+  HostName 127.0.0.2
+  Port ${t2!.port}
+  # b1 named by its address and port, as a laptop's config would
+  ProxyCommand ssh -W %h:%p ${targets.user}@127.0.0.1:${door.port}
+
+Host ssh-c
+  HostName 127.0.0.2
+  Port ${t3!.port}
+  ProxyJump b2,b1
+
+Host ssh-d
+  HostName 127.0.0.2
+  ProxyJump nowhere.example
+
+Host ssh-*
+  User ${targets.user}
+  IdentityFile ${targets.clientKeyPath}
+`);
+    const fromSsh = await importInventory(world.testum.sql, box, "test", config, readKey, "root");
+    expect(fromSsh.added.sort()).toEqual(["ssh-a", "ssh-b"]);
+    expect(fromSsh.via).toEqual({ "ssh-a": "b1", "ssh-b": "b1" });
+    const why = Object.fromEntries(fromSsh.skipped.map((s) => [s.name, s.reason]));
+    expect(why["ssh-c"]).toContain("b1 does not itself go through b2");
+    expect(why["ssh-d"]).toContain("the bastion nowhere.example is neither in this file nor registered");
+    expect(why["ssh-*"]).toMatch(/pattern/);
+
+    const inventory = parseAnsibleInventory(`
+[hidden]
+ans-a ansible_host=127.0.0.2 ansible_port=${t1!.port}
+ans-b ansible_host=127.0.0.2 ansible_port=${t3!.port} ansible_ssh_common_args='-o ProxyJump=b2'
+ans-c ansible_host=127.0.0.2 ansible_ssh_common_args='-o ProxyCommand="nc %h %p"'
+
+[hidden:vars]
+ansible_user=${targets.user}
+ansible_ssh_private_key_file=${targets.clientKeyPath}
+ansible_ssh_common_args='-o ProxyJump=b1'
+`);
+    const fromAnsible = await importInventory(world.testum.sql, box, "test", inventory, readKey, "root");
+    expect(fromAnsible.added.sort()).toEqual(["ans-a", "ans-b"]);
+    expect(fromAnsible.via).toEqual({ "ans-a": "b1", "ans-b": "b2" });
+    expect(fromAnsible.skipped).toEqual([{ name: "ans-c", reason: expect.stringContaining('is not "ssh -W %h:%p HOST"') }]);
+
+    const accepted = door.accepted;
+    const { job } = await runJob(`run ssh-a,ssh-b,ans-a,ans-b 'echo "on $TESTUM_SSHD_HOST"'`);
+    expect(job.status).toBe("succeeded");
+    const log = await world.testum.sql<{ tail: string; hostName: string }[]>`select tail, host_name from job_tasks where job_id = ${job.id} order by host_name`;
+    expect(Object.fromEntries(log.map((t) => [t.hostName, t.tail.trim()]))).toEqual({
+      "ans-a": `on ${t1!.dir}`,
+      "ans-b": `on ${t3!.dir}`,
+      "ssh-a": `on ${t1!.dir}`,
+      "ssh-b": `on ${t2!.dir}`,
+    });
+    // Still the one bastion connection, if it was open; at most one new one otherwise.
+    expect(door.accepted - accepted).toBeLessThanOrEqual(1);
   });
 });

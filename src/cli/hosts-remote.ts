@@ -3,7 +3,8 @@ import { homedir } from "node:os";
 import { describeProbe, importInventory, inspectHostKey, repinHost } from "../core/host-admin.js";
 import { FINGERPRINT } from "../core/hosts.js";
 import { getHost } from "../core/hosts.js";
-import { parseInventory } from "../core/inventory.js";
+import { looksLikeOpenSshConfig, parseAnsibleInventory } from "../core/inventory.js";
+import { parseOpenSshConfig } from "./openssh-config.js";
 import { recordAudit } from "../core/audit.js";
 import { readCredential } from "./hosts.js";
 import { cliActor, CliUsageError, parseVerbArgs, withDatabase, type Verb } from "./shared.js";
@@ -65,11 +66,25 @@ changed key can also mean someone is intercepting.`,
 
 const IMPORT_HELP = `Usage: testum hosts import FILE [--user USER]
 
-Adds or updates hosts from an OpenSSH client config (Host, HostName, User,
-Port, IdentityFile) or an Ansible INI inventory (groups become tags GROUP=yes;
-ansible_host, ansible_port, ansible_user, ansible_ssh_private_key_file).
+Adds or updates hosts from an OpenSSH client config or an Ansible INI
+inventory, and prints what was added, updated and skipped, and why.
+
+OpenSSH config: every Host name that is one host (not a pattern) is imported
+with the options ssh would use for it (Host * and Match blocks included;
+Match exec is never run): HostName (%h expanded), User, Port, IdentityFile,
+and ProxyJump, or a ProxyCommand that is "ssh -W %h:%p HOST", as its bastion.
+
+Ansible inventory: groups become tags GROUP=yes; [group:vars] and [all:vars]
+apply; ansible_host, ansible_port, ansible_user, ansible_ssh_private_key_file,
+and ansible_ssh_common_args / ansible_ssh_extra_args with -o ProxyJump=…,
+-J … or -o ProxyCommand="ssh -W %h:%p HOST" as its bastion.
+
+A bastion must be in the same file or already registered (by name, or by
+address); bastions are imported before the hosts behind them. Several hops
+(ProxyJump a,b) are taken when b itself goes through a. A host whose file
+names no bastion keeps its route; ProxyJump none makes it direct.
 Hosts with a key file get that key; others authenticate with testum's
-identity key. Prints what was added, updated and skipped, and why.
+identity key.
 
   --user USER   login user where the file names none (default: root)`;
 
@@ -85,13 +100,15 @@ const importVerb: Verb = {
     const text = await readFile(file, "utf8").catch((err: NodeJS.ErrnoException) => {
       throw new CliUsageError(`cannot read ${file}: ${err.code === "ENOENT" ? "no such file" : err.message}`);
     });
-    const inventory = parseInventory(text);
+    const inventory = looksLikeOpenSshConfig(text) ? parseOpenSshConfig(text) : parseAnsibleInventory(text);
     const readKey = (path: string) => readCredential({ "key-file": path.replace(/^~(?=\/)/, homedir()) });
     return withDatabase(async ({ sql, box }) => {
       const summary = await importInventory(sql, box, cliActor(), inventory, readKey, values.user ?? "root");
       console.log(`Read ${file} as ${inventory.format === "openssh" ? "an OpenSSH client config" : "an Ansible inventory"}.`);
       console.log(`Added ${summary.added.length}: ${summary.added.join(", ") || "-"}`);
       console.log(`Updated ${summary.updated.length}: ${summary.updated.join(", ") || "-"}`);
+      const routed = Object.entries(summary.via);
+      if (routed.length > 0) console.log(`Through a bastion: ${routed.map(([name, via]) => `${name} via ${via}`).join(", ")}`);
       console.log(`Skipped ${summary.skipped.length}:${summary.skipped.map((s) => `\n  ${s.name}: ${s.reason}`).join("") || " -"}`);
       return summary.skipped.length > 0 ? 1 : 0;
     });

@@ -1,9 +1,9 @@
 import { recordAudit } from "./audit.js";
 import { transaction, type Sql } from "./db.js";
 import { TestumError } from "./errors.js";
-import { addHost, getHost, updateHostAuth, validateNewHost, type Host } from "./hosts.js";
+import { addHost, getHost, listHosts, setVia, updateHostAuth, validateNewHost, type Host } from "./hosts.js";
 import { english, msg, say, type Translator } from "./i18n.js";
-import type { Inventory } from "./inventory.js";
+import { importedHostName, type ImportedHost, type Inventory, type JumpHop } from "./inventory.js";
 import type { ProbeResult, RemoteAccess } from "./ports.js";
 import type { SecretBox } from "./secret-box.js";
 import { deleteSecret, storeSecret, type Credential } from "./secrets.js";
@@ -117,11 +117,76 @@ export interface ImportSummary {
   readonly added: string[];
   readonly updated: string[];
   readonly skipped: Array<{ name: string; reason: string }>;
+  /** Hosts the file sends through a bastion: name → bastion. */
+  readonly via: Record<string, string>;
+}
+
+const hopText = (hop: JumpHop) => `${hop.user ? `${hop.user}@` : ""}${hop.host}${hop.port ? `:${hop.port}` : ""}`;
+
+/**
+ * The bastion of each host the file names one for (a testum host name; null:
+ * directly), or why it cannot be imported. A hop names a host of the file
+ * (its alias) or a registered host, by name, else by address (and port and
+ * user where the hop gives them). Several hops are honoured when each
+ * bastion goes through the hop before it, as testum chains bastions.
+ */
+function routesOf(inventory: Inventory, registered: readonly Host[]): { routes: Map<string, string | null>; problems: Map<string, string> } {
+  const inFile = new Map(inventory.hosts.map((e) => [e.name, e]));
+  const known = [
+    ...inventory.hosts.map((e) => ({ name: e.name, address: e.address, port: e.port ?? 22, user: e.username })),
+    ...registered.filter((h) => !inFile.has(h.name)).map((h) => ({ name: h.name, address: h.address, port: h.port, user: h.username as string | undefined })),
+  ];
+  const resolve = (hop: JumpHop): string | undefined => {
+    const name = importedHostName(hop.host);
+    if (name && (inFile.has(name) || registered.some((h) => h.name === name))) return name;
+    return known.find((k) => k.address === hop.host && (hop.port === undefined || k.port === hop.port) && (hop.user === undefined || k.user === undefined || k.user === hop.user))?.name;
+  };
+  const routes = new Map<string, string | null>();
+  const problems = new Map<string, string>();
+  const hopsOf = new Map<string, string[]>();
+  for (const entry of inventory.hosts) {
+    if (entry.jump === undefined) continue;
+    if (entry.jump === "none") {
+      routes.set(entry.name, null);
+      continue;
+    }
+    const names = entry.jump.map(resolve);
+    const missing = entry.jump.find((_, i) => names[i] === undefined);
+    if (missing) {
+      problems.set(entry.name, `${entry.source}: the bastion ${hopText(missing)} is neither in this file nor registered; add it first (testum hosts add …) and import again`);
+      continue;
+    }
+    routes.set(entry.name, names.at(-1)!);
+    hopsOf.set(entry.name, names as string[]);
+  }
+  const byId = new Map(registered.map((h) => [h.id, h.name]));
+  const viaOf = (name: string): string | null | undefined => {
+    if (routes.has(name)) return routes.get(name);
+    const host = registered.find((h) => h.name === name);
+    return host ? (host.viaHostId === null ? null : (byId.get(host.viaHostId) ?? null)) : null;
+  };
+  for (const [name, hops] of hopsOf) {
+    for (let i = 1; i < hops.length; i++) {
+      if (viaOf(hops[i]!) !== hops[i - 1]) {
+        const entry = inFile.get(name)!;
+        problems.set(
+          name,
+          `${entry.source}: ProxyJump ${hops.join(",")}: testum goes through one bastion per host, and ${hops[i]} does not itself go through ${hops[i - 1]}; give ${hops[i]} its own ProxyJump ${hops[i - 1]} (or testum hosts via ${hops[i]} ${hops[i - 1]})`,
+        );
+        routes.delete(name);
+        break;
+      }
+    }
+  }
+  return { routes, problems };
 }
 
 /**
  * Adds or updates hosts from an inventory. A host with an identity file gets
- * that key; one without authenticates with testum's identity key.
+ * that key; one without authenticates with testum's identity key. Bastions
+ * are imported before the hosts behind them; a host whose file names a
+ * bastion goes through it (ProxyJump none: directly), one whose file says
+ * nothing keeps its route.
  */
 export async function importInventory(
   sql: Sql,
@@ -131,17 +196,45 @@ export async function importInventory(
   readKey: (path: string) => Promise<Credential>,
   defaultUser: string,
 ): Promise<ImportSummary> {
-  const summary: ImportSummary = { added: [], updated: [], skipped: [...inventory.skipped] };
-  for (const entry of inventory.hosts) {
+  const summary: ImportSummary = { added: [], updated: [], skipped: [...inventory.skipped], via: {} };
+  const { routes, problems } = routesOf(inventory, await listHosts(sql));
+  // Bastions first; a loop within the file is said, not followed.
+  const ordered: ImportedHost[] = [];
+  const state = new Map<string, "visiting" | "done">();
+  const entries = new Map(inventory.hosts.map((e) => [e.name, e]));
+  const visit = (entry: ImportedHost, path: string[]) => {
+    if (state.get(entry.name) === "done") return;
+    if (state.get(entry.name) === "visiting") {
+      const loop = [...path.slice(path.indexOf(entry.name)), entry.name];
+      for (const name of loop) problems.set(name, `${entries.get(name)!.source}: the bastions go round in a loop (${loop.join(" → ")})`);
+      return;
+    }
+    state.set(entry.name, "visiting");
+    const via = routes.get(entry.name);
+    const bastion = via ? entries.get(via) : undefined;
+    if (bastion) visit(bastion, [...path, entry.name]);
+    state.set(entry.name, "done");
+    ordered.push(entry);
+  };
+  for (const entry of inventory.hosts) visit(entry, []);
+
+  for (const entry of ordered) {
+    const problem = problems.get(entry.name);
+    if (problem) {
+      summary.skipped.push({ name: entry.name, reason: problem });
+      continue;
+    }
     try {
       const credential = entry.identityFile ? await readKey(entry.identityFile) : undefined;
-      const input = { name: entry.name, address: entry.address, port: entry.port ?? 22, username: entry.username ?? defaultUser, credential, tags: entry.tags, createdBy: actor };
+      const via = routes.get(entry.name);
+      const input = { name: entry.name, address: entry.address, port: entry.port ?? 22, username: entry.username ?? defaultUser, credential, tags: entry.tags, via: via ?? undefined, createdBy: actor };
       validateNewHost(input);
       const [existing] = await sql<Host[]>`select * from hosts where name = ${entry.name}`;
       if (!existing) {
         await addHost(sql, box, input);
         summary.added.push(entry.name);
       } else {
+        if (via !== undefined) await setVia(sql, entry.name, via ?? undefined);
         await sql`
           update hosts set address = ${input.address}, port = ${input.port}, username = ${input.username},
             tags = tags || ${sql.json(entry.tags as never)}
@@ -149,10 +242,17 @@ export async function importInventory(
         if (credential) await setCredential(sql, box, actor, entry.name, credential);
         summary.updated.push(entry.name);
       }
+      if (via) summary.via[entry.name] = via;
     } catch (err) {
       summary.skipped.push({ name: entry.name, reason: `${entry.source}: ${(err as Error).message}` });
     }
   }
-  await recordAudit(sql, { actor, action: "host.import", target: inventory.format, outcome: "imported", detail: { added: summary.added, updated: summary.updated, skipped: summary.skipped.map((s) => s.name) } });
+  await recordAudit(sql, {
+    actor,
+    action: "host.import",
+    target: inventory.format,
+    outcome: "imported",
+    detail: { added: summary.added, updated: summary.updated, skipped: summary.skipped.map((s) => s.name), via: summary.via },
+  });
   return summary;
 }
