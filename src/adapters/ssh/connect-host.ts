@@ -30,6 +30,8 @@ export interface ConnectOptions {
 /** A shared bastion connection, and how many connections go through it now. */
 interface Hop {
   readonly conn: Promise<SshConnection>;
+  /** The connection, once made. */
+  opened: SshConnection | undefined;
   users: number;
   idle: NodeJS.Timeout | undefined;
 }
@@ -77,18 +79,20 @@ export function createHostConnector(deps: ConnectorDeps) {
   async function leaseHop(bastion: Host, options: ConnectOptions, route: readonly number[]): Promise<{ conn: SshConnection; release: () => void }> {
     const key = hopKey(bastion);
     let hop = hops.get(key);
-    if (hop) {
-      const open = await hop.conn.then((c) => c.isOpen, () => false);
-      if (!open && hops.get(key) === hop) hops.delete(key);
-      if (!open) hop = undefined;
+    // One being made is shared, its failure too; one that was made and has closed since is made again.
+    if (hop?.opened && !hop.opened.isOpen) {
+      hops.delete(key);
+      hop = undefined;
     }
     if (!hop) {
-      const conn = open(bastion, { channel: options.channel }, route);
-      const made: Hop = { conn, users: 0, idle: undefined };
+      const made: Hop = { conn: open(bastion, { channel: options.channel }, route), opened: undefined, users: 0, idle: undefined };
       hop = made;
       hops.set(key, made);
-      // A failed bastion connection is not kept: the next connection tries again.
-      conn.catch(() => hops.get(key) === made && hops.delete(key));
+      made.conn.then(
+        (c) => (made.opened = c),
+        // A failed bastion connection is not kept: the next connection tries again.
+        () => hops.get(key) === made && hops.delete(key),
+      );
     }
     const entry = hop;
     entry.users++;
@@ -200,10 +204,6 @@ export function createHostConnector(deps: ConnectorDeps) {
         tunnel?.channel.close();
         tunnel?.release();
       }
-    },
-    /** Bastion connections open now, and how many connections go through each (for tests and metrics). */
-    hopCount(): number {
-      return hops.size;
     },
     /** Closes the bastion connections nobody uses, and every one as soon as it is given back. */
     closeHops(): void {
