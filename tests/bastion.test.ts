@@ -250,4 +250,18 @@ ansible_ssh_common_args='-o ProxyJump=b1'
     // Still the one bastion connection, if it was open; at most one new one otherwise.
     expect(door.accepted - accepted).toBeLessThanOrEqual(1);
   });
+
+  it("tries a bastion that is down once for all the hosts behind it, and says so on each", async () => {
+    await bastions.hosts[0]!.stop();
+    const before = door.accepted;
+    const { job } = await runJob(`run t1,t3,ssh-a,ssh-b,ans-a 'true'`);
+    expect(job.status).toBe("failed");
+    const tasks = await world.tasks(job.id);
+    expect(tasks).toHaveLength(5);
+    // The exposure takes the connection and the bastion behind it is gone: the handshake never comes.
+    for (const task of tasks) expect(task.error).toMatch(/^SSH to b1 \(testum-ssh@127\.0\.0\.1:\d+\) failed|^could not connect to b1 /);
+    expect(door.accepted - before).toBe(1);
+    await bastions.hosts[0]!.start();
+    expect((await runJob(`run t1,t3,ssh-a 'true'`)).job.status).toBe("succeeded");
+  });
 });

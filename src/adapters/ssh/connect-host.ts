@@ -27,6 +27,9 @@ export interface ConnectOptions {
   readonly channel?: string | undefined;
 }
 
+/** How long a bastion that could not be reached is not tried again. */
+const FAILURE_HOLD_MS = 2000;
+
 /** A shared bastion connection, and how many connections go through it now. */
 interface Hop {
   readonly conn: Promise<SshConnection>;
@@ -90,8 +93,8 @@ export function createHostConnector(deps: ConnectorDeps) {
       hops.set(key, made);
       made.conn.then(
         (c) => (made.opened = c),
-        // A failed bastion connection is not kept: the next connection tries again.
-        () => hops.get(key) === made && hops.delete(key),
+        // A failure is shared for a moment (the other hosts of a fan-out get it too), then the next connection tries again.
+        () => setTimeout(() => hops.get(key) === made && hops.delete(key), FAILURE_HOLD_MS).unref(),
       );
     }
     const entry = hop;
