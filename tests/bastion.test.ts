@@ -114,10 +114,12 @@ describe("hosts behind a bastion", () => {
     expect(text(await world.slash(`run b1 'echo no'`, OPERATOR))).toMatch(/you need operator|not allowed/i);
   });
 
-  it("hosts test and repin work through the bastion", async () => {
+  it("hosts test, repin and keys status work through the bastion", async () => {
     const shown = text(await world.slash("hosts test t3"));
     expect(shown).toContain("t3 works");
     expect(shown).toContain(targets.hosts[2]!.hostKeyFingerprint);
+    // authorized_keys on t1 holds the test key only: read through the bastion.
+    expect(text(await world.slash("keys status t1"))).toMatch(/1 line not managed by testum/);
     expect(text(await world.slash("hosts repin t2"))).toContain(`t2's host key is unchanged: ${targets.hosts[1]!.hostKeyFingerprint}`);
   });
 
