@@ -262,7 +262,10 @@ ansible_ssh_common_args='-o ProxyJump=b1'
     expect(tasks).toHaveLength(5);
     // The exposure takes the connection and the bastion behind it is gone: the handshake never comes.
     for (const task of tasks) expect(task.error).toMatch(/^SSH to b1 \(testum-ssh@127\.0\.0\.1:\d+\) failed|^could not connect to b1 /);
-    expect(door.accepted - before).toBe(1);
+    // One attempt, shared by every host that asked while it was under way or just failed (a host
+    // that gets to it more than two seconds later, on a very busy machine, tries again).
+    expect(door.accepted - before).toBeGreaterThanOrEqual(1);
+    expect(door.accepted - before).toBeLessThan(tasks.length);
     await bastions.hosts[0]!.start();
     expect((await runJob(`run t1,t3,ssh-a 'true'`)).job.status).toBe("succeeded");
   });

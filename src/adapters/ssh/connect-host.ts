@@ -109,7 +109,8 @@ export function createHostConnector(deps: ConnectorDeps) {
       if (entry.users > 0) return;
       const close = () => {
         if (entry.users > 0) return;
-        if (hops.get(key) === entry) hops.delete(key);
+        // A failed one stays for FAILURE_HOLD_MS, so the rest of a fan-out gets its answer.
+        if (hops.get(key) === entry && entry.opened) hops.delete(key);
         void entry.conn.then((c) => c.end(), () => {});
       };
       const idleMs = deps.hopIdleMs ?? 0;
