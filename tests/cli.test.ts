@@ -117,4 +117,30 @@ describe("the testum command", () => {
     expect(rows[0].actor).toMatch(/^cli:/);
     expect(JSON.stringify(rows)).not.toContain(ssh.clientPrivateKey.split("\n")[1]!);
   });
+
+  it("routes hosts through a bastion: add --via, list, via, rm refused, import with ProxyJump", async () => {
+    const host = ssh.hosts[0]!;
+    const common = ["--host", "127.0.0.1", "--port", String(host.port), "--user", ssh.user, "--key-file", join(dir, "id")];
+    expect(testum(["hosts", "add", "jump", ...common]).code).toBe(0);
+    const inner = testum(["hosts", "add", "inner", ...common, "--via", "jump"]);
+    expect(inner.stdout).toContain("Added inner (testum-ssh@127.0.0.1:" + host.port + " via jump");
+    const rows = testum(["hosts", "list", "--json"]).stdout.trim().split("\n").map((l) => JSON.parse(l) as { name: string; via: string | null });
+    expect(rows.filter((r) => ["jump", "inner"].includes(r.name)).map((r) => [r.name, r.via])).toEqual([["inner", "jump"], ["jump", null]]);
+    const rm = testum(["hosts", "rm", "jump"]);
+    expect(rm.code).not.toBe(0);
+    expect(rm.stderr).toContain("jump is the bastion for inner");
+    expect(testum(["hosts", "via", "jump", "inner"]).stderr).toContain("the route comes back to itself (jump → inner → jump)");
+    expect(testum(["hosts", "via", "inner"]).stdout).toContain("inner is now reached directly (was: jump)");
+
+    const config = join(dir, "ssh_config");
+    await writeFile(config, `Host imported\n  HostName 127.0.0.1\n  Port ${host.port}\n  User ${ssh.user}\n  IdentityFile ${join(dir, "id")}\n  ProxyJump jump\n\nHost legacy\n  ProxyCommand nc %h %p\n`);
+    const imported = testum(["hosts", "import", config]);
+    expect(imported.stdout).toContain("Added 1: imported");
+    expect(imported.stdout).toContain("Through a bastion: imported via jump");
+    expect(imported.stdout).toMatch(/legacy: Host legacy: ProxyCommand "nc %h %p" is not "ssh -W %h:%p HOST"/);
+    expect(imported.code).toBe(1);
+    const test = testum(["hosts", "test", "imported"]);
+    expect(test.stdout).toContain("authentication: accepted");
+    expect(test.code).toBe(0);
+  });
 });
