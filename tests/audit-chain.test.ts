@@ -2,8 +2,8 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { recordAudit, verifyAudit } from "../src/core/audit.js";
-import { connect, type Sql } from "../src/core/db.js";
+import { appendAudits, chainPendingAudits, recordAudit, verifyAudit } from "../src/core/audit.js";
+import { connect, transaction, type Sql } from "../src/core/db.js";
 import { createTestDatabase } from "./helpers/db.js";
 import { TEST_MASTER_KEY } from "./helpers/testum.js";
 
@@ -55,6 +55,27 @@ describe("the tamper-evident audit log", () => {
     const res = await cliVerify();
     expect(res.code).toBe(0);
     expect(res.stdout).toContain("OK: 20 audit rows");
+  });
+
+  it("chains records written inside other transactions in the order they were written, also when nobody chained them", async () => {
+    // Written with the change they record (no chain lock taken), and left waiting as by a process that stopped right after.
+    for (const i of [1, 2, 3]) await transaction(sql, (tx) => appendAudits(tx, [{ actor: "system", action: "job.request", outcome: "accepted", detail: { job: 100 + i } }]));
+    expect(await sql`select 1 from audit where action = 'job.request' and detail->>'job' like '10_'`).toHaveLength(0);
+    // The next record written takes them along first, each in its turn.
+    await recordAudit(sql, { actor: "system", action: "job.start", outcome: "started", detail: { job: 101 } });
+    const rows = await sql<{ seq: number; job: string }[]>`select seq, detail->>'job' as job from audit where seq > 20 order by seq`;
+    expect(rows.map((r) => r.job)).toEqual(["101", "102", "103", "101"]);
+    expect(rows.map((r) => r.seq)).toEqual([21, 22, 23, 24]);
+    expect(await sql`select 1 from audit_pending`).toHaveLength(0);
+    // Written and chained at once from many requests: one chain, no fork.
+    await Promise.all(
+      Array.from({ length: 10 }, async (_, i) => {
+        await transaction(sql, (tx) => appendAudits(tx, [{ actor: "system", action: "race.pending", outcome: String(i) }]));
+        await chainPendingAudits(sql);
+      }),
+    );
+    expect(await sql`select 1 from audit_pending`).toHaveLength(0);
+    expect(await verifyAudit(sql)).toEqual({ ok: true, rows: 34, unchained: 0 });
   });
 
   it("refuses plain updates and deletes", async () => {

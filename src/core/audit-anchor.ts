@@ -1,5 +1,6 @@
 import { createHmac, hkdfSync, timingSafeEqual } from "node:crypto";
 import type { Sql } from "./db.js";
+import { chainPendingAudits } from "./audit-chain.js";
 import type { Logger } from "./ports.js";
 
 /**
@@ -27,6 +28,8 @@ function macOf(key: Buffer, seq: number, hash: string, at: Date): string {
 
 /** Anchors the chain's head, unless the newest anchor already covers it. Returns the anchor written, if any. */
 export async function anchorAudit(sql: Sql, key: Buffer): Promise<AuditAnchor | undefined> {
+  // What was recorded and still waits for its place in the chain is anchored too.
+  await chainPendingAudits(sql);
   const [head] = await sql<{ seq: number; hash: string }[]>`select seq, hash from audit where seq is not null order by seq desc limit 1`;
   if (!head) return undefined;
   const [last] = await sql<{ seq: number }[]>`select seq from audit_anchors order by id desc limit 1`;
@@ -67,6 +70,8 @@ export async function checkAnchors(sql: Sql, key: Buffer, rows: ReadonlyMap<numb
 /** Anchors every `everyMs` and once more at stop; failures are logged, never thrown. */
 export function startAuditAnchors(deps: { sql: Sql; key: Buffer; log: Logger; everyMs: number }): { stop(): Promise<void> } {
   const anchor = () => anchorAudit(deps.sql, deps.key).catch((err: unknown) => void deps.log.warn({ err }, "could not anchor the audit log"));
+  // Records a stopped process left waiting take their place now.
+  void chainPendingAudits(deps.sql).catch((err: unknown) => void deps.log.warn({ err }, "could not chain the waiting audit records"));
   const timer = setInterval(() => void anchor(), deps.everyMs);
   timer.unref();
   return {

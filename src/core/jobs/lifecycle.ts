@@ -1,4 +1,4 @@
-import { appendAudits, recordAudit, type AuditEntry } from "../audit.js";
+import { appendAudits, chainPendingAudits, recordAudit, type AuditEntry } from "../audit.js";
 import { transaction, type Sql } from "../db.js";
 import { insertJob, finishJob, getJob, listTasks, type Job, type JobStatus, type NewJob } from "../jobs.js";
 import { addMessages, addThreadMessage, type Slot } from "./outbox.js";
@@ -26,12 +26,16 @@ export interface Cause {
  * end whether to say anything), in one transaction.
  */
 export async function requestJob(sql: Sql, input: NewJob, audit: AuditEntry | undefined, publicUrl: string, quiet = false): Promise<Job> {
-  return transaction(sql, async (tx) => {
+  const job = await transaction(sql, async (tx) => {
     const job = await insertJob(tx, input);
-    if (audit) await appendAudits(tx, [{ ...audit, detail: { job: job.id, ...audit.detail } }]);
     if (!quiet) await addMessages(tx, job.id, job.conversation, initialMessages(job, await listTasks(tx, job.id), publicUrl));
+    // Recorded with the job, without waiting for other requests' audit records.
+    if (audit) await appendAudits(tx, [{ ...audit, detail: { job: job.id, ...audit.detail } }]);
     return job;
   });
+  // Its place in the audit chain comes right after; should that fail, the next audit record takes it along.
+  void chainPendingAudits(sql).catch(() => {});
+  return job;
 }
 
 /**
