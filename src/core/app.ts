@@ -234,6 +234,8 @@ export function createApp(deps: AppDeps): App {
       const event = received.actor.name === undefined ? received : { ...received, actor: { ...received.actor, name: storable(received.actor.name) } };
       const ctx = contextFor(event);
       try {
+        // Who is asking is read while the request is checked as new: a read, nothing acts on it before.
+        ctx.principal().catch(() => {});
         await acceptOnce(ctx, event);
         if (event.kind === "command") screenText(rawInput(event), MAX_COMMAND_CHARS);
         else if (event.kind === "form") for (const value of Object.values(event.values)) screenText(value, MAX_FORM_CHARS);

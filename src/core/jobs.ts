@@ -93,21 +93,29 @@ export async function createJob(sql: Sql, input: NewJob): Promise<Job> {
 
 /** Inserts a job and its tasks, inside the caller's transaction. */
 export async function insertJob(tx: Sql, input: NewJob): Promise<Job> {
-  {
-    const [job] = await tx<Job[]>`
-      insert into jobs (schedule_id, kind, command, target, requested_by, requested_by_name, conversation, log_token, timeout_ms, options,
-                        status, approval_reasons, approval_hash, approvals_required, approval_expires_at, lang)
-      values (${input.scheduleId ?? null}, ${input.kind ?? "command"}, ${input.command}, ${input.target}, ${input.requestedBy}, ${input.requestedByName ?? null},
-              ${input.conversation}, ${randomBytes(24).toString("base64url")}, ${input.timeoutMs},
-              ${tx.json((input.options ?? {}) as never)}, ${input.approval ? "awaiting_approval" : "queued"},
-              ${tx.json((input.approval?.reasons ?? []) as never)}, ${input.approval?.hash ?? null},
-              ${input.approval?.required ?? 0}, ${input.approval?.expiresAt ?? null}, ${input.lang ?? "en"})
-      returning *`;
-    for (const host of input.hosts) {
-      await tx`insert into job_tasks (job_id, host_name, host_id) values (${job!.id}, ${host.name}, ${host.id})`;
-    }
-    return job!;
+  return (await insertJobAndTasks(tx, input)).job;
+}
+
+/** The same, returning the tasks too (in host-name order, as `listTasks`). */
+export async function insertJobAndTasks(tx: Sql, input: NewJob): Promise<{ job: Job; tasks: Task[] }> {
+  const [job] = await tx<Job[]>`
+    insert into jobs (schedule_id, kind, command, target, requested_by, requested_by_name, conversation, log_token, timeout_ms, options,
+                      status, approval_reasons, approval_hash, approvals_required, approval_expires_at, lang)
+    values (${input.scheduleId ?? null}, ${input.kind ?? "command"}, ${input.command}, ${input.target}, ${input.requestedBy}, ${input.requestedByName ?? null},
+            ${input.conversation}, ${randomBytes(24).toString("base64url")}, ${input.timeoutMs},
+            ${tx.json((input.options ?? {}) as never)}, ${input.approval ? "awaiting_approval" : "queued"},
+            ${tx.json((input.approval?.reasons ?? []) as never)}, ${input.approval?.hash ?? null},
+            ${input.approval?.required ?? 0}, ${input.approval?.expiresAt ?? null}, ${input.lang ?? "en"})
+    returning *`;
+  const rows = input.hosts.map((h) => ({ jobId: job!.id, hostName: h.name, hostId: h.id }));
+  if (rows.length === 0) return { job: job!, tasks: [] };
+  if (rows.length <= 1000) {
+    // One statement for all the tasks, read back in the order `listTasks` gives.
+    const tasks = await tx<Task[]>`with t as (insert into job_tasks ${tx(rows as never, "jobId", "hostName", "hostId")} returning *) select * from t order by host_name`;
+    return { job: job!, tasks };
   }
+  for (let at = 0; at < rows.length; at += 1000) await tx`insert into job_tasks ${tx(rows.slice(at, at + 1000) as never, "jobId", "hostName", "hostId")}`;
+  return { job: job!, tasks: await listTasks(tx, job!.id) };
 }
 
 export async function setChatRefs(sql: Sql, jobId: number, refs: { thread: string; parentMessage: string; liveMessage: string }): Promise<void> {

@@ -1,7 +1,9 @@
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { loadConfig, type Config } from "../../src/core/config.js";
 import { connect, type Sql } from "../../src/core/db.js";
 import type { Logger } from "../../src/core/ports.js";
@@ -33,6 +35,12 @@ export interface StartOptions {
   readonly queuePrefix?: string;
   /** Collects testum's log lines (at debug level) here instead of discarding them. */
   readonly logLines?: string[];
+  /**
+   * Runs `testum start` as a process of its own, as it is deployed, instead
+   * of in this process (for benchmarks: the fakes and the load they make then
+   * share no event loop with testum). `running` is not available then.
+   */
+  readonly child?: boolean;
 }
 
 export const TEST_MASTER_KEY = Buffer.alloc(32, 7).toString("base64");
@@ -66,6 +74,10 @@ export async function startTestumForTest(options: StartOptions = {}): Promise<Te
     ...options.env,
   };
   const config = loadConfig(env);
+  if (options.child) return startChild(env, config, queuePrefix, async () => {
+    if (db) await db.drop();
+    if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
   const running = await startTestum(config, {
     serve: options.serve ?? true,
     work: options.work ?? true,
@@ -86,6 +98,39 @@ export async function startTestumForTest(options: StartOptions = {}): Promise<Te
       await sql.end({ timeout: 5 });
       if (db) await db.drop();
       if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** `testum start` in a child process with `env`, once it answers /readyz. */
+async function startChild(env: Record<string, string>, config: Config, queuePrefix: string, cleanup: () => Promise<void>): Promise<TestumUnderTest> {
+  const child = spawn(process.execPath, [fileURLToPath(new URL("../../bin/testum.js", import.meta.url)), "start"], {
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const url = `http://127.0.0.1:${env.PORT}`;
+  await eventually("testum to answer /readyz", async () => child.exitCode === null && (await fetch(`${url}/readyz`)).ok, 60_000);
+  const sql = connect(env.DATABASE_URL!, { max: 2 });
+  const running = new Proxy({} as Running, {
+    get: () => {
+      throw new Error("testum runs in a child process: `running` is not available");
+    },
+  });
+  return {
+    url,
+    config,
+    env,
+    sql,
+    running,
+    queuePrefix,
+    async stop() {
+      child.kill("SIGTERM");
+      const killer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+      await exited;
+      clearTimeout(killer);
+      await sql.end({ timeout: 5 });
+      await cleanup();
     },
   };
 }

@@ -1,6 +1,6 @@
 import { appendAudits, chainPendingAudits, recordAudit, type AuditEntry } from "../audit.js";
 import { transaction, type Sql } from "../db.js";
-import { insertJob, finishJob, getJob, listTasks, type Job, type JobStatus, type NewJob } from "../jobs.js";
+import { insertJobAndTasks, finishJob, getJob, type Job, type JobStatus, type NewJob } from "../jobs.js";
 import { addMessages, addThreadMessage, type Slot } from "./outbox.js";
 import { initialMessages, refreshJobMessages } from "./messages.js";
 import type { View } from "../chat.js";
@@ -27,10 +27,13 @@ export interface Cause {
  */
 export async function requestJob(sql: Sql, input: NewJob, audit: AuditEntry | undefined, publicUrl: string, quiet = false): Promise<Job> {
   const job = await transaction(sql, async (tx) => {
-    const job = await insertJob(tx, input);
-    if (!quiet) await addMessages(tx, job.id, job.conversation, initialMessages(job, await listTasks(tx, job.id), publicUrl));
-    // Recorded with the job, without waiting for other requests' audit records.
-    if (audit) await appendAudits(tx, [{ ...audit, detail: { job: job.id, ...audit.detail } }]);
+    const { job, tasks } = await insertJobAndTasks(tx, input);
+    // Sent together (one round trip): the answer to the command waits for this transaction.
+    await Promise.all([
+      quiet ? undefined : addMessages(tx, job.id, job.conversation, initialMessages(job, tasks, publicUrl)),
+      // Recorded with the job, without waiting for other requests' audit records.
+      audit ? appendAudits(tx, [{ ...audit, detail: { job: job.id, ...audit.detail } }]) : undefined,
+    ]);
     return job;
   });
   // Its place in the audit chain comes right after; should that fail, the next audit record takes it along.

@@ -50,16 +50,17 @@ export interface NewMessage {
  */
 export async function addMessages(tx: Sql, jobId: number, conversation: string, messages: readonly NewMessage[]): Promise<void> {
   const platform = platformOf(conversation);
+  const row = (m: NewMessage, inThreadOf: number | null) => ({ jobId, slot: m.slot, platform, conversation, inThreadOf, title: m.title ?? null, view: tx.json(m.view as never) });
+  const columns = ["jobId", "slot", "platform", "conversation", "inThreadOf", "title", "view"] as const;
+  const parent = messages.find((m) => m.slot === "parent");
   let parentId: number | null = null;
-  for (const m of messages) {
-    const inThreadOf: number | null = m.slot === "parent" || m.startsThread ? null : parentId;
-    const rows: Array<{ id: number }> = await tx`
-      insert into job_messages (job_id, slot, platform, conversation, in_thread_of, title, view)
-      values (${jobId}, ${m.slot}, ${platform}, ${conversation}, ${inThreadOf}, ${m.title ?? null}, ${tx.json(m.view as never)})
-      on conflict (job_id, slot) do nothing
-      returning id`;
-    if (m.slot === "parent") parentId = rows[0]?.id ?? null;
+  if (parent) {
+    const rows: Array<{ id: number }> = await tx`insert into job_messages ${tx(row(parent, null) as never, ...columns)} on conflict (job_id, slot) do nothing returning id`;
+    parentId = rows[0]?.id ?? null;
   }
+  // The rest in one statement.
+  const rest = messages.filter((m) => m !== parent).map((m) => row(m, m.startsThread ? null : parentId));
+  if (rest.length > 0) await tx`insert into job_messages ${tx(rest as never, ...columns)} on conflict (job_id, slot) do nothing`;
 }
 
 /**
