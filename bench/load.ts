@@ -57,7 +57,7 @@ interface Target {
 }
 
 async function slackTarget(): Promise<Target> {
-  const world = await startSlackWorld({ hosts: 1 });
+  const world = await startSlackWorld({ hosts: 1, testum: { child: true } });
   await world.addHost("h001", world.ssh.hosts[0]!);
   const channels = Array.from({ length: channelCount }, (_, i) => `C${String(i + 100).padStart(10, "0")}`);
   for (const channel of channels) world.slack.addChannel(DEFAULT_TEAM_ID, channel, { name: `load-${channel}` });
@@ -83,7 +83,7 @@ async function slackTarget(): Promise<Target> {
 }
 
 async function discordTarget(): Promise<Target> {
-  const world = await startDiscordWorld({ hosts: 1 });
+  const world = await startDiscordWorld({ hosts: 1, testum: { child: true } });
   await world.addHost("h001", world.ssh.hosts[0]!);
   const channels = [world.discord.channelId, ...Array.from({ length: channelCount - 1 }, (_, i) => world.discord.createChannel(world.discord.guildId, { name: `load-${i}` }))];
   return {
