@@ -74,8 +74,8 @@ describe.each(SLACK_TRANSPORTS)("roles and approvals on Slack over %s", (transpo
         { actor: id(VIC), action: "job.request" },
         { actor: id("U0NOBODY001"), action: "job.request" },
         { actor: id(ALICE), action: "job.request" },
-        { actor: id(ALICE), action: "hosts.add" },
-        { actor: id(ALICE), action: "grant" },
+        { actor: id(ALICE), action: "host.add" },
+        { actor: id(ALICE), action: "access.grant" },
       ]),
     );
   });

@@ -88,7 +88,7 @@ describe("audit anchors", () => {
   it("are written by a running testum at shutdown", async () => {
     const own = await createTestDatabase();
     const testum = await startTestumForTest({ work: false, databaseUrl: own.url });
-    await recordAudit(testum.sql, { actor: "system", action: "test", outcome: "ok" });
+    await recordAudit(testum.sql, { actor: "system", action: "help", outcome: "ok" });
     const check = connect(own.url, { max: 1 });
     try {
       await testum.running.stop();

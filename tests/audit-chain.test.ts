@@ -50,7 +50,7 @@ afterAll(async () => {
 
 describe("the tamper-evident audit log", () => {
   it("verifies an intact chain, also with appends racing each other", async () => {
-    await Promise.all(Array.from({ length: 12 }, (_, i) => recordAudit(sql, { actor: "system", action: "race", outcome: String(i) })));
+    await Promise.all(Array.from({ length: 12 }, (_, i) => recordAudit(sql, { actor: "system", action: "help", outcome: String(i) })));
     expect(await verifyAudit(sql)).toEqual({ ok: true, rows: 20, unchained: 0 });
     const res = await cliVerify();
     expect(res.code).toBe(0);
@@ -70,7 +70,7 @@ describe("the tamper-evident audit log", () => {
     // Written and chained at once from many requests: one chain, no fork.
     await Promise.all(
       Array.from({ length: 10 }, async (_, i) => {
-        await transaction(sql, (tx) => appendAudits(tx, [{ actor: "system", action: "race.pending", outcome: String(i) }]));
+        await transaction(sql, (tx) => appendAudits(tx, [{ actor: "system", action: "command", outcome: String(i) }]));
         await chainPendingAudits(sql);
       }),
     );

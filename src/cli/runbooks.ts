@@ -21,7 +21,7 @@ shell word when the runbook runs:
 Parameters may not stand inside quotes or (( )) arithmetic, and a command
 with a heredoc takes none.`;
 
-function auditOf(r: Runbook, action: string, outcome: string): AuditEntry {
+function auditOf(r: Runbook, action: "runbook.add" | "runbook.remove", outcome: string): AuditEntry {
   return { actor: cliActor(), action, target: r.target, outcome, detail: { runbook: r.name, command: r.command, approval: r.approval, role: r.role, description: r.description, timeoutMs: r.timeoutMs } };
 }
 

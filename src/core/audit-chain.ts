@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { storable } from "./input.js";
 import { transaction, type Sql } from "./db.js";
+import type { AuditAction } from "./audit-actions.js";
 
 /**
  * Writing the tamper-evident audit chain: each row carries a hash over the
@@ -14,8 +15,8 @@ export interface AuditEntry {
   readonly actorName?: string | undefined;
   /** Conversation reference where it happened, if in chat. */
   readonly channel?: string | undefined;
-  /** What was attempted, e.g. `job.request`, `host.add`, `host_key.mismatch`. */
-  readonly action: string;
+  /** What was attempted, from the one vocabulary (audit-actions.ts). */
+  readonly action: AuditAction;
   readonly target?: string | undefined;
   /** `accepted`, `refused`, `succeeded`, `failed`, … */
   readonly outcome: string;

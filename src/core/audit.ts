@@ -1,3 +1,4 @@
+import { formerNames } from "./audit-actions.js";
 import { checkAnchors } from "./audit-anchor.js";
 import { GENESIS, rowHash } from "./audit-chain.js";
 import type { Sql } from "./db.js";
@@ -34,7 +35,7 @@ export async function listAudit(sql: Sql, filter: AuditFilter): Promise<AuditRow
     where true
       ${filter.actor ? sql`and (actor = ${filter.actor} or actor_name = ${filter.actor})` : sql``}
       ${filter.target ? sql`and target = ${filter.target}` : sql``}
-      ${filter.action ? sql`and (action = ${filter.action} or action like ${filter.action + ".%"})` : sql``}
+      ${filter.action ? sql`and (action in ${sql([filter.action, ...formerNames(filter.action)])} or action like ${filter.action + ".%"})` : sql``}
       ${filter.since ? sql`and at >= ${filter.since}` : sql``}
     order by id desc limit ${filter.limit}`;
   return rows.reverse();

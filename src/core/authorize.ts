@@ -1,3 +1,4 @@
+import type { AuditAction } from "./audit-actions.js";
 import { canEverywhere, requireEverywhere, requireOnHosts, requireSomewhere, type Principal, type Right } from "./access.js";
 import type { Command } from "./commands.js";
 import type { Sql } from "./db.js";
@@ -166,10 +167,62 @@ export async function authorizeTarget(sql: Sql, principal: Principal, right: Rig
   return hosts;
 }
 
+/** The action each request is recorded under (its refusal too). */
+export const REQUEST_ACTIONS: { readonly [N in RequestName]: AuditAction } = {
+  run: "job.request",
+  script: "job.request",
+  rb: "job.request",
+  cancel: "job.cancel",
+  "jobs.list": "job.list",
+  "jobs.show": "job.show",
+  logs: "job.logs",
+  "hosts.list": "host.list",
+  "hosts.show": "host.show",
+  "hosts.add": "host.add",
+  "hosts.rm": "host.remove",
+  "hosts.tag": "host.tag",
+  "hosts.untag": "host.untag",
+  "hosts.test": "host.test",
+  "hosts.repin": "host_key.repin",
+  "hosts.secret": "host.credential",
+  "hosts.via": "host.via",
+  identity: "identity.show",
+  "keys.list": "keys.list",
+  "keys.add": "keys.add",
+  "keys.rm": "keys.remove",
+  "keys.deploy": "keys.deploy",
+  "keys.revoke": "keys.revoke",
+  "keys.status": "keys.status",
+  grant: "access.grant",
+  revoke: "access.revoke",
+  access: "access.show",
+  whoami: "access.whoami",
+  approve: "approval.approve",
+  reject: "approval.reject",
+  audit: "audit.read",
+  "risk.list": "risk.list",
+  "risk.add": "risk.add",
+  "risk.rm": "risk.remove",
+  "schedule.add": "schedule.add",
+  "schedule.rb": "schedule.add",
+  "schedule.list": "schedule.list",
+  "schedule.show": "schedule.show",
+  "schedule.rm": "schedule.remove",
+  "schedule.pause": "schedule.pause",
+  "schedule.resume": "schedule.resume",
+  "schedule.run": "schedule.run",
+  "schedule.approve": "schedule.approve",
+  "schedule.reject": "schedule.reject",
+  "runbook.add": "runbook.add",
+  "runbook.list": "runbook.list",
+  "runbook.show": "runbook.show",
+  "runbook.rm": "runbook.remove",
+  help: "help",
+};
+
 /** The audit action a refused request is recorded under. */
-export function auditAction(request: Request): string {
-  const names: Partial<Record<RequestName, string>> = { run: "job.request", script: "job.request", rb: "job.request", approve: "approval.approve", reject: "approval.reject", cancel: "job.cancel" };
-  return names[request.name] ?? request.name;
+export function auditAction(request: Request): AuditAction {
+  return REQUEST_ACTIONS[request.name];
 }
 
 function auditTarget(request: Request, scope?: Partial<Scope>): string | undefined {

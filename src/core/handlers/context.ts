@@ -11,6 +11,7 @@ import type { Job } from "../jobs.js";
 import type { SecretBox } from "../secret-box.js";
 import type { Schedule } from "../schedules.js";
 import type { Runbook } from "../runbooks.js";
+import type { AuditAction } from "../audit-actions.js";
 
 export interface AppSettings {
   /** Identities that are admins everywhere, whatever the role bindings say (TESTUM_ADMINS). */
@@ -54,7 +55,7 @@ export interface HandlerContext extends AppDeps {
   readonly lang: Lang;
   /** Says a catalogue message in the actor's language; every reply goes through it. */
   readonly t: Translator;
-  audit(action: string, outcome: string, target?: string, detail?: Record<string, unknown>): Promise<void>;
+  audit(action: AuditAction, outcome: string, target?: string, detail?: Record<string, unknown>): Promise<void>;
   /** The actor with the role bindings that apply to them (loaded once per event). */
   principal(): Promise<Principal>;
 }

@@ -245,7 +245,7 @@ export async function decideSchedule(ctx: HandlerContext, event: Inbound, scope:
           where id = ${id} and approval_state = 'pending' returning *`
       : await ctx.sql<Schedule[]>`update schedules set approval_state = 'rejected', approved_by = ${by}, updated_at = now() where id = ${id} and approval_state = 'pending' returning *`;
   if (updated.length === 0) return privateText(ctx.t("schedule.raced", { id }));
-  await ctx.audit(decision === "approve" ? "schedule.approval" : "schedule.reject", decision === "approve" ? "granted" : "rejected", schedule.target, { schedule: id });
+  await ctx.audit(decision === "approve" ? "schedule.approve" : "schedule.reject", decision === "approve" ? "granted" : "rejected", schedule.target, { schedule: id });
   if (schedule.approvalMessage) ctx.messages.show(schedule.approvalMessage, renderScheduleRequest(updated[0]!, hosts.map((h) => h.name), translator(schedule.lang)));
   return privateText(ctx.t(decision === "approve" ? "schedule.you_approved" : "schedule.you_rejected", { id }), decision === "approve" ? "success" : "warning");
 }
