@@ -101,11 +101,7 @@ export async function startDiscordWorld(options: { hosts?: number; testum?: Star
     if (transport === "gateway") return sendOverGateway(discord, payload as GatewayPayload);
     const res = await postSignedDiscord(endpoint, payload, keys.privateKey);
     const body = res.json as Answer["body"];
-    if (body?.type !== 5) return { ...res, body, text: answerText(body) };
-    // Deferred ("thinking…", on a slow machine): the reply replaces that answer later, through the interaction token.
-    const id = (payload as { id?: string }).id;
-    const late = await discord.waitFor(() => discord.webhookMessages().find((m) => m.interactionId === id && ((m.flags ?? 0) & LOADING) === 0), 60_000);
-    return { ...res, body, text: messageText(late) };
+    return { ...res, body, text: answerText(body) };
   }
 
   return {
