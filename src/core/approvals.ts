@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { encodeAction } from "./actions.js";
-import { canonicalJson, recordAudit } from "./audit.js";
+import { canonicalJson } from "./audit.js";
 import { displayName, type Block, type View } from "./chat.js";
 import type { Sql } from "./db.js";
 import type { Host } from "./hosts.js";
@@ -112,16 +112,12 @@ export function renderRequest(
 }
 
 /**
- * Marks requests that waited past their expiry as expired. Returns them, for
- * the caller to update their messages.
+ * Marks requests that waited past their expiry as expired, in the caller's
+ * transaction. Returns them.
  */
-export async function expireApprovals(sql: Sql): Promise<Job[]> {
-  const jobs = await sql<Job[]>`
-    update jobs set status = 'expired', finished_at = now(), error = ${inEachLang(sql, "jobs.error.expired")}
+export async function expireApprovals(tx: Sql): Promise<Job[]> {
+  return tx<Job[]>`
+    update jobs set status = 'expired', finished_at = now(), error = ${inEachLang(tx, "jobs.error.expired")}
     where status = 'awaiting_approval' and approval_expires_at < now()
     returning *`;
-  for (const job of jobs) {
-    await recordAudit(sql, { actor: "system", channel: job.conversation, action: "approval.expire", target: job.target, outcome: "expired", detail: { job: job.id } });
-  }
-  return jobs;
 }

@@ -163,22 +163,20 @@ export async function heartbeat(sql: Sql, jobId: number): Promise<boolean> {
  * Asks for a job to stop. A job not started yet ends at once; a running one
  * is flagged, and its worker stops it. Returns what happened.
  */
-export async function requestCancel(sql: Sql, jobId: number, by: string): Promise<"cancelled" | "stopping" | "already_ended"> {
-  return transaction(sql, async (tx) => {
-    const [ended] = await tx<Job[]>`
-      update jobs set status = 'cancelled', finished_at = now(), cancel_requested_at = now(), cancelled_by = ${by}
-      where id = ${jobId} and status in ('awaiting_approval', 'queued')
-      returning *`;
-    if (ended) {
-      await tx`update job_tasks set status = 'cancelled', finished_at = now() where job_id = ${jobId} and status = 'queued'`;
-      return "cancelled";
-    }
-    const [running] = await tx<Job[]>`
-      update jobs set cancel_requested_at = coalesce(cancel_requested_at, now()), cancelled_by = coalesce(cancelled_by, ${by})
-      where id = ${jobId} and status = 'running'
-      returning *`;
-    return running ? "stopping" : "already_ended";
-  });
+export async function requestCancel(tx: Sql, jobId: number, by: string): Promise<{ result: "cancelled" | "stopping" | "already_ended"; ended?: Job }> {
+  const [ended] = await tx<Job[]>`
+    update jobs set status = 'cancelled', finished_at = now(), cancel_requested_at = now(), cancelled_by = ${by}
+    where id = ${jobId} and status in ('awaiting_approval', 'queued')
+    returning *`;
+  if (ended) {
+    await tx`update job_tasks set status = 'cancelled', finished_at = now() where job_id = ${jobId} and status = 'queued'`;
+    return { result: "cancelled", ended };
+  }
+  const [running] = await tx<Job[]>`
+    update jobs set cancel_requested_at = coalesce(cancel_requested_at, now()), cancelled_by = coalesce(cancelled_by, ${by})
+    where id = ${jobId} and status = 'running'
+    returning *`;
+  return { result: running ? "stopping" : "already_ended" };
 }
 
 /** Tasks that never started end as `status` (skipped, or cancelled), with the reason. */
@@ -306,30 +304,37 @@ export function inEachLang(sql: Sql | postgres.TransactionSql<{}>, key: MessageK
   return sql`${cases} else ${translate("en", key)}::text end`;
 }
 
-/** Ends a running job. Returns false when it had already ended (e.g. marked lost). */
-export async function finishJob(sql: Sql, jobId: number, status: JobStatus, error?: string): Promise<boolean> {
-  const rows = await sql`
+/** Ends a queued or running job. Returns it, or nothing when it had already ended (e.g. marked lost). */
+export async function finishJob(tx: Sql, jobId: number, status: JobStatus, error?: string): Promise<Job | undefined> {
+  const [job] = await tx<Job[]>`
     update jobs set status = ${status}, finished_at = now(), error = coalesce(${error ?? null}, error)
     where id = ${jobId} and status in ('queued', 'running')
-    returning id`;
-  return rows.length === 1;
+    returning *`;
+  return job;
+}
+
+/** Ends a job still waiting for approval as rejected. Returns it, or nothing when it was not waiting any more. */
+export async function rejectWaitingJob(tx: Sql, jobId: number, error: string): Promise<Job | undefined> {
+  const [job] = await tx<Job[]>`
+    update jobs set status = 'rejected', finished_at = now(), error = ${error}
+    where id = ${jobId} and status = 'awaiting_approval'
+    returning *`;
+  return job;
 }
 
 /**
  * Marks running jobs whose worker stopped sending heartbeats as lost, with
  * their unfinished tasks. They are never run again. Returns them.
  */
-export async function reapLostJobs(sql: Sql, staleAfterMs: number): Promise<Job[]> {
-  return transaction(sql, async (tx) => {
-    const jobs = await tx<Job[]>`
-      update jobs set status = 'lost', finished_at = now(), error = ${inEachLang(tx, "jobs.error.lost")}
-      where status = 'running' and heartbeat_at < now() - make_interval(secs => ${staleAfterMs / 1000})
-      returning *`;
-    if (jobs.length > 0) {
-      await tx`
-        update job_tasks set status = 'lost', finished_at = now()
-        where job_id in ${tx(jobs.map((j) => j.id))} and status in ('queued', 'running')`;
-    }
-    return jobs;
-  });
+export async function reapLostJobs(tx: Sql, staleAfterMs: number): Promise<Job[]> {
+  const jobs = await tx<Job[]>`
+    update jobs set status = 'lost', finished_at = now(), error = ${inEachLang(tx, "jobs.error.lost")}
+    where status = 'running' and heartbeat_at < now() - make_interval(secs => ${staleAfterMs / 1000})
+    returning *`;
+  if (jobs.length > 0) {
+    await tx`
+      update job_tasks set status = 'lost', finished_at = now()
+      where job_id in ${tx(jobs.map((j) => j.id))} and status in ('queued', 'running')`;
+  }
+  return jobs;
 }

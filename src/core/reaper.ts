@@ -1,11 +1,9 @@
-import { expireApprovals } from "./approvals.js";
-import { jobEndAudit, noteInThread, SYSTEM } from "./jobs/lifecycle.js";
+import { noteInThread, reapJobs } from "./jobs/lifecycle.js";
 import { refreshJobMessages } from "./jobs/messages.js";
-import { recordAudit } from "./audit.js";
 import type { ChatDirectory } from "./chat.js";
 import type { Sql } from "./db.js";
 import { msg, translator } from "./i18n.js";
-import { reapLostJobs, type Job } from "./jobs.js";
+import type { Job } from "./jobs.js";
 import type { Logger } from "./ports.js";
 import { message } from "./replies.js";
 
@@ -36,17 +34,16 @@ export function startReaper(deps: ReaperDeps): { stop(): Promise<void>; sweep():
     if (running) return 0;
     running = true;
     try {
-      const jobs = await reapLostJobs(sql, deps.staleMs ?? 45_000);
+      const { lost: jobs, expired } = await reapJobs(sql, deps.staleMs ?? 45_000);
       for (const job of jobs) {
         log.warn({ job: job.id, worker: job.worker }, "job lost: its worker stopped sending heartbeats");
-        await recordAudit(sql, jobEndAudit(job, SYSTEM, "lost", { worker: job.worker }));
         const t = translator(job.lang);
         await refreshJobMessages(sql, job.id, deps.publicUrl);
         await noteInThread(sql, job.id, "lost", { ...message(t("reaper.lost", { id: job.id, worker: job.worker ?? msg("word.unknown") }), undefined, "warning"), lang: t.lang });
         if (deps.stopLeftovers) await deps.stopLeftovers(job).catch((err: unknown) => log.error({ err, job: job.id }, "could not stop a lost job's commands"));
       }
       // Requests nobody decided in time: the request, the parent and the live message say so, without buttons.
-      for (const job of await expireApprovals(sql)) await refreshJobMessages(sql, job.id, deps.publicUrl);
+      for (const job of expired) await refreshJobMessages(sql, job.id, deps.publicUrl);
       return jobs.length;
     } finally {
       running = false;

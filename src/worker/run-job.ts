@@ -11,7 +11,6 @@ import { renderLive, renderParent } from "../core/job-view.js";
 import {
   claimJob,
   closeUnstartedTasks,
-  finishJob,
   getJob,
   heartbeat,
   listTasks,
@@ -22,7 +21,7 @@ import {
   type Task,
   type TaskStatus,
 } from "../core/jobs.js";
-import { jobEndAudit } from "../core/jobs/lifecycle.js";
+import { endJob } from "../core/jobs/lifecycle.js";
 import { setViews } from "../core/jobs/outbox.js";
 import { ProcessRecorder } from "../core/remote-processes.js";
 import { LOG_GRACE_MS, settleUpload } from "../core/log-upload.js";
@@ -264,10 +263,13 @@ export function createJobRunner(deps: RunnerDeps) {
       await recordAudits(sql, taskAudits);
       const finalTasks = await listTasks(sql, job.id);
       const status = jobStatus(finalTasks, cancel.signal.aborted);
-      await finishJob(sql, job.id, status, cancel.signal.aborted && stopping ? t("jobs.error.shutdown") : undefined);
+      // Shown below, with the final output.
+      await endJob(sql, job.id, status, { actor: job.requestedBy, actorName: job.requestedByName ?? undefined }, undefined, {
+        error: cancel.signal.aborted && stopping ? t("jobs.error.shutdown") : undefined,
+        detail: { worker: deps.workerName },
+      });
       const ended = await getJob(sql, job.id);
       await writeReport(ended, finalTasks, t);
-      await recordAudit(sql, jobEndAudit(ended, { actor: job.requestedBy, actorName: job.requestedByName ?? undefined }, ended.status, { cancelledBy: ended.cancelledBy, worker: deps.workerName }));
       const durationMs = (ended.finishedAt?.getTime() ?? Date.now()) - (ended.startedAt ?? job.createdAt).getTime();
       log.info({ ...who, outcome: ended.status, durationMs, hosts: finalTasks.length }, `job #${job.id} ${ended.status} after ${(durationMs / 1000).toFixed(1)} s: ${job.requestedBy} on ${job.target}`);
       clearInterval(painter);

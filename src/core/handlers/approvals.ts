@@ -4,9 +4,8 @@ import { NotAllowedError, TestumError } from "../errors.js";
 import { transaction } from "../db.js";
 import type { Host } from "../hosts.js";
 import { msg, say, translator } from "../i18n.js";
-import { recordAudit } from "../audit.js";
 import type { Job } from "../jobs.js";
-import { jobEndAudit, queueJob, SYSTEM } from "../jobs/lifecycle.js";
+import { queueJob, rejectJob, SYSTEM } from "../jobs/lifecycle.js";
 import { refreshJobMessages } from "../jobs/messages.js";
 import { privateText } from "../replies.js";
 import { listRiskPatterns, riskMessages } from "../risk.js";
@@ -83,10 +82,7 @@ export async function decide(ctx: HandlerContext, event: Inbound, job: Job, deci
   if (decision === "reject") {
     const who = displayName(actor.name, actor.id);
     const said = translator(job.lang)(reason ? "approval.rejected_by_reason" : "approval.rejected_by", { who, reason: reason ?? "" });
-    await sql`
-      update jobs set status = 'rejected', finished_at = now(), error = ${said}
-      where id = ${job.id} and status = 'awaiting_approval'`;
-    await recordAudit(sql, jobEndAudit(job, actorCause(actor), "rejected", { reason: reason ?? null }));
+    await rejectJob(sql, job.id, said, actorCause(actor), { reason: reason ?? null });
     await refreshApproval(ctx, job.id);
     return privateText(ctx.t("approval.you_rejected", { id: job.id }));
   }
@@ -101,8 +97,7 @@ export async function decide(ctx: HandlerContext, event: Inbound, job: Job, deci
   if (now.length === 0 || approvalHash(job, now, job.options) !== job.approvalHash) {
     if (now.length === 0) {
       const t = translator(job.lang);
-      await sql`update jobs set status = 'rejected', finished_at = now(), error = ${t("approval.no_hosts_error")} where id = ${job.id} and status = 'awaiting_approval'`;
-      await recordAudit(sql, jobEndAudit(job, SYSTEM, "rejected", { reason: "no hosts" }));
+      await rejectJob(sql, job.id, t("approval.no_hosts_error"), SYSTEM, { reason: "no hosts" });
       await refreshApproval(ctx, job.id, t("approval.no_hosts_note", { target: job.target }));
       return privateText(ctx.t("approval.no_hosts_reply", { id: job.id }), "warning");
     }

@@ -1,14 +1,13 @@
 import { can, canEverywhere } from "../access.js";
 import { jobHosts } from "../authorize.js";
-import { recordAudit } from "../audit.js";
 import { displayName, type Reply } from "../chat.js";
 import { formatDuration } from "../duration.js";
 import { TestumError } from "../errors.js";
 import { compactNames, countsLine, countTasks, groupResults, reportUrl } from "../fanout.js";
 import { msg, } from "../i18n.js";
 import { logUrl } from "../job-view.js";
-import { listTasks, recentJobs, requestCancel, type Job } from "../jobs.js";
-import { jobEndAudit } from "../jobs/lifecycle.js";
+import { listTasks, recentJobs, type Job } from "../jobs.js";
+import { cancelJobRequest } from "../jobs/lifecycle.js";
 import { refreshJobMessages } from "../jobs/messages.js";
 import { listing, privateReply, privateText } from "../replies.js";
 import type { Handler, HandlerContext } from "./context.js";
@@ -17,7 +16,7 @@ import type { Handler, HandlerContext } from "./context.js";
 export async function cancelJob(ctx: HandlerContext, job: Job): Promise<Reply> {
   const principal = await ctx.principal();
   const by = displayName(principal.actor.name, principal.actor.id);
-  const result = await requestCancel(ctx.sql, job.id, by);
+  const { result } = await cancelJobRequest(ctx.sql, job.id, by, { actor: principal.actor.id, actorName: principal.actor.name });
   await ctx.audit("job.cancel", result, job.target, { job: job.id });
   if (result === "already_ended") return privateText(ctx.t("jobs.already_ended", { id: job.id, status: msg(`status.${job.status}`) }));
   if (result === "stopping") {
@@ -25,7 +24,6 @@ export async function cancelJob(ctx: HandlerContext, job: Job): Promise<Reply> {
     return privateText(ctx.t("jobs.cancelling", { id: job.id }), "warning");
   }
   // It had not started: nothing runs, and the messages say so (the request loses its buttons too).
-  await recordAudit(ctx.sql, jobEndAudit(job, { actor: principal.actor.id, actorName: principal.actor.name }, "cancelled", { cancelledBy: by }));
   await refreshJobMessages(ctx.sql, job.id, ctx.settings.publicUrl);
   return privateText(ctx.t("jobs.cancelled_before_start", { id: job.id }), "warning");
 }

@@ -1,6 +1,7 @@
-import { appendAudits, chainPendingAudits, recordAudit, type AuditEntry } from "../audit.js";
+import { appendAudits, chainPendingAudits, type AuditEntry } from "../audit.js";
 import { transaction, type Sql } from "../db.js";
-import { insertJobAndTasks, finishJob, getJob, type Job, type JobStatus, type NewJob } from "../jobs.js";
+import { insertJobAndTasks, finishJob, reapLostJobs, rejectWaitingJob, requestCancel, type Job, type JobStatus, type NewJob } from "../jobs.js";
+import { expireApprovals } from "../approvals.js";
 import { addMessages, addThreadMessage, type Slot } from "./outbox.js";
 import { initialMessages, refreshJobMessages } from "./messages.js";
 import type { View } from "../chat.js";
@@ -59,35 +60,99 @@ export async function queueJob(sql: Sql, queue: JobQueue, job: Job, publicUrl: s
 export const SYSTEM: Cause = { actor: "system" };
 
 /** The one shape of a job's end in the audit log. */
-export function jobEndAudit(job: Job, cause: Cause, outcome: JobStatus, detail: Record<string, unknown> = {}): AuditEntry {
+function jobEndAudit(job: Job, cause: Cause, detail: Record<string, unknown> = {}): AuditEntry {
   return {
     actor: cause.actor,
     actorName: cause.actorName,
     channel: job.conversation,
     action: "job.end",
     target: job.target,
-    outcome,
+    outcome: job.status,
     detail: { job: job.id, ...detail },
   };
 }
 
 /**
- * Ends a job that is queued or running, with its audit record, and shows it
- * in its messages. Returns false when it had already ended.
+ * The one place a job's end is recorded: `transition` ends jobs (changes
+ * their rows, in a transaction) and returns them; each one's `job.end` audit
+ * record is written in the same transaction. Returns the jobs it ended.
+ */
+async function ending(sql: Sql, transition: (tx: Sql) => Promise<readonly Job[]>, why: (job: Job) => { cause: Cause; detail?: Record<string, unknown> }): Promise<Job[]> {
+  const ended = await transaction(sql, async (tx) => {
+    const jobs = await transition(tx);
+    await appendAudits(
+      tx,
+      jobs.map((job) => {
+        const { cause, detail } = why(job);
+        return jobEndAudit(job, cause, detail);
+      }),
+    );
+    return jobs;
+  });
+  if (ended.length > 0) void chainPendingAudits(sql).catch(() => {});
+  return [...ended];
+}
+
+/**
+ * Ends a job that is queued or running. Shows it in its messages when given
+ * `publicUrl` (the worker shows the end itself, with the final output).
+ * Returns the ended job, or nothing when it had already ended.
  */
 export async function endJob(
   sql: Sql,
   jobId: number,
   status: JobStatus,
   cause: Cause,
-  publicUrl: string,
+  publicUrl: string | undefined,
   options: { error?: string; detail?: Record<string, unknown> } = {},
-): Promise<boolean> {
-  if (!(await finishJob(sql, jobId, status, options.error))) return false;
-  const job = await getJob(sql, jobId);
-  await recordAudit(sql, jobEndAudit(job, cause, status, { ...(options.error ? { reason: options.error } : {}), ...options.detail }));
-  await refreshJobMessages(sql, jobId, publicUrl);
-  return true;
+): Promise<Job | undefined> {
+  const [job] = await ending(
+    sql,
+    async (tx) => {
+      const ended = await finishJob(tx, jobId, status, options.error);
+      return ended ? [ended] : [];
+    },
+    (job) => ({ cause, detail: { ...(options.error ? { reason: options.error } : {}), ...(job.cancelledBy ? { cancelledBy: job.cancelledBy } : {}), ...options.detail } }),
+  );
+  if (job && publicUrl !== undefined) await refreshJobMessages(sql, jobId, publicUrl);
+  return job;
+}
+
+/**
+ * A cancel: a job that has not started ends here (returns it); a running one
+ * is marked for its worker to stop ("stopping").
+ */
+export async function cancelJobRequest(sql: Sql, jobId: number, by: string, cause: Cause): Promise<{ result: "cancelled" | "stopping" | "already_ended"; ended?: Job }> {
+  let outcome: Awaited<ReturnType<typeof requestCancel>> = { result: "already_ended" };
+  await ending(
+    sql,
+    async (tx) => {
+      outcome = await requestCancel(tx, jobId, by);
+      return outcome.ended ? [outcome.ended] : [];
+    },
+    () => ({ cause, detail: { cancelledBy: by } }),
+  );
+  return outcome;
+}
+
+/** A job waiting for approval is rejected (`reason` is the error it shows). Returns it, or nothing when it was not waiting any more. */
+export async function rejectJob(sql: Sql, jobId: number, reason: string, cause: Cause, detail: Record<string, unknown>): Promise<Job | undefined> {
+  const [job] = await ending(
+    sql,
+    async (tx) => {
+      const ended = await rejectWaitingJob(tx, jobId, reason);
+      return ended ? [ended] : [];
+    },
+    () => ({ cause, detail }),
+  );
+  return job;
+}
+
+/** Running jobs whose worker stopped sending heartbeats end as lost; requests nobody decided in time, as expired. */
+export async function reapJobs(sql: Sql, staleAfterMs: number): Promise<{ lost: Job[]; expired: Job[] }> {
+  const lost = await ending(sql, (tx) => reapLostJobs(tx, staleAfterMs), (job) => ({ cause: SYSTEM, detail: { worker: job.worker } }));
+  const expired = await ending(sql, (tx) => expireApprovals(tx), () => ({ cause: SYSTEM }));
+  return { lost, expired };
 }
 
 /** Says something in the job's thread (once per `name`; a newer text replaces the older). */
