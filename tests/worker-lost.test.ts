@@ -56,7 +56,8 @@ describe("a worker that dies mid-command", () => {
       world.slack.replies(CHANNEL, parentTs).find((m) => blockText(m.blocks).includes("was lost")),
     );
     expect(blockText(thread.blocks)).toContain("not run again");
-    expect(blockText(world.slack.message(CHANNEL, parentTs)!.blocks)).toContain("Lost on db-1");
+    // The parent's edit and the note are separate messages, each delivered as chat allows.
+    await eventually("the parent to say the job was lost", () => blockText(world.slack.message(CHANNEL, parentTs)!.blocks).includes("Lost on db-1"));
 
     // A healthy worker joining later must not pick the job up again.
     rescue = await startTestumForTest({ serve: false, work: true, databaseUrl: world.testum.env.DATABASE_URL, queuePrefix: world.testum.queuePrefix });
