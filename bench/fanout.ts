@@ -1,7 +1,8 @@
-// Fan-out benchmark (issue 7, item 8): `true` on N local OpenSSH hosts through testum,
+// Fan-out benchmark: `true` on N local OpenSSH hosts through testum,
 // from enqueue to the last result, against parallel-ssh and `ansible -m raw` on the same hosts.
 //
-//   npx tsx bench/fanout.ts [N ...]        (default: 10 50 100; needs root, Postgres and Redis)
+//   npx tsx bench/fanout.ts [N ...] [--without-others]   (default: 10 50 100; needs root, Postgres
+//   and Redis; --without-others leaves parallel-ssh and ansible out: neither installed nor run)
 //
 // For each N it starts N sshd hosts (plus one for warming testum up), a testum worker in this
 // process with a database, a Redis prefix and a fake Slack of its own, and measures:
@@ -81,11 +82,15 @@ function runInherited(cmd: string, args: string[], env: NodeJS.ProcessEnv = proc
 }
 
 /** Installs pssh, ansible and GNU time from Debian's packages when missing; a tool still missing is skipped. */
-async function ensureTools(): Promise<Tools> {
+async function ensureTools(withOthers: boolean): Promise<Tools> {
   const notes: string[] = [];
   const wanted: Array<[string, string]> = [
-    ["pssh", PSSH],
-    ["ansible", ANSIBLE],
+    ...(withOthers
+      ? ([
+          ["pssh", PSSH],
+          ["ansible", ANSIBLE],
+        ] as Array<[string, string]>)
+      : []),
     ["time", GNU_TIME],
   ];
   const missing = wanted.filter(([, bin]) => !existsSync(bin)).map(([pkg]) => pkg);
@@ -102,10 +107,10 @@ async function ensureTools(): Promise<Tools> {
       if (installed !== 0) say(`apt-get install exited ${installed}`);
     }
   }
-  const pssh = existsSync(PSSH) ? PSSH : undefined;
-  const ansible = existsSync(ANSIBLE) ? ANSIBLE : undefined;
-  if (!pssh) notes.push("parallel-ssh: skipped (package pssh is not installed)");
-  if (!ansible) notes.push("ansible: skipped (package ansible is not installed)");
+  const pssh = withOthers && existsSync(PSSH) ? PSSH : undefined;
+  const ansible = withOthers && existsSync(ANSIBLE) ? ANSIBLE : undefined;
+  if (!pssh) notes.push(`parallel-ssh: skipped (${withOthers ? "package pssh is not installed" : "--without-others"})`);
+  if (!ansible) notes.push(`ansible: skipped (${withOthers ? "package ansible is not installed" : "--without-others"})`);
   return { pssh, ansible, cpuMethod: existsSync(GNU_TIME) ? "gnu-time" : "bash-times", notes };
 }
 
@@ -169,6 +174,8 @@ interface Row {
   /** Hosts that ran `true` successfully, of N. */
   readonly ok: number;
   readonly note?: string;
+  /** testum only: this process's highest resident set size during the job (until the worker was done), MB. */
+  readonly peakRssMb?: number;
 }
 
 interface Outcome {
@@ -186,6 +193,8 @@ interface Outcome {
 const fmt = (v: number | undefined, digits = 3) => (v === undefined || !Number.isFinite(v) ? "–" : v.toFixed(digits));
 const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || !(b > 0) ? undefined : a / b);
 const times = (r: number | undefined) => (r === undefined ? "–" : `${r.toFixed(1)}×`);
+const times2 = (r: number | undefined) => (r === undefined ? "–" : `${r.toFixed(2)}×`);
+const meanWall = (rows: readonly Row[]) => (rows.length ? rows.reduce((sum, r) => sum + r.wallS, 0) / rows.length : undefined);
 
 function printOutcome(o: Outcome): void {
   const lines: string[] = [];
@@ -208,6 +217,8 @@ function printOutcome(o: Outcome): void {
     const over = (t: Row | undefined, r: Row) => (t ? `+${fmt(t.wallS - r.wallS)} s (${times(ratio(t.wallS, r.wallS))} raw)` : "–");
     lines.push(`- testum's own cost over raw ssh2: cold ${over(cold, o.rawCold)}, warm ${over(worstWarm, rawWorstWarm)}`);
   }
+  const coldRatio = ratio(cold?.wallS, o.rawCold?.wallS);
+  const warmRatio = ratio(meanWall(o.warm), meanWall(o.rawWarm));
   lines.push("");
   lines.push("Goals:");
   // A run with hosts that did not succeed still says how fast it was, but the verdict says so.
@@ -228,6 +239,10 @@ function printOutcome(o: Outcome): void {
   } else {
     lines.push("- warm at least 10× faster than cold: not measured (a run is missing)");
   }
+  lines.push(`- cold within 1.3× of raw ssh2 cold: ${coldRatio === undefined ? "not measured" : `${coldRatio <= 1.3 ? "HOLDS" : "FAILS"} (${coldRatio.toFixed(2)}×: ${fmt(cold?.wallS)} s vs ${fmt(o.rawCold?.wallS)} s${caveat([cold])})`}`);
+  lines.push(`- warm within 1.5× of raw ssh2 warm (mean of the runs): ${warmRatio === undefined ? "not measured" : `${warmRatio <= 1.5 ? "HOLDS" : "FAILS"} (${warmRatio.toFixed(2)}×: ${fmt(meanWall(o.warm))} s vs ${fmt(meanWall(o.rawWarm))} s${caveat(o.warm)})`}`);
+  const peak = Math.max(...[cold, ...o.warm].map((r) => r?.peakRssMb ?? Number.NaN).filter(Number.isFinite));
+  if (Number.isFinite(peak)) lines.push(`- testum's memory under 300 MB: ${peak < 300 ? "HOLDS" : "FAILS"} (highest RSS of this process, worker and bench together: ${peak.toFixed(0)} MB)`);
   if (o.details.length) {
     lines.push("");
     lines.push("Details:");
@@ -240,8 +255,8 @@ function printSummary(outcomes: readonly Outcome[]): void {
   const lines = [
     "\n## Summary (wall s; CPU s in brackets)",
     "",
-    "| N | testum cold | testum warm (2nd, 3rd) | raw ssh2 cold | raw ssh2 warm | parallel-ssh | ansible | cold < pssh | warm ≥ 10× |",
-    "|---:|---:|---:|---:|---:|---:|---:|:-:|:-:|",
+    "| N | testum cold | testum warm (2nd, 3rd) | raw ssh2 cold | raw ssh2 warm | cold ÷ raw cold (≤ 1.3) | warm ÷ raw warm (≤ 1.5) | testum peak RSS MB | parallel-ssh | ansible | cold < pssh | warm ≥ 10× |",
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:-:|:-:|",
   ];
   for (const o of outcomes) {
     const cell = (r: Row | undefined) => (r ? `${fmt(r.wallS)} (${fmt(r.cpuS)})` : "–");
@@ -250,13 +265,20 @@ function printSummary(outcomes: readonly Outcome[]): void {
     const mark = (runs: Array<Row | undefined>) => (runs.some((r) => r !== undefined && r.ok !== o.n) ? "*" : "");
     const g1 = o.cold && o.pssh ? `${o.cold.wallS < o.pssh.wallS ? "yes" : "no"}${mark([o.cold, o.pssh])}` : "–";
     const g2 = o.cold && worstWarm !== undefined ? `${o.cold.wallS / worstWarm >= 10 ? "yes" : "no"}${mark([o.cold, ...o.warm])}` : "–";
-    lines.push(`| ${o.n} | ${cell(o.cold)} | ${o.warm.map(cell).join(", ") || "–"} | ${cell(o.rawCold)} | ${o.rawWarm.map(cell).join(", ") || "–"} | ${cell(o.pssh)} | ${cell(o.ansible)} | ${g1} | ${g2} |`);
+    const peak = Math.max(...[o.cold, ...o.warm].map((r) => r?.peakRssMb ?? Number.NaN).filter(Number.isFinite));
+    lines.push(
+      `| ${o.n} | ${cell(o.cold)} | ${o.warm.map(cell).join(", ") || "–"} | ${cell(o.rawCold)} | ${o.rawWarm.map(cell).join(", ") || "–"} | ` +
+        `${times2(ratio(o.cold?.wallS, o.rawCold?.wallS))} | ${times2(ratio(meanWall(o.warm), meanWall(o.rawWarm)))} | ${Number.isFinite(peak) ? peak.toFixed(0) : "–"} | ` +
+        `${cell(o.pssh)} | ${cell(o.ansible)} | ${g1} | ${g2} |`,
+    );
   }
   process.stdout.write(lines.join("\n") + "\n");
 }
 
 interface TestumRun {
   readonly row: Row;
+  /** What chat saw of the job. */
+  readonly chat: string;
   readonly job: Job;
   readonly tasks: Task[];
   readonly enqueuedAt: number;
@@ -284,6 +306,9 @@ async function runTestumJob(t: BenchTestum, label: string, hosts: readonly Host[
   const live = await slackPost(t.slack, { text: "queued", thread_ts: parent.split(":")[3] });
   await setChatRefs(t.sql, job.id, { thread: parent, parentMessage: parent, liveMessage: live });
 
+  let peakRss = process.memoryUsage.rss();
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 100);
+  const calls0 = t.slack.calls().length;
   const machine0 = machineBusySeconds();
   const cpu0 = process.cpuUsage();
   const enqueuedAt = Date.now();
@@ -315,6 +340,14 @@ async function runTestumJob(t: BenchTestum, label: string, hosts: readonly Host[
     }
     await sleep(POLL_MS);
   }
+  clearInterval(sampler);
+  peakRss = Math.max(peakRss, process.memoryUsage.rss());
+  // Chat: every call the fake Slack refused (it enforces Slack's size limits), and the live message's final size.
+  const calls = t.slack.calls().slice(calls0);
+  const refused = calls.filter((c) => !c.ok && c.status !== 429);
+  const final = t.slack.message(live.split(":")[2]!, live.split(":")[3]!);
+  const lastEdit = final?.edits.at(-1);
+  const chat = `${calls.length} Slack calls, ${refused.length} refused${refused[0] ? ` (first: ${refused[0].method} ${refused[0].error})` : ""}; live message's last edit: ${lastEdit ? `${lastEdit.text.length} chars of text, ${lastEdit.blocks.length} blocks, ${JSON.stringify(lastEdit.blocks).length} bytes of blocks` : "none"}`;
   const [ended] = await t.sql<Job[]>`select * from jobs where id = ${job.id}`;
   const tasks = await t.sql<Task[]>`select * from job_tasks where job_id = ${job.id} order by host_name`;
   const ok = tasks.filter((x) => x.status === "succeeded").length;
@@ -328,7 +361,8 @@ async function runTestumJob(t: BenchTestum, label: string, hosts: readonly Host[
         `${silent ? `; ${silent} without any exit status` : ""})`).replace(/\s+/g, " ").slice(0, 240)
     : undefined;
   return {
-    row: { tool: label, wallS: (tLast - t0) / 1000, cpuS: (cpu.user + cpu.system) / 1e6, machineCpuS, ok, ...(note ? { note } : {}) },
+    row: { tool: label, wallS: (tLast - t0) / 1000, cpuS: (cpu.user + cpu.system) / 1e6, machineCpuS, ok, peakRssMb: peakRss / 1024 / 1024, ...(note ? { note } : {}) },
+    chat,
     job: ended!,
     tasks,
     enqueuedAt,
@@ -495,7 +529,7 @@ async function benchOne(n: number, tools: Tools): Promise<Outcome> {
     cold = runs[0]!.row;
     warm.push(runs[1]!.row, runs[2]!.row);
     rows.push(...runs.map((r) => r.row));
-    for (const r of runs) details.push(phasesOf(r));
+    for (const r of runs) details.push(phasesOf(r), `${r.row.tool}: ${r.chat}`);
     const slackCalls = t.slack.calls();
     details.push(
       `bench overhead inside testum's CPU figure: this process, idle but for the 5 ms poll, uses ~${overheadMs.toFixed(1)} ms CPU per second; ` +
@@ -535,11 +569,12 @@ async function benchOne(n: number, tools: Tools): Promise<Outcome> {
 
 
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
+  const withOthers = !process.argv.includes("--without-others");
+  const args = process.argv.slice(2).filter((a) => a !== "--without-others");
   const counts = (args.length ? args : ["10", "50", "100"]).map(Number);
   const bad = args.filter((_, i) => !Number.isInteger(counts[i]) || counts[i]! < 1 || counts[i]! > 1000);
   if (bad.length) {
-    say(`usage: npx tsx bench/fanout.ts [N ...]   (N: hosts, 1 to 1000; default 10 50 100); not a count: ${bad.join(" ")}`);
+    say(`usage: npx tsx bench/fanout.ts [N ...] [--without-others]   (N: hosts, 1 to 1000; default 10 50 100); not a count: ${bad.join(" ")}`);
     process.exit(2);
   }
   if (process.getuid?.() !== 0) {
@@ -551,7 +586,7 @@ async function main(): Promise<void> {
     say(`the benchmark needs Postgres and Redis on this machine: ${missing.join("; ")}`);
     process.exit(2);
   }
-  const tools = await ensureTools();
+  const tools = await ensureTools(withOthers);
   await ensureTestUser();
   process.stdout.write(
     `# testum fan-out benchmark\n\nNode ${process.version}, ${availableParallelism()} CPUs; child CPU measured with ${tools.cpuMethod === "gnu-time" ? "GNU time (%U + %S)" : "bash `times` (children's user + sys)"}.\n`,
