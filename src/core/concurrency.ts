@@ -67,3 +67,40 @@ export function within<T, F>(work: Promise<T>, ms: number, fallback: F): Promise
     );
   });
 }
+
+/**
+ * Hands items to `run` together: one run in flight, the next holding what
+ * arrived meanwhile (and whatever else starts in the same turn of the event
+ * loop). A fan-out to 500 hosts then costs a few queries, not 500, and a
+ * single item still goes at once. `run` answers with one result per item, in
+ * order; nothing is kept once answered.
+ */
+export class Batch<T, R = void> {
+  private pending: Array<{ item: T; resolve: (result: R) => void; reject: (err: unknown) => void }> = [];
+  private running = false;
+
+  constructor(private readonly run: (items: T[]) => Promise<readonly R[] | void>) {}
+
+  add(item: T): Promise<R> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ item, resolve, reject });
+      if (!this.running && this.pending.length === 1) setImmediate(() => void this.flush());
+    });
+  }
+
+  private async flush(): Promise<void> {
+    if (this.running || this.pending.length === 0) return;
+    this.running = true;
+    const batch = this.pending;
+    this.pending = [];
+    try {
+      const results = await this.run(batch.map((p) => p.item));
+      batch.forEach((p, i) => p.resolve(results?.[i] as R));
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+    } finally {
+      this.running = false;
+      if (this.pending.length > 0) void this.flush();
+    }
+  }
+}

@@ -140,8 +140,10 @@ export async function pinHostKey(sql: Sql, hostId: number, fingerprint: string):
   return rows.length === 1;
 }
 
-export async function markHostSeen(sql: Sql, hostId: number): Promise<void> {
-  await sql`update hosts set last_seen_at = now() where id = ${hostId}`;
+/** Notes that these hosts were reached just now: one statement for a whole fan-out. */
+export async function markHostsSeen(sql: Sql, hostIds: readonly number[]): Promise<void> {
+  if (hostIds.length === 0) return;
+  await sql`update hosts set last_seen_at = now() where id in ${sql([...new Set(hostIds)])}`;
 }
 
 export async function updateHostAuth(sql: Sql, hostId: number, method: AuthMethod, secretId: string | null): Promise<void> {

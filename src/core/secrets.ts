@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Sql } from "./db.js";
 import { TestumError } from "./errors.js";
 import { msg } from "./i18n.js";
-import type { SecretBox } from "./secret-box.js";
+import type { Sealed, SecretBox } from "./secret-box.js";
 
 /** A credential as the worker needs it at the moment it connects. */
 export type Credential =
@@ -20,8 +20,21 @@ export async function storeSecret(sql: Sql, box: SecretBox, credential: Credenti
 /** Reads and opens a stored credential. Call it as late as possible, in the worker. */
 export async function readSecret(sql: Sql, box: SecretBox, id: string): Promise<Credential> {
   const [row] = await sql<{ keyId: string; box: Buffer }[]>`select key_id, box from secrets where id = ${id}`;
-  if (!row) throw new TestumError("secret_unreadable", msg("secrets.missing", { id }));
-  return JSON.parse(box.open(id, row).toString("utf8")) as Credential;
+  return openSecret(box, id, row);
+}
+
+/** Several stored credentials, still sealed, in one query (a job's hosts); open each with openSecret when it is needed. */
+export async function readSealedSecrets(sql: Sql, ids: readonly string[]): Promise<Map<string, Sealed>> {
+  const unique = [...new Set(ids)];
+  if (unique.length === 0) return new Map();
+  const rows = await sql<{ id: string; keyId: string; box: Buffer }[]>`select id, key_id, box from secrets where id in ${sql(unique)}`;
+  return new Map(rows.map((r) => [r.id, { keyId: r.keyId, box: r.box }]));
+}
+
+/** Opens a sealed credential read with readSealedSecrets (undefined: it is not stored). */
+export function openSecret(box: SecretBox, id: string, sealed: Sealed | undefined): Credential {
+  if (!sealed) throw new TestumError("secret_unreadable", msg("secrets.missing", { id }));
+  return JSON.parse(box.open(id, sealed).toString("utf8")) as Credential;
 }
 
 export async function deleteSecret(sql: Sql, id: string): Promise<void> {

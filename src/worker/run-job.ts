@@ -258,6 +258,8 @@ export function createJobRunner(deps: RunnerDeps) {
         });
       }
 
+      // Every host has its result: the new connections' shell sessions can start now.
+      pool.prepareShells();
       if (cancel.signal.aborted) await closeUnstartedTasks(sql, job.id, "cancelled", t("task.not_started_cancelled"));
       else if (stopStarting) await closeUnstartedTasks(sql, job.id, "skipped", t("task.not_started_failures", { count: failures, max: String(options.maxFailures) }));
       await recordAudits(sql, taskAudits);

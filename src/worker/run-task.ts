@@ -94,9 +94,11 @@ export async function runTask(deps: TaskDeps, run: TaskRun): Promise<TaskOutcome
     let { conn, warm } = await deps.pool.acquire(host, job.conversation);
     let result: { readonly exitCode: number | null; readonly signal: string | null };
     try {
-      // Commands run in the connection's long-lived shell: one SSH session per host, however
-      // many jobs follow. Scripts need stdin, so they get an exec of their own.
-      const shell = stdin === undefined ? await conn.ensureShell() : undefined;
+      // Commands on a pooled connection run in its long-lived shell: one SSH session per host,
+      // however many jobs follow. A new connection's first command is an exec, the quickest way
+      // for one command (the pool starts the shell afterwards). Scripts need stdin, so they get an
+      // exec of their own.
+      const shell = stdin === undefined && warm ? await conn.ensureShell() : undefined;
       result = shell ? await shell.run(command, handlers, { signal, ...started }) : await conn.exec(command, handlers, { signal, stdin, ...started });
     } catch (err) {
       // A warm connection that died while idle: once more, on a new one. Only when the

@@ -1,11 +1,12 @@
 import { recordAudit } from "../../core/audit.js";
+import { Batch } from "../../core/concurrency.js";
 import type { Sql } from "../../core/db.js";
 import { SshError, TestumError } from "../../core/errors.js";
-import { getHostById, markHostSeen, MAX_HOPS, pinHostKey, type Host } from "../../core/hosts.js";
+import { getHostById, markHostsSeen, MAX_HOPS, pinHostKey, type Host } from "../../core/hosts.js";
 import { msg } from "../../core/i18n.js";
-import { findIdentity, identityPrivateKey } from "../../core/identity.js";
-import type { SecretBox } from "../../core/secret-box.js";
-import { readSecret } from "../../core/secrets.js";
+import { findIdentity, type IdentityKey } from "../../core/identity.js";
+import type { Sealed, SecretBox } from "../../core/secret-box.js";
+import { openSecret, readSealedSecrets } from "../../core/secrets.js";
 import { sshConnectSeconds, trackSshConnection } from "../metrics/process.js";
 import { connectSsh, fetchHostKey, type SshConnection, type SshTarget } from "./ssh.js";
 
@@ -44,21 +45,36 @@ interface Hop {
  * checking the pinned host key and pinning it on first contact. A host with
  * a bastion is reached through one SSH connection to the bastion (itself
  * connected the same way, so its own key is checked and its own bastion
- * used), shared by every connection to hosts behind it.
+ * used), shared by every connection to hosts behind it. Hosts that connect
+ * at the same moment (a fan-out) share the database round trips: their
+ * sealed credentials are read in one query and their last-seen times written
+ * in one statement; each credential is still opened only for its own
+ * connection.
  */
 export function createHostConnector(deps: ConnectorDeps) {
   const { sql, box } = deps;
   const hops = new Map<string, Hop>();
   let closed = false;
+  const sealed = new Batch<string, Sealed | undefined>(async (ids) => {
+    const found = await readSealedSecrets(sql, ids);
+    return ids.map((id) => found.get(id));
+  });
+  const activeIdentity = new Batch<"active", IdentityKey | undefined>(async (asks) => {
+    const identity = await findIdentity(sql, "active");
+    return asks.map(() => identity);
+  });
+  const seen = new Batch<number>((ids) => markHostsSeen(sql, ids));
 
   async function authFor(host: Host): Promise<SshTarget["auth"]> {
     if (host.authMethod === "identity") {
-      const identity = await findIdentity(sql, "active");
+      const identity = await activeIdentity.add("active");
       if (!identity) throw new TestumError("secret_unreadable", msg("identity.missing_start"));
-      return { privateKey: await identityPrivateKey(sql, box, identity) };
+      const credential = openSecret(box, identity.secretId, await sealed.add(identity.secretId));
+      if (credential.type !== "key") throw new TestumError("secret_unreadable", msg("identity.not_a_key"));
+      return { privateKey: credential.privateKey };
     }
     if (!host.secretId) throw new TestumError("secret_unreadable", msg("hosts.no_credential", { name: host.name }));
-    const credential = await readSecret(sql, box, host.secretId);
+    const credential = openSecret(box, host.secretId, await sealed.add(host.secretId));
     return credential.type === "key" ? { privateKey: credential.privateKey, passphrase: credential.passphrase } : { password: credential.password };
   }
 
@@ -185,7 +201,7 @@ export function createHostConnector(deps: ConnectorDeps) {
     if (tunnel) conn.onClose(tunnel.release);
     try {
       await pinOnFirstContact(host, conn.fingerprint, options.channel);
-      await markHostSeen(sql, host.id);
+      await seen.add(host.id);
     } catch (err) {
       conn.end();
       throw err;

@@ -10,9 +10,16 @@ import type { SshConnection } from "./ssh.js";
  * every new connection checks the host key. Idle connections close after
  * `idleMs`. Hosts behind one bastion share one connection to it (see
  * connect-host.ts), open while any connection through it is.
+ *
+ * A new connection runs its first command as a plain exec, the quickest
+ * way for one command; its shell session (see shell-session.ts), which
+ * makes every later command cheaper, is started by prepareShells once the
+ * job that made it no longer waits for anything, so it delays no result.
  */
 export class ConnectionPool {
   private readonly idle = new Map<string, Array<{ conn: SshConnection; timer: NodeJS.Timeout }>>();
+  /** Returned connections whose shell session was never asked for. */
+  private readonly unprepared = new Set<SshConnection>();
   private closed = false;
   private readonly tracked = trackPool(this);
 
@@ -49,20 +56,30 @@ export class ConnectionPool {
       conn.end();
       return;
     }
-    const key = this.keyOf(host);
+    // A key first seen on this connection has been pinned since: the next job finds the host with it.
+    const key = this.keyOf(host.hostKeyFingerprint === null ? { ...host, hostKeyFingerprint: conn.fingerprint } : host);
     const list = this.idle.get(key) ?? [];
     const timer = setTimeout(() => {
       const at = list.findIndex((e) => e.conn === conn);
       if (at !== -1) list.splice(at, 1);
+      this.unprepared.delete(conn);
       conn.end();
     }, this.idleMs);
+    if (!conn.shellAsked) this.unprepared.add(conn);
     timer.unref();
     list.push({ conn, timer });
     this.idle.set(key, list);
   }
 
+  /** Starts the shell sessions of the connections returned without one (in the background). */
+  prepareShells(): void {
+    for (const conn of this.unprepared) if (conn.isOpen) conn.prepareShell();
+    this.unprepared.clear();
+  }
+
   closeAll(): void {
     this.closed = true;
+    this.unprepared.clear();
     this.tracked.untrack();
     for (const list of this.idle.values()) {
       for (const { conn, timer } of list) {

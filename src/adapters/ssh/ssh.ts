@@ -1,7 +1,7 @@
 import { createHash, generateKeyPairSync, randomBytes } from "node:crypto";
 import ssh2 from "ssh2";
 import type { Duplex } from "node:stream";
-import type { ClientChannel, ConnectConfig } from "ssh2";
+import type { CipherAlgorithm, ClientChannel, ConnectConfig, KexAlgorithm } from "ssh2";
 import { assertNoTransaction } from "../../core/db.js";
 import { SshError } from "../../core/errors.js";
 import type { ExecHandlers, ExecResult } from "./exec.js";
@@ -91,7 +91,8 @@ export class SshConnection {
   private closed = false;
   /** A long-lived shell for warm commands, once one is running (see shell-session.ts). */
   shell: ShellSession | undefined;
-  private shellTried = false;
+  /** The shell session's start, once asked for (it is tried once per connection). */
+  private shellStart: Promise<ShellSession | undefined> | undefined;
 
   constructor(
     private readonly client: InstanceType<typeof Client>,
@@ -201,15 +202,29 @@ export class SshConnection {
    */
   async ensureShell(): Promise<ShellSession | undefined> {
     if (this.shell?.usable) return this.shell;
-    if (this.shellTried || this.closed) return undefined;
-    this.shellTried = true;
-    const host = {
-      name: this.target.name,
-      openRaw: async (command: string) => (await this.openChannel(command)).channel,
-      signalTask: async (signal: "TERM" | "KILL", tag: string, pid: number) => void (await this.runQuiet(taskSignalScript(signal, tag, pid))),
-    };
-    this.shell = await ShellSession.open(host).catch(() => undefined);
-    return this.shell;
+    if (!this.shellStart) {
+      if (this.closed) return undefined;
+      const host = {
+        name: this.target.name,
+        openRaw: async (command: string) => (await this.openChannel(command)).channel,
+        signalTask: async (signal: "TERM" | "KILL", tag: string, pid: number) => void (await this.runQuiet(taskSignalScript(signal, tag, pid))),
+      };
+      this.shellStart = ShellSession.open(host)
+        .catch(() => undefined)
+        .then((shell) => (this.shell = shell));
+    }
+    const shell = await this.shellStart;
+    return shell?.usable ? shell : undefined;
+  }
+
+  /** True once the shell session was asked for (started, starting, or found unavailable). */
+  get shellAsked(): boolean {
+    return this.shellStart !== undefined;
+  }
+
+  /** Starts the shell session in the background, for the commands to come. */
+  prepareShell(): void {
+    if (!this.shellStart && !this.closed) void this.ensureShell();
   }
 
   /** Runs a short helper command and waits for it, discarding output. */
@@ -355,6 +370,22 @@ export function fetchHostKey(
 }
 
 /**
+ * Key exchange and ciphers, cheapest first on both ends: curve25519 costs a
+ * fraction of the CPU of the NIST curves and of finite-field Diffie-Hellman,
+ * and AES-GCM runs in hardware on nearly every host; every other algorithm
+ * ssh2 supports stays behind them for hosts that lack these. The host key
+ * algorithms keep ssh2's order (ed25519 first): it decides which of a host's
+ * keys is presented, and so which fingerprint is pinned and checked.
+ */
+const FAST_KEX: KexAlgorithm[] = ["curve25519-sha256", "curve25519-sha256@libssh.org"];
+const FAST_CIPHER: CipherAlgorithm[] = ["aes128-gcm@openssh.com"];
+// ssh2 applies these in order: taken out of its default list, then put in front.
+const ALGORITHMS: ConnectConfig["algorithms"] = {
+  kex: { remove: FAST_KEX, prepend: FAST_KEX, append: [] },
+  cipher: { remove: FAST_CIPHER, prepend: FAST_CIPHER, append: [] },
+};
+
+/**
  * Opens an SSH connection, verifying the host key against the pinned
  * fingerprint. Failures are SshErrors that say which step failed.
  */
@@ -405,6 +436,7 @@ export function connectSsh(target: SshTarget, options: ConnectOptions = {}): Pro
       host: target.address,
       port: target.port,
       username: target.username,
+      algorithms: ALGORITHMS,
       readyTimeout: options.readyTimeoutMs ?? 20_000,
       keepaliveInterval: options.keepaliveIntervalMs ?? 15_000,
       keepaliveCountMax: 3,
