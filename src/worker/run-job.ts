@@ -146,12 +146,13 @@ export function createJobRunner(deps: RunnerDeps) {
     const saveTails = () => {
       if (unsaved.size === 0 || Date.now() - lastSave < 1000) return;
       lastSave = Date.now();
-      const batch = [...unsaved];
+      // One statement for every host with new output, however many are streaming.
+      const rows = [...unsaved].map(([host, tail]) => [host, tail.snapshot().lines.slice(-50).join("\n")]);
       unsaved.clear();
-      for (const [host, tail] of batch) {
-        const text = tail.snapshot().lines.slice(-50).join("\n");
-        void sql`update job_tasks set tail = ${text} where job_id = ${job.id} and host_name = ${host} and status = 'running'`.catch((err: unknown) => log.warn({ err }, "could not save a live tail"));
-      }
+      void sql`
+        update job_tasks as t set tail = v.tail
+        from (values ${sql(rows as never)}) as v (host_name, tail)
+        where t.job_id = ${job.id} and t.host_name = v.host_name and t.status = 'running'`.catch((err: unknown) => log.warn({ err }, "could not save the live tails"));
     };
     // The job's messages are rows of desired state (see core/jobs/outbox.ts): written here about
     // once a second, newest wins, and delivered to chat as chat allows. A job never waits for chat.
