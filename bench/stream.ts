@@ -15,7 +15,7 @@
 //
 // What the figures mean:
 //   - s: testum from just before the enqueue until the bench sees the job ended with the log's
-//     key and size recorded (polled every 10 ms); bare ssh2 from the exec until the channel closed.
+//     key and size recorded (polled every 20 ms); bare ssh2 from the exec until the channel closed.
 //   - MB/s: bytes the host printed (the same count for both: the stored log is checked) ÷ s.
 //   - CPU s: this process (testum's worker, or ssh2) user + system over the same window.
 //   - RSS growth: the highest resident set size seen during the run (sampled every 100 ms) minus
@@ -46,7 +46,7 @@ import {
   unreachableServices,
 } from "./support.js";
 
-const POLL_MS = 10;
+const POLL_MS = 20;
 const RSS_SAMPLE_MS = 100;
 const JOB_TIMEOUT_MS = 15 * 60_000;
 
