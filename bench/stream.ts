@@ -28,7 +28,8 @@ import { availableParallelism, cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import { createJob, setChatRefs, type Job, type Task } from "../src/core/jobs.js";
+import type { Job, Task } from "../src/core/jobs.js";
+import { requestJob } from "../src/core/jobs/lifecycle.js";
 import type { Host } from "../src/core/hosts.js";
 import { ensureTestUser, startSshHosts } from "../tests/helpers/sshd.js";
 import {
@@ -41,7 +42,7 @@ import {
   rawConnect,
   type Ssh2Client,
   say,
-  slackPost,
+  PUBLIC_URL,
   startBenchTestum,
   unreachableServices,
 } from "./support.js";
@@ -108,19 +109,21 @@ function bareRun(conn: Ssh2Client, command: string): Promise<{ bytes: number; no
 
 /** One job for `command` on `host`, posted to chat as the run handler does, timed until it has ended with its log stored. */
 async function testumRun(t: BenchTestum, host: Host, command: string): Promise<{ bytes: number; note?: string }> {
-  const job = await createJob(t.sql, {
-    command,
-    target: host.name,
-    hosts: [{ id: host.id, name: host.name }],
-    requestedBy: "local:bench",
-    requestedByName: "bench",
-    conversation: CONVERSATION,
-    timeoutMs: JOB_TIMEOUT_MS,
-    options: {},
-  });
-  const parent = await slackPost(t.slack, { text: `#${job.id} stream` });
-  const live = await slackPost(t.slack, { text: "queued", thread_ts: parent.split(":")[3] });
-  await setChatRefs(t.sql, job.id, { thread: parent, parentMessage: parent, liveMessage: live });
+  const job = await requestJob(
+    t.sql,
+    {
+      command,
+      target: host.name,
+      hosts: [{ id: host.id, name: host.name }],
+      requestedBy: "local:bench",
+      requestedByName: "bench",
+      conversation: CONVERSATION,
+      timeoutMs: JOB_TIMEOUT_MS,
+      options: {},
+    },
+    undefined,
+    PUBLIC_URL,
+  );
   await t.enqueue(job.id);
   const deadline = performance.now() + JOB_TIMEOUT_MS + 60_000;
   for (;;) {
@@ -223,7 +226,9 @@ async function main(): Promise<void> {
   lines.push("| run | tool | s | MB/s | CPU s | machine CPU s | RSS growth MB | bytes |");
   lines.push("|---:|---|---:|---:|---:|---:|---:|---:|");
   results.forEach((r, i) => {
-    lines.push(`| ${only ? i + 1 : Math.floor(i / 2) + 1} | ${r.tool} | ${fmt(r.wallS)} | ${fmt(mbps(r), 1)} | ${fmt(r.cpuS)} | ${fmt(r.machineCpuS)} | ${fmt(r.rssGrowthMb, 1)} | ${r.bytes}${r.note ? ` (${r.note})` : ""} |`);
+    lines.push(
+      `| ${only ? i + 1 : Math.floor(i / 2) + 1} | ${r.tool} | ${fmt(r.wallS)} | ${fmt(mbps(r), 1)} | ${fmt(r.cpuS)} | ${fmt(r.machineCpuS)} | ${fmt(r.rssGrowthMb, 1)} | ${r.bytes}${r.note ? ` (${r.note})` : ""} |`,
+    );
   });
   const best = (tool: Run["tool"]) => results.filter((r) => r.tool === tool && !r.note).sort((a, b) => a.wallS - b.wallS)[0];
   const tb = best("testum");

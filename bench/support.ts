@@ -80,7 +80,6 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
   });
 }
 
-
 /** Busy seconds of all cores together since boot (/proc/stat, idle and iowait excluded). */
 export function machineBusySeconds(): number {
   const fields = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "").trim().split(/\s+/).slice(1).map(Number);
@@ -148,7 +147,7 @@ export async function startBenchTestum(n: number, sshHosts: readonly SshHost[], 
     TESTUM_REDIS_PREFIX: prefix,
     HOST: "127.0.0.1",
     PORT: "0",
-    PUBLIC_URL: "http://127.0.0.1:3000",
+    PUBLIC_URL,
     TESTUM_DATA_DIR: join(tmp, "testum-data"),
     TESTUM_MASTER_KEY: randomBytes(32).toString("base64"),
     SLACK_SIGNING_SECRET: "bench-signing-secret",
@@ -205,17 +204,34 @@ export async function startBenchTestum(n: number, sshHosts: readonly SshHost[], 
   };
 }
 
-export async function slackPost(slack: FakeSlack, body: Record<string, unknown>): Promise<string> {
-  const res = await fetch(`${slack.url}chat.postMessage`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${DEFAULT_BOT_TOKEN}`, "content-type": "application/json; charset=utf-8" },
-    body: JSON.stringify({ channel: DEFAULT_CHANNEL_ID, ...body }),
-  });
-  const json = (await res.json()) as { ok: boolean; ts?: string; error?: string };
-  if (!json.ok || !json.ts) throw new Error(`fake Slack chat.postMessage: ${json.error ?? res.status}`);
-  return `slack:${DEFAULT_TEAM_ID}:${DEFAULT_CHANNEL_ID}:${json.ts}`;
-}
+/** The URL testum's links start with in the benches. */
+export const PUBLIC_URL = "http://127.0.0.1:3000";
 
+/**
+ * What chat saw of a job once its messages were delivered (waits up to `waitMs` for that): the
+ * Slack calls refused in the window (the fake enforces Slack's size limits; rate limits aside),
+ * and the size of the live message's last edit.
+ */
+export async function chatReport(t: BenchTestum, jobId: number, callsBefore: number, waitMs = 30_000): Promise<string> {
+  const deadline = Date.now() + waitMs;
+  let rows: Array<{ slot: string; message: string | null; pending: boolean }> = [];
+  while (Date.now() < deadline) {
+    rows = await t.sql`select slot, message, delivered_version < version and not given_up as pending from job_messages where job_id = ${jobId}`;
+    if (rows.length > 0 && rows.every((r) => !r.pending)) break;
+    await sleep(100);
+  }
+  const calls = t.slack.calls().slice(callsBefore);
+  const refused = calls.filter((c) => !c.ok && c.status !== 429);
+  const live = rows.find((r) => r.slot === "live")?.message;
+  const [, , channel, ts] = live?.split(":") ?? [];
+  const last = channel && ts ? t.slack.message(channel, ts)?.edits.at(-1) : undefined;
+  const pending = rows.filter((r) => r.pending).length;
+  return (
+    `${calls.length} Slack calls, ${refused.length} refused${refused[0] ? ` (first: ${refused[0].method} ${refused[0].error})` : ""}` +
+    `${pending ? `, ${pending} message(s) still undelivered after ${waitMs / 1000} s` : ""}; ` +
+    `live message's last edit: ${last ? `${last.text.length} chars of text, ${last.blocks.length} blocks, ${JSON.stringify(last.blocks).length} bytes of blocks` : "none"}`
+  );
+}
 
 // ---------------------------------------------------------------------------------------------
 // raw ssh2: the floor under testum on this machine
@@ -248,7 +264,6 @@ export function rawExec(c: Ssh2Client, command: string): Promise<number | null> 
     });
   });
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // one N
