@@ -32,6 +32,8 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
+import { MAX_CONNECTING } from "../src/adapters/ssh/pool.js";
+import { Semaphore } from "../src/core/concurrency.js";
 import type { Host } from "../src/core/hosts.js";
 import type { Job, Task } from "../src/core/jobs.js";
 import { requestJob } from "../src/core/jobs/lifecycle.js";
@@ -424,8 +426,8 @@ async function pollOverhead(t: BenchTestum, jobId: number): Promise<number> {
 }
 
 /**
- * The same `true` with bare ssh2 in this process, all hosts at once: over new connections (cold)
- * and then twice over those same connections (warm). What is left between these and testum's
+ * The same `true` with bare ssh2 in this process, all hosts at once (as many handshakes at once
+ * as testum allows): over new connections (cold) and then twice over those same connections (warm). What is left between these and testum's
  * figures is testum's own cost; what they cost themselves is the hosts' (sshd on the same cores).
  */
 async function runRawSsh2(hosts: readonly SshHost[]): Promise<Row[]> {
@@ -441,10 +443,14 @@ async function runRawSsh2(hosts: readonly SshHost[]): Promise<Row[]> {
       const cpu = process.cpuUsage(cpu0);
       rows.push({ tool, wallS, cpuS: (cpu.user + cpu.system) / 1e6, machineCpuS: machineBusySeconds() - machine0, ok: codes.filter((c) => c === 0).length });
     };
+    // At most as many handshakes at once as testum has (MAX_CONNECTING): with more, on these
+    // shared cores, every handshake slows down until all of them pass their time limit.
+    const connecting = new Semaphore(MAX_CONNECTING);
     await measure("raw ssh2 cold (new connections)", () =>
       Promise.all(
         hosts.map(async (h) => {
-          const c = await rawConnect(h);
+          const release = await connecting.acquire();
+          const c = await rawConnect(h).finally(release);
           conns.push(c);
           return rawExec(c, "true");
         }),

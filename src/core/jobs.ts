@@ -118,12 +118,6 @@ export async function insertJobAndTasks(tx: Sql, input: NewJob): Promise<{ job: 
   return { job: job!, tasks: await listTasks(tx, job!.id) };
 }
 
-export async function setChatRefs(sql: Sql, jobId: number, refs: { thread: string; parentMessage: string; liveMessage: string }): Promise<void> {
-  await sql`
-    update jobs set thread = ${refs.thread}, parent_message = ${refs.parentMessage}, live_message = ${refs.liveMessage}
-    where id = ${jobId}`;
-}
-
 export async function getJob(sql: Sql, id: number): Promise<Job> {
   const [job] = await sql<Job[]>`select * from jobs where id = ${id}`;
   if (!job) throw new TestumError("unknown_job", msg("jobs.unknown", { id }));

@@ -91,7 +91,7 @@ export async function runTask(deps: TaskDeps, run: TaskRun): Promise<TaskOutcome
   try {
     if (!host) throw new TestumError("unknown_host", msg("task.host_removed", { name: task.hostName }));
     if (signal.aborted) throw new TestumError("conflict", msg("task.stopped_before_start"));
-    let { conn, warm } = await deps.pool.acquire(host, job.conversation);
+    let { conn, warm } = await deps.pool.acquire(host, job.conversation, { signal });
     let result: { readonly exitCode: number | null; readonly signal: string | null };
     try {
       // Commands on a pooled connection run in its long-lived shell: one SSH session per host,

@@ -1,7 +1,19 @@
+import { Semaphore } from "../../core/concurrency.js";
+import { TestumError } from "../../core/errors.js";
 import type { Host } from "../../core/hosts.js";
+import { msg } from "../../core/i18n.js";
 import { trackPool } from "../metrics/process.js";
 import type { HostConnector } from "./connect-host.js";
 import type { SshConnection } from "./ssh.js";
+
+/**
+ * Most SSH handshakes a worker has in progress at once; the rest of a job's
+ * hosts wait for their turn (commands on open connections never wait). A
+ * handshake costs the host far more CPU than the client: hundreds at once
+ * on busy hosts, or on hosts sharing a machine, all slow down together until
+ * every one passes its time limit, where a bounded number finish steadily.
+ */
+export const MAX_CONNECTING = 64;
 
 /**
  * Open SSH connections kept between jobs, one idle list per host. A
@@ -23,10 +35,16 @@ export class ConnectionPool {
   private closed = false;
   private readonly tracked = trackPool(this);
 
+  /** Handshakes in progress at once (see MAX_CONNECTING). */
+  private readonly connecting: Semaphore;
+
   constructor(
     private readonly connector: HostConnector,
     private readonly idleMs = 60_000,
-  ) {}
+    maxConnecting = MAX_CONNECTING,
+  ) {
+    this.connecting = new Semaphore(maxConnecting);
+  }
 
   /** Idle connections held now (for metrics). */
   idleCount(): number {
@@ -40,14 +58,21 @@ export class ConnectionPool {
   }
 
   /** An open connection to the host: a warm one if there is one, else a new one. */
-  async acquire(host: Host, channel?: string, options: { fresh?: boolean } = {}): Promise<{ conn: SshConnection; warm: boolean }> {
+  async acquire(host: Host, channel?: string, options: { fresh?: boolean; signal?: AbortSignal | undefined } = {}): Promise<{ conn: SshConnection; warm: boolean }> {
     const list = options.fresh ? undefined : this.idle.get(this.keyOf(host));
     while (list && list.length > 0) {
       const { conn, timer } = list.pop()!;
       clearTimeout(timer);
       if (conn.isOpen) return { conn, warm: true };
     }
-    return { conn: await this.connector.connect(host, { channel }), warm: false };
+    const release = await this.connecting.acquire();
+    try {
+      // Stopped (cancel, time limit) while waiting for its turn: it never connects.
+      if (options.signal?.aborted) throw new TestumError("conflict", msg("task.stopped_before_start"));
+      return { conn: await this.connector.connect(host, { channel }), warm: false };
+    } finally {
+      release();
+    }
   }
 
   /** Returns a connection after use; a broken one is dropped. */
