@@ -14,4 +14,19 @@ describe("the log", () => {
     expect(entry.err.type).toBe("Error");
     expect(entry.err.message).toBe("connect failed: auth failed");
   });
+
+  it("masks link tokens wherever they appear: in the message, in fields, in errors", () => {
+    const lines: string[] = [];
+    const log = createLogger("debug", { destination: { write: (line: string) => void lines.push(line) } });
+    const token = "eE-gv0c8TyBKj_-2UfemiA07dKZFkn56";
+    log.debug({ source: "slack" }, `http request body: {"text":"<https://ops.example/logs/${token}/web-1|log> <https://ops.example/jobs/17/${token}|page>"}`);
+    log.warn({ url: `/reports/${token}`, nested: { links: [`/jobs/17?t=${token}`] } }, "link");
+    log.error({ err: new Error(`could not post https://ops.example/logs/${token}`) }, "post failed");
+    const text = lines.join("");
+    expect(text).not.toContain(token);
+    expect(text).toContain("/logs/***/web-1");
+    expect(text).toContain("/jobs/17/***");
+    expect(text).toContain("/reports/***");
+    expect(text).toContain("?t=***");
+  });
 });

@@ -30,6 +30,18 @@ const REDACT = [
 const SECRET_KEYS = new Set(["password", "passphrase", "privatekey", "private_key", "token", "bottoken", "signingsecret", "secretaccesskey", "masterkey", "authorization", "logtoken"]);
 const MAX_DEPTH = 8;
 
+/**
+ * Link tokens (the keys of `/logs/…`, `/reports/…` and `/jobs/ID/…` links)
+ * are bearer credentials: masked wherever they appear in a line, whoever
+ * wrote it (testum, or a chat SDK logging the messages it sends).
+ */
+export function maskLinks(text: string): string {
+  return text
+    .replace(/(\/(?:logs|reports)\/)[A-Za-z0-9_-]{20,64}/g, "$1***")
+    .replace(/(\/jobs\/\d{1,15}\/)[A-Za-z0-9_-]{20,64}/g, "$1***")
+    .replace(/([?&]t=)[A-Za-z0-9_-]{20,64}/g, "$1***");
+}
+
 function isPlain(value: object): boolean {
   const proto = Object.getPrototypeOf(value) as unknown;
   return proto === Object.prototype || proto === null;
@@ -41,6 +53,7 @@ function isPlain(value: object): boolean {
  * options object); errors become plain objects with their own fields.
  */
 export function scrubSecrets(value: unknown, depth = 0): unknown {
+  if (typeof value === "string") return maskLinks(value);
   if (value === null || typeof value !== "object") return value;
   if (depth > MAX_DEPTH) return "[too deep]";
   if (Array.isArray(value)) return value.map((v) => scrubSecrets(v, depth + 1));
@@ -48,7 +61,7 @@ export function scrubSecrets(value: unknown, depth = 0): unknown {
   if (!error && !isPlain(value)) return value;
   // An error stays an error of its class (the log's error serializer names it), with scrubbed fields.
   const out = (error ? Object.create(Object.getPrototypeOf(value) as object) : {}) as Record<string, unknown>;
-  if (error) Object.defineProperties(out, { message: { value: value.message, enumerable: false }, stack: { value: value.stack, enumerable: false } });
+  if (error) Object.defineProperties(out, { message: { value: maskLinks(value.message), enumerable: false }, stack: { value: value.stack && maskLinks(value.stack), enumerable: false } });
   for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEYS.has(k.toLowerCase()) ? "[redacted]" : scrubSecrets(v, depth + 1);
   if (error && value.cause !== undefined) Object.defineProperty(out, "cause", { value: scrubSecrets(value.cause, depth + 1), enumerable: false });
   return out;
@@ -73,6 +86,12 @@ export function createLogger(level: string, options: LoggerOptions = {}): Logger
     base: { app: "testum", ...options.bindings },
     redact: { paths: REDACT, censor: "[redacted]" },
     formatters: { log: (object: Record<string, unknown>) => scrubSecrets(object) as Record<string, unknown> },
+    hooks: {
+      // The message itself, too: link tokens never reach the log.
+      logMethod(this: unknown, args: unknown[], method: (...a: unknown[]) => void) {
+        method.apply(this, args.map((a) => (typeof a === "string" ? maskLinks(a) : a)));
+      },
+    },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
   const fd = options.fd ?? 1;

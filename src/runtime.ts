@@ -183,6 +183,7 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
         approvalHosts: config.TESTUM_APPROVAL_HOSTS,
         approvalsRequired: config.TESTUM_APPROVALS_REQUIRED,
         approvalTtlMs: config.TESTUM_APPROVAL_TTL,
+        linkTtlMs: config.TESTUM_LINK_TTL,
         lang: config.TESTUM_LANG,
         mode: config.TESTUM_MODE,
       },
@@ -227,12 +228,12 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
       const playgroundRoutes = { ...routes, ...playground.routes };
       if (platforms === 0) {
         // Only the playground: the whole web side stays on the local address.
-        server = createHttpServer({ sql, logs, log, pingRedis, routes: playgroundRoutes });
+        server = createHttpServer({ sql, logs, log, pingRedis, routes: playgroundRoutes, linkTtlMs: config.TESTUM_LINK_TTL });
         port = await listen(server, config.PORT, config.PLAYGROUND_HOST);
         place = placePlayground(config.PLAYGROUND_HOST, port, key, config.PUBLIC_URL);
         log.info({ port }, `playground: on (no chat platform is configured). Open ${place.startUrl}`);
       } else {
-        const extra = createHttpServer({ sql, logs, log, pingRedis, routes: playground.routes });
+        const extra = createHttpServer({ sql, logs, log, pingRedis, routes: playground.routes, linkTtlMs: config.TESTUM_LINK_TTL });
         const extraPort = await listen(extra, config.PLAYGROUND_PORT ?? config.PORT + 1, config.PLAYGROUND_HOST);
         stops.push(() => new Promise<void>((r) => (extra.close(() => r()), extra.closeAllConnections())));
         place = placePlayground(config.PLAYGROUND_HOST, extraPort, key, undefined);
@@ -244,7 +245,7 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
       log.info({}, `playground: off (${config.PLAYGROUND === "off" ? "PLAYGROUND=off" : "a chat platform is configured; PLAYGROUND=on turns it on"})`);
     }
     if (!server) {
-      server = createHttpServer({ sql, logs, log, pingRedis, routes });
+      server = createHttpServer({ sql, logs, log, pingRedis, routes, linkTtlMs: config.TESTUM_LINK_TTL });
       port = await listen(server, config.PORT, config.HOST);
     }
     log.info({ port, logs: logs.kind }, `testum is listening on port ${port}; links point at ${config.publicUrl}`);

@@ -112,7 +112,8 @@ describe("the playground in a real browser", () => {
 
   it("links a job page that shows the full log", async () => {
     const link = await page.getAttribute("a:has-text('Job page')", "href");
-    expect(link).toMatch(/\/jobs\/\d+\?t=/);
+    // The key is in the path, never in the query.
+    expect(link).toMatch(/\/jobs\/\d+\/[A-Za-z0-9_-]{20,64}$/);
     const jobPage = await browser.newPage();
     await jobPage.goto(link!);
     await jobPage.waitForSelector("pre.log:has-text('last line')", { timeout: 15_000 });

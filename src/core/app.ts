@@ -12,7 +12,7 @@ import { approve, reject } from "./handlers/approvals.js";
 import type { AppDeps, Handler, HandlerContext, Handlers } from "./handlers/context.js";
 import { hostsAdd, hostsList, hostsRepin, hostsRm, hostsSecret, hostsShow, hostsTag, hostsTest, hostsUntag, hostsVia, submitHostSecret } from "./handlers/hosts.js";
 import { identity, keysAdd, keysDeploy, keysList, keysRevoke, keysRm, keysStatus } from "./handlers/keys.js";
-import { cancel, jobsList, jobsShow, logs } from "./handlers/jobs.js";
+import { cancel, jobsList, jobsRevokeLinks, jobsShow, logs } from "./handlers/jobs.js";
 import { rb, runbookAdd, runbookList, runbookRm, runbookShow } from "./handlers/runbooks.js";
 import { decideSchedule, scheduleAdd, scheduleRb, scheduleList, schedulePause, scheduleResume, scheduleRm, scheduleRun, scheduleShow } from "./handlers/schedules.js";
 import { decodeScriptTarget, run, script } from "./handlers/run.js";
@@ -59,6 +59,7 @@ const HANDLERS: Handlers = {
   cancel,
   "jobs.list": jobsList,
   "jobs.show": jobsShow,
+  "jobs.revoke-links": jobsRevokeLinks,
   logs,
   "hosts.list": hostsList,
   "hosts.show": hostsShow,

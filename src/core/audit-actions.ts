@@ -14,6 +14,7 @@ export const AUDIT_ACTIONS = [
   "job.list",
   "job.show",
   "job.logs",
+  "job.revoke_links",
   // Approvals of jobs.
   "approval.approve",
   "approval.reject",

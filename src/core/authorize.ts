@@ -86,6 +86,7 @@ export const NEEDS: Needs = {
   cancel: { on: "job", right: "admin", orRequester: true },
   "jobs.list": { on: "somewhere", right: "view" },
   "jobs.show": { on: "job", right: "view" },
+  "jobs.revoke-links": { on: "job", right: "admin", orRequester: true },
   logs: { on: "job", right: "view" },
   "hosts.list": { on: "somewhere", right: "view" },
   "hosts.show": { on: "host", right: "view" },
@@ -173,6 +174,7 @@ export const REQUEST_ACTIONS: { readonly [N in RequestName]: AuditAction } = {
   script: "job.request",
   rb: "job.request",
   cancel: "job.cancel",
+  "jobs.revoke-links": "job.revoke_links",
   "jobs.list": "job.list",
   "jobs.show": "job.show",
   logs: "job.logs",
@@ -281,8 +283,9 @@ export async function authorize(ctx: HandlerContext, request: Request): Promise<
           try {
             requireOnAll(principal, need.right, hosts, removed);
           } catch (err) {
-            if (request.name !== "cancel" || !(err instanceof NotAllowedError)) throw err;
-            throw new NotAllowedError(msg("jobs.cancel_not_allowed", { id: job.id }), { right: err.right, hosts: err.hosts });
+            if (!(err instanceof NotAllowedError) || (request.name !== "cancel" && request.name !== "jobs.revoke-links")) throw err;
+            const said = request.name === "cancel" ? "jobs.cancel_not_allowed" : "jobs.revoke_links_not_allowed";
+            throw new NotAllowedError(msg(said, { id: job.id }), { right: err.right, hosts: err.hosts });
           }
         }
         return { hosts, job };

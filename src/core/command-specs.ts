@@ -102,6 +102,13 @@ export const COMMAND_SPECS: readonly Spec[] = [
     build: (v) => ({ name: "jobs.show", job: Number(v.job) }),
   },
   {
+    path: ["jobs", "revoke-links"],
+    ...summary("command.jobs.revoke_links.summary"),
+    args: [JOB_ARG],
+    example: "/testum jobs revoke-links 42",
+    build: (v) => ({ name: "jobs.revoke-links", job: Number(v.job) }),
+  },
+  {
     path: ["logs"],
     ...summary("command.logs.summary"),
     args: [JOB_ARG, { name: "host", kind: "host", ...described("command.logs.arg.host"), optional: true, complete: "host" }],

@@ -18,6 +18,7 @@ export type Command =
   | { readonly name: "cancel"; readonly job: number }
   | { readonly name: "jobs.list" }
   | { readonly name: "jobs.show"; readonly job: number }
+  | { readonly name: "jobs.revoke-links"; readonly job: number }
   | { readonly name: "logs"; readonly job: number; readonly host?: string | undefined }
   | { readonly name: "hosts.list" }
   | { readonly name: "hosts.show"; readonly host: string }

@@ -15,6 +15,7 @@ describe("loadConfig", () => {
     expect(config.PORT).toBe(3000);
     expect(config.publicUrl).toBe("http://localhost:3000");
     expect(config.TESTUM_JOB_TIMEOUT).toBe(600_000);
+    expect(config.TESTUM_LINK_TTL).toBe(30 * 86_400_000);
     expect(config.warnings[0]).toMatch(/TESTUM_MASTER_KEY is not set/);
     // The generated key is kept, private, and reused.
     const file = join(dir, "master.key");
@@ -48,6 +49,12 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ TESTUM_MASTER_KEY: key, DISCORD_TRANSPORT: "websocket" })).toThrow(/DISCORD_TRANSPORT: expected gateway or http/);
     // Two values are enough for the Gateway.
     expect(loadConfig({ TESTUM_MASTER_KEY: key, DISCORD_APPLICATION_ID: "12345678901234567", DISCORD_BOT_TOKEN: "t" }).DISCORD_TRANSPORT).toBeUndefined();
+  });
+
+  it("takes TESTUM_LINK_TTL as a duration, and names it when it is not one", () => {
+    expect(loadConfig({ TESTUM_MASTER_KEY: key, TESTUM_LINK_TTL: "7d" }).TESTUM_LINK_TTL).toBe(7 * 86_400_000);
+    expect(() => loadConfig({ TESTUM_MASTER_KEY: key, TESTUM_LINK_TTL: "forever" })).toThrow(/TESTUM_LINK_TTL: expected a duration such as 30s, 10m or 1h, got "forever"/);
+    expect(() => loadConfig({ TESTUM_MASTER_KEY: key, TESTUM_LINK_TTL: "30" })).toThrow(/TESTUM_LINK_TTL: expected a duration/);
   });
 
   it("parses admins and PUBLIC_URL", () => {

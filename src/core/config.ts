@@ -179,6 +179,8 @@ const schema = z.object({
   TESTUM_LOST_AFTER: duration("45s"),
   TESTUM_SCHEDULE_CATCHUP: booleanFlag,
   TESTUM_AUDIT_ANCHOR_EVERY: duration("10m"),
+  /** How long a job's log, report and job-page links open, from the job's start; then they answer 410. */
+  TESTUM_LINK_TTL: duration("30d"),
   TESTUM_WORKER_HOSTS: z.coerce
     .number({ error: "expected a whole number of hosts" })
     .int({ error: "expected a whole number of hosts" })

@@ -47,7 +47,7 @@ export function logUrl(publicUrl: string, job: Pick<Job, "logToken">, host?: str
 
 /** The job's page: status, results, live output and the full logs. */
 export function jobPageUrl(publicUrl: string, job: Pick<Job, "id" | "logToken">): string {
-  return `${publicUrl}/jobs/${job.id}?t=${job.logToken}`;
+  return `${publicUrl}/jobs/${job.id}/${job.logToken}`;
 }
 
 function requester(job: Job): string {

@@ -45,6 +45,9 @@ export interface Job {
   readonly scheduleId: number | null;
   /** The requester's language: everything posted for the job is in it. */
   readonly lang: Lang;
+  /** When the job's links were revoked, and by whom (they answer 410 from then on). */
+  readonly linksRevokedAt: Date | null;
+  readonly linksRevokedBy: string | null;
 }
 
 export interface Task {

@@ -4,17 +4,21 @@ import type { Sql } from "../../core/db.js";
 import { formatDuration } from "../../core/duration.js";
 import { translate, type Lang } from "../../core/i18n.js";
 import { FINAL_STATUSES, findJobByLogToken, listTasks, type Job } from "../../core/jobs.js";
+import { linkState } from "../../core/links.js";
+import { sendGone } from "./gone.js";
 
 /**
- * Job pages: `/jobs/ID?t=TOKEN` shows a job's status, per-host results and
+ * Job pages: `/jobs/ID/TOKEN` shows a job's status, per-host results and
  * live output while it runs, and each host's full log when it is done. The
- * token is the job's unguessable log token: the link is the key.
+ * token is the job's unguessable log token: the link is the key. It sits in
+ * the path, never in the query (which proxies and browsers log); the old
+ * `/jobs/ID?t=TOKEN` form answers 410 without looking the token up.
  */
 
 const PAGE_KEYS = ["job.title", "job.status", "job.command", "job.target", "job.requestedBy", "job.host", "job.exit", "job.duration", "job.output", "job.fullLog", "job.report", "job.live", "job.notFound"] as const;
 
-async function findJob(sql: Sql, id: string, token: string | null): Promise<Job | undefined> {
-  if (!token || !/^[A-Za-z0-9_-]{20,64}$/.test(token) || !/^\d{1,15}$/.test(id)) return undefined;
+async function findJob(sql: Sql, id: string, token: string): Promise<Job | undefined> {
+  if (!/^[A-Za-z0-9_-]{20,64}$/.test(token) || !/^\d{1,15}$/.test(id)) return undefined;
   const job = await findJobByLogToken(sql, token);
   return job && job.id === Number(id) ? job : undefined;
 }
@@ -103,20 +107,35 @@ function pageTexts(lang: Lang): Record<string, string> {
   return Object.fromEntries(PAGE_KEYS.map((k) => [k, translate(lang, k)]));
 }
 
-export function createJobPages(sql: Sql) {
+export function createJobPages(sql: Sql, linkTtlMs: number) {
+  const notFound = (res: ServerResponse) => {
+    res.writeHead(404, { "content-type": "text/plain; charset=utf-8", "referrer-policy": "no-referrer" });
+    res.end(`${translate("en", "job.notFound")}\n${translate("ru", "job.notFound")}\n`);
+  };
   return {
-    /** `/jobs/ID` and `/jobs/ID/state` (JSON for the page). */
+    /** `/jobs/ID/TOKEN` and `/jobs/ID/TOKEN/state` (JSON for the page). */
     async handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
-      const match = /^\/jobs\/(\d+)(\/state)?$/.exec(path);
-      if (!match) return false;
-      const url = new URL(req.url ?? "/", "http://localhost");
-      const job = await findJob(sql, match[1]!, url.searchParams.get("t"));
-      if (!job) {
-        res.writeHead(404, { "content-type": "text/plain; charset=utf-8", "referrer-policy": "no-referrer" });
-        res.end(`${translate("en", "job.notFound")}\n${translate("ru", "job.notFound")}\n`);
+      const old = /^\/jobs\/(\d{1,15})(\/state)?$/.exec(path);
+      if (old) {
+        // The form that carried the key in the query: retired, whatever the token.
+        const url = new URL(req.url ?? "/", "http://localhost");
+        if (url.searchParams.has("t")) sendGone(res, Number(old[1]), { open: false, why: "old_form" }, linkTtlMs);
+        else notFound(res);
         return true;
       }
-      if (match[2]) {
+      const match = /^\/jobs\/(\d+)\/([^/]+)(\/state)?$/.exec(path);
+      if (!match) return false;
+      const job = await findJob(sql, match[1]!, match[2]!);
+      if (!job) {
+        notFound(res);
+        return true;
+      }
+      const link = linkState(job, linkTtlMs);
+      if (!link.open) {
+        sendGone(res, job.id, link, linkTtlMs);
+        return true;
+      }
+      if (match[3]) {
         res.writeHead(200, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", "referrer-policy": "no-referrer" });
         res.end(JSON.stringify(await state(sql, job)));
         return true;

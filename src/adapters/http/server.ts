@@ -2,8 +2,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { pipeline } from "node:stream/promises";
 import type { Sql } from "../../core/db.js";
-import { FINAL_STATUSES, findJobByLogToken, listTasks } from "../../core/jobs.js";
+import { FINAL_STATUSES, findJobByLogToken, listTasks, type Job } from "../../core/jobs.js";
+import { linkState } from "../../core/links.js";
 import type { LogStore, Logger } from "../../core/ports.js";
+import { sendGone } from "./gone.js";
 import { readyz, send, type Listener } from "./health.js";
 import { createJobPages } from "./job-page.js";
 
@@ -17,6 +19,8 @@ export interface HttpDeps {
   readonly pingRedis: () => Promise<void>;
   /** Extra routes by exact path (chat platforms' endpoints). */
   readonly routes: Readonly<Record<string, Listener>>;
+  /** How long a job's links open after it starts (TESTUM_LINK_TTL). */
+  readonly linkTtlMs: number;
 }
 
 /**
@@ -45,12 +49,21 @@ function decodeComponent(text: string): string | null {
  */
 export function createHttpServer(deps: HttpDeps): Server {
   const { sql, logs, log } = deps;
-  const jobPages = createJobPages(sql);
+  const jobPages = createJobPages(sql, deps.linkTtlMs);
+
+  /** The job a log or report token opens, or undefined after answering (404, or 410 once expired or revoked). */
+  async function jobOf(res: ServerResponse, token: string, what: "log" | "report"): Promise<Job | undefined> {
+    const job = /^[A-Za-z0-9_-]{20,64}$/.test(token) ? await findJobByLogToken(sql, token) : undefined;
+    if (!job) return void send(res, 404, `No such ${what}. The link may be mistyped.\n`);
+    const state = linkState(job, deps.linkTtlMs);
+    if (!state.open) return void sendGone(res, job.id, state, deps.linkTtlMs);
+    return job;
+  }
 
   /** `/logs/TOKEN[/HOST]`: redirects to a fresh presigned URL, or serves the bytes. */
   async function serveLog(res: ServerResponse, token: string, hostName: string | undefined, inline: boolean): Promise<void> {
-    const job = /^[A-Za-z0-9_-]{20,64}$/.test(token) ? await findJobByLogToken(sql, token) : undefined;
-    if (!job) return send(res, 404, "No such log. The link may be mistyped.\n");
+    const job = await jobOf(res, token, "log");
+    if (!job) return;
     const tasks = await listTasks(sql, job.id);
     const task = hostName === undefined ? (tasks.length === 1 ? tasks[0] : undefined) : tasks.find((t) => t.hostName === hostName);
     if (!task) return send(res, 404, `Job #${job.id} has no host ${hostName ?? "(name one: /logs/TOKEN/HOST)"}.\n`);
@@ -63,8 +76,8 @@ export function createHttpServer(deps: HttpDeps): Server {
 
   /** `/reports/TOKEN`: the job report (every host's status, exit code, duration, log link). */
   async function serveReport(res: ServerResponse, token: string): Promise<void> {
-    const job = /^[A-Za-z0-9_-]{20,64}$/.test(token) ? await findJobByLogToken(sql, token) : undefined;
-    if (!job) return send(res, 404, "No such report. The link may be mistyped.\n");
+    const job = await jobOf(res, token, "report");
+    if (!job) return;
     if (!job.reportKey) {
       return send(res, FINAL_STATUSES.includes(job.status) ? 404 : 409, `Job #${job.id} is ${job.status.replace("_", " ")}; its report is written when it ends.\n`);
     }

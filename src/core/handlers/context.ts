@@ -23,6 +23,8 @@ export interface AppSettings {
   /** Distinct approvers a risky job needs. */
   readonly approvalsRequired: number;
   readonly approvalTtlMs: number;
+  /** How long a job's links open after it starts (TESTUM_LINK_TTL). */
+  readonly linkTtlMs: number;
   /** The language of people whose platform does not say theirs (TESTUM_LANG). */
   readonly lang: Lang;
   /** `allowlist`: commands of one's own need the free-form right; runbooks need what each asks for (TESTUM_MODE). */

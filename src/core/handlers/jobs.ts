@@ -4,11 +4,12 @@ import { displayName, type Reply } from "../chat.js";
 import { formatDuration } from "../duration.js";
 import { TestumError } from "../errors.js";
 import { compactNames, countsLine, countTasks, groupResults, reportUrl } from "../fanout.js";
-import { msg, } from "../i18n.js";
+import { msg } from "../i18n.js";
 import { logUrl } from "../job-view.js";
-import { listTasks, recentJobs, type Job } from "../jobs.js";
+import { getJob, listTasks, recentJobs, type Job } from "../jobs.js";
 import { cancelJobRequest } from "../jobs/lifecycle.js";
 import { refreshJobMessages } from "../jobs/messages.js";
+import { linkState } from "../links.js";
 import { listing, privateReply, privateText } from "../replies.js";
 import type { Handler, HandlerContext } from "./context.js";
 
@@ -64,13 +65,42 @@ export const jobsShow: Handler<"jobs.show"> = async (ctx, _event, _cmd, scope) =
     lines.push(`${what.padEnd(12)} ${compactNames(group.hosts)}`);
   }
   if (job.startedAt && job.finishedAt) lines.push("", t("jobs.show.took", { duration: formatDuration(job.finishedAt.getTime() - job.startedAt.getTime()) }));
+  const closed = closedLinks(ctx, job);
+  if (closed) lines.push("", closed);
   const reply = listing(t("jobs.show.title", { id: job.id }), lines);
+  if (closed) return privateReply(reply);
   const links = tasks.length === 1 ? [{ label: t("link.full_log"), url: logUrl(ctx.settings.publicUrl, job) }] : [{ label: t("link.full_report"), url: reportUrl(ctx.settings.publicUrl, job) }];
   return privateReply({ ...reply, blocks: [...reply.blocks, { type: "links", links }] });
 };
 
+/** Says why a job's links no longer open, or nothing while they do. */
+function closedLinks(ctx: HandlerContext, job: Job): string | undefined {
+  const state = linkState(job, ctx.settings.linkTtlMs);
+  if (state.open) return undefined;
+  const at = state.at.toISOString().slice(0, 19).replace("T", " ");
+  return state.why === "revoked" ? ctx.t("jobs.links_revoked", { id: job.id, by: state.by, at }) : ctx.t("jobs.links_expired", { id: job.id, at });
+}
+
+/**
+ * Revokes a job's links (logs, report, job page): from now on they answer
+ * 410. Its requester or an admin of every host it ran on (checked before).
+ */
+export const jobsRevokeLinks: Handler<"jobs.revoke-links"> = async (ctx, _event, _cmd, scope) => {
+  const job = scope.job!;
+  const principal = await ctx.principal();
+  const by = displayName(principal.actor.name, principal.actor.id);
+  const revoked = await ctx.sql`
+    update jobs set links_revoked_at = now(), links_revoked_by = ${by} where id = ${job.id} and links_revoked_at is null returning id`;
+  // Revoked already (perhaps a moment ago, by someone else): say by whom and when.
+  if (revoked.length === 0) return privateText(closedLinks(ctx, await getJob(ctx.sql, job.id))!);
+  await ctx.audit("job.revoke_links", "revoked", job.target, { job: job.id });
+  return privateText(ctx.t("jobs.you_revoked_links", { id: job.id }), "success");
+};
+
 export const logs: Handler<"logs"> = async (ctx, _event, cmd, scope) => {
   const job = scope.job!;
+  const closed = closedLinks(ctx, job);
+  if (closed) return privateText(closed, "warning");
   const tasks = await listTasks(ctx.sql, job.id);
   const { t } = ctx;
   if (cmd.host && !tasks.some((task) => task.hostName === cmd.host)) throw new TestumError("invalid_input", msg("jobs.not_on_host", { id: job.id, host: cmd.host }));
