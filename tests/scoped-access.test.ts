@@ -102,6 +102,37 @@ describe("a one-host admin on Slack", () => {
     await world.finished(job);
   });
 
+  it("a request asked again for hosts that joined its target runs only if the requester may run on each of them", async () => {
+    await world.slash("hosts tag s1 tier=db");
+    const job = jobIdFrom(text(await world.slash("run tier=db 'rm -rf ~/scoped-nothing'", OPS)));
+    expect((await world.job(job)).status).toBe("awaiting_approval");
+    // s2 joins the target while the request waits; the requester may run on s1 only.
+    await world.slash("hosts tag s2 tier=db");
+    const reply = text(await world.slash(`approve ${job}`));
+    // Before, the request was asked again for s1 and s2, and a second approval ran it on s2 too.
+    expect(reply).toContain(`Job #${job} does not run: its requester u0opsonly01 (${id(OPS)}) may not run it on every host its target names now (they hold no run right on s2)`);
+    expect((await world.job(job)).status).toBe("rejected");
+    expect(text(await world.slash(`approve ${job}`))).not.toMatch(/runs now|approved/i);
+    expect((await world.tasks(job)).every((t) => t.status !== "succeeded" && t.startedAt === null)).toBe(true);
+    const [audit] = await world.testum.sql<{ outcome: string; detail: { requester: string; hosts: string[] } }[]>`
+      select outcome, detail from audit where action = 'approval.requester_check' and (detail->>'job')::int = ${job}`;
+    expect(audit).toMatchObject({ outcome: "refused", detail: { requester: id(OPS), hosts: ["s2"] } });
+
+    // With the right on the new host too, it is asked again, and runs after that approval.
+    expect(text(await world.slash(`grant <@${OPS}> operator on s2`))).toContain("is now operator on s2");
+    await world.slash("hosts untag s2 tier");
+    const second = jobIdFrom(text(await world.slash("run tier=db 'rm -rf ~/scoped-nothing'", OPS)));
+    await world.slash("hosts tag s2 tier=db");
+    expect(text(await world.slash(`approve ${second}`))).toContain("now names s1, s2, not the hosts approved");
+    expect((await world.job(second)).status).toBe("awaiting_approval");
+    expect((await world.tasks(second)).map((t) => t.hostName).sort()).toEqual(["s1", "s2"]);
+    await world.slash(`approve ${second}`);
+    expect((await world.finished(second)).status).toBe("succeeded");
+    await world.slash(`revoke <@${OPS}> operator on s2`);
+    await world.slash("hosts untag s1 tier");
+    await world.slash("hosts untag s2 tier");
+  });
+
   it("lists and shows only the schedules whose hosts the asker may see", async () => {
     const mine = /#(\d+)/.exec(text(await world.slash(`schedule add "0 3 * * *" s1 'uptime' --name s1-report`, OPS)))![1];
     const theirs = /#(\d+)/.exec(text(await world.slash(`schedule add "0 4 * * *" s2 'cat /etc/secret-path' --name s2-report`)))![1];

@@ -22,6 +22,7 @@ export const AUDIT_ACTIONS = [
   "approval.changed",
   "approval.expire",
   "approval.click",
+  "approval.requester_check",
   // Hosts and their keys.
   "host.add",
   "host.remove",

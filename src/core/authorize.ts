@@ -1,11 +1,12 @@
 import type { AuditAction } from "./audit-actions.js";
-import { canEverywhere, requireEverywhere, requireOnHosts, requireSomewhere, type Principal, type Right } from "./access.js";
+import { canEverywhere, loadPrincipal, requireEverywhere, requireOnHosts, requireSomewhere, type Principal, type Right } from "./access.js";
 import type { Command } from "./commands.js";
 import type { Sql } from "./db.js";
 import { NotAllowedError, TestumError } from "./errors.js";
 import type { HandlerContext, Scope } from "./handlers/context.js";
 import { getHost, getHostsById, type Host } from "./hosts.js";
 import { msg } from "./i18n.js";
+import type { PeopleLookup } from "./ports.js";
 import { getJob, listTasks, type Job } from "./jobs.js";
 import { getSchedule, type Schedule } from "./schedules.js";
 import { getRunbook, RIGHT_OF_ROLE, type Runbook } from "./runbooks.js";
@@ -221,6 +222,39 @@ export const REQUEST_ACTIONS: { readonly [N in RequestName]: AuditAction } = {
   "runbook.rm": "runbook.remove",
   help: "help",
 };
+
+/** Whether someone may still do, in their absence, what they asked for earlier. */
+export type LaterCheck =
+  | { readonly state: "allowed"; readonly hosts: Host[] }
+  | { readonly state: "denied"; readonly error: TestumError }
+  /** Their platform says they are gone, will not say who they are, or cannot answer now. */
+  | { readonly state: "gone" | "refused" | "unavailable"; readonly detail: string };
+
+/**
+ * The right of someone who is not here (a schedule's owner at a fire, a
+ * requester whose request is approved later) on every host: their groups are
+ * read again from their platform, never taken from when they asked, and the
+ * check is the one every command gets. `target` is a target to resolve now,
+ * or hosts already resolved.
+ */
+export async function authorizeLater(
+  deps: { readonly sql: Sql; readonly people: PeopleLookup; readonly admins: readonly string[] },
+  person: { readonly id: string; readonly name?: string | null | undefined; readonly conversation: string; readonly fresh?: boolean },
+  right: Right,
+  target: string | readonly Host[],
+): Promise<LaterCheck> {
+  const now = await deps.people.lookUp(person.id, person.conversation, { fresh: person.fresh === true });
+  if (now.state !== "present") return { state: now.state, detail: now.detail };
+  const principal = await loadPrincipal(deps.sql, { id: person.id, name: person.name ?? undefined, groups: now.groups }, deps.admins);
+  try {
+    if (typeof target === "string") return { state: "allowed", hosts: await authorizeTarget(deps.sql, principal, right, target) };
+    requireOnHosts(principal, right, target);
+    return { state: "allowed", hosts: [...target] };
+  } catch (err) {
+    if (err instanceof TestumError) return { state: "denied", error: err };
+    throw err;
+  }
+}
 
 /** The audit action a refused request is recorded under. */
 export function auditAction(request: Request): AuditAction {

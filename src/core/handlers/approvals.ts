@@ -1,9 +1,11 @@
-import { approvalHash, } from "../approvals.js";
+import { approvalHash } from "../approvals.js";
+import { authorizeLater } from "../authorize.js";
 import { displayName, type Inbound, type Reply } from "../chat.js";
 import { NotAllowedError, TestumError } from "../errors.js";
 import { transaction } from "../db.js";
 import type { Host } from "../hosts.js";
-import { msg, say, translator } from "../i18n.js";
+import { msg, say, translator, type Translator } from "../i18n.js";
+import { recordAudit } from "../audit.js";
 import type { Job } from "../jobs.js";
 import { queueJob, rejectJob, SYSTEM } from "../jobs/lifecycle.js";
 import { refreshJobMessages } from "../jobs/messages.js";
@@ -39,6 +41,43 @@ async function askAgain(ctx: HandlerContext, job: Job, hosts: readonly Host[]): 
   const note = msg("approval.ask_again", { target: job.target, hosts: hosts.map((h) => h.name).join(", ") });
   await refreshApproval(ctx, job.id, say(t, note));
   return say(ctx.t, note);
+}
+
+/**
+ * The requester's run right on every host the job would run on now, checked
+ * as for a command of theirs (their groups read again from their platform).
+ * Returns the reply when it does not hold; the job is then rejected, or, when
+ * their platform cannot answer now, the approval is taken back to be given again.
+ */
+async function requesterMayRun(ctx: HandlerContext, job: Job, hosts: readonly Host[]): Promise<Reply | undefined> {
+  const check = await authorizeLater(
+    { sql: ctx.sql, people: ctx.people, admins: ctx.settings.admins },
+    { id: job.requestedBy, name: job.requestedByName, conversation: job.conversation, fresh: true },
+    "run",
+    hosts,
+  );
+  if (check.state === "allowed") return undefined;
+  const principal = await ctx.principal();
+  if (check.state === "unavailable") {
+    await ctx.sql`delete from approvals where job_id = ${job.id} and approver = ${principal.actor.id}`;
+    await ctx.audit("approval.requester_check", "unavailable", job.target, { job: job.id, why: check.detail });
+    return privateText(ctx.t("approval.requester_unknown_reply", { id: job.id, detail: check.detail }), "warning");
+  }
+  const t = translator(job.lang);
+  const who = displayName(job.requestedByName, job.requestedBy);
+  const denied = check.state === "denied" && check.error instanceof NotAllowedError ? check.error : undefined;
+  const reason = (lang: Translator) =>
+    denied?.hosts?.length ? lang("approval.requester_missing", { hosts: denied.hosts.join(", ") }) : check.state === "denied" ? check.error.say(lang) : check.detail;
+  await rejectJob(ctx.sql, job.id, t("approval.requester_denied_error"), SYSTEM, { reason: "the requester may not run it on every host its target names now" });
+  await ctx.audit("approval.requester_check", "refused", job.target, {
+    job: job.id,
+    requester: job.requestedBy,
+    right: "run",
+    hosts: denied?.hosts ?? hosts.map((h) => h.name),
+    ...(check.state === "denied" ? {} : { owner: check.state, why: check.detail }),
+  });
+  await refreshApproval(ctx, job.id, t("approval.requester_denied_note", { who, target: job.target, reason: reason(t) }));
+  return privateText(ctx.t("approval.requester_denied_reply", { id: job.id, who, reason: reason(ctx.t) }), "warning");
 }
 
 /**
@@ -94,15 +133,16 @@ export async function decide(ctx: HandlerContext, event: Inbound, job: Job, deci
   }
   // The approval covers exactly the hosts it was given for.
   const now = await resolveTarget(sql, job.target).catch(() => [] as Host[]);
-  if (now.length === 0 || approvalHash(job, now, job.options) !== job.approvalHash) {
-    if (now.length === 0) {
-      const t = translator(job.lang);
-      await rejectJob(sql, job.id, t("approval.no_hosts_error"), SYSTEM, { reason: "no hosts" });
-      await refreshApproval(ctx, job.id, t("approval.no_hosts_note", { target: job.target }));
-      return privateText(ctx.t("approval.no_hosts_reply", { id: job.id }), "warning");
-    }
-    return privateText(await askAgain(ctx, job, now), "warning");
+  if (now.length === 0) {
+    const t = translator(job.lang);
+    await rejectJob(sql, job.id, t("approval.no_hosts_error"), SYSTEM, { reason: "no hosts" });
+    await refreshApproval(ctx, job.id, t("approval.no_hosts_note", { target: job.target }));
+    return privateText(ctx.t("approval.no_hosts_reply", { id: job.id }), "warning");
   }
+  // Before anything runs, or is asked again for hosts that changed: the requester may run on every one of them now.
+  const requester = await requesterMayRun(ctx, job, now);
+  if (requester) return requester;
+  if (approvalHash(job, now, job.options) !== job.approvalHash) return privateText(await askAgain(ctx, job, now), "warning");
   // Only one decision moves the job on, however many approvers click at once.
   const started = await sql`update jobs set status = 'queued' where id = ${job.id} and status = 'awaiting_approval' returning id`;
   if (started.length === 0) return privateText(ctx.t("approval.raced", { id: job.id }));
