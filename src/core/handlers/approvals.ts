@@ -5,7 +5,6 @@ import { NotAllowedError, TestumError } from "../errors.js";
 import { transaction } from "../db.js";
 import type { Host } from "../hosts.js";
 import { msg, say, translator, type Translator } from "../i18n.js";
-import { recordAudit } from "../audit.js";
 import type { Job } from "../jobs.js";
 import { queueJob, rejectJob, SYSTEM } from "../jobs/lifecycle.js";
 import { refreshJobMessages } from "../jobs/messages.js";
