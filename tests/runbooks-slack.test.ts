@@ -179,7 +179,7 @@ describe("runbooks from Slack", () => {
     const help = text(await world.slash("help runbook", OPS));
     expect(help).toContain("/testum runbook add");
     expect(help).toContain("Add a runbook: an agreed command with typed parameters");
-    expect(text(await world.slash("help rb", OPS))).toContain("/testum rb [--timeout DURATION]");
+    expect(text(await world.slash("help rb", OPS))).toContain("/testum rb RUNBOOK [KEY=VALUE…] [--timeout DURATION]");
   });
 });
 
