@@ -54,7 +54,27 @@ describe("the testum command", () => {
     const helpTypo = testum(["help", "hosts", "shw"]);
     expect(helpTypo.code).toBe(2);
     expect(helpTypo.stderr).toContain('Did you mean "testum hosts show"?');
-  });
+  }, 180_000);
+
+  it("uses only the server's database and master key: never makes new ones, and says which it looked for", async () => {
+    const missing = `testum_missing_${process.pid}`;
+    const wrong = testum(["hosts", "list"], { DATABASE_URL: db.url.replace(/\/[^/]+$/, `/${missing}`) });
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain(`the database "${missing}" does not exist`);
+    expect(wrong.stderr).toContain("server's environment");
+    const admin = (await import("postgres")).default(db.url.replace(/\/[^/]+$/, "/postgres"), { max: 1 });
+    expect(await admin`select 1 from pg_database where datname = ${missing}`).toHaveLength(0);
+    await admin.end();
+
+    // From another directory, without TESTUM_MASTER_KEY: no new ./data, no new key.
+    const elsewhere = await mkdtemp(join(tmpdir(), "testum-cwd-"));
+    const env: Record<string, string | undefined> = { ...process.env, DATABASE_URL: db.url, TESTUM_DATA_DIR: undefined, TESTUM_MASTER_KEY: undefined };
+    const res = spawnSync(process.execPath, [join(process.cwd(), "bin/testum.js"), "hosts", "list"], { cwd: elsewhere, env: env as NodeJS.ProcessEnv, encoding: "utf8" });
+    expect(res.status).toBe(2);
+    expect(res.stderr).toContain(`no key file at ${join(elsewhere, "data", "master.key")}`);
+    expect(spawnSync("ls", ["-A", elsewhere], { encoding: "utf8" }).stdout).toBe("");
+    await rm(elsewhere, { recursive: true, force: true });
+  }, 120_000);
 
   it("stops with exit code 2 and names the variable when configuration is bad", () => {
     const res = testum(["hosts", "list"], { REDIS_URL: "http://nope", TESTUM_JOB_TIMEOUT: "ten minutes" });

@@ -1,7 +1,7 @@
 import { userInfo } from "node:os";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { loadConfig, type Config } from "../core/config.js";
-import { connect, prepareDatabase, type Sql } from "../core/db.js";
+import { ConfigError, loadConfig, type Config } from "../core/config.js";
+import { connect, databaseExists, migrate, type Sql } from "../core/db.js";
 import type { Logger, RemoteAccess } from "../core/ports.js";
 import { createSecretBox, type SecretBox } from "../core/secret-box.js";
 import { createLogger } from "../logger.js";
@@ -69,11 +69,26 @@ export interface Context {
   remote(): Promise<RemoteAccess>;
 }
 
-/** Loads configuration, prepares the database, and runs `body` with a connection. */
+/** Stops with the database's name and where it was looked for when it does not exist. */
+async function requireDatabase(url: string): Promise<void> {
+  const { name, exists } = await databaseExists(url);
+  if (exists) return;
+  const where = new URL(url);
+  where.password = where.password ? "***" : "";
+  throw new ConfigError([
+    `DATABASE_URL: the database "${name}" does not exist (${where.toString()}). Run this command with the server's environment (the DATABASE_URL testum runs with); testum migrate or testum start create a new database.`,
+  ]);
+}
+
+/** Loads configuration, checks the database, and runs `body` with a connection. */
 export async function withDatabase<T>(body: (ctx: Context) => Promise<T>): Promise<T> {
-  const config = loadConfig();
+  // Only migrate, start, serve and worker make a database or a master key: any other command
+  // works on the server's, and says so when this environment names another.
+  const config = loadConfig(process.env, { createKey: false });
   const log = createLogger(process.stderr.isTTY ? "warn" : config.LOG_LEVEL === "info" ? "warn" : config.LOG_LEVEL, { format: config.LOG_FORMAT, fd: 2 });
-  await prepareDatabase(config.DATABASE_URL, log);
+  await requireDatabase(config.DATABASE_URL);
+  const applied = await migrate(config.DATABASE_URL);
+  if (applied.length > 0) log.info({ migrations: applied }, `applied ${applied.length} migration(s)`);
   const sql = connect(config.DATABASE_URL, { max: 8 });
   const box = createSecretBox(config.previousMasterKey ? [config.masterKey, config.previousMasterKey] : [config.masterKey]);
   let remote: RemoteAccess | undefined;

@@ -227,7 +227,7 @@ type Env = Record<string, string | undefined>;
  * When TESTUM_MASTER_KEY is unset, a key is generated once into
  * `$TESTUM_DATA_DIR/master.key` (with a warning) and reused afterwards.
  */
-export function loadConfig(env: Env = process.env): Config {
+export function loadConfig(env: Env = process.env, options: { readonly createKey?: boolean } = {}): Config {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
     throw new ConfigError(
@@ -270,6 +270,11 @@ export function loadConfig(env: Env = process.env): Config {
   let masterKey: Buffer | undefined = values.TESTUM_MASTER_KEY;
   if (masterKey === undefined) {
     const path = resolve(values.TESTUM_DATA_DIR, "master.key");
+    if (options.createKey === false && !existsSync(path)) {
+      throw new ConfigError([
+        `TESTUM_MASTER_KEY: not set, and there is no key file at ${path}. Run this command with the server's environment: its TESTUM_MASTER_KEY, or from the directory it runs in (TESTUM_DATA_DIR, default ./data, holds its master.key).`,
+      ]);
+    }
     masterKey = readOrCreateKeyFile(path);
     warnings.push(
       `TESTUM_MASTER_KEY is not set: using the key in ${path}. Fine on a laptop; in production set TESTUM_MASTER_KEY.`,

@@ -103,6 +103,21 @@ export function assertNoTransaction(what: string): void {
  * Creates the database named in `url` when it does not exist yet (the role
  * must be allowed to). Safe when several processes start at once.
  */
+/** Whether the database a URL names exists (asked of the server's `postgres` database). */
+export async function databaseExists(url: string): Promise<{ name: string; exists: boolean }> {
+  const name = decodeURIComponent(new URL(url).pathname.replace(/^\//, ""));
+  if (name === "") return { name, exists: true };
+  const admin = new URL(url);
+  admin.pathname = "/postgres";
+  const sql = postgres(admin.toString(), { max: 1, onnotice: () => {}, connect_timeout: 10 });
+  try {
+    const [row] = await sql`select 1 as present from pg_database where datname = ${name}`;
+    return { name, exists: row !== undefined };
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
 export async function ensureDatabase(url: string): Promise<void> {
   const target = new URL(url);
   const name = decodeURIComponent(target.pathname.replace(/^\//, ""));

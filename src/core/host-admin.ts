@@ -59,6 +59,8 @@ export async function removeTags(sql: Sql, actor: string, name: string, keys: re
 
 export function describeProbe(host: Host, probe: ProbeResult, t: Translator = english): string[] {
   const lines = [`${host.name} (${host.username}@${host.address}:${host.port})`];
+  // The credential could not be opened: nothing was tried on the host, so nothing is said about it.
+  if (probe.errorCode === "secret_unreadable") return [...lines, t("hosts.probe.not_tried", { problem: probe.errorMessage ? say(t, probe.errorMessage) : (probe.error ?? "") })];
   lines.push(t("hosts.probe.reachable", { value: msg(probe.reachable ? "word.yes" : "word.no") }));
   if (probe.fingerprint) {
     const changed = host.hostKeyFingerprint && probe.fingerprint !== host.hostKeyFingerprint;

@@ -215,6 +215,7 @@ export const en = {
   "hosts.auth.password": "a stored password",
   "hosts.auth.identity": "testum's identity key",
   "hosts.no_tag": "{name} has no tag {tags}",
+  "hosts.probe.not_tried": "not tried: {problem}. testum must run with the master key the secret was stored with.",
   "hosts.probe.reachable": "reachable:      {value}",
   "hosts.probe.host_key": "host key:       {fingerprint}",
   "hosts.probe.host_key_pinned": "host key:       {fingerprint} (pinned: {pinned})",

@@ -217,6 +217,7 @@ export const ru: Record<keyof typeof en, string> = {
   "hosts.auth.password": "сохранённый пароль",
   "hosts.auth.identity": "ключ testum",
   "hosts.no_tag": "у {name} нет тега {tags}",
+  "hosts.probe.not_tried": "не проверялся: {problem}. testum должен работать с тем мастер-ключом, которым сохранён секрет.",
   "hosts.probe.reachable": "доступен:       {value}",
   "hosts.probe.host_key": "ключ хоста:     {fingerprint}",
   "hosts.probe.host_key_pinned": "ключ хоста:     {fingerprint} (закреплён: {pinned})",
