@@ -102,9 +102,10 @@ export function describeCron(expression: string, t: Translator = english): strin
   const [sec, min, hour, dom, mon, dow] = parts.length === 6 ? parts : ["0", ...parts];
   const every = (field: string | undefined) => /^\*\/(\d+)$/.exec(field ?? "")?.[1];
   const rest = (fields: Array<string | undefined>) => fields.every((f) => f === "*");
+  // `*` and `*/1` alike: "every minute", never "every 1 minutes".
+  if (parts.length === 6 && (sec === "*" || every(sec) === "1") && rest([min, hour, dom, mon, dow])) return t("cron.every_second");
   if (parts.length === 6 && every(sec) && rest([min, hour, dom, mon, dow])) return t("cron.every_seconds", { count: Number(every(sec)) });
-  if (parts.length === 6 && sec === "*" && rest([min, hour, dom, mon, dow])) return t("cron.every_second");
-  if (sec === "0" && min === "*" && rest([hour, dom, mon, dow])) return t("cron.every_minute");
+  if (sec === "0" && (min === "*" || every(min) === "1") && rest([hour, dom, mon, dow])) return t("cron.every_minute");
   if (sec === "0" && every(min) && rest([hour, dom, mon, dow])) return t("cron.every_minutes", { count: Number(every(min)) });
   if (sec === "0" && /^\d+$/.test(min!) && hour === "*" && rest([dom, mon, dow])) return t("cron.every_hour_at", { minute: min! });
   if (sec === "0" && /^\d+$/.test(min!) && /^\d+$/.test(hour!) && dom === "*" && mon === "*") {

@@ -471,7 +471,7 @@ export const en = {
   "state.running": "running",
   "state.succeeded": "succeeded",
   "state.failed": "failed",
-  "state.timed_out": "timed_out",
+  "state.timed_out": "timed out",
   "state.cancelled": "cancelled",
   "state.lost": "lost",
   "state.rejected": "rejected",
