@@ -186,6 +186,8 @@ export function renderParent(job: Job, tasks: readonly Task[], publicUrl: string
   if (single?.exitCode !== null && single?.exitCode !== undefined) fields.push({ label: t("view.exit_code"), value: String(single.exitCode) });
   const duration = durationOf(job, single, now);
   if (duration && !["queued", "awaiting_approval"].includes(status)) fields.push({ label: t("view.duration"), value: duration });
+  // A job stopped at its limit says what the limit was.
+  if (status === "timed_out") fields.push({ label: t("view.time_limit"), value: formatDuration(job.timeoutMs) });
 
   const blocks: Block[] = [{ type: "heading", text: headline }];
   const scheduled = job.options as { schedule?: { id: number; name: string }; note?: string; runbook?: { name: string } };

@@ -30,4 +30,10 @@ describe("what a script's messages show", () => {
     const view = renderParent(job(script(3)), [{ hostName: "web-1", status: "awaiting_approval" } as never], "https://t.example", english);
     expect(codeOf(view.blocks)).toEqual(["#!/bin/bash", "echo step 1", "echo step 2"]);
   });
+
+  it("shows the time limit on a job that was stopped at it", () => {
+    const stopped = { ...job("sleep 60"), kind: "command", status: "timed_out", timeoutMs: 3000, startedAt: new Date(0), finishedAt: new Date(3100) } as unknown as Job;
+    const view = renderParent(stopped, [{ hostName: "web-1", status: "timed_out", exitCode: null, startedAt: new Date(0), finishedAt: new Date(3100) } as never], "https://t.example", english);
+    expect(view.blocks.find((b) => b.type === "fields")).toMatchObject({ fields: expect.arrayContaining([{ label: "Time limit", value: "3.0s" }]) });
+  });
 });

@@ -480,6 +480,7 @@ export const en = {
   // Field labels of channel messages
   "view.requested_by": "Requested by",
   "view.command": "Command",
+  "view.time_limit": "Time limit",
   "view.script": "Script",
   "view.script_lines": "{count} {count|line|lines}, below",
   "view.script_excerpt": "The first {shown} of {total} lines.",

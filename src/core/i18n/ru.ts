@@ -482,6 +482,7 @@ export const ru: Record<keyof typeof en, string> = {
   // Field labels of channel messages
   "view.requested_by": "Автор запроса",
   "view.command": "Команда",
+  "view.time_limit": "Ограничение времени",
   "view.script": "Скрипт",
   "view.script_lines": "{count} {count|строка|строки|строк}, ниже",
   "view.script_excerpt": "Первые {shown} из {total} строк.",
