@@ -162,5 +162,6 @@ describe("the testum command", () => {
     const test = testum(["hosts", "test", "imported"]);
     expect(test.stdout).toContain("authentication: accepted");
     expect(test.code).toBe(0);
-  });
+    // Eleven runs of the command line, each a new Node process.
+  }, 180_000);
 });
