@@ -15,17 +15,18 @@ import { createJobQueue } from "./adapters/redis/queue.js";
 import { createDiscordApi, createDiscordChat, createDiscordPeople, createDiscordReceiver, startDiscordGateway } from "./adapters/discord/index.js";
 import { createSlackChat, createSlackClient, createSlackPeople, createSlackReceiver, startSlackSocketMode } from "./adapters/slack/index.js";
 import { createApp } from "./core/app.js";
-import { createChatDirectory, type ChatAdapter } from "./core/chat.js";
+import { createChatDirectory, type ChatAdapter, type ChatDirectory } from "./core/chat.js";
 import type { Config } from "./core/config.js";
 import { connect, prepareDatabase, type Sql } from "./core/db.js";
-import type { LogStore, Logger } from "./core/ports.js";
+import type { CancelBus, LogStore, Logger, PeopleLookup, RemoteAccess, ReplayGuard } from "./core/ports.js";
 import { MessageBoard } from "./core/message-board.js";
 import { startDelivery } from "./core/jobs/outbox.js";
 import { startReaper } from "./core/reaper.js";
 import { stopLostJob } from "./core/remote-processes.js";
 import { startScheduler } from "./core/scheduler.js";
 import { anchorKey, startAuditAnchors } from "./core/audit-anchor.js";
-import { createSecretBox } from "./core/secret-box.js";
+import { createSecretBox, type SecretBox } from "./core/secret-box.js";
+import { startParts, STOP_STEP_MS, type Part } from "./core/parts.js";
 import { ensureIdentity } from "./core/identity.js";
 import { createPlayground, createPlaygroundChat, playgroundPeople } from "./adapters/playground/index.js";
 import { createPeopleDirectory } from "./core/people.js";
@@ -76,108 +77,280 @@ export function createLogStore(config: Config): LogStore & { close?(): void } {
   return createLocalLogStore(resolve(config.TESTUM_DATA_DIR, "logs"));
 }
 
+/** What the parts of a running testum share: each part fills in what it provides for the ones after it. */
+interface Shared {
+  readonly config: Config;
+  readonly options: RunOptions;
+  readonly log: Logger;
+  /** database */
+  sql: Sql;
+  /** redis */
+  redis: Redis;
+  pingRedis: () => Promise<void>;
+  /** log store */
+  logs: ReturnType<typeof countLogBytes>;
+  /** identity */
+  box: SecretBox;
+  remote: RemoteAccess;
+  /** chat */
+  chat: ChatDirectory;
+  /** Who someone is now, asked of their platform when a schedule fires or an approval is asked again. */
+  people: PeopleLookup;
+  slackClient: ReturnType<typeof createSlackClient> | undefined;
+  discordApi: ReturnType<typeof createDiscordApi> | undefined;
+  /** How many chat platforms (not counting the playground) are on. */
+  platforms: number;
+  playgroundOn: boolean;
+  admins: readonly string[];
+  /** queue */
+  queue: ReturnType<typeof createJobQueue>;
+  cancels: CancelBus;
+  replay: ReplayGuard;
+  metrics: Listener;
+  /** What startTestum returns. */
+  port: number | undefined;
+  playgroundUrl: string | undefined;
+  workerPort: number | undefined;
+}
+
+const processName = (ctx: Shared) => ctx.options.workerName ?? `${hostname()}:${process.pid}`;
+
+const database: Part<Shared> = {
+  name: "database",
+  async start(ctx) {
+    await prepareDatabase(ctx.config.DATABASE_URL, ctx.log);
+    const sql = (ctx.sql = connect(ctx.config.DATABASE_URL));
+    return { stop: () => sql.end({ timeout: 5 }), stopWithinMs: 8000 };
+  },
+};
+
+const redis: Part<Shared> = {
+  name: "Redis",
+  async start(ctx) {
+    const { config, log } = ctx;
+    // Commands fail fast while Redis is away instead of queueing in memory.
+    const redis = (ctx.redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true }));
+    redis.on("error", (err) => log.warn({ err: err.message }, "Redis connection problem"));
+    await redis.connect().catch((err: Error) => log.error({ err: err.message }, "Redis is not reachable yet"));
+    ctx.pingRedis = async () => void (await redis.ping());
+    return { stop: () => redis.disconnect() };
+  },
+};
+
+const logStore: Part<Shared> = {
+  name: "log store",
+  start(ctx) {
+    const logs = (ctx.logs = countLogBytes(createLogStore(ctx.config)));
+    return { stop: () => logs.close?.() };
+  },
+};
+
+const identity: Part<Shared> = {
+  name: "identity",
+  async start(ctx) {
+    const { config, log } = ctx;
+    ctx.box = createSecretBox(config.previousMasterKey ? [config.masterKey, config.previousMasterKey] : [config.masterKey]);
+    ctx.remote = createRemoteAccess({ sql: ctx.sql, box: ctx.box });
+    const identity = await ensureIdentity(ctx.sql, ctx.box, ctx.remote.generateKeyPair);
+    log.info({ fingerprint: identity.fingerprint }, `testum's SSH identity: ${identity.fingerprint} (npx testum identity prints the public key)`);
+  },
+};
+
+/** The chat adapters (web and worker processes alike post and edit messages), and who is an admin. */
+const chat: Part<Shared> = {
+  name: "chat",
+  async start(ctx) {
+    const { config, log, sql } = ctx;
+    const budget = createRedisBudget(ctx.redis, `${config.TESTUM_REDIS_PREFIX}:budget:`);
+    const adapters: ChatAdapter[] = [];
+    // Config turns Slack on with the bot token and either the app-level token or the signing secret.
+    ctx.slackClient =
+      config.SLACK_BOT_TOKEN && (config.SLACK_APP_TOKEN || config.SLACK_SIGNING_SECRET)
+        ? createSlackClient({ botToken: config.SLACK_BOT_TOKEN, apiUrl: config.SLACK_API_URL }, log, countingSlackFetch)
+        : undefined;
+    if (ctx.slackClient) adapters.push(createSlackChat(ctx.slackClient, budget));
+    // Config turns Discord on with the application id and the bot token, or leaves it off with neither.
+    ctx.discordApi =
+      config.DISCORD_APPLICATION_ID && config.DISCORD_BOT_TOKEN ? createDiscordApi({ botToken: config.DISCORD_BOT_TOKEN, apiUrl: config.DISCORD_API_URL }) : undefined;
+    if (ctx.discordApi) adapters.push(createDiscordChat(ctx.discordApi, budget, log));
+    if (ctx.discordApi) countDiscordCalls(ctx.discordApi.rest);
+    // The playground: on when asked, or when no chat platform is configured.
+    const platforms = (ctx.platforms = adapters.length);
+    const playgroundOn = (ctx.playgroundOn = config.PLAYGROUND === "on" || (config.PLAYGROUND === "auto" && platforms === 0));
+    if (playgroundOn) adapters.push(createPlaygroundChat(createPlaygroundStore(sql)));
+    ctx.chat = createChatDirectory(adapters);
+    ctx.people = createPeopleDirectory({
+      ...(ctx.slackClient ? { slack: createSlackPeople(ctx.slackClient, log) } : {}),
+      ...(ctx.discordApi ? { discord: createDiscordPeople(ctx.discordApi) } : {}),
+      ...(playgroundOn ? { local: playgroundPeople } : {}),
+    });
+    // The playground's people have rights only while it is testum's only chat: next to Slack or
+    // Discord, local:* identities hold nothing but what an admin grants them by name.
+    const playgroundOnly = playgroundOn && platforms === 0;
+    ctx.admins = playgroundOnly ? [...config.TESTUM_ADMINS, "local:admin"] : config.TESTUM_ADMINS;
+    if (playgroundOnly) await seedPlaygroundRoles(sql);
+    else if (await dropPlaygroundRoles(sql)) log.warn({}, "removed the playground's demo roles (local:alice, local:bob): a chat platform is configured");
+  },
+};
+
+const queue: Part<Shared> = {
+  name: "queue",
+  start(ctx) {
+    const prefix = ctx.config.TESTUM_REDIS_PREFIX;
+    const queue = (ctx.queue = createJobQueue(ctx.redis, prefix));
+    ctx.cancels = createCancelBus(ctx.redis, prefix);
+    ctx.replay = createReplayGuard(ctx.redis, prefix);
+    ctx.metrics = createMetricsRoute({ sql: ctx.sql, log: ctx.log, queueCounts: () => queue.counts(), token: ctx.config.METRICS_TOKEN });
+    return { stop: () => queue.close() };
+  },
+};
+
+/** The audit chain's head, signed with a key the database does not hold (see audit-anchor.ts); stopped once nothing writes any more. */
+const auditAnchors: Part<Shared> = {
+  name: "audit anchors",
+  start({ sql, config, log }) {
+    return startAuditAnchors({ sql, key: anchorKey(config.masterKey), log, everyMs: config.TESTUM_AUDIT_ANCHOR_EVERY });
+  },
+};
+
 /**
- * Starts testum: the HTTP side (chat endpoints, log links, health), the
- * worker, or both in one process.
+ * Every process delivers job messages to chat (see core/jobs/outbox.ts), with a few database
+ * connections of its own: a backlog of chat deliveries never takes the ones commands and jobs
+ * need. Started before the worker and the web side, so it stops after them.
  */
-export async function startTestum(config: Config, options: RunOptions): Promise<Running> {
-  const { log } = options;
-  for (const warning of config.warnings) log.warn({}, warning);
-  await prepareDatabase(config.DATABASE_URL, log);
-  const sql = connect(config.DATABASE_URL);
-  // Commands fail fast while Redis is away instead of queueing in memory.
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true });
-  redis.on("error", (err) => log.warn({ err: err.message }, "Redis connection problem"));
-  await redis.connect().catch((err: Error) => log.error({ err: err.message }, "Redis is not reachable yet"));
-  const box = createSecretBox(config.previousMasterKey ? [config.masterKey, config.previousMasterKey] : [config.masterKey]);
-  const logs = countLogBytes(createLogStore(config));
-  const prefix = config.TESTUM_REDIS_PREFIX;
-  const remote = createRemoteAccess({ sql, box });
-  const identity = await ensureIdentity(sql, box, remote.generateKeyPair);
-  log.info({ fingerprint: identity.fingerprint }, `testum's SSH identity: ${identity.fingerprint} (npx testum identity prints the public key)`);
-  const budget = createRedisBudget(redis, `${prefix}:budget:`);
+const delivery: Part<Shared> = {
+  name: "chat delivery",
+  start(ctx) {
+    const { config, log } = ctx;
+    const deliverySql = connect(config.DATABASE_URL, { max: 3 });
+    const delivery = startDelivery({
+      sql: deliverySql,
+      chat: ctx.chat,
+      log,
+      owner: processName(ctx),
+      onBacklog: (pending) => {
+        const total = Object.values(pending).reduce((a, b) => a + b, 0);
+        if (total > 0) log.warn({ undelivered: pending }, `chat is behind: ${total} job message(s) not shown yet; they are delivered as the platform allows`);
+      },
+    });
+    return {
+      async stop() {
+        await delivery.stop();
+        await within(deliverySql.end({ timeout: 5 }), 8000, undefined);
+      },
+      stopWithinMs: STOP_STEP_MS + 8000,
+    };
+  },
+};
 
-  const adapters: ChatAdapter[] = [];
-  const routes: Record<string, Listener> = {};
-  const stops: Array<() => Promise<void> | void> = [];
-  const slowStops = new Map<() => Promise<void> | void, number>();
+const worker: Part<Shared> = {
+  name: "worker",
+  async start(ctx) {
+    const { config, log, options } = ctx;
+    const workerConnection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+    workerConnection.on("error", (err) => log.warn({ err: err.message }, "Redis connection problem (worker)"));
+    const worker = startWorker({
+      connection: workerConnection,
+      prefix: config.TESTUM_REDIS_PREFIX,
+      sql: ctx.sql,
+      box: ctx.box,
+      chat: ctx.chat,
+      logs: ctx.logs,
+      log,
+      workerName: processName(ctx),
+      cancels: ctx.cancels,
+      hostSlots: config.TESTUM_WORKER_HOSTS,
+      publicUrl: config.publicUrl,
+      // Several heartbeats fit in the time after which a silent job counts as lost.
+      heartbeatMs: options.heartbeatMs ?? Math.min(10_000, config.TESTUM_LOST_AFTER / 4),
+      logGraceMs: options.logGraceMs,
+    });
+    let probes: Server | undefined;
+    if (!options.serve) {
+      // A worker alone still answers health checks (the web side's server does it otherwise).
+      probes = createProbeServer({ sql: ctx.sql, log, logs: ctx.logs, pingRedis: ctx.pingRedis, routes: { "/metrics": ctx.metrics } });
+      ctx.workerPort = await listen(probes, config.WORKER_PORT, config.HOST);
+    }
+    const workerPort = ctx.workerPort;
+    log.info({ logs: ctx.logs.kind, port: workerPort }, `worker is running; logs go to ${ctx.logs.kind}${workerPort === undefined ? "" : `; health on port ${workerPort}`}`);
+    return {
+      async stop() {
+        await worker.close(config.TESTUM_SHUTDOWN_GRACE);
+        workerConnection.disconnect();
+        if (probes) await within(closeServer(probes), 5000, undefined);
+      },
+      // Running commands get the grace period, then up to half a minute to be stopped and recorded.
+      stopWithinMs: STOP_STEP_MS + config.TESTUM_SHUTDOWN_GRACE + 30_000,
+    };
+  },
+};
 
-  // Config turns Slack on with the bot token and either the app-level token or the signing secret.
-  const slackClient =
-    config.SLACK_BOT_TOKEN && (config.SLACK_APP_TOKEN || config.SLACK_SIGNING_SECRET)
-      ? createSlackClient({ botToken: config.SLACK_BOT_TOKEN, apiUrl: config.SLACK_API_URL }, log, countingSlackFetch)
-      : undefined;
-  if (slackClient) adapters.push(createSlackChat(slackClient, budget));
-  // Config turns Discord on with the application id and the bot token, or leaves it off with neither.
-  const discordApi =
-    config.DISCORD_APPLICATION_ID && config.DISCORD_BOT_TOKEN ? createDiscordApi({ botToken: config.DISCORD_BOT_TOKEN, apiUrl: config.DISCORD_API_URL }) : undefined;
-  if (discordApi) adapters.push(createDiscordChat(discordApi, budget, log));
-  if (discordApi) countDiscordCalls(discordApi.rest);
-  // The playground: on when asked, or when no chat platform is configured.
-  const platforms = adapters.length;
-  const playgroundOn = config.PLAYGROUND === "on" || (config.PLAYGROUND === "auto" && platforms === 0);
-  if (playgroundOn) adapters.push(createPlaygroundChat(createPlaygroundStore(sql)));
-  const chat = createChatDirectory(adapters);
-  // Who someone is now, asked of their platform when a schedule fires or an approval is asked again.
-  const people = createPeopleDirectory({
-    ...(slackClient ? { slack: createSlackPeople(slackClient, log) } : {}),
-    ...(discordApi ? { discord: createDiscordPeople(discordApi) } : {}),
-    ...(playgroundOn ? { local: playgroundPeople } : {}),
-  });
-  // The playground's people have rights only while it is testum's only chat: next to Slack or
-  // Discord, local:* identities hold nothing but what an admin grants them by name.
-  const playgroundOnly = playgroundOn && platforms === 0;
-  const admins = playgroundOnly ? [...config.TESTUM_ADMINS, "local:admin"] : config.TESTUM_ADMINS;
-  if (playgroundOnly) await seedPlaygroundRoles(sql);
-  else if (await dropPlaygroundRoles(sql)) log.warn({}, "removed the playground's demo roles (local:alice, local:bob): a chat platform is configured");
+const reaper: Part<Shared> = {
+  name: "reaper",
+  start(ctx) {
+    const { sql, chat, log, config, options, remote } = ctx;
+    return startReaper({
+      sql,
+      chat,
+      log,
+      publicUrl: config.publicUrl,
+      staleMs: options.lostAfterMs ?? config.TESTUM_LOST_AFTER,
+      intervalMs: options.sweepEveryMs ?? Math.min(10_000, config.TESTUM_LOST_AFTER / 4),
+      stopLeftovers: (job) => stopLostJob({ sql, remote, chat, log }, job),
+    });
+  },
+};
 
-  const queue = createJobQueue(redis, prefix);
-  const cancels = createCancelBus(redis, prefix);
-  const replay = createReplayGuard(redis, prefix);
-  stops.push(() => queue.close());
-  // Every process delivers job messages to chat (see core/jobs/outbox.ts); stopped last, after the worker.
-  // Its own few connections: a backlog of chat deliveries never takes the ones commands and jobs need.
-  const deliverySql = connect(config.DATABASE_URL, { max: 3 });
-  const delivery = startDelivery({
-    sql: deliverySql,
-    chat,
-    log,
-    owner: options.workerName ?? `${hostname()}:${process.pid}`,
-    onBacklog: (pending) => {
-      const total = Object.values(pending).reduce((a, b) => a + b, 0);
-      if (total > 0) log.warn({ undelivered: pending }, `chat is behind: ${total} job message(s) not shown yet; they are delivered as the platform allows`);
-    },
-  });
-  stops.push(async () => {
-    await delivery.stop();
-    await within(deliverySql.end({ timeout: 5 }), 8000, undefined);
-  });
-  const metrics = createMetricsRoute({ sql, log, queueCounts: () => queue.counts(), token: config.METRICS_TOKEN });
-  routes["/metrics"] = metrics;
+const scheduler: Part<Shared> = {
+  name: "scheduler",
+  start(ctx) {
+    const { config } = ctx;
+    return startScheduler({
+      sql: ctx.sql,
+      chat: ctx.chat,
+      people: ctx.people,
+      queue: ctx.queue,
+      log: ctx.log,
+      publicUrl: config.publicUrl,
+      admins: ctx.admins,
+      approvalHosts: config.TESTUM_APPROVAL_HOSTS,
+      processName: processName(ctx),
+      catchUp: config.TESTUM_SCHEDULE_CATCHUP,
+      mode: config.TESTUM_MODE,
+      syncEveryMs: ctx.options.scheduleSyncMs,
+    });
+  },
+};
 
-  let server: Server | undefined;
-  let port: number | undefined;
-  let playgroundUrl: string | undefined;
-  let workerPort: number | undefined;
-  if (options.serve) {
+/**
+ * The web side: core's request handling, the chat platforms' ways in (HTTP
+ * endpoints, sockets), log links and health. Started last and stopped first:
+ * testum takes no request before the rest is ready, and none once stopping.
+ */
+const web: Part<Shared> = {
+  name: "web side",
+  async start(ctx) {
+    const { config, log, sql, chat, replay, slackClient, discordApi, platforms, playgroundOn } = ctx;
+    const stops: Array<() => Promise<void> | void> = [];
+    const routes: Record<string, Listener> = { "/metrics": ctx.metrics };
     const messages = new MessageBoard(chat, log);
     stops.push(() => messages.close());
     // With a worker in the same process, commands get connections of their own: a busy worker never delays an answer.
-    const webSql = options.work ? connect(config.DATABASE_URL) : sql;
+    const webSql = ctx.options.work ? connect(config.DATABASE_URL) : sql;
     if (webSql !== sql) stops.push(() => within(webSql.end({ timeout: 5 }), 8000, undefined));
     const core = createApp({
       sql: webSql,
       messages,
-      cancels,
+      cancels: ctx.cancels,
       replay,
-      people,
-      box,
-      remote,
+      people: ctx.people,
+      box: ctx.box,
+      remote: ctx.remote,
       chat,
-      queue,
+      queue: ctx.queue,
       log,
       settings: {
-        admins,
+        admins: ctx.admins,
         publicUrl: config.publicUrl,
         jobTimeoutMs: config.TESTUM_JOB_TIMEOUT,
         approvalHosts: config.TESTUM_APPROVAL_HOSTS,
@@ -219,7 +392,10 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
     } else {
       log.info({ adapter: "discord" }, "Discord: off (DISCORD_APPLICATION_ID and DISCORD_BOT_TOKEN not set)");
     }
-    const pingRedis = async () => void (await redis.ping());
+    const { logs, pingRedis } = ctx;
+    let server: Server | undefined;
+    let port: number | undefined;
+    let playgroundUrl: string | undefined;
     if (playgroundOn) {
       const key = newPlaygroundKey();
       let place: PlaygroundPlace | undefined;
@@ -235,7 +411,7 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
       } else {
         const extra = createHttpServer({ sql, logs, log, pingRedis, routes: playground.routes, linkTtlMs: config.TESTUM_LINK_TTL });
         const extraPort = await listen(extra, config.PLAYGROUND_PORT ?? config.PORT + 1, config.PLAYGROUND_HOST);
-        stops.push(() => new Promise<void>((r) => (extra.close(() => r()), extra.closeAllConnections())));
+        stops.push(() => closeServer(extra));
         place = placePlayground(config.PLAYGROUND_HOST, extraPort, key, undefined);
         log.info({ port: extraPort }, `playground: on (PLAYGROUND=on; local:* identities hold only roles granted to them). Open ${place.startUrl}`);
       }
@@ -248,104 +424,67 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
       server = createHttpServer({ sql, logs, log, pingRedis, routes, linkTtlMs: config.TESTUM_LINK_TTL });
       port = await listen(server, config.PORT, config.HOST);
     }
-    log.info({ port, logs: logs.kind }, `testum is listening on port ${port}; links point at ${config.publicUrl}`);
-  }
-
-  if (options.work) {
-    const workerConnection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
-    workerConnection.on("error", (err) => log.warn({ err: err.message }, "Redis connection problem (worker)"));
-    const worker = startWorker({
-      connection: workerConnection,
-      prefix,
-      sql,
-      box,
-      chat,
-      logs,
-      log,
-      workerName: options.workerName ?? `${hostname()}:${process.pid}`,
-      cancels,
-      hostSlots: config.TESTUM_WORKER_HOSTS,
-      publicUrl: config.publicUrl,
-      // Several heartbeats fit in the time after which a silent job counts as lost.
-      heartbeatMs: options.heartbeatMs ?? Math.min(10_000, config.TESTUM_LOST_AFTER / 4),
-      logGraceMs: options.logGraceMs,
-    });
-    const stopWorker = async () => {
-      await worker.close(config.TESTUM_SHUTDOWN_GRACE);
-      workerConnection.disconnect();
+    log.info({ port, logs: ctx.logs.kind }, `testum is listening on port ${port}; links point at ${config.publicUrl}`);
+    ctx.port = port;
+    ctx.playgroundUrl = playgroundUrl;
+    return {
+      async stop() {
+        // No new requests first; then the platforms' own connections.
+        await within(closeServer(server!), 5000, undefined);
+        for (const stop of stops.reverse()) await within(Promise.resolve().then(stop), STOP_STEP_MS, undefined);
+      },
+      stopWithinMs: 5000 + STOP_STEP_MS * (stops.length + 1),
     };
-    // Running commands get the grace period, then up to half a minute to be stopped and recorded.
-    slowStops.set(stopWorker, config.TESTUM_SHUTDOWN_GRACE + 30_000);
-    stops.push(stopWorker);
-    if (!options.serve) {
-      // A worker alone still answers health checks (the web side's server does it otherwise).
-      const probes = createProbeServer({ sql, log, logs, pingRedis: async () => void (await redis.ping()), routes: { "/metrics": metrics } });
-      workerPort = await listen(probes, config.WORKER_PORT, config.HOST);
-      stops.push(() => new Promise<void>((r) => (probes.close(() => r()), probes.closeAllConnections())));
-    }
-    log.info({ logs: logs.kind, port: workerPort }, `worker is running; logs go to ${logs.kind}${workerPort === undefined ? "" : `; health on port ${workerPort}`}`);
-  }
+  },
+};
 
-  const scheduler = startScheduler({
-    sql,
+/** testum's parts in the order they start; they stop in the reverse order. */
+function partsOf(options: RunOptions): Part<Shared>[] {
+  return [
+    database,
+    redis,
+    logStore,
+    identity,
     chat,
-    people,
     queue,
-    log,
-    publicUrl: config.publicUrl,
-    admins,
-    approvalHosts: config.TESTUM_APPROVAL_HOSTS,
-    processName: options.workerName ?? `${hostname()}:${process.pid}`,
-    catchUp: config.TESTUM_SCHEDULE_CATCHUP,
-    mode: config.TESTUM_MODE,
-    syncEveryMs: options.scheduleSyncMs,
-  });
-  stops.push(() => scheduler.stop());
+    auditAnchors,
+    delivery,
+    ...(options.work ? [worker] : []),
+    reaper,
+    scheduler,
+    ...(options.serve ? [web] : []),
+  ];
+}
 
-  // The audit chain's head, signed with a key the database does not hold (see audit-anchor.ts).
-  const anchors = startAuditAnchors({ sql, key: anchorKey(config.masterKey), log, everyMs: config.TESTUM_AUDIT_ANCHOR_EVERY });
-
-  const reaper = startReaper({
-    sql,
-    chat,
-    log,
-    publicUrl: config.publicUrl,
-    staleMs: options.lostAfterMs ?? config.TESTUM_LOST_AFTER,
-    intervalMs: options.sweepEveryMs ?? Math.min(10_000, config.TESTUM_LOST_AFTER / 4),
-    stopLeftovers: (job) => stopLostJob({ sql, remote, chat, log }, job),
-  });
-  stops.push(() => reaper.stop());
-
+/**
+ * Starts testum: the web side (chat platforms' ways in, log links, health),
+ * the worker, or both in one process, as parts that each start and stop
+ * themselves (see core/parts.ts).
+ */
+export async function startTestum(config: Config, options: RunOptions): Promise<Running> {
+  const { log } = options;
+  for (const warning of config.warnings) log.warn({}, warning);
+  const ctx = { config, options, log, port: undefined, playgroundUrl: undefined, workerPort: undefined } as Shared;
+  const running = await startParts(partsOf(options), ctx, log);
   return {
-    port,
-    playgroundUrl,
-    workerPort,
-    sql,
+    port: ctx.port,
+    playgroundUrl: ctx.playgroundUrl,
+    workerPort: ctx.workerPort,
+    sql: ctx.sql,
     /**
      * Stops accepting requests and jobs, lets running commands finish within
      * TESTUM_SHUTDOWN_GRACE, then stops them; every step is bounded, so this
      * ends whatever Postgres, Redis, the log store or a host is doing.
      */
-    async stop() {
-      if (server) {
-        const closed = new Promise<void>((r) => server!.close(() => r()));
-        server.closeAllConnections();
-        await within(closed, 5000, undefined);
-      }
-      for (const stop of stops.reverse()) {
-        await within(Promise.resolve().then(stop), STEP_MS + (slowStops.get(stop) ?? 0), undefined);
-      }
-      // Last, once nothing writes any more: the audit chain's final head.
-      await within(anchors.stop(), STEP_MS, undefined);
-      redis.disconnect();
-      logs.close?.();
-      await within(sql.end({ timeout: 5 }), 8000, undefined);
-    },
+    stop: async () => running.stop(),
   };
 }
 
-/** Longest any one part of testum may take to stop (the worker gets its grace period on top). */
-const STEP_MS = 10_000;
+function closeServer(server: Server): Promise<void> {
+  const closed = new Promise<void>((r) => server.close(() => r()));
+  server.closeAllConnections();
+  return closed;
+}
 
 /** Removes the roles seedPlaygroundRoles gave; true when there were some. */
 async function dropPlaygroundRoles(sql: Sql): Promise<boolean> {
