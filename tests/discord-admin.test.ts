@@ -72,7 +72,8 @@ describe("scripts and cancel from Discord", () => {
     const started = await world.command(["run"], { target: "web-1", command: "sleep 641" });
     const jobId = jobIdFrom(started.text);
     await eventually("the command to run", async () => (await world.ssh.hosts[0]!.processes(/^sleep 641$/)).length === 1, 20_000);
-    const job = await world.job(jobId);
+    // The live message is posted by the delivery loop, as chat allows: wait for it.
+    const job = await eventually("the live message", async () => ((await world.job(jobId)).liveMessage ? world.job(jobId) : undefined));
     const live = world.discord.message(job.liveMessage!.split(":").at(-1)!)!;
     const buttons = (live.components as unknown as Array<{ components: Array<{ custom_id: string }> }>)[0]!.components.map((c) => c.custom_id);
     expect(buttons).toEqual([`t1:cancel:${jobId}`]);

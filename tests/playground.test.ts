@@ -132,6 +132,8 @@ describe("the playground in a real browser", () => {
     await next.waitFor({ timeout: 10_000 });
     expect(await next.textContent()).toContain("rnu");
     await page.selectOption("#as", "local:bob");
+    // The page redraws for bob: alice's echo goes and does not come back.
+    await expect.poll(() => page.locator(".msg.echo", { hasText: "/testum rnu web-1" }).count(), { timeout: 10_000 }).toBe(0);
     await page.waitForSelector(".msg");
     expect(await page.locator(".msg.echo", { hasText: "/testum rnu web-1" }).count()).toBe(0);
     await page.selectOption("#as", "local:alice");

@@ -40,8 +40,9 @@ async function send(who: string, text: string): Promise<string> {
   const before = ((await call(`/playground/api/messages?as=${who}`)).json.messages as Array<{ id: number }>).map((m) => m.id);
   expect((await call("/playground/api/command", { as: who, text })).status).toBe(200);
   return eventually(`the answer to ${text}`, async () => {
-    const messages = (await call(`/playground/api/messages?as=${who}`)).json.messages as Array<{ id: number; private: boolean; view: View }>;
-    const answer = messages.find((m) => m.private && !before.includes(m.id));
+    const messages = (await call(`/playground/api/messages?as=${who}`)).json.messages as Array<{ id: number; private: boolean; author: string | null; view: View }>;
+    // testum's answer, not the echo of the person's own command above it.
+    const answer = messages.find((m) => m.private && m.author === null && !before.includes(m.id));
     return answer ? viewText(answer.view) : undefined;
   });
 }
