@@ -238,7 +238,7 @@ const delivery: Part<Shared> = {
         await delivery.stop();
         await within(deliverySql.end({ timeout: 5 }), 8000, undefined);
       },
-      stopWithinMs: STOP_STEP_MS + 8000,
+      stopWithinMs: STOP_STEP_MS + 12_000,
     };
   },
 };

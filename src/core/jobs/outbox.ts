@@ -105,6 +105,8 @@ export interface DeliveryOptions {
   readonly owner: string;
   /** How often the table is looked at when nothing nudged the loop (default 250 ms). */
   readonly pollMs?: number;
+  /** At stop, how long a last pass may try to deliver what is still pending (default 4 s). */
+  readonly flushMs?: number;
   /** Requests in flight at once from this process, over all messages (default 16). */
   readonly concurrency?: number;
   /** Longest a chat call may take before it counts as failed (default 30 s). */
@@ -323,8 +325,24 @@ export function startDelivery(options: DeliveryOptions): { nudge(): void; stop()
   return {
     nudge,
     async stop() {
-      stopped = true;
       clearInterval(timer);
+      // A last pass, bounded: the final states of jobs that ended while shutting down go out now
+      // when chat allows; whatever is left waits in the outbox for the next process.
+      const until = Date.now() + (options.flushMs ?? 4000);
+      let flushing = true;
+      const flush = async () => {
+        while (flushing) {
+          await Promise.allSettled([passing, ...inFlight.values()]);
+          const left = Object.values(await undelivered(sql)).reduce((a, b) => a + b, 0);
+          if (left === 0 || !flushing || Date.now() >= until) return;
+          await pass();
+          await Promise.allSettled([...inFlight.values()]);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      };
+      await within(flush().catch((err: unknown) => log.warn({ err }, "chat delivery: last pass failed")), Math.max(0, until - Date.now()), undefined);
+      flushing = false;
+      stopped = true;
       await within(Promise.allSettled([passing, ...inFlight.values()]), 10_000, undefined);
       // Rows still held go back at once for another process.
       await within(
