@@ -108,7 +108,8 @@ describe("many hosts at once", () => {
     const jobId = jobIdFrom(text(res));
     const sleepers = async () => new Set((await remoteProcesses(new RegExp(`^sleep (${S + 1}|${S + 2})$`))).map((p) => p.hostDir)).size;
     await eventually("every host to be running", async () => (await sleepers()) === HOSTS, 30_000);
-    const job = await world.job(jobId);
+    // The live message is posted by the delivery loop, as chat allows: wait for it.
+    const job = await eventually("the live message", async () => ((await world.job(jobId)).liveMessage ? world.job(jobId) : undefined));
     await world.click(job.liveMessage!, `t1:cancel:${jobId}`, "U0STRANGER1");
     await eventually("the refusal", () => JSON.stringify(world.slack.responses().at(-1)?.body ?? "").includes("only the person who started job"));
     expect(await sleepers()).toBe(HOSTS);
