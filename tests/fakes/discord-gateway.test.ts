@@ -14,7 +14,8 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  for (const m of managers) await m.destroy();
+  // Bounded: a manager caught mid-handshake by a failed test must not hold up the tests after it.
+  for (const m of managers) await Promise.race([m.destroy(), new Promise((r) => setTimeout(r, 5000))]);
   await fake.close();
 });
 
@@ -95,6 +96,9 @@ describe('fake Discord Gateway', () => {
     const second = await fake.gateway.waitForSession({ notId: first.id, timeoutMs: 15_000 });
     expect(second.id).not.toBe(first.id);
     expect(fake.gateway.counts().identifies).toBe(2);
+    // The fake knows the new session once it has sent READY; the client dispatches it a moment later.
+    await until('the second READY', () => events.filter((e) => e.t === 'READY').length === 2);
+    await new Promise((r) => setTimeout(r, 300));
     expect(events.filter((e) => e.t === 'READY')).toHaveLength(2);
   });
 
