@@ -101,7 +101,10 @@ export async function startDiscordWorld(options: { hosts?: number; testum?: Star
     if (transport === "gateway") return sendOverGateway(discord, payload as GatewayPayload);
     const res = await postSignedDiscord(endpoint, payload, keys.privateKey);
     const body = res.json as Answer["body"];
-    return { ...res, body, text: answerText(body) };
+    if (body?.type !== 5) return { ...res, body, text: answerText(body) };
+    // Deferred (testum answers in 3 s or says "thinking…"): the reply comes later through the interaction token.
+    const late = await lateAnswer(discord, (payload as GatewayPayload).id);
+    return { ...res, body, text: messageText(late) };
   }
 
   return {
@@ -155,8 +158,13 @@ async function sendOverGateway(discord: FakeDiscord, payload: GatewayPayload): P
   const ms = performance.now() - started;
   if (body?.type !== 5) return { status: callback ? 200 : 0, json: body, text: answerText(body), ms, body };
   // Deferred ("thinking…"): the reply replaces that answer later, through the interaction token.
-  const late = await discord.waitFor(() => discord.webhookMessages().find((m) => m.interactionId === id && ((m.flags ?? 0) & LOADING) === 0), 60_000);
+  const late = await lateAnswer(discord, id);
   return { status: 200, json: body, text: messageText(late), ms, body };
+}
+
+/** The reply that replaces a deferred answer ("thinking…"), once testum has sent it. */
+function lateAnswer(discord: FakeDiscord, interactionId: string) {
+  return discord.waitFor(() => discord.webhookMessages().find((m) => m.interactionId === interactionId && ((m.flags ?? 0) & LOADING) === 0), 60_000);
 }
 
 /** message.mdx: the LOADING flag of a deferred answer still "thinking". */
