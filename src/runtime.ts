@@ -273,12 +273,17 @@ const worker: Part<Shared> = {
     }
     const workerPort = ctx.workerPort;
     log.info({ logs: ctx.logs.kind, port: workerPort }, `worker is running; logs go to ${ctx.logs.kind}${workerPort === undefined ? "" : `; health on port ${workerPort}`}`);
-    return {
-      async stop() {
+    let closing: Promise<void> | undefined;
+    const close = () =>
+      (closing ??= (async () => {
         await worker.close(config.TESTUM_SHUTDOWN_GRACE);
         workerConnection.disconnect();
         if (probes) await within(closeServer(probes), 5000, undefined);
-      },
+      })());
+    return {
+      // The grace period for running commands starts with the signal, not when the parts before the worker have stopped.
+      beginStop: () => void close(),
+      stop: close,
       // Running commands get the grace period, then up to half a minute to be stopped and recorded.
       stopWithinMs: STOP_STEP_MS + config.TESTUM_SHUTDOWN_GRACE + 30_000,
     };
@@ -438,6 +443,9 @@ const web: Part<Shared> = {
   },
 };
 
+/** How long a whole stop may take beyond TESTUM_SHUTDOWN_GRACE: stopping commands still running, recording them, closing connections. */
+const STOP_TOTAL_AFTER_GRACE_MS = 30_000;
+
 /** testum's parts in the order they start; they stop in the reverse order. */
 function partsOf(options: RunOptions): Part<Shared>[] {
   return [
@@ -465,7 +473,9 @@ export async function startTestum(config: Config, options: RunOptions): Promise<
   const { log } = options;
   for (const warning of config.warnings) log.warn({}, warning);
   const ctx = { config, options, log, port: undefined, playgroundUrl: undefined, workerPort: undefined } as Shared;
-  const running = await startParts(partsOf(options), ctx, log);
+  // However much hangs outside, a stop ends about half a minute after the grace period (container
+  // platforms kill a process that takes much longer; Kubernetes waits 30 s by default).
+  const running = await startParts(partsOf(options), ctx, log, { totalMs: config.TESTUM_SHUTDOWN_GRACE + STOP_TOTAL_AFTER_GRACE_MS });
   return {
     port: ctx.port,
     playgroundUrl: ctx.playgroundUrl,

@@ -41,6 +41,30 @@ describe("startParts", () => {
     expect(warnings.some((w) => w.startsWith("stuck did not stop within"))).toBe(true);
   });
 
+  it("keeps the whole stop within its total when every part hangs, still giving each a last moment", async () => {
+    const events: string[] = [];
+    const hung = ["a", "b", "c", "d"].map((n) => part(n, events, { hang: true, stopWithinMs: 60_000 }));
+    const running = await startParts(hung, {}, log, { totalMs: 300 });
+    const began = Date.now();
+    await running.stop();
+    const took = Date.now() - began;
+    // The first part uses the total; each later one gets the last slice (1 s), not its own minute.
+    expect(took).toBeGreaterThanOrEqual(300 + 3 * 1000 - 50);
+    expect(took).toBeLessThan(300 + 3 * 1000 + 1500);
+    expect(events.filter((e) => e.startsWith("stop"))).toEqual(["stop d", "stop c", "stop b", "stop a"]);
+  });
+
+  it("tells every part the stop has begun before it stops the first, so a long one starts at once", async () => {
+    const events: string[] = [];
+    const early = (name: string): Part<unknown> => ({
+      name,
+      start: () => ({ beginStop: () => void events.push(`begin ${name}`), stop: () => void events.push(`stop ${name}`) }),
+    });
+    const running = await startParts([early("worker"), part("plain", events), early("web")], {}, log);
+    await running.stop();
+    expect(events).toEqual(["start plain", "begin web", "begin worker", "stop web", "stop plain", "stop worker"]);
+  });
+
   it("stops the parts already started when one fails to start, and throws its failure", async () => {
     const events: string[] = [];
     await expect(startParts([part("a", events), part("b", events), part("c", events, { failStart: true }), part("d", events)], {}, log)).rejects.toThrow("c cannot start");

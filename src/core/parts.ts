@@ -15,6 +15,13 @@ export interface Part<C> {
 
 /** A started part. */
 export interface Started {
+  /**
+   * Called on every started part as soon as the stop begins, before any part
+   * is stopped: a part whose stop takes time of its own (the worker's grace
+   * period for running commands) starts it here, so it does not wait for the
+   * parts stopped before it. Must not throw or block.
+   */
+  beginStop?(): void;
   stop(): Promise<void> | void;
   /** The longest its stop may take (default STOP_STEP_MS). */
   readonly stopWithinMs?: number;
@@ -23,16 +30,38 @@ export interface Started {
 /** Longest any one part may take to stop, unless it says otherwise. */
 export const STOP_STEP_MS = 10_000;
 
+/** What a part still gets once the whole stop's budget is spent: a moment to let go of its connections. */
+export const LAST_SLICE_MS = 1000;
+
+export interface StopBudget {
+  /** The longest the whole stop may take; each part gets its own bound or what is left of this, whichever is less (but at least LAST_SLICE_MS). */
+  readonly totalMs?: number;
+}
+
 /**
  * Starts `parts` in order. If one fails to start, the ones already started
  * are stopped (in reverse order, bounded) and the failure is thrown. The
- * result stops every started part in reverse order, each within its bound.
+ * result stops every started part in reverse order, each within its bound
+ * and all of them within the budget's total, so when everything outside
+ * hangs at once the stop still ends in about the total.
  */
-export async function startParts<C>(parts: readonly Part<C>[], ctx: C, log: Logger): Promise<Started> {
+export async function startParts<C>(parts: readonly Part<C>[], ctx: C, log: Logger, budget: StopBudget = {}): Promise<Started> {
   const started: Array<{ name: string; part: Started }> = [];
   const stop = async () => {
-    for (const { name, part } of started.splice(0).reverse()) {
-      const ms = part.stopWithinMs ?? STOP_STEP_MS;
+    const began = Date.now();
+    const deadline = budget.totalMs === undefined ? Number.POSITIVE_INFINITY : began + budget.totalMs;
+    const slow: string[] = [];
+    const parts = started.splice(0).reverse();
+    for (const { name, part } of parts) {
+      try {
+        part.beginStop?.();
+      } catch (err) {
+        log.warn({ part: name, err }, `${name} could not begin to stop; it is stopped in its turn`);
+      }
+    }
+    for (const { name, part } of parts) {
+      const partBegan = Date.now();
+      const ms = Math.min(part.stopWithinMs ?? STOP_STEP_MS, Math.max(LAST_SLICE_MS, deadline - Date.now()));
       const done = await within(
         Promise.resolve()
           .then(() => part.stop())
@@ -41,7 +70,10 @@ export async function startParts<C>(parts: readonly Part<C>[], ctx: C, log: Logg
         false,
       );
       if (!done) log.warn({ part: name, ms }, `${name} did not stop within ${Math.round(ms / 1000)} s (or failed to); going on`);
+      const took = Date.now() - partBegan;
+      if (took >= 500) slow.push(`${name} ${(took / 1000).toFixed(1)} s`);
     }
+    if (parts.length > 0) log.info({ ms: Date.now() - began }, `stopped in ${((Date.now() - began) / 1000).toFixed(1)} s${slow.length > 0 ? ` (${slow.join(", ")})` : ""}`);
   };
   for (const part of parts) {
     try {
