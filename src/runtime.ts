@@ -260,6 +260,7 @@ const worker: Part<Shared> = {
       workerName: processName(ctx),
       cancels: ctx.cancels,
       hostSlots: config.TESTUM_WORKER_HOSTS,
+      sshReadyTimeoutMs: config.TESTUM_SSH_CONNECT_TIMEOUT,
       publicUrl: config.publicUrl,
       // Several heartbeats fit in the time after which a silent job counts as lost.
       heartbeatMs: options.heartbeatMs ?? Math.min(10_000, config.TESTUM_LOST_AFTER / 4),

@@ -177,6 +177,8 @@ const schema = z.object({
   TESTUM_APPROVAL_TTL: duration("30m"),
   TESTUM_SHUTDOWN_GRACE: duration("30s"),
   TESTUM_LOST_AFTER: duration("45s"),
+  /** How long an SSH connection may take to get through its handshake and login before the host counts as unreachable. */
+  TESTUM_SSH_CONNECT_TIMEOUT: duration("20s"),
   TESTUM_SCHEDULE_CATCHUP: booleanFlag,
   TESTUM_AUDIT_ANCHOR_EVERY: duration("10m"),
   /** How long a job's log, report and job-page links open, from the job's start; then they answer 410. */
