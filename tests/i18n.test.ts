@@ -39,10 +39,10 @@ describe("Slack: the user's language from users.info", () => {
     expect(text).toContain("Команды testum");
     // Grouped, one line each.
     expect(text).toContain("Запуск команд и задания");
-    expect(text).toContain("/testum run TARGET 'COMMAND' — Выполнить shell-команду на хостах");
+    expect(text).toContain("/testum run ЦЕЛЬ 'КОМАНДА' — Выполнить shell-команду на хостах");
     expect(text).not.toContain("Show what testum can do");
     const run = replyText((await world.slash("help run", IVAN)).json);
-    expect(run).toContain("/testum run TARGET 'COMMAND' [--timeout DURATION] [--parallel N] [--batch N] [--max-failures N] [--dry-run]  Выполнить shell-команду на хостах");
+    expect(run).toContain("/testum run ЦЕЛЬ 'КОМАНДА' [--timeout ДЛИТЕЛЬНОСТЬ] [--parallel ЧИСЛО] [--batch ЧИСЛО] [--max-failures ЧИСЛО] [--dry-run]  Выполнить shell-команду на хостах");
     expect(run).toContain("--dry-run: Показать, на каких хостах запустилось бы, и ничего не запускать");
 
     const en = replyText((await world.slash("help", JOHN)).json);
@@ -59,7 +59,7 @@ describe("Slack: the user's language from users.info", () => {
     // Usage mistakes too, with the usage line.
     const usage = replyText((await world.slash("run prod-db 'uptime' --timeout soon", OLGA)).json);
     expect(usage).toContain("--timeout: ожидается длительность, например 30s, 10m или 1h, получено «soon»");
-    expect(usage).toContain("Использование: /testum run");
+    expect(usage).toContain("Использование: /testum run ЦЕЛЬ 'КОМАНДА' [--timeout ДЛИТЕЛЬНОСТЬ]");
   });
 
   it("posts a Russian user's job in Russian: the answer, the parent, the live message and the report", async () => {

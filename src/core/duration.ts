@@ -15,14 +15,25 @@ export function parseDuration(text: string): number | undefined {
   return total > 0 ? total : undefined;
 }
 
-/** Formats milliseconds for people: `850ms`, `12.3s`, `4m 05s`, `2h 03m`. */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+/** Unit words and the decimal sign of each language ("12.3s", "12,3 с"). */
+const UNITS = {
+  en: { ms: "ms", s: "s", m: "m", h: "h", sep: "", comma: "." },
+  ru: { ms: "мс", s: "с", m: "мин", h: "ч", sep: "\u00a0", comma: "," },
+} as const;
+
+/**
+ * Formats milliseconds for people, in their language: `850ms`, `12.3s`,
+ * `4m 05s`, `2h 03m`; in Russian `850 мс`, `12,3 с`, `4 мин 05 с`, `2 ч 03 мин`.
+ */
+export function formatDuration(ms: number, lang: "en" | "ru" = "en"): string {
+  const u = UNITS[lang] ?? UNITS.en;
+  const unit = (n: string | number, word: string) => `${n}${u.sep}${word}`;
+  if (ms < 1000) return unit(Math.max(0, Math.round(ms)), u.ms);
+  if (ms < 60_000) return unit((ms / 1000).toFixed(1).replace(".", u.comma), u.s);
   const totalSeconds = Math.round(ms / 1000);
   const hours = Math.floor(totalSeconds / 3600);
   const minutes = Math.floor((totalSeconds % 3600) / 60);
   const seconds = totalSeconds % 60;
-  if (hours > 0) return `${hours}h ${String(minutes).padStart(2, "0")}m`;
-  return `${minutes}m ${String(seconds).padStart(2, "0")}s`;
+  if (hours > 0) return `${unit(hours, u.h)} ${unit(String(minutes).padStart(2, "0"), u.m)}`;
+  return `${unit(minutes, u.m)} ${unit(String(seconds).padStart(2, "0"), u.s)}`;
 }

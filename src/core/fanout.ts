@@ -197,7 +197,7 @@ export function renderReport(job: Job, tasks: readonly Task[], publicUrl: string
   ];
   const sorted = [...tasks].sort((a, b) => ORDER[a.status] - ORDER[b.status] || a.hostName.localeCompare(b.hostName));
   for (const task of sorted) {
-    const duration = task.startedAt && task.finishedAt ? formatDuration(task.finishedAt.getTime() - task.startedAt.getTime()) : "-";
+    const duration = task.startedAt && task.finishedAt ? formatDuration(task.finishedAt.getTime() - task.startedAt.getTime(), t.lang) : "-";
     const detail = task.logKey ? `${publicUrl}/logs/${job.logToken}/${encodeURIComponent(task.hostName)}` : (task.error ?? "").split("\n")[0];
     const status = t(`state.${task.status}`);
     lines.push(`${task.hostName.padEnd(width)}  ${status.padEnd(statusWidth)}  ${String(task.exitCode ?? "-").padStart(exitWidth)}  ${duration.padEnd(durationWidth)}  ${detail}`);

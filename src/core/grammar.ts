@@ -1,6 +1,6 @@
 import { parseDuration } from "./duration.js";
 import { UsageError } from "./errors.js";
-import { msg, type Message, type MessageKey, type Translator } from "./i18n.js";
+import { CATALOGUES, msg, type Message, type MessageKey, type Translator } from "./i18n.js";
 import { remainder, tokenize, type Token } from "./tokenize.js";
 
 /**
@@ -90,6 +90,19 @@ function flagValue(f: FlagSpec): string {
   if (f.kind === "duration") return "DURATION";
   if (f.kind === "int") return "N";
   return f.name.toUpperCase();
+}
+
+/**
+ * A usage line in the reader's language: its placeholders (TARGET, DURATION,
+ * KEY=VALUE …) said as the catalogue says them (`meta.target`); command words,
+ * options and examples stay as typed.
+ */
+export function localUsage(line: string, t: Translator): string {
+  if (t.lang === "en") return line;
+  return line.replace(/\b[A-Z][A-Z]*(=VALUE)?\b/g, (word) => {
+    const key = `meta.${word.toLowerCase().replace("=", "_")}`;
+    return key in CATALOGUES.en ? t(key as MessageKey) : word;
+  });
 }
 
 /** A command's words and arguments, without its options: `/testum run TARGET 'COMMAND'`. */

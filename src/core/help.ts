@@ -1,7 +1,7 @@
 import type { Block, View } from "./chat.js";
 import { COMMAND_SPECS, type Spec } from "./command-specs.js";
 import { UsageError } from "./errors.js";
-import { describeArg, shortUsageOf, usageOf } from "./grammar.js";
+import { describeArg, localUsage, shortUsageOf, usageOf } from "./grammar.js";
 import { english, msg, type MessageKey, type Translator } from "./i18n.js";
 import { listing } from "./replies.js";
 
@@ -30,7 +30,7 @@ function overview(t: Translator): View {
   for (const group of HELP_GROUPS) {
     const specs = COMMAND_SPECS.filter((s) => group.words.includes(s.path[0]!));
     blocks.push({ type: "heading", text: t(group.title) });
-    blocks.push({ type: "text", text: specs.map((s) => `${shortUsageOf(s)} — ${summaryOf(s, t)}`).join("\n") });
+    blocks.push({ type: "text", text: specs.map((s) => `${localUsage(shortUsageOf(s), t)} — ${summaryOf(s, t)}`).join("\n") });
     blocks.push({ type: "context", text: group.examples.map((e) => t("help.example", { example: e })).join("\n") });
   }
   blocks.push({ type: "context", text: t("help.more") });
@@ -42,8 +42,8 @@ export function helpLines(topic: string, t: Translator = english): string[] {
   const specs = specsOf(topic);
   if (specs.length === 0) throw new UsageError(msg("help.unknown_topic", { topic }));
   return specs.flatMap((s) => {
-    const lines = [`${usageOf(s)}  ${summaryOf(s, t)}`];
-    for (const a of s.args) lines.push(`  ${a.name.toUpperCase()}: ${describeArg(a, t)}`);
+    const lines = [`${localUsage(usageOf(s), t)}  ${summaryOf(s, t)}`];
+    for (const a of s.args) lines.push(`  ${localUsage(a.name.toUpperCase(), t)}: ${describeArg(a, t)}`);
     for (const f of s.flags ?? []) lines.push(`  --${f.name}: ${describeArg(f, t)}`);
     if (s.example) lines.push(`  ${t("help.example", { example: s.example })}`);
     return lines;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { COMMAND_SPECS } from "./commands.js";
+import { localUsage, usageOf } from "./grammar.js";
 import { HELP_GROUPS, helpLines, helpView } from "./help.js";
 import { NotAllowedError, TestumError, UsageError } from "./errors.js";
 import { CATALOGUES, LANGS, langOf, msg, PLACEHOLDER, pluralForms, translate, translator, type Lang } from "./i18n.js";
@@ -46,7 +47,7 @@ describe("the catalogues", () => {
     }
     // Only texts that are nothing but placeholders and signs read the same in Russian.
     const same = Object.keys(CATALOGUES.en).filter((key) => CATALOGUES.ru[key as keyof typeof CATALOGUES.en] === CATALOGUES.en[key as keyof typeof CATALOGUES.en]);
-    expect(same.sort()).toEqual(["error.known", "jobs.logs.link", "list.semicolon"]);
+    expect(same.sort()).toEqual(["error.known", "jobs.logs.link", "list.semicolon", "meta.cron"]);
   });
 
   it("describe every command, argument and option", () => {
@@ -124,7 +125,7 @@ describe("errors in the reader's language", () => {
     const usage = errorView(new UsageError(msg("usage.flag_needs_value", { flag: "timeout" }), "/testum run TARGET"), silent, ru);
     expect(usage.blocks).toEqual([
       { type: "text", text: "⚠️ для --timeout нужно значение" },
-      { type: "context", text: "Использование: /testum run TARGET" },
+      { type: "context", text: "Использование: /testum run ЦЕЛЬ" },
     ]);
     expect(errorView(new Error("boom"), silent, ru).text).toMatch(/^⚠️ внутренняя ошибка \(инцидент [0-9a-f]{8}\)/);
     expect(errorView(new Error("boom"), silent).text).toMatch(/^⚠️ internal error \(incident [0-9a-f]{8}\)/);
@@ -155,7 +156,12 @@ describe("help", () => {
 
   it("puts options after the arguments, named for what they take, in the reader's language", () => {
     const ru = helpLines("run", translator("ru"));
-    expect(ru[0]).toBe("/testum run TARGET 'COMMAND' [--timeout DURATION] [--parallel N] [--batch N] [--max-failures N] [--dry-run]  Выполнить shell-команду на хостах");
+    expect(ru[0]).toBe("/testum run ЦЕЛЬ 'КОМАНДА' [--timeout ДЛИТЕЛЬНОСТЬ] [--parallel ЧИСЛО] [--batch ЧИСЛО] [--max-failures ЧИСЛО] [--dry-run]  Выполнить shell-команду на хостах");
+    expect(ru[1]).toMatch(/^ {2}ЦЕЛЬ: Хосты: /);
+    expect(helpLines("hosts tag", translator("ru"))[0]).toMatch(/^\/testum hosts tag ХОСТ ТЕГИ…/);
+    // Every placeholder a usage line shows has its words in Russian.
+    const everyUsage = COMMAND_SPECS.map((s) => usageOf(s)).join(" ");
+    expect(localUsage(everyUsage, translator("ru")).match(/\b[A-Z]{2,}\b/g)?.filter((w) => w !== "CRON") ?? []).toEqual([]);
     expect(ru).toContain("  --dry-run: Показать, на каких хостах запустилось бы, и ничего не запускать");
     expect(helpLines("schedule")[0]).toContain("[--tz TZ] [--name NAME]");
     expect(helpView(undefined, translator("ru")).blocks[1]).toEqual({ type: "heading", text: "Запуск команд и задания" });

@@ -97,7 +97,7 @@ export function outcomeLine(job: Job, task: Task | undefined, t: Translator = tr
       if (task?.signal) return t("job.outcome.failed_signal", { host, signal: task.signal });
       return t("job.outcome.failed_exit", { host, code: task?.exitCode ?? "?" });
     case "timed_out":
-      return t("job.outcome.timed_out", { host, duration: formatDuration(job.timeoutMs) });
+      return t("job.outcome.timed_out", { host, duration: formatDuration(job.timeoutMs, t.lang) });
     case "cancelled":
       return job.cancelledBy ? t("job.outcome.cancelled_by", { host, by: job.cancelledBy }) : t("job.outcome.cancelled", { host });
     case "lost":
@@ -129,7 +129,7 @@ function fanoutLine(job: Job, tasks: readonly Task[], t: Translator): string {
     case "lost":
       return t("job.fanout.lost");
     case "timed_out":
-      return t("job.fanout.timed_out", { timedOut: tasks.filter((task) => task.status === "timed_out").length, count, duration: formatDuration(job.timeoutMs) });
+      return t("job.fanout.timed_out", { timedOut: tasks.filter((task) => task.status === "timed_out").length, count, duration: formatDuration(job.timeoutMs, t.lang) });
     default:
       return counts.skipped
         ? t("job.fanout.failed_skipped", { failed: counts.failed, count, skipped: counts.skipped })
@@ -137,11 +137,11 @@ function fanoutLine(job: Job, tasks: readonly Task[], t: Translator): string {
   }
 }
 
-function durationOf(job: Job, task: Task | undefined, now: number): string | undefined {
+function durationOf(job: Job, task: Task | undefined, now: number, t: Translator): string | undefined {
   const start = task?.startedAt ?? job.startedAt;
   if (!start) return undefined;
   const end = task?.finishedAt ?? job.finishedAt;
-  return formatDuration((end ? end.getTime() : now) - start.getTime());
+  return formatDuration((end ? end.getTime() : now) - start.getTime(), t.lang);
 }
 
 /** How much of a script chat shows: within every platform's code block limits (Discord: 1,000 characters in an embed). */
@@ -184,10 +184,10 @@ export function renderParent(job: Job, tasks: readonly Task[], publicUrl: string
     { label: t("view.job"), value: `#${job.id}` },
   ];
   if (single?.exitCode !== null && single?.exitCode !== undefined) fields.push({ label: t("view.exit_code"), value: String(single.exitCode) });
-  const duration = durationOf(job, single, now);
+  const duration = durationOf(job, single, now, t);
   if (duration && !["queued", "awaiting_approval"].includes(status)) fields.push({ label: t("view.duration"), value: duration });
   // A job stopped at its limit says what the limit was.
-  if (status === "timed_out") fields.push({ label: t("view.time_limit"), value: formatDuration(job.timeoutMs) });
+  if (status === "timed_out") fields.push({ label: t("view.time_limit"), value: formatDuration(job.timeoutMs, t.lang) });
 
   const blocks: Block[] = [{ type: "heading", text: headline }];
   const scheduled = job.options as { schedule?: { id: number; name: string }; note?: string; runbook?: { name: string } };

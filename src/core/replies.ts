@@ -3,6 +3,7 @@ import type { Block, Reply, View } from "./chat.js";
 import { isTestumError, NotAllowedError, UsageError } from "./errors.js";
 import { english, translate, type Lang, type Translator } from "./i18n.js";
 import { DatabaseBusyError } from "./db.js";
+import { localUsage } from "./grammar.js";
 import type { Logger } from "./ports.js";
 
 /** Small builders for the private answers testum gives in chat. */
@@ -70,7 +71,7 @@ export function errorView(err: unknown, log: Logger, t: Translator = english): V
     const said = err.say(t);
     const text = err instanceof NotAllowedError ? t("error.not_allowed", { reason: said }) : t("error.known", { reason: said });
     const blocks: Block[] = [{ type: "text", text }];
-    if (err instanceof UsageError && err.usage) blocks.push({ type: "context", text: t("error.usage", { usage: err.usage }) });
+    if (err instanceof UsageError && err.usage) blocks.push({ type: "context", text: t("error.usage", { usage: localUsage(err.usage, t) }) });
     return { text: said, tone: "warning", blocks };
   }
   if (isDatabaseUnavailable(err)) {

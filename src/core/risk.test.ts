@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { normalizeCommand, riskReasons, type RiskPattern } from "./risk.js";
+import { say, translator } from "./i18n.js";
+import { describeRisk, normalizeCommand, riskReasons, type RiskPattern } from "./risk.js";
 
 /** The default patterns, as the migration seeds them. */
 function defaults(): RiskPattern[] {
@@ -48,6 +49,18 @@ describe("the risk policy", () => {
     expect(risky(`r\\m -rf /x`).join()).toContain("recursive rm");
     expect(risky(`rm$IFS-rf /x`).join()).toContain("recursive rm");
     expect(risky(`sys"temctl" stop   nginx`).join()).toContain("systemctl");
+  });
+
+  it("says the built-in descriptions in the reader's language, an admin's as written", () => {
+    const ru = (command: string, patterns = defaults()) => riskReasons(command, hosts, patterns, { maxHostsWithoutApproval: 20 }, translator("ru"));
+    expect(ru("rm -rf /x")).toEqual(["команда выглядит рискованной: рекурсивный rm"]);
+    expect(ru("systemctl restart nginx").join()).toContain("перезапуск");
+    // Every seeded description has its translation.
+    for (const p of defaults()) expect(say(translator("ru"), describeRisk(p)), p.description).not.toBe(p.description);
+    const own: RiskPattern = { id: 99, pattern: "\\bdeploy\\b", description: "deploy script", createdBy: "slack:T1:U1" };
+    expect(ru("deploy now", [own])).toEqual(["команда выглядит рискованной: deploy script"]);
+    // The same words from an admin are theirs, not the seeded pattern's.
+    expect(say(translator("ru"), describeRisk({ ...own, description: "recursive rm" }))).toBe("recursive rm");
   });
 
   it("needs approval on hosts tagged approval=required and above the host limit", () => {

@@ -1,7 +1,7 @@
 import type { Sql } from "./db.js";
 import { TestumError } from "./errors.js";
 import type { Host } from "./hosts.js";
-import { english, msg, say, type Message, type Translator } from "./i18n.js";
+import { english, msg, say, type Message, type MessageKey, type Param, type Translator } from "./i18n.js";
 
 /**
  * The risk policy: when a run needs an approval first.
@@ -43,12 +43,36 @@ export async function listRiskPatterns(sql: Sql): Promise<RiskPattern[]> {
   return sql<RiskPattern[]>`select id, pattern, description, created_by from risk_patterns order by id`;
 }
 
+/**
+ * The patterns testum seeds (migration 00004), by the description it gave
+ * them: said in the reader's language. Patterns an admin adds keep the words
+ * they were given.
+ */
+const BUILTIN_DESCRIPTIONS: Readonly<Record<string, MessageKey>> = {
+  "recursive rm": "risk.builtin.recursive_rm",
+  "mkfs (makes a filesystem)": "risk.builtin.mkfs",
+  "dd to a device": "risk.builtin.dd",
+  "shutdown, reboot, halt or poweroff": "risk.builtin.shutdown",
+  "systemctl stop, restart or disable": "risk.builtin.systemctl",
+  "kill -9": "risk.builtin.kill9",
+  "iptables -F (flush firewall rules)": "risk.builtin.iptables",
+  "SQL DROP or TRUNCATE": "risk.builtin.sql_drop",
+  "write to a disk device (/dev/sd*)": "risk.builtin.disk_write",
+  "recursive chmod or chown": "risk.builtin.recursive_chmod",
+};
+
+/** What a pattern catches, in words: a built-in one in the reader's language, an admin's as written. */
+export function describeRisk(p: Pick<RiskPattern, "description" | "createdBy">): Param {
+  const key = p.createdBy === "testum" ? BUILTIN_DESCRIPTIONS[p.description] : undefined;
+  return key ? msg(key) : p.description;
+}
+
 /** Why a run needs approval; empty when it does not. */
 export function riskMessages(command: string, hosts: readonly Pick<Host, "name" | "tags">[], patterns: readonly RiskPattern[], settings: RiskSettings): Message[] {
   const reasons: Message[] = [];
   const normalized = normalizeCommand(command);
   for (const p of patterns) {
-    if (compilePattern(p.pattern).test(normalized)) reasons.push(msg("risk.pattern", { description: p.description }));
+    if (compilePattern(p.pattern).test(normalized)) reasons.push(msg("risk.pattern", { description: describeRisk(p) }));
   }
   const tagged = hosts.filter((h) => h.tags.approval === "required").map((h) => h.name);
   if (tagged.length > 0) {

@@ -2,9 +2,9 @@ import { describeBindings, grant as addBinding, listBindings, parseRole, parseSu
 import { listAudit } from "../audit.js";
 import { parseDuration } from "../duration.js";
 import { TestumError } from "../errors.js";
-import { msg } from "../i18n.js";
+import { msg, say } from "../i18n.js";
 import { listing, privateReply, privateText } from "../replies.js";
-import { addRiskPattern, listRiskPatterns, removeRiskPattern } from "../risk.js";
+import { addRiskPattern, describeRisk, listRiskPatterns, removeRiskPattern } from "../risk.js";
 import type { Handler } from "./context.js";
 
 export const grant: Handler<"grant"> = async (ctx, event, cmd) => {
@@ -71,7 +71,7 @@ export const audit: Handler<"audit"> = async (ctx, _event, cmd) => {
 
 export const riskList: Handler<"risk.list"> = async (ctx) => {
   const patterns = await listRiskPatterns(ctx.sql);
-  const lines = patterns.map((p) => `#${String(p.id).padEnd(4)} ${p.description.padEnd(36)} ${p.pattern}`);
+  const lines = patterns.map((p) => `#${String(p.id).padEnd(4)} ${say(ctx.t, describeRisk(p)).padEnd(36)} ${p.pattern}`);
   return privateReply(listing(ctx.t("risk.list.title"), lines, ctx.t("risk.list.footer", { count: ctx.settings.approvalHosts })));
 };
 

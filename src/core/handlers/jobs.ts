@@ -64,7 +64,7 @@ export const jobsShow: Handler<"jobs.show"> = async (ctx, _event, _cmd, scope) =
     const what = group.status === "failed" && group.exitCode !== null ? t("summary.exit", { code: group.exitCode }) : t(`status.${group.status}`);
     lines.push(`${what.padEnd(12)} ${compactNames(group.hosts)}`);
   }
-  if (job.startedAt && job.finishedAt) lines.push("", t("jobs.show.took", { duration: formatDuration(job.finishedAt.getTime() - job.startedAt.getTime()) }));
+  if (job.startedAt && job.finishedAt) lines.push("", t("jobs.show.took", { duration: formatDuration(job.finishedAt.getTime() - job.startedAt.getTime(), t.lang) }));
   const closed = closedLinks(ctx, job);
   if (closed) lines.push("", closed);
   const reply = listing(t("jobs.show.title", { id: job.id }), lines);

@@ -97,7 +97,7 @@ function describeRunbook(r: Runbook, hosts: readonly Host[], t: Translator): str
     t("runbook.show.role", { role: r.role }),
     t("runbook.show.approval", { approval: msg(`runbook.approval.${r.approval}`) }),
   ];
-  if (r.timeoutMs !== null) lines.push(t("runbook.show.timeout", { value: formatDuration(r.timeoutMs) }));
+  if (r.timeoutMs !== null) lines.push(t("runbook.show.timeout", { value: formatDuration(r.timeoutMs, t.lang) }));
   lines.push(t(template.params.length ? "runbook.show.params" : "runbook.show.no_params"));
   for (const p of template.params) lines.push(`  ${p.name}: ${typeText(p.type)} — ${say(t, expectation(p.type))}`);
   lines.push(t("runbook.show.usage", { usage: usageLine(r) }));
