@@ -16,6 +16,7 @@ import { RUNBOOK_VERBS } from "./cli/runbooks.js";
 import { CliUsageError, parseVerbArgs, printJsonLines, printTable, withDatabase, type Verb } from "./cli/shared.js";
 import { createLogger } from "./logger.js";
 import type { RunOptions } from "./runtime.js";
+import { formatTime } from "./core/time.js";
 
 const MAIN_HELP = `testum: chat-ops for operations teams.
 
@@ -137,7 +138,7 @@ const auditList: Verb = {
       if (values.json) return printJsonLines(rows.map((r) => ({ ...r, at: r.at.toISOString() })));
       printTable(
         ["ID", "AT", "ACTOR", "ACTION", "TARGET", "OUTCOME"],
-        rows.map((r) => [String(r.id), r.at.toISOString(), r.actorName ? `${r.actor} (${r.actorName})` : r.actor, r.action, r.target ?? "-", r.outcome]),
+        rows.map((r) => [String(r.id), formatTime(r.at, "seconds"), r.actorName ? `${r.actor} (${r.actorName})` : r.actor, r.action, r.target ?? "-", r.outcome]),
       );
     });
   },

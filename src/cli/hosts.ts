@@ -5,6 +5,7 @@ import { describeHost, parseTags, removeTags, setCredential, setTags } from "../
 import { addHost, bastionNames, getHost, getHostById, listHosts, removeHost, setVia, type Host } from "../core/hosts.js";
 import type { Credential } from "../core/secrets.js";
 import { cliActor, CliUsageError, parseVerbArgs, printJsonLines, printTable, withDatabase, type Verb } from "./shared.js";
+import { formatTime } from "../core/time.js";
 
 const ADD_HELP = `Usage: testum hosts add NAME --host ADDRESS --user USER (--key-file PATH | --password-env VAR) [options]
 
@@ -170,7 +171,7 @@ const list: Verb = {
           viaOf(h) ?? "-",
           Object.entries(h.tags).map(([k, v]) => `${k}=${v}`).join(",") || "-",
           h.hostKeyFingerprint ?? "not pinned yet",
-          h.lastSeenAt?.toISOString() ?? "never",
+          h.lastSeenAt ? formatTime(h.lastSeenAt) : "never",
         ]),
       );
     });

@@ -8,6 +8,7 @@ import { msg, say, translator, type Param, type Translator } from "./i18n.js";
 import { scriptExcerpt } from "./job-view.js";
 import { inEachLang, type Job } from "./jobs.js";
 import { truncate } from "./tail.js";
+import { formatTime as time } from "./time.js";
 
 /** Approvals of risky jobs: what an approval is bound to, and how a request looks. */
 
@@ -33,7 +34,6 @@ export async function listDecisions(sql: Sql, jobId: number): Promise<Decision[]
   return sql<Decision[]>`select approver, approver_name, decision, reason, at from approvals where job_id = ${jobId} order by at`;
 }
 
-const time = (d: Date) => `${d.toISOString().slice(0, 16).replace("T", " ")} UTC`;
 const who = (d: Decision) => displayName(d.approverName, d.approver);
 
 /** At most 12 names, then how many more. */

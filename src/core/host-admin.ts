@@ -7,6 +7,7 @@ import { importedHostName, type ImportedHost, type Inventory, type JumpHop } fro
 import type { ProbeResult, RemoteAccess } from "./ports.js";
 import type { SecretBox } from "./secret-box.js";
 import { deleteSecret, storeSecret, type Credential } from "./secrets.js";
+import { formatTime, formatTimeAgo } from "./time.js";
 
 /** Managing hosts: the operations behind both the chat commands and the CLI. */
 
@@ -36,8 +37,8 @@ export function describeHost(host: Host, t: Translator = english, via: string | 
     t("hosts.show.auth", { value: msg(`hosts.auth.${host.authMethod}`) }),
     t("hosts.show.host_key", { value: host.hostKeyFingerprint ?? msg("hosts.show.not_pinned") }),
     t("hosts.show.tags", { value: tags || msg("word.none") }),
-    t("hosts.show.last_seen", { value: host.lastSeenAt?.toISOString() ?? msg("word.never") }),
-    t("hosts.show.added", { at: host.createdAt.toISOString(), by: host.createdBy }),
+    t("hosts.show.last_seen", { value: host.lastSeenAt ? formatTimeAgo(host.lastSeenAt, t) : msg("word.never") }),
+    t("hosts.show.added", { at: formatTime(host.createdAt), by: host.createdBy }),
   ];
 }
 

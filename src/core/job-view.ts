@@ -5,6 +5,7 @@ import { compactNames, countsLine, countTasks, progressBar, reportUrl } from "./
 import { msg, translator, type Message, type Translator } from "./i18n.js";
 import type { Job, Task, TaskStatus } from "./jobs.js";
 import { truncate } from "./tail.js";
+import { formatClock } from "./time.js";
 
 /**
  * How a job looks in chat, platform-neutral: the parent message in the
@@ -237,7 +238,7 @@ function lineCount(count: number, t: Translator): string {
 export function renderLive(job: Job, host: string, state: LiveState, publicUrl: string, t: Translator = translator(job.lang)): View {
   const blocks: Block[] = [];
   const active = state.status === "running" || state.status === "queued" || state.status === "awaiting_approval";
-  const time = new Date(state.updatedAt).toISOString().slice(11, 19);
+  const time = formatClock(new Date(state.updatedAt));
   if (state.tasks && state.tasks.length > 1) {
     const counts = countTasks(state.tasks);
     blocks.push({ type: "text", text: `${progressBar(counts)}  ${countsLine(counts, t)}` });

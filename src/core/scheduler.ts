@@ -18,6 +18,7 @@ import { addMessages } from "./jobs/outbox.js";
 import { message } from "./replies.js";
 import { commandRisks, getRunbook, RIGHT_OF_ROLE, runbookCommand, type Runbook } from "./runbooks.js";
 import { getSchedule, missedBetween, type Schedule } from "./schedules.js";
+import { formatTime } from "./time.js";
 
 export interface SchedulerDeps {
   readonly sql: Sql;
@@ -121,7 +122,7 @@ export async function fireSchedule(deps: SchedulerDeps, scheduleId: number, at: 
   if (schedule.lastFireAt && reason === "scheduled") {
     const missed = missedBetween(schedule.cron, schedule.timezone, schedule.lastFireAt, at);
     if (missed.count > 0) {
-      const last = String(missed.last?.toISOString().slice(0, 19).replace("T", " "));
+      const last = missed.last ? formatTime(missed.last) : "?";
       note = missed.capped ? t("schedule.missed_many", { last }) : t("schedule.missed", { count: missed.count, last });
     }
   }

@@ -2,9 +2,9 @@ import type { ServerResponse } from "node:http";
 import { formatDuration } from "../../core/duration.js";
 import { translate, type Lang } from "../../core/i18n.js";
 import type { LinkState } from "../../core/links.js";
+import { formatTime as time } from "../../core/time.js";
 
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-const time = (d: Date) => d.toISOString().slice(0, 19).replace("T", " ");
 
 /** A lifetime in days, hours or minutes, as the page says it. */
 function lifetime(ms: number): string {

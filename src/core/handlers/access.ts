@@ -6,6 +6,7 @@ import { msg, say } from "../i18n.js";
 import { listing, privateReply, privateText } from "../replies.js";
 import { addRiskPattern, describeRisk, listRiskPatterns, removeRiskPattern } from "../risk.js";
 import type { Handler } from "./context.js";
+import { formatTime } from "../time.js";
 
 export const grant: Handler<"grant"> = async (ctx, event, cmd) => {
   const subject = parseSubject(cmd.subject);
@@ -65,7 +66,7 @@ function auditFilter(words: readonly string[]) {
 
 export const audit: Handler<"audit"> = async (ctx, _event, cmd) => {
   const rows = await listAudit(ctx.sql, auditFilter(cmd.filters));
-  const lines = rows.map((r) => `${r.at.toISOString().slice(0, 19).replace("T", " ")}  ${r.actorName ?? r.actor}  ${r.action}  ${r.target ?? "-"}  ${r.outcome}`);
+  const lines = rows.map((r) => `${formatTime(r.at, "seconds")}  ${r.actorName ?? r.actor}  ${r.action}  ${r.target ?? "-"}  ${r.outcome}`);
   return privateReply(listing(ctx.t("audit.title", { count: rows.length }), lines, ctx.t("audit.footer")));
 };
 

@@ -12,6 +12,7 @@ import { privateText } from "../replies.js";
 import { listRiskPatterns, riskMessages } from "../risk.js";
 import { resolveTarget } from "../targets.js";
 import type { Handler, HandlerContext } from "./context.js";
+import { formatTime } from "../time.js";
 
 /** Shows the request, the parent and the live message as they are now, in the requester's language. */
 export async function refreshApproval(ctx: HandlerContext, jobId: number, note?: string): Promise<void> {
@@ -103,7 +104,7 @@ export async function decide(ctx: HandlerContext, event: Inbound, job: Job, deci
     return privateText(ctx.t("approval.not_waiting", { id: job.id, status: msg(`status.${job.status}`) }));
   }
   if (job.approvalExpiresAt && job.approvalExpiresAt.getTime() < Date.now()) {
-    throw new TestumError("conflict", msg("approval.request_expired", { id: job.id, at: job.approvalExpiresAt.toISOString() }));
+    throw new TestumError("conflict", msg("approval.request_expired", { id: job.id, at: formatTime(job.approvalExpiresAt) }));
   }
   if (decision === "approve" && actor.id === job.requestedBy) {
     const err = new NotAllowedError(msg("approval.own_job", { id: job.id }));

@@ -10,6 +10,7 @@ import { msg } from "../i18n.js";
 import { listing, privateReply, privateText } from "../replies.js";
 import type { Credential } from "../secrets.js";
 import type { Handler, HandlerContext } from "./context.js";
+import { formatTimeAgo } from "../time.js";
 
 export const hostsList: Handler<"hosts.list"> = async (ctx) => {
   const { t } = ctx;
@@ -22,7 +23,7 @@ export const hostsList: Handler<"hosts.list"> = async (ctx) => {
     const via = viaOf(h);
     const tags = Object.entries(h.tags).map(([k, v]) => `${k}=${v}`).join(",");
     const key = t(h.hostKeyFingerprint ? "hosts.list.key_pinned" : "hosts.list.key_not_pinned");
-    const seen = h.lastSeenAt ? t("hosts.list.seen", { at: h.lastSeenAt.toISOString().slice(0, 16).replace("T", " ") }) : t("hosts.list.never_seen");
+    const seen = h.lastSeenAt ? t("hosts.list.seen", { at: formatTimeAgo(h.lastSeenAt, t) }) : t("hosts.list.never_seen");
     return `${h.name.padEnd(20)} ${`${h.username}@${h.address}:${h.port}`.padEnd(32)} ${key.padEnd(18)} ${seen}${via ? `  ${t("hosts.list.via", { via })}` : ""}${tags ? `  ${tags}` : ""}`;
   });
   return privateReply(listing(t("hosts.list.title", { count: hosts.length }), lines));

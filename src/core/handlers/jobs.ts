@@ -12,6 +12,7 @@ import { refreshJobMessages } from "../jobs/messages.js";
 import { linkState } from "../links.js";
 import { listing, privateReply, privateText } from "../replies.js";
 import type { Handler, HandlerContext } from "./context.js";
+import { formatTime, formatTimeAgo } from "../time.js";
 
 /** Stops a job: authorised before (its requester, or an admin of every host it runs on). */
 export async function cancelJob(ctx: HandlerContext, job: Job): Promise<Reply> {
@@ -56,7 +57,7 @@ export const jobsShow: Handler<"jobs.show"> = async (ctx, _event, _cmd, scope) =
     job.error ? t("jobs.show.status_error", { status, error: job.error.split("\n")[0]! }) : t("jobs.show.status", { status }),
     t(job.kind === "script" ? "jobs.show.command_script" : "jobs.show.command", { command }),
     t("jobs.show.target", { target: job.target, count: tasks.length }),
-    t("jobs.show.requested", { who: displayName(job.requestedByName, job.requestedBy), at: job.createdAt.toISOString().slice(0, 19).replace("T", " ") }),
+    t("jobs.show.requested", { who: displayName(job.requestedByName, job.requestedBy), at: formatTimeAgo(job.createdAt, t) }),
     t("jobs.show.hosts", { counts: countsLine(countTasks(tasks), t) }),
     "",
   ];
@@ -77,7 +78,7 @@ export const jobsShow: Handler<"jobs.show"> = async (ctx, _event, _cmd, scope) =
 function closedLinks(ctx: HandlerContext, job: Job): string | undefined {
   const state = linkState(job, ctx.settings.linkTtlMs);
   if (state.open) return undefined;
-  const at = state.at.toISOString().slice(0, 19).replace("T", " ");
+  const at = formatTime(state.at);
   return state.why === "revoked" ? ctx.t("jobs.links_revoked", { id: job.id, by: state.by, at }) : ctx.t("jobs.links_expired", { id: job.id, at });
 }
 

@@ -8,6 +8,7 @@ import { listRunbooks, removeRunbook, runbookCommand, runbookVisible, saveRunboo
 import { formatDuration } from "../duration.js";
 import type { Handler } from "./context.js";
 import { submit } from "./run.js";
+import { formatTime } from "../time.js";
 
 /** Runbooks in chat: add, list, show, remove, and `rb NAME key=value …` to run one. */
 
@@ -101,6 +102,6 @@ function describeRunbook(r: Runbook, hosts: readonly Host[], t: Translator): str
   lines.push(t(template.params.length ? "runbook.show.params" : "runbook.show.no_params"));
   for (const p of template.params) lines.push(`  ${p.name}: ${typeText(p.type)} — ${say(t, expectation(p.type))}`);
   lines.push(t("runbook.show.usage", { usage: usageLine(r) }));
-  lines.push(t("runbook.show.changed", { by: r.updatedBy, at: `${r.updatedAt.toISOString().slice(0, 16).replace("T", " ")} UTC` }));
+  lines.push(t("runbook.show.changed", { by: r.updatedBy, at: formatTime(r.updatedAt) }));
   return lines;
 }

@@ -14,8 +14,9 @@ import { describeCron, listSchedules, nextRuns, validateCron, validateTimezone, 
 import { parseTarget, selectHosts } from "../targets.js";
 import { requireClickedOn } from "./approvals.js";
 import type { Handler, HandlerContext } from "./context.js";
+import { formatTime } from "../time.js";
 
-const when = (d: Date | undefined | null, t: Translator) => (d ? `${d.toISOString().slice(0, 19).replace("T", " ")} UTC` : t("word.never"));
+const when = (d: Date | undefined | null, t: Translator) => (d ? formatTime(d) : t("word.never"));
 
 export function schedulerDeps(ctx: HandlerContext): SchedulerDeps {
   return {

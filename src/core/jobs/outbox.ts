@@ -5,6 +5,7 @@ import type { Sql } from "../db.js";
 import { ChatUnreachableError, isTestumError, RateLimitedError } from "../errors.js";
 import { translate } from "../i18n.js";
 import type { Logger } from "../ports.js";
+import { formatClock } from "../time.js";
 
 /**
  * The chat messages a job owns, as rows of desired state (table
@@ -169,7 +170,7 @@ export function startDelivery(options: DeliveryOptions): { nudge(): void; stop()
   function landing(row: Claimed): View {
     const lag = Date.now() - row.stateAt.getTime();
     if (row.slot !== "live" || lag < (options.lagNoteMs ?? 5000)) return row.view;
-    const time = row.stateAt.toISOString().slice(11, 19);
+    const time = formatClock(row.stateAt);
     const note = translate(row.view.lang ?? "en", "live.delivered_late", { time });
     return { ...row.view, blocks: [...row.view.blocks, { type: "context", text: note }] };
   }
