@@ -1,4 +1,4 @@
-import { translate, type Message, type MessageKey, type Params, type Translator } from "./i18n.js";
+import { translate, type Message, type MessageKey, type Params, type PlatformKey, type Translator } from "./i18n.js";
 
 /**
  * Errors testum knows about. Every one carries a stable `code` and a message
@@ -29,7 +29,7 @@ export type ErrorCode =
 
 export class TestumError extends Error {
   readonly code: ErrorCode;
-  readonly key: MessageKey | undefined;
+  readonly key: MessageKey | PlatformKey | undefined;
   readonly params: Params | undefined;
 
   constructor(code: ErrorCode, message: string | Message, options?: { cause?: unknown }) {

@@ -13,9 +13,15 @@ export const LANGS: readonly Lang[] = ["en", "ru"];
 
 export type MessageKey = keyof typeof en;
 
+/**
+ * A key of the texts a chat platform brings in its own folder (`strings.ts`,
+ * see defineStrings): `adapter.<platform>.<name>`. Core's catalogues hold none.
+ */
+export type PlatformKey = `adapter.${string}.${string}`;
+
 /** A message to be said later, in a language not known yet (errors carry one). */
 export interface Message {
-  readonly key: MessageKey;
+  readonly key: MessageKey | PlatformKey;
   readonly params?: Params | undefined;
 }
 
@@ -25,7 +31,7 @@ export type Params = Readonly<Record<string, Param>>;
 
 /** Says a message in one language; `lang` is that language (for numbers, and for views to carry). */
 export interface Translator {
-  (key: MessageKey, params?: Params): string;
+  (key: MessageKey | PlatformKey, params?: Params): string;
   readonly lang: Lang;
 }
 
@@ -59,7 +65,7 @@ export function isMessage(value: unknown): value is Message {
 }
 
 /** A message for later: `msg("error.unknown_host", { name })`. */
-export function msg(key: MessageKey, params?: Params): Message {
+export function msg(key: MessageKey | PlatformKey, params?: Params): Message {
   return params ? { key, params } : { key };
 }
 
@@ -74,9 +80,8 @@ function pluralIndex(lang: Lang, count: number): number {
  * Says `key` in `lang`. Unknown placeholders stay as written, so a missing
  * parameter shows up instead of vanishing.
  */
-export function translate(lang: Lang, key: MessageKey, params?: Params): string {
-  const catalogue = CATALOGUES[lang] ?? en;
-  const text = catalogue[key] ?? en[key] ?? key;
+export function translate(lang: Lang, key: MessageKey | PlatformKey, params?: Params): string {
+  const text = textOf(lang, key) ?? textOf("en", key) ?? key;
   if (!params) return text;
   return text.replace(PLACEHOLDER, (whole, name: string, forms: string) => {
     const value = params[name];
@@ -91,6 +96,48 @@ export function translate(lang: Lang, key: MessageKey, params?: Params): string 
   });
 }
 
+/** Platforms' texts, by language: filled in as each platform's strings module loads. */
+const platformTexts: Record<Lang, Record<string, string>> = { en: {}, ru: {} };
+
+function textOf(lang: Lang, key: string): string | undefined {
+  const catalogue: Readonly<Record<string, string>> = CATALOGUES[lang] ?? en;
+  return Object.hasOwn(catalogue, key) ? catalogue[key] : Object.hasOwn(platformTexts[lang] ?? {}, key) ? platformTexts[lang]![key] : undefined;
+}
+
+/** A platform's own texts (see defineStrings), said through the same catalogue machinery. */
+export interface PlatformStrings<K extends PlatformKey> {
+  /** Every text in every language, as given (the contract test checks they match). */
+  readonly catalogues: Readonly<Record<Lang, Readonly<Record<K, string>>>>;
+  /** A message for later, like msg(). */
+  msg(key: K, params?: Params): Message;
+  /** Says a text now, in the language of `t`. */
+  say(t: Translator, key: K, params?: Params): string;
+}
+
+/**
+ * Adds a chat platform's texts to the catalogue: every key in English and
+ * Russian, under `adapter.<platform>.` so they never meet core's or another
+ * platform's. Called once, by the platform's `strings.ts`, so the texts are
+ * there whenever its code is.
+ */
+export function defineStrings<K extends PlatformKey>(catalogues: {
+  readonly en: Readonly<Record<K, string>>;
+  readonly ru: Readonly<Record<NoInfer<K>, string>>;
+}): PlatformStrings<K> {
+  for (const lang of LANGS) {
+    for (const [key, text] of Object.entries<string>(catalogues[lang])) {
+      const before = platformTexts[lang][key];
+      if (before !== undefined && before !== text) throw new Error(`two chat platforms define the text ${key}`);
+      platformTexts[lang][key] = text;
+    }
+  }
+  return {
+    catalogues,
+    msg: (key, params) => (params ? { key, params } : { key }),
+    say: (t, key, params) => translate(t.lang, key, params),
+  };
+}
+
 function said(lang: Lang, value: Param): string {
   if (Array.isArray(value)) return value.map((v: Param) => said(lang, v)).join(", ");
   return isMessage(value) ? translate(lang, value.key, value.params) : String(value);
@@ -103,7 +150,7 @@ export function translator(lang: Lang): Translator {
   const known: Lang = lang in CATALOGUES ? lang : "en";
   let t = translators.get(known);
   if (!t) {
-    t = Object.assign((key: MessageKey, params?: Params) => translate(known, key, params), { lang: known });
+    t = Object.assign((key: MessageKey | PlatformKey, params?: Params) => translate(known, key, params), { lang: known });
     translators.set(known, t);
   }
   return t;

@@ -2,6 +2,7 @@ import { DiscordAPIError, HTTPError, RateLimitError } from "@discordjs/rest";
 import { ChatUnreachableError, RateLimitedError, TestumError } from "../../core/errors.js";
 import { english, msg, say, type Message } from "../../core/i18n.js";
 import type { RateBudget } from "../../core/ports.js";
+import { DISCORD_TEXT } from "./strings.js";
 
 /** JSON error codes testum reacts to (topics/opcodes-and-status-codes.mdx). */
 export const DiscordCode = {
@@ -34,21 +35,21 @@ export class DiscordRefusedError extends TestumError {
 
 /** Discord's refusals, in words a user can act on (said later, in the reader's language). */
 export function discordErrorMessage(err: DiscordAPIError): Message {
-  if (err.status === 401) return msg("adapter.discord.token_refused");
+  if (err.status === 401) return DISCORD_TEXT.msg("adapter.discord.token_refused");
   switch (err.code) {
     case DiscordCode.missingAccess:
     case DiscordCode.missingPermissions:
-      return msg("adapter.discord.no_permission");
+      return DISCORD_TEXT.msg("adapter.discord.no_permission");
     case DiscordCode.unknownChannel:
-      return msg("adapter.discord.unknown_channel");
+      return DISCORD_TEXT.msg("adapter.discord.unknown_channel");
     case DiscordCode.unknownMessage:
       return msg("adapter.unknown_message");
     case DiscordCode.threadArchived:
-      return msg("adapter.discord.thread_archived");
+      return DISCORD_TEXT.msg("adapter.discord.thread_archived");
     case DiscordCode.wrongChannelType:
-      return msg("adapter.discord.wrong_channel_type");
+      return DISCORD_TEXT.msg("adapter.discord.wrong_channel_type");
     default:
-      return msg("adapter.discord.refused", { code: String(err.code), problem: err.message.split("\n")[0]! });
+      return DISCORD_TEXT.msg("adapter.discord.refused", { code: String(err.code), problem: err.message.split("\n")[0]! });
   }
 }
 
@@ -70,14 +71,14 @@ export async function translateError(err: unknown, budget: RateBudget): Promise<
     await budget.block(err.global || err.scope === "global" ? GLOBAL_KEY : channelKey(err.majorParameter), ms);
     return new RateLimitedError(ms);
   }
-  if (err instanceof DiscordAPIError && err.status >= 500) return new ChatUnreachableError(msg("adapter.discord.http_error", { status: err.status }), { cause: err });
+  if (err instanceof DiscordAPIError && err.status >= 500) return new ChatUnreachableError(DISCORD_TEXT.msg("adapter.discord.http_error", { status: err.status }), { cause: err });
   if (err instanceof DiscordAPIError) return new DiscordRefusedError(discordErrorMessage(err), err.code, err.status, err);
   if (err instanceof HTTPError) {
-    return new ChatUnreachableError(msg("adapter.discord.http_error", { status: err.status }), { cause: err });
+    return new ChatUnreachableError(DISCORD_TEXT.msg("adapter.discord.http_error", { status: err.status }), { cause: err });
   }
   // The call never got through: a timeout, or a socket error carrying a system code (ECONNREFUSED, UND_ERR_…).
   if (err instanceof Error && (err.name === "AbortError" || typeof (err as { code?: unknown }).code === "string")) {
-    return new ChatUnreachableError(msg("adapter.discord.unreachable"), { cause: err });
+    return new ChatUnreachableError(DISCORD_TEXT.msg("adapter.discord.unreachable"), { cause: err });
   }
   return err;
 }

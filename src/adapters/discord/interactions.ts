@@ -9,6 +9,7 @@ import { errorView, message, replyWithin } from "../../core/replies.js";
 import { DiscordCode } from "./errors.js";
 import { parseInteraction } from "./parse.js";
 import { renderMessage, renderModal } from "./render.js";
+import { DISCORD_TEXT } from "./strings.js";
 
 /**
  * What testum answers to an interaction, whichever way it arrived (the HTTP
@@ -49,7 +50,7 @@ function answerFor(reply: Reply, event: Inbound, hasMessage: boolean, t: Transla
   switch (reply.kind) {
     case "form":
       // A modal cannot open another modal.
-      if (event.kind === "form") return ephemeral(note(t, t("adapter.discord.form_from_form"), "warning"));
+      if (event.kind === "form") return ephemeral(note(t, DISCORD_TEXT.say(t, "adapter.discord.form_from_form"), "warning"));
       return { type: InteractionResponseType.Modal, data: renderModal(reply.form) };
     case "update":
       if (event.kind !== "command" && hasMessage) return { type: InteractionResponseType.UpdateMessage, data: renderMessage(reply.view) };
@@ -77,7 +78,7 @@ export function createInteractionHandler(deps: InteractionDeps): InteractionHand
         reply.kind === "private" || reply.kind === "update"
           ? reply.view
           : reply.kind === "form"
-            ? note(t, t("adapter.discord.form_too_late"), "warning")
+            ? note(t, DISCORD_TEXT.say(t, "adapter.discord.form_too_late"), "warning")
             : note(t, t("reply.done"));
       const body = renderMessage(view);
       try {

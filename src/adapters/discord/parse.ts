@@ -8,9 +8,10 @@ import {
 } from "discord-api-types/v10";
 import type { Actor, Inbound, View } from "../../core/chat.js";
 import type { Completion } from "../../core/grammar.js";
-import { msg, type Message } from "../../core/i18n.js";
+import type { Message } from "../../core/i18n.js";
 import { completionFor } from "./commands.js";
 import { discordIdentity, discordRoleIdentity, encodeConversation, encodeMessage } from "./refs.js";
+import { DISCORD_TEXT } from "./strings.js";
 
 /**
  * Interaction payloads (interactions/receiving-and-responding.mdx) → core
@@ -31,8 +32,8 @@ export type ParsedInteraction =
     }
   | { readonly kind: "inbound"; readonly event: Inbound; readonly hasMessage: boolean };
 
-export const DM_REFUSAL = msg("adapter.discord.dm_refusal");
-export const NOT_INSTALLED = msg("adapter.discord.not_installed");
+export const DM_REFUSAL = DISCORD_TEXT.msg("adapter.discord.dm_refusal");
+export const NOT_INSTALLED = DISCORD_TEXT.msg("adapter.discord.not_installed");
 
 type Value = string | number | boolean;
 
@@ -98,7 +99,7 @@ export function parseInteraction(payload: APIInteraction, respond: (view: View) 
     return { kind: "refused", reason: NOT_INSTALLED };
   }
   const channel = payload.channel?.id ?? payload.channel_id;
-  if (!channel) return { kind: "refused", reason: msg("adapter.discord.no_channel") };
+  if (!channel) return { kind: "refused", reason: DISCORD_TEXT.msg("adapter.discord.no_channel") };
 
   const user = member.user;
   const actor: Actor = {
@@ -112,7 +113,7 @@ export function parseInteraction(payload: APIInteraction, respond: (view: View) 
   switch (payload.type) {
     case InteractionType.ApplicationCommand: {
       if (payload.data.type !== ApplicationCommandType.ChatInput) {
-        return { kind: "refused", reason: msg("adapter.discord.only_testum") };
+        return { kind: "refused", reason: DISCORD_TEXT.msg("adapter.discord.only_testum") };
       }
       const { path, options, mentionables } = commandOptions(payload.data.options);
       // A picked user or role becomes a testum identity, as core writes them.
@@ -142,6 +143,6 @@ export function parseInteraction(payload: APIInteraction, respond: (view: View) 
       };
     default:
       // A kind of interaction testum does not handle (or one Discord adds later).
-      return { kind: "refused", reason: msg("adapter.discord.only_testum") };
+      return { kind: "refused", reason: DISCORD_TEXT.msg("adapter.discord.only_testum") };
   }
 }

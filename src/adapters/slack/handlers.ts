@@ -9,6 +9,7 @@ import { decodeSlackText } from "./parse.js";
 import { encodeConversation, encodeMessage, slackIdentity } from "./refs.js";
 import { renderModal, renderView } from "./render.js";
 import { boltLogger } from "./bolt-logger.js";
+import { SLACK_TEXT } from "./strings.js";
 
 const { WebClient } = slackWebApi;
 
@@ -64,7 +65,7 @@ export function registerSlackHandlers(app: App, deps: SlackHandlerDeps): void {
       await ack();
       await openModal(reply, command.trigger_id, command.channel_id).catch(async (err) => {
         log.warn({ err }, "could not open a Slack modal");
-        await respond(ephemeral(message(t("adapter.slack.form_not_opened"), undefined, "warning")));
+        await respond(ephemeral(message(SLACK_TEXT.say(t, "adapter.slack.form_not_opened"), undefined, "warning")));
       });
     } else {
       await ack(ephemeral(reply && reply.kind !== "none" ? reply.view : { ...working(t), lang: t.lang }));

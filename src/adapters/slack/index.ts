@@ -7,6 +7,7 @@ import { paced, takeOrThrow } from "../pace.js";
 import { boltLogger } from "./bolt-logger.js";
 import { decodeMessage, decodeRef, encodeMessage } from "./refs.js";
 import { renderView } from "./render.js";
+import { SLACK_TEXT } from "./strings.js";
 
 const { WebClient, WebAPIPlatformError, WebAPIRateLimitedError } = slackWebApi;
 type WebClient = InstanceType<typeof WebClient>;
@@ -48,18 +49,18 @@ function explain(error: string): Message {
   switch (error) {
     case "not_in_channel":
     case "channel_not_found":
-      return msg("adapter.slack.not_in_channel");
+      return SLACK_TEXT.msg("adapter.slack.not_in_channel");
     case "is_archived":
-      return msg("adapter.slack.archived");
+      return SLACK_TEXT.msg("adapter.slack.archived");
     case "invalid_auth":
     case "not_authed":
     case "token_revoked":
     case "account_inactive":
-      return msg("adapter.slack.token_refused");
+      return SLACK_TEXT.msg("adapter.slack.token_refused");
     case "message_not_found":
       return msg("adapter.unknown_message");
     default:
-      return msg("adapter.slack.refused", { error });
+      return SLACK_TEXT.msg("adapter.slack.refused", { error });
   }
 }
 
