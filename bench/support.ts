@@ -10,7 +10,7 @@ import { Redis } from "ioredis";
 import postgres from "postgres";
 import ssh2 from "ssh2";
 import { createJobQueue } from "../src/adapters/redis/queue.js";
-import { loadConfig } from "../src/core/config.js";
+import { loadConfig } from "../src/config.js";
 import { connect, type Sql } from "../src/core/db.js";
 import { addHost, type Host } from "../src/core/hosts.js";
 import { createSecretBox } from "../src/core/secret-box.js";

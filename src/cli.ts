@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { listAudit } from "./core/audit.js";
-import { ConfigError, loadConfig } from "./core/config.js";
+import { ConfigError } from "./core/config.js";
+import { loadConfig } from "./config.js";
 import { migrate, ensureDatabase } from "./core/db.js";
 import { parseDuration } from "./core/duration.js";
 import { isTestumError } from "./core/errors.js";

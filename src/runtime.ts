@@ -4,7 +4,7 @@ import type { Server } from "node:http";
 import { resolve } from "node:path";
 import { createProbeServer } from "./adapters/http/health.js";
 import { createMetricsRoute } from "./adapters/metrics/index.js";
-import { countDiscordCalls, countingSlackFetch, countLogBytes } from "./adapters/metrics/chat.js";
+import { countLogBytes } from "./adapters/metrics/chat.js";
 import { createHttpServer, listen, type Listener } from "./adapters/http/server.js";
 import { createLocalLogStore } from "./adapters/logstore/local.js";
 import { createS3LogStore } from "./adapters/logstore/s3.js";
@@ -12,11 +12,10 @@ import { createRedisBudget } from "./adapters/redis/budget.js";
 import { createCancelBus } from "./adapters/redis/cancel.js";
 import { createReplayGuard } from "./adapters/redis/replay.js";
 import { createJobQueue } from "./adapters/redis/queue.js";
-import { createDiscordApi, createDiscordChat, createDiscordPeople, createDiscordReceiver, startDiscordGateway } from "./adapters/discord/index.js";
-import { createSlackChat, createSlackClient, createSlackPeople, createSlackReceiver, startSlackSocketMode } from "./adapters/slack/index.js";
+import type { ChatPlatform, Connected, Inbound, Off } from "./adapters/platform.js";
 import { createApp } from "./core/app.js";
-import { createChatDirectory, type ChatAdapter, type ChatDirectory } from "./core/chat.js";
-import type { Config } from "./core/config.js";
+import { createChatDirectory, type ChatDirectory } from "./core/chat.js";
+import { identityForms, type Config } from "./config.js";
 import { connect, prepareDatabase, type Sql } from "./core/db.js";
 import type { CancelBus, LogStore, Logger, PeopleLookup, RemoteAccess, ReplayGuard } from "./core/ports.js";
 import { MessageBoard } from "./core/message-board.js";
@@ -28,12 +27,7 @@ import { anchorKey, startAuditAnchors } from "./core/audit-anchor.js";
 import { createSecretBox, type SecretBox } from "./core/secret-box.js";
 import { startParts, STOP_STEP_MS, type Part } from "./core/parts.js";
 import { ensureIdentity } from "./core/identity.js";
-import { createPlayground, createPlaygroundChat, playgroundPeople } from "./adapters/playground/index.js";
 import { createPeopleDirectory } from "./core/people.js";
-import { createPlaygroundStore } from "./adapters/playground/store.js";
-import { newPlaygroundKey } from "./adapters/playground/guard.js";
-import { placePlayground, type PlaygroundPlace } from "./adapters/playground/where.js";
-import { grant } from "./core/access.js";
 import { within } from "./core/concurrency.js";
 import { startWorker } from "./worker/index.js";
 import { createRemoteAccess } from "./adapters/ssh/remote.js";
@@ -55,7 +49,7 @@ export interface RunOptions {
 
 export interface Running {
   readonly port: number | undefined;
-  /** The playground's start link (it carries the key of this start), when this process serves it. */
+  /** The start link a platform gives (the playground's, with the key of this start), when this process serves it. */
   readonly playgroundUrl: string | undefined;
   /** Where a worker-only process serves /healthz, /readyz and /metrics. */
   readonly workerPort: number | undefined;
@@ -96,11 +90,8 @@ interface Shared {
   chat: ChatDirectory;
   /** Who someone is now, asked of their platform when a schedule fires or an approval is asked again. */
   people: PeopleLookup;
-  slackClient: ReturnType<typeof createSlackClient> | undefined;
-  discordApi: ReturnType<typeof createDiscordApi> | undefined;
-  /** How many chat platforms (not counting the playground) are on. */
-  platforms: number;
-  playgroundOn: boolean;
+  /** Each platform, in the list's order: on (its ways in open with the web side), or off and why. */
+  platforms: Array<{ readonly platform: ChatPlatform; readonly state: Connected | Off }>;
   admins: readonly string[];
   /** queue */
   queue: ReturnType<typeof createJobQueue>;
@@ -156,40 +147,24 @@ const identity: Part<Shared> = {
   },
 };
 
-/** The chat adapters (web and worker processes alike post and edit messages), and who is an admin. */
+/**
+ * The chat platforms (web and worker processes alike post and edit messages), and who is an admin.
+ * Stand-ins (the playground) connect after the others and are told how many of those are on.
+ */
 const chat: Part<Shared> = {
   name: "chat",
   async start(ctx) {
     const { config, log, sql } = ctx;
     const budget = createRedisBudget(ctx.redis, `${config.TESTUM_REDIS_PREFIX}:budget:`);
-    const adapters: ChatAdapter[] = [];
-    // Config turns Slack on with the bot token and either the app-level token or the signing secret.
-    ctx.slackClient =
-      config.SLACK_BOT_TOKEN && (config.SLACK_APP_TOKEN || config.SLACK_SIGNING_SECRET)
-        ? createSlackClient({ botToken: config.SLACK_BOT_TOKEN, apiUrl: config.SLACK_API_URL }, log, countingSlackFetch)
-        : undefined;
-    if (ctx.slackClient) adapters.push(createSlackChat(ctx.slackClient, budget));
-    // Config turns Discord on with the application id and the bot token, or leaves it off with neither.
-    ctx.discordApi =
-      config.DISCORD_APPLICATION_ID && config.DISCORD_BOT_TOKEN ? createDiscordApi({ botToken: config.DISCORD_BOT_TOKEN, apiUrl: config.DISCORD_API_URL }) : undefined;
-    if (ctx.discordApi) adapters.push(createDiscordChat(ctx.discordApi, budget, log));
-    if (ctx.discordApi) countDiscordCalls(ctx.discordApi.rest);
-    // The playground: on when asked, or when no chat platform is configured.
-    const platforms = (ctx.platforms = adapters.length);
-    const playgroundOn = (ctx.playgroundOn = config.PLAYGROUND === "on" || (config.PLAYGROUND === "auto" && platforms === 0));
-    if (playgroundOn) adapters.push(createPlaygroundChat(createPlaygroundStore(sql)));
-    ctx.chat = createChatDirectory(adapters);
-    ctx.people = createPeopleDirectory({
-      ...(ctx.slackClient ? { slack: createSlackPeople(ctx.slackClient, log) } : {}),
-      ...(ctx.discordApi ? { discord: createDiscordPeople(ctx.discordApi) } : {}),
-      ...(playgroundOn ? { local: playgroundPeople } : {}),
-    });
-    // The playground's people have rights only while it is testum's only chat: next to Slack or
-    // Discord, local:* identities hold nothing but what an admin grants them by name.
-    const playgroundOnly = playgroundOn && platforms === 0;
-    ctx.admins = playgroundOnly ? [...config.TESTUM_ADMINS, "local:admin"] : config.TESTUM_ADMINS;
-    if (playgroundOnly) await seedPlaygroundRoles(sql);
-    else if (await dropPlaygroundRoles(sql)) log.warn({}, "removed the playground's demo roles (local:alice, local:bob): a chat platform is configured");
+    const states = new Map<ChatPlatform, Connected | Off>();
+    const on = () => [...states.values()].filter((s): s is Connected => !("off" in s));
+    for (const platform of [...config.platforms.filter((p) => !p.standIn), ...config.platforms.filter((p) => p.standIn)]) {
+      states.set(platform, await platform.connect(config, { sql, log, budget, chatPlatformsOn: platform.standIn ? on().length : 0 }));
+    }
+    ctx.platforms = config.platforms.map((platform) => ({ platform, state: states.get(platform)! }));
+    ctx.chat = createChatDirectory(on().map((c) => c.adapter));
+    ctx.people = createPeopleDirectory(Object.fromEntries(ctx.platforms.flatMap(({ platform, state }) => ("off" in state ? [] : [[platform.id, state.people]]))));
+    ctx.admins = [...config.TESTUM_ADMINS, ...on().flatMap((c) => c.admins ?? [])];
   },
 };
 
@@ -336,7 +311,7 @@ const scheduler: Part<Shared> = {
 const web: Part<Shared> = {
   name: "web side",
   async start(ctx) {
-    const { config, log, sql, chat, replay, slackClient, discordApi, platforms, playgroundOn } = ctx;
+    const { config, log, sql, chat, replay } = ctx;
     const stops: Array<() => Promise<void> | void> = [];
     const routes: Record<string, Listener> = { "/metrics": ctx.metrics };
     const messages = new MessageBoard(chat, log);
@@ -365,78 +340,37 @@ const web: Part<Shared> = {
         linkTtlMs: config.TESTUM_LINK_TTL,
         lang: config.TESTUM_LANG,
         mode: config.TESTUM_MODE,
+        identities: identityForms(config.platforms),
       },
     });
-    if (slackClient) {
-      const deps = { settings: { botToken: config.SLACK_BOT_TOKEN!, apiUrl: config.SLACK_API_URL }, core, chat: chat.adapterFor("slack:"), log };
-      if (config.SLACK_APP_TOKEN) {
-        const socket = startSlackSocketMode({ ...deps, appToken: config.SLACK_APP_TOKEN, replay, fetch: countingSlackFetch });
-        stops.push(() => socket.stop());
-        const unused = config.SLACK_SIGNING_SECRET ? "; SLACK_SIGNING_SECRET is not used" : "";
-        log.info({ adapter: "slack", transport: "socket" }, `Slack: on, over Socket Mode; nothing needs to reach testum from outside (SLACK_APP_TOKEN is set${unused})`);
-      } else {
-        routes["/slack/events"] = createSlackReceiver({ ...deps, signingSecret: config.SLACK_SIGNING_SECRET! }).listener;
-        log.info({ adapter: "slack", transport: "http" }, `Slack: on, events posted to ${config.publicUrl}/slack/events (SLACK_SIGNING_SECRET is set; SLACK_APP_TOKEN would use Socket Mode instead)`);
-      }
-    } else {
-      log.info({ adapter: "slack" }, "Slack: off (SLACK_BOT_TOKEN, with SLACK_APP_TOKEN or SLACK_SIGNING_SECRET, not set)");
-    }
-    if (discordApi) {
-      const deps = { applicationId: config.DISCORD_APPLICATION_ID!, api: discordApi, core, chat: chat.adapterFor("discord:"), log };
-      // The public key is only needed to check requests posted to the HTTP endpoint.
-      const transport = config.DISCORD_TRANSPORT ?? (config.DISCORD_PUBLIC_KEY ? "http" : "gateway");
-      if (transport === "http") {
-        routes["/discord/interactions"] = createDiscordReceiver({ ...deps, publicKey: config.DISCORD_PUBLIC_KEY! }).listener;
-        const why = config.DISCORD_TRANSPORT ? "DISCORD_TRANSPORT=http" : "DISCORD_PUBLIC_KEY is set";
-        log.info({ adapter: "discord", transport }, `Discord: on, interactions posted to ${config.publicUrl}/discord/interactions (${why})`);
-      } else {
-        const gateway = startDiscordGateway({ ...deps, botToken: config.DISCORD_BOT_TOKEN!, replay });
-        stops.push(() => gateway.stop());
-        const why = config.DISCORD_TRANSPORT ? "DISCORD_TRANSPORT=gateway" : "DISCORD_PUBLIC_KEY is not set";
-        log.info({ adapter: "discord", transport }, `Discord: on, over the Gateway; nothing needs to reach testum from outside (${why})`);
-      }
-    } else {
-      log.info({ adapter: "discord" }, "Discord: off (DISCORD_APPLICATION_ID and DISCORD_BOT_TOKEN not set)");
-    }
     const { logs, pingRedis } = ctx;
-    let server: Server | undefined;
-    let port: number | undefined;
-    let playgroundUrl: string | undefined;
-    if (playgroundOn) {
-      const key = newPlaygroundKey();
-      let place: PlaygroundPlace | undefined;
-      const playground = createPlayground({ sql, core, log, access: { key, allowedHosts: () => place?.allowedHosts ?? [] } });
-      stops.push(() => playground.close());
-      const playgroundRoutes = { ...routes, ...playground.routes };
-      if (platforms === 0) {
-        // Only the playground: the whole web side stays on the local address.
-        server = createHttpServer({ sql, logs, log, pingRedis, routes: playgroundRoutes, linkTtlMs: config.TESTUM_LINK_TTL });
-        port = await listen(server, config.PORT, config.PLAYGROUND_HOST);
-        place = placePlayground(config.PLAYGROUND_HOST, port, key, config.PUBLIC_URL);
-        log.info({ port }, `playground: on (no chat platform is configured). Open ${place.startUrl}`);
-      } else {
-        const extra = createHttpServer({ sql, logs, log, pingRedis, routes: playground.routes, linkTtlMs: config.TESTUM_LINK_TTL });
-        const extraPort = await listen(extra, config.PLAYGROUND_PORT ?? config.PORT + 1, config.PLAYGROUND_HOST);
-        stops.push(() => closeServer(extra));
-        place = placePlayground(config.PLAYGROUND_HOST, extraPort, key, undefined);
-        log.info({ port: extraPort }, `playground: on (PLAYGROUND=on; local:* identities hold only roles granted to them). Open ${place.startUrl}`);
+    const serve = async (own: Readonly<Record<string, Listener>>, port: number, host: string) => {
+      const extra = createHttpServer({ sql, logs, log, pingRedis, routes: own, linkTtlMs: config.TESTUM_LINK_TTL });
+      stops.push(() => closeServer(extra));
+      return listen(extra, port, host);
+    };
+    // Each platform's ways in, in the list's order; a platform that is off says why.
+    const inbound: Inbound[] = [];
+    for (const { platform, state } of ctx.platforms) {
+      if ("off" in state) {
+        log.info({ adapter: platform.id }, state.off);
+        continue;
       }
-      if (place.warning) log.warn({ playgroundHost: config.PLAYGROUND_HOST }, place.warning);
-      playgroundUrl = place.startUrl;
-    } else {
-      log.info({}, `playground: off (${config.PLAYGROUND === "off" ? "PLAYGROUND=off" : "a chat platform is configured; PLAYGROUND=on turns it on"})`);
+      const ways = await state.listen({ core, chat: chat.adapterFor(`${platform.id}:`), replay, serve });
+      if (ways.stop) stops.push(() => ways.stop?.());
+      Object.assign(routes, ways.routes);
+      inbound.push(ways);
     }
-    if (!server) {
-      server = createHttpServer({ sql, logs, log, pingRedis, routes, linkTtlMs: config.TESTUM_LINK_TTL });
-      port = await listen(server, config.PORT, config.HOST);
-    }
+    const server = createHttpServer({ sql, logs, log, pingRedis, routes, linkTtlMs: config.TESTUM_LINK_TTL });
+    const port = await listen(server, config.PORT, inbound.find((i) => i.host)?.host ?? config.HOST);
+    for (const ways of inbound) ways.listening?.(port);
     log.info({ port, logs: ctx.logs.kind }, `testum is listening on port ${port}; links point at ${config.publicUrl}`);
     ctx.port = port;
-    ctx.playgroundUrl = playgroundUrl;
+    ctx.playgroundUrl = inbound.map((i) => i.startUrl?.()).find((url) => url !== undefined);
     return {
       async stop() {
         // No new requests first; then the platforms' own connections.
-        await within(closeServer(server!), 5000, undefined);
+        await within(closeServer(server), 5000, undefined);
         for (const stop of stops.reverse()) await within(Promise.resolve().then(stop), STOP_STEP_MS, undefined);
       },
       stopWithinMs: 5000 + STOP_STEP_MS * (stops.length + 1),
@@ -495,16 +429,4 @@ function closeServer(server: Server): Promise<void> {
   const closed = new Promise<void>((r) => server.close(() => r()));
   server.closeAllConnections();
   return closed;
-}
-
-/** Removes the roles seedPlaygroundRoles gave; true when there were some. */
-async function dropPlaygroundRoles(sql: Sql): Promise<boolean> {
-  const rows = await sql`delete from role_bindings where created_by = 'playground' and subject like 'local:%' returning id`;
-  return rows.length > 0;
-}
-
-/** The playground's people: alice may run, bob may approve, admin may do anything (see TESTUM_ADMINS). */
-async function seedPlaygroundRoles(sql: Sql): Promise<void> {
-  await grant(sql, "playground", "local:alice", "operator", "*");
-  await grant(sql, "playground", "local:bob", "approver", "*");
 }

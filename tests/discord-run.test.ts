@@ -6,7 +6,7 @@ import { REST } from "@discordjs/rest";
 import { ChannelType } from "discord-api-types/v10";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDiscordApi, createDiscordChat } from "../src/adapters/discord/index.js";
+import { createDiscordApi, createDiscordChat } from "../src/adapters/discord/chat.js";
 import { createRedisBudget } from "../src/adapters/redis/budget.js";
 import { TestumError } from "../src/core/errors.js";
 import type { RateBudget } from "../src/core/ports.js";

@@ -1,3 +1,5 @@
+import { PLATFORMS } from "../adapters/platforms.js";
+import { identityForms } from "../config.js";
 import { listBindings, grant, parseRole, parseSubject, revokeBinding, validateSelector } from "../core/access.js";
 import { recordAudit, verifyAudit } from "../core/audit.js";
 import { anchorKey } from "../core/audit-anchor.js";
@@ -9,8 +11,8 @@ import { cliActor, CliUsageError, parseVerbArgs, printTable, withDatabase, type 
 function bindingVerb(name: "grant" | "revoke"): Verb {
   const help = `Usage: testum ${name} SUBJECT ROLE [--on SELECTOR]
 
-${name === "grant" ? "Gives" : "Takes back"} a role. SUBJECT is an identity (slack:T0123:U0456,
-discord:GUILD:USER) or a platform group (discord:GUILD:role:ROLE, slack:TEAM:group:S0123).
+${name === "grant" ? "Gives" : "Takes back"} a role. SUBJECT is an identity (${PLATFORMS.map((p) => p.identities.person).join(", ")})
+or a platform group (${PLATFORMS.flatMap((p) => p.identities.group ?? []).join(", ")}).
 ROLE is viewer, operator, free-form, approver or admin. SELECTOR is a host name, tag=value, or * (default).`;
   return {
     name,
@@ -20,7 +22,7 @@ ROLE is viewer, operator, free-form, approver or admin. SELECTOR is a host name,
       const { values, positionals } = parseVerbArgs(this, args, { on: { type: "string" } }, 2);
       if (values.help) return void console.log(help);
       if (positionals.length !== 2) throw new CliUsageError("give SUBJECT and ROLE", help);
-      const subject = parseSubject(positionals[0]!);
+      const subject = parseSubject(positionals[0]!, identityForms(PLATFORMS));
       const role = parseRole(positionals[1]!);
       const selector = validateSelector(values.on ?? "*");
       return withDatabase(async ({ sql }) => {

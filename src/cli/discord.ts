@@ -1,5 +1,7 @@
 import type { APIApplicationCommand, APIApplicationCommandOption } from "discord-api-types/v10";
-import { ConfigError, loadConfig, loadSetupSettings } from "../core/config.js";
+import { discordConfig } from "../adapters/discord/config.js";
+import { loadConfig } from "../config.js";
+import { ConfigError, loadSettings } from "../core/config.js";
 import { discordInviteUrl } from "../adapters/discord/invite.js";
 import { TestumError } from "../core/errors.js";
 import { CliUsageError, parseVerbArgs, type Verb } from "./shared.js";
@@ -103,7 +105,7 @@ const invite: Verb = {
   async run(args) {
     const { values } = parseVerbArgs(this, args, {});
     if (values.help) return void console.log(INVITE_HELP);
-    const { discordApplicationId } = loadSetupSettings();
+    const { DISCORD_APPLICATION_ID: discordApplicationId } = loadSettings({ DISCORD_APPLICATION_ID: discordConfig.fields.DISCORD_APPLICATION_ID });
     if (!discordApplicationId) throw new ConfigError(["DISCORD_APPLICATION_ID: required (General Information → Application ID in the Developer Portal)"]);
     console.log(discordInviteUrl(discordApplicationId));
   },

@@ -1,6 +1,7 @@
 import { userInfo } from "node:os";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { ConfigError, loadConfig, type Config } from "../core/config.js";
+import { ConfigError } from "../core/config.js";
+import { loadConfig, type Config } from "../config.js";
 import { connect, databaseExists, migrate, type Sql } from "../core/db.js";
 import type { Logger, RemoteAccess } from "../core/ports.js";
 import { createSecretBox, type SecretBox } from "../core/secret-box.js";

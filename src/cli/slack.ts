@@ -1,4 +1,4 @@
-import { ConfigError, loadSetupSettings } from "../core/config.js";
+import { ConfigError, loadPublicUrl } from "../core/config.js";
 import { slackManifest, toYaml } from "../adapters/slack/manifest.js";
 import { parseVerbArgs, type Verb } from "./shared.js";
 
@@ -25,7 +25,7 @@ const manifest: Verb = {
     const { values } = parseVerbArgs(this, args, { socket: { type: "boolean" } });
     if (values.help) return void console.log(MANIFEST_HELP);
     const socket = values.socket === true;
-    const { publicUrl } = loadSetupSettings();
+    const publicUrl = loadPublicUrl();
     if (!socket && publicUrl === undefined) {
       throw new ConfigError(["PUBLIC_URL: required for a manifest where Slack posts to testum (PUBLIC_URL/slack/events); or use --socket, which needs no public URL"]);
     }

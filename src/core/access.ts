@@ -1,4 +1,5 @@
 import type { Actor } from "./chat.js";
+import { isIdentity, type IdentityForms } from "./chat-identities.js";
 import type { Sql } from "./db.js";
 import { NotAllowedError, TestumError } from "./errors.js";
 import type { Host } from "./hosts.js";
@@ -129,11 +130,11 @@ export async function revokeBinding(sql: Sql, subject: string, role: Role, selec
   return rows.length === 1;
 }
 
-/** A subject as people write it: `@slack:T:U`, `slack:T:U`, `@discord:G:role:R`. */
-export function parseSubject(text: string): string {
+/** A subject as people write it: `@slack:T:U`, `slack:T:U`, `@discord:G:role:R`; one of `forms`. */
+export function parseSubject(text: string, forms: IdentityForms): string {
   const subject = text.replace(/^@/, "");
-  if (!/^(slack|discord|local):[A-Za-z0-9_.:-]+$/.test(subject)) {
-    throw new TestumError("invalid_input", msg("access.bad_subject", { text }));
+  if (!isIdentity(forms, subject)) {
+    throw new TestumError("invalid_input", msg("access.bad_subject", { text, example: forms.examples[0] ?? "" }));
   }
   return subject;
 }

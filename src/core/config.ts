@@ -2,18 +2,37 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
+import { identityExamples, isIdentity, type IdentityForms } from "./chat-identities.js";
 import { parseDuration } from "./duration.js";
 
 /**
- * The whole configuration, parsed once from the environment at start-up and
- * frozen. This is the only module that reads `process.env`.
+ * The configuration every testum has, parsed once from the environment at
+ * start-up and frozen. This is the only module that reads `process.env`.
+ * Each chat platform adds its own variables (a ConfigFragment); the list of
+ * platforms composes them into the whole configuration (src/config.ts).
  */
-export type Config = Readonly<Omit<z.infer<typeof schema>, "TESTUM_MASTER_KEY" | "TESTUM_MASTER_KEY_PREVIOUS">> & {
+export type CoreConfig = Readonly<Omit<z.infer<typeof schema>, "TESTUM_MASTER_KEY" | "TESTUM_MASTER_KEY_PREVIOUS" | "TESTUM_ADMINS">> & {
+  /** Identities that are admins everywhere (TESTUM_ADMINS). */
+  readonly TESTUM_ADMINS: readonly string[];
   readonly masterKey: Buffer;
   readonly previousMasterKey: Buffer | undefined;
   readonly publicUrl: string;
   readonly warnings: readonly string[];
 };
+
+/**
+ * The variables one part of testum (a chat platform) reads: zod fields over
+ * the environment's text, in the style of core's own (each message says what
+ * a good value looks like), and the checks across them. Each problem names its
+ * variable first, like every other configuration problem.
+ */
+export interface ConfigFragment<Shape extends z.ZodRawShape = z.ZodRawShape> {
+  readonly fields: Shape;
+  check?(values: z.output<z.ZodObject<Shape>>): readonly string[];
+}
+
+/** The settings a fragment gives, as the parts that read them see them. */
+export type SettingsOf<F> = F extends ConfigFragment<infer Shape> ? Readonly<z.output<z.ZodObject<Shape>>> : never;
 
 /** A setting is missing or malformed; `problems` name each variable. */
 export class ConfigError extends Error {
@@ -26,7 +45,8 @@ export class ConfigError extends Error {
   }
 }
 
-const optionalText = z
+/** Text, or undefined when unset or blank. */
+export const optionalText = z
   .string()
   .trim()
   .transform((v) => (v === "" ? undefined : v))
@@ -45,7 +65,8 @@ const duration = (fallback: string) =>
       return ms;
     });
 
-const url = (protocols: string[], example: string) =>
+/** A URL with one of `protocols`; the message shows `example`. */
+export const url = (protocols: string[], example: string) =>
   z.string().refine(
     (v) => {
       try {
@@ -57,24 +78,22 @@ const url = (protocols: string[], example: string) =>
     { message: `expected a URL like ${example}` },
   );
 
-const identityList = z
-  .string()
-  .default("")
-  .transform((v, ctx) => {
-    const ids = v
-      .split(",")
-      .map((s) => s.trim())
-      .filter(Boolean);
-    for (const id of ids) {
-      if (!/^(slack|discord|local):[A-Za-z0-9_.:-]+$/.test(id)) {
-        ctx.addIssue({
-          code: "custom",
-          message: `expected chat identities such as slack:T0123:U0456, discord:GUILD:USER or local:alice, got "${id}"`,
-        });
+const identityList = (forms: IdentityForms) =>
+  z
+    .string()
+    .default("")
+    .transform((v, ctx) => {
+      const ids = v
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
+      for (const id of ids) {
+        if (!isIdentity(forms, id)) {
+          ctx.addIssue({ code: "custom", message: `expected chat identities such as ${identityExamples(forms)}, got "${id}"` });
+        }
       }
-    }
-    return Object.freeze(ids);
-  });
+      return Object.freeze(ids);
+    });
 
 const booleanFlag = z
   .string()
@@ -135,33 +154,8 @@ const schema = z.object({
   S3_ACCESS_KEY_ID: optionalText,
   S3_SECRET_ACCESS_KEY: optionalText,
   S3_FORCE_PATH_STYLE: booleanFlag,
-  SLACK_SIGNING_SECRET: optionalText,
-  SLACK_BOT_TOKEN: optionalText,
-  /** An app-level token (connections:write) turns on Socket Mode: no public URL needed for Slack. */
-  SLACK_APP_TOKEN: optionalText.pipe(
-    z.string().regex(/^xapp-/, "expected the app-level token, which starts with xapp- (Basic Information → App-Level Tokens, scope connections:write)").optional(),
-  ),
-  SLACK_API_URL: url(["http:", "https:"], "https://slack.com/api/").default("https://slack.com/api/"),
-  DISCORD_APPLICATION_ID: optionalText.pipe(
-    z.string().regex(/^\d{17,20}$/, "expected the application id, a number of 17 to 20 digits").optional(),
-  ),
-  DISCORD_PUBLIC_KEY: optionalText.pipe(
-    z.string().regex(/^[0-9a-fA-F]{64}$/, "expected the application's public key: 64 hex characters").optional(),
-  ),
-  DISCORD_BOT_TOKEN: optionalText,
-  /** How interactions reach testum: over the Gateway (no public URL) or posted to PUBLIC_URL/discord/interactions. */
-  DISCORD_TRANSPORT: z
-    .string()
-    .default("")
-    .transform((v, ctx) => {
-      const value = v.trim().toLowerCase();
-      if (value === "" || value === "auto") return undefined;
-      if (value === "gateway" || value === "http") return value;
-      ctx.addIssue({ code: "custom", message: `expected gateway or http (or nothing: http when DISCORD_PUBLIC_KEY is set, else gateway), got "${v}"` });
-      return z.NEVER;
-    }),
-  DISCORD_API_URL: url(["http:", "https:"], "https://discord.com/api").default("https://discord.com/api"),
-  TESTUM_ADMINS: identityList,
+  /** Checked against the platforms' identity forms in parseConfig. */
+  TESTUM_ADMINS: z.string().default(""),
   TESTUM_JOB_TIMEOUT: duration("10m"),
   TESTUM_APPROVAL_HOSTS: z.coerce
     .number({ error: "expected a whole number of hosts" })
@@ -189,30 +183,6 @@ const schema = z.object({
     .min(1, { error: "expected at least 1" })
     .max(2000, { error: "expected at most 2000" })
     .default(100),
-  PLAYGROUND: z
-    .string()
-    .default("auto")
-    .transform((v, ctx) => {
-      const value = v.trim().toLowerCase();
-      if (["auto", ""].includes(value)) return "auto" as const;
-      if (["on", "1", "true", "yes"].includes(value)) return "on" as const;
-      if (["off", "0", "false", "no"].includes(value)) return "off" as const;
-      ctx.addIssue({ code: "custom", message: `expected on, off or auto, got "${v}"` });
-      return z.NEVER;
-    }),
-  PLAYGROUND_HOST: z.string().trim().min(1).default("127.0.0.1"),
-  PLAYGROUND_PORT: z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v.trim() === "") return undefined;
-      const port = Number(v);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) {
-        ctx.addIssue({ code: "custom", message: "expected a port number from 0 to 65535" });
-        return z.NEVER;
-      }
-      return port;
-    }),
   TESTUM_LANG: z.enum(["en", "ru"], { error: "expected en or ru" }).default("en"),
   /** `allowlist`: operators run only runbooks; their own commands need admin or the free-form role on the hosts. */
   TESTUM_MODE: z.preprocess((v) => (typeof v === "string" ? v.trim().toLowerCase() || undefined : v), z.enum(["open", "allowlist"], { error: "expected open or allowlist" }).default("open")),
@@ -224,22 +194,28 @@ const schema = z.object({
 
 type Env = Record<string, string | undefined>;
 
+/** What parseConfig adds to core's variables: the chat platforms' fragments and identity forms. */
+export interface ConfigParts {
+  readonly fragments: readonly ConfigFragment[];
+  readonly identities: IdentityForms;
+}
+
 /**
- * Parses the environment. Throws ConfigError naming every bad variable.
+ * Parses the environment: core's variables and every fragment's, in one
+ * pass, so one start-up names every bad variable at once (ConfigError).
  * When TESTUM_MASTER_KEY is unset, a key is generated once into
  * `$TESTUM_DATA_DIR/master.key` (with a warning) and reused afterwards.
+ * The result holds core's settings and every fragment's, side by side.
  */
-export function loadConfig(env: Env = process.env, options: { readonly createKey?: boolean } = {}): Config {
-  const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => {
-        const name = String(issue.path[0] ?? "environment");
-        return `${name}: ${issue.message}`;
-      }),
-    );
-  }
-  const values = parsed.data;
+export function parseConfig(env: Env | undefined, parts: ConfigParts, options: { readonly createKey?: boolean } = {}): CoreConfig & Readonly<Record<string, unknown>> {
+  const whole = parts.fragments.reduce<z.ZodObject<z.ZodRawShape>>(
+    (all, fragment) => all.extend(fragment.fields),
+    schema.extend({ TESTUM_ADMINS: identityList(parts.identities) }),
+  );
+  const parsed = whole.safeParse(env ?? process.env);
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => `${String(issue.path[0] ?? "environment")}: ${issue.message}`));
+  const all = parsed.data;
+  const values = all as z.output<typeof schema> & { readonly TESTUM_ADMINS: readonly string[] };
   const warnings: string[] = [];
   const problems: string[] = [];
 
@@ -249,24 +225,7 @@ export function loadConfig(env: Env = process.env, options: { readonly createKey
   if ((values.S3_ACCESS_KEY_ID === undefined) !== (values.S3_SECRET_ACCESS_KEY === undefined)) {
     problems.push("S3_ACCESS_KEY_ID / S3_SECRET_ACCESS_KEY: set both or neither");
   }
-  const slackInbound = values.SLACK_APP_TOKEN ?? values.SLACK_SIGNING_SECRET;
-  if (values.SLACK_BOT_TOKEN !== undefined && slackInbound === undefined) {
-    problems.push(
-      "SLACK_APP_TOKEN or SLACK_SIGNING_SECRET: required with SLACK_BOT_TOKEN (the app-level token for Socket Mode, which needs no public URL; or the signing secret for events posted to PUBLIC_URL/slack/events)",
-    );
-  }
-  if (values.SLACK_BOT_TOKEN === undefined && slackInbound !== undefined) {
-    problems.push(`SLACK_BOT_TOKEN: required when ${values.SLACK_APP_TOKEN ? "SLACK_APP_TOKEN" : "SLACK_SIGNING_SECRET"} is set (both are needed to turn Slack on)`);
-  }
-  const discordSet = [values.DISCORD_APPLICATION_ID, values.DISCORD_BOT_TOKEN];
-  const discordAny = [...discordSet, values.DISCORD_PUBLIC_KEY].some((v) => v !== undefined);
-  if (discordAny && discordSet.some((v) => v === undefined)) {
-    const names = ["DISCORD_APPLICATION_ID", "DISCORD_BOT_TOKEN"].filter((_, i) => discordSet[i] === undefined);
-    problems.push(`${names.join(", ")}: required to turn Discord on (the other Discord settings are set)`);
-  }
-  if (values.DISCORD_TRANSPORT === "http" && values.DISCORD_PUBLIC_KEY === undefined) {
-    problems.push("DISCORD_PUBLIC_KEY: required with DISCORD_TRANSPORT=http (testum checks each request's signature with it)");
-  }
+  for (const fragment of parts.fragments) problems.push(...(fragment.check?.(all) ?? []));
   if (problems.length > 0) throw new ConfigError(problems);
 
   let masterKey: Buffer | undefined = values.TESTUM_MASTER_KEY;
@@ -284,6 +243,7 @@ export function loadConfig(env: Env = process.env, options: { readonly createKey
   }
 
   const publicUrl = (values.PUBLIC_URL ?? `http://localhost:${values.PORT}`).replace(/\/+$/, "");
+  // `values` is `all` as core sees it: the fragments' settings travel along in `rest`.
   const { TESTUM_MASTER_KEY: _key, TESTUM_MASTER_KEY_PREVIOUS: _previous, ...rest } = values;
   return Object.freeze({
     ...rest,
@@ -332,21 +292,21 @@ function checkKeyFileAccess(path: string): void {
   }
 }
 
-/** What the setup commands (`testum slack manifest`, `testum discord invite-url`) read. */
-export interface SetupSettings {
-  /** PUBLIC_URL without a trailing slash, when set. */
-  readonly publicUrl: string | undefined;
-  readonly discordApplicationId: string | undefined;
+/**
+ * A few variables, parsed like parseConfig parses them but without its side
+ * effects (no master key is read or made): what the setup commands
+ * (`testum slack manifest`, `testum discord invite-url`) need. Throws
+ * ConfigError like parseConfig.
+ */
+export function loadSettings<Shape extends z.ZodRawShape>(fields: Shape, env: Env = process.env): z.output<z.ZodObject<Shape>> {
+  const parsed = z.object(fields).safeParse(env);
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => `${String(issue.path[0] ?? "environment")}: ${issue.message}`));
+  return parsed.data;
 }
 
-/**
- * The few settings the setup commands need, without the side effects of
- * loadConfig (no master key is read or made). Throws ConfigError like it.
- */
-export function loadSetupSettings(env: Env = process.env): SetupSettings {
-  const parsed = schema.pick({ PUBLIC_URL: true, DISCORD_APPLICATION_ID: true }).safeParse(env);
-  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((issue) => `${String(issue.path[0] ?? "environment")}: ${issue.message}`));
-  return { publicUrl: parsed.data.PUBLIC_URL?.replace(/\/+$/, ""), discordApplicationId: parsed.data.DISCORD_APPLICATION_ID };
+/** PUBLIC_URL without a trailing slash, when set (for the setup commands). */
+export function loadPublicUrl(env: Env = process.env): string | undefined {
+  return loadSettings({ PUBLIC_URL: schema.shape.PUBLIC_URL }, env).PUBLIC_URL?.replace(/\/+$/, "");
 }
 
 /**

@@ -1,4 +1,6 @@
-import { createDiscordApi, createDiscordChat, createDiscordReceiver, startDiscordGateway } from "../../src/adapters/discord/index.js";
+import { createDiscordApi, createDiscordChat } from "../../src/adapters/discord/chat.js";
+import { startDiscordGateway } from "../../src/adapters/discord/gateway.js";
+import { createDiscordReceiver } from "../../src/adapters/discord/http.js";
 import { startFakeDiscord, type FakeDiscord } from "../fakes/discord-api.js";
 import { commandInteraction, createDiscordKeys, postSignedDiscord, snowflake } from "../helpers/discord-sign.js";
 import { quietLogger } from "../helpers/testum.js";

@@ -1,4 +1,4 @@
-import { createPlayground } from "../../src/adapters/playground/index.js";
+import { createPlayground } from "../../src/adapters/playground/http.js";
 import { authorOf, createPlaygroundStore } from "../../src/adapters/playground/store.js";
 import { hostsFor, newPlaygroundKey } from "../../src/adapters/playground/guard.js";
 import { connect } from "../../src/core/db.js";

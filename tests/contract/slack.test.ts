@@ -1,4 +1,6 @@
-import { createSlackChat, createSlackClient, createSlackReceiver, startSlackSocketMode } from "../../src/adapters/slack/index.js";
+import { createSlackChat, createSlackClient } from "../../src/adapters/slack/chat.js";
+import { createSlackReceiver } from "../../src/adapters/slack/http.js";
+import { startSlackSocketMode } from "../../src/adapters/slack/socket.js";
 import { encodeMessage } from "../../src/adapters/slack/refs.js";
 import { DEFAULT_BOT_TOKEN, DEFAULT_TEAM_ID, startFakeSlack } from "../fakes/slack-api.js";
 import { postSignedSlack, slashCommandBody, slashCommandPayload } from "../helpers/slack-sign.js";

@@ -4,7 +4,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { loadConfig, type Config } from "../../src/core/config.js";
+import type { ChatPlatform } from "../../src/adapters/platform.js";
+import { loadConfig, type Config } from "../../src/config.js";
 import { connect, type Sql } from "../../src/core/db.js";
 import type { Logger } from "../../src/core/ports.js";
 import { createLogger } from "../../src/logger.js";
@@ -41,6 +42,8 @@ export interface StartOptions {
    * share no event loop with testum). `running` is not available then.
    */
   readonly child?: boolean;
+  /** The chat platforms, instead of src/adapters/platforms.ts's list (a test plugs one in). */
+  readonly platforms?: readonly ChatPlatform[];
 }
 
 export const TEST_MASTER_KEY = Buffer.alloc(32, 7).toString("base64");
@@ -73,7 +76,7 @@ export async function startTestumForTest(options: StartOptions = {}): Promise<Te
     TESTUM_REDIS_PREFIX: queuePrefix,
     ...options.env,
   };
-  const config = loadConfig(env);
+  const config = loadConfig(env, options.platforms ? { platforms: options.platforms } : {});
   if (options.child) return startChild(env, config, queuePrefix, async () => {
     if (db) await db.drop();
     if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createLocaleLookup } from "./index.js";
+import { createLocaleLookup } from "./people.js";
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} } as never;
 

@@ -9,7 +9,7 @@ import type { Handler } from "./context.js";
 import { formatTime } from "../time.js";
 
 export const grant: Handler<"grant"> = async (ctx, event, cmd) => {
-  const subject = parseSubject(cmd.subject);
+  const subject = parseSubject(cmd.subject, ctx.settings.identities);
   const role = parseRole(cmd.role);
   const added = await addBinding(ctx.sql, event.actor.id, subject, role, cmd.scope);
   await ctx.audit("access.grant", added ? "granted" : "unchanged", subject, { role, scope: cmd.scope });
@@ -17,7 +17,7 @@ export const grant: Handler<"grant"> = async (ctx, event, cmd) => {
 };
 
 export const revoke: Handler<"revoke"> = async (ctx, _event, cmd) => {
-  const subject = parseSubject(cmd.subject);
+  const subject = parseSubject(cmd.subject, ctx.settings.identities);
   const role = parseRole(cmd.role);
   const removed = await revokeBinding(ctx.sql, subject, role, cmd.scope);
   await ctx.audit("access.revoke", removed ? "revoked" : "unchanged", subject, { role, scope: cmd.scope });

@@ -12,6 +12,7 @@ import type { SecretBox } from "../secret-box.js";
 import type { Schedule } from "../schedules.js";
 import type { Runbook } from "../runbooks.js";
 import type { AuditAction } from "../audit-actions.js";
+import type { IdentityForms } from "../chat-identities.js";
 
 export interface AppSettings {
   /** Identities that are admins everywhere, whatever the role bindings say (TESTUM_ADMINS). */
@@ -29,6 +30,8 @@ export interface AppSettings {
   readonly lang: Lang;
   /** `allowlist`: commands of one's own need the free-form right; runbooks need what each asks for (TESTUM_MODE). */
   readonly mode: "open" | "allowlist";
+  /** The identities people may name (grant, revoke): one form per chat platform. */
+  readonly identities: IdentityForms;
 }
 
 export interface AppDeps {

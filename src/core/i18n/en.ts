@@ -201,7 +201,7 @@ export const en = {
   "access.where.hosts": "on {hosts}",
   "access.where.everywhere": "on * (all hosts)",
   "access.where.somewhere": "on at least one host",
-  "access.bad_subject": "\"{text}\" is not a user or group: mention them (@name), or give an identity such as slack:T0123:U0456",
+  "access.bad_subject": "\"{text}\" is not a user or group: mention them (@name), or give an identity such as {example}",
   "access.bad_role": "\"{text}\" is not a role: use {roles}",
   "access.granted": "{subject} is now {role} on {scope}.",
   "access.already": "{subject} already was {role} on {scope}.",

@@ -203,7 +203,7 @@ export const ru: Record<keyof typeof en, string> = {
   "access.where.hosts": "на {hosts}",
   "access.where.everywhere": "на * (все хосты)",
   "access.where.somewhere": "хотя бы на одном хосте",
-  "access.bad_subject": "«{text}» — не пользователь и не группа: упомяните их (@имя) или укажите идентификатор, например slack:T0123:U0456",
+  "access.bad_subject": "«{text}» — не пользователь и не группа: упомяните их (@имя) или укажите идентификатор, например {example}",
   "access.bad_role": "«{text}» — не роль: используйте {roles}",
   "access.granted": "{subject} теперь {role} на {scope}.",
   "access.already": "{subject} уже был {role} на {scope}.",
