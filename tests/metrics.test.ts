@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDiscordApi } from "../src/adapters/discord/chat.js";
-import { countDiscordCalls } from "../src/adapters/metrics/chat.js";
+import { countDiscordCalls } from "../src/adapters/discord/connect.js";
 import { processRegistry } from "../src/adapters/metrics/process.js";
 import { startFakeDiscord } from "./fakes/discord-api.js";
 import { jobIdFrom, startSlackWorld, type SlackWorld } from "./helpers/slack-world.js";

@@ -1,11 +1,22 @@
 import type { SettingsOf } from "../../core/config.js";
-import { countDiscordCalls } from "../metrics/chat.js";
+import type { REST } from "@discordjs/rest";
+import { countChatCall, countChatRateLimited } from "../metrics/chat.js";
 import type { Connected, PlatformServices } from "../platform.js";
 import { createDiscordApi, createDiscordChat } from "./chat.js";
 import type { discordConfig } from "./config.js";
 import { startDiscordGateway } from "./gateway.js";
 import { createDiscordReceiver } from "./http.js";
 import { createDiscordPeople } from "./people.js";
+
+/** Counts every HTTP request the REST client makes, and the ones Discord answered 429. */
+export function countDiscordCalls(rest: REST): void {
+  rest.on("response", (request, response) => {
+    // Ids (snowflakes) out of the route, so the label has a few values, not one per channel.
+    const method = `${request.method.toUpperCase()} ${request.route.replace(/\d{15,}/g, ":id")}`;
+    countChatCall("discord", method);
+    if (response.status === 429) countChatRateLimited("discord", method);
+  });
+}
 
 /** The settings that turn Discord on: the application id and the bot token (config.ts checks they come together). */
 export type DiscordOn = SettingsOf<typeof discordConfig> & {

@@ -1,11 +1,21 @@
 import type { SettingsOf } from "../../core/config.js";
-import { countingSlackFetch } from "../metrics/chat.js";
+import { countChatCall, countChatRateLimited } from "../metrics/chat.js";
 import type { Connected, PlatformServices } from "../platform.js";
 import { createSlackChat, createSlackClient } from "./chat.js";
 import type { slackConfig } from "./config.js";
 import { createSlackReceiver } from "./http.js";
 import { createSlackPeople } from "./people.js";
 import { startSlackSocketMode } from "./socket.js";
+
+/** A fetch for Slack's Web API client that counts every request by method (`chat.postMessage` …), and the 429s. */
+const countingSlackFetch: typeof fetch = async (input, init) => {
+  const url = new URL(input instanceof Request ? input.url : input);
+  const method = url.pathname.slice(url.pathname.lastIndexOf("/") + 1) || "unknown";
+  countChatCall("slack", method);
+  const res = await fetch(input, init);
+  if (res.status === 429) countChatRateLimited("slack", method);
+  return res;
+};
 
 /** The settings that turn Slack on: the bot token, with the app-level token or the signing secret (config.ts checks they come together). */
 export type SlackOn = SettingsOf<typeof slackConfig> & { readonly SLACK_BOT_TOKEN: string; readonly publicUrl: string };
