@@ -24,6 +24,7 @@ import {
 import { endJob } from "../core/jobs/lifecycle.js";
 import { setViews } from "../core/jobs/outbox.js";
 import { ProcessRecorder } from "../core/remote-processes.js";
+import { createJobRules } from "../core/redact.js";
 import { LOG_GRACE_MS, settleUpload } from "../core/log-upload.js";
 import type { CancelBus, LogStore, Logger } from "../core/ports.js";
 import type { SecretBox } from "../core/secret-box.js";
@@ -186,6 +187,7 @@ export function createJobRunner(deps: RunnerDeps) {
     }, 100);
 
     const options = optionsOf(job);
+    const redaction = createJobRules([]);
     const recorder = new TaskRecorder(sql, job.id);
     // Each host's outcome is audited; written together at the end, under one lock.
     const taskAudits: AuditEntry[] = [];
@@ -229,6 +231,7 @@ export function createJobRunner(deps: RunnerDeps) {
                 task,
                 host: task.hostId === null ? undefined : hosts.get(task.hostId),
                 signal: controller.signal,
+                redaction,
                 onOutput: (tail) => {
                   latest = { host: task.hostName, tail };
                   unsaved.set(task.hostName, tail);

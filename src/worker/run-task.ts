@@ -7,6 +7,8 @@ import type { Job, Task, TaskOutcome } from "../core/jobs.js";
 import type { ProcessRecorder } from "../core/remote-processes.js";
 import { LOG_GRACE_MS, LogStoreTimeoutError, settleUpload } from "../core/log-upload.js";
 import type { LogStore, Logger } from "../core/ports.js";
+import { hostSecrets, type RedactionRules } from "../core/redact.js";
+import { StreamRedactor } from "../core/redact-stream.js";
 import { isDatabaseUnavailable } from "../core/replies.js";
 import { TailBuffer } from "../core/tail.js";
 import { taskSeconds } from "../adapters/metrics/process.js";
@@ -20,6 +22,8 @@ export interface TaskRun {
   readonly signal: AbortSignal;
   /** Called as output arrives, for live views. */
   readonly onOutput: (tail: TailBuffer) => void;
+  /** What to redact: the job's rules, given the host's own secrets (see redact.ts). */
+  readonly redaction: (hostSecrets: readonly { name: string; value: string }[]) => RedactionRules;
 }
 
 export interface TaskDeps {
@@ -72,14 +76,34 @@ export async function runTask(deps: TaskDeps, run: TaskRun): Promise<TaskOutcome
   const logKey = logKeyOf(job, task.hostName);
   const upload = deps.logs.open(logKey);
   let endsWithNewline = true;
+  // Everything after this point sees output only once it is redacted: the tail (live messages, job
+  // page, summary, report), the output hash and the stored log.
   const sink = (chunk: Buffer) => {
-    if (chunk.length > 0) endsWithNewline = chunk[chunk.length - 1] === 0x0a;
+    if (chunk.length === 0) return true;
+    endsWithNewline = chunk[chunk.length - 1] === 0x0a;
     tail.push(chunk);
     hash.update(chunk);
     run.onOutput(tail);
     return upload.stream.write(chunk);
   };
-  const handlers = { onStdout: sink, onStderr: sink, waitForDrain: () => once(upload.stream, "drain").then(() => undefined) };
+  // One redactor per stream, made once the connection (and so the host's secret) is known.
+  let redactors: { stdout: StreamRedactor; stderr: StreamRedactor } | undefined;
+  const redactFor = (auth: Parameters<typeof hostSecrets>[0]) => {
+    const rules = run.redaction(hostSecrets(auth));
+    redactors ??= { stdout: new StreamRedactor(rules), stderr: new StreamRedactor(rules) };
+  };
+  /** What the redactors still hold, once the command has ended. */
+  const flush = () => {
+    if (!redactors) return;
+    sink(redactors.stdout.end());
+    sink(redactors.stderr.end());
+    redactors = undefined;
+  };
+  const handlers = {
+    onStdout: (chunk: Buffer) => (redactors ? sink(redactors.stdout.push(chunk)) : true),
+    onStderr: (chunk: Buffer) => (redactors ? sink(redactors.stderr.push(chunk)) : true),
+    waitForDrain: () => once(upload.stream, "drain").then(() => undefined),
+  };
   const command = job.kind === "script" ? SCRIPT_RUNNER : job.command;
   const stdin = job.kind === "script" ? Buffer.from(job.command, "utf8") : undefined;
 
@@ -92,6 +116,7 @@ export async function runTask(deps: TaskDeps, run: TaskRun): Promise<TaskOutcome
     if (!host) throw new TestumError("unknown_host", msg("task.host_removed", { name: task.hostName }));
     if (signal.aborted) throw new TestumError("conflict", msg("task.stopped_before_start"));
     let { conn, warm } = await deps.pool.acquire(host, job.conversation, { signal });
+    redactFor(conn.target.auth);
     let result: { readonly exitCode: number | null; readonly signal: string | null };
     try {
       // Commands on a pooled connection run in its long-lived shell: one SSH session per host,
@@ -108,6 +133,7 @@ export async function runTask(deps: TaskDeps, run: TaskRun): Promise<TaskOutcome
       ({ conn, warm } = await deps.pool.acquire(host, job.conversation, { fresh: true }));
       result = await conn.exec(command, handlers, { signal, stdin, ...started });
     }
+    flush();
     deps.pool.release(host, conn);
     if (result.exitCode === null && result.signal === null && !signal.aborted) {
       // The session ended without an exit status: the connection or the host went away mid-command.
@@ -117,6 +143,7 @@ export async function runTask(deps: TaskDeps, run: TaskRun): Promise<TaskOutcome
   } catch (err) {
     if (err instanceof SshError && err.failure === "host_key_mismatch") mismatch = err;
     outcome = failureOf(err, deps.log, job, task.hostName);
+    flush();
     // The log says why the command did not run (or stopped), so it is never an empty page.
     upload.stream.write(`${endsWithNewline ? "" : "\n"}testum: ${outcome.error}\n`);
   } finally {

@@ -1,0 +1,41 @@
+/** Made-up secrets of every built-in shape (none is a real credential), for the redaction tests. */
+export const PLANTED = {
+  aws_access_key: "AKIAZ7QX3MPLEKEY4TST",
+  aws_secret: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY",
+  github_token: "ghp_Zt7kQ2mW9xR4vB8nL3pJ6cH1sD5fG0aYeU2i",
+  github_pat: "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyzABCDEF",
+  gitlab_token: "glpat-Xy3kP9mQ2wR7tZ5vB1nC",
+  slack_token: "xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOpQrStUvWx",
+  slack_app_token: "xapp-1-A0123456789-0123456789012-abcdef0123456789",
+  discord_token: "MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe.AbCdEfGhIjKlMnOpQrStUvWxYz0123456789ab",
+  jwt: "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ0ZXN0dW0iLCJpYXQiOjE3MDB9.c2lnbmF0dXJlLW9mLWEtdGVzdC10b2tlbg",
+  password: "Tr0ub4dor&3-horse",
+  url_password: "s3cr3tUrlPass",
+  bearer: "b3arerTokenValue_0123456789",
+  key_body: "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW",
+  host_password: "hostPa55w0rd!",
+} as const;
+
+/** Output a host might print, with each planted secret in a typical place. */
+export const PLANTED_OUTPUT = [
+  "starting backup",
+  `export AWS_ACCESS_KEY_ID=${PLANTED.aws_access_key}`,
+  `aws_secret_access_key = ${PLANTED.aws_secret}`,
+  `git remote: https://x-access-token:${PLANTED.github_token}@github.com/acme/app.git`,
+  `GH_PAT ${PLANTED.github_pat} in use`,
+  `gitlab ${PLANTED.gitlab_token}`,
+  `SLACK_BOT=${PLANTED.slack_token}`,
+  `socket ${PLANTED.slack_app_token}`,
+  `discord: ${PLANTED.discord_token}`,
+  `cookie session ${PLANTED.jwt} set`,
+  `{"user": "app", "password": "${PLANTED.password}"}`,
+  `DATABASE_URL=postgres://app:${PLANTED.url_password}@db.internal:5432/app`,
+  `Authorization: Bearer ${PLANTED.bearer}`,
+  "-----BEGIN OPENSSH PRIVATE KEY-----",
+  PLANTED.key_body,
+  "QyNTUxOQAAACBGpTQ6wYbKBxqVT2Q7tsBZaRKAUa/Nqp3xt1jKf8VGvgAAAJgJ2f7cCdn+",
+  "-----END OPENSSH PRIVATE KEY-----",
+  `login with ${PLANTED.host_password} worked`,
+  "done: 3 files, ünïcödé intact",
+  "",
+].join("\n");

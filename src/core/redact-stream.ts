@@ -1,0 +1,167 @@
+import { PEM_BEGIN, PEM_END, redactedMark, type RedactionRules } from "./redact.js";
+
+/** A line longer than this is not waited for: its start is redacted and released, all but the last OVERLAP_BYTES. */
+export const MAX_HOLD_BYTES = 64 * 1024;
+/** Kept back from a released long line: a secret that starts in the released part and is at most this long was seen whole. */
+export const OVERLAP_BYTES = 8 * 1024;
+
+/** A line inside a key block: base64, a `Proc-Type:`/`DEK-Info:` header, or blank. */
+const PEM_BODY = /^(?:[A-Za-z0-9+/=]*|[A-Za-z-]+: [^\n]*)\s*$/;
+
+/**
+ * Redacts one stream of command output (a task's stdout, or its stderr) as
+ * it arrives, so a secret split between two SSH packets is still caught.
+ * Built-in shapes match within a line, so only complete lines are released:
+ * everything up to the last line break (`\n`, or `\r` for a progress bar
+ * that redraws its line) goes on at once, redacted; the unfinished line is
+ * held until its break arrives, the stream ends, or it passes
+ * MAX_HOLD_BYTES. A private key block is followed over its lines and shown
+ * as one mark.
+ *
+ * Bytes go on as they came unless something in them was redacted: the
+ * common case costs a search for the last line break and a few substring
+ * searches, no copy.
+ */
+export class StreamRedactor {
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  private inKey = false;
+
+  constructor(private readonly rules: RedactionRules) {}
+
+  /** The output that can be released now (possibly empty). */
+  push(chunk: Buffer): Buffer {
+    if (chunk.length === 0) return chunk;
+    let cut = chunk.lastIndexOf(0x0a);
+    if (cut === -1) cut = chunk.lastIndexOf(0x0d);
+    if (cut === -1) {
+      this.held.push(chunk);
+      this.heldBytes += chunk.length;
+      return this.heldBytes > MAX_HOLD_BYTES ? this.releaseLongLine() : EMPTY;
+    }
+    const lines = this.heldBytes === 0 ? chunk.subarray(0, cut + 1) : Buffer.concat([...this.held, chunk.subarray(0, cut + 1)]);
+    this.held = cut + 1 < chunk.length ? [chunk.subarray(cut + 1)] : [];
+    this.heldBytes = chunk.length - cut - 1;
+    return this.redact(lines);
+  }
+
+  /** The rest, once the stream has ended. */
+  end(): Buffer {
+    const rest = this.heldBytes === 0 ? EMPTY : Buffer.concat(this.held);
+    this.held = [];
+    this.heldBytes = 0;
+    return this.redact(rest);
+  }
+
+  /** Redacts complete lines; the same bytes when nothing in them is secret. */
+  private redact(bytes: Buffer): Buffer {
+    if (bytes.length === 0) return bytes;
+    const text = bytes.toString("latin1");
+    const out = this.redactText(text);
+    return out === text ? bytes : Buffer.from(out, "latin1");
+  }
+
+  private redactText(text: string): string {
+    let t = text;
+    if (this.inKey || t.includes("-----BEGIN")) t = this.hideKeyBlocks(t);
+    const anchors = this.rules.anchors;
+    if (anchors && !anchors.some((a) => t.includes(a))) return t;
+    return replaceMatches(t, this.rules);
+  }
+
+  /**
+   * Replaces each private key block (BEGIN line to END line) by one mark.
+   * A block whose lines stop looking like a key before its END line ends
+   * there: what follows is shown.
+   */
+  private hideKeyBlocks(text: string): string {
+    let out = "";
+    let at = 0;
+    while (at < text.length) {
+      if (!this.inKey) {
+        PEM_BEGIN.lastIndex = at;
+        const begin = PEM_BEGIN.exec(text);
+        if (!begin) break;
+        out += text.slice(at, begin.index) + redactedMark("private_key");
+        this.inKey = true;
+        at = begin.index + begin[0].length;
+        // The rest of the BEGIN line (JSON keeps a whole key on one line with `\n` escapes).
+        at = this.skipKeyLine(text, at, true);
+        continue;
+      }
+      const next = this.skipKeyLine(text, at, false);
+      // A line that is neither key text nor its END: the block was cut short, and this line is shown.
+      if (next === at) this.inKey = false;
+      at = next;
+    }
+    return out + text.slice(at);
+  }
+
+  /** Past the END marker if this line has one (and leaves the key), or past the line when it is key text; otherwise `at`. */
+  private skipKeyLine(text: string, at: number, beginLine: boolean): number {
+    const lineEnd = nextBreak(text, at);
+    PEM_END.lastIndex = at;
+    const end = PEM_END.exec(text);
+    if (end && end.index < lineEnd) {
+      this.inKey = false;
+      return end.index + end[0].length;
+    }
+    if (beginLine || PEM_BODY.test(text.slice(at, lineEnd))) return lineEnd;
+    return at;
+  }
+
+  /**
+   * A line over MAX_HOLD_BYTES: its start is released, redacted, up to
+   * OVERLAP_BYTES from its end, or up to the start of a match that reaches
+   * past there (it may go on in the next chunk).
+   */
+  private releaseLongLine(): Buffer {
+    const bytes = Buffer.concat(this.held);
+    const text = bytes.toString("latin1");
+    let cut = text.length - OVERLAP_BYTES;
+    const { regex } = this.rules;
+    regex.lastIndex = 0;
+    for (let m = regex.exec(text); m; m = regex.exec(text)) {
+      if (m.index + m[0].length >= cut) {
+        // A match that covers nearly the whole line is released redacted rather than held forever.
+        if (m.index > 0) cut = Math.min(cut, m.index);
+        break;
+      }
+    }
+    const begin = text.lastIndexOf("-----BEGIN", cut);
+    if (begin !== -1 && begin > cut - 64) cut = begin;
+    this.held = [bytes.subarray(cut)];
+    this.heldBytes = bytes.length - cut;
+    return this.redact(bytes.subarray(0, cut));
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Where the line that starts at `at` ends, its break included. */
+function nextBreak(text: string, at: number): number {
+  const nl = text.indexOf("\n", at);
+  return nl === -1 ? text.length : nl + 1;
+}
+
+/** Every match replaced by its mark (after the kept prefix, for assignments and URLs). */
+export function replaceMatches(text: string, rules: RedactionRules): string {
+  const { regex, groups } = rules;
+  regex.lastIndex = 0;
+  let out = "";
+  let last = 0;
+  for (let m = regex.exec(text); m; m = regex.exec(text)) {
+    if (m[0].length === 0) {
+      regex.lastIndex += 1;
+      continue;
+    }
+    const group = groups.find((g) => m[g.index] !== undefined);
+    if (!group) continue;
+    const kept = group.keep ? (m[group.index + 1] ?? "") : "";
+    const value = m[0].slice(kept.length);
+    const quote = value.length > 1 && (value[0] === '"' || value[0] === "'") && value.at(-1) === value[0] ? value[0] : "";
+    out += text.slice(last, m.index) + kept + quote + redactedMark(group.name) + quote;
+    last = m.index + m[0].length;
+  }
+  return last === 0 ? text : out + text.slice(last);
+}
