@@ -60,6 +60,7 @@ const LENGTHS: readonly Lengths[] = [
   { option: 28, subcommand: 60 },
   { option: 20, subcommand: 45 },
   { option: 14, subcommand: 35 },
+  { option: 12, subcommand: 30 },
 ];
 
 function argOption(arg: ArgSpec, lengths: Lengths): APIApplicationCommandBasicOption {
