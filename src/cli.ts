@@ -7,6 +7,7 @@ import { parseDuration } from "./core/duration.js";
 import { isTestumError } from "./core/errors.js";
 import { closestWord } from "./core/suggest.js";
 import { ACCESS_VERBS, auditVerify } from "./cli/access.js";
+import { redactVerb } from "./cli/redaction.js";
 import { DISCORD_VERBS } from "./cli/discord.js";
 import { SLACK_VERBS } from "./cli/slack.js";
 import { HOST_VERBS } from "./cli/hosts.js";
@@ -38,6 +39,7 @@ Managing testum
   grant, revoke  give or take back a role (viewer, operator, free-form, approver, admin)
   access         list role bindings
   risk           the patterns that make a command need approval
+  redact         the patterns hidden in command output (besides the built-ins)
   runbook        agreed commands with typed parameters; YAML export and import
   audit          read and verify the audit log
   slack          print the Slack app manifest (one paste sets up the app)
@@ -179,6 +181,7 @@ const VERBS: readonly Verb[] = [
   secretsVerb,
   group("audit", "read and verify the audit log", [auditList, auditVerify]),
   ...ACCESS_VERBS,
+  redactVerb,
   group("runbook", "agreed commands with typed parameters; export and import as YAML", RUNBOOK_VERBS),
   group("slack", "the Slack app testum needs, as a manifest to paste", SLACK_VERBS),
   group("discord", "the link that adds testum to a server; register the /testum command", DISCORD_VERBS),

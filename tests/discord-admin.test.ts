@@ -54,6 +54,25 @@ describe("host and key administration from Discord", () => {
   });
 });
 
+describe("redaction patterns from Discord", () => {
+  it("are added, listed and removed by an admin with the command's options", async () => {
+    const added = await world.command(["redact", "add"], { name: "acme_key", pattern: "acme_[a-z0-9]{12}" });
+    // Discord's markdown escapes the underscores.
+    const plain = (text: string) => text.replace(/\\/g, "");
+    expect(plain(added.text)).toContain("Redaction pattern acme_key added");
+    expect(plain((await world.command(["redact", "list"])).text)).toContain("acme_[a-z0-9]{12}");
+    const job = await world.finished(jobIdFrom((await world.command(["run"], { target: "web-1", command: "echo acme_0123456789ab" })).text));
+    const [task] = await world.testum.sql<{ tail: string }[]>`select tail from job_tasks where job_id = ${job.id}`;
+    expect(task!.tail).toBe("[redacted:acme_key]");
+    expect(plain((await world.command(["redact", "rm"], { name: "acme_key" })).text)).toContain("Redaction pattern acme_key removed");
+    const audit = await world.testum.sql`select action, target, outcome from audit where action in ('redaction.add', 'redaction.remove') order by id`;
+    expect(audit).toEqual([
+      { action: "redaction.add", target: "acme_key", outcome: "added" },
+      { action: "redaction.remove", target: "acme_key", outcome: "removed" },
+    ]);
+  });
+});
+
 describe("scripts and cancel from Discord", () => {
   it("takes a script in a modal and runs it", async () => {
     const opened = await world.command(["script"], { target: "web-1" });

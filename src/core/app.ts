@@ -13,6 +13,7 @@ import type { AppDeps, Handler, HandlerContext, Handlers } from "./handlers/cont
 import { hostsAdd, hostsList, hostsRepin, hostsRm, hostsSecret, hostsShow, hostsTag, hostsTest, hostsUntag, hostsVia, submitHostSecret } from "./handlers/hosts.js";
 import { identity, keysAdd, keysDeploy, keysList, keysRevoke, keysRm, keysStatus } from "./handlers/keys.js";
 import { cancel, jobsList, jobsRevokeLinks, jobsShow, logs } from "./handlers/jobs.js";
+import { redactAdd, redactList, redactRm } from "./handlers/redaction.js";
 import { rb, runbookAdd, runbookList, runbookRm, runbookShow } from "./handlers/runbooks.js";
 import { decideSchedule, scheduleAdd, scheduleRb, scheduleList, schedulePause, scheduleResume, scheduleRm, scheduleRun, scheduleShow } from "./handlers/schedules.js";
 import { decodeScriptTarget, run, script } from "./handlers/run.js";
@@ -88,6 +89,9 @@ const HANDLERS: Handlers = {
   "risk.list": riskList,
   "risk.add": riskAdd,
   "risk.rm": riskRm,
+  "redact.list": redactList,
+  "redact.add": redactAdd,
+  "redact.rm": redactRm,
   "schedule.add": scheduleAdd,
   "schedule.rb": scheduleRb,
   "schedule.list": scheduleList,

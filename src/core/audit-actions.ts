@@ -55,6 +55,10 @@ export const AUDIT_ACTIONS = [
   "risk.add",
   "risk.remove",
   "risk.list",
+  // What redaction hides in command output.
+  "redaction.add",
+  "redaction.remove",
+  "redaction.list",
   // Schedules.
   "schedule.add",
   "schedule.remove",

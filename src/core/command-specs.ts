@@ -313,6 +313,28 @@ export const COMMAND_SPECS: readonly Spec[] = [
     build: (v) => ({ name: "risk.rm", id: Number(v.id) }),
   },
   {
+    path: ["redact", "list"],
+    ...summary("command.redact.list.summary"),
+    args: [],
+    build: () => ({ name: "redact.list" }),
+  },
+  {
+    path: ["redact", "add"],
+    ...summary("command.redact.add.summary"),
+    args: [
+      { name: "name", kind: "word", ...described("command.redact.add.arg.name") },
+      { name: "pattern", kind: "word", ...described("command.redact.add.arg.pattern") },
+    ],
+    example: "/testum redact add acme_key 'acme_[A-Za-z0-9]{32}'",
+    build: (v) => ({ name: "redact.add", redaction: str(v.name).toLowerCase(), pattern: str(v.pattern) }),
+  },
+  {
+    path: ["redact", "rm"],
+    ...summary("command.redact.rm.summary"),
+    args: [{ name: "name", kind: "word", ...described("command.redact.rm.arg.name") }],
+    build: (v) => ({ name: "redact.rm", redaction: str(v.name).toLowerCase() }),
+  },
+  {
     path: ["schedule", "add"],
     ...summary("command.schedule.add.summary"),
     args: [

@@ -47,6 +47,9 @@ export type Command =
   | { readonly name: "risk.list" }
   | { readonly name: "risk.add"; readonly pattern: string; readonly description: string }
   | { readonly name: "risk.rm"; readonly id: number }
+  | { readonly name: "redact.list" }
+  | { readonly name: "redact.add"; readonly redaction: string; readonly pattern: string }
+  | { readonly name: "redact.rm"; readonly redaction: string }
   | {
       readonly name: "schedule.add";
       readonly cron: string;

@@ -10,7 +10,7 @@ import { msg } from "./i18n.js";
 import { tokenize } from "./tokenize.js";
 
 /** `hosts` alone means `hosts list`; `keys` alone, `keys list`. */
-const GROUP_DEFAULTS: Readonly<Record<string, string>> = { hosts: "list", keys: "list", risk: "list", jobs: "list", schedule: "list", runbook: "list" };
+const GROUP_DEFAULTS: Readonly<Record<string, string>> = { hosts: "list", keys: "list", risk: "list", redact: "list", jobs: "list", schedule: "list", runbook: "list" };
 
 function unknownSubcommand(word: string, group: string, specs: readonly Spec[]): never {
   const choices = specs.map((s) => s.path.join(" ")).join(", ");

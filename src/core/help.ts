@@ -10,7 +10,7 @@ export const HELP_GROUPS: ReadonlyArray<{ readonly name: string; readonly title:
   { name: "run", title: "help.group.run", words: ["run", "script", "cancel", "jobs", "logs"], examples: ["/testum run web-1 'df -h'", "/testum run role=web --parallel 20 'systemctl is-active nginx'"] },
   { name: "hosts", title: "help.group.hosts", words: ["hosts", "identity"], examples: ["/testum hosts add web-1 root@10.0.0.5", "/testum hosts test web-1"] },
   { name: "keys", title: "help.group.keys", words: ["keys"], examples: ["/testum keys deploy alice all"] },
-  { name: "access", title: "help.group.access", words: ["grant", "revoke", "access", "whoami", "approve", "reject", "audit", "risk"], examples: ["/testum grant @bob operator role=web"] },
+  { name: "access", title: "help.group.access", words: ["grant", "revoke", "access", "whoami", "approve", "reject", "audit", "risk", "redact"], examples: ["/testum grant @bob operator role=web"] },
   { name: "schedules", title: "help.group.schedules", words: ["schedule"], examples: ["/testum schedule add '0 9 * * 1-5' all 'df -h' --on-change"] },
 ];
 

@@ -25,6 +25,7 @@ import { endJob } from "../core/jobs/lifecycle.js";
 import { setViews } from "../core/jobs/outbox.js";
 import { ProcessRecorder } from "../core/remote-processes.js";
 import { createJobRules } from "../core/redact.js";
+import { patternsForJobs } from "../core/redaction-patterns.js";
 import { LOG_GRACE_MS, settleUpload } from "../core/log-upload.js";
 import type { CancelBus, LogStore, Logger } from "../core/ports.js";
 import type { SecretBox } from "../core/secret-box.js";
@@ -187,7 +188,6 @@ export function createJobRunner(deps: RunnerDeps) {
     }, 100);
 
     const options = optionsOf(job);
-    const redaction = createJobRules([]);
     const recorder = new TaskRecorder(sql, job.id);
     // Each host's outcome is audited; written together at the end, under one lock.
     const taskAudits: AuditEntry[] = [];
@@ -195,10 +195,13 @@ export function createJobRunner(deps: RunnerDeps) {
     let stopStarting = false;
     try {
       const ids = [...tasks.values()].map((t) => t.hostId).filter((id): id is number => id !== null);
-      const [, found] = await Promise.all([
+      const [, found, patterns] = await Promise.all([
         recordAudit(sql, { actor: job.requestedBy, actorName: job.requestedByName ?? undefined, channel: job.conversation, action: "job.start", target: job.target, outcome: "started", detail: { job: job.id, worker: deps.workerName, hosts: tasks.size } }),
         getHostsById(sql, ids),
+        patternsForJobs(sql, log),
       ]);
+      // Admin patterns as they are when the job starts; a pattern added meanwhile applies from the next job.
+      const redaction = createJobRules(patterns);
       const hosts = new Map<number, Host>(found.map((h) => [h.id, h]));
       const ordered = [...tasks.values()].sort((a, b) => a.hostName.localeCompare(b.hostName));
 
