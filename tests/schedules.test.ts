@@ -73,10 +73,10 @@ describe("scheduled reports", () => {
     expect(new Set(fires.map((f) => f.firedBy)).size).toBeGreaterThanOrEqual(1);
     const jobs = await world.testum.sql`select id, status from jobs where schedule_id = ${id}`;
     expect(jobs).toHaveLength(fires.length);
-    // On time: each run's job exists within a moment of its fire time.
+    // On time: each run's job exists within a moment of its fire time (well before the next fire, 2 s later, even on a loaded machine).
     const late = await world.testum.sql`
       select f.fire_at, j.created_at from schedule_fires f join jobs j on j.id = f.job_id
-      where f.schedule_id = ${id} and j.created_at - f.fire_at > interval '1.5 seconds'`;
+      where f.schedule_id = ${id} and j.created_at - f.fire_at > interval '1.9 seconds'`;
     expect(late).toEqual([]);
     await eventually("every report to be final", async () => (await world.testum.sql`select 1 from jobs where schedule_id = ${id} and status in ('queued', 'running')`).length === 0);
     expect(reportsOf(id)).toHaveLength(fires.length);

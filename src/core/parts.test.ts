@@ -58,11 +58,11 @@ describe("startParts", () => {
     const events: string[] = [];
     const early = (name: string): Part<unknown> => ({
       name,
-      start: () => ({ beginStop: () => void events.push(`begin ${name}`), stop: () => void events.push(`stop ${name}`) }),
+      start: () => ({ beginStop: () => void events.push(`told ${name}`), stop: () => void events.push(`stop ${name}`) }),
     });
     const running = await startParts([early("worker"), part("plain", events), early("web")], {}, log);
     await running.stop();
-    expect(events).toEqual(["start plain", "begin web", "begin worker", "stop web", "stop plain", "stop worker"]);
+    expect(events).toEqual(["start plain", "told web", "told worker", "stop web", "stop plain", "stop worker"]);
   });
 
   it("stops the parts already started when one fails to start, and throws its failure", async () => {
