@@ -3,6 +3,7 @@ import type { Job } from "../src/core/jobs.js";
 import { DEFAULT_TEAM_ID } from "./fakes/slack-api.js";
 import { blockText, CHANNEL, jobIdFrom, SLACK_TRANSPORTS, startSlackWorld, type SlackWorld } from "./helpers/slack-world.js";
 import { eventually } from "./helpers/testum.js";
+import { LISTING_WIDTH } from "../src/core/replies.js";
 
 const id = (user: string) => `slack:${DEFAULT_TEAM_ID}:${user}`;
 const ALICE = "U0ALICE0001"; // operator on role=web
@@ -157,6 +158,17 @@ describe.each(SLACK_TRANSPORTS)("roles and approvals on Slack over %s", (transpo
     const job = await request(world, ALICE, "run web-1 'uptime'");
     expect(job.approvalReasons.join()).toContain("web-1 requires approval for every command");
     await world.slash("hosts untag web-1 approval");
+  });
+
+  it("lists risk patterns and recent jobs one item in two short lines", async () => {
+    const risk = text(await world.slash("risk"));
+    expect(risk).toMatch(/#1 +recursive rm\n +\\brm/);
+    const jobs = text(await world.slash("jobs", BOB));
+    expect(jobs).toMatch(/#\d+ +\S+ · \d{4}-\d\d-\d\d \d\d:\d\d UTC · \S+\n +(web-1|db-1|role=web): /);
+    // The items' lines (the footer is text, which every platform wraps).
+    const items = [...risk.split("\n"), ...jobs.split("\n")].filter((line) => /^(#\d| )/.test(line));
+    expect(items.length).toBeGreaterThan(4);
+    for (const line of items) expect(line.length, line).toBeLessThanOrEqual(LISTING_WIDTH);
   });
 });
 

@@ -74,7 +74,7 @@ describe("hosts behind a bastion", () => {
     for (const name of ["t1", "t2", "t3"]) await setCredential(world.testum.sql, box, "test", name, { type: "key", privateKey: targets.clientPrivateKey });
     expect(text(await world.slash("hosts show t3"))).toMatch(/via:\s+b2/);
     expect(text(await world.slash("hosts show b1"))).toMatch(/via:\s+directly/);
-    expect(text(await world.slash("hosts"))).toMatch(/t1\s.*via b1/);
+    expect(text(await world.slash("hosts"))).toMatch(/\bt1\s[^\n]*\n\s+[^\n]*via b1/);
     expect(text(await world.slash(`hosts add x1 u@127.0.0.2 --via nope`))).toContain("no host named nope to go through");
     expect(text(await world.slash(`hosts add x1 u@127.0.0.2 --via b1,b2`))).toContain("--via takes one bastion");
     expect(await world.testum.sql`select 1 from hosts where name = 'x1'`).toHaveLength(0);

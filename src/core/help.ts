@@ -3,7 +3,7 @@ import { COMMAND_SPECS, type Spec } from "./command-specs.js";
 import { UsageError } from "./errors.js";
 import { describeArg, localUsage, shortUsageOf, usageOf } from "./grammar.js";
 import { english, msg, type MessageKey, type Translator } from "./i18n.js";
-import { listing } from "./replies.js";
+import { listing, LISTING_WIDTH } from "./replies.js";
 
 /** The groups help shows, each with the first words of its commands and an example or two. */
 export const HELP_GROUPS: ReadonlyArray<{ readonly name: string; readonly title: MessageKey; readonly words: readonly string[]; readonly examples: readonly string[] }> = [
@@ -53,5 +53,10 @@ export function helpLines(topic: string, t: Translator = english): string[] {
 /** Help as chat shows it: the grouped overview, or the detail of one topic. */
 export function helpView(topic: string | undefined, t: Translator = english): View {
   if (!topic) return overview(t);
-  return listing(t("help.title_topic", { topic }), helpLines(topic, t));
+  // A usage line too long for a message puts its summary on a line of its own, so the summary is never cut in two.
+  const lines = helpLines(topic, t).flatMap((line) => {
+    const gap = line.startsWith("/testum ") ? line.lastIndexOf("  ") : -1;
+    return gap > 0 && line.length > LISTING_WIDTH ? [line.slice(0, gap), `    ${line.slice(gap + 2)}`] : [line];
+  });
+  return listing(t("help.title_topic", { topic }), lines, undefined, { wrap: true });
 }

@@ -28,15 +28,65 @@ export function privateText(text: string, tone: View["tone"] = "neutral"): Reply
 }
 
 /**
+ * How wide a listing's lines may be: about what a Slack message pane shows of
+ * monospace text (80), and wide enough for "host key:" and a whole SHA256
+ * fingerprint (66). Longer lines would wrap wherever the platform chooses
+ * (Discord, which is narrower, still wraps these at word breaks) or scroll
+ * sideways.
+ */
+export const LISTING_WIDTH = 72;
+
+/**
+ * A listing line cut to `width` at spaces, each further line indented under
+ * the value: after "label:  " for a `label:  value` line, else four spaces
+ * deeper than the line. A word longer than a line is cut where it must be.
+ */
+export function wrapLine(line: string, width = LISTING_WIDTH): string[] {
+  if (line.length <= width) return [line];
+  const lead = /^\s*/.exec(line)![0];
+  // The label and its padding stay as written; the value wraps under itself.
+  const label = /^\s*[^\s:][^:]{0,24}:\s+(?=\S)/.exec(line)?.[0];
+  const hang = " ".repeat(label !== undefined && label.length <= width / 2 ? label.length : Math.min(lead.length + 4, width / 2));
+  // A word too long to hang under the value (a fingerprint, a pattern) starts nearer the left instead of being cut.
+  const near = " ".repeat(Math.min(lead.length + 4, width / 2));
+  const out: string[] = [];
+  let current = label ?? lead;
+  let fresh = true;
+  // An option in brackets ("[--tz TZ]") stays on one line; words on one line keep the spaces between them.
+  for (const [, space, word] of line.slice(current.length).matchAll(/( *)(\[[^\]]*\]|\S+)/g) as IterableIterator<[string, string, string]>) {
+    const joined = fresh ? current + word : current + (space || " ") + word;
+    if (joined.length <= width) {
+      current = joined;
+      fresh = false;
+      continue;
+    }
+    if (current.trim() !== "") out.push(current.trimEnd());
+    let indent = hang.length + word.length <= width ? hang : near;
+    let rest = word;
+    while (indent.length + rest.length > width) {
+      out.push(indent + rest.slice(0, width - indent.length));
+      rest = rest.slice(width - indent.length);
+      indent = near;
+    }
+    current = indent + rest;
+    fresh = false;
+  }
+  if (current.trim() !== "") out.push(current);
+  return out;
+}
+
+/**
  * A listing: a heading and preformatted lines, split into blocks small
  * enough that no platform cuts them (Discord shows 2,000 characters of a
- * message's content, Slack 3,000 of a block).
+ * message's content, Slack 3,000 of a block). `wrap`: lines longer than
+ * LISTING_WIDTH are wrapped (see wrapLine); leave it off for lines that must
+ * be copied whole, such as a public key.
  */
-export function listing(title: string, lines: readonly string[], footer?: string): View {
+export function listing(title: string, lines: readonly string[], footer?: string, options: { readonly wrap?: boolean } = {}): View {
   const blocks: Block[] = [{ type: "heading", text: title }];
   let chunk: string[] = [];
   let size = 0;
-  for (const line of lines) {
+  for (const line of options.wrap ? lines.flatMap((l) => wrapLine(l)) : lines) {
     if (chunk.length > 0 && size + line.length + 1 > LISTING_CHUNK) {
       blocks.push({ type: "code", lines: chunk });
       chunk = [];

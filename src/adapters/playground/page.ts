@@ -56,7 +56,7 @@ main { max-width: 980px; margin: 0 auto; padding: 1rem 1rem 7rem; }
 .icon { width:1.05em; height:1.05em; vertical-align:-.15em; margin-right:.35em; flex:none; }
 dl { display:grid; grid-template-columns: max-content 1fr; gap:.15rem .8rem; margin:.4rem 0; }
 dt { color: var(--muted); } dd { margin:0; white-space: pre-wrap; }
-pre { background: var(--code); color: var(--codetext); padding:.6rem .7rem; border-radius:6px; overflow:auto; max-height: 24rem; margin:.4rem 0; font: 13px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+pre { background: var(--code); color: var(--codetext); padding:.6rem .7rem; border-radius:6px; overflow:auto; max-height: 24rem; white-space: pre-wrap; overflow-wrap: anywhere; margin:.4rem 0; font: 13px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
 .links a { color: var(--accent); margin-right: 1rem; }
 .actions { display:flex; gap:.5rem; margin-top:.5rem; flex-wrap:wrap; }
 button { border:1px solid var(--line); background: var(--bg); color: var(--text); border-radius:6px; padding:.35rem .8rem; cursor:pointer; }

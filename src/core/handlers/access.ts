@@ -31,7 +31,7 @@ export const access: Handler<"access"> = async (ctx) => {
     ...ctx.settings.admins.map((a) => ctx.t("access.list.admin", { subject: a.padEnd(40), role: "admin".padEnd(10) })),
     ...bindings.map((b) => ctx.t("access.list.binding", { subject: b.subject.padEnd(40), role: b.role.padEnd(10), scope: b.selector, by: b.createdBy })),
   ];
-  return privateReply(listing(ctx.t("access.list.title", { count: lines.length }), lines));
+  return privateReply(listing(ctx.t("access.list.title", { count: lines.length }), lines, undefined, { wrap: true }));
 };
 
 export const whoami: Handler<"whoami"> = async (ctx, event) => {
@@ -40,7 +40,7 @@ export const whoami: Handler<"whoami"> = async (ctx, event) => {
   const lines = [event.actor.name ? t("access.whoami.identity_named", { id: event.actor.id, name: event.actor.name }) : t("access.whoami.identity", { id: event.actor.id })];
   if (event.actor.groups.length > 0) lines.push(t("access.whoami.groups", { groups: event.actor.groups.join(", ") }));
   lines.push(t("access.whoami.roles", { roles: describeBindings(principal, t) }));
-  return privateReply(listing(t("access.whoami.title"), lines));
+  return privateReply(listing(t("access.whoami.title"), lines, undefined, { wrap: true }));
 };
 
 /** `user=… host=… action=… since=…` filters of the chat audit command. */
@@ -72,8 +72,10 @@ export const audit: Handler<"audit"> = async (ctx, _event, cmd) => {
 
 export const riskList: Handler<"risk.list"> = async (ctx) => {
   const patterns = await listRiskPatterns(ctx.sql);
-  const lines = patterns.map((p) => `#${String(p.id).padEnd(4)} ${say(ctx.t, describeRisk(p)).padEnd(36)} ${p.pattern}`);
-  return privateReply(listing(ctx.t("risk.list.title"), lines, ctx.t("risk.list.footer", { count: ctx.settings.approvalHosts })));
+  // One pattern in two lines: what it catches, then the expression itself.
+  const width = Math.max(0, ...patterns.map((p) => String(p.id).length)) + 3;
+  const lines = patterns.flatMap((p) => [`${`#${p.id}`.padEnd(width)}${say(ctx.t, describeRisk(p))}`, `${" ".repeat(width)}${p.pattern}`]);
+  return privateReply(listing(ctx.t("risk.list.title"), lines, ctx.t("risk.list.footer", { count: ctx.settings.approvalHosts }), { wrap: true }));
 };
 
 export const riskAdd: Handler<"risk.add"> = async (ctx, _event, cmd) => {

@@ -24,15 +24,16 @@ export const hostsList: Handler<"hosts.list"> = async (ctx) => {
     const tags = Object.entries(h.tags).map(([k, v]) => `${k}=${v}`).join(",");
     const key = t(h.hostKeyFingerprint ? "hosts.list.key_pinned" : "hosts.list.key_not_pinned");
     const seen = h.lastSeenAt ? t("hosts.list.seen", { at: formatTimeAgo(h.lastSeenAt, t) }) : t("hosts.list.never_seen");
-    return `${h.name.padEnd(20)} ${`${h.username}@${h.address}:${h.port}`.padEnd(32)} ${key.padEnd(18)} ${seen}${via ? `  ${t("hosts.list.via", { via })}` : ""}${tags ? `  ${tags}` : ""}`;
+    // One host in two short lines: name, address and key; then when it was seen, its route and tags.
+    return [`${h.name}  ${h.username}@${h.address}:${h.port} · ${key}`, `    ${[seen, ...(via ? [t("hosts.list.via", { via })] : []), ...(tags ? [tags] : [])].join(" · ")}`];
   });
-  return privateReply(listing(t("hosts.list.title", { count: hosts.length }), lines));
+  return privateReply(listing(t("hosts.list.title", { count: hosts.length }), lines.flat(), undefined, { wrap: true }));
 };
 
 export const hostsShow: Handler<"hosts.show"> = async (ctx, _event, cmd) => {
   const host = await getHost(ctx.sql, cmd.host);
   const via = host.viaHostId === null ? null : ((await getHostById(ctx.sql, host.viaHostId))?.name ?? null);
-  return privateReply(listing(ctx.t("hosts.show.title", { name: cmd.host }), describeHost(host, ctx.t, via)));
+  return privateReply(listing(ctx.t("hosts.show.title", { name: cmd.host }), describeHost(host, ctx.t, via), undefined, { wrap: true }));
 };
 
 export const hostsAdd: Handler<"hosts.add"> = async (ctx, event, cmd) => {
@@ -79,7 +80,7 @@ export const hostsTest: Handler<"hosts.test"> = async (ctx, _event, cmd) => {
   const host = await getHost(ctx.sql, cmd.host);
   const probe = await ctx.remote.probe(host);
   await ctx.audit("host.test", probe.authenticated ? "succeeded" : "failed", host.name, { fingerprint: probe.fingerprint ?? null, error: probe.errorCode ?? null });
-  return privateReply(listing(ctx.t(probe.authenticated ? "hosts.test.works" : "hosts.test.not_yet", { name: host.name }), describeProbe(host, probe, ctx.t)));
+  return privateReply(listing(ctx.t(probe.authenticated ? "hosts.test.works" : "hosts.test.not_yet", { name: host.name }), describeProbe(host, probe, ctx.t), undefined, { wrap: true }));
 };
 
 /**

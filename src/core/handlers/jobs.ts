@@ -11,6 +11,7 @@ import { cancelJobRequest } from "../jobs/lifecycle.js";
 import { refreshJobMessages } from "../jobs/messages.js";
 import { linkState } from "../links.js";
 import { listing, privateReply, privateText } from "../replies.js";
+import { truncate } from "../tail.js";
 import type { Handler, HandlerContext } from "./context.js";
 import { formatTime, formatTimeAgo } from "../time.js";
 
@@ -36,15 +37,17 @@ export const jobsList: Handler<"jobs.list"> = async (ctx, event) => {
   const principal = await ctx.principal();
   const jobs = await recentJobs(ctx.sql, event.conversation, 15);
   const lines: string[] = [];
+  // One job in two short lines (number, state, time, who; then target and command), so no platform needs to scroll sideways.
+  const width = Math.max(0, ...jobs.map((job) => String(job.id).length)) + 3;
   for (const job of jobs) {
     const { hosts, removed } = await jobHosts(ctx, job);
     if (!hosts.every((h) => can(principal, "view", h)) || (removed.length > 0 && !canEverywhere(principal, "view"))) continue;
-    const when = job.createdAt.toISOString().slice(5, 16).replace("T", " ");
-    const state = ctx.t(`state.${job.status}`);
-    lines.push(`#${String(job.id).padEnd(5)} ${state.padEnd(17)} ${when}  ${job.target.padEnd(16)} ${(job.requestedByName ?? job.requestedBy).padEnd(14)} ${job.command.split("\n")[0]!.slice(0, 60)}`);
+    const who = job.requestedByName ?? job.requestedBy;
+    lines.push(`${`#${job.id}`.padEnd(width)}${ctx.t(`state.${job.status}`)} · ${formatTime(job.createdAt)} · ${who}`);
+    lines.push(`${" ".repeat(width)}${job.target}: ${truncate(job.command.split("\n")[0]!, 80)}`);
   }
   if (lines.length === 0) return privateText(ctx.t("jobs.none"));
-  return privateReply(listing(ctx.t("jobs.recent"), lines, ctx.t("jobs.list_footer")));
+  return privateReply(listing(ctx.t("jobs.recent"), lines, ctx.t("jobs.list_footer"), { wrap: true }));
 };
 
 export const jobsShow: Handler<"jobs.show"> = async (ctx, _event, _cmd, scope) => {
@@ -68,7 +71,7 @@ export const jobsShow: Handler<"jobs.show"> = async (ctx, _event, _cmd, scope) =
   if (job.startedAt && job.finishedAt) lines.push("", t("jobs.show.took", { duration: formatDuration(job.finishedAt.getTime() - job.startedAt.getTime(), t.lang) }));
   const closed = closedLinks(ctx, job);
   if (closed) lines.push("", closed);
-  const reply = listing(t("jobs.show.title", { id: job.id }), lines);
+  const reply = listing(t("jobs.show.title", { id: job.id }), lines, undefined, { wrap: true });
   if (closed) return privateReply(reply);
   const links = tasks.length === 1 ? [{ label: t("link.full_log"), url: logUrl(ctx.settings.publicUrl, job) }] : [{ label: t("link.full_report"), url: reportUrl(ctx.settings.publicUrl, job) }];
   return privateReply({ ...reply, blocks: [...reply.blocks, { type: "links", links }] });

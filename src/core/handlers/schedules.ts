@@ -155,7 +155,7 @@ export const scheduleList: Handler<"schedule.list"> = async (ctx, event) => {
     const state = t(s.paused ? "schedule.state.paused" : s.approvalState === "pending" ? "schedule.state.pending" : s.approvalState === "rejected" ? "schedule.state.rejected" : s.muted ? "schedule.state.muted" : "schedule.state.active");
     return t("schedule.list.line", { id: String(s.id).padEnd(4), name: s.name.padEnd(20), state: state.padEnd(18), when: describeCron(s.cron, t), timezone: s.timezone, target: s.target });
   });
-  return privateReply(listing(t("schedule.list.title", { count: schedules.length }), lines));
+  return privateReply(listing(t("schedule.list.title", { count: schedules.length }), lines, undefined, { wrap: true }));
 };
 
 export const scheduleShow: Handler<"schedule.show"> = async (ctx, _event, _cmd, scope) => {
@@ -176,7 +176,7 @@ export const scheduleShow: Handler<"schedule.show"> = async (ctx, _event, _cmd, 
     t("schedule.show.last_run", { value: when(s.lastFireAt, t) }),
     t("schedule.show.next_runs", { value: runs.length ? runs.map((d) => when(d, t)).join(", ") : msg("schedule.show.no_next_runs") }),
   ];
-  return privateReply(listing(t("schedule.show.title", { id: s.id }), lines));
+  return privateReply(listing(t("schedule.show.title", { id: s.id }), lines, undefined, { wrap: true }));
 };
 
 export const scheduleRm: Handler<"schedule.rm"> = async (ctx, _event, _cmd, scope) => {
