@@ -160,6 +160,19 @@ describe.each(SLACK_TRANSPORTS)("roles and approvals on Slack over %s", (transpo
     await world.slash("hosts untag web-1 approval");
   });
 
+  it("answers a run with a private note that does not claim success; the job's thread carries the rest", async () => {
+    const queued = await world.slash("run web-1 'true'", ALICE);
+    expect(queued.json?.response_type).toBe("ephemeral");
+    expect(text(queued)).toMatch(/📨 Job #\d+ queued on web-1\. Its progress and result follow in the job's thread in this channel\./);
+    expect(text(queued)).not.toContain("✅");
+    await world.finished(jobIdFrom(text(queued)));
+    // The approval notice lists its reasons as text, not as a code block.
+    const risky = await world.slash("run web-1 'rm -rf /tmp/x'", ALICE);
+    expect(risky.json?.response_type).toBe("ephemeral");
+    expect(text(risky)).toContain("• the command looks risky: recursive rm");
+    expect(JSON.stringify(risky.json?.blocks)).not.toContain("rich_text_preformatted");
+  });
+
   it("lists risk patterns and recent jobs one item in two short lines", async () => {
     const risk = text(await world.slash("risk"));
     expect(risk).toMatch(/#1 +recursive rm\n +\\brm/);

@@ -66,7 +66,7 @@ describe("Slack: the user's language from users.info", () => {
   it("posts a Russian user's job in Russian: the answer, the parent, the live message and the report", async () => {
     const res = await world.slash("run prod-db 'echo привет'", IVAN);
     const answer = replyText(res.json);
-    expect(answer).toMatch(/✅ Задание #\d+ поставлено в очередь на prod-db\. Вывод — в ветке\./);
+    expect(answer).toMatch(/📨 Задание #\d+ поставлено в очередь на prod-db\. Ход и результат — в ветке задания в этом канале\./);
     const job = await world.finished(jobIdFrom(answer));
     expect(job.status).toBe("succeeded");
     expect(job.lang).toBe("ru");

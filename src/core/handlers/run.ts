@@ -81,13 +81,14 @@ export async function submit(ctx: HandlerContext, event: Inbound, input: Submiss
   );
   if (job.status === "queued") await queueJob(sql, ctx.queue, job, settings.publicUrl, ctx.log);
   const where = hosts.length === 1 ? hosts[0]!.name : t("view.n_hosts", { count: hosts.length });
-  if (reasons.length === 0) return privateText(t("run.queued", { id: job.id, where }), "success");
+  // A private note, said once: the job's own messages in the channel carry its state from here (so no success tone).
+  if (reasons.length === 0) return privateText(t("run.queued", { id: job.id, where }));
   return privateReply({
     text: t("run.needs_approval_title", { id: job.id }),
     tone: "warning",
     blocks: [
       { type: "text", text: t("run.needs_approval", { id: job.id, where }) },
-      { type: "code", lines: reasons.map((r) => `• ${r}`) },
+      { type: "text", text: reasons.map((r) => `• ${r}`).join("\n") },
       { type: "context", text: t("run.approver_hint") },
     ],
   });

@@ -386,7 +386,7 @@ export const en = {
   // Running commands and scripts
   "run.dry_run": "Dry run: {target} names {count} {count|host|hosts}; nothing ran",
   "run.would_need_approval": "It would need approval:",
-  "run.queued": "✅ Job #{id} queued on {where}. Output follows in the thread.",
+  "run.queued": "📨 Job #{id} queued on {where}. Its progress and result follow in the job's thread in this channel.",
   "run.needs_approval_title": "Job #{id} needs approval before it runs",
   "run.needs_approval": "🔐 Job #{id} on {where} needs approval before it runs:",
   "run.approver_hint": "An approver of every target host, other than you, can approve it in the thread.",

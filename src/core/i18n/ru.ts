@@ -388,7 +388,7 @@ export const ru: Record<keyof typeof en, string> = {
   // Running commands and scripts
   "run.dry_run": "Пробный запуск: {target} — это {count} {count|хост|хоста|хостов}; ничего не запущено",
   "run.would_need_approval": "Понадобится одобрение:",
-  "run.queued": "✅ Задание #{id} поставлено в очередь на {where}. Вывод — в ветке.",
+  "run.queued": "📨 Задание #{id} поставлено в очередь на {where}. Ход и результат — в ветке задания в этом канале.",
   "run.needs_approval_title": "Заданию #{id} нужно одобрение перед запуском",
   "run.needs_approval": "🔐 Заданию #{id} на {where} нужно одобрение перед запуском:",
   "run.approver_hint": "Одобрить его в ветке может одобряющий каждого целевого хоста, кроме вас.",
