@@ -83,7 +83,8 @@ describe("hosts repin", () => {
   });
 
   it("never sends a password to a host whose key nobody pinned; once an admin confirmed the key, it does", async () => {
-    const test = text(await world.slash("hosts test m2"));
+    // hosts test wraps its long lines to fit a message.
+    const test = text(await world.slash("hosts test m2")).replace(/\s+/g, " ");
     expect(test).toContain("the host key of m2 is not pinned yet, and testum does not send a password to a host it cannot verify");
     const job = await world.slash("run m2 'true'");
     await eventually("the job to fail", async () => (await world.testum.sql`select 1 from jobs where target = 'm2' and status = 'failed'`).length === 1);

@@ -40,7 +40,7 @@ export const whoami: Handler<"whoami"> = async (ctx, event) => {
   const lines = [event.actor.name ? t("access.whoami.identity_named", { id: event.actor.id, name: event.actor.name }) : t("access.whoami.identity", { id: event.actor.id })];
   if (event.actor.groups.length > 0) lines.push(t("access.whoami.groups", { groups: event.actor.groups.join(", ") }));
   lines.push(t("access.whoami.roles", { roles: describeBindings(principal, t) }));
-  return privateReply(listing(t("access.whoami.title"), lines, undefined, { wrap: true }));
+  return privateReply(listing(t("access.whoami.title"), lines));
 };
 
 /** `user=… host=… action=… since=…` filters of the chat audit command. */
