@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { listAudit } from "./core/audit.js";
+import { auditJob, listAudit } from "./core/audit.js";
 import { ConfigError } from "./core/config.js";
 import { loadConfig } from "./config.js";
 import { migrate, ensureDatabase } from "./core/db.js";
@@ -140,8 +140,11 @@ const auditList: Verb = {
       const rows = await listAudit(sql, { limit, actor: values.user, target: values.host, action: values.action, since });
       if (values.json) return printJsonLines(rows.map((r) => ({ ...r, at: r.at.toISOString() })));
       printTable(
-        ["ID", "AT", "ACTOR", "ACTION", "TARGET", "OUTCOME"],
-        rows.map((r) => [String(r.id), formatTime(r.at, "seconds"), r.actorName ? `${r.actor} (${r.actorName})` : r.actor, r.action, r.target ?? "-", r.outcome]),
+        ["ID", "AT", "ACTOR", "ACTION", "TARGET", "OUTCOME", "JOB"],
+        rows.map((r) => {
+          const job = auditJob(r.detail);
+          return [String(r.id), formatTime(r.at, "seconds"), r.actorName ? `${r.actor} (${r.actorName})` : r.actor, r.action, r.target ?? "-", r.outcome, job ? `#${job}` : "-"];
+        }),
       );
     });
   },

@@ -173,6 +173,12 @@ describe.each(SLACK_TRANSPORTS)("roles and approvals on Slack over %s", (transpo
     expect(JSON.stringify(risky.json?.blocks)).not.toContain("rich_text_preformatted");
   });
 
+  it("names the job in each audit line about one", async () => {
+    const audit = text(await world.slash("audit action=job.end"));
+    expect(audit).toMatch(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC · \S+\n +job\.end \S+ → \w+ · job #\d+/);
+    expect(text(await world.slash("audit action=access.grant"))).not.toContain("job #");
+  });
+
   it("lists risk patterns and recent jobs one item in two short lines", async () => {
     const risk = text(await world.slash("risk"));
     expect(risk).toMatch(/#1 +recursive rm\n +\\brm/);

@@ -29,6 +29,11 @@ export interface AuditFilter {
 }
 
 /** The last `limit` entries matching the filter, oldest first. */
+/** The job an audit entry is about, when it names one (job.*, approval.*, schedule.fire …). */
+export function auditJob(detail: Readonly<Record<string, unknown>>): number | undefined {
+  return typeof detail.job === "number" && Number.isSafeInteger(detail.job) ? detail.job : undefined;
+}
+
 export async function listAudit(sql: Sql, filter: AuditFilter): Promise<AuditRow[]> {
   const rows = await sql<AuditRow[]>`
     select * from audit

@@ -65,7 +65,9 @@ export function describeProbe(host: Host, probe: ProbeResult, t: Translator = en
   lines.push(t("hosts.probe.reachable", { value: msg(probe.reachable ? "word.yes" : "word.no") }));
   if (probe.fingerprint) {
     const changed = host.hostKeyFingerprint && probe.fingerprint !== host.hostKeyFingerprint;
-    lines.push(changed ? t("hosts.probe.host_key_pinned", { fingerprint: probe.fingerprint, pinned: host.hostKeyFingerprint! }) : t("hosts.probe.host_key", { fingerprint: probe.fingerprint }));
+    // `host` is as it was before the probe: a key it did not have yet was pinned by this first contact.
+    const key = changed ? "hosts.probe.host_key_pinned" : host.hostKeyFingerprint ? "hosts.probe.host_key" : "hosts.probe.host_key_pinned_now";
+    lines.push(t(key, { fingerprint: probe.fingerprint, pinned: host.hostKeyFingerprint ?? "" }));
   }
   if (probe.latencyMs !== undefined) lines.push(t("hosts.probe.latency", { ms: probe.latencyMs }));
   lines.push(t(probe.authenticated ? "hosts.probe.auth_accepted" : "hosts.probe.auth_refused"));

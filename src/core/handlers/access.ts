@@ -1,5 +1,5 @@
 import { describeBindings, grant as addBinding, listBindings, parseRole, parseSubject, revokeBinding } from "../access.js";
-import { listAudit } from "../audit.js";
+import { auditJob, listAudit } from "../audit.js";
 import { parseDuration } from "../duration.js";
 import { TestumError } from "../errors.js";
 import { msg, say } from "../i18n.js";
@@ -66,8 +66,12 @@ function auditFilter(words: readonly string[]) {
 
 export const audit: Handler<"audit"> = async (ctx, _event, cmd) => {
   const rows = await listAudit(ctx.sql, auditFilter(cmd.filters));
-  const lines = rows.map((r) => `${formatTime(r.at, "seconds")}  ${r.actorName ?? r.actor}  ${r.action}  ${r.target ?? "-"}  ${r.outcome}`);
-  return privateReply(listing(ctx.t("audit.title", { count: rows.length }), lines, ctx.t("audit.footer")));
+  // One entry in two short lines: when and who; then what, on what, how it ended, and the job it was about.
+  const lines = rows.flatMap((r) => {
+    const job = auditJob(r.detail);
+    return [`${formatTime(r.at, "seconds")} · ${r.actorName ?? r.actor}`, `    ${r.action} ${r.target ?? "-"} → ${r.outcome}${job ? ` · ${ctx.t("audit.job", { id: job })}` : ""}`];
+  });
+  return privateReply(listing(ctx.t("audit.title", { count: rows.length }), lines, ctx.t("audit.footer"), { wrap: true }));
 };
 
 export const riskList: Handler<"risk.list"> = async (ctx) => {

@@ -253,6 +253,7 @@ export const en = {
   "hosts.probe.not_tried": "not tried: {problem}. testum must run with the master key the secret was stored with.",
   "hosts.probe.reachable": "reachable:      {value}",
   "hosts.probe.host_key": "host key:       {fingerprint}",
+  "hosts.probe.host_key_pinned_now": "host key:       {fingerprint} (pinned now)",
   "hosts.probe.host_key_pinned": "host key:       {fingerprint} (pinned: {pinned})",
   "hosts.probe.latency": "latency:        {ms} ms",
   "hosts.probe.auth_accepted": "authentication: accepted",
@@ -486,6 +487,7 @@ export const en = {
   "audit.bad_filter": "\"{word}\" is not a filter: use user=…, host=…, action=… or since=…",
   "audit.bad_since": "since= expects a date (2026-11-01) or a duration (24h), got \"{value}\"",
   "audit.unknown_filter": "unknown filter \"{key}\": use user, host, action or since",
+  "audit.job": "job #{id}",
   "audit.title": "Audit: the last {count} matching {count|entry|entries}",
   "audit.footer": "npx testum audit list --json exports it all; npx testum audit verify checks the chain.",
   // The full report (a text file)

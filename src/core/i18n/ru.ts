@@ -255,6 +255,7 @@ export const ru: Record<keyof typeof en, string> = {
   "hosts.probe.not_tried": "не проверялся: {problem}. testum должен работать с тем мастер-ключом, которым сохранён секрет.",
   "hosts.probe.reachable": "доступен:       {value}",
   "hosts.probe.host_key": "ключ хоста:     {fingerprint}",
+  "hosts.probe.host_key_pinned_now": "ключ хоста:     {fingerprint} (закреплён сейчас)",
   "hosts.probe.host_key_pinned": "ключ хоста:     {fingerprint} (закреплён: {pinned})",
   "hosts.probe.latency": "задержка:       {ms} мс",
   "hosts.probe.auth_accepted": "аутентификация: принята",
@@ -488,6 +489,7 @@ export const ru: Record<keyof typeof en, string> = {
   "audit.bad_filter": "«{word}» — не фильтр: используйте user=…, host=…, action=… или since=…",
   "audit.bad_since": "since= ожидает дату (2026-11-01) или длительность (24h), получено «{value}»",
   "audit.unknown_filter": "неизвестный фильтр «{key}»: используйте user, host, action или since",
+  "audit.job": "задание #{id}",
   "audit.title": "Аудит: последние подходящие записи ({count})",
   "audit.footer": "npx testum audit list --json выгружает всё; npx testum audit verify проверяет цепочку.",
   // The full report (a text file)
