@@ -15,7 +15,7 @@ import { HOST_REMOTE_VERBS } from "./cli/hosts-remote.js";
 import { identityVerb, secretsVerb } from "./cli/identity.js";
 import { KEY_VERBS } from "./cli/keys.js";
 import { RUNBOOK_VERBS } from "./cli/runbooks.js";
-import { CliUsageError, parseVerbArgs, printJsonLines, printTable, withDatabase, type Verb } from "./cli/shared.js";
+import { CliUsageError, forCommandLine, parseVerbArgs, printJsonLines, printTable, withDatabase, type Verb } from "./cli/shared.js";
 import { createLogger } from "./logger.js";
 import type { RunOptions } from "./runtime.js";
 import { formatTime } from "./core/time.js";
@@ -267,7 +267,7 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
     if (isTestumError(err)) {
-      console.error(`testum: ${err.message}`);
+      console.error(`testum: ${forCommandLine(err.message, VERBS)}`);
       return 1;
     }
     console.error(`testum: ${(err as Error).message ?? String(err)}`);

@@ -57,7 +57,7 @@ describe.each(SLACK_TRANSPORTS)("roles and approvals on Slack over %s", (transpo
   it("lets each role do what it may and refuses the rest privately, naming the missing right, audited", async () => {
     const viewerRun = await world.slash("run web-1 'uptime'", VIC);
     expect(viewerRun.json?.response_type).toBe("ephemeral");
-    expect(text(viewerRun)).toMatch(/Not allowed: you need operator \(the run right\) on at least one host/);
+    expect(text(viewerRun)).toMatch(/Not allowed: you need operator \(the run right\) on web-1\./);
     expect(text(await world.slash("hosts", VIC))).toContain("web-1");
     expect(text(await world.slash("whoami", VIC))).toContain("viewer on *");
 

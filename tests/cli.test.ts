@@ -129,6 +129,15 @@ describe("the testum command", () => {
     expect(badFp.stderr).toContain("is not a SHA256 host key fingerprint");
   });
 
+  it("names commands the way the command line takes them, and the job in audit lines", () => {
+    const unknown = testum(["hosts", "show", "nosuch"]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toBe("testum: no host named nosuch. testum hosts list lists the known hosts.\n");
+    const table = testum(["audit", "list", "--limit", "5"]);
+    expect(table.stdout.split("\n")[0]).toMatch(/^ID\s+AT\s+ACTOR\s+ACTION\s+TARGET\s+OUTCOME\s+JOB$/);
+    expect(table.stdout).toMatch(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/);
+  });
+
   it("prints the audit log as JSON lines", () => {
     const res = testum(["audit", "list", "--json", "--limit", "5"]);
     expect(res.code, res.stderr).toBe(0);

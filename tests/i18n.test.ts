@@ -55,7 +55,7 @@ describe("Slack: the user's language from users.info", () => {
   it("refuses in Russian, naming what is missing", async () => {
     const res = await world.slash("run prod-db 'uptime'", OLGA);
     const text = replyText(res.json);
-    expect(text).toContain("🚫 Нет доступа: нужна роль operator (право run) хотя бы на одном хосте. Ваши роли: ролей нет.");
+    expect(text).toContain("🚫 Нет доступа: нужна роль operator (право run) на prod-db. Ваши роли: ролей нет.");
     expect(text).toContain(`Ваш идентификатор — slack:${DEFAULT_TEAM_ID}:${OLGA}`);
     // Usage mistakes too, with the usage line.
     const usage = replyText((await world.slash("run prod-db 'uptime' --timeout soon", OLGA)).json);
@@ -141,7 +141,7 @@ describe("Discord: the interaction's locale", () => {
     expect(help.text).toContain("Выполнить shell-команду на хостах");
 
     const refused = await world.command(["run"], { target: "prod-db", command: "uptime" }, stranger, { locale: "ru" });
-    expect(refused.text).toContain("Нет доступа: нужна роль operator (право run) хотя бы на одном хосте");
+    expect(refused.text).toContain("Нет доступа: нужна роль operator (право run) на prod-db");
 
     const dm = await world.send(commandInteraction({ ...world.base(), guildId: undefined, locale: "ru", subcommand: "help" }));
     expect(dm.text).toContain("testum работает в каналах сервера, а не в личных сообщениях");

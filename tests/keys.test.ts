@@ -162,6 +162,8 @@ describe("host keys and credentials", () => {
     // hosts test wraps its long lines to fit a message: read it as words.
     const tested = text(await world.slash("hosts test db-1")).replace(/\s+/g, " ");
     expect(tested).toContain("has CHANGED");
+    // The way out, as chat takes it.
+    expect(tested).toContain("an admin can accept the new key with /testum hosts repin db-1.");
 
     const shown = text(await world.slash("hosts repin db-1"));
     expect(shown).toContain(`old: ${old}`);

@@ -6,8 +6,8 @@ import { getHost } from "../core/hosts.js";
 import { looksLikeOpenSshConfig, parseAnsibleInventory } from "../core/inventory.js";
 import { parseOpenSshConfig } from "./openssh-config.js";
 import { recordAudit } from "../core/audit.js";
-import { readCredential } from "./hosts.js";
-import { cliActor, CliUsageError, parseVerbArgs, withDatabase, type Verb } from "./shared.js";
+import { HOST_VERBS, readCredential } from "./hosts.js";
+import { cliActor, CliUsageError, forCommandLine, parseVerbArgs, withDatabase, type Verb } from "./shared.js";
 
 /** Host commands that reach the host over SSH, and import. */
 
@@ -26,7 +26,7 @@ whether authentication worked. Exit code 1 when it does not work.`,
       const host = await getHost(ctx.sql, positionals[0]!);
       const probe = await (await ctx.remote()).probe(host);
       await recordAudit(ctx.sql, { actor: cliActor(), action: "host.test", target: host.name, outcome: probe.authenticated ? "succeeded" : "failed", detail: { fingerprint: probe.fingerprint ?? null } });
-      console.log(describeProbe(host, probe).join("\n"));
+      console.log(forCommandLine(describeProbe(host, probe).join("\n"), [{ name: "hosts", verbs: [...HOST_VERBS, ...HOST_REMOTE_VERBS] }]));
       return probe.authenticated ? 0 : 1;
     });
   },

@@ -8,6 +8,24 @@ import { createSecretBox, type SecretBox } from "../core/secret-box.js";
 import { createLogger } from "../logger.js";
 
 /** A CLI verb: its help text and what it does with the arguments after it. */
+/**
+ * A hint written for chat, said the way the command line takes it: a chat
+ * command the CLI also has becomes its CLI form (`/testum hosts repin web-1`
+ * → `testum hosts repin web-1`; a group named alone, `/testum hosts`, becomes
+ * its list verb). Commands only chat has (run, jobs …) stay as chat writes
+ * them: chat is where they work.
+ */
+export function forCommandLine(text: string, verbs: ReadonlyArray<{ readonly name: string; readonly verbs?: ReadonlyArray<{ readonly name: string }> | undefined }>): string {
+  return text.replace(/\/testum ([a-z-]+)(?: ([a-z-]+))?/g, (whole, name: string, next: string | undefined) => {
+    const verb = verbs.find((v) => v.name === name);
+    if (!verb) return whole;
+    if (!verb.verbs) return `testum ${name}${next ? ` ${next}` : ""}`;
+    if (next && verb.verbs.some((v) => v.name === next)) return `testum ${name} ${next}`;
+    if (verb.verbs.some((v) => v.name === "list")) return `testum ${name} list${next ? ` ${next}` : ""}`;
+    return whole;
+  });
+}
+
 export interface Verb {
   readonly name: string;
   readonly summary: string;

@@ -1,5 +1,6 @@
 import type { Actor } from "./chat.js";
 import { isIdentity, type IdentityForms } from "./chat-identities.js";
+import { truncate } from "./tail.js";
 import type { Sql } from "./db.js";
 import { NotAllowedError, TestumError } from "./errors.js";
 import type { Host } from "./hosts.js";
@@ -110,8 +111,13 @@ export function requireEverywhere(principal: Principal, right: Right): void {
   if (!canEverywhere(principal, right)) throw refusal(principal, right, msg("access.where.everywhere"), ["*"]);
 }
 
-export function requireSomewhere(principal: Principal, right: Right): void {
-  if (!canSomewhere(principal, right)) throw refusal(principal, right, msg("access.where.somewhere"));
+/**
+ * Requires the right on at least one host. `named`: what the person typed
+ * (a target, a host name), which the refusal names as they wrote it; it is
+ * not looked up, so the refusal tells nothing about which hosts exist.
+ */
+export function requireSomewhere(principal: Principal, right: Right, named?: string): void {
+  if (!canSomewhere(principal, right)) throw refusal(principal, right, named ? msg("access.where.hosts", { hosts: truncate(named, 80) }) : msg("access.where.somewhere"));
 }
 
 export async function listBindings(sql: Sql): Promise<Binding[]> {

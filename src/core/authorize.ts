@@ -167,7 +167,7 @@ function requireOnAll(principal: Principal, right: Right, hosts: readonly Host[]
  */
 export async function authorizeTarget(sql: Sql, principal: Principal, right: Right, target: string): Promise<Host[]> {
   // Someone without the right anywhere learns nothing about which hosts exist.
-  requireSomewhere(principal, right);
+  requireSomewhere(principal, right, target);
   const hosts = await resolveTarget(sql, target);
   requireOnHosts(principal, right, hosts);
   return hosts;
@@ -312,7 +312,7 @@ export async function authorize(ctx: HandlerContext, request: Request): Promise<
         return { hosts: hosts ?? [], runbook };
       }
       case "host": {
-        requireSomewhere(principal, need.right);
+        requireSomewhere(principal, need.right, (request as { host: string }).host);
         const host = await getHost(ctx.sql, (request as { host: string }).host);
         requireOnHosts(principal, need.right, [host]);
         return { hosts: [host] };

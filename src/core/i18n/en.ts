@@ -302,7 +302,7 @@ export const en = {
   "targets.bad_range": "the range {range} in \"{glob}\" runs backwards: write it from low to high, e.g. [a-z]",
   "targets.no_match": "no hosts match \"{target}\". /testum hosts lists hosts and their tags.",
   // SSH connections
-  "ssh.host_key_changed": "host key of {where} has CHANGED: pinned {pinned}, presented {presented}. testum refuses to connect. If the host was rebuilt, an admin can accept the new key with hosts repin {name}.",
+  "ssh.host_key_changed": "host key of {where} has CHANGED: pinned {pinned}, presented {presented}. testum refuses to connect. If the host was rebuilt, an admin can accept the new key with /testum hosts repin {name}.",
   "ssh.auth_refused": "{where} refused authentication as {user}: {problem}",
   "ssh.connect_failed": "could not connect to {where}: {problem}",
   "ssh.no_handshake": "no SSH handshake within the time limit",

@@ -304,7 +304,7 @@ export const ru: Record<keyof typeof en, string> = {
   "targets.bad_range": "диапазон {range} в \"{glob}\" идёт в обратном порядке: пишите от меньшего к большему, например [a-z]",
   "targets.no_match": "под «{target}» не подходит ни один хост. Хосты и их теги: /testum hosts.",
   // SSH connections
-  "ssh.host_key_changed": "ключ хоста {where} ИЗМЕНИЛСЯ: закреплён {pinned}, предъявлен {presented}. testum отказывается подключаться. Если хост переустановили, админ может принять новый ключ командой hosts repin {name}.",
+  "ssh.host_key_changed": "ключ хоста {where} ИЗМЕНИЛСЯ: закреплён {pinned}, предъявлен {presented}. testum отказывается подключаться. Если хост переустановили, админ может принять новый ключ командой /testum hosts repin {name}.",
   "ssh.auth_refused": "{where} отклонил аутентификацию как {user}: {problem}",
   "ssh.connect_failed": "не удалось подключиться к {where}: {problem}",
   "ssh.no_handshake": "SSH-рукопожатие не завершилось за отведённое время",
