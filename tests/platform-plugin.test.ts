@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { readdir, readFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -134,6 +135,26 @@ describe("every listed platform keeps the contract", () => {
         }
       }
     }
+  });
+});
+
+/** The TypeScript files under `dir`, tests left out. */
+async function sources(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries.filter((e) => e.isFile() && e.name.endsWith(".ts") && !e.name.endsWith(".test.ts")).map((e) => `${e.parentPath}/${e.name}`);
+}
+
+describe("nothing outside the platforms' folders switches on a platform", () => {
+  it("core, the runtime and the configuration name no listed platform in their code (comments may)", async () => {
+    const files = [...(await sources("src/core")), "src/runtime.ts", "src/config.ts"];
+    // A platform's id as a string ("slack:…", `discord`) or among a regular expression's alternatives ((slack|local)).
+    const named = new RegExp(`["'\`(|](${PLATFORMS.map((p) => p.id).join("|")})[:"'\`|)]`);
+    const found: string[] = [];
+    for (const file of files) {
+      const code = (await readFile(file, "utf8")).replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "");
+      code.split("\n").forEach((line, i) => named.test(line) && found.push(`${file}:${i + 1}: ${line.trim()}`));
+    }
+    expect(found).toEqual([]);
   });
 });
 
