@@ -52,6 +52,35 @@ describe("Slack: the user's language from users.info", () => {
     expect(en).toContain("/testum help COMMAND");
   });
 
+  it("writes an approval request in the deployment's language for its approvers, and each private answer in its reader's", async () => {
+    await grant(world.testum.sql, "test", `slack:${DEFAULT_TEAM_ID}:${JOHN}`, "approver", "*");
+    const res = await world.slash("run prod-db 'rm -rf /tmp/testum-i18n-nothing'", IVAN);
+    // The requester's own notice: Russian, reasons included.
+    const notice = replyText(res.json);
+    expect(notice).toMatch(/🔐 Заданию #\d+ на prod-db нужно одобрение перед запуском/);
+    expect(notice).toContain("команда выглядит рискованной: рекурсивный rm");
+    const id = jobIdFrom(notice);
+    const job = await eventually("the approval request", async () => ((await world.job(id)).approvalMessage ? world.job(id) : undefined));
+    // The request is for the approvers: TESTUM_LANG (English here), reasons and buttons too.
+    const request = world.slack.message(CHANNEL, job.approvalMessage!.split(":")[3]!)!;
+    expect(blockText(request.blocks)).toContain(`Approval needed for job #${id}`);
+    expect(blockText(request.blocks)).toContain("the command looks risky: recursive rm");
+    expect(JSON.stringify(request.blocks)).toContain('"Approve"');
+    expect(JSON.stringify(request.blocks)).not.toContain("Одобрить");
+    // The job's own messages stay in the requester's language.
+    const parent = await eventually("the parent", () => world.slack.message(CHANNEL, job.parentMessage!.split(":")[3]!));
+    expect(blockText(parent.blocks)).toContain("Ждёт одобрения для запуска на prod-db");
+    // The English approver's answer is English; the request says who approved, in English.
+    await world.click(job.approvalMessage!, `t1:approve:${id}`, JOHN);
+    await eventually("the approver's answer, in English", () => ((world.slack.responses().at(-1)?.body as { text?: string } | undefined)?.text ?? "").includes(`You approved job #${id}`));
+    await world.finished(id);
+    const decided = await eventually("the request to show the approval", () => {
+      const text = blockText(world.slack.message(CHANNEL, job.approvalMessage!.split(":")[3]!)?.blocks ?? []);
+      return text.includes(`Job #${id} approved by`) ? text : undefined;
+    });
+    expect(decided).not.toMatch(/[а-яё]/i);
+  });
+
   it("refuses in Russian, naming what is missing", async () => {
     const res = await world.slash("run prod-db 'uptime'", OLGA);
     const text = replyText(res.json);

@@ -4,7 +4,7 @@ import { canonicalJson } from "./audit.js";
 import { displayName, type Block, type View } from "./chat.js";
 import type { Sql } from "./db.js";
 import type { Host } from "./hosts.js";
-import { msg, say, translator, type Param, type Translator } from "./i18n.js";
+import { LANGS, msg, say, translator, type Lang, type Param, type Translator } from "./i18n.js";
 import { scriptExcerpt } from "./job-view.js";
 import { inEachLang, type Job } from "./jobs.js";
 import { truncate } from "./tail.js";
@@ -36,17 +36,29 @@ export async function listDecisions(sql: Sql, jobId: number): Promise<Decision[]
 
 const who = (d: Decision) => displayName(d.approverName, d.approver);
 
+/**
+ * The language of a job's approval request. The request is addressed to its
+ * approvers, not to the requester, so it is written in the deployment's
+ * language (TESTUM_LANG), chosen when the job was requested and kept in its
+ * options; jobs from before (and a schedule's runs asked again by hand) use
+ * the job's language.
+ */
+export function requestLang(job: Pick<Job, "lang" | "options">): Lang {
+  const chosen = (job.options as { approvalLang?: unknown }).approvalLang;
+  return LANGS.includes(chosen as Lang) ? (chosen as Lang) : job.lang;
+}
+
 /** At most 12 names, then how many more. */
 export function someNames(names: readonly string[], shown = 12): Param {
   return names.length > shown ? msg("list.and_more", { items: names.slice(0, shown), count: names.length - shown }) : names.join(", ");
 }
 
-/** The request message in the job's thread, in every state it goes through, in the language of `t`. */
+/** The request message in the job's thread, in every state it goes through, in the language of `t` (see requestLang). */
 export function renderRequest(
   job: Job,
   hostNames: readonly string[],
   decisions: readonly Decision[],
-  t: Translator = translator(job.lang),
+  t: Translator = translator(requestLang(job)),
   note?: string,
   publicUrl?: string,
 ): View {

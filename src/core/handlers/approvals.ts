@@ -1,4 +1,4 @@
-import { approvalHash } from "../approvals.js";
+import { approvalHash, requestLang } from "../approvals.js";
 import { authorizeLater } from "../authorize.js";
 import { displayName, type Inbound, type Reply } from "../chat.js";
 import { NotAllowedError, TestumError } from "../errors.js";
@@ -14,7 +14,7 @@ import { resolveTarget } from "../targets.js";
 import type { Handler, HandlerContext } from "./context.js";
 import { formatTime } from "../time.js";
 
-/** Shows the request, the parent and the live message as they are now, in the requester's language. */
+/** Shows the request, the parent and the live message as they are now (the request in its own language: see requestLang). */
 export async function refreshApproval(ctx: HandlerContext, jobId: number, note?: string): Promise<void> {
   await refreshJobMessages(ctx.sql, jobId, ctx.settings.publicUrl, note);
 }
@@ -25,7 +25,8 @@ export async function refreshApproval(ctx: HandlerContext, jobId: number, note?:
  */
 async function askAgain(ctx: HandlerContext, job: Job, hosts: readonly Host[]): Promise<string> {
   const { sql, settings } = ctx;
-  const t = translator(job.lang);
+  // Said on the request: in its language.
+  const t = translator(requestLang(job));
   const risks = [...riskMessages(job.command, hosts, await listRiskPatterns(sql), { maxHostsWithoutApproval: settings.approvalHosts }), msg("approval.targets_changed")];
   await transaction(sql, async (tx) => {
     await tx`delete from approvals where job_id = ${job.id}`;
@@ -64,6 +65,7 @@ async function requesterMayRun(ctx: HandlerContext, job: Job, hosts: readonly Ho
     return privateText(ctx.t("approval.requester_unknown_reply", { id: job.id, detail: check.detail }), "warning");
   }
   const t = translator(job.lang);
+  const onRequest = translator(requestLang(job));
   const who = displayName(job.requestedByName, job.requestedBy);
   const denied = check.state === "denied" && check.error instanceof NotAllowedError ? check.error : undefined;
   const reason = (lang: Translator) =>
@@ -76,7 +78,7 @@ async function requesterMayRun(ctx: HandlerContext, job: Job, hosts: readonly Ho
     hosts: denied?.hosts ?? hosts.map((h) => h.name),
     ...(check.state === "denied" ? {} : { owner: check.state, why: check.detail }),
   });
-  await refreshApproval(ctx, job.id, t("approval.requester_denied_note", { who, target: job.target, reason: reason(t) }));
+  await refreshApproval(ctx, job.id, onRequest("approval.requester_denied_note", { who, target: job.target, reason: reason(onRequest) }));
   return privateText(ctx.t("approval.requester_denied_reply", { id: job.id, who, reason: reason(ctx.t) }), "warning");
 }
 
@@ -136,7 +138,7 @@ export async function decide(ctx: HandlerContext, event: Inbound, job: Job, deci
   if (now.length === 0) {
     const t = translator(job.lang);
     await rejectJob(sql, job.id, t("approval.no_hosts_error"), SYSTEM, { reason: "no hosts" });
-    await refreshApproval(ctx, job.id, t("approval.no_hosts_note", { target: job.target }));
+    await refreshApproval(ctx, job.id, translator(requestLang(job))("approval.no_hosts_note", { target: job.target }));
     return privateText(ctx.t("approval.no_hosts_reply", { id: job.id }), "warning");
   }
   // Before anything runs, or is asked again for hosts that changed: the requester may run on every one of them now.

@@ -5,7 +5,7 @@ import type { Inbound, Reply } from "../chat.js";
 import type { RunFlags } from "../commands.js";
 import { compactNames } from "../fanout.js";
 import type { Host } from "../hosts.js";
-import { english, say } from "../i18n.js";
+import { english, say, translator } from "../i18n.js";
 import { queueJob, requestJob } from "../jobs/lifecycle.js";
 import { listing, privateReply, privateText } from "../replies.js";
 import { commandRisks, type RunbookApproval } from "../runbooks.js";
@@ -28,8 +28,9 @@ export async function submit(ctx: HandlerContext, event: Inbound, input: Submiss
   const timeoutMs = input.timeoutMs ?? settings.jobTimeoutMs;
   const options = { timeoutMs, parallel: input.parallel, batch: input.batch, maxFailures: input.maxFailures, ...(input.runbook ? { runbook: { name: input.runbook.name } } : {}) };
   const risks = await commandRisks(sql, input, hosts, settings.approvalHosts);
-  // Reasons are stored in the requester's language: approvers read them in the job's messages.
+  // The requester reads the reasons in their language; the approval request, addressed to approvers, is in the deployment's.
   const reasons = risks.map((r) => say(t, r));
+  const approvalOptions = { ...options, approvalLang: settings.lang };
   if (input.dryRun) {
     return privateReply(
       listing(t("run.dry_run", { target: input.target, count: hosts.length }), [
@@ -50,14 +51,14 @@ export async function submit(ctx: HandlerContext, event: Inbound, input: Submiss
       requestedByName: event.actor.name,
       conversation: event.conversation,
       timeoutMs,
-      options,
+      options: reasons.length === 0 ? options : approvalOptions,
       lang: ctx.lang,
       approval:
         reasons.length === 0
           ? undefined
           : {
-              reasons,
-              hash: approvalHash(input, hosts, options),
+              reasons: risks.map((r) => say(translator(settings.lang), r)),
+              hash: approvalHash(input, hosts, approvalOptions),
               required: settings.approvalsRequired,
               expiresAt: new Date(Date.now() + settings.approvalTtlMs),
             },

@@ -1,4 +1,4 @@
-import { listDecisions, renderRequest, type Decision } from "../approvals.js";
+import { listDecisions, renderRequest, requestLang, type Decision } from "../approvals.js";
 import type { View } from "../chat.js";
 import type { Sql } from "../db.js";
 import { renderSummary } from "../fanout.js";
@@ -41,7 +41,7 @@ function liveAtRest(job: Job, tasks: readonly Task[], publicUrl: string): View {
 
 /**
  * Every view of the job as it is now (`note`: said under the approval
- * request). Once a job is queued its worker owns the parent until the end,
+ * request, in its language: see requestLang). Once a job is queued its worker owns the parent until the end,
  * unless `all` (a new job's first views).
  */
 export function renderJobViews(job: Job, tasks: readonly Task[], decisions: readonly Decision[], publicUrl: string, note?: string, all = false): Partial<Record<Slot, View>> {
@@ -55,7 +55,7 @@ export function renderJobViews(job: Job, tasks: readonly Task[], decisions: read
       job,
       tasks.map((task) => task.hostName),
       decisions,
-      t,
+      translator(requestLang(job)),
       note,
       publicUrl,
     );
