@@ -31,7 +31,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Job, Task } from "../src/core/jobs.js";
 import { requestJob } from "../src/core/jobs/lifecycle.js";
 import type { Host } from "../src/core/hosts.js";
-import { ensureTestUser, startSshHosts } from "../tests/helpers/sshd.js";
+import { ensureTestUser } from "../tests/helpers/sshd.js";
+import { startFleet } from "./fleet.js";
 import {
   type BenchTestum,
   Cleanup,
@@ -187,11 +188,10 @@ async function main(): Promise<void> {
     const tmp = await mkdtemp(join(tmpdir(), "testum-bench-"));
     cleanup.add(`temp dir ${tmp}`, () => rm(tmp, { recursive: true, force: true }));
     say("starting an sshd host…");
-    const set = await startSshHosts(2, { namePrefix: "stream", passwordAuthentication: false });
-    cleanup.add("sshd hosts", () => set.stop());
-    const sshHost = set.hosts[0]!;
+    const fleet = await startFleet(1, cleanup, "stream");
+    const sshHost = fleet.hosts[0]!;
     say("starting testum…");
-    const t = await startBenchTestum(1, [sshHost], set.hosts[1]!, set.clientPrivateKey, cleanup, tmp);
+    const t = await startBenchTestum(1, fleet.hosts, fleet.warmup, fleet.clientPrivateKey, cleanup, tmp);
     const host = t.hosts[0]!;
     // Warms the pooled connection, its shell session and the code paths up.
     const warm = await testumRun(t, host, commandFor(2));
