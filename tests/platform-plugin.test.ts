@@ -147,8 +147,9 @@ async function sources(dir: string): Promise<string[]> {
 describe("nothing outside the platforms' folders switches on a platform", () => {
   it("core, the runtime and the configuration name no listed platform in their code (comments may)", async () => {
     const files = [...(await sources("src/core")), "src/runtime.ts", "src/config.ts"];
-    // A platform's id as a string ("slack:…", `discord`) or among a regular expression's alternatives ((slack|local)).
-    const named = new RegExp(`["'\`(|](${PLATFORMS.map((p) => p.id).join("|")})[:"'\`|)]`);
+    // A platform's id as a string ("slack:…", `discord:${…}`, "local") or among a regular expression's alternatives
+    // ((slack|local)); not text that merely starts with the word ("discord: token …" in a sample of output).
+    const named = new RegExp(`["'\`(|](${PLATFORMS.map((p) => p.id).join("|")})(:[A-Za-z0-9_$"'\`]|["'\`|)])`);
     const found: string[] = [];
     for (const file of files) {
       const code = (await readFile(file, "utf8")).replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "");
