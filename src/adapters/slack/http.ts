@@ -2,7 +2,7 @@ import { App, HTTPReceiver, isValidSlackRequest } from "@slack/bolt";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { readBody } from "../http/body.js";
 import { boltLogger } from "./bolt-logger.js";
-import { registerSlackHandlers, type SlackHandlerDeps } from "./handlers.js";
+import { registerSlackHandlers, type SlackHandlerDeps } from "./interactions.js";
 import { checkSlackBody } from "./inbound.js";
 
 export interface SlackReceiverDeps extends SlackHandlerDeps {

@@ -2,7 +2,7 @@ import { App, type ReceiverEvent, SocketModeReceiver } from "@slack/bolt";
 import { REPLAY_WINDOW_MS } from "../../core/app.js";
 import type { ReplayGuard } from "../../core/ports.js";
 import { boltLogger } from "./bolt-logger.js";
-import { registerSlackHandlers, type SlackHandlerDeps } from "./handlers.js";
+import { registerSlackHandlers, type SlackHandlerDeps } from "./interactions.js";
 import { checkSlackPayload } from "./inbound.js";
 
 export interface SlackSocketDeps extends SlackHandlerDeps {
