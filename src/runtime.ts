@@ -159,7 +159,12 @@ const chat: Part<Shared> = {
     const states = new Map<ChatPlatform, Connected | Off>();
     const on = () => [...states.values()].filter((s): s is Connected => !("off" in s));
     for (const platform of [...config.platforms.filter((p) => !p.standIn), ...config.platforms.filter((p) => p.standIn)]) {
-      states.set(platform, await platform.connect(config, { sql, log, budget, chatPlatformsOn: platform.standIn ? on().length : 0 }));
+      const state = await platform.connect(config, { sql, log, budget, chatPlatformsOn: platform.standIn ? on().length : 0 });
+      // Core routes every reference by its prefix to the adapter of that platform (ChatDirectory).
+      if (!("off" in state) && state.adapter.platform !== platform.id) {
+        throw new Error(`${platform.name}: its adapter says platform "${state.adapter.platform}", but its id is "${platform.id}"; they must be the same`);
+      }
+      states.set(platform, state);
     }
     ctx.platforms = config.platforms.map((platform) => ({ platform, state: states.get(platform)! }));
     ctx.chat = createChatDirectory(on().map((c) => c.adapter));

@@ -9,6 +9,7 @@ import { loadConfig } from "../src/config.js";
 import type { ChatAdapter, Reply, View } from "../src/core/chat.js";
 import { ConfigError, optionalText, type ConfigFragment } from "../src/core/config.js";
 import { defineStrings, LANGS, PLACEHOLDER, translate } from "../src/core/i18n.js";
+import { createTestDatabase } from "./helpers/db.js";
 import { startTestumForTest, TEST_MASTER_KEY, type TestumUnderTest } from "./helpers/testum.js";
 
 /**
@@ -182,6 +183,18 @@ describe("a platform plugged in through the list", () => {
       expect((err as ConfigError).problems).toContain(
         'TESTUM_ADMINS: expected chat identities such as slack:T0123:U0456, discord:GUILD:USER, local:alice or echo:alice, got "ops"',
       );
+    }
+  });
+
+  it("is refused at start when its adapter claims another platform's references", async () => {
+    const db = await createTestDatabase();
+    try {
+      const liar: ChatPlatform<typeof echoConfig> = { ...echo, id: "liar", identities: { person: "liar:x" }, strings: undefined };
+      await expect(startTestumForTest({ databaseUrl: db.url, platforms: [...PLATFORMS, liar], env: { ECHO_TOKEN: "echo-1" } })).rejects.toThrow(
+        'Echo: its adapter says platform "echo", but its id is "liar"; they must be the same',
+      );
+    } finally {
+      await db.drop();
     }
   });
 
