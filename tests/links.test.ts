@@ -67,6 +67,13 @@ describe("job links expire, can be revoked, and carry their key only in the path
     await world?.stop();
   });
 
+  it("gives the job page each host's duration in both languages (the page picks its language in the browser)", async () => {
+    const { id, token } = await finishedJob(OPS, "durations");
+    const state = (await (await fetch(`${world.testum.url}/jobs/${id}/${token}/state`)).json()) as { tasks: Array<{ duration: Record<string, string> }> };
+    expect(state.tasks[0]!.duration.en).toMatch(/^\d+(ms|\.\ds)$/);
+    expect(state.tasks[0]!.duration.ru).toMatch(/^\d+(\u00a0мс|,\d\u00a0с)$/);
+  });
+
   it("opens for TESTUM_LINK_TTL after the job started, then answers 410 with a page saying so", async () => {
     const { id, token } = await finishedJob(OPS, "fresh");
     for (const path of links(id, token)) {

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { displayName } from "../../core/chat.js";
 import type { Sql } from "../../core/db.js";
 import { formatDuration } from "../../core/duration.js";
-import { translate, type Lang } from "../../core/i18n.js";
+import { LANGS, translate, type Lang } from "../../core/i18n.js";
 import { FINAL_STATUSES, findJobByLogToken, listTasks, type Job } from "../../core/jobs.js";
 import { linkState } from "../../core/links.js";
 import { sendGone } from "./gone.js";
@@ -23,6 +23,8 @@ async function findJob(sql: Sql, id: string, token: string): Promise<Job | undef
   return job && job.id === Number(id) ? job : undefined;
 }
 
+const durations = (ms: number) => Object.fromEntries(LANGS.map((lang) => [lang, formatDuration(ms, lang)]));
+
 /** The state the page shows, refreshed while the job runs. */
 async function state(sql: Sql, job: Job) {
   const tasks = await listTasks(sql, job.id);
@@ -40,7 +42,8 @@ async function state(sql: Sql, job: Job) {
       status: t.status,
       exitCode: t.exitCode,
       error: t.error,
-      duration: t.startedAt ? formatDuration((t.finishedAt ?? new Date()).getTime() - t.startedAt.getTime()) : "",
+      // In both languages: the page picks its language in the browser.
+      duration: t.startedAt ? durations((t.finishedAt ?? new Date()).getTime() - t.startedAt.getTime()) : null,
       tail: t.tail ?? "",
       log: t.logKey ? `/logs/${job.logToken}/${encodeURIComponent(t.hostName)}` : null,
       inline: t.logKey ? `/logs/${job.logToken}/${encodeURIComponent(t.hostName)}?inline=1` : null,
@@ -66,7 +69,7 @@ async function refresh() {
     el("dt", {}, t("job.requestedBy")), el("dd", {}, s.requestedBy));
   const hosts = el("div");
   for (const task of s.tasks) {
-    const head = el("div", { class: "host " + task.status }, el("b", {}, task.host), " · " + task.status.replace("_", " ") + (task.exitCode !== null ? " · exit " + task.exitCode : "") + (task.duration ? " · " + task.duration : ""));
+    const head = el("div", { class: "host " + task.status }, el("b", {}, task.host), " · " + task.status.replace("_", " ") + (task.exitCode !== null ? " · exit " + task.exitCode : "") + (task.duration ? " · " + task.duration[lang] : ""));
     const box = el("section", { class: "task" }, head);
     if (task.error) box.append(el("div", { class: "error" }, task.error));
     if (!s.active && task.log) {
