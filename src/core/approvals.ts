@@ -40,8 +40,7 @@ const who = (d: Decision) => displayName(d.approverName, d.approver);
  * The language of a job's approval request. The request is addressed to its
  * approvers, not to the requester, so it is written in the deployment's
  * language (TESTUM_LANG), chosen when the job was requested and kept in its
- * options; jobs from before (and a schedule's runs asked again by hand) use
- * the job's language.
+ * options; jobs from before use the job's language.
  */
 export function requestLang(job: Pick<Job, "lang" | "options">): Lang {
   const chosen = (job.options as { approvalLang?: unknown }).approvalLang;

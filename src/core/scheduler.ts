@@ -8,7 +8,7 @@ import { displayName, type ChatDirectory, type View } from "./chat.js";
 import { transaction, type Sql } from "./db.js";
 import type { Host } from "./hosts.js";
 import { isTestumError, NotAllowedError } from "./errors.js";
-import { translator, type Translator } from "./i18n.js";
+import { translator, type Lang, type Translator } from "./i18n.js";
 import { renderSummary } from "./fanout.js";
 import { renderLive, renderParent } from "./job-view.js";
 import { listTasks, type Job, type Task } from "./jobs.js";
@@ -33,6 +33,8 @@ export interface SchedulerDeps {
   /** Distinct approvers, and how long a request waits, for a risky schedule run by hand (as for jobs). */
   readonly approvalsRequired?: number;
   readonly approvalTtlMs?: number;
+  /** The language of the approval request a risky run by hand asks for (TESTUM_LANG; see requestLang). */
+  readonly approvalLang?: Lang;
   /** Names this process in schedule_fires. */
   readonly processName: string;
   /** Run the last fire missed while every process was down (TESTUM_SCHEDULE_CATCHUP). */
@@ -167,9 +169,15 @@ export async function fireSchedule(deps: SchedulerDeps, scheduleId: number, at: 
     await outcome("needs_approval");
     return undefined;
   }
-  const options = { ...scheduleOptions(schedule), schedule: { id: schedule.id, name: schedule.name }, ...(runbook ? { runbook: { name: runbook.name } } : {}), ...(note ? { note } : {}) };
   // A risky schedule run by hand asks again: its approval covers its fires, not runs on demand.
   const ask = reason === "manual" && reasons.length > 0;
+  const options = {
+    ...scheduleOptions(schedule),
+    schedule: { id: schedule.id, name: schedule.name },
+    ...(runbook ? { runbook: { name: runbook.name } } : {}),
+    ...(note ? { note } : {}),
+    ...(ask && deps.approvalLang ? { approvalLang: deps.approvalLang } : {}),
+  };
   // Reports that only post on change, or while muted, run without chat messages; the end decides.
   const quiet = (schedule.onChange || schedule.muted) && !ask;
   const job = await requestJob(
@@ -187,7 +195,7 @@ export async function fireSchedule(deps: SchedulerDeps, scheduleId: number, at: 
       options,
       approval: ask
         ? {
-            reasons: reasons.map((r) => t(r.key, r.params)),
+            reasons: reasons.map((r) => translator(deps.approvalLang ?? schedule.lang)(r.key, r.params)),
             hash: approvalHash({ kind: "command", command }, hosts, options),
             required: deps.approvalsRequired ?? schedule.approvalsRequired,
             expiresAt: new Date(Date.now() + (deps.approvalTtlMs ?? 30 * 60_000)),

@@ -30,14 +30,15 @@ export function schedulerDeps(ctx: HandlerContext): SchedulerDeps {
     approvalHosts: ctx.settings.approvalHosts,
     approvalsRequired: ctx.settings.approvalsRequired,
     approvalTtlMs: ctx.settings.approvalTtlMs,
+    approvalLang: ctx.settings.lang,
     processName: "chat",
     mode: ctx.settings.mode,
     catchUp: false,
   };
 }
 
-/** The request in the channel for a risky schedule, in the language of `t` (the owner's). */
-export function renderScheduleRequest(schedule: Schedule, hosts: readonly string[], t: Translator = translator(schedule.lang), note?: string): View {
+/** The request in the channel for a risky schedule, in the language of `t`: the deployment's (TESTUM_LANG), as it is for its approvers. */
+export function renderScheduleRequest(schedule: Schedule, hosts: readonly string[], t: Translator, note?: string): View {
   const named = { name: schedule.name, id: schedule.id };
   const blocks: Block[] = [
     {
@@ -93,15 +94,16 @@ async function addSchedule(ctx: HandlerContext, event: Inbound, cmd: NewSchedule
   const { t } = ctx;
   const timeoutMs = cmd.timeoutMs ?? ctx.settings.jobTimeoutMs;
   const risks = await commandRisks(ctx.sql, cmd, hosts, ctx.settings.approvalHosts);
-  // Stored in the owner's language: approvers read them in the schedule's request.
+  // The owner reads the reasons in their language; the stored ones are for the approvers' request, in the deployment's.
   const reasons = risks.map((r) => say(t, r));
+  const requestT = translator(ctx.settings.lang);
   const name = cmd.label ?? (cmd.runbook ? cmd.runbook.name : cmd.command.split(/\s+/).slice(0, 3).join(" ").slice(0, 40));
   const [schedule] = await ctx.sql<Schedule[]>`
     insert into schedules (name, cron, timezone, target, command, channel, owner, owner_name, owner_groups, on_change, timeout_ms,
                            approval_state, approval_reasons, approvals_required, lang, runbook, runbook_params)
     values (${name}, ${cmd.cron.trim()}, ${timezone}, ${cmd.target}, ${cmd.command}, ${event.conversation}, ${event.actor.id},
             ${event.actor.name ?? null}, ${ctx.sql.json([...event.actor.groups] as never)}, ${cmd.onChange ?? false}, ${timeoutMs},
-            ${reasons.length ? "pending" : "none"}, ${ctx.sql.json(reasons as never)}, ${ctx.settings.approvalsRequired}, ${ctx.lang},
+            ${reasons.length ? "pending" : "none"}, ${ctx.sql.json(risks.map((r) => say(requestT, r)) as never)}, ${ctx.settings.approvalsRequired}, ${ctx.lang},
             ${cmd.runbook?.name ?? null}, ${cmd.runbook ? ctx.sql.json(cmd.runbook.params as never) : null})
     returning *`;
   await ctx.audit("schedule.add", risks.length ? "approval_required" : "added", cmd.target, {
@@ -118,7 +120,7 @@ async function addSchedule(ctx: HandlerContext, event: Inbound, cmd: NewSchedule
   }
   const request = await ctx.chat
     .adapterFor(event.conversation)
-    .startThread(event.conversation, renderScheduleRequest(schedule!, hosts.map((h) => h.name), t), t("schedule.thread_title", { name }));
+    .startThread(event.conversation, renderScheduleRequest(schedule!, hosts.map((h) => h.name), requestT), requestT("schedule.thread_title", { name }));
   await ctx.sql`update schedules set approval_message = ${request.message} where id = ${schedule!.id}`;
   return privateText(t("schedule.added_needs_approval", { id: schedule!.id, name, words, reasons: reasons.join("; ") }), "warning");
 }
@@ -247,6 +249,6 @@ export async function decideSchedule(ctx: HandlerContext, event: Inbound, scope:
       : await ctx.sql<Schedule[]>`update schedules set approval_state = 'rejected', approved_by = ${by}, updated_at = now() where id = ${id} and approval_state = 'pending' returning *`;
   if (updated.length === 0) return privateText(ctx.t("schedule.raced", { id }));
   await ctx.audit(decision === "approve" ? "schedule.approve" : "schedule.reject", decision === "approve" ? "granted" : "rejected", schedule.target, { schedule: id });
-  if (schedule.approvalMessage) ctx.messages.show(schedule.approvalMessage, renderScheduleRequest(updated[0]!, hosts.map((h) => h.name), translator(schedule.lang)));
+  if (schedule.approvalMessage) ctx.messages.show(schedule.approvalMessage, renderScheduleRequest(updated[0]!, hosts.map((h) => h.name), translator(ctx.settings.lang)));
   return privateText(ctx.t(decision === "approve" ? "schedule.you_approved" : "schedule.you_rejected", { id }), decision === "approve" ? "success" : "warning");
 }
