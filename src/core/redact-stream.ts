@@ -56,6 +56,8 @@ export class StreamRedactor {
   /** Redacts complete lines; the same bytes when nothing in them is secret. */
   private redact(bytes: Buffer): Buffer {
     if (bytes.length === 0) return bytes;
+    const anchors = this.rules.anchors;
+    if (!this.inKey && anchors && !anchors.some((a) => bytes.indexOf(a) !== -1)) return bytes;
     const text = bytes.toString("latin1");
     const out = this.redactText(text);
     return out === text ? bytes : Buffer.from(out, "latin1");
@@ -64,8 +66,6 @@ export class StreamRedactor {
   private redactText(text: string): string {
     let t = text;
     if (this.inKey || t.includes("-----BEGIN")) t = this.hideKeyBlocks(t);
-    const anchors = this.rules.anchors;
-    if (anchors && !anchors.some((a) => t.includes(a))) return t;
     return replaceMatches(t, this.rules);
   }
 

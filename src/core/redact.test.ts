@@ -45,6 +45,25 @@ describe("StreamRedactor", () => {
     }
   });
 
+  it("catches each shape alone on a line, with nothing else around it that could draw attention", () => {
+    const alone: Record<string, string> = {
+      aws_access_key: PLANTED.aws_access_key,
+      github_token: PLANTED.github_token,
+      github_pat: PLANTED.github_pat,
+      gitlab_token: PLANTED.gitlab_token,
+      slack_token: PLANTED.slack_token,
+      slack_app_token: PLANTED.slack_app_token,
+      discord_token: PLANTED.discord_token,
+      jwt: PLANTED.jwt,
+      bearer: `Bearer ${PLANTED.bearer}`,
+      host_password: PLANTED.host_password,
+    };
+    for (const [name, text] of Object.entries(alone)) {
+      const out = runThrough(new StreamRedactor(rules), [Buffer.from(`x ${text} y\n`)]);
+      expect(out, name).toMatch(/^x (Bearer )?\[redacted:[a-z_]+\] y\n$/);
+    }
+  });
+
   it("catches a secret split over many small chunks", () => {
     const bytes = Buffer.from(PLANTED_OUTPUT);
     for (const size of [1, 2, 3, 7, 64]) {

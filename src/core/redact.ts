@@ -158,8 +158,12 @@ function escapeLiteral(text: string): string {
 export interface RedactionRules {
   readonly regex: RegExp;
   readonly groups: readonly { readonly index: number; readonly name: string; readonly keep: boolean }[];
-  /** Text that contains none of these cannot hold a match of a built-in or a literal; undefined: no such shortcut (admin patterns). */
-  readonly anchors: readonly string[] | undefined;
+  /**
+   * Bytes that contain none of these cannot hold a match of a built-in or a
+   * literal, so they need no closer look (searched with Buffer#indexOf, no
+   * string made); undefined: no such shortcut (admin patterns).
+   */
+  readonly anchors: readonly Buffer[] | undefined;
 }
 
 /** Number of capturing groups in `source`. */
@@ -167,8 +171,12 @@ function groupCount(source: string): number {
   return new RegExp(`${source}|`).exec("")!.length - 1;
 }
 
-/** Substrings one of which every built-in match contains: cheap to look for with indexOf before any expression runs. */
-const BUILTIN_ANCHORS = ["-----BEGIN", "AKIA", "ASIA", "gh", "glpat-", "xox", "xapp-", "eyJ", "://", "earer", "=", ":"];
+/**
+ * Substrings one of which every built-in match contains (a Discord token's
+ * dots, an assignment's `=` or `:`, a URL's `:`), cheap to look for with
+ * indexOf before any expression runs. redact.test.ts checks each shape alone.
+ */
+const BUILTIN_ANCHORS = ["-----BEGIN", "AKIA", "ASIA", "gh", "github_pat_", "glpat-", "xox", "xapp-", "eyJ", "earer", "=", ":", "."];
 
 /**
  * Compiles the built-ins, the admin patterns and the host's own secrets
@@ -194,7 +202,11 @@ export function compileRules(input: { readonly patterns?: readonly RedactionPatt
     next += 1 + groupCount(d.source);
     return `(${d.source})`;
   });
-  return { regex: new RegExp(parts.join("|"), "g"), groups, anchors: (input.patterns ?? []).length > 0 ? undefined : anchors };
+  return {
+    regex: new RegExp(parts.join("|"), "g"),
+    groups,
+    anchors: (input.patterns ?? []).length > 0 ? undefined : anchors.map((a) => Buffer.from(a, "latin1")),
+  };
 }
 
 /** The text that replaces a secret. */
