@@ -80,6 +80,17 @@ describe("secrets in a host's output", () => {
     for (const place of ["page", "tasks", "messages"]) expect(places[place], place).toContain("[redacted:host_password]");
   });
 
+  it("reach neither the schedule's report in the channel nor anything else of a scheduled run", async () => {
+    const added = String((await world.slash("schedule add '0 3 1 1 *' vault-1 'cat secrets.txt' --name vault")).json?.text);
+    const schedule = Number(/Schedule #(\d+)/.exec(added)?.[1]);
+    const ran = String((await world.slash(`schedule run ${schedule}`)).json?.text);
+    const id = Number(/job #(\d+)/.exec(ran)?.[1]);
+    expect((await world.finished(id)).status).toBe("succeeded");
+    const places = await everywhere(id);
+    expectNoSecret(places);
+    expect(places.messages).toContain("[redacted:host_password]");
+  });
+
   it("are caught when the host prints them in two packets, split inside a secret", async () => {
     const bytes = Buffer.from(planted);
     // Cut in the middle of the GitHub token, the JWT and the host's password.
