@@ -29,35 +29,46 @@ export class StreamRedactor {
 
   constructor(private readonly rules: RedactionRules) {}
 
-  /** The output that can be released now (possibly empty). */
-  push(chunk: Buffer): Buffer {
-    if (chunk.length === 0) return chunk;
+  /** The output that can be released now, in order (possibly none). */
+  push(chunk: Buffer): Buffer[] {
+    if (chunk.length === 0) return [];
     let cut = chunk.lastIndexOf(0x0a);
     if (cut === -1) cut = chunk.lastIndexOf(0x0d);
     if (cut === -1) {
       this.held.push(chunk);
       this.heldBytes += chunk.length;
-      return this.heldBytes > MAX_HOLD_BYTES ? this.releaseLongLine() : EMPTY;
+      return this.heldBytes > MAX_HOLD_BYTES ? [this.releaseLongLine()] : [];
     }
-    const lines = this.heldBytes === 0 ? chunk.subarray(0, cut + 1) : Buffer.concat([...this.held, chunk.subarray(0, cut + 1)]);
+    const lines = chunk.subarray(0, cut + 1);
+    const held = this.heldBytes === 0 ? undefined : this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held);
     this.held = cut + 1 < chunk.length ? [chunk.subarray(cut + 1)] : [];
     this.heldBytes = chunk.length - cut - 1;
-    return this.redact(lines);
+    if (!held) return [this.redact(lines)];
+    // The held start of a line and the lines that complete it go on as two pieces when neither,
+    // nor the few bytes around where they meet, has anything to look at: no copy of the chunk.
+    const k = this.rules.anchorBytes - 1;
+    const seam = Buffer.concat([held.subarray(Math.max(0, held.length - k)), lines.subarray(0, k)]);
+    if (this.plain(held) && this.plain(lines) && this.plain(seam)) return [held, lines];
+    return [this.redact(Buffer.concat([held, lines]))];
   }
 
   /** The rest, once the stream has ended. */
-  end(): Buffer {
+  end(): Buffer[] {
     const rest = this.heldBytes === 0 ? EMPTY : Buffer.concat(this.held);
     this.held = [];
     this.heldBytes = 0;
-    return this.redact(rest);
+    return rest.length === 0 ? [] : [this.redact(rest)];
+  }
+
+  /** True when `bytes` hold none of the anchors, so nothing in them can be a secret. */
+  private plain(bytes: Buffer): boolean {
+    const anchors = this.rules.anchors;
+    return !this.inKey && anchors !== undefined && !anchors.some((a) => bytes.indexOf(a) !== -1);
   }
 
   /** Redacts complete lines; the same bytes when nothing in them is secret. */
   private redact(bytes: Buffer): Buffer {
-    if (bytes.length === 0) return bytes;
-    const anchors = this.rules.anchors;
-    if (!this.inKey && anchors && !anchors.some((a) => bytes.indexOf(a) !== -1)) return bytes;
+    if (bytes.length === 0 || this.plain(bytes)) return bytes;
     const text = bytes.toString("latin1");
     const out = this.redactText(text);
     return out === text ? bytes : Buffer.from(out, "latin1");

@@ -6,8 +6,8 @@ import { PLANTED, PLANTED_OUTPUT } from "./redact-samples.js";
 const SECRET_VALUES = Object.values(PLANTED);
 
 function runThrough(redactor: StreamRedactor, chunks: readonly Buffer[]): string {
-  const out = chunks.map((c) => redactor.push(c));
-  out.push(redactor.end());
+  const out = chunks.flatMap((c) => redactor.push(c));
+  out.push(...redactor.end());
   return Buffer.concat(out).toString("utf8");
 }
 
@@ -59,8 +59,12 @@ describe("StreamRedactor", () => {
       host_password: PLANTED.host_password,
     };
     for (const [name, text] of Object.entries(alone)) {
-      const out = runThrough(new StreamRedactor(rules), [Buffer.from(`x ${text} y\n`)]);
-      expect(out, name).toMatch(/^x (Bearer )?\[redacted:[a-z_]+\] y\n$/);
+      // After a line of its own, so the split's first part is held: its anchor may straddle the seam.
+      const bytes = Buffer.from(`first\nx ${text} y\n`);
+      for (let at = 0; at <= bytes.length; at++) {
+        const out = runThrough(new StreamRedactor(rules), [bytes.subarray(0, at), bytes.subarray(at)]);
+        expect(out, `${name} split at ${at}`).toMatch(/^first\nx (Bearer )?\[redacted:[a-z_]+\] y\n$/);
+      }
     }
   });
 
@@ -76,16 +80,25 @@ describe("StreamRedactor", () => {
   it("hands on the same bytes when there is nothing to hide", () => {
     const redactor = new StreamRedactor(rules);
     const chunk = Buffer.from("just text\nnothing to see: 42 = 42\n");
-    expect(redactor.push(chunk)).toEqual(chunk);
+    const [same] = redactor.push(chunk);
+    expect(same!.buffer).toBe(chunk.buffer);
     const binary = Buffer.from([0xff, 0x00, 0xc3, 0x0a, 0xe2, 0x82]);
-    expect(Buffer.concat([redactor.push(binary), redactor.end()])).toEqual(binary);
+    expect(Buffer.concat([...redactor.push(binary), ...redactor.end()])).toEqual(binary);
+    // A held line start and the chunk that completes it go on as they are, as two pieces.
+    const plain = new StreamRedactor(rules);
+    expect(plain.push(Buffer.from("half a li"))).toEqual([]);
+    const rest = Buffer.from("ne\nand more\nnext");
+    const pieces = plain.push(rest);
+    expect(pieces.map(String)).toEqual(["half a li", "ne\nand more\n"]);
+    expect(pieces[1]!.buffer).toBe(rest.buffer);
   });
 
   it("holds only the unfinished line, and releases a progress bar at each carriage return", () => {
     const redactor = new StreamRedactor(rules);
-    expect(redactor.push(Buffer.from("line one\nhalf ")).toString()).toBe("line one\n");
-    expect(redactor.push(Buffer.from(" 10%\r 20%\r 3")).toString()).toBe("half  10%\r 20%\r");
-    expect(redactor.end().toString()).toBe(" 3");
+    const text = (pieces: Buffer[]) => Buffer.concat(pieces).toString();
+    expect(text(redactor.push(Buffer.from("line one\nhalf ")))).toBe("line one\n");
+    expect(text(redactor.push(Buffer.from(" 10%\r 20%\r 3")))).toBe("half  10%\r 20%\r");
+    expect(text(redactor.end())).toBe(" 3");
   });
 
   it("releases a line longer than it holds, and still catches a secret near the cut", () => {
@@ -94,10 +107,10 @@ describe("StreamRedactor", () => {
       const filler = "x".repeat(MAX_HOLD_BYTES - 8 * 1024 - offset);
       const text = `${filler} token=${PLANTED.password} ${"y".repeat(12 * 1024)}`;
       const out: Buffer[] = [];
-      for (let at = 0; at < text.length; at += 1000) out.push(redactor.push(Buffer.from(text.slice(at, at + 1000))));
+      for (let at = 0; at < text.length; at += 1000) out.push(...redactor.push(Buffer.from(text.slice(at, at + 1000))));
       const released = Buffer.concat(out).length;
       expect(released).toBeGreaterThan(0);
-      out.push(redactor.end());
+      out.push(...redactor.end());
       const all = Buffer.concat(out).toString();
       expect(all).not.toContain(PLANTED.password);
       expect(all).toContain("token=[redacted:secret]");

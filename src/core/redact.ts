@@ -164,6 +164,8 @@ export interface RedactionRules {
    * string made); undefined: no such shortcut (admin patterns).
    */
   readonly anchors: readonly Buffer[] | undefined;
+  /** Length of the longest anchor. */
+  readonly anchorBytes: number;
 }
 
 /** Number of capturing groups in `source`. */
@@ -206,6 +208,7 @@ export function compileRules(input: { readonly patterns?: readonly RedactionPatt
     regex: new RegExp(parts.join("|"), "g"),
     groups,
     anchors: (input.patterns ?? []).length > 0 ? undefined : anchors.map((a) => Buffer.from(a, "latin1")),
+    anchorBytes: Math.max(...anchors.map((a) => a.length)),
   };
 }
 

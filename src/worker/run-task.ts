@@ -78,13 +78,17 @@ export async function runTask(deps: TaskDeps, run: TaskRun): Promise<TaskOutcome
   let endsWithNewline = true;
   // Everything after this point sees output only once it is redacted: the tail (live messages, job
   // page, summary, report), the output hash and the stored log.
-  const sink = (chunk: Buffer) => {
-    if (chunk.length === 0) return true;
-    endsWithNewline = chunk[chunk.length - 1] === 0x0a;
-    tail.push(chunk);
-    hash.update(chunk);
+  const sink = (pieces: readonly Buffer[]) => {
+    if (pieces.length === 0) return true;
+    let more = true;
+    for (const piece of pieces) {
+      endsWithNewline = piece[piece.length - 1] === 0x0a;
+      tail.push(piece);
+      hash.update(piece);
+      more = upload.stream.write(piece);
+    }
     run.onOutput(tail);
-    return upload.stream.write(chunk);
+    return more;
   };
   // One redactor per stream, made once the connection (and so the host's secret) is known.
   let redactors: { stdout: StreamRedactor; stderr: StreamRedactor } | undefined;
