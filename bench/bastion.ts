@@ -17,8 +17,8 @@ import postgres from "postgres";
 import { createHostConnector } from "../src/adapters/ssh/connect-host.js";
 import { ConnectionPool } from "../src/adapters/ssh/pool.js";
 import { connect, migrate } from "../src/core/db.js";
-import { addHost, type Host } from "../src/core/hosts.js";
-import { createSecretBox } from "../src/core/secret-box.js";
+import { addHost, type Host } from "../src/core/hosts/hosts.js";
+import { createSecretBox } from "../src/core/hosts/secret-box.js";
 import { databaseUrl } from "../tests/helpers/db.js";
 import { ensureTestUser, startSshHosts } from "../tests/helpers/sshd.js";
 

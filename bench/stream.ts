@@ -28,9 +28,9 @@ import { availableParallelism, cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Job, Task } from "../src/core/jobs.js";
+import type { Job, Task } from "../src/core/jobs/jobs.js";
 import { requestJob } from "../src/core/jobs/lifecycle.js";
-import type { Host } from "../src/core/hosts.js";
+import type { Host } from "../src/core/hosts/hosts.js";
 import { ensureTestUser } from "../tests/helpers/sshd.js";
 import { startFleet } from "./fleet.js";
 import {

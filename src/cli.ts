@@ -1,11 +1,11 @@
 import { readFileSync } from "node:fs";
-import { auditJob, listAudit } from "./core/audit.js";
+import { auditJob, listAudit } from "./core/access/audit.js";
 import { ConfigError } from "./core/config.js";
 import { loadConfig } from "./config.js";
 import { migrate, ensureDatabase } from "./core/db.js";
 import { parseDuration } from "./core/duration.js";
 import { isTestumError } from "./core/errors.js";
-import { closestWord } from "./core/suggest.js";
+import { closestWord } from "./core/commands/suggest.js";
 import { ACCESS_VERBS, auditVerify } from "./cli/access.js";
 import { redactVerb } from "./cli/redaction.js";
 import { DISCORD_VERBS } from "./cli/discord.js";
@@ -18,7 +18,7 @@ import { RUNBOOK_VERBS } from "./cli/runbooks.js";
 import { CliUsageError, forCommandLine, parseVerbArgs, printJsonLines, printTable, withDatabase, type Verb } from "./cli/shared.js";
 import { createLogger } from "./logger.js";
 import type { RunOptions } from "./runtime.js";
-import { formatTime } from "./core/time.js";
+import { formatTime } from "./core/chat/time.js";
 
 const MAIN_HELP = `testum: chat-ops for operations teams.
 

@@ -1,6 +1,6 @@
 import type { ChatPlatform } from "./adapters/platform.js";
 import { PLATFORMS } from "./adapters/platforms.js";
-import type { IdentityForms } from "./core/chat-identities.js";
+import type { IdentityForms } from "./core/access/chat-identities.js";
 import { parseConfig, type CoreConfig, type SettingsOf } from "./core/config.js";
 
 type Both<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Job } from "../src/core/jobs.js";
+import type { Job } from "../src/core/jobs/jobs.js";
 import { DEFAULT_TEAM_ID } from "./fakes/slack-api.js";
 import { blockText, CHANNEL, jobIdFrom, SLACK_TRANSPORTS, startSlackWorld, type SlackWorld } from "./helpers/slack-world.js";
 import { eventually } from "./helpers/testum.js";
-import { LISTING_WIDTH } from "../src/core/replies.js";
+import { LISTING_WIDTH } from "../src/core/chat/replies.js";
 
 const id = (user: string) => `slack:${DEFAULT_TEAM_ID}:${user}`;
 const ALICE = "U0ALICE0001"; // operator on role=web

@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { appendAudits, chainPendingAudits, recordAudit, verifyAudit } from "../src/core/audit.js";
+import { appendAudits, chainPendingAudits, recordAudit, verifyAudit } from "../src/core/access/audit.js";
 import { connect, transaction, type Sql } from "../src/core/db.js";
 import { createTestDatabase } from "./helpers/db.js";
 import { TEST_MASTER_KEY } from "./helpers/testum.js";

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readFile } from "node:fs/promises";
 import { parseOpenSshConfig } from "../src/cli/openssh-config.js";
-import { importInventory, setCredential } from "../src/core/host-admin.js";
-import { parseAnsibleInventory } from "../src/core/inventory.js";
-import { addHost } from "../src/core/hosts.js";
-import type { Job } from "../src/core/jobs.js";
-import { createSecretBox } from "../src/core/secret-box.js";
+import { importInventory, setCredential } from "../src/core/hosts/host-admin.js";
+import { parseAnsibleInventory } from "../src/core/hosts/inventory.js";
+import { addHost } from "../src/core/hosts/hosts.js";
+import type { Job } from "../src/core/jobs/jobs.js";
+import { createSecretBox } from "../src/core/hosts/secret-box.js";
 import { startHiddenNetwork, type Exposure, type HiddenNetwork } from "./helpers/hidden-net.js";
 import { blockText, CHANNEL, jobIdFrom, startSlackWorld, type SlackWorld } from "./helpers/slack-world.js";
 import { remoteProcesses, startSshHosts, type SshHostSet } from "./helpers/sshd.js";

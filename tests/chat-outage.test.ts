@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_BOT_TOKEN, DEFAULT_TEAM_ID, startFakeSlack, type FakeSlack } from "./fakes/slack-api.js";
 import { createTestDatabase } from "./helpers/db.js";
-import { addHost } from "../src/core/hosts.js";
-import { createSecretBox } from "../src/core/secret-box.js";
+import { addHost } from "../src/core/hosts/hosts.js";
+import { createSecretBox } from "../src/core/hosts/secret-box.js";
 import { postSignedSlack, slashCommandBody } from "./helpers/slack-sign.js";
 import { ADMIN_IDENTITY, blockText, CHANNEL, jobIdFrom, SIGNING_SECRET } from "./helpers/slack-world.js";
 import { startSshHosts, type SshHostSet } from "./helpers/sshd.js";

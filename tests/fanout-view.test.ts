@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { task } from "./helpers/tasks.js";
-import { compactNames, countTasks, groupResults, progressBar } from "../src/core/fanout.js";
+import { compactNames, countTasks, groupResults, progressBar } from "../src/core/jobs/fanout.js";
 
 describe("compactNames", () => {
   it("writes runs of numbered hosts as ranges, keeping their padding", () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Job } from "../src/core/jobs.js";
+import type { Job } from "../src/core/jobs/jobs.js";
 import { blockText, CHANNEL, jobIdFrom, startSlackWorld, type SlackWorld } from "./helpers/slack-world.js";
 import { remoteProcesses } from "./helpers/sshd.js";
 import { eventually } from "./helpers/testum.js";

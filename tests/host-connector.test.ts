@@ -2,8 +2,8 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHostConnector } from "../src/adapters/ssh/connect-host.js";
 import { connect, type Sql } from "../src/core/db.js";
-import { addHost, getHostsById, type Host } from "../src/core/hosts.js";
-import { createSecretBox } from "../src/core/secret-box.js";
+import { addHost, getHostsById, type Host } from "../src/core/hosts/hosts.js";
+import { createSecretBox } from "../src/core/hosts/secret-box.js";
 import { createTestDatabase } from "./helpers/db.js";
 import { ensureTestUser, SSH_TEST_USER, startSshHosts, type SshHostSet } from "./helpers/sshd.js";
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { grant } from "../src/core/access.js";
-import { expireApprovals } from "../src/core/approvals.js";
-import { createJob, type Job } from "../src/core/jobs.js";
+import { grant } from "../src/core/access/access.js";
+import { expireApprovals } from "../src/core/access/approvals.js";
+import { createJob, type Job } from "../src/core/jobs/jobs.js";
 import { DEFAULT_TEAM_ID } from "./fakes/slack-api.js";
 import { commandInteraction, snowflake } from "./helpers/discord-sign.js";
 import { jobIdFrom as discordJobId, messageText, startDiscordWorld, type DiscordWorld, type Member } from "./helpers/discord-world.js";

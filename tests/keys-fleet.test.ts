@@ -3,8 +3,8 @@ import { appendFile, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addHost } from "../src/core/hosts.js";
-import { createSecretBox } from "../src/core/secret-box.js";
+import { addHost } from "../src/core/hosts/hosts.js";
+import { createSecretBox } from "../src/core/hosts/secret-box.js";
 import { blockText, startSlackWorld, type SlackWorld } from "./helpers/slack-world.js";
 import { TEST_MASTER_KEY } from "./helpers/testum.js";
 

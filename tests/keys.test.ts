@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BLOCK_END, BLOCK_START } from "../src/core/authorized-keys.js";
+import { BLOCK_END, BLOCK_START } from "../src/core/hosts/authorized-keys.js";
 import { DEFAULT_TEAM_ID } from "./fakes/slack-api.js";
 import { postSignedSlack, viewSubmissionBody } from "./helpers/slack-sign.js";
 import { ADMIN, blockText, CHANNEL, jobIdFrom, SIGNING_SECRET, startSlackWorld, type SlackWorld } from "./helpers/slack-world.js";

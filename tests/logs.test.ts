@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { recordAudits } from "../src/core/audit.js";
+import { recordAudits } from "../src/core/access/audit.js";
 import { connect } from "../src/core/db.js";
 import { createLogger } from "../src/logger.js";
 import { createTestDatabase } from "./helpers/db.js";

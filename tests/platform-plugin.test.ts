@@ -6,9 +6,9 @@ import { z } from "zod";
 import type { ChatPlatform } from "../src/adapters/platform.js";
 import { PLATFORMS } from "../src/adapters/platforms.js";
 import { loadConfig } from "../src/config.js";
-import type { ChatAdapter, Reply, View } from "../src/core/chat.js";
+import type { ChatAdapter, Reply, View } from "../src/core/chat/chat.js";
 import { ConfigError, optionalText, type ConfigFragment } from "../src/core/config.js";
-import { defineStrings, LANGS, PLACEHOLDER, translate } from "../src/core/i18n.js";
+import { defineStrings, LANGS, PLACEHOLDER, translate } from "../src/core/chat/i18n.js";
 import { createTestDatabase } from "./helpers/db.js";
 import { startTestumForTest, TEST_MASTER_KEY, type TestumUnderTest } from "./helpers/testum.js";
 

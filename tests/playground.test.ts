@@ -1,8 +1,8 @@
 import { mkdirSync } from "node:fs";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { addHost } from "../src/core/hosts.js";
-import { createSecretBox } from "../src/core/secret-box.js";
+import { addHost } from "../src/core/hosts/hosts.js";
+import { createSecretBox } from "../src/core/hosts/secret-box.js";
 import { startSshHosts, type SshHostSet } from "./helpers/sshd.js";
 import { startTestumForTest, TEST_MASTER_KEY, type TestumUnderTest } from "./helpers/testum.js";
 

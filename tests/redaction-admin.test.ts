@@ -1,9 +1,9 @@
 import { execFile } from "node:child_process";
 import { request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { View } from "../src/core/chat.js";
-import { addHost } from "../src/core/hosts.js";
-import { createSecretBox } from "../src/core/secret-box.js";
+import type { View } from "../src/core/chat/chat.js";
+import { addHost } from "../src/core/hosts/hosts.js";
+import { createSecretBox } from "../src/core/hosts/secret-box.js";
 import { jobProbes } from "./helpers/jobs.js";
 import { startSshHosts, type SshHostSet } from "./helpers/sshd.js";
 import { eventually, startTestumForTest, TEST_MASTER_KEY, type TestumUnderTest } from "./helpers/testum.js";

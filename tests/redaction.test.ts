@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addHost } from "../src/core/hosts.js";
-import { createSecretBox } from "../src/core/secret-box.js";
-import { PLANTED, PLANTED_OUTPUT } from "../src/core/redact-samples.js";
+import { addHost } from "../src/core/hosts/hosts.js";
+import { createSecretBox } from "../src/core/hosts/secret-box.js";
+import { PLANTED, PLANTED_OUTPUT } from "../src/core/jobs/redact-samples.js";
 import { jobIdFrom, startSlackWorld, type SlackWorld } from "./helpers/slack-world.js";
 import { eventually, TEST_MASTER_KEY } from "./helpers/testum.js";
 

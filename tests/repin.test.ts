@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addHost } from "../src/core/hosts.js";
-import { createSecretBox } from "../src/core/secret-box.js";
+import { addHost } from "../src/core/hosts/hosts.js";
+import { createSecretBox } from "../src/core/hosts/secret-box.js";
 import { DEFAULT_TEAM_ID } from "./fakes/slack-api.js";
 import { startFakeSshServer, type FakeSshServer } from "./helpers/fake-sshd.js";
 import { blockActionsBody, postSignedSlack } from "./helpers/slack-sign.js";

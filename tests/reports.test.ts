@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addHost } from "../src/core/hosts.js";
-import { createSecretBox } from "../src/core/secret-box.js";
+import { addHost } from "../src/core/hosts/hosts.js";
+import { createSecretBox } from "../src/core/hosts/secret-box.js";
 import { jobProbes } from "./helpers/jobs.js";
 import { freePort, startSshHosts, type SshHostSet } from "./helpers/sshd.js";
 import { eventually, startTestumForTest, TEST_MASTER_KEY, type TestumUnderTest } from "./helpers/testum.js";

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildDiscordCommand } from "../src/adapters/discord/commands.js";
-import { grant } from "../src/core/access.js";
+import { grant } from "../src/core/access/access.js";
 import { autocompleteInteraction, snowflake } from "./helpers/discord-sign.js";
 import { jobIdFrom, startDiscordWorld, type DiscordWorld, type Member } from "./helpers/discord-world.js";
 

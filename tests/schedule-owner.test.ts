@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { grant } from "../src/core/access.js";
+import { grant } from "../src/core/access/access.js";
 import { DEFAULT_TEAM_ID } from "./fakes/slack-api.js";
 import { snowflake } from "./helpers/discord-sign.js";
 import { messageText, startDiscordWorld, type DiscordWorld, type Member } from "./helpers/discord-world.js";

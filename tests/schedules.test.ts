@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addHost } from "../src/core/hosts.js";
+import { addHost } from "../src/core/hosts/hosts.js";
 import { connect } from "../src/core/db.js";
-import { createSecretBox } from "../src/core/secret-box.js";
+import { createSecretBox } from "../src/core/hosts/secret-box.js";
 import { DEFAULT_TEAM_ID } from "./fakes/slack-api.js";
 import { createTestDatabase } from "./helpers/db.js";
 import { ADMIN_IDENTITY, blockText, CHANNEL, startSlackWorld, type SlackWorld } from "./helpers/slack-world.js";

@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { NEEDS } from "../src/core/authorize.js";
-import { COMMAND_SPECS } from "../src/core/commands.js";
+import { NEEDS } from "../src/core/access/authorize.js";
+import { COMMAND_SPECS } from "../src/core/commands/commands.js";
 import { DEFAULT_TEAM_ID } from "./fakes/slack-api.js";
 import { blockText, jobIdFrom, startSlackWorld, type SlackWorld } from "./helpers/slack-world.js";
 

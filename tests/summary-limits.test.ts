@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import { task } from "./helpers/tasks.js";
 import { renderMessage } from "../src/adapters/discord/render.js";
 import { renderView } from "../src/adapters/slack/render.js";
-import { renderSummary } from "../src/core/fanout.js";
-import type { Job } from "../src/core/jobs.js";
+import { renderSummary } from "../src/core/jobs/fanout.js";
+import type { Job } from "../src/core/jobs/jobs.js";
 
 
 const job = { id: 1, logToken: "tok", command: "cmd", target: "all", requestedBy: "slack:T:U", requestedByName: null, status: "failed" } as unknown as Job;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type Sql } from "../src/core/db.js";
-import { createJob, listTasks, TaskRecorder } from "../src/core/jobs.js";
+import { createJob, listTasks, TaskRecorder } from "../src/core/jobs/jobs.js";
 import { createTestDatabase } from "./helpers/db.js";
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;

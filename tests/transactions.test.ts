@@ -2,7 +2,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, DatabaseBusyError, inTransaction, transaction, type Sql } from "../src/core/db.js";
-import { createChatDirectory, type ChatAdapter } from "../src/core/chat.js";
+import { createChatDirectory, type ChatAdapter } from "../src/core/chat/chat.js";
 import { connectSsh } from "../src/adapters/ssh/ssh.js";
 import { createTestDatabase } from "./helpers/db.js";
 

@@ -1,7 +1,7 @@
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { grant } from "../src/core/access.js";
+import { grant } from "../src/core/access/access.js";
 import { DEFAULT_TEAM_ID } from "./fakes/slack-api.js";
 import { blockText, CHANNEL, jobIdFrom, startSlackWorld, type SlackWorld } from "./helpers/slack-world.js";
 import { eventually } from "./helpers/testum.js";

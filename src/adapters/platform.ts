@@ -1,8 +1,8 @@
 import type { App } from "../core/app.js";
-import type { ChatAdapter } from "../core/chat.js";
+import type { ChatAdapter } from "../core/chat/chat.js";
 import type { ConfigFragment, CoreConfig, SettingsOf } from "../core/config.js";
 import type { Sql } from "../core/db.js";
-import type { PlatformKey, PlatformStrings } from "../core/i18n.js";
+import type { PlatformKey, PlatformStrings } from "../core/chat/i18n.js";
 import type { Logger, PeopleLookup, RateBudget, ReplayGuard } from "../core/ports.js";
 import type { Listener } from "./http/server.js";
 
@@ -60,7 +60,7 @@ export interface Off {
 
 /** A platform that is on. */
 export interface Connected {
-  /** Posts and edits its messages (core/chat.ts). */
+  /** Posts and edits its messages (core/chat/chat.ts). */
   readonly adapter: ChatAdapter;
   /** Who someone is now, asked when work is done later in their name. */
   readonly people: PeopleLookup;

@@ -1,9 +1,9 @@
 import { PLATFORMS } from "../adapters/platforms.js";
 import { identityForms } from "../config.js";
-import { listBindings, grant, parseRole, parseSubject, revokeBinding, validateSelector } from "../core/access.js";
-import { recordAudit, verifyAudit } from "../core/audit.js";
-import { anchorKey } from "../core/audit-anchor.js";
-import { addRiskPattern, listRiskPatterns, removeRiskPattern } from "../core/risk.js";
+import { listBindings, grant, parseRole, parseSubject, revokeBinding, validateSelector } from "../core/access/access.js";
+import { recordAudit, verifyAudit } from "../core/access/audit.js";
+import { anchorKey } from "../core/access/audit-anchor.js";
+import { addRiskPattern, listRiskPatterns, removeRiskPattern } from "../core/access/risk.js";
 import { cliActor, CliUsageError, parseVerbArgs, printTable, withDatabase, type Verb } from "./shared.js";
 
 /** `testum grant|revoke|access`, `testum risk …`, `testum audit verify`. */

@@ -1,11 +1,11 @@
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
-import { describeProbe, importInventory, inspectHostKey, repinHost } from "../core/host-admin.js";
-import { FINGERPRINT } from "../core/hosts.js";
-import { getHost } from "../core/hosts.js";
-import { looksLikeOpenSshConfig, parseAnsibleInventory } from "../core/inventory.js";
+import { describeProbe, importInventory, inspectHostKey, repinHost } from "../core/hosts/host-admin.js";
+import { FINGERPRINT } from "../core/hosts/hosts.js";
+import { getHost } from "../core/hosts/hosts.js";
+import { looksLikeOpenSshConfig, parseAnsibleInventory } from "../core/hosts/inventory.js";
 import { parseOpenSshConfig } from "./openssh-config.js";
-import { recordAudit } from "../core/audit.js";
+import { recordAudit } from "../core/access/audit.js";
 import { HOST_VERBS, readCredential } from "./hosts.js";
 import { cliActor, CliUsageError, forCommandLine, parseVerbArgs, withDatabase, type Verb } from "./shared.js";
 

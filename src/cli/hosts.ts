@@ -1,11 +1,11 @@
 import { readFile } from "node:fs/promises";
-import { recordAudit } from "../core/audit.js";
+import { recordAudit } from "../core/access/audit.js";
 import { readNamedSecret } from "../core/config.js";
-import { describeHost, parseTags, removeTags, setCredential, setTags } from "../core/host-admin.js";
-import { addHost, bastionNames, getHost, getHostById, listHosts, removeHost, setVia, type Host } from "../core/hosts.js";
-import type { Credential } from "../core/secrets.js";
+import { describeHost, parseTags, removeTags, setCredential, setTags } from "../core/hosts/host-admin.js";
+import { addHost, bastionNames, getHost, getHostById, listHosts, removeHost, setVia, type Host } from "../core/hosts/hosts.js";
+import type { Credential } from "../core/hosts/secrets.js";
 import { cliActor, CliUsageError, parseVerbArgs, printJsonLines, printTable, withDatabase, type Verb } from "./shared.js";
-import { formatTime } from "../core/time.js";
+import { formatTime } from "../core/chat/time.js";
 
 const ADD_HELP = `Usage: testum hosts add NAME --host ADDRESS --user USER (--key-file PATH | --password-env VAR) [options]
 

@@ -1,7 +1,7 @@
-import { findIdentity } from "../core/identity.js";
-import { rotateIdentity } from "../core/identity-rotation.js";
-import { recordAudit } from "../core/audit.js";
-import { rotateSecrets } from "../core/secrets.js";
+import { findIdentity } from "../core/hosts/identity.js";
+import { rotateIdentity } from "../core/hosts/identity-rotation.js";
+import { recordAudit } from "../core/access/audit.js";
+import { rotateSecrets } from "../core/hosts/secrets.js";
 import { cliActor, CliUsageError, parseVerbArgs, printOutcomes, withDatabase, type Verb } from "./shared.js";
 
 const IDENTITY_HELP = `Usage: testum identity [rotate [--deploy]]
@@ -23,7 +23,7 @@ export const identityVerb: Verb = {
     if (sub === undefined) {
       if (values.deploy) throw new CliUsageError("--deploy goes with rotate", IDENTITY_HELP);
       return withDatabase(async (ctx) => {
-        const { ensureIdentity } = await import("../core/identity.js");
+        const { ensureIdentity } = await import("../core/hosts/identity.js");
         const key = (await findIdentity(ctx.sql, "active")) ?? (await ensureIdentity(ctx.sql, ctx.box, (await ctx.remote()).generateKeyPair));
         console.log(key.publicKey);
         return 0;

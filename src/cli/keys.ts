@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
-import { recordAudit } from "../core/audit.js";
-import { addKey, deployKeys, keyStatus, listKeys, removeKey, revokeKey, targetOf } from "../core/team-keys.js";
+import { recordAudit } from "../core/access/audit.js";
+import { addKey, deployKeys, keyStatus, listKeys, removeKey, revokeKey, targetOf } from "../core/hosts/team-keys.js";
 import { cliActor, CliUsageError, parseVerbArgs, printJsonLines, printOutcomes, printTable, withDatabase, type Verb } from "./shared.js";
 
 /** `testum keys …`: the team's public keys and their deployment. */

@@ -1,5 +1,5 @@
 import SSHConfig, { type Line } from "ssh-config";
-import { importedHostName, parseProxyCommand, parseProxyJump, portOf, type ImportedHost, type Inventory, type JumpHop, type Skipped } from "../core/inventory.js";
+import { importedHostName, parseProxyCommand, parseProxyJump, portOf, type ImportedHost, type Inventory, type JumpHop, type Skipped } from "../core/hosts/inventory.js";
 
 /**
  * Reads an OpenSSH client config (`~/.ssh/config`) with the ssh-config

@@ -1,6 +1,6 @@
-import { recordAudit } from "../core/audit.js";
-import { BUILTIN_DETECTORS } from "../core/redact.js";
-import { addRedactionPattern, listRedactionPatterns, removeRedactionPattern } from "../core/redaction-patterns.js";
+import { recordAudit } from "../core/access/audit.js";
+import { BUILTIN_DETECTORS } from "../core/jobs/redact.js";
+import { addRedactionPattern, listRedactionPatterns, removeRedactionPattern } from "../core/jobs/redaction-patterns.js";
 import { cliActor, CliUsageError, parseVerbArgs, printTable, withDatabase, type Verb } from "./shared.js";
 
 const HELP = `Usage: testum redact [list | add NAME PATTERN | rm NAME]

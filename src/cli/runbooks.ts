@@ -1,13 +1,13 @@
 import { readFile } from "node:fs/promises";
 import { parse, stringify } from "yaml";
-import type { Role } from "../core/access.js";
-import { recordAudits, type AuditEntry } from "../core/audit.js";
+import type { Role } from "../core/access/access.js";
+import { recordAudits, type AuditEntry } from "../core/access/audit.js";
 import { transaction } from "../core/db.js";
 import { parseDuration } from "../core/duration.js";
-import { english, say } from "../core/i18n.js";
-import { runbooksFromDocument, runbooksToDocument } from "../core/runbook-file.js";
-import { expectation, parseTemplate, typeText } from "../core/runbook-template.js";
-import { getRunbook, listRunbooks, removeRunbook, saveRunbook, type Runbook, type RunbookApproval } from "../core/runbooks.js";
+import { english, say } from "../core/chat/i18n.js";
+import { runbooksFromDocument, runbooksToDocument } from "../core/runbooks/runbook-file.js";
+import { expectation, parseTemplate, typeText } from "../core/runbooks/runbook-template.js";
+import { getRunbook, listRunbooks, removeRunbook, saveRunbook, type Runbook, type RunbookApproval } from "../core/runbooks/runbooks.js";
 import { cliActor, CliUsageError, parseVerbArgs, printJsonLines, printTable, withDatabase, type Verb } from "./shared.js";
 
 /** `testum runbook …`: the runbooks, and their YAML file for teams that keep them in git. */

@@ -4,7 +4,7 @@ import { ConfigError } from "../core/config.js";
 import { loadConfig, type Config } from "../config.js";
 import { connect, databaseExists, migrate, type Sql } from "../core/db.js";
 import type { Logger, RemoteAccess } from "../core/ports.js";
-import { createSecretBox, type SecretBox } from "../core/secret-box.js";
+import { createSecretBox, type SecretBox } from "../core/hosts/secret-box.js";
 import { createLogger } from "../logger.js";
 
 /** A CLI verb: its help text and what it does with the arguments after it. */

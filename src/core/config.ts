@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
-import { identityExamples, isIdentity, type IdentityForms } from "./chat-identities.js";
+import { identityExamples, isIdentity, type IdentityForms } from "./access/chat-identities.js";
 import { parseDuration } from "./duration.js";
 
 /**

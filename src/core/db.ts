@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
 import shift from "postgres-shift";
-import type { Logger } from "./log.js";
+import type { Logger } from "./jobs/log.js";
 
 /** The SQL tag every repository function takes first; works inside `sql.begin`. */
 export type Sql = postgres.Sql<{}>;

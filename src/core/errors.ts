@@ -1,4 +1,4 @@
-import { translate, type Message, type MessageKey, type Params, type PlatformKey, type Translator } from "./i18n.js";
+import { translate, type Message, type MessageKey, type Params, type PlatformKey, type Translator } from "./chat/i18n.js";
 
 /**
  * Errors testum knows about. Every one carries a stable `code` and a message

@@ -1,6 +1,6 @@
 import type { Readable, Writable } from "node:stream";
-import type { Host } from "./hosts.js";
-import type { Message } from "./i18n.js";
+import type { Host } from "./hosts/hosts.js";
+import type { Message } from "./chat/i18n.js";
 
 /**
  * The small interfaces through which core reaches the outside. Adapters and
@@ -54,7 +54,7 @@ export interface Clock {
 
 export const systemClock: Clock = { now: () => Date.now() };
 
-export type { Logger } from "./log.js";
+export type { Logger } from "./jobs/log.js";
 
 /** What an SSH probe of a host found. */
 export interface ProbeResult {

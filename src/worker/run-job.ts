@@ -1,13 +1,13 @@
 import { setMaxListeners } from "node:events";
-import { recordAudit, recordAudits, type AuditEntry } from "../core/audit.js";
-import type { ChatDirectory, View } from "../core/chat.js";
+import { recordAudit, recordAudits, type AuditEntry } from "../core/access/audit.js";
+import type { ChatDirectory, View } from "../core/chat/chat.js";
 import { mapLimit, Semaphore, within } from "../core/concurrency.js";
 import type { Sql } from "../core/db.js";
-import { renderReport, renderSummary } from "../core/fanout.js";
-import { afterScheduledJob } from "../core/scheduler.js";
-import { getHostsById, type Host } from "../core/hosts.js";
-import { translator, type Translator } from "../core/i18n.js";
-import { renderLive, renderParent } from "../core/job-view.js";
+import { renderReport, renderSummary } from "../core/jobs/fanout.js";
+import { afterScheduledJob } from "../core/schedules/scheduler.js";
+import { getHostsById, type Host } from "../core/hosts/hosts.js";
+import { translator, type Translator } from "../core/chat/i18n.js";
+import { renderLive, renderParent } from "../core/chat/job-view.js";
 import {
   claimJob,
   closeUnstartedTasks,
@@ -20,16 +20,16 @@ import {
   type JobStatus,
   type Task,
   type TaskStatus,
-} from "../core/jobs.js";
+} from "../core/jobs/jobs.js";
 import { endJob } from "../core/jobs/lifecycle.js";
 import { setViews } from "../core/jobs/outbox.js";
-import { ProcessRecorder } from "../core/remote-processes.js";
-import { createJobRules } from "../core/redact.js";
-import { patternsForJobs } from "../core/redaction-patterns.js";
-import { LOG_GRACE_MS, settleUpload } from "../core/log-upload.js";
+import { ProcessRecorder } from "../core/jobs/remote-processes.js";
+import { createJobRules } from "../core/jobs/redact.js";
+import { patternsForJobs } from "../core/jobs/redaction-patterns.js";
+import { LOG_GRACE_MS, settleUpload } from "../core/jobs/log-upload.js";
 import type { CancelBus, LogStore, Logger } from "../core/ports.js";
-import type { SecretBox } from "../core/secret-box.js";
-import type { TailBuffer } from "../core/tail.js";
+import type { SecretBox } from "../core/hosts/secret-box.js";
+import type { TailBuffer } from "../core/jobs/tail.js";
 import { createHostConnector } from "../adapters/ssh/connect-host.js";
 import { ConnectionPool } from "../adapters/ssh/pool.js";
 import { runTask } from "./run-task.js";

@@ -1,16 +1,16 @@
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { isTestumError, SshError, TestumError } from "../core/errors.js";
-import type { Host } from "../core/hosts.js";
-import { msg, translate, translator } from "../core/i18n.js";
-import type { Job, Task, TaskOutcome } from "../core/jobs.js";
-import type { ProcessRecorder } from "../core/remote-processes.js";
-import { LOG_GRACE_MS, LogStoreTimeoutError, settleUpload } from "../core/log-upload.js";
+import type { Host } from "../core/hosts/hosts.js";
+import { msg, translate, translator } from "../core/chat/i18n.js";
+import type { Job, Task, TaskOutcome } from "../core/jobs/jobs.js";
+import type { ProcessRecorder } from "../core/jobs/remote-processes.js";
+import { LOG_GRACE_MS, LogStoreTimeoutError, settleUpload } from "../core/jobs/log-upload.js";
 import type { LogStore, Logger } from "../core/ports.js";
-import { hostSecrets, type RedactionRules } from "../core/redact.js";
-import { StreamRedactor } from "../core/redact-stream.js";
-import { isDatabaseUnavailable } from "../core/replies.js";
-import { TailBuffer } from "../core/tail.js";
+import { hostSecrets, type RedactionRules } from "../core/jobs/redact.js";
+import { StreamRedactor } from "../core/jobs/redact-stream.js";
+import { isDatabaseUnavailable } from "../core/chat/replies.js";
+import { TailBuffer } from "../core/jobs/tail.js";
 import { taskSeconds } from "../adapters/metrics/process.js";
 import type { ConnectionPool } from "../adapters/ssh/pool.js";
 

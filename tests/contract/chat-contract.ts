@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { App } from "../../src/core/app.js";
-import type { ChatAdapter, Inbound, Reply, View } from "../../src/core/chat.js";
+import type { ChatAdapter, Inbound, Reply, View } from "../../src/core/chat/chat.js";
 import { RateLimitedError } from "../../src/core/errors.js";
-import { translator } from "../../src/core/i18n.js";
+import { translator } from "../../src/core/chat/i18n.js";
 
 /**
  * The chat contract every adapter must keep, run against each platform's

@@ -1,7 +1,7 @@
 import type { APIEmbed, APIInteraction } from "discord-api-types/v10";
-import { addHost } from "../../src/core/hosts.js";
-import type { Job, Task } from "../../src/core/jobs.js";
-import { createSecretBox } from "../../src/core/secret-box.js";
+import { addHost } from "../../src/core/hosts/hosts.js";
+import type { Job, Task } from "../../src/core/jobs/jobs.js";
+import { createSecretBox } from "../../src/core/hosts/secret-box.js";
 import { startFakeDiscord, type FakeDiscord, type FakeMessage } from "../fakes/discord-api.js";
 import {
   commandInteraction,

@@ -1,4 +1,4 @@
-import type { Job, Task } from "../../src/core/jobs.js";
+import type { Job, Task } from "../../src/core/jobs/jobs.js";
 import type { Sql } from "../../src/core/db.js";
 import { eventually } from "./testum.js";
 

@@ -1,6 +1,6 @@
-import { addHost } from "../../src/core/hosts.js";
-import { createSecretBox } from "../../src/core/secret-box.js";
-import type { Job, Task } from "../../src/core/jobs.js";
+import { addHost } from "../../src/core/hosts/hosts.js";
+import { createSecretBox } from "../../src/core/hosts/secret-box.js";
+import type { Job, Task } from "../../src/core/jobs/jobs.js";
 import { DEFAULT_BOT_TOKEN, DEFAULT_TEAM_ID, startFakeSlack, type FakeSlack } from "../fakes/slack-api.js";
 import { blockActionsBody, blockActionsPayload, postSignedSlack, slashCommandBody, slashCommandPayload, type BlockActionsOptions } from "./slack-sign.js";
 import { startS3, type TestS3 } from "./s3.js";

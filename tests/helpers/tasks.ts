@@ -1,4 +1,4 @@
-import type { Task } from "../../src/core/jobs.js";
+import type { Task } from "../../src/core/jobs/jobs.js";
 
 /** A finished task as the database would hold it, for rendering tests. */
 export function task(i: number, status: Task["status"], exitCode: number | null, output: string): Task {

@@ -1,9 +1,9 @@
 import { API } from "@discordjs/core/http-only";
 import { REST } from "@discordjs/rest";
-import type { ChatAdapter, SendOptions } from "../../core/chat.js";
+import type { ChatAdapter, SendOptions } from "../../core/chat/chat.js";
 import { RateLimitedError } from "../../core/errors.js";
 import type { Logger, RateBudget, RateRule } from "../../core/ports.js";
-import { truncate } from "../../core/tail.js";
+import { truncate } from "../../core/jobs/tail.js";
 import { paced, takeOrThrow } from "../pace.js";
 import { channelKey, DiscordCode, DiscordRefusedError, GLOBAL_KEY, translateError } from "./errors.js";
 import { decodeMessage, decodeRef, encodeMessage, encodeThread } from "./refs.js";

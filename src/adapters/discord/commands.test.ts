@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { COMMAND_SPECS } from "../../core/commands.js";
-import type { CommandSpec } from "../../core/grammar.js";
+import { COMMAND_SPECS } from "../../core/commands/commands.js";
+import type { CommandSpec } from "../../core/commands/grammar.js";
 import { buildDiscordCommand, completionFor } from "./commands.js";
 
 type Option = { type: number; name: string; description: string; required?: boolean; options?: Option[] } & Record<string, unknown>;

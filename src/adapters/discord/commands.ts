@@ -8,9 +8,9 @@ import {
   type APIApplicationCommandSubcommandOption,
   type RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from "discord-api-types/v10";
-import { COMMAND_SPECS } from "../../core/commands.js";
-import type { ArgSpec, CommandSpec, Completion, FlagSpec } from "../../core/grammar.js";
-import { truncate } from "../../core/tail.js";
+import { COMMAND_SPECS } from "../../core/commands/commands.js";
+import type { ArgSpec, CommandSpec, Completion, FlagSpec } from "../../core/commands/grammar.js";
+import { truncate } from "../../core/jobs/tail.js";
 
 /**
  * The one `/testum` application command, derived from core's command specs:

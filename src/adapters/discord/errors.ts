@@ -1,6 +1,6 @@
 import { DiscordAPIError, HTTPError, RateLimitError } from "@discordjs/rest";
 import { ChatUnreachableError, RateLimitedError, TestumError } from "../../core/errors.js";
-import { english, msg, say, type Message } from "../../core/i18n.js";
+import { english, msg, say, type Message } from "../../core/chat/i18n.js";
 import type { RateBudget } from "../../core/ports.js";
 import { DISCORD_TEXT } from "./strings.js";
 

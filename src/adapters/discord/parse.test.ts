@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { APIInteraction } from "discord-api-types/v10";
-import { parseCommandOptions, parseCommandText } from "../../core/commands.js";
+import { parseCommandOptions, parseCommandText } from "../../core/commands/commands.js";
 import { DM_REFUSAL, NOT_INSTALLED, parseInteraction } from "./parse.js";
 
 const GUILD = "100000000000000001";

@@ -6,9 +6,9 @@ import {
   type APIApplicationCommandInteractionDataOption,
   type APIInteraction,
 } from "discord-api-types/v10";
-import type { Actor, Inbound, View } from "../../core/chat.js";
-import type { Completion } from "../../core/grammar.js";
-import type { Message } from "../../core/i18n.js";
+import type { Actor, Inbound, View } from "../../core/chat/chat.js";
+import type { Completion } from "../../core/commands/grammar.js";
+import type { Message } from "../../core/chat/i18n.js";
 import { completionFor } from "./commands.js";
 import { discordIdentity, discordRoleIdentity, encodeConversation, encodeMessage } from "./refs.js";
 import { DISCORD_TEXT } from "./strings.js";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { View } from "../../core/chat.js";
-import { sanitizeLine } from "../../core/tail.js";
+import type { View } from "../../core/chat/chat.js";
+import { sanitizeLine } from "../../core/jobs/tail.js";
 import { escapeMarkdown, LIMITS, renderMessage, renderModal } from "./render.js";
 
 const embedChars = (e: { title?: string; description?: string; fields?: Array<{ name: string; value: string }>; footer?: { text: string } }) =>

@@ -8,10 +8,10 @@ import {
   type APIEmbedField,
   type APIModalInteractionResponseCallbackData,
 } from "discord-api-types/v10";
-import type { Block, Button, Form, Tone, View } from "../../core/chat.js";
-import { breakBackticks, fitTail, showBidi, truncate } from "../../core/tail.js";
-import type { Lang } from "../../core/i18n.js";
-import { earlierLines } from "../../core/replies.js";
+import type { Block, Button, Form, Tone, View } from "../../core/chat/chat.js";
+import { breakBackticks, fitTail, showBidi, truncate } from "../../core/jobs/tail.js";
+import type { Lang } from "../../core/chat/i18n.js";
+import { earlierLines } from "../../core/chat/replies.js";
 
 /**
  * Core views → Discord messages, within Discord's limits (resources/message.mdx,

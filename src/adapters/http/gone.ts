@@ -1,8 +1,8 @@
 import type { ServerResponse } from "node:http";
 import { formatDuration } from "../../core/duration.js";
-import { translate, type Lang } from "../../core/i18n.js";
-import type { LinkState } from "../../core/links.js";
-import { formatTime as time } from "../../core/time.js";
+import { translate, type Lang } from "../../core/chat/i18n.js";
+import type { LinkState } from "../../core/jobs/links.js";
+import { formatTime as time } from "../../core/chat/time.js";
 
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 

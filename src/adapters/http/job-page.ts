@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { displayName } from "../../core/chat.js";
+import { displayName } from "../../core/chat/chat.js";
 import type { Sql } from "../../core/db.js";
 import { formatDuration } from "../../core/duration.js";
-import { LANGS, translate, type Lang } from "../../core/i18n.js";
-import { FINAL_STATUSES, findJobByLogToken, listTasks, type Job } from "../../core/jobs.js";
-import { linkState } from "../../core/links.js";
+import { LANGS, translate, type Lang } from "../../core/chat/i18n.js";
+import { FINAL_STATUSES, findJobByLogToken, listTasks, type Job } from "../../core/jobs/jobs.js";
+import { linkState } from "../../core/jobs/links.js";
 import { sendGone } from "./gone.js";
 
 /**

@@ -2,8 +2,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { pipeline } from "node:stream/promises";
 import type { Sql } from "../../core/db.js";
-import { FINAL_STATUSES, findJobByLogToken, listTasks, type Job } from "../../core/jobs.js";
-import { linkState } from "../../core/links.js";
+import { FINAL_STATUSES, findJobByLogToken, listTasks, type Job } from "../../core/jobs/jobs.js";
+import { linkState } from "../../core/jobs/links.js";
 import type { LogStore, Logger } from "../../core/ports.js";
 import { sendGone } from "./gone.js";
 import { readyz, send, type Listener } from "./health.js";

@@ -23,7 +23,7 @@ const PRESIGN_SECONDS = 300;
 /**
  * Every S3 request is bounded: an endpoint that accepts connections and never
  * answers fails the request instead of holding it forever. Uploads are also
- * bounded by the job (see core/log-upload.ts).
+ * bounded by the job (see core/jobs/log-upload.ts).
  */
 export const S3_CONNECT_TIMEOUT_MS = 5_000;
 export const S3_REQUEST_TIMEOUT_MS = 30_000;

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { Gauge, Registry } from "prom-client";
 import type { Sql } from "../../core/db.js";
 import type { Logger } from "../../core/ports.js";
-import { readStats, type Stats } from "../../core/stats.js";
+import { readStats, type Stats } from "../../core/jobs/stats.js";
 import { processRegistry } from "./process.js";
 
 export interface MetricsDeps {

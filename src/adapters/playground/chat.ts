@@ -1,5 +1,5 @@
-import type { ChatAdapter, View } from "../../core/chat.js";
-import { fitTail } from "../../core/tail.js";
+import type { ChatAdapter, View } from "../../core/chat/chat.js";
+import { fitTail } from "../../core/jobs/tail.js";
 import { messageId, messageRef, type PlaygroundStore } from "./store.js";
 
 /** Output shown in a playground message: the end that fits, like on a chat platform. */

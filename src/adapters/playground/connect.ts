@@ -1,4 +1,4 @@
-import { grant } from "../../core/access.js";
+import { grant } from "../../core/access/access.js";
 import type { CoreConfig, SettingsOf } from "../../core/config.js";
 import type { Sql } from "../../core/db.js";
 import type { Connected, Off, PlatformServices } from "../platform.js";

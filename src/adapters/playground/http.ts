@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { App as CoreApp } from "../../core/app.js";
-import type { Actor, Inbound, Reply, View } from "../../core/chat.js";
+import type { Actor, Inbound, Reply, View } from "../../core/chat/chat.js";
 import type { Sql } from "../../core/db.js";
 import type { Logger } from "../../core/ports.js";
-import { errorView } from "../../core/replies.js";
+import { errorView } from "../../core/chat/replies.js";
 import { readBody } from "../http/body.js";
 import { bounded, createPlaygroundChat, MAX_CODE_CHARS } from "./chat.js";
 import { guardRequest, GUARD_HEADERS, type PlaygroundAccess } from "./guard.js";

@@ -1,4 +1,4 @@
-import { translate, type Lang } from "../../core/i18n.js";
+import { translate, type Lang } from "../../core/chat/i18n.js";
 
 /** The page's own words, from the message catalogue, in both languages. */
 const PAGE_KEYS = [

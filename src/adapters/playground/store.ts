@@ -1,4 +1,4 @@
-import type { View } from "../../core/chat.js";
+import type { View } from "../../core/chat/chat.js";
 import type { Sql } from "../../core/db.js";
 import { TestumError } from "../../core/errors.js";
 

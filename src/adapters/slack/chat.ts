@@ -1,7 +1,7 @@
 import slackWebApi from "@slack/web-api";
-import type { ChatAdapter } from "../../core/chat.js";
+import type { ChatAdapter } from "../../core/chat/chat.js";
 import { RateLimitedError, TestumError } from "../../core/errors.js";
-import { msg, type Message } from "../../core/i18n.js";
+import { msg, type Message } from "../../core/chat/i18n.js";
 import type { Logger, RateBudget, RateRule } from "../../core/ports.js";
 import { paced, takeOrThrow } from "../pace.js";
 import { boltLogger } from "./bolt-logger.js";

@@ -1,9 +1,9 @@
 import type { App } from "@slack/bolt";
 import slackWebApi from "@slack/web-api";
 import type { App as CoreApp } from "../../core/app.js";
-import type { Actor, ChatAdapter, Inbound, Reply, View } from "../../core/chat.js";
+import type { Actor, ChatAdapter, Inbound, Reply, View } from "../../core/chat/chat.js";
 import type { Logger } from "../../core/ports.js";
-import { message, replyWithin, working } from "../../core/replies.js";
+import { message, replyWithin, working } from "../../core/chat/replies.js";
 import { createGroupLookup, createLocaleLookup } from "./people.js";
 import { decodeSlackText } from "./parse.js";
 import { encodeConversation, encodeMessage, slackIdentity } from "./refs.js";

@@ -1,7 +1,7 @@
-import type { Block, Form, View } from "../../core/chat.js";
-import { translate, type Lang } from "../../core/i18n.js";
-import { earlierLines } from "../../core/replies.js";
-import { fitTail, showBidi, truncate } from "../../core/tail.js";
+import type { Block, Form, View } from "../../core/chat/chat.js";
+import { translate, type Lang } from "../../core/chat/i18n.js";
+import { earlierLines } from "../../core/chat/replies.js";
+import { fitTail, showBidi, truncate } from "../../core/jobs/tail.js";
 
 /**
  * Core views → Slack Block Kit, within Slack's limits:

@@ -1,4 +1,4 @@
-import { defineStrings } from "../../core/i18n.js";
+import { defineStrings } from "../../core/chat/i18n.js";
 
 /** What testum says about Slack itself, in every language it speaks (added to core's catalogue). */
 export const SLACK_TEXT = defineStrings({

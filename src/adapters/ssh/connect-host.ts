@@ -1,12 +1,12 @@
-import { recordAudit } from "../../core/audit.js";
+import { recordAudit } from "../../core/access/audit.js";
 import { Batch } from "../../core/concurrency.js";
 import type { Sql } from "../../core/db.js";
 import { SshError, TestumError } from "../../core/errors.js";
-import { getHostById, markHostsSeen, MAX_HOPS, pinHostKey, type Host } from "../../core/hosts.js";
-import { msg } from "../../core/i18n.js";
-import { findIdentity, type IdentityKey } from "../../core/identity.js";
-import type { Sealed, SecretBox } from "../../core/secret-box.js";
-import { openSecret, readSealedSecrets } from "../../core/secrets.js";
+import { getHostById, markHostsSeen, MAX_HOPS, pinHostKey, type Host } from "../../core/hosts/hosts.js";
+import { msg } from "../../core/chat/i18n.js";
+import { findIdentity, type IdentityKey } from "../../core/hosts/identity.js";
+import type { Sealed, SecretBox } from "../../core/hosts/secret-box.js";
+import { openSecret, readSealedSecrets } from "../../core/hosts/secrets.js";
 import { sshConnectSeconds, trackSshConnection } from "../metrics/process.js";
 import { connectSsh, fetchHostKey, type SshConnection, type SshTarget } from "./ssh.js";
 

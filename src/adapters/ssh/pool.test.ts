@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Host } from "../../core/hosts.js";
+import type { Host } from "../../core/hosts/hosts.js";
 import type { HostConnector } from "./connect-host.js";
 import { ConnectionPool } from "./pool.js";
 import type { SshConnection } from "./ssh.js";

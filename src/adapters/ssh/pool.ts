@@ -1,7 +1,7 @@
 import { Semaphore } from "../../core/concurrency.js";
 import { TestumError } from "../../core/errors.js";
-import type { Host } from "../../core/hosts.js";
-import { msg } from "../../core/i18n.js";
+import type { Host } from "../../core/hosts/hosts.js";
+import { msg } from "../../core/chat/i18n.js";
 import { trackPool } from "../metrics/process.js";
 import type { HostConnector } from "./connect-host.js";
 import type { SshConnection } from "./ssh.js";

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import { KeyedLock } from "../../core/concurrency.js";
 import { SshError, TestumError } from "../../core/errors.js";
-import type { Host } from "../../core/hosts.js";
-import { msg } from "../../core/i18n.js";
+import type { Host } from "../../core/hosts/hosts.js";
+import { msg } from "../../core/chat/i18n.js";
 import type { ProbeResult, RemoteAccess } from "../../core/ports.js";
 import type { ConnectorDeps } from "./connect-host.js";
 import { createHostConnector } from "./connect-host.js";

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import ssh2 from "ssh2";
 import { describe, expect, it } from "vitest";
-import { parsePublicKey } from "../../core/public-keys.js";
+import { parsePublicKey } from "../../core/hosts/public-keys.js";
 import { generateEd25519 } from "./ssh.js";
 
 describe("generateEd25519", () => {

@@ -7,7 +7,7 @@ import { SshError } from "../../core/errors.js";
 import type { ExecHandlers, ExecResult } from "./exec.js";
 import { signalScript, taskSignalScript, wrapCommand } from "./remote-scripts.js";
 import { ShellSession, type RunOptions } from "./shell-session.js";
-import { msg, type Message } from "../../core/i18n.js";
+import { msg, type Message } from "../../core/chat/i18n.js";
 
 const { Client, utils } = ssh2;
 

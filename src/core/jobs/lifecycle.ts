@@ -1,12 +1,12 @@
-import { appendAudits, chainPendingAudits, type AuditEntry } from "../audit.js";
+import { appendAudits, chainPendingAudits, type AuditEntry } from "../access/audit.js";
 import { transaction, type Sql } from "../db.js";
-import { insertJobAndTasks, finishJob, reapLostJobs, rejectWaitingJob, requestCancel, type Job, type JobStatus, type NewJob } from "../jobs.js";
-import { expireApprovals } from "../approvals.js";
+import { insertJobAndTasks, finishJob, reapLostJobs, rejectWaitingJob, requestCancel, type Job, type JobStatus, type NewJob } from "./jobs.js";
+import { expireApprovals } from "../access/approvals.js";
 import { addMessages, addThreadMessage, type Slot } from "./outbox.js";
 import { initialMessages, refreshJobMessages } from "./messages.js";
-import type { View } from "../chat.js";
+import type { View } from "../chat/chat.js";
 import { TestumError } from "../errors.js";
-import { msg, translator } from "../i18n.js";
+import { msg, translator } from "../chat/i18n.js";
 import type { JobQueue, Logger } from "../ports.js";
 
 /**

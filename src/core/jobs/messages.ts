@@ -1,11 +1,11 @@
-import { listDecisions, renderRequest, requestLang, type Decision } from "../approvals.js";
-import type { View } from "../chat.js";
+import { listDecisions, renderRequest, requestLang, type Decision } from "../access/approvals.js";
+import type { View } from "../chat/chat.js";
 import type { Sql } from "../db.js";
-import { renderSummary } from "../fanout.js";
-import { translator } from "../i18n.js";
-import { renderLive, renderParent } from "../job-view.js";
-import { FINAL_STATUSES, getJob, listTasks, type Job, type Task } from "../jobs.js";
-import { truncate } from "../tail.js";
+import { renderSummary } from "./fanout.js";
+import { translator } from "../chat/i18n.js";
+import { renderLive, renderParent } from "../chat/job-view.js";
+import { FINAL_STATUSES, getJob, listTasks, type Job, type Task } from "./jobs.js";
+import { truncate } from "./tail.js";
 import { setViews, type NewMessage, type Slot } from "./outbox.js";
 
 /**

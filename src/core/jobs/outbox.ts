@@ -1,11 +1,11 @@
-import type { ChatDirectory, View } from "../chat.js";
-import { platformOf } from "../chat.js";
+import type { ChatDirectory, View } from "../chat/chat.js";
+import { platformOf } from "../chat/chat.js";
 import { within } from "../concurrency.js";
 import type { Sql } from "../db.js";
 import { ChatUnreachableError, isTestumError, RateLimitedError } from "../errors.js";
-import { translate } from "../i18n.js";
+import { translate } from "../chat/i18n.js";
 import type { Logger } from "../ports.js";
-import { formatClock } from "../time.js";
+import { formatClock } from "../chat/time.js";
 
 /**
  * The chat messages a job owns, as rows of desired state (table

@@ -1,0 +1,337 @@
+import { randomBytes } from "node:crypto";
+import type postgres from "postgres";
+import { transaction, type Sql } from "../db.js";
+import { TestumError } from "../errors.js";
+import { LANGS, msg, translate, type Lang, type MessageKey } from "../chat/i18n.js";
+
+/**
+ * Jobs: one row per request (the source of truth for its state) and a task
+ * per target host. The queue only carries job ids.
+ */
+export type JobStatus = "awaiting_approval" | "queued" | "running" | "succeeded" | "failed" | "timed_out" | "cancelled" | "lost" | "rejected" | "expired";
+export type TaskStatus = JobStatus | "skipped";
+
+export const FINAL_STATUSES: readonly JobStatus[] = ["succeeded", "failed", "timed_out", "cancelled", "lost", "rejected", "expired"];
+
+export interface Job {
+  readonly id: number;
+  readonly status: JobStatus;
+  readonly command: string;
+  readonly target: string;
+  readonly requestedBy: string;
+  readonly requestedByName: string | null;
+  readonly conversation: string;
+  readonly thread: string | null;
+  readonly parentMessage: string | null;
+  readonly liveMessage: string | null;
+  readonly logToken: string;
+  readonly timeoutMs: number;
+  readonly options: Readonly<Record<string, unknown>>;
+  readonly createdAt: Date;
+  readonly startedAt: Date | null;
+  readonly finishedAt: Date | null;
+  readonly heartbeatAt: Date | null;
+  readonly worker: string | null;
+  readonly error: string | null;
+  readonly approvalReasons: readonly string[];
+  readonly approvalHash: string | null;
+  readonly approvalsRequired: number;
+  readonly approvalExpiresAt: Date | null;
+  readonly approvalMessage: string | null;
+  readonly cancelRequestedAt: Date | null;
+  readonly cancelledBy: string | null;
+  readonly kind: "command" | "script";
+  readonly reportKey: string | null;
+  readonly scheduleId: number | null;
+  /** The requester's language: everything posted for the job is in it. */
+  readonly lang: Lang;
+  /** When the job's links were revoked, and by whom (they answer 410 from then on). */
+  readonly linksRevokedAt: Date | null;
+  readonly linksRevokedBy: string | null;
+}
+
+export interface Task {
+  readonly jobId: number;
+  readonly hostName: string;
+  readonly hostId: number | null;
+  readonly status: TaskStatus;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly errorCode: string | null;
+  readonly error: string | null;
+  readonly startedAt: Date | null;
+  readonly finishedAt: Date | null;
+  readonly logKey: string | null;
+  readonly logBytes: number | null;
+  readonly logLines: number | null;
+  readonly tail: string | null;
+  readonly outputHash: string | null;
+}
+
+export interface NewJob {
+  readonly kind?: "command" | "script";
+  readonly command: string;
+  readonly target: string;
+  readonly hosts: ReadonlyArray<{ readonly id: number; readonly name: string }>;
+  readonly requestedBy: string;
+  readonly requestedByName?: string | undefined;
+  readonly conversation: string;
+  readonly timeoutMs: number;
+  readonly options?: Readonly<Record<string, unknown>>;
+  readonly scheduleId?: number | undefined;
+  /** The requester's language (English when not given). */
+  readonly lang?: Lang | undefined;
+  /** When set, the job waits for approval before it is queued. */
+  readonly approval?: {
+    readonly reasons: readonly string[];
+    readonly hash: string;
+    readonly required: number;
+    readonly expiresAt: Date;
+  };
+}
+
+export async function createJob(sql: Sql, input: NewJob): Promise<Job> {
+  return transaction(sql, (tx) => insertJob(tx, input));
+}
+
+/** Inserts a job and its tasks, inside the caller's transaction. */
+export async function insertJob(tx: Sql, input: NewJob): Promise<Job> {
+  return (await insertJobAndTasks(tx, input)).job;
+}
+
+/** The same, returning the tasks too (in host-name order, as `listTasks`). */
+export async function insertJobAndTasks(tx: Sql, input: NewJob): Promise<{ job: Job; tasks: Task[] }> {
+  const [job] = await tx<Job[]>`
+    insert into jobs (schedule_id, kind, command, target, requested_by, requested_by_name, conversation, log_token, timeout_ms, options,
+                      status, approval_reasons, approval_hash, approvals_required, approval_expires_at, lang)
+    values (${input.scheduleId ?? null}, ${input.kind ?? "command"}, ${input.command}, ${input.target}, ${input.requestedBy}, ${input.requestedByName ?? null},
+            ${input.conversation}, ${randomBytes(24).toString("base64url")}, ${input.timeoutMs},
+            ${tx.json((input.options ?? {}) as never)}, ${input.approval ? "awaiting_approval" : "queued"},
+            ${tx.json((input.approval?.reasons ?? []) as never)}, ${input.approval?.hash ?? null},
+            ${input.approval?.required ?? 0}, ${input.approval?.expiresAt ?? null}, ${input.lang ?? "en"})
+    returning *`;
+  const rows = input.hosts.map((h) => ({ jobId: job!.id, hostName: h.name, hostId: h.id }));
+  if (rows.length === 0) return { job: job!, tasks: [] };
+  if (rows.length <= 1000) {
+    // One statement for all the tasks, read back in the order `listTasks` gives.
+    const tasks = await tx<Task[]>`with t as (insert into job_tasks ${tx(rows as never, "jobId", "hostName", "hostId")} returning *) select * from t order by host_name`;
+    return { job: job!, tasks };
+  }
+  for (let at = 0; at < rows.length; at += 1000) await tx`insert into job_tasks ${tx(rows.slice(at, at + 1000) as never, "jobId", "hostName", "hostId")}`;
+  return { job: job!, tasks: await listTasks(tx, job!.id) };
+}
+
+export async function getJob(sql: Sql, id: number): Promise<Job> {
+  const [job] = await sql<Job[]>`select * from jobs where id = ${id}`;
+  if (!job) throw new TestumError("unknown_job", msg("jobs.unknown", { id }));
+  return job;
+}
+
+export async function findJobByLogToken(sql: Sql, token: string): Promise<Job | undefined> {
+  const [job] = await sql<Job[]>`select * from jobs where log_token = ${token}`;
+  return job;
+}
+
+export async function listTasks(sql: Sql, jobId: number): Promise<Task[]> {
+  return sql<Task[]>`select * from job_tasks where job_id = ${jobId} order by host_name`;
+}
+
+/**
+ * Moves a queued job to running for this worker. Returns undefined when the
+ * job is not queued any more: a job is started at most once, whatever the
+ * queue redelivers.
+ */
+export async function claimJob(sql: Sql, jobId: number, worker: string): Promise<Job | undefined> {
+  const [job] = await sql<Job[]>`
+    update jobs set status = 'running', started_at = now(), heartbeat_at = now(), worker = ${worker}
+    where id = ${jobId} and status = 'queued'
+    returning *`;
+  return job;
+}
+
+/** Records that the job's worker is alive; returns true when a cancel was requested meanwhile. */
+export async function heartbeat(sql: Sql, jobId: number): Promise<boolean> {
+  const [row] = await sql<{ cancelRequestedAt: Date | null }[]>`
+    update jobs set heartbeat_at = now() where id = ${jobId} and status = 'running' returning cancel_requested_at`;
+  return row?.cancelRequestedAt != null;
+}
+
+/**
+ * Asks for a job to stop. A job not started yet ends at once; a running one
+ * is flagged, and its worker stops it. Returns what happened.
+ */
+export async function requestCancel(tx: Sql, jobId: number, by: string): Promise<{ result: "cancelled" | "stopping" | "already_ended"; ended?: Job }> {
+  const [ended] = await tx<Job[]>`
+    update jobs set status = 'cancelled', finished_at = now(), cancel_requested_at = now(), cancelled_by = ${by}
+    where id = ${jobId} and status in ('awaiting_approval', 'queued')
+    returning *`;
+  if (ended) {
+    await tx`update job_tasks set status = 'cancelled', finished_at = now() where job_id = ${jobId} and status = 'queued'`;
+    return { result: "cancelled", ended };
+  }
+  const [running] = await tx<Job[]>`
+    update jobs set cancel_requested_at = coalesce(cancel_requested_at, now()), cancelled_by = coalesce(cancelled_by, ${by})
+    where id = ${jobId} and status = 'running'
+    returning *`;
+  return { result: running ? "stopping" : "already_ended" };
+}
+
+/** Tasks that never started end as `status` (skipped, or cancelled), with the reason. */
+export async function closeUnstartedTasks(sql: Sql, jobId: number, status: "skipped" | "cancelled", reason: string): Promise<void> {
+  await sql`
+    update job_tasks set status = ${status}, error = ${reason}, finished_at = now()
+    where job_id = ${jobId} and status = 'queued'`;
+}
+
+export async function setReportKey(sql: Sql, jobId: number, key: string): Promise<void> {
+  await sql`update jobs set report_key = ${key} where id = ${jobId}`;
+}
+
+/** The latest jobs of a conversation, newest first. */
+export async function recentJobs(sql: Sql, conversation: string, limit: number): Promise<Job[]> {
+  return sql<Job[]>`select * from jobs where conversation = ${conversation} order by id desc limit ${limit}`;
+}
+
+export interface TaskOutcome {
+  readonly status: TaskStatus;
+  readonly exitCode?: number | null | undefined;
+  readonly signal?: string | null | undefined;
+  readonly errorCode?: string | null | undefined;
+  readonly error?: string | null | undefined;
+  readonly logKey?: string | null | undefined;
+  readonly logBytes?: number | null | undefined;
+  readonly logLines?: number | null | undefined;
+  readonly tail?: string | null | undefined;
+  readonly outputHash?: string | null | undefined;
+}
+
+/**
+ * Writes a job's task starts and outcomes, many hosts to a statement: what
+ * arrives while a write is in flight goes in the next one. A job on 500
+ * hosts then costs Postgres a few commits, not a thousand, and a single host
+ * still gets its row written at once.
+ */
+export class TaskRecorder {
+  private readonly starts = new Batch<string>((hosts) => this.writeStarts(hosts));
+  private readonly finishes = new Batch<[string, TaskOutcome]>((rows) => this.writeFinishes(rows));
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly jobId: number,
+  ) {}
+
+  start(hostName: string): Promise<void> {
+    return this.starts.add(hostName);
+  }
+
+  finish(hostName: string, outcome: TaskOutcome): Promise<void> {
+    return this.finishes.add([hostName, outcome]);
+  }
+
+  private async writeStarts(hosts: string[]): Promise<void> {
+    await this.sql`
+      update job_tasks set status = 'running', started_at = now()
+      where job_id = ${this.jobId} and host_name = any(${hosts}) and status = 'queued'`;
+  }
+
+  private async writeFinishes(rows: Array<[string, TaskOutcome]>): Promise<void> {
+    const values = rows.map(([host, o]) => [
+      host,
+      o.status,
+      o.exitCode ?? null,
+      o.signal ?? null,
+      o.errorCode ?? null,
+      o.error ?? null,
+      o.logKey ?? null,
+      o.logBytes ?? null,
+      o.logLines ?? null,
+      o.tail ?? null,
+      o.outputHash ?? null,
+    ]);
+    await this.sql`
+      update job_tasks as t set
+        status = v.status, exit_code = v.exit_code::integer, signal = v.signal,
+        error_code = v.error_code, error = v.error,
+        log_key = v.log_key, log_bytes = v.log_bytes::bigint,
+        log_lines = v.log_lines::bigint, tail = v.tail, output_hash = v.output_hash,
+        finished_at = now()
+      from (values ${this.sql(values as never)}) as v (host_name, status, exit_code, signal, error_code, error, log_key, log_bytes, log_lines, tail, output_hash)
+      where t.job_id = ${this.jobId} and t.host_name = v.host_name and t.status in ('queued', 'running')`;
+  }
+}
+
+/** Collects items and hands them to `write` together: one write in flight, the next holding what came meanwhile. */
+class Batch<T> {
+  private pending: Array<{ item: T; resolve: () => void; reject: (err: unknown) => void }> = [];
+  private writing = false;
+
+  constructor(private readonly write: (items: T[]) => Promise<void>) {}
+
+  add(item: T): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ item, resolve, reject });
+      // What else starts in this turn of the event loop goes in the same write.
+      if (!this.writing && this.pending.length === 1) setImmediate(() => void this.flush());
+    });
+  }
+
+  private async flush(): Promise<void> {
+    if (this.writing || this.pending.length === 0) return;
+    this.writing = true;
+    const batch = this.pending;
+    this.pending = [];
+    try {
+      await this.write(batch.map((p) => p.item));
+      for (const p of batch) p.resolve();
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+    } finally {
+      this.writing = false;
+      if (this.pending.length > 0) void this.flush();
+    }
+  }
+}
+
+/**
+ * A fixed text in each job row's own language, for updates of many jobs at
+ * once: `case lang when 'en' then … when 'ru' then … end`.
+ */
+export function inEachLang(sql: Sql | postgres.TransactionSql<{}>, key: MessageKey) {
+  const cases = LANGS.reduce((acc, lang) => sql`${acc} when ${lang}::text then ${translate(lang, key)}::text`, sql`case lang`);
+  return sql`${cases} else ${translate("en", key)}::text end`;
+}
+
+/** Ends a queued or running job. Returns it, or nothing when it had already ended (e.g. marked lost). */
+export async function finishJob(tx: Sql, jobId: number, status: JobStatus, error?: string): Promise<Job | undefined> {
+  const [job] = await tx<Job[]>`
+    update jobs set status = ${status}, finished_at = now(), error = coalesce(${error ?? null}, error)
+    where id = ${jobId} and status in ('queued', 'running')
+    returning *`;
+  return job;
+}
+
+/** Ends a job still waiting for approval as rejected. Returns it, or nothing when it was not waiting any more. */
+export async function rejectWaitingJob(tx: Sql, jobId: number, error: string): Promise<Job | undefined> {
+  const [job] = await tx<Job[]>`
+    update jobs set status = 'rejected', finished_at = now(), error = ${error}
+    where id = ${jobId} and status = 'awaiting_approval'
+    returning *`;
+  return job;
+}
+
+/**
+ * Marks running jobs whose worker stopped sending heartbeats as lost, with
+ * their unfinished tasks. They are never run again. Returns them.
+ */
+export async function reapLostJobs(tx: Sql, staleAfterMs: number): Promise<Job[]> {
+  const jobs = await tx<Job[]>`
+    update jobs set status = 'lost', finished_at = now(), error = ${inEachLang(tx, "jobs.error.lost")}
+    where status = 'running' and heartbeat_at < now() - make_interval(secs => ${staleAfterMs / 1000})
+    returning *`;
+  if (jobs.length > 0) {
+    await tx`
+      update job_tasks set status = 'lost', finished_at = now()
+      where job_id in ${tx(jobs.map((j) => j.id))} and status in ('queued', 'running')`;
+  }
+  return jobs;
+}

@@ -1,0 +1,64 @@
+import { noteInThread, reapJobs } from "./lifecycle.js";
+import { refreshJobMessages } from "./messages.js";
+import type { ChatDirectory } from "../chat/chat.js";
+import type { Sql } from "../db.js";
+import { msg, translator } from "../chat/i18n.js";
+import type { Job } from "./jobs.js";
+import type { Logger } from "../ports.js";
+import { message } from "../chat/replies.js";
+
+export interface ReaperDeps {
+  readonly sql: Sql;
+  readonly chat: ChatDirectory;
+  readonly log: Logger;
+  readonly publicUrl: string;
+  /** Stops what a lost job's commands left running, and says so in its thread. */
+  readonly stopLeftovers?: ((job: Job) => Promise<unknown>) | undefined;
+  /** A running job without a heartbeat for this long is lost (default 45 s). */
+  readonly staleMs?: number;
+  readonly intervalMs?: number;
+}
+
+/**
+ * Finds jobs whose worker died mid-command and marks them lost: never run
+ * again, and said so in their thread; and approval requests nobody decided
+ * in time, marked expired. Every testum process runs one; the database
+ * update decides which process reports each job.
+ */
+export function startReaper(deps: ReaperDeps): { stop(): Promise<void>; sweep(): Promise<number> } {
+  const { sql, log } = deps;
+  let running = false;
+  let current: Promise<unknown> = Promise.resolve();
+
+  async function sweep(): Promise<number> {
+    if (running) return 0;
+    running = true;
+    try {
+      const { lost: jobs, expired } = await reapJobs(sql, deps.staleMs ?? 45_000);
+      for (const job of jobs) {
+        log.warn({ job: job.id, worker: job.worker }, "job lost: its worker stopped sending heartbeats");
+        const t = translator(job.lang);
+        await refreshJobMessages(sql, job.id, deps.publicUrl);
+        await noteInThread(sql, job.id, "lost", { ...message(t("reaper.lost", { id: job.id, worker: job.worker ?? msg("word.unknown") }), undefined, "warning"), lang: t.lang });
+        if (deps.stopLeftovers) await deps.stopLeftovers(job).catch((err: unknown) => log.error({ err, job: job.id }, "could not stop a lost job's commands"));
+      }
+      // Requests nobody decided in time: the request, the parent and the live message say so, without buttons.
+      for (const job of expired) await refreshJobMessages(sql, job.id, deps.publicUrl);
+      return jobs.length;
+    } finally {
+      running = false;
+    }
+  }
+
+  const timer = setInterval(() => {
+    current = sweep().catch((err) => log.error({ err }, "lost-job sweep failed"));
+  }, deps.intervalMs ?? 10_000);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await current;
+    },
+    sweep,
+  };
+}
