@@ -67,7 +67,15 @@ async function bench(n: number): Promise<string[]> {
     const box = createSecretBox([randomBytes(32)]);
     const credential = { type: "key" as const, privateKey: set.clientPrivateKey };
     const [bastion, ...targets] = set.hosts;
-    await addHost(sql, box, { name: "bastion", address: "127.0.0.1", port: bastion!.port, username: set.user, credential, fingerprint: bastion!.hostKeyFingerprint, createdBy: "bench" });
+    await addHost(sql, box, {
+      name: "bastion",
+      address: "127.0.0.1",
+      port: bastion!.port,
+      username: set.user,
+      credential,
+      fingerprint: bastion!.hostKeyFingerprint,
+      createdBy: "bench",
+    });
     const direct: Host[] = [];
     const via: Host[] = [];
     for (const [i, t] of targets.entries()) {
@@ -76,7 +84,10 @@ async function bench(n: number): Promise<string[]> {
       via.push(await addHost(sql, box, { ...common, name: `v-${i}`, via: "bastion" }));
     }
     const rows: string[] = [];
-    for (const [label, hosts] of [["direct", direct], ["via bastion", via]] as const) {
+    for (const [label, hosts] of [
+      ["direct", direct],
+      ["via bastion", via],
+    ] as const) {
       const pool = new ConnectionPool(createHostConnector({ sql, box }));
       const cold = await run(pool, hosts);
       // The pool keeps the connections open: what the bastion holds now is what the run opened there.
@@ -84,7 +95,9 @@ async function bench(n: number): Promise<string[]> {
       const warm1 = await run(pool, hosts);
       const warm2 = await run(pool, hosts);
       pool.closeAll();
-      rows.push(`${String(n).padStart(4)}  ${label.padEnd(12)} ${cold.toFixed(2).padStart(7)} ${warm1.toFixed(2).padStart(7)} ${warm2.toFixed(2).padStart(7)}   ${bastionConnections}`);
+      rows.push(
+        `${String(n).padStart(4)}  ${label.padEnd(12)} ${cold.toFixed(2).padStart(7)} ${warm1.toFixed(2).padStart(7)} ${warm2.toFixed(2).padStart(7)}   ${bastionConnections}`,
+      );
     }
     return rows;
   } finally {
@@ -96,7 +109,10 @@ async function bench(n: number): Promise<string[]> {
 }
 
 async function main(): Promise<void> {
-  const sizes = process.argv.slice(2).map(Number).filter((n) => Number.isInteger(n) && n > 0);
+  const sizes = process.argv
+    .slice(2)
+    .map(Number)
+    .filter((n) => Number.isInteger(n) && n > 0);
   // The test hosts' stop waits on unreferenced timers and processes: keep the process up until the end.
   const alive = setInterval(() => {}, 1000);
   try {

@@ -207,7 +207,10 @@ function helpOf(words: readonly string[]): string | undefined {
 function unknown(words: readonly string[], among: readonly Verb[]): string {
   const typed = words.at(-1)!;
   const parent = words.slice(0, -1);
-  const suggestion = closestWord(typed, among.map((v) => v.name));
+  const suggestion = closestWord(
+    typed,
+    among.map((v) => v.name),
+  );
   const list = parent.length > 0 ? `testum ${parent.join(" ")} --help` : "testum --help";
   const guess = suggestion ? ` Did you mean "testum ${[...parent, suggestion].join(" ")}"?` : "";
   return `unknown command "${words.join(" ")}".${guess} ${list} lists the commands.`;

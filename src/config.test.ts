@@ -43,10 +43,14 @@ describe("loadConfig", () => {
   it("requires the Slack and Discord settings in full", () => {
     expect(() => loadConfig({ TESTUM_MASTER_KEY: key, SLACK_BOT_TOKEN: "xoxb-1" })).toThrow(/SLACK_APP_TOKEN or SLACK_SIGNING_SECRET: required with SLACK_BOT_TOKEN/);
     expect(() => loadConfig({ TESTUM_MASTER_KEY: key, SLACK_APP_TOKEN: "xapp-1" })).toThrow(/SLACK_BOT_TOKEN: required when SLACK_APP_TOKEN is set/);
-    expect(() => loadConfig({ TESTUM_MASTER_KEY: key, SLACK_APP_TOKEN: "xoxb-1", SLACK_BOT_TOKEN: "xoxb-1" })).toThrow(/SLACK_APP_TOKEN: expected the app-level token, which starts with xapp-/);
+    expect(() => loadConfig({ TESTUM_MASTER_KEY: key, SLACK_APP_TOKEN: "xoxb-1", SLACK_BOT_TOKEN: "xoxb-1" })).toThrow(
+      /SLACK_APP_TOKEN: expected the app-level token, which starts with xapp-/,
+    );
     expect(loadConfig({ TESTUM_MASTER_KEY: key, SLACK_APP_TOKEN: "xapp-1-A1", SLACK_BOT_TOKEN: "xoxb-1" }).SLACK_APP_TOKEN).toBe("xapp-1-A1");
     expect(() => loadConfig({ TESTUM_MASTER_KEY: key, DISCORD_BOT_TOKEN: "t" })).toThrow(/DISCORD_APPLICATION_ID: required/);
-    expect(() => loadConfig({ TESTUM_MASTER_KEY: key, DISCORD_APPLICATION_ID: "12345678901234567", DISCORD_BOT_TOKEN: "t", DISCORD_TRANSPORT: "http" })).toThrow(/DISCORD_PUBLIC_KEY: required with DISCORD_TRANSPORT=http/);
+    expect(() => loadConfig({ TESTUM_MASTER_KEY: key, DISCORD_APPLICATION_ID: "12345678901234567", DISCORD_BOT_TOKEN: "t", DISCORD_TRANSPORT: "http" })).toThrow(
+      /DISCORD_PUBLIC_KEY: required with DISCORD_TRANSPORT=http/,
+    );
     expect(() => loadConfig({ TESTUM_MASTER_KEY: key, DISCORD_TRANSPORT: "websocket" })).toThrow(/DISCORD_TRANSPORT: expected gateway or http/);
     // Two values are enough for the Gateway.
     expect(loadConfig({ TESTUM_MASTER_KEY: key, DISCORD_APPLICATION_ID: "12345678901234567", DISCORD_BOT_TOKEN: "t" }).DISCORD_TRANSPORT).toBeUndefined();

@@ -27,7 +27,19 @@ const REDACT = [
 ];
 
 /** Keys whose values are secrets at any depth (pino's redact paths reach only fixed depths). */
-const SECRET_KEYS = new Set(["password", "passphrase", "privatekey", "private_key", "token", "bottoken", "signingsecret", "secretaccesskey", "masterkey", "authorization", "logtoken"]);
+const SECRET_KEYS = new Set([
+  "password",
+  "passphrase",
+  "privatekey",
+  "private_key",
+  "token",
+  "bottoken",
+  "signingsecret",
+  "secretaccesskey",
+  "masterkey",
+  "authorization",
+  "logtoken",
+]);
 const MAX_DEPTH = 8;
 
 /**
@@ -61,7 +73,8 @@ export function scrubSecrets(value: unknown, depth = 0): unknown {
   if (!error && !isPlain(value)) return value;
   // An error stays an error of its class (the log's error serializer names it), with scrubbed fields.
   const out = (error ? Object.create(Object.getPrototypeOf(value) as object) : {}) as Record<string, unknown>;
-  if (error) Object.defineProperties(out, { message: { value: maskLinks(value.message), enumerable: false }, stack: { value: value.stack && maskLinks(value.stack), enumerable: false } });
+  if (error)
+    Object.defineProperties(out, { message: { value: maskLinks(value.message), enumerable: false }, stack: { value: value.stack && maskLinks(value.stack), enumerable: false } });
   for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEYS.has(k.toLowerCase()) ? "[redacted]" : scrubSecrets(v, depth + 1);
   if (error && value.cause !== undefined) Object.defineProperty(out, "cause", { value: scrubSecrets(value.cause, depth + 1), enumerable: false });
   return out;
@@ -89,7 +102,10 @@ export function createLogger(level: string, options: LoggerOptions = {}): Logger
     hooks: {
       // The message itself, too: link tokens never reach the log.
       logMethod(this: unknown, args: unknown[], method: (...a: unknown[]) => void) {
-        method.apply(this, args.map((a) => (typeof a === "string" ? maskLinks(a) : a)));
+        method.apply(
+          this,
+          args.map((a) => (typeof a === "string" ? maskLinks(a) : a)),
+        );
       },
     },
     timestamp: pino.stdTimeFunctions.isoTime,

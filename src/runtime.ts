@@ -388,20 +388,7 @@ const STOP_TOTAL_AFTER_GRACE_MS = 30_000;
 
 /** testum's parts in the order they start; they stop in the reverse order. */
 function partsOf(options: RunOptions): Part<Shared>[] {
-  return [
-    database,
-    redis,
-    logStore,
-    identity,
-    chat,
-    queue,
-    auditAnchors,
-    delivery,
-    ...(options.work ? [worker] : []),
-    reaper,
-    scheduler,
-    ...(options.serve ? [web] : []),
-  ];
+  return [database, redis, logStore, identity, chat, queue, auditAnchors, delivery, ...(options.work ? [worker] : []), reaper, scheduler, ...(options.serve ? [web] : [])];
 }
 
 /**

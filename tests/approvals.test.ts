@@ -44,7 +44,12 @@ describe.each(SLACK_TRANSPORTS)("roles and approvals on Slack over %s", (transpo
     await world.addHost("web-1", world.ssh.hosts[0]!);
     await world.addHost("db-1", world.ssh.hosts[1]!);
     await world.slash("hosts tag web-1 role=web");
-    for (const [user, role, scope] of [[ALICE, "operator", "role=web"], [BOB, "approver", "*"], [CAROL, "approver", "db-1"], [VIC, "viewer", "*"]] as const) {
+    for (const [user, role, scope] of [
+      [ALICE, "operator", "role=web"],
+      [BOB, "approver", "*"],
+      [CAROL, "approver", "db-1"],
+      [VIC, "viewer", "*"],
+    ] as const) {
       expect(text(await world.slash(`grant <@${user}> ${role} on ${scope}`))).toContain(`is now ${role} on ${scope}`);
     }
     expect(text(await world.slash("grant <!subteam^S0APPROVERS|@approvers> approver"))).toContain("group:S0APPROVERS is now approver on *");
@@ -204,7 +209,12 @@ describe("two approvers, host count and expiry", () => {
     });
     await world.addHost("app-1", world.ssh.hosts[0]!);
     await world.addHost("app-2", world.ssh.hosts[1]!);
-    for (const [user, role] of [[ALICE, "operator"], [BOB, "approver"], [CAROL, "approver"]] as const) await world.slash(`grant <@${user}> ${role}`);
+    for (const [user, role] of [
+      [ALICE, "operator"],
+      [BOB, "approver"],
+      [CAROL, "approver"],
+    ] as const)
+      await world.slash(`grant <@${user}> ${role}`);
   });
 
   afterAll(async () => {
@@ -223,10 +233,14 @@ describe("two approvers, host count and expiry", () => {
 
   it("expires a request nobody decided in time and says so", async () => {
     const job = await request(world, ALICE, "run app-1 'rm -r ~/nothing-here'");
-    const expired = await eventually("the request to expire", async () => {
-      const row = await world.job(job.id);
-      return row.status === "expired" ? row : undefined;
-    }, 15_000);
+    const expired = await eventually(
+      "the request to expire",
+      async () => {
+        const row = await world.job(job.id);
+        return row.status === "expired" ? row : undefined;
+      },
+      15_000,
+    );
     expect(expired.error).toContain("not approved in time");
     await eventually("the request message to say so", () => requestText(world, job).includes("was not approved in time"));
     expect(text(await world.slash(`approve ${job.id}`, BOB))).toContain("is not waiting for approval (it is expired)");

@@ -16,7 +16,10 @@ const key = anchorKey(Buffer.from(TEST_MASTER_KEY, "base64"));
 
 async function cliVerify(): Promise<{ code: number; stdout: string }> {
   try {
-    const res = await promisify(execFile)(process.execPath, ["bin/testum.js", "audit", "verify"], { env: { ...process.env, DATABASE_URL: db.url, TESTUM_MASTER_KEY: TEST_MASTER_KEY }, encoding: "utf8" });
+    const res = await promisify(execFile)(process.execPath, ["bin/testum.js", "audit", "verify"], {
+      env: { ...process.env, DATABASE_URL: db.url, TESTUM_MASTER_KEY: TEST_MASTER_KEY },
+      encoding: "utf8",
+    });
     return { code: 0, stdout: res.stdout };
   } catch (err) {
     const e = err as { code: number; stdout: string };
@@ -71,7 +74,17 @@ describe("audit anchors", () => {
   it("notice a chain rewritten with recomputed hashes, and anchors nobody signed", async () => {
     // Someone with the database (not the master key) changes row 10 and recomputes its hash.
     const [row] = await raw`select * from audit where seq = 10`;
-    const changed = { seq: 10, at: row!.at as Date, actor: "slack:T1:U666", actorName: null, channel: null, action: "job.request", target: "web-10", outcome: "accepted", detail: {} };
+    const changed = {
+      seq: 10,
+      at: row!.at as Date,
+      actor: "slack:T1:U666",
+      actorName: null,
+      channel: null,
+      action: "job.request",
+      target: "web-10",
+      outcome: "accepted",
+      detail: {},
+    };
     const hash = rowHash(String(row!.prev_hash), changed);
     await tamper(`update audit set actor = 'slack:T1:U666', hash = '${hash}' where seq = 10`);
     expect((await verifyAudit(sql)).ok).toBe(true);

@@ -38,7 +38,14 @@ beforeAll(async () => {
   sql = connect(db.url, { max: 4 });
   raw = postgres(db.url, { max: 1, onnotice: () => {} });
   for (let i = 1; i <= 8; i++) {
-    await recordAudit(sql, { actor: `slack:T1:U${i}`, actorName: `user ${i}`, action: "job.request", target: `web-${i}`, outcome: "accepted", detail: { job: i, nested: { b: 2, a: [1, "x"] } } });
+    await recordAudit(sql, {
+      actor: `slack:T1:U${i}`,
+      actorName: `user ${i}`,
+      action: "job.request",
+      target: `web-${i}`,
+      outcome: "accepted",
+      detail: { job: i, nested: { b: 2, a: [1, "x"] } },
+    });
   }
 });
 
@@ -115,7 +122,9 @@ describe("the tamper-evident audit log", () => {
     await tamper("delete from audit where seq is null");
     // A forged row placed in the chain, linking to its predecessor but not hashed by testum.
     const [last] = await raw`select seq, hash from audit order by seq desc limit 1`;
-    await tamper(`insert into audit (seq, actor, action, outcome, prev_hash, hash) values (${Number(last!.seq) + 1}, 'slack:T1:U666', 'grant', 'granted', '${last!.hash}', '${"f".repeat(64)}')`);
+    await tamper(
+      `insert into audit (seq, actor, action, outcome, prev_hash, hash) values (${Number(last!.seq) + 1}, 'slack:T1:U666', 'grant', 'granted', '${last!.hash}', '${"f".repeat(64)}')`,
+    );
     const forged = await verifyAudit(sql);
     expect(forged.ok).toBe(false);
     expect(forged).toMatchObject({ row: Number(last!.seq) + 1 });

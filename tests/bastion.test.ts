@@ -67,7 +67,11 @@ describe("hosts behind a bastion", () => {
   it("adds hosts with --via from chat, shows the route, and refuses an unknown bastion or a list", async () => {
     const [t1, t2, t3] = targets.hosts;
     // Chat adds hosts that trust testum's identity key; the test hosts trust their set's key instead.
-    for (const [name, h, via] of [["t1", t1!, "b1"], ["t2", t2!, "b1"], ["t3", t3!, "b2"]] as const) {
+    for (const [name, h, via] of [
+      ["t1", t1!, "b1"],
+      ["t2", t2!, "b1"],
+      ["t3", t3!, "b2"],
+    ] as const) {
       const added = text(await world.slash(`hosts add ${name} ${targets.user}@127.0.0.2:${h.port} role=hidden --via ${via}`));
       expect(added).toContain(`testum reaches ${name} through ${via}`);
     }
@@ -82,7 +86,14 @@ describe("hosts behind a bastion", () => {
 
   it("the targets are out of reach without the bastion", async () => {
     const [t1] = targets.hosts;
-    await addHost(world.testum.sql, box, { name: "t1-direct", address: "127.0.0.2", port: t1!.port, username: targets.user, credential: { type: "key", privateKey: targets.clientPrivateKey }, createdBy: "test" });
+    await addHost(world.testum.sql, box, {
+      name: "t1-direct",
+      address: "127.0.0.2",
+      port: t1!.port,
+      username: targets.user,
+      credential: { type: "key", privateKey: targets.clientPrivateKey },
+      createdBy: "test",
+    });
     const shown = text(await world.slash("hosts test t1-direct"));
     expect(shown).toContain("reachable:      no");
     await world.slash("hosts rm t1-direct");

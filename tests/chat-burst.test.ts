@@ -36,10 +36,14 @@ async function burst(target: Burst): Promise<void> {
   // Every command was answered: at once with its job number, or (on a slow machine) deferred, the job queued all the same.
   for (const answer of answers) expect(answer).toMatch(/Job #\d+ queued on web-1|^deferred$/);
   // A deferred answer's job is recorded a moment later.
-  const ids = await eventually("every command's job", async () => {
-    const rows = await target.sql<Array<{ id: number }>>`select id from jobs where command like 'echo burst-%'`;
-    return rows.length === COMMANDS ? rows.map((r) => r.id) : undefined;
-  }, 60_000);
+  const ids = await eventually(
+    "every command's job",
+    async () => {
+      const rows = await target.sql<Array<{ id: number }>>`select id from jobs where command like 'echo burst-%'`;
+      return rows.length === COMMANDS ? rows.map((r) => r.id) : undefined;
+    },
+    60_000,
+  );
   for (const answer of answers) if (answer !== "deferred") expect(ids).toContain(jobIdFrom(answer));
 
   const jobs = await eventually(

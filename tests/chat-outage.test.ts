@@ -47,7 +47,9 @@ async function allFinal(ids: readonly number[], timeoutMs: number): Promise<void
   await eventually(
     "every job's messages in their final state",
     async () => {
-      const jobs = await sql<Array<{ id: number; parentMessage: string | null; liveMessage: string | null }>>`select id, parent_message, live_message from jobs where id in ${sql(ids)}`;
+      const jobs = await sql<
+        Array<{ id: number; parentMessage: string | null; liveMessage: string | null }>
+      >`select id, parent_message, live_message from jobs where id in ${sql(ids)}`;
       return jobs.every((job) => {
         const parent = job.parentMessage && slack.message(CHANNEL, job.parentMessage.split(":")[3]!);
         const live = job.liveMessage && slack.message(CHANNEL, job.liveMessage.split(":")[3]!);

@@ -34,7 +34,21 @@ afterAll(async () => {
 
 describe("the testum command", () => {
   it("answers --help on every verb", async () => {
-    const verbs = [["--help"], ["start", "--help"], ["serve", "--help"], ["worker", "--help"], ["migrate", "--help"], ["hosts", "--help"], ["hosts", "add", "--help"], ["hosts", "list", "--help"], ["hosts", "rm", "--help"], ["audit", "--help"], ["audit", "list", "--help"], ["discord", "--help"], ["discord", "register", "--help"]];
+    const verbs = [
+      ["--help"],
+      ["start", "--help"],
+      ["serve", "--help"],
+      ["worker", "--help"],
+      ["migrate", "--help"],
+      ["hosts", "--help"],
+      ["hosts", "add", "--help"],
+      ["hosts", "list", "--help"],
+      ["hosts", "rm", "--help"],
+      ["audit", "--help"],
+      ["audit", "list", "--help"],
+      ["discord", "--help"],
+      ["discord", "register", "--help"],
+    ];
     const results = await Promise.all(verbs.map((args) => promisify(execFile)(process.execPath, ["bin/testum.js", ...args], { encoding: "utf8" })));
     results.forEach((res, i) => expect(res.stdout, verbs[i]!.join(" ")).toMatch(/Usage: testum|testum: chat-ops/));
   });
@@ -95,7 +109,10 @@ describe("the testum command", () => {
 
     const list = testum(["hosts", "list", "--json"]);
     expect(list.code).toBe(0);
-    const rows = list.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const rows = list.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(rows).toEqual([expect.objectContaining({ name: "prod-db", address: "127.0.0.1", port: host.port, user: ssh.user, auth: "key", tags: { env: "prod" }, hostKey: null })]);
     expect(list.stdout).not.toContain(keyBody);
 
@@ -141,7 +158,10 @@ describe("the testum command", () => {
   it("prints the audit log as JSON lines", () => {
     const res = testum(["audit", "list", "--json", "--limit", "5"]);
     expect(res.code, res.stderr).toBe(0);
-    const rows = res.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const rows = res.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(rows.map((r) => r.action)).toEqual(["host.add", "host.remove"]);
     expect(rows[0].actor).toMatch(/^cli:/);
     expect(JSON.stringify(rows)).not.toContain(ssh.clientPrivateKey.split("\n")[1]!);
@@ -153,8 +173,14 @@ describe("the testum command", () => {
     expect(testum(["hosts", "add", "jump", ...common]).code).toBe(0);
     const inner = testum(["hosts", "add", "inner", ...common, "--via", "jump"]);
     expect(inner.stdout).toContain("Added inner (testum-ssh@127.0.0.1:" + host.port + " via jump");
-    const rows = testum(["hosts", "list", "--json"]).stdout.trim().split("\n").map((l) => JSON.parse(l) as { name: string; via: string | null });
-    expect(rows.filter((r) => ["jump", "inner"].includes(r.name)).map((r) => [r.name, r.via])).toEqual([["inner", "jump"], ["jump", null]]);
+    const rows = testum(["hosts", "list", "--json"])
+      .stdout.trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { name: string; via: string | null });
+    expect(rows.filter((r) => ["jump", "inner"].includes(r.name)).map((r) => [r.name, r.via])).toEqual([
+      ["inner", "jump"],
+      ["jump", null],
+    ]);
     const rm = testum(["hosts", "rm", "jump"]);
     expect(rm.code).not.toBe(0);
     expect(rm.stderr).toContain("jump is the bastion for inner");
@@ -162,7 +188,10 @@ describe("the testum command", () => {
     expect(testum(["hosts", "via", "inner"]).stdout).toContain("inner is now reached directly (was: jump)");
 
     const config = join(dir, "ssh_config");
-    await writeFile(config, `Host imported\n  HostName 127.0.0.1\n  Port ${host.port}\n  User ${ssh.user}\n  IdentityFile ${join(dir, "id")}\n  ProxyJump jump\n\nHost legacy\n  ProxyCommand nc %h %p\n`);
+    await writeFile(
+      config,
+      `Host imported\n  HostName 127.0.0.1\n  Port ${host.port}\n  User ${ssh.user}\n  IdentityFile ${join(dir, "id")}\n  ProxyJump jump\n\nHost legacy\n  ProxyCommand nc %h %p\n`,
+    );
     const imported = testum(["hosts", "import", config]);
     expect(imported.stdout).toContain("Added 1: imported");
     expect(imported.stdout).toContain("Through a bastion: imported via jump");

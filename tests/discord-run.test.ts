@@ -203,8 +203,7 @@ describe("/testum run from Discord", () => {
   });
 
   it("offers host names while the target is typed, to admins only", async () => {
-    const typing = (member: Member) =>
-      autocompleteInteraction({ ...world.base(member), subcommand: "run", focused: "target", options: { target: "pro" } });
+    const typing = (member: Member) => autocompleteInteraction({ ...world.base(member), subcommand: "run", focused: "target", options: { target: "pro" } });
     const admin = await world.send(typing(world.admin));
     expect(admin.json).toEqual({ type: 8, data: { choices: [{ name: "prod-db", value: "prod-db" }] } });
     const other = await world.send(typing(stranger));
@@ -275,11 +274,19 @@ describe("forms", () => {
   it("opens a modal for a host's credential and takes the submission privately, never echoing it", async () => {
     const opened = await world.command(["hosts", "secret"], { host: "web-1" });
     expect(opened.body?.type).toBe(9);
-    const modal = opened.body!.data as { custom_id: string; title: string; components: Array<{ type: number; components: Array<{ type: number; custom_id: string; style: number }> }> };
+    const modal = opened.body!.data as {
+      custom_id: string;
+      title: string;
+      components: Array<{ type: number; components: Array<{ type: number; custom_id: string; style: number }> }>;
+    };
     expect(modal.title).toBe("Credential: web-1");
     expect(modal.custom_id.length).toBeLessThanOrEqual(100);
     const inputs = modal.components.map((row) => row.components[0]!);
-    expect(inputs.map((i) => [i.type, i.custom_id])).toEqual([[4, "password"], [4, "private_key"], [4, "passphrase"]]);
+    expect(inputs.map((i) => [i.type, i.custom_id])).toEqual([
+      [4, "password"],
+      [4, "private_key"],
+      [4, "passphrase"],
+    ]);
     expect(inputs[1]!.style).toBe(2);
 
     const submit = (fields: Record<string, string>) => world.send(modalSubmitInteraction({ ...world.base(), customId: modal.custom_id, fields }));
@@ -329,7 +336,10 @@ describe("jobs started inside a thread", () => {
   it("keep their messages in that thread, since threads do not nest", async () => {
     const starter = await moderator.channels.createMessage(world.discord.channelId, { content: "incident 42" });
     const thread = await moderator.channels.createThread(world.discord.channelId, { name: "incident 42", auto_archive_duration: 1440 }, starter.id);
-    const answer = await world.command(["run"], { target: "prod-db", command: "echo in the incident thread" }, world.admin, { channelId: thread.id, channelType: ChannelType.PublicThread });
+    const answer = await world.command(["run"], { target: "prod-db", command: "echo in the incident thread" }, world.admin, {
+      channelId: thread.id,
+      channelType: ChannelType.PublicThread,
+    });
     const ended = await world.finished(jobIdFrom(answer.text));
     expect(ended.status).toBe("succeeded");
     // The references are recorded as the messages are delivered.
@@ -365,7 +375,10 @@ describe("the Discord chat adapter", () => {
   it("says the bot token was refused on a 401, and then stops calling Discord", async () => {
     const chat = createDiscordChat(createDiscordApi({ botToken: "not-the-token", apiUrl: world.discord.api }), budget);
     const conversation = `discord:${world.discord.guildId}:${world.discord.channelId}`;
-    const error = await chat.startThread(conversation, view, "x").then(() => undefined, (err: unknown) => err);
+    const error = await chat.startThread(conversation, view, "x").then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     expect(error).toBeInstanceOf(TestumError);
     expect(error).toMatchObject({ code: "chat_unavailable", message: expect.stringMatching(/bot token was refused/) });
     // testum itself keeps calling Discord meanwhile (with the right token): only refusals are counted.

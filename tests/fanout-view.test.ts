@@ -12,7 +12,6 @@ describe("compactNames", () => {
   });
 });
 
-
 describe("results of many hosts", () => {
   it("groups identical results, failures first", () => {
     const tasks = [task(1, "succeeded", 0, "ok"), task(2, "failed", 2, "no"), task(3, "succeeded", 0, "ok"), task(4, "failed", 1, "no")];
@@ -23,5 +22,4 @@ describe("results of many hosts", () => {
     ]);
     expect(progressBar(countTasks(tasks), 10)).toBe("▓▓▓▓▓▓▓▓▓▓ 100%");
   });
-
 });

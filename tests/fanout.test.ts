@@ -55,7 +55,12 @@ describe("many hosts at once", () => {
     expect(job.status).toBe("failed");
     const tasks = await world.tasks(job.id);
     expect(tasks.filter((t) => t.status === "succeeded")).toHaveLength(20);
-    expect(tasks.filter((t) => t.status === "failed").map((t) => t.hostName).sort()).toEqual(["web-21", "web-22", "web-23", "web-24"]);
+    expect(
+      tasks
+        .filter((t) => t.status === "failed")
+        .map((t) => t.hostName)
+        .sort(),
+    ).toEqual(["web-21", "web-22", "web-23", "web-24"]);
 
     const parent = parentText(job);
     expect(parent).toContain("Failed on 4 of 24 hosts");
@@ -83,7 +88,11 @@ describe("many hosts at once", () => {
   it("stops starting hosts after --max-failures and marks the rest skipped", async () => {
     const job = await runJob(`run role=web --parallel 1 --max-failures 2 'test "$(cat ~/mark2)" = ok'`);
     const tasks = await world.tasks(job.id);
-    const byStatus = (s: string) => tasks.filter((t) => t.status === s).map((t) => t.hostName).sort();
+    const byStatus = (s: string) =>
+      tasks
+        .filter((t) => t.status === s)
+        .map((t) => t.hostName)
+        .sort();
     expect(byStatus("failed")).toEqual(["web-01", "web-02"]);
     expect(byStatus("skipped")).toHaveLength(22);
     expect(tasks.find((t) => t.hostName === "web-24")!.error).toContain("--max-failures 2");
@@ -132,7 +141,7 @@ describe("many hosts at once", () => {
   });
 
   it("runs a script from a fenced block with its shebang, and removes it afterwards", async () => {
-    const job = await runJob("script web-0* ```#!/bin/sh\necho \"script ran as $(id -un) from $0\"\nexit 0\n```");
+    const job = await runJob('script web-0* ```#!/bin/sh\necho "script ran as $(id -un) from $0"\nexit 0\n```');
     expect(job.status).toBe("succeeded");
     expect(job.kind).toBe("script");
     const tasks = await world.tasks(job.id);

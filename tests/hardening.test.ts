@@ -63,10 +63,11 @@ describe("small hardening", () => {
     const secretLine = key.split("\n")[2]!;
     const res = await submitForm("script h1", { script: `cat > /tmp/k <<'EOF'\n${key}EOF` });
     expect(res.body).toContain("PRIVATE key");
-    const dump = JSON.stringify(await world.testum.sql`select (select coalesce(json_agg(j), '[]') from jobs j) as jobs, (select coalesce(json_agg(a), '[]') from audit a) as audit`);
+    const dump = JSON.stringify(
+      await world.testum.sql`select (select coalesce(json_agg(j), '[]') from jobs j) as jobs, (select coalesce(json_agg(a), '[]') from audit a) as audit`,
+    );
     expect(dump).not.toContain(secretLine);
     const [{ n }] = (await world.testum.sql`select count(*)::int as n from jobs`) as unknown as [{ n: number }];
     expect(n).toBe(0);
   });
-
 });

@@ -66,7 +66,15 @@ describe("connecting to many hosts at once", () => {
     expect(String((results[3] as PromiseRejectedResult).reason.message)).toMatch(/secret/i);
     // Three connections, each at its own moment: at most one last-seen statement each, and one credential read.
     expect(counted.count()).toBeLessThanOrEqual(1 + 3);
-    const seen = await getHostsById(sql, hosts.map((h) => h.id));
-    expect(seen.filter((h) => h.lastSeenAt !== null).map((h) => h.name).sort()).toEqual(["c0", "c1", "c2"]);
+    const seen = await getHostsById(
+      sql,
+      hosts.map((h) => h.id),
+    );
+    expect(
+      seen
+        .filter((h) => h.lastSeenAt !== null)
+        .map((h) => h.name)
+        .sort(),
+    ).toEqual(["c0", "c1", "c2"]);
   }, 60_000);
 });

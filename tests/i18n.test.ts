@@ -43,7 +43,9 @@ describe("Slack: the user's language from users.info", () => {
     expect(text).not.toContain("Show what testum can do");
     // help COMMAND wraps its long lines to fit a message.
     const run = replyText((await world.slash("help run", IVAN)).json);
-    expect(run).toContain("/testum run ЦЕЛЬ 'КОМАНДА' [--timeout ДЛИТЕЛЬНОСТЬ] [--parallel ЧИСЛО]\n    [--batch ЧИСЛО] [--max-failures ЧИСЛО] [--dry-run]\n    Выполнить shell-команду на хостах");
+    expect(run).toContain(
+      "/testum run ЦЕЛЬ 'КОМАНДА' [--timeout ДЛИТЕЛЬНОСТЬ] [--parallel ЧИСЛО]\n    [--batch ЧИСЛО] [--max-failures ЧИСЛО] [--dry-run]\n    Выполнить shell-команду на хостах",
+    );
     expect(run.replace(/\s+/g, " ")).toContain("--dry-run: Показать, на каких хостах запустилось бы, и ничего не запускать");
 
     const en = replyText((await world.slash("help", JOHN)).json);
@@ -72,7 +74,9 @@ describe("Slack: the user's language from users.info", () => {
     expect(blockText(parent.blocks)).toContain("Ждёт одобрения для запуска на prod-db");
     // The English approver's answer is English; the request says who approved, in English.
     await world.click(job.approvalMessage!, `t1:approve:${id}`, JOHN);
-    await eventually("the approver's answer, in English", () => ((world.slack.responses().at(-1)?.body as { text?: string } | undefined)?.text ?? "").includes(`You approved job #${id}`));
+    await eventually("the approver's answer, in English", () =>
+      ((world.slack.responses().at(-1)?.body as { text?: string } | undefined)?.text ?? "").includes(`You approved job #${id}`),
+    );
     await world.finished(id);
     const decided = await eventually("the request to show the approval", () => {
       const text = blockText(world.slack.message(CHANNEL, job.approvalMessage!.split(":")[3]!)?.blocks ?? []);

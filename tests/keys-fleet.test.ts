@@ -70,7 +70,14 @@ beforeAll(async () => {
   await Promise.all(
     world.ssh.hosts.map(async (h, i) => {
       await appendFile(h.authorizedKeysPath, `${identity}\n`);
-      await addHost(world.testum.sql, box, { name: `fleet-${String(i).padStart(2, "0")}`, address: h.host, port: h.port, username: world.ssh.user, tags: { fleet: "yes" }, createdBy: "test" });
+      await addHost(world.testum.sql, box, {
+        name: `fleet-${String(i).padStart(2, "0")}`,
+        address: h.host,
+        port: h.port,
+        username: world.ssh.user,
+        tags: { fleet: "yes" },
+        createdBy: "test",
+      });
     }),
   );
 }, 180_000);

@@ -25,7 +25,10 @@ function text(res: { json?: Record<string, unknown> | undefined }): string {
 beforeAll(async () => {
   world = await startSlackWorld({ hosts: 3, testum: { logLines } });
   // web-1 and web-2 are added from chat and trust testum's identity key once it is on them.
-  for (const [i, name] of [[0, "web-1"], [1, "web-2"]] as const) {
+  for (const [i, name] of [
+    [0, "web-1"],
+    [1, "web-2"],
+  ] as const) {
     const host = world.ssh.hosts[i]!;
     const res = await world.slash(`hosts add ${name} ${world.ssh.user}@127.0.0.1:${host.port} role=web`);
     expect(text(res)).toContain(`Added ${name}`);
@@ -119,7 +122,26 @@ describe("team keys in authorized_keys", () => {
     const aliceKey = mkdtempSync(join(tmpdir(), "alice-"));
     const keyFile = join(aliceKey, "id");
     execFileSync("sh", ["-c", `cat > ${keyFile} && chmod 600 ${keyFile}`], { input: alice.priv });
-    const login = execFileSync("ssh", ["-i", keyFile, "-p", String(host.port), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", `${world.ssh.user}@127.0.0.1`, "echo in"], { encoding: "utf8" });
+    const login = execFileSync(
+      "ssh",
+      [
+        "-i",
+        keyFile,
+        "-p",
+        String(host.port),
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "LogLevel=ERROR",
+        `${world.ssh.user}@127.0.0.1`,
+        "echo in",
+      ],
+      { encoding: "utf8" },
+    );
     expect(login.trim()).toBe("in");
   });
 

@@ -86,3 +86,29 @@ describe("the lint's layer rules", () => {
     expect(output).toContain("src/ never imports from tests/");
   });
 });
+
+describe("the format check", () => {
+  it("fails on a file the formatter would write differently, names it, and passes the ones it would not", async () => {
+    const run = async (...files: string[]) => {
+      try {
+        const { stdout, stderr } = await promisify(execFile)(BIOME, ["format", "--colors=off", ...files], { cwd: dir });
+        return { code: 0, output: stdout + stderr };
+      } catch (err) {
+        const { code, stdout, stderr } = err as { code: number; stdout: string; stderr: string };
+        return { code, output: stdout + stderr };
+      }
+    };
+    // Files written as the formatter writes them pass.
+    const fine = await run("src/core/helper.ts", "src/core/fine.ts");
+    expect(fine.code, fine.output).toBe(0);
+    await writeFile(join(dir, "src/core/badly-formatted.ts"), "export const  x = {a:1,\n  b : 'two'}\n");
+    try {
+      const { code, output } = await run("src/core/helper.ts", "src/core/badly-formatted.ts");
+      expect(code, output).toBe(1);
+      expect(output).toMatch(/src\/core\/badly-formatted\.ts format/);
+      expect(output).not.toContain("src/core/helper.ts format");
+    } finally {
+      await rm(join(dir, "src/core/badly-formatted.ts"));
+    }
+  });
+});

@@ -43,8 +43,7 @@ describe("job links expire, can be revoked, and carry their key only in the path
   const OTHER = "U0LINKOTH01";
   const lines: string[] = [];
   let world: SlackWorld;
-  const text = (res: { json?: Record<string, unknown> | undefined }) =>
-    `${String(res.json?.text ?? "")}\n${blockText((res.json?.blocks as Record<string, unknown>[]) ?? [])}`;
+  const text = (res: { json?: Record<string, unknown> | undefined }) => `${String(res.json?.text ?? "")}\n${blockText((res.json?.blocks as Record<string, unknown>[]) ?? [])}`;
 
   /** Runs `echo` on web-1 as `user` and waits for its end: the job and its token. */
   async function finishedJob(user: string, word: string): Promise<{ id: number; token: string }> {
@@ -128,7 +127,12 @@ describe("job links expire, can be revoked, and carry their key only in the path
 
   it("job pages take their key in the path; the old ?t= form answers a clear 410, broken ones 404, never 500", async () => {
     const { id, token } = await finishedJob(OPS, "paged");
-    const parent = await eventually("the job page link in the job's message", () => world.slack.messages(CHANNEL).map((m) => JSON.stringify(m.blocks)).find((t) => t.includes(`/jobs/${id}/`)));
+    const parent = await eventually("the job page link in the job's message", () =>
+      world.slack
+        .messages(CHANNEL)
+        .map((m) => JSON.stringify(m.blocks))
+        .find((t) => t.includes(`/jobs/${id}/`)),
+    );
     expect(parent).toContain(`/jobs/${id}/${token}`);
     expect(parent).not.toContain("?t=");
     const page = await fetch(`${world.testum.url}/jobs/${id}/${token}`);

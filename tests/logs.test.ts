@@ -73,9 +73,15 @@ describe("the testum command", () => {
     const db = await createTestDatabase();
     try {
       const sql = connect(db.url, { max: 1 });
-      await recordAudits(sql, Array.from({ length: 2000 }, (_, i) => ({ actor: "cli:test", action: "host.add", target: `host-${i}`, outcome: "ok" })));
+      await recordAudits(
+        sql,
+        Array.from({ length: 2000 }, (_, i) => ({ actor: "cli:test", action: "host.add", target: `host-${i}`, outcome: "ok" })),
+      );
       await sql.end();
-      for (const args of [["audit", "list", "--limit", "2000"], ["audit", "list", "--json", "--limit", "2000"]]) {
+      for (const args of [
+        ["audit", "list", "--limit", "2000"],
+        ["audit", "list", "--json", "--limit", "2000"],
+      ]) {
         const child = spawn(process.execPath, ["bin/testum.js", ...args], {
           env: { ...process.env, DATABASE_URL: db.url, TESTUM_MASTER_KEY: TEST_MASTER_KEY },
           stdio: ["ignore", "pipe", "pipe"],

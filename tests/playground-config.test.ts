@@ -64,7 +64,9 @@ describe("where the playground is served", () => {
     expect(page.body).toContain("<title>testum</title>");
     // Before, local:admin was an admin here next to real Slack.
     const origin = `http://127.0.0.1:${port}`;
-    expect((await raw(`${origin}/playground/api/command`, { method: "POST", origin, cookie, body: { as: "local:admin", text: "/testum hosts add x1 u@10.0.0.1" } })).status).toBe(200);
+    expect((await raw(`${origin}/playground/api/command`, { method: "POST", origin, cookie, body: { as: "local:admin", text: "/testum hosts add x1 u@10.0.0.1" } })).status).toBe(
+      200,
+    );
     const [row] = await testum.sql`select outcome from audit where actor = 'local:admin' order by seq desc limit 1`;
     expect(row!.outcome).toBe("refused");
     expect(await testum.sql`select 1 from role_bindings where subject like 'local:%'`).toHaveLength(0);

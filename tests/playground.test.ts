@@ -167,10 +167,14 @@ describe("the playground in a real browser", () => {
     // The reader scrolls up to read history: the page stays where they are.
     await page.evaluate(() => window.scrollTo(0, 0));
     const versions = await live.getAttribute("data-version");
-    await page.waitForFunction((v) => {
-      const node = [...document.querySelectorAll(".thread .msg")].reverse().find((n) => n.textContent?.includes("line 1"));
-      return node && Number(node.getAttribute("data-version")) >= Number(v) + 3;
-    }, versions, { timeout: 20_000 });
+    await page.waitForFunction(
+      (v) => {
+        const node = [...document.querySelectorAll(".thread .msg")].reverse().find((n) => n.textContent?.includes("line 1"));
+        return node && Number(node.getAttribute("data-version")) >= Number(v) + 3;
+      },
+      versions,
+      { timeout: 20_000 },
+    );
     expect(await page.evaluate(() => window.scrollY)).toBe(0);
     expect(await page.evaluate(() => (document.querySelector("section.group .msg") as HTMLElement & { mark?: number }).mark)).toBe(1);
 
@@ -192,10 +196,14 @@ describe("the playground in a real browser", () => {
     const box = live.locator("pre");
     await box.evaluate((pre) => (pre.scrollTop = 0));
     const before = Number(await live.getAttribute("data-version"));
-    await page.waitForFunction((v) => {
-      const node = [...document.querySelectorAll(".thread .msg")].reverse().find((n) => n.textContent?.includes("line 1"));
-      return node && Number(node.getAttribute("data-version")) >= v + 2;
-    }, before, { timeout: 20_000 });
+    await page.waitForFunction(
+      (v) => {
+        const node = [...document.querySelectorAll(".thread .msg")].reverse().find((n) => n.textContent?.includes("line 1"));
+        return node && Number(node.getAttribute("data-version")) >= v + 2;
+      },
+      before,
+      { timeout: 20_000 },
+    );
     expect(await live.locator("pre").evaluate((pre) => pre.scrollTop)).toBe(0);
 
     // Back at the bottom of the page, the page follows new output.
@@ -220,7 +228,10 @@ describe("the playground in a real browser", () => {
       const ratios = await page.evaluate(() => {
         const channel = (v: number) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
         const lum = (c: string) => {
-          const [r, g, b] = c.match(/[\d.]+/g)!.slice(0, 3).map(Number);
+          const [r, g, b] = c
+            .match(/[\d.]+/g)!
+            .slice(0, 3)
+            .map(Number);
           return 0.2126 * channel(r!) + 0.7152 * channel(g!) + 0.0722 * channel(b!);
         };
         const background = (n: Element | null): string => {

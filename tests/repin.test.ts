@@ -25,9 +25,21 @@ function buttonOf(res: { json?: Record<string, unknown> | undefined }): string |
 /** Presses a button on a private (ephemeral) answer, as `user`; returns what the response URL got. */
 async function press(value: string, user: string): Promise<string> {
   const responseUrl = world.slack.newResponseUrl({ channel: CHANNEL, userId: user });
-  const raw = blockActionsBody({ teamId: DEFAULT_TEAM_ID, userId: user, channelId: CHANNEL, messageTs: "1700000000.000100", actionId: "testum-0-0", value, responseUrl, triggerId: world.slack.issueTriggerId({ userId: user }) });
+  const raw = blockActionsBody({
+    teamId: DEFAULT_TEAM_ID,
+    userId: user,
+    channelId: CHANNEL,
+    messageTs: "1700000000.000100",
+    actionId: "testum-0-0",
+    value,
+    responseUrl,
+    triggerId: world.slack.issueTriggerId({ userId: user }),
+  });
   expect((await postSignedSlack(`${world.testum.url}/slack/events`, raw, SIGNING_SECRET)).status).toBe(200);
-  const body = await eventually("the answer to the press", () => world.slack.responses().find((r) => r.url === responseUrl)?.body as { text?: string; blocks?: Record<string, unknown>[] } | undefined);
+  const body = await eventually(
+    "the answer to the press",
+    () => world.slack.responses().find((r) => r.url === responseUrl)?.body as { text?: string; blocks?: Record<string, unknown>[] } | undefined,
+  );
   return `${body.text ?? ""}\n${blockText(body.blocks ?? [])}`;
 }
 
@@ -38,9 +50,24 @@ beforeAll(async () => {
   const box = createSecretBox([Buffer.from(TEST_MASTER_KEY, "base64")]);
   const real = world.ssh.hosts[0]!;
   // m1 was pinned to the real host's key; a server with another key now answers at its address.
-  await addHost(world.testum.sql, box, { name: "m1", address: "127.0.0.1", port: mitm.port, username: "deploy", credential: { type: "password", password: PASSWORD }, fingerprint: real.hostKeyFingerprint, createdBy: "test" });
+  await addHost(world.testum.sql, box, {
+    name: "m1",
+    address: "127.0.0.1",
+    port: mitm.port,
+    username: "deploy",
+    credential: { type: "password", password: PASSWORD },
+    fingerprint: real.hostKeyFingerprint,
+    createdBy: "test",
+  });
   // m2 has a password and was never pinned.
-  await addHost(world.testum.sql, box, { name: "m2", address: "127.0.0.1", port: mitm.port, username: "deploy", credential: { type: "password", password: PASSWORD }, createdBy: "test" });
+  await addHost(world.testum.sql, box, {
+    name: "m2",
+    address: "127.0.0.1",
+    port: mitm.port,
+    username: "deploy",
+    credential: { type: "password", password: PASSWORD },
+    createdBy: "test",
+  });
   expect(text(await world.slash(`grant <@${VIEWER}> viewer`))).toContain("is now viewer");
 });
 

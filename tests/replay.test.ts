@@ -25,7 +25,14 @@ describe("a signed Slack request sent again", () => {
   });
 
   function body(): string {
-    return slashCommandBody({ text: "run h1 'echo once >> ~/replay-proof'", teamId: DEFAULT_TEAM_ID, userId: ADMIN, channelId: CHANNEL, responseUrl: world.slack.newResponseUrl({ channel: CHANNEL, userId: ADMIN }), triggerId: world.slack.issueTriggerId({ userId: ADMIN }) });
+    return slashCommandBody({
+      text: "run h1 'echo once >> ~/replay-proof'",
+      teamId: DEFAULT_TEAM_ID,
+      userId: ADMIN,
+      channelId: CHANNEL,
+      responseUrl: world.slack.newResponseUrl({ channel: CHANNEL, userId: ADMIN }),
+      triggerId: world.slack.issueTriggerId({ userId: ADMIN }),
+    });
   }
 
   it("runs once, whichever process gets the copy", async () => {

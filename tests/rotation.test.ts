@@ -77,7 +77,20 @@ describe("importing hosts", () => {
 
   it("reads an Ansible inventory, groups becoming tags", async () => {
     const inventory = join(dir, "hosts.ini");
-    writeFileSync(inventory, ["[web]", "ans-web-1 ansible_host=10.1.0.1 ansible_user=deploy", "ans-web-2 ansible_host=10.1.0.2 ansible_port=2222", "", "[prod:children]", "web", "", "[db]", "ans-db-[1:3]"].join("\n"));
+    writeFileSync(
+      inventory,
+      [
+        "[web]",
+        "ans-web-1 ansible_host=10.1.0.1 ansible_user=deploy",
+        "ans-web-2 ansible_host=10.1.0.2 ansible_port=2222",
+        "",
+        "[prod:children]",
+        "web",
+        "",
+        "[db]",
+        "ans-db-[1:3]",
+      ].join("\n"),
+    );
     const res = await cli(["hosts", "import", inventory, "--user", "ops"]);
     expect(res.stdout).toContain("an Ansible inventory");
     expect(res.stdout).toContain("Added 2: ans-web-1, ans-web-2");

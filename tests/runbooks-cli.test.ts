@@ -33,7 +33,16 @@ afterAll(async () => {
 
 describe("testum runbook", () => {
   it("adds runbooks, refuses a bad one with the reason, and shows one with its parameters", () => {
-    const logs = testum(first, ["add", "svc-logs", "role=web", "journalctl -u {service:enum(nginx,php-fpm)} -n {lines:int(1..1000)} --no-pager", "--description", "Recent log lines", "--timeout", "2m"]);
+    const logs = testum(first, [
+      "add",
+      "svc-logs",
+      "role=web",
+      "journalctl -u {service:enum(nginx,php-fpm)} -n {lines:int(1..1000)} --no-pager",
+      "--description",
+      "Recent log lines",
+      "--timeout",
+      "2m",
+    ]);
     expect(logs.stderr).toBe("");
     expect(logs.stdout).toBe("Added runbook svc-logs.\n");
     expect(testum(first, ["add", "restart", "role=web", "sudo systemctl restart {service:enum(nginx,php-fpm)}", "--approval", "always"]).code).toBe(0);
@@ -47,7 +56,12 @@ describe("testum runbook", () => {
     expect(show.stdout).toContain("lines: int(1..1000) (a whole number from 1 to 1000)");
     expect(show.stdout).toContain("timeout:     120s");
     const list = testum(first, ["list"]);
-    expect(list.stdout.split("\n").slice(1, 4).map((l) => l.split(/\s+/)[0])).toEqual(["restart", "say", "svc-logs"]);
+    expect(
+      list.stdout
+        .split("\n")
+        .slice(1, 4)
+        .map((l) => l.split(/\s+/)[0]),
+    ).toEqual(["restart", "say", "svc-logs"]);
   });
 
   it("exports YAML that another installation imports, and exports again identically", async () => {
@@ -102,7 +116,7 @@ describe("testum runbook", () => {
     await writeFile(file, "runbooks:\n  - name: Bad Name\n    target: all\n    command: uptime\n  - name: typed\n    target: all\n    command: tail -n {n:int(5..1)} x\n");
     const named = testum(second, ["import", file]);
     expect(named.stderr).toContain('runbooks[0] (Bad Name): "Bad Name" cannot name a runbook');
-    expect(named.stderr).toContain("runbooks[1] (typed): parameter n: in \"int(5..1)\" the lower bound is above the upper one");
+    expect(named.stderr).toContain('runbooks[1] (typed): parameter n: in "int(5..1)" the lower bound is above the upper one');
     await writeFile(file, "runbooks: [unclosed");
     expect(testum(second, ["import", file]).stderr).toContain("is not YAML");
     expect(testum(second, ["list"]).stdout).not.toContain("ok-one");

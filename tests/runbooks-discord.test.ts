@@ -28,8 +28,7 @@ async function output(answerText: string): Promise<string> {
   return task!.tail ?? "";
 }
 
-const typing = (member: Member, focused: string, options: Record<string, string>) =>
-  autocompleteInteraction({ ...world.base(member), subcommand: "rb", focused, options });
+const typing = (member: Member, focused: string, options: Record<string, string>) => autocompleteInteraction({ ...world.base(member), subcommand: "rb", focused, options });
 
 describe("runbooks from Discord", () => {
   it("registers rb with autocomplete of runbook names and parameters, and runbook add with its choices", () => {

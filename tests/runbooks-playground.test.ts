@@ -85,7 +85,9 @@ afterAll(async () => {
 
 describe("runbooks from the playground, in allowlist mode", () => {
   it("lets the admin add a runbook and the operator run it, with parameters as literal text", async () => {
-    expect(await send("local:admin", `/testum runbook add grep-log web-1 'grep -c -F -- {pattern} /etc/hostname' --description 'Count matching lines'`)).toContain("Runbook grep-log added");
+    expect(await send("local:admin", `/testum runbook add grep-log web-1 'grep -c -F -- {pattern} /etc/hostname' --description 'Count matching lines'`)).toContain(
+      "Runbook grep-log added",
+    );
     expect(await send("local:admin", `/testum runbook add say web-1 'echo {msg}'`)).toContain("Runbook say added");
     for (const value of [`$(touch ${MARKER})`, `; touch ${MARKER}`, `\`touch ${MARKER}\``]) {
       expect(await outputOf(await send("local:alice", `/testum rb say 'msg=${value}'`))).toBe(value);
@@ -95,7 +97,9 @@ describe("runbooks from the playground, in allowlist mode", () => {
 
   it("refuses the operator's own commands and explains a bad parameter", async () => {
     expect(await send("local:alice", "/testum run web-1 'id'")).toContain("you need free-form (the free-form right)");
-    expect(await send("local:alice", "/testum rb grep-log pattern=-v")).toContain('parameter pattern got "-v", expected text of at most 1000 characters that does not start with -');
+    expect(await send("local:alice", "/testum rb grep-log pattern=-v")).toContain(
+      'parameter pattern got "-v", expected text of at most 1000 characters that does not start with -',
+    );
     expect(await outputOf(await send("local:admin", "/testum run web-1 'echo admin may'"))).toBe("admin may");
     const [refused] = await testum.sql`select outcome, detail->>'right' as right from audit where actor = 'local:alice' and action = 'job.request' and outcome = 'refused'`;
     expect(refused).toEqual({ outcome: "refused", right: "free-form" });

@@ -62,14 +62,7 @@ describe("runbooks from Slack", () => {
   });
 
   it("runs parameters as literal text: separators, substitutions, backticks, newlines and quotes", async () => {
-    const attempts = [
-      `; touch ${MARKER}`,
-      `$(touch ${MARKER})`,
-      `\`touch ${MARKER}\``,
-      `x\ntouch ${MARKER}`,
-      `it's "quoted" '; touch ${MARKER}; '`,
-      `| touch ${MARKER} && echo`,
-    ];
+    const attempts = [`; touch ${MARKER}`, `$(touch ${MARKER})`, `\`touch ${MARKER}\``, `x\ntouch ${MARKER}`, `it's "quoted" '; touch ${MARKER}; '`, `| touch ${MARKER} && echo`];
     for (const value of attempts) {
       // Double quotes around the value in chat, with \" for its own double quotes.
       const { output, job } = await runbookOutput(`rb echo "msg=${value.replace(/"/g, '\\"')}"`);
@@ -87,9 +80,7 @@ describe("runbooks from Slack", () => {
     expect(text(await world.slash("rb check service=mysql lines=10 file=/var/log/syslog", OPS))).toContain(
       'runbook check: parameter service got "mysql", expected one of nginx, postgres. Nothing was run.',
     );
-    expect(text(await world.slash("rb check service=nginx lines=5000 file=/var/log/syslog", OPS))).toContain(
-      'parameter lines got "5000", expected a whole number from 1 to 1000',
-    );
+    expect(text(await world.slash("rb check service=nginx lines=5000 file=/var/log/syslog", OPS))).toContain('parameter lines got "5000", expected a whole number from 1 to 1000');
     expect(text(await world.slash("rb check service=nginx lines=ten file=/var/log/syslog", OPS))).toContain('parameter lines got "ten"');
     expect(text(await world.slash("rb check service=nginx lines=10 file=../../etc/shadow", OPS))).toContain('parameter file got "../../etc/shadow", expected a path');
     expect(text(await world.slash("rb check service=nginx lines=10", OPS))).toContain("parameter file is missing");
@@ -182,5 +173,3 @@ describe("runbooks from Slack", () => {
     expect(text(await world.slash("help rb", OPS))).toContain("/testum rb RUNBOOK [KEY=VALUE…] [--timeout DURATION]");
   });
 });
-
-

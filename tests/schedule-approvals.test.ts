@@ -22,7 +22,11 @@ async function clickAnswer(message: string, value: string, user: string): Promis
 beforeAll(async () => {
   world = await startSlackWorld({ hosts: 1, testum: { env: { TESTUM_APPROVALS_REQUIRED: "2" } } });
   await world.addHost("web-1", world.ssh.hosts[0]!);
-  for (const [user, role] of [[OPS, "operator"], [A1, "approver"], [A2, "approver"]] as const) {
+  for (const [user, role] of [
+    [OPS, "operator"],
+    [A1, "approver"],
+    [A2, "approver"],
+  ] as const) {
     expect(text(await world.slash(`grant <@${user}> ${role}`))).toContain(`is now ${role} on *`);
   }
 });

@@ -32,8 +32,7 @@ describe("a schedule owner's Slack user groups are read again at every fire", ()
   const CAROL = "U0CAROL0001";
   const DAVE = "U0DAVE00001";
   const ERIN = "U0ERIN00001";
-  const text = (res: { json?: Record<string, unknown> | undefined }) =>
-    `${String(res.json?.text ?? "")}\n${blockText((res.json?.blocks as Record<string, unknown>[]) ?? [])}`;
+  const text = (res: { json?: Record<string, unknown> | undefined }) => `${String(res.json?.text ?? "")}\n${blockText((res.json?.blocks as Record<string, unknown>[]) ?? [])}`;
   const channelSays = (needle: string) => world.slack.messages(CHANNEL).some((m) => blockText(m.blocks).includes(needle));
 
   beforeAll(async () => {
@@ -55,10 +54,14 @@ describe("a schedule owner's Slack user groups are read again at every fire", ()
     await eventually("a first run", async () => (await jobsOf(world.testum.sql, id)) > 0, 15_000);
 
     world.slack.addUserGroup(DEFAULT_TEAM_ID, "S0OPS", [DAVE, ERIN]);
-    const [refused] = await eventually("a refused fire", async () => {
-      const rows = await fires(world.testum.sql, id, "refused");
-      return rows.length > 0 ? rows : undefined;
-    }, 20_000);
+    const [refused] = await eventually(
+      "a refused fire",
+      async () => {
+        const rows = await fires(world.testum.sql, id, "refused");
+        return rows.length > 0 ? rows : undefined;
+      },
+      20_000,
+    );
     expect(refused!.detail).toMatchObject({ right: "run" });
     await eventually("the refusal in the channel", () => channelSays(`"carol-tick" (#${id}) did not run: you need operator (the run right)`), 10_000);
 
@@ -92,7 +95,12 @@ describe("a schedule owner's Slack user groups are read again at every fire", ()
     world.slack.deactivateUser(DEFAULT_TEAM_ID, DAVE);
     await eventually("the pause", async () => (await world.testum.sql`select 1 from schedules where id = ${id} and paused`).length === 1, 20_000);
     await eventually("the note", () => channelSays(`"dave-tick" (#${id}) is paused: its owner`), 10_000);
-    expect(world.slack.messages(CHANNEL).map((m) => blockText(m.blocks)).find((t) => t.includes(`(#${id}) is paused`))).toContain("deactivated");
+    expect(
+      world.slack
+        .messages(CHANNEL)
+        .map((m) => blockText(m.blocks))
+        .find((t) => t.includes(`(#${id}) is paused`)),
+    ).toContain("deactivated");
     const [paused] = await eventually("the pause in the audit log", async () => {
       const rows = await fires(world.testum.sql, id, "paused_owner_unresolved");
       return rows.length > 0 ? rows : undefined;
@@ -111,10 +119,14 @@ describe("a schedule owner's Slack user groups are read again at every fire", ()
     const id = scheduleId(text(await world.slash(`schedule add "* * * * * *" web-1 'echo erin-was-here' --name erin-tick`, ERIN)));
     await eventually("a first run", async () => (await jobsOf(world.testum.sql, id)) > 0, 15_000);
     world.slack.failNext("users.info", { status: 503 }, 10_000);
-    const skipped = await eventually("two skipped fires", async () => {
-      const rows = await fires(world.testum.sql, id, "owner_unavailable");
-      return rows.length >= 2 ? rows : undefined;
-    }, 30_000);
+    const skipped = await eventually(
+      "two skipped fires",
+      async () => {
+        const rows = await fires(world.testum.sql, id, "owner_unavailable");
+        return rows.length >= 2 ? rows : undefined;
+      },
+      30_000,
+    );
     const notes = world.slack.messages(CHANNEL).filter((m) => blockText(m.blocks).includes(`"erin-tick" (#${id}) did not run: its owner's groups could not be read`));
     expect(notes).toHaveLength(1);
     const [late] = await world.testum.sql<{ n: number }[]>`select count(*)::int as n from jobs where schedule_id = ${id} and created_at > ${skipped[0]!.at}`;
@@ -166,7 +178,9 @@ describe("a schedule owner's Discord roles are read again at every run", () => {
     world.discord.removeMember(world.discord.guildId, carol.id);
     expect((await world.command(["schedule", "run"], { schedule: id })).text).toContain(`Schedule #${id} did not run`);
     expect((await world.testum.sql`select paused from schedules where id = ${id}`)[0]!.paused).toBe(true);
-    await eventually("the note", () => world.discord.messages(world.discord.channelId).some((m) => messageText(m).includes(`"nightly" (#${id}) is paused: its owner`) && messageText(m).includes("Unknown Member")));
+    await eventually("the note", () =>
+      world.discord.messages(world.discord.channelId).some((m) => messageText(m).includes(`"nightly" (#${id}) is paused: its owner`) && messageText(m).includes("Unknown Member")),
+    );
     expect(await fires(world.testum.sql, id, "paused_owner_unresolved")).toHaveLength(1);
     expect(await jobsOf(world.testum.sql, id)).toBe(before);
   });

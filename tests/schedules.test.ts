@@ -78,7 +78,10 @@ describe("scheduled reports", () => {
       select f.fire_at, j.created_at from schedule_fires f join jobs j on j.id = f.job_id
       where f.schedule_id = ${id} and j.created_at - f.fire_at > interval '1.9 seconds'`;
     expect(late).toEqual([]);
-    await eventually("every report to be final", async () => (await world.testum.sql`select 1 from jobs where schedule_id = ${id} and status in ('queued', 'running')`).length === 0);
+    await eventually(
+      "every report to be final",
+      async () => (await world.testum.sql`select 1 from jobs where schedule_id = ${id} and status in ('queued', 'running')`).length === 0,
+    );
     expect(reportsOf(id)).toHaveLength(fires.length);
     expect(reportsOf(id)[0]).toContain('Scheduled report "clock"');
 
@@ -88,7 +91,11 @@ describe("scheduled reports", () => {
     expect((await world.testum.sql`select count(*)::int as n from schedule_fires where schedule_id = ${id} and job_id is not null`)[0]!.n).toBe(before);
     // Resumed: runs again.
     expect(text(await world.slash(`schedule resume ${id}`, OPS))).toContain("Next run");
-    await eventually("a run after resume", async () => (await world.testum.sql`select count(*)::int as n from schedule_fires where schedule_id = ${id} and job_id is not null`)[0]!.n > before, 10_000);
+    await eventually(
+      "a run after resume",
+      async () => (await world.testum.sql`select count(*)::int as n from schedule_fires where schedule_id = ${id} and job_id is not null`)[0]!.n > before,
+      10_000,
+    );
     await world.slash(`schedule rm ${id}`, OPS);
   });
 
@@ -112,7 +119,9 @@ describe("scheduled reports", () => {
     // Reports of the runs before the mute may still be on their way: the delivery loop posts each job's messages on its own.
     await eventually(
       "the reports before the mute delivered",
-      async () => (await world.testum.sql`select 1 from job_messages m join jobs j on j.id = m.job_id where j.schedule_id = ${id} and m.delivered_version < m.version and not m.given_up`).length === 0,
+      async () =>
+        (await world.testum.sql`select 1 from job_messages m join jobs j on j.id = m.job_id where j.schedule_id = ${id} and m.delivered_version < m.version and not m.given_up`)
+          .length === 0,
       15_000,
     );
     const reportsWhenMuted = reportsOf(id).length;
@@ -128,10 +137,15 @@ describe("scheduled reports", () => {
     const id = scheduleId(text(await world.slash(`schedule add "* * * * * *" web-1 'echo still here' --name rights`, OPS)));
     await eventually("a run", async () => (await world.testum.sql`select 1 from jobs where schedule_id = ${id}`).length > 0, 10_000);
     await world.slash(`revoke <@${OPS}> operator`);
-    await eventually("the refusal in the channel", () => world.slack.messages(CHANNEL).some((m) => blockText(m.blocks).includes(`"rights" (#${id}) did not run: you need operator`)), 10_000);
+    await eventually(
+      "the refusal in the channel",
+      () => world.slack.messages(CHANNEL).some((m) => blockText(m.blocks).includes(`"rights" (#${id}) did not run: you need operator`)),
+      10_000,
+    );
     try {
       await eventually("the refusal in the audit log", async () => {
-        const [refused] = await world.testum.sql`select count(*)::int as n from audit where action = 'schedule.fire' and outcome = 'refused' and detail->>'schedule' = ${String(id)}`;
+        const [refused] = await world.testum
+          .sql`select count(*)::int as n from audit where action = 'schedule.fire' and outcome = 'refused' and detail->>'schedule' = ${String(id)}`;
         return refused!.n >= 1;
       });
     } finally {
@@ -160,7 +174,11 @@ describe("scheduled reports", () => {
     await world.slash(`schedule pause ${id}`, OPS);
     // Let a fire in flight finish, so it cannot move last_fire_at after the test does.
     await sleep(1500);
-    await eventually("no run in flight", async () => (await world.testum.sql`select 1 from jobs where schedule_id = ${id} and status in ('queued', 'running')`).length === 0, 20_000);
+    await eventually(
+      "no run in flight",
+      async () => (await world.testum.sql`select 1 from jobs where schedule_id = ${id} and status in ('queued', 'running')`).length === 0,
+      20_000,
+    );
     // As if every process had been down for a while.
     await world.testum.sql`update schedules set last_fire_at = now() - interval '20 seconds' where id = ${id}`;
     await world.slash(`schedule resume ${id}`, OPS);
@@ -192,10 +210,14 @@ describe("scheduled reports", () => {
       runOptions: { scheduleSyncMs: 300, workerName: "catcher" },
     });
     try {
-      const audit = await eventually("a catch-up run", async () => {
-        const [entry] = await sql`select detail from audit where action = 'schedule.fire' and detail->>'reason' = 'catch-up' and detail->>'schedule' = ${String(row!.id)}`;
-        return entry;
-      }, 15_000);
+      const audit = await eventually(
+        "a catch-up run",
+        async () => {
+          const [entry] = await sql`select detail from audit where action = 'schedule.fire' and detail->>'reason' = 'catch-up' and detail->>'schedule' = ${String(row!.id)}`;
+          return entry;
+        },
+        15_000,
+      );
       expect(new Date(String(audit.detail.fireAt)).getTime()).toBeLessThan(startedAt.getTime());
     } finally {
       await catcher.stop();

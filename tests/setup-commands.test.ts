@@ -52,7 +52,13 @@ describe("testum discord invite-url", () => {
     expect(url.searchParams.get("client_id")).toBe("123456789012345678");
     expect(url.searchParams.get("scope")).toBe("bot applications.commands");
     expect(url.searchParams.get("integration_type")).toBe("0");
-    const wanted = [PermissionFlagsBits.ViewChannel, PermissionFlagsBits.SendMessages, PermissionFlagsBits.EmbedLinks, PermissionFlagsBits.CreatePublicThreads, PermissionFlagsBits.SendMessagesInThreads];
+    const wanted = [
+      PermissionFlagsBits.ViewChannel,
+      PermissionFlagsBits.SendMessages,
+      PermissionFlagsBits.EmbedLinks,
+      PermissionFlagsBits.CreatePublicThreads,
+      PermissionFlagsBits.SendMessagesInThreads,
+    ];
     expect(BigInt(url.searchParams.get("permissions")!)).toBe(wanted.reduce((a, b) => a | b, 0n));
   });
 

@@ -22,7 +22,14 @@ async function run(command: string, signal?: AbortSignal) {
 beforeAll(async () => {
   ssh = await startSshHosts(1);
   const host = ssh.hosts[0]!;
-  conn = await connectSsh({ name: "h", address: host.host, port: host.port, username: ssh.user, auth: { privateKey: ssh.clientPrivateKey }, expectedFingerprint: host.hostKeyFingerprint });
+  conn = await connectSsh({
+    name: "h",
+    address: host.host,
+    port: host.port,
+    username: ssh.user,
+    auth: { privateKey: ssh.clientPrivateKey },
+    expectedFingerprint: host.hostKeyFingerprint,
+  });
   shell = (await conn.ensureShell())!;
   expect(shell).toBeDefined();
 });

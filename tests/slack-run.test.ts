@@ -106,7 +106,13 @@ describe("/testum run from Slack", () => {
 
   it("answers a forged signature or a stale timestamp with 401 and queues nothing", async () => {
     const before = world.slack.calls().length;
-    const raw = slashCommandBody({ text: "run prod-db 'touch /tmp/forged'", teamId: DEFAULT_TEAM_ID, userId: ADMIN, channelId: CHANNEL, responseUrl: world.slack.newResponseUrl() });
+    const raw = slashCommandBody({
+      text: "run prod-db 'touch /tmp/forged'",
+      teamId: DEFAULT_TEAM_ID,
+      userId: ADMIN,
+      channelId: CHANNEL,
+      responseUrl: world.slack.newResponseUrl(),
+    });
     const forged = await postSignedSlack(`${world.testum.url}/slack/events`, raw, "not-the-secret");
     expect(forged.status).toBe(401);
     const stale = await postSignedSlack(`${world.testum.url}/slack/events`, raw, SIGNING_SECRET, { timestampSec: Math.floor(Date.now() / 1000) - 600 });

@@ -114,7 +114,14 @@ describe("Slack over Socket Mode", () => {
   });
 
   it("acknowledges an envelope Slack sends again without acting on it twice", async () => {
-    const payload = slashCommandPayload({ text: "run web-1 'echo ran >> ~/sm-twice'", teamId: DEFAULT_TEAM_ID, userId: ADMIN, channelId: CHANNEL, responseUrl: world.slack.newResponseUrl(), triggerId: world.slack.issueTriggerId({ userId: ADMIN }) });
+    const payload = slashCommandPayload({
+      text: "run web-1 'echo ran >> ~/sm-twice'",
+      teamId: DEFAULT_TEAM_ID,
+      userId: ADMIN,
+      channelId: CHANNEL,
+      responseUrl: world.slack.newResponseUrl(),
+      triggerId: world.slack.issueTriggerId({ userId: ADMIN }),
+    });
     const first = await world.slack.socket.send("slash_commands", payload);
     expect(first.ok).toBe(true);
     const again = await world.slack.socket.send("slash_commands", payload, { envelopeId: first.envelopeId, retryReason: "timeout" });

@@ -5,13 +5,17 @@ import { renderView } from "../src/adapters/slack/render.js";
 import { renderSummary } from "../src/core/jobs/fanout.js";
 import type { Job } from "../src/core/jobs/jobs.js";
 
-
 const job = { id: 1, logToken: "tok", command: "cmd", target: "all", requestedBy: "slack:T:U", requestedByName: null, status: "failed" } as unknown as Job;
 
 describe("the summary of a job on 500 hosts on both platforms", () => {
   it("keeps a 500-host summary within Slack's and Discord's limits, pointing at the report for the rest", () => {
     const tasks = Array.from({ length: 500 }, (_, i) =>
-      task(i, i % 7 === 0 ? "failed" : i % 11 === 0 ? "timed_out" : "succeeded", i % 7 === 0 ? (i % 5) + 1 : i % 11 === 0 ? null : 0, `${"line of output ".repeat(20)}\n`.repeat(30) + `distinct ${i % 13}`),
+      task(
+        i,
+        i % 7 === 0 ? "failed" : i % 11 === 0 ? "timed_out" : "succeeded",
+        i % 7 === 0 ? (i % 5) + 1 : i % 11 === 0 ? null : 0,
+        `${"line of output ".repeat(20)}\n`.repeat(30) + `distinct ${i % 13}`,
+      ),
     );
     const view = renderSummary(job, tasks, "https://testum.example");
     expect(JSON.stringify(view)).toContain("https://testum.example/reports/tok");
@@ -24,7 +28,8 @@ describe("the summary of a job on 500 hosts on both platforms", () => {
     let total = 0;
     const walk = (n: unknown): void => {
       if (Array.isArray(n)) n.forEach(walk);
-      else if (n && typeof n === "object") for (const [k, v] of Object.entries(n)) k === "text" && typeof v === "string" ? (total += v.length, expect(v.length).toBeLessThanOrEqual(3000)) : walk(v);
+      else if (n && typeof n === "object")
+        for (const [k, v] of Object.entries(n)) k === "text" && typeof v === "string" ? ((total += v.length), expect(v.length).toBeLessThanOrEqual(3000)) : walk(v);
     };
     walk(slack.blocks);
     expect(total).toBeLessThanOrEqual(12_000);
@@ -32,7 +37,11 @@ describe("the summary of a job on 500 hosts on both platforms", () => {
     const discord = renderMessage(view);
     expect(discord.content!.length).toBeLessThanOrEqual(2000);
     const embed = discord.embeds![0]!;
-    const embedTotal = (embed.title?.length ?? 0) + (embed.description?.length ?? 0) + (embed.footer?.text.length ?? 0) + (embed.fields ?? []).reduce((n, f) => n + f.name.length + f.value.length, 0);
+    const embedTotal =
+      (embed.title?.length ?? 0) +
+      (embed.description?.length ?? 0) +
+      (embed.footer?.text.length ?? 0) +
+      (embed.fields ?? []).reduce((n, f) => n + f.name.length + f.value.length, 0);
     expect(embedTotal).toBeLessThanOrEqual(6000);
     expect(embed.description!.length).toBeLessThanOrEqual(4096);
     expect(JSON.stringify(discord)).toContain("/reports/tok");

@@ -48,13 +48,30 @@ describe("task starts and outcomes", () => {
     expect((await listTasks(sql, job.id)).map((t) => t.status)).toEqual(["running", "running", "running"]);
 
     await Promise.all([
-      recorder.finish("r3-1", { status: "succeeded", exitCode: 0, logKey: "jobs/1/r3-1.log", logBytes: 5_000_000_000, logLines: 12, tail: "it's \"quoted\"\nand 'multi-line'", outputHash: "ab" }),
+      recorder.finish("r3-1", {
+        status: "succeeded",
+        exitCode: 0,
+        logKey: "jobs/1/r3-1.log",
+        logBytes: 5_000_000_000,
+        logLines: 12,
+        tail: "it's \"quoted\"\nand 'multi-line'",
+        outputHash: "ab",
+      }),
       recorder.finish("r3-2", { status: "failed", exitCode: null, signal: "KILL", errorCode: "timeout", error: "stopped after 30s" }),
       recorder.finish("r3-3", { status: "cancelled" }),
     ]);
     const tasks = await listTasks(sql, job.id);
     const byHost = Object.fromEntries(tasks.map((t) => [t.hostName, t]));
-    expect(byHost["r3-1"]).toMatchObject({ status: "succeeded", exitCode: 0, signal: null, logKey: "jobs/1/r3-1.log", logBytes: 5_000_000_000, logLines: 12, tail: "it's \"quoted\"\nand 'multi-line'", outputHash: "ab" });
+    expect(byHost["r3-1"]).toMatchObject({
+      status: "succeeded",
+      exitCode: 0,
+      signal: null,
+      logKey: "jobs/1/r3-1.log",
+      logBytes: 5_000_000_000,
+      logLines: 12,
+      tail: "it's \"quoted\"\nand 'multi-line'",
+      outputHash: "ab",
+    });
     expect(byHost["r3-2"]).toMatchObject({ status: "failed", exitCode: null, signal: "KILL", errorCode: "timeout", error: "stopped after 30s", logKey: null });
     expect(byHost["r3-3"]).toMatchObject({ status: "cancelled", exitCode: null });
     for (const t of tasks) expect(t.finishedAt).toBeInstanceOf(Date);

@@ -79,9 +79,13 @@ describe("transaction()", () => {
     const held = [0, 1].map(() => transaction(sql, (tx) => new Promise<void>((r) => holders.push(r)).then(() => void tx`select 1`)));
     while (holders.length < 2) await new Promise((r) => setTimeout(r, 10));
     let ran = false;
-    const late = transaction(sql, async () => {
-      ran = true;
-    }, { acquireTimeoutMs: 300 });
+    const late = transaction(
+      sql,
+      async () => {
+        ran = true;
+      },
+      { acquireTimeoutMs: 300 },
+    );
     await expect(late).rejects.toBeInstanceOf(DatabaseBusyError);
     for (const release of holders) release();
     await Promise.all(held);

@@ -52,9 +52,7 @@ describe("a worker that dies mid-command", () => {
     expect(Date.now() - killedAt).toBeLessThan(60_000);
 
     const parentTs = job.parentMessage!.split(":")[3]!;
-    const thread = await eventually("the thread to say the job was lost", () =>
-      world.slack.replies(CHANNEL, parentTs).find((m) => blockText(m.blocks).includes("was lost")),
-    );
+    const thread = await eventually("the thread to say the job was lost", () => world.slack.replies(CHANNEL, parentTs).find((m) => blockText(m.blocks).includes("was lost")));
     expect(blockText(thread.blocks)).toContain("not run again");
     // The parent's edit and the note are separate messages, each delivered as chat allows.
     await eventually("the parent to say the job was lost", () => blockText(world.slack.message(CHANNEL, parentTs)!.blocks).includes("Lost on db-1"));

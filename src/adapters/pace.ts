@@ -8,13 +8,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * newer frame can replace): waits for the shared budget, and waits out the
  * platform's own rate limits, up to `maxWaitMs` in all.
  */
-export async function paced<T>(
-  budget: RateBudget,
-  key: string,
-  rule: RateRule,
-  call: () => Promise<T>,
-  maxWaitMs = 60_000,
-): Promise<T> {
+export async function paced<T>(budget: RateBudget, key: string, rule: RateRule, call: () => Promise<T>, maxWaitMs = 60_000): Promise<T> {
   const deadline = Date.now() + maxWaitMs;
   for (;;) {
     const wait = await budget.take(key, rule);

@@ -27,7 +27,13 @@ ROLE is viewer, operator, free-form, approver or admin. SELECTOR is a host name,
       const selector = validateSelector(values.on ?? "*");
       return withDatabase(async ({ sql }) => {
         const changed = name === "grant" ? await grant(sql, cliActor(), subject, role, selector) : await revokeBinding(sql, subject, role, selector);
-        await recordAudit(sql, { actor: cliActor(), action: `access.${name}`, target: subject, outcome: changed ? (name === "grant" ? "granted" : "revoked") : "unchanged", detail: { role, scope: selector } });
+        await recordAudit(sql, {
+          actor: cliActor(),
+          action: `access.${name}`,
+          target: subject,
+          outcome: changed ? (name === "grant" ? "granted" : "revoked") : "unchanged",
+          detail: { role, scope: selector },
+        });
         console.log(changed ? `${subject}: ${name === "grant" ? "now" : "no longer"} ${role} on ${selector}` : `${subject}: unchanged`);
         return changed || name === "grant" ? 0 : 1;
       });
@@ -43,10 +49,7 @@ const accessVerb: Verb = {
     const { values } = parseVerbArgs(this, args, {});
     if (values.help) return void console.log(this.help);
     await withDatabase(async ({ sql, config }) => {
-      const rows = [
-        ...config.TESTUM_ADMINS.map((a) => [a, "admin", "*", "TESTUM_ADMINS"]),
-        ...(await listBindings(sql)).map((b) => [b.subject, b.role, b.selector, b.createdBy]),
-      ];
+      const rows = [...config.TESTUM_ADMINS.map((a) => [a, "admin", "*", "TESTUM_ADMINS"]), ...(await listBindings(sql)).map((b) => [b.subject, b.role, b.selector, b.createdBy])];
       printTable(["SUBJECT", "ROLE", "SCOPE", "BY"], rows);
     });
   },
@@ -67,7 +70,10 @@ const riskVerb: Verb = {
     const [sub = "list", first, second] = positionals;
     return withDatabase(async ({ sql }) => {
       if (sub === "list") {
-        printTable(["ID", "DESCRIPTION", "PATTERN"], (await listRiskPatterns(sql)).map((p) => [String(p.id), p.description, p.pattern]));
+        printTable(
+          ["ID", "DESCRIPTION", "PATTERN"],
+          (await listRiskPatterns(sql)).map((p) => [String(p.id), p.description, p.pattern]),
+        );
       } else if (sub === "add" && first && second) {
         const p = await addRiskPattern(sql, cliActor(), first, second);
         await recordAudit(sql, { actor: cliActor(), action: "risk.add", target: `#${p.id}`, outcome: "added", detail: { pattern: p.pattern, description: p.description } });

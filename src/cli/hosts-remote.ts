@@ -25,7 +25,13 @@ whether authentication worked. Exit code 1 when it does not work.`,
     return withDatabase(async (ctx) => {
       const host = await getHost(ctx.sql, positionals[0]!);
       const probe = await (await ctx.remote()).probe(host);
-      await recordAudit(ctx.sql, { actor: cliActor(), action: "host.test", target: host.name, outcome: probe.authenticated ? "succeeded" : "failed", detail: { fingerprint: probe.fingerprint ?? null } });
+      await recordAudit(ctx.sql, {
+        actor: cliActor(),
+        action: "host.test",
+        target: host.name,
+        outcome: probe.authenticated ? "succeeded" : "failed",
+        detail: { fingerprint: probe.fingerprint ?? null },
+      });
       console.log(forCommandLine(describeProbe(host, probe).join("\n"), [{ name: "hosts", verbs: [...HOST_VERBS, ...HOST_REMOTE_VERBS] }]));
       return probe.authenticated ? 0 : 1;
     });
@@ -52,7 +58,9 @@ changed key can also mean someone is intercepting.`,
       if (confirmed === undefined) {
         const { old, presented } = await inspectHostKey(ctx.sql, await ctx.remote(), name);
         if (old === presented) return void console.log(`The host key of ${name} is unchanged: ${presented}`);
-        console.log(`The host key of ${name} is not the pinned one. Nothing was pinned and no credential was sent.\n  pinned:    ${old ?? "none"}\n  presented: ${presented}\nCompare it with the key on the host, then pin it with:\n  testum hosts repin ${name} ${presented}`);
+        console.log(
+          `The host key of ${name} is not the pinned one. Nothing was pinned and no credential was sent.\n  pinned:    ${old ?? "none"}\n  presented: ${presented}\nCompare it with the key on the host, then pin it with:\n  testum hosts repin ${name} ${presented}`,
+        );
         process.exitCode = 1;
         return;
       }

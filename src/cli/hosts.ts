@@ -67,7 +67,6 @@ const via: Verb = {
   },
 };
 
-
 /** Reads a credential from --key-file (+ --passphrase-env) or --password-env; checks a key parses. */
 export async function readCredential(values: { "key-file"?: string; "passphrase-env"?: string; "password-env"?: string }): Promise<Credential> {
   if (values["key-file"]) {
@@ -87,17 +86,22 @@ const add: Verb = {
   summary: "add a host",
   help: ADD_HELP,
   async run(args) {
-    const { values, positionals } = parseVerbArgs(this, args, {
-      host: { type: "string" },
-      port: { type: "string" },
-      user: { type: "string" },
-      "key-file": { type: "string" },
-      "passphrase-env": { type: "string" },
-      "password-env": { type: "string" },
-      fingerprint: { type: "string" },
-      tag: { type: "string", multiple: true },
-      via: { type: "string" },
-    }, 1);
+    const { values, positionals } = parseVerbArgs(
+      this,
+      args,
+      {
+        host: { type: "string" },
+        port: { type: "string" },
+        user: { type: "string" },
+        "key-file": { type: "string" },
+        "passphrase-env": { type: "string" },
+        "password-env": { type: "string" },
+        fingerprint: { type: "string" },
+        tag: { type: "string", multiple: true },
+        via: { type: "string" },
+      },
+      1,
+    );
     if (values.help) return void console.log(ADD_HELP);
     const name = positionals[0];
     if (!name) throw new CliUsageError("missing NAME", ADD_HELP);
@@ -169,7 +173,9 @@ const list: Verb = {
           h.name,
           `${h.username}@${h.address}:${h.port}`,
           viaOf(h) ?? "-",
-          Object.entries(h.tags).map(([k, v]) => `${k}=${v}`).join(",") || "-",
+          Object.entries(h.tags)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(",") || "-",
           h.hostKeyFingerprint ?? "not pinned yet",
           h.lastSeenAt ? formatTime(h.lastSeenAt) : "never",
         ]),
@@ -227,7 +233,11 @@ Sets tags (replacing the value of a key that exists). Tags select hosts: run rol
     if (!name || pairs.length === 0) throw new CliUsageError("give NAME and at least one KEY=VALUE", this.help);
     await withDatabase(async ({ sql }) => {
       const host = await setTags(sql, cliActor(), name, parseTags(pairs));
-      console.log(`${host.name}: ${Object.entries(host.tags).map(([k, v]) => `${k}=${v}`).join(", ")}`);
+      console.log(
+        `${host.name}: ${Object.entries(host.tags)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(", ")}`,
+      );
     });
   },
 };
@@ -245,7 +255,13 @@ Removes the tags with these keys.`,
     if (!name || keys.length === 0) throw new CliUsageError("give NAME and at least one tag KEY", this.help);
     await withDatabase(async ({ sql }) => {
       const host = await removeTags(sql, cliActor(), name, keys);
-      console.log(`${host.name}: ${Object.entries(host.tags).map(([k, v]) => `${k}=${v}`).join(", ") || "no tags"}`);
+      console.log(
+        `${host.name}: ${
+          Object.entries(host.tags)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(", ") || "no tags"
+        }`,
+      );
     });
   },
 };
@@ -260,11 +276,16 @@ const secret: Verb = {
   summary: "replace a host's credential",
   help: SECRET_HELP,
   async run(args) {
-    const { values, positionals } = parseVerbArgs(this, args, {
-      "key-file": { type: "string" },
-      "passphrase-env": { type: "string" },
-      "password-env": { type: "string" },
-    }, 1);
+    const { values, positionals } = parseVerbArgs(
+      this,
+      args,
+      {
+        "key-file": { type: "string" },
+        "passphrase-env": { type: "string" },
+        "password-env": { type: "string" },
+      },
+      1,
+    );
     if (values.help) return void console.log(SECRET_HELP);
     if (!positionals[0]) throw new CliUsageError("missing NAME", SECRET_HELP);
     if (Boolean(values["key-file"]) === Boolean(values["password-env"])) {

@@ -15,7 +15,10 @@ const list: Verb = {
     await withDatabase(async ({ sql }) => {
       const keys = await listKeys(sql);
       if (values.json) return printJsonLines(keys.map((k) => ({ name: k.name, type: k.type, fingerprint: k.fingerprint, comment: k.comment })));
-      printTable(["NAME", "TYPE", "FINGERPRINT", "COMMENT"], keys.map((k) => [k.name, k.type, k.fingerprint, k.comment]));
+      printTable(
+        ["NAME", "TYPE", "FINGERPRINT", "COMMENT"],
+        keys.map((k) => [k.name, k.type, k.fingerprint, k.comment]),
+      );
     });
   },
 };

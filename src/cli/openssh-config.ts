@@ -63,7 +63,8 @@ export function parseOpenSshConfig(text: string): Inventory {
     const proxyJump = first("proxyjump");
     const proxyCommand = first("proxycommand");
     // ssh takes whichever comes first; with both written, ProxyJump is the one testum can honour.
-    const found = proxyJump !== undefined ? parseProxyJump(proxyJump) : proxyCommand === undefined || proxyCommand.toLowerCase() === "none" ? undefined : parseProxyCommand(proxyCommand);
+    const found =
+      proxyJump !== undefined ? parseProxyJump(proxyJump) : proxyCommand === undefined || proxyCommand.toLowerCase() === "none" ? undefined : parseProxyCommand(proxyCommand);
     if (found !== undefined && typeof found === "object" && "problem" in found) {
       skipped.push({ name, reason: `${where}: ${found.problem}` });
       continue;

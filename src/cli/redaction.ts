@@ -23,10 +23,10 @@ export const redactVerb: Verb = {
     const [sub = "list", name, pattern] = positionals;
     return withDatabase(async ({ sql }) => {
       if (sub === "list") {
-        printTable(["NAME", "PATTERN", "BY"], [
-          ...BUILTIN_DETECTORS.map((d) => [d.name, "(built in)", "testum"]),
-          ...(await listRedactionPatterns(sql)).map((p) => [p.name, p.pattern, p.createdBy]),
-        ]);
+        printTable(
+          ["NAME", "PATTERN", "BY"],
+          [...BUILTIN_DETECTORS.map((d) => [d.name, "(built in)", "testum"]), ...(await listRedactionPatterns(sql)).map((p) => [p.name, p.pattern, p.createdBy])],
+        );
       } else if (sub === "add" && name && pattern) {
         const p = await addRedactionPattern(sql, cliActor(), name, pattern);
         await recordAudit(sql, { actor: cliActor(), action: "redaction.add", target: p.name, outcome: "added", detail: { pattern: p.pattern } });

@@ -22,7 +22,13 @@ Parameters may not stand inside quotes or (( )) arithmetic, and a command
 with a heredoc takes none.`;
 
 function auditOf(r: Runbook, action: "runbook.add" | "runbook.remove", outcome: string): AuditEntry {
-  return { actor: cliActor(), action, target: r.target, outcome, detail: { runbook: r.name, command: r.command, approval: r.approval, role: r.role, description: r.description, timeoutMs: r.timeoutMs } };
+  return {
+    actor: cliActor(),
+    action,
+    target: r.target,
+    outcome,
+    detail: { runbook: r.name, command: r.command, approval: r.approval, role: r.role, description: r.description, timeoutMs: r.timeoutMs },
+  };
 }
 
 const add: Verb = {
@@ -54,7 +60,15 @@ ${TEMPLATE_HELP}`,
     if (values.timeout !== undefined && timeoutMs === undefined) throw new CliUsageError(`--timeout expects a duration such as 30s, 10m or 1h, got "${values.timeout}"`, this.help);
     const [name, target, command] = positionals as [string, string, string];
     await withDatabase(async ({ sql }) => {
-      const input = { name, target, command, description: values.description, role: values.role as Role | undefined, approval: values.approval as RunbookApproval | undefined, timeoutMs };
+      const input = {
+        name,
+        target,
+        command,
+        description: values.description,
+        role: values.role as Role | undefined,
+        approval: values.approval as RunbookApproval | undefined,
+        timeoutMs,
+      };
       const { runbook, outcome } = await saveRunbook(sql, cliActor(), input, values.replace === true);
       await recordAudits(sql, [auditOf(runbook, "runbook.add", outcome)]);
       console.log(`${outcome === "added" ? "Added" : outcome === "updated" ? "Replaced" : "Unchanged:"} runbook ${runbook.name}.`);
@@ -72,7 +86,10 @@ const list: Verb = {
     await withDatabase(async ({ sql }) => {
       const runbooks = await listRunbooks(sql);
       if (values.json) return printJsonLines(runbooksToDocument(runbooks).runbooks);
-      printTable(["NAME", "TARGET", "ROLE", "APPROVAL", "DESCRIPTION"], runbooks.map((r) => [r.name, r.target, r.role, r.approval, r.description || "-"]));
+      printTable(
+        ["NAME", "TARGET", "ROLE", "APPROVAL", "DESCRIPTION"],
+        runbooks.map((r) => [r.name, r.target, r.role, r.approval, r.description || "-"]),
+      );
     });
   },
 };
@@ -87,7 +104,14 @@ const show: Verb = {
     if (!positionals[0]) throw new CliUsageError("missing NAME", this.help);
     await withDatabase(async ({ sql }) => {
       const r = await getRunbook(sql, positionals[0]!);
-      const lines = [`name:        ${r.name}`, `description: ${r.description || "-"}`, `target:      ${r.target}`, `command:     ${r.command}`, `role:        ${r.role}`, `approval:    ${r.approval}`];
+      const lines = [
+        `name:        ${r.name}`,
+        `description: ${r.description || "-"}`,
+        `target:      ${r.target}`,
+        `command:     ${r.command}`,
+        `role:        ${r.role}`,
+        `approval:    ${r.approval}`,
+      ];
       if (r.timeoutMs !== null) lines.push(`timeout:     ${r.timeoutMs / 1000}s`);
       const params = parseTemplate(r.command).params;
       lines.push(params.length ? "parameters:" : "parameters:  none", ...params.map((p) => `  ${p.name}: ${typeText(p.type)} (${say(english, expectation(p.type))})`));
@@ -184,10 +208,16 @@ The file:
         if (err instanceof DryRun) return err.outcomes;
         throw err;
       });
-      if (!dryRun) await recordAudits(sql, outcomes.filter((o) => o.outcome !== "unchanged").map((o) => auditOf(o.runbook, o.outcome === "removed" ? "runbook.remove" : "runbook.add", o.outcome)));
+      if (!dryRun)
+        await recordAudits(
+          sql,
+          outcomes.filter((o) => o.outcome !== "unchanged").map((o) => auditOf(o.runbook, o.outcome === "removed" ? "runbook.remove" : "runbook.add", o.outcome)),
+        );
       const count = (o: string) => outcomes.filter((x) => x.outcome === o).length;
       for (const o of outcomes.filter((x) => x.outcome !== "unchanged")) console.log(`${dryRun ? "would be " : ""}${o.outcome}: ${o.runbook.name}`);
-      console.log(`${dryRun ? "Dry run, nothing changed: " : ""}${count("added")} added, ${count("updated")} replaced, ${count("unchanged")} unchanged, ${count("removed")} removed.`);
+      console.log(
+        `${dryRun ? "Dry run, nothing changed: " : ""}${count("added")} added, ${count("updated")} replaced, ${count("unchanged")} unchanged, ${count("removed")} removed.`,
+      );
       return 0;
     });
   },

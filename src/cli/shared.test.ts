@@ -1,7 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { forCommandLine } from "./shared.js";
 
-const verbs = [{ name: "hosts", verbs: [{ name: "list" }, { name: "repin" }, { name: "test" }] }, { name: "identity" }, { name: "risk", verbs: [{ name: "list" }, { name: "add" }] }];
+const verbs = [
+  { name: "hosts", verbs: [{ name: "list" }, { name: "repin" }, { name: "test" }] },
+  { name: "identity" },
+  { name: "risk", verbs: [{ name: "list" }, { name: "add" }] },
+];
 
 describe("hints on the command line", () => {
   it("name the CLI's own form of a chat command; commands only chat has stay as chat writes them", () => {

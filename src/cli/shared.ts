@@ -52,12 +52,7 @@ type Values<O extends Options> = {
 } & { help?: boolean };
 
 /** Parses a verb's arguments strictly; `--help` is always understood. */
-export function parseVerbArgs<O extends Options>(
-  verb: Pick<Verb, "help">,
-  args: string[],
-  options: O,
-  positionals = 0,
-): { values: Values<O>; positionals: string[] } {
+export function parseVerbArgs<O extends Options>(verb: Pick<Verb, "help">, args: string[], options: O, positionals = 0): { values: Values<O>; positionals: string[] } {
   try {
     const parsed = parseArgs({ args, options: { ...options, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true }) as {
       values: Values<O>;
@@ -134,7 +129,11 @@ export function printJsonLines(rows: readonly unknown[]): void {
 /** Left-aligned columns for people. */
 export function printTable(header: readonly string[], rows: ReadonlyArray<readonly string[]>): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
   process.stdout.write(line(header) + "\n");
   for (const row of rows) process.stdout.write(line(row) + "\n");
 }
@@ -142,6 +141,9 @@ export function printTable(header: readonly string[], rows: ReadonlyArray<readon
 /** Prints per-host outcomes, failures first; returns the exit code (1 when any failed). */
 export function printOutcomes(outcomes: ReadonlyArray<{ host: string; ok: boolean; summary: string }>): number {
   const sorted = [...outcomes].sort((a, b) => Number(a.ok) - Number(b.ok));
-  printTable(["", "HOST", "RESULT"], sorted.map((o) => [o.ok ? "ok" : "FAILED", o.host, o.summary]));
+  printTable(
+    ["", "HOST", "RESULT"],
+    sorted.map((o) => [o.ok ? "ok" : "FAILED", o.host, o.summary]),
+  );
   return outcomes.every((o) => o.ok) ? 0 : 1;
 }

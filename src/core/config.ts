@@ -132,9 +132,7 @@ const port = (fallback: number) =>
     .default(fallback);
 
 const schema = z.object({
-  DATABASE_URL: url(["postgres:", "postgresql:"], "postgres://user@host:5432/testum").default(
-    "postgres://postgres@127.0.0.1:5432/testum",
-  ),
+  DATABASE_URL: url(["postgres:", "postgresql:"], "postgres://user@host:5432/testum").default("postgres://postgres@127.0.0.1:5432/testum"),
   REDIS_URL: url(["redis:", "rediss:"], "redis://127.0.0.1:6379").default("redis://127.0.0.1:6379"),
   TESTUM_REDIS_PREFIX: z
     .string()
@@ -185,7 +183,10 @@ const schema = z.object({
     .default(100),
   TESTUM_LANG: z.enum(["en", "ru"], { error: "expected en or ru" }).default("en"),
   /** `allowlist`: operators run only runbooks; their own commands need admin or the free-form role on the hosts. */
-  TESTUM_MODE: z.preprocess((v) => (typeof v === "string" ? v.trim().toLowerCase() || undefined : v), z.enum(["open", "allowlist"], { error: "expected open or allowlist" }).default("open")),
+  TESTUM_MODE: z.preprocess(
+    (v) => (typeof v === "string" ? v.trim().toLowerCase() || undefined : v),
+    z.enum(["open", "allowlist"], { error: "expected open or allowlist" }).default("open"),
+  ),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
   /** When set, GET /metrics requires `Authorization: Bearer <token>`. */
   METRICS_TOKEN: optionalText,
@@ -237,9 +238,7 @@ export function parseConfig(env: Env | undefined, parts: ConfigParts, options: {
       ]);
     }
     masterKey = readOrCreateKeyFile(path);
-    warnings.push(
-      `TESTUM_MASTER_KEY is not set: using the key in ${path}. Fine on a laptop; in production set TESTUM_MASTER_KEY.`,
-    );
+    warnings.push(`TESTUM_MASTER_KEY is not set: using the key in ${path}. Fine on a laptop; in production set TESTUM_MASTER_KEY.`);
   }
 
   const publicUrl = (values.PUBLIC_URL ?? `http://localhost:${values.PORT}`).replace(/\/+$/, "");

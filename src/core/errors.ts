@@ -112,13 +112,7 @@ export class SshError extends TestumError {
     detail: { expected?: string | undefined; actual?: string | undefined; cause?: unknown; host?: string | undefined } = {},
   ) {
     const code: ErrorCode =
-      failure === "connect"
-        ? "ssh_connect_failed"
-        : failure === "auth"
-          ? "ssh_auth_failed"
-          : failure === "host_key_mismatch"
-            ? "host_key_mismatch"
-            : "ssh_failed";
+      failure === "connect" ? "ssh_connect_failed" : failure === "auth" ? "ssh_auth_failed" : failure === "host_key_mismatch" ? "host_key_mismatch" : "ssh_failed";
     super(code, message, { cause: detail.cause });
     this.name = "SshError";
     this.failure = failure;

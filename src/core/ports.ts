@@ -93,10 +93,7 @@ export interface RemoteAccess {
    * new content (undefined: leave it), and replaces the file atomically, only
    * if nobody changed it in between. Returns the content before and after.
    */
-  editAuthorizedKeys(
-    host: Host,
-    edit: (current: string | null) => string | undefined,
-  ): Promise<{ before: string | null; after: string | null; changed: boolean }>;
+  editAuthorizedKeys(host: Host, edit: (current: string | null) => string | undefined): Promise<{ before: string | null; after: string | null; changed: boolean }>;
   /**
    * Stops what a task left on a host: every process carrying TESTUM_TASK=`tag`
    * (and the descendants of `pid`), TERM, then KILL. Returns how many there
@@ -129,9 +126,7 @@ export interface CancelBus {
  * cannot be re-resolved. `unavailable`: it could not answer this time
  * (timeout, 5xx, rate limit) and may later.
  */
-export type PersonNow =
-  | { readonly state: "present"; readonly groups: readonly string[] }
-  | { readonly state: "gone" | "refused" | "unavailable"; readonly detail: string };
+export type PersonNow = { readonly state: "present"; readonly groups: readonly string[] } | { readonly state: "gone" | "refused" | "unavailable"; readonly detail: string };
 
 /** Looks a person up on their platform, for work done later in their name (schedules, approvals). */
 export interface PeopleLookup {

@@ -196,7 +196,15 @@ export function createJobRunner(deps: RunnerDeps) {
     try {
       const ids = [...tasks.values()].map((t) => t.hostId).filter((id): id is number => id !== null);
       const [, found, patterns] = await Promise.all([
-        recordAudit(sql, { actor: job.requestedBy, actorName: job.requestedByName ?? undefined, channel: job.conversation, action: "job.start", target: job.target, outcome: "started", detail: { job: job.id, worker: deps.workerName, hosts: tasks.size } }),
+        recordAudit(sql, {
+          actor: job.requestedBy,
+          actorName: job.requestedByName ?? undefined,
+          channel: job.conversation,
+          action: "job.start",
+          target: job.target,
+          outcome: "started",
+          detail: { job: job.id, worker: deps.workerName, hosts: tasks.size },
+        }),
         getHostsById(sql, ids),
         patternsForJobs(sql, log),
       ]);
@@ -250,9 +258,24 @@ export function createJobRunner(deps: RunnerDeps) {
             await started;
             await recorder.finish(task.hostName, { ...final, status });
             if (mismatch) {
-              await recordAudit(sql, { actor: "system", channel: job.conversation, action: "host_key.mismatch", target: mismatch.host ?? task.hostName, outcome: "refused", detail: { expected: mismatch.expectedFingerprint ?? null, presented: mismatch.actualFingerprint ?? null, job: job.id } });
+              await recordAudit(sql, {
+                actor: "system",
+                channel: job.conversation,
+                action: "host_key.mismatch",
+                target: mismatch.host ?? task.hostName,
+                outcome: "refused",
+                detail: { expected: mismatch.expectedFingerprint ?? null, presented: mismatch.actualFingerprint ?? null, job: job.id },
+              });
             }
-            taskAudits.push({ actor: job.requestedBy, actorName: job.requestedByName ?? undefined, channel: job.conversation, action: "job.task", target: task.hostName, outcome: status, detail: { job: job.id, exitCode: outcome.exitCode ?? null, signal: outcome.signal ?? null, error: outcome.errorCode ?? null } });
+            taskAudits.push({
+              actor: job.requestedBy,
+              actorName: job.requestedByName ?? undefined,
+              channel: job.conversation,
+              action: "job.task",
+              target: task.hostName,
+              outcome: status,
+              detail: { job: job.id, exitCode: outcome.exitCode ?? null, signal: outcome.signal ?? null, error: outcome.errorCode ?? null },
+            });
             tasks.set(task.hostName, { ...task, ...final, status, finishedAt: new Date() } as Task);
             dirty = true;
             if (FAILED.includes(status)) {
@@ -280,7 +303,10 @@ export function createJobRunner(deps: RunnerDeps) {
       const ended = await getJob(sql, job.id);
       await writeReport(ended, finalTasks, t);
       const durationMs = (ended.finishedAt?.getTime() ?? Date.now()) - (ended.startedAt ?? job.createdAt).getTime();
-      log.info({ ...who, outcome: ended.status, durationMs, hosts: finalTasks.length }, `job #${job.id} ${ended.status} after ${(durationMs / 1000).toFixed(1)} s: ${job.requestedBy} on ${job.target}`);
+      log.info(
+        { ...who, outcome: ended.status, durationMs, hosts: finalTasks.length },
+        `job #${job.id} ${ended.status} after ${(durationMs / 1000).toFixed(1)} s: ${job.requestedBy} on ${job.target}`,
+      );
       clearInterval(painter);
       await writing;
       await showFinal(ended, finalTasks, latest?.tail, t);
@@ -338,7 +364,11 @@ export function createJobRunner(deps: RunnerDeps) {
     },
     async close(): Promise<void> {
       pool.closeAll();
-      await within(Promise.resolve(unsubscribe).then((u) => u?.()), 5000, undefined);
+      await within(
+        Promise.resolve(unsubscribe).then((u) => u?.()),
+        5000,
+        undefined,
+      );
     },
   };
 }

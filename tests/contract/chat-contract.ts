@@ -112,7 +112,13 @@ export function chatContract(platform: string, start: (core: App) => Promise<Con
           { type: "code", lines: ["line one", "line two"] },
           { type: "links", links: [{ label: "Full log", url: "https://testum.example/logs/abc" }] },
           { type: "context", text: "footnote" },
-          { type: "actions", buttons: [{ label: "Approve", action: "t1:approve:7", style: "primary" }, { label: "Reject", action: "t1:reject:7", style: "danger" }] },
+          {
+            type: "actions",
+            buttons: [
+              { label: "Approve", action: "t1:approve:7", style: "primary" },
+              { label: "Reject", action: "t1:reject:7", style: "danger" },
+            ],
+          },
         ],
       };
       const started = await driver.adapter.startThread(driver.conversation, view, "blocks");
@@ -124,7 +130,13 @@ export function chatContract(platform: string, start: (core: App) => Promise<Con
     it("keeps a huge output tail within the platform's limits, showing its end", async () => {
       const lines = Array.from({ length: 20_000 }, (_, i) => `output line ${i + 1} ${"z".repeat(120)}`);
       const started = await driver.adapter.startThread(driver.conversation, plain("big"), "big output");
-      const message = await driver.adapter.post(started.thread, { text: "tail", blocks: [{ type: "code", lines }, { type: "context", text: "20,000 lines" }] });
+      const message = await driver.adapter.post(started.thread, {
+        text: "tail",
+        blocks: [
+          { type: "code", lines },
+          { type: "context", text: "20,000 lines" },
+        ],
+      });
       const seen = (await driver.read(message))!.text;
       expect(seen).toContain("output line 20000");
       expect(seen).not.toContain("output line 1 ");
@@ -132,7 +144,15 @@ export function chatContract(platform: string, start: (core: App) => Promise<Con
 
     it("never lets text ping anyone", async () => {
       const hostile = "@everyone @here <!channel> <!here> <@U0ADMIN0001> <@123456789012345678> <@&123456789012345678>";
-      const view: View = { text: hostile, blocks: [{ type: "heading", text: hostile }, { type: "text", text: hostile }, { type: "code", lines: [hostile] }, { type: "context", text: hostile }] };
+      const view: View = {
+        text: hostile,
+        blocks: [
+          { type: "heading", text: hostile },
+          { type: "text", text: hostile },
+          { type: "code", lines: [hostile] },
+          { type: "context", text: hostile },
+        ],
+      };
       const started = await driver.adapter.startThread(driver.conversation, view, hostile);
       await driver.adapter.post(started.thread, view);
       await editWhenAllowed(driver.adapter, started.message, view);

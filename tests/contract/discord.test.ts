@@ -18,7 +18,16 @@ async function discordDriver() {
   discord.addMember(discord.guildId, user.id, { username: user.username });
   const interaction = (discordFake: FakeDiscord, path: string[], options: Record<string, string>) => {
     const issued = discordFake.issueInteraction({ channelId: discordFake.channelId, userId: user.id });
-    return commandInteraction({ id: issued.id, token: issued.token, applicationId: discordFake.applicationId, guildId: discordFake.guildId, channelId: discordFake.channelId, user, subcommand: path[0]!, options });
+    return commandInteraction({
+      id: issued.id,
+      token: issued.token,
+      applicationId: discordFake.applicationId,
+      guildId: discordFake.guildId,
+      channelId: discordFake.channelId,
+      user,
+      subcommand: path[0]!,
+      options,
+    });
   };
   const base: Omit<ContractDriver, "sendCommand" | "sendForged" | "stop"> = {
     adapter,

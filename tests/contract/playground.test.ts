@@ -37,7 +37,11 @@ chatContract("local", async (core) => {
   hosts = hostsFor(Number(new URL(url).port));
   const messageOf = async (ref: string) => store.get(Number(ref.split(":")[2]));
   const post = (headers: Record<string, string>, text: string) =>
-    fetch(`${url}/playground/api/command`, { method: "POST", headers: { "content-type": "application/json", origin: url, cookie: `testum_playground_${new URL(url).port}=${key}`, ...headers }, body: JSON.stringify({ as: "local:alice", text: `/testum ${text}` }) });
+    fetch(`${url}/playground/api/command`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: url, cookie: `testum_playground_${new URL(url).port}=${key}`, ...headers },
+      body: JSON.stringify({ as: "local:alice", text: `/testum ${text}` }),
+    });
   return {
     adapter: playground.chat,
     conversation: "local:general",

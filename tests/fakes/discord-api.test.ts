@@ -57,7 +57,19 @@ describe('messages and threads', () => {
     const msg = await api.channels.createMessage(discord.channelId, { content: 'deploying', allowed_mentions: { parse: [] } });
 
     expect(msg.id).toMatch(/^\d{18,19}$/);
-    expect(msg).toMatchObject({ channel_id: discord.channelId, content: 'deploying', type: 0, author: { id: discord.botUserId, bot: true }, edited_timestamp: null, pinned: false, tts: false, attachments: [], mentions: [], mention_roles: [], mention_everyone: false });
+    expect(msg).toMatchObject({
+      channel_id: discord.channelId,
+      content: 'deploying',
+      type: 0,
+      author: { id: discord.botUserId, bot: true },
+      edited_timestamp: null,
+      pinned: false,
+      tts: false,
+      attachments: [],
+      mentions: [],
+      mention_roles: [],
+      mention_everyone: false,
+    });
     expect(discord.messages(discord.channelId).map((m) => m.id)).toEqual([msg.id]);
   });
 
@@ -95,7 +107,7 @@ describe('messages and threads', () => {
     expect(discord.message(msg.id)?.edits.map((e) => e.content)).toEqual(['line 1\nline 2']);
   });
 
-  it('refuses to edit a human\'s message (50005) and unknown messages (10008)', async () => {
+  it("refuses to edit a human's message (50005) and unknown messages (10008)", async () => {
     const api = connect();
     const humanMessage = discord.postUserMessage(discord.channelId, { userId: '123456789012345678', content: 'hi' });
 
@@ -205,7 +217,14 @@ describe('authorization and commands', () => {
 
     const mixed = await apiError(
       api.applicationCommands.bulkOverwriteGuildCommands(discord.applicationId, discord.guildId, [
-        { name: 'testum', description: 'x', options: [{ type: 1, name: 'run', description: 'r' }, { type: 3, name: 'host', description: 'h' }] },
+        {
+          name: 'testum',
+          description: 'x',
+          options: [
+            { type: 1, name: 'run', description: 'r' },
+            { type: 3, name: 'host', description: 'h' },
+          ],
+        },
       ]),
     );
     expect(mixed.code).toBe(50035);
@@ -353,7 +372,11 @@ describe('mentions', () => {
 
   it('re-parses mentions on an edit that sends content without allowed_mentions, not on one that only changes components', async () => {
     const api = connect();
-    const msg = await api.channels.createMessage(discord.channelId, { content: '@here job 3 done', allowed_mentions: { parse: [] }, components: [{ type: 1, components: [{ type: 2, style: 1, label: 'Rerun', custom_id: 'rerun:3' }] }] });
+    const msg = await api.channels.createMessage(discord.channelId, {
+      content: '@here job 3 done',
+      allowed_mentions: { parse: [] },
+      components: [{ type: 1, components: [{ type: 2, style: 1, label: 'Rerun', custom_id: 'rerun:3' }] }],
+    });
     await api.channels.editMessage(discord.channelId, msg.id, { components: [] });
     expect(discord.pings()).toEqual([]);
 
@@ -392,14 +415,28 @@ describe('signing helpers', () => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        const ok = verify(null, Buffer.concat([Buffer.from(String(req.headers['x-signature-timestamp'])), ...chunks]), keys.publicKey, Buffer.from(String(req.headers['x-signature-ed25519']), 'hex'));
+        const ok = verify(
+          null,
+          Buffer.concat([Buffer.from(String(req.headers['x-signature-timestamp'])), ...chunks]),
+          keys.publicKey,
+          Buffer.from(String(req.headers['x-signature-ed25519']), 'hex'),
+        );
         res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' }).end(JSON.stringify({ ok }));
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/interactions`;
     try {
-      const payload = commandInteraction({ applicationId: discord.applicationId, guildId: discord.guildId, channelId: discord.channelId, user: { id: '111111111111111111', username: 'alice' }, roles: ['333333333333333333'], subcommandGroup: 'job', subcommand: 'cancel', options: { id: 7 } });
+      const payload = commandInteraction({
+        applicationId: discord.applicationId,
+        guildId: discord.guildId,
+        channelId: discord.channelId,
+        user: { id: '111111111111111111', username: 'alice' },
+        roles: ['333333333333333333'],
+        subcommandGroup: 'job',
+        subcommand: 'cancel',
+        options: { id: 7 },
+      });
       const good = await postSignedDiscord(url, payload, keys.privateKey);
       const bad = await postSignedDiscord(url, payload, keys.privateKey, { signatureOverride: '00'.repeat(64) });
 
@@ -412,10 +449,41 @@ describe('signing helpers', () => {
 
   it('builds guild and DM command payloads, and component payloads, as Discord shapes them', async () => {
     const user = { id: '111111111111111111', username: 'alice' };
-    const guild = commandInteraction({ applicationId: discord.applicationId, guildId: discord.guildId, channelId: discord.channelId, user, roles: ['333333333333333333'], subcommandGroup: 'job', subcommand: 'cancel', options: { id: 7, force: true } });
-    expect(guild).toMatchObject({ type: 2, version: 1, guild_id: discord.guildId, context: 0, member: { user: { id: user.id }, roles: ['333333333333333333'] }, authorizing_integration_owners: { 0: discord.guildId } });
+    const guild = commandInteraction({
+      applicationId: discord.applicationId,
+      guildId: discord.guildId,
+      channelId: discord.channelId,
+      user,
+      roles: ['333333333333333333'],
+      subcommandGroup: 'job',
+      subcommand: 'cancel',
+      options: { id: 7, force: true },
+    });
+    expect(guild).toMatchObject({
+      type: 2,
+      version: 1,
+      guild_id: discord.guildId,
+      context: 0,
+      member: { user: { id: user.id }, roles: ['333333333333333333'] },
+      authorizing_integration_owners: { 0: discord.guildId },
+    });
     expect(guild).not.toHaveProperty('user');
-    expect(guild.data.options).toEqual([{ name: 'job', type: 2, options: [{ name: 'cancel', type: 1, options: [{ name: 'id', type: 4, value: 7 }, { name: 'force', type: 5, value: true }] }] }]);
+    expect(guild.data.options).toEqual([
+      {
+        name: 'job',
+        type: 2,
+        options: [
+          {
+            name: 'cancel',
+            type: 1,
+            options: [
+              { name: 'id', type: 4, value: 7 },
+              { name: 'force', type: 5, value: true },
+            ],
+          },
+        ],
+      },
+    ]);
 
     const dm = commandInteraction({ applicationId: discord.applicationId, channelId: '444444444444444444', user, subcommand: 'run' });
     expect(dm).toMatchObject({ user: { id: user.id }, context: 1 });
@@ -423,14 +491,36 @@ describe('signing helpers', () => {
     expect(dm).not.toHaveProperty('guild_id');
 
     const message = await connect().channels.createMessage(discord.channelId, { content: 'approve?' });
-    const click = componentInteraction({ applicationId: discord.applicationId, guildId: discord.guildId, channelId: discord.channelId, user, customId: 'approve:7', message: discord.message(message.id)! });
+    const click = componentInteraction({
+      applicationId: discord.applicationId,
+      guildId: discord.guildId,
+      channelId: discord.channelId,
+      user,
+      customId: 'approve:7',
+      message: discord.message(message.id)!,
+    });
     expect(click).toMatchObject({ type: 3, data: { custom_id: 'approve:7', component_type: 2 }, message: { id: message.id } });
     expect(click.message).not.toHaveProperty('edits');
 
-    const modal = modalSubmitInteraction({ applicationId: discord.applicationId, guildId: discord.guildId, channelId: discord.channelId, user, customId: 'reason:7', fields: { reason: 'disk full' } });
+    const modal = modalSubmitInteraction({
+      applicationId: discord.applicationId,
+      guildId: discord.guildId,
+      channelId: discord.channelId,
+      user,
+      customId: 'reason:7',
+      fields: { reason: 'disk full' },
+    });
     expect(modal).toMatchObject({ type: 5, data: { custom_id: 'reason:7', components: [{ type: 1, components: [{ type: 4, custom_id: 'reason', value: 'disk full' }] }] } });
 
-    const typing = autocompleteInteraction({ applicationId: discord.applicationId, guildId: discord.guildId, channelId: discord.channelId, user, subcommand: 'run', focused: 'host', options: { host: 'db' } });
+    const typing = autocompleteInteraction({
+      applicationId: discord.applicationId,
+      guildId: discord.guildId,
+      channelId: discord.channelId,
+      user,
+      subcommand: 'run',
+      focused: 'host',
+      options: { host: 'db' },
+    });
     expect(typing).toMatchObject({ type: 4, data: { options: [{ name: 'run', type: 1, options: [{ name: 'host', type: 3, value: 'db', focused: true }] }] } });
 
     expect(pingInteraction({ applicationId: discord.applicationId })).toMatchObject({ type: 1, version: 1, application_id: discord.applicationId });

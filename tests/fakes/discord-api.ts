@@ -301,7 +301,13 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     },
     gateway,
     deliverInteraction(payload) {
-      const p = payload as unknown as Record<string, unknown> & { channel?: { id?: string }; member?: { user?: { id?: string } }; user?: { id?: string }; message?: { id?: string }; data?: { name?: string } };
+      const p = payload as unknown as Record<string, unknown> & {
+        channel?: { id?: string };
+        member?: { user?: { id?: string } };
+        user?: { id?: string };
+        message?: { id?: string };
+        data?: { name?: string };
+      };
       const target = String(p.channel_id ?? p.channel?.id ?? channelId);
       const rec: InteractionRecord = {
         id: payload.id,

@@ -102,7 +102,12 @@ export function channelRoutes(env: RouteEnv): RouteDef[] {
       const ch = state.channelOr404(params.channel_id!);
       const limit = Math.min(100, Math.max(1, Number(query.get('limit') ?? 50)));
       const list = [...state.messages.values()].filter((m) => m.channelId === ch.id && !m.deleted && (m.flags & MessageFlag.Ephemeral) === 0);
-      return ok(list.reverse().slice(0, limit).map((m) => state.messageJson(m)));
+      return ok(
+        list
+          .reverse()
+          .slice(0, limit)
+          .map((m) => state.messageJson(m)),
+      );
     }),
 
     route('POST /channels/:channel_id/messages', ({ params, body }) => {

@@ -170,7 +170,8 @@ function validateOptions(raw: unknown, path: Array<string | number>, level: Leve
     if (type === SUB_COMMAND_GROUP && level === 'command') validateOptions(o.options ?? [], [...p, 'options'], 'group', errors);
     if (type === SUB_COMMAND && level !== 'subcommand' && o.options !== undefined) validateOptions(o.options, [...p, 'options'], 'subcommand', errors);
     if (!isSub) {
-      if (o.required === true && sawOptional) errors.add([...p, 'required'], 'APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID', 'Required options must be placed before non-required options');
+      if (o.required === true && sawOptional)
+        errors.add([...p, 'required'], 'APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID', 'Required options must be placed before non-required options');
       if (o.required !== true) sawOptional = true;
       validateChoices(o, type, [...p, 'choices'], errors);
     }

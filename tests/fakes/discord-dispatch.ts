@@ -77,9 +77,7 @@ export function createDispatcher(deps: {
       result.headers = limiter.headers(limiter.peek(route.key, major));
       if (route.auth === 'bot' && req.authorization !== `Bot ${botToken}`) return fail(discordErrors.unauthorized());
 
-      const injected = failures.find(
-        (f) => f.remaining > 0 && (!f.matcher.method || f.matcher.method.toUpperCase() === req.method) && f.matcher.pathPattern.test(path),
-      );
+      const injected = failures.find((f) => f.remaining > 0 && (!f.matcher.method || f.matcher.method.toUpperCase() === req.method) && f.matcher.pathPattern.test(path));
       if (injected) {
         injected.remaining -= 1;
         const { failure } = injected;

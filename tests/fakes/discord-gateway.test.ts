@@ -31,7 +31,15 @@ function manager(intents = 0, token = fake.botToken): { ws: WebSocketManager; ev
   return { ws, events, errors };
 }
 
-const interaction = (id: string) => ({ id, token: `token-${id}`, type: 2, application_id: fake.applicationId, guild_id: fake.guildId, channel_id: fake.channelId, data: { name: 'testum' } });
+const interaction = (id: string) => ({
+  id,
+  token: `token-${id}`,
+  type: 2,
+  application_id: fake.applicationId,
+  guild_id: fake.guildId,
+  channel_id: fake.channelId,
+  data: { name: 'testum' },
+});
 
 async function until<T>(what: string, check: () => T | undefined | false, ms = 10_000): Promise<T> {
   const deadline = Date.now() + ms;

@@ -239,9 +239,12 @@ export function createFakeGateway(options: GatewayOptions): FakeGateway {
   function accept(ws: WebSocket): void {
     counts.connections += 1;
     const c: Conn = { ws, session: null, live: false, lastHeartbeat: Date.now(), received: [] };
-    c.watchdog = setInterval(() => {
-      if (Date.now() - c.lastHeartbeat > 2 * interval) shut(c, GatewayClose.sessionTimedOut);
-    }, Math.max(100, interval / 4));
+    c.watchdog = setInterval(
+      () => {
+        if (Date.now() - c.lastHeartbeat > 2 * interval) shut(c, GatewayClose.sessionTimedOut);
+      },
+      Math.max(100, interval / 4),
+    );
     conns.add(c);
     ws.on('message', (data) => onMessage(c, data.toString()));
     ws.on('close', (code) => {

@@ -121,8 +121,10 @@ export function parseMessageInput(body: unknown, allowedFlags: number): MessageI
     input.components = [];
   }
 
-  if (v2 && input.content) errors.add(['content'], 'MESSAGE_CANNOT_USE_LEGACY_FIELDS_WITH_COMPONENTS_V2', 'The \'content\' field cannot be used when using MessageFlags.IS_COMPONENTS_V2');
-  if (v2 && input.embeds?.length) errors.add(['embeds'], 'MESSAGE_CANNOT_USE_LEGACY_FIELDS_WITH_COMPONENTS_V2', 'The \'embeds\' field cannot be used when using MessageFlags.IS_COMPONENTS_V2');
+  if (v2 && input.content)
+    errors.add(['content'], 'MESSAGE_CANNOT_USE_LEGACY_FIELDS_WITH_COMPONENTS_V2', "The 'content' field cannot be used when using MessageFlags.IS_COMPONENTS_V2");
+  if (v2 && input.embeds?.length)
+    errors.add(['embeds'], 'MESSAGE_CANNOT_USE_LEGACY_FIELDS_WITH_COMPONENTS_V2', "The 'embeds' field cannot be used when using MessageFlags.IS_COMPONENTS_V2");
 
   if (b.allowed_mentions !== undefined && b.allowed_mentions !== null) {
     input.allowedMentions = parseAllowedMentions(b.allowed_mentions, errors);
@@ -165,7 +167,10 @@ function validateEmbeds(embeds: unknown[], errors: FormErrors): void {
       if (raw.fields.length > L.embedFields) errors.add(['embeds', i, 'fields'], 'BASE_TYPE_MAX_LENGTH', maxLen(L.embedFields));
       raw.fields.forEach((f: unknown, j: number) => {
         const field = isObject(f) ? f : {};
-        for (const [key, max] of [['name', L.embedFieldName], ['value', L.embedFieldValue]] as const) {
+        for (const [key, max] of [
+          ['name', L.embedFieldName],
+          ['value', L.embedFieldValue],
+        ] as const) {
           if (typeof field[key] !== 'string') errors.add(['embeds', i, 'fields', j, key], 'BASE_TYPE_REQUIRED', 'This field is required');
           else text(['embeds', i, 'fields', j, key], field[key], max);
         }
@@ -254,7 +259,7 @@ function parseAllowedMentions(raw: unknown, errors: FormErrors): AllowedMentions
       out.parse = [];
       raw.parse.forEach((p: unknown, i: number) => {
         if (p === 'users' || p === 'roles' || p === 'everyone') out.parse!.push(p);
-        else errors.add(['allowed_mentions', 'parse', i], 'BASE_TYPE_CHOICES', 'Value must be one of {\'everyone\', \'roles\', \'users\'}.');
+        else errors.add(['allowed_mentions', 'parse', i], 'BASE_TYPE_CHOICES', "Value must be one of {'everyone', 'roles', 'users'}.");
       });
     }
   }
@@ -267,7 +272,8 @@ function parseAllowedMentions(raw: unknown, errors: FormErrors): AllowedMentions
     }
     if (ids.length > MESSAGE_LIMITS.allowedMentionIds) errors.add(['allowed_mentions', key], 'BASE_TYPE_MAX_LENGTH', maxLen(MESSAGE_LIMITS.allowedMentionIds));
     // message.mdx: `parse: ["users"]` together with `users: [...]` (same for roles) is rejected as mutually exclusive.
-    if (out.parse?.includes(key)) errors.add(['allowed_mentions', key], 'MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE', `parse:["${key}"] and ${key}: [ids...] are mutually exclusive.`);
+    if (out.parse?.includes(key))
+      errors.add(['allowed_mentions', key], 'MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE', `parse:["${key}"] and ${key}: [ids...] are mutually exclusive.`);
     out[key] = ids as string[];
   }
   if (typeof raw.replied_user === 'boolean') out.replied_user = raw.replied_user;

@@ -42,9 +42,7 @@ export function resolvePings(content: string, allowed: AllowedMentions | undefin
   const roleIds = unique([...content.matchAll(ROLE_RE)].map((m) => m[1]!));
 
   const users = userIds.filter((id) => parseAll || parse.has('users') || allowed?.users?.includes(id));
-  const roles = ctx.inGuild
-    ? roleIds.filter((id) => ctx.roleMentionable(id) === true && (parseAll || parse.has('roles') || allowed?.roles?.includes(id)))
-    : [];
+  const roles = ctx.inGuild ? roleIds.filter((id) => ctx.roleMentionable(id) === true && (parseAll || parse.has('roles') || allowed?.roles?.includes(id))) : [];
   const everyoneAllowed = ctx.inGuild && (parseAll || parse.has('everyone'));
   const everyone = everyoneAllowed && content.includes('@everyone');
   const here = everyoneAllowed && content.includes('@here');

@@ -111,7 +111,10 @@ export class RateLimiter {
 }
 
 /** The 429 response parts: JSON body plus headers (Retry-After in whole seconds, rounded up). */
-export function rateLimitedResponse(retryAfterMs: number, scope: 'user' | 'global' | 'shared'): {
+export function rateLimitedResponse(
+  retryAfterMs: number,
+  scope: 'user' | 'global' | 'shared',
+): {
   body: { message: string; retry_after: number; global: boolean };
   headers: Record<string, string>;
 } {

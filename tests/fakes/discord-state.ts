@@ -295,7 +295,17 @@ export class DiscordState {
   private recordPings(rec: MessageRecord, kind: 'create' | 'edit'): void {
     const p = rec.pings;
     if (!p.any) return;
-    this.pings.push({ messageId: rec.id, channelId: rec.channelId, authorId: rec.authorId, kind, at: this.clock.now(), everyone: p.everyone, here: p.here, users: [...p.users], roles: [...p.roles] });
+    this.pings.push({
+      messageId: rec.id,
+      channelId: rec.channelId,
+      authorId: rec.authorId,
+      kind,
+      at: this.clock.now(),
+      everyone: p.everyone,
+      here: p.here,
+      users: [...p.users],
+      roles: [...p.roles],
+    });
   }
 
   userJson(id: string): APIUser {

@@ -8,8 +8,7 @@ import { blockActionsBody, postSignedSlack, signSlack, slashCommandBody } from '
 import { DEFAULT_CHANNEL_ID, startFakeSlack, type FakeSlack } from './slack-api.js';
 
 // @slack/web-api is CommonJS: named imports fail at run time under ESM (deps.md P14).
-const { WebClient, WebClientEvent, WebAPIPlatformError, WebAPIRateLimitedError, WebAPIHTTPError, LogLevel } =
-  slackWebApi;
+const { WebClient, WebClientEvent, WebAPIPlatformError, WebAPIRateLimitedError, WebAPIHTTPError, LogLevel } = slackWebApi;
 
 const T1 = 'T0000000001';
 const T2 = 'T0000000002';
@@ -112,7 +111,10 @@ describe('fake Slack Web API driven by the real WebClient', () => {
     const web = client();
     const parent = await web.chat.postMessage({ channel: DEFAULT_CHANNEL_ID, text: 'parent' });
     const reply = await web.chat.postMessage({
-      channel: DEFAULT_CHANNEL_ID, thread_ts: parent.ts!, text: 'done', reply_broadcast: true,
+      channel: DEFAULT_CHANNEL_ID,
+      thread_ts: parent.ts!,
+      text: 'done',
+      reply_broadcast: true,
     });
 
     expect(reply.message?.thread_ts).toBe(parent.ts);
@@ -181,19 +183,23 @@ describe('fake Slack Web API driven by the real WebClient', () => {
   });
 
   it('rejects duplicate block_ids and over-long button text', async () => {
-    const dup = [{ type: 'divider', block_id: 'a' }, { type: 'divider', block_id: 'a' }];
+    const dup = [
+      { type: 'divider', block_id: 'a' },
+      { type: 'divider', block_id: 'a' },
+    ];
     const button = [{ type: 'actions', elements: [{ type: 'button', action_id: 'go', text: { type: 'plain_text', text: 'b'.repeat(76) } }] }];
     expect(await platformError(client().chat.postMessage({ channel: DEFAULT_CHANNEL_ID, text: 'x', blocks: dup }))).toBe('invalid_blocks');
     expect(await platformError(client().chat.postMessage({ channel: DEFAULT_CHANNEL_ID, text: 'x', blocks: button }))).toBe('invalid_blocks');
   });
 
   it('cumulative block text over 12,000 characters is msg_blocks_too_long', async () => {
-    const sections = (count: number, size: number) =>
-      Array.from({ length: count }, () => ({ type: 'section', text: { type: 'plain_text', text: 'y'.repeat(size) } }));
-    const preformatted = (size: number) => [{
-      type: 'rich_text',
-      elements: [{ type: 'rich_text_preformatted', elements: [{ type: 'text', text: 'z'.repeat(size) }] }],
-    }];
+    const sections = (count: number, size: number) => Array.from({ length: count }, () => ({ type: 'section', text: { type: 'plain_text', text: 'y'.repeat(size) } }));
+    const preformatted = (size: number) => [
+      {
+        type: 'rich_text',
+        elements: [{ type: 'rich_text_preformatted', elements: [{ type: 'text', text: 'z'.repeat(size) }] }],
+      },
+    ];
     const post = (blocks: unknown[]) => client().chat.postMessage({ channel: DEFAULT_CHANNEL_ID, text: 'tail', blocks: blocks as never });
 
     expect(await platformError(post(sections(5, 2_500)))).toBe('msg_blocks_too_long');
@@ -209,7 +215,9 @@ describe('fake Slack Web API driven by the real WebClient', () => {
     expect(await platformError(web.chat.postMessage({ channel: DEFAULT_CHANNEL_ID, text: 'a'.repeat(4_001) }))).toBe('msg_too_long');
 
     const res = await web.chat.postMessage({
-      channel: DEFAULT_CHANNEL_ID, text: 'a'.repeat(40_010), blocks: [{ type: 'divider' }],
+      channel: DEFAULT_CHANNEL_ID,
+      text: 'a'.repeat(40_010),
+      blocks: [{ type: 'divider' }],
     });
     expect(res.warning).toBe('message_truncated');
     expect(logger.warnings).toContain('message_truncated');
@@ -268,8 +276,7 @@ describe('fake Slack Web API driven by the real WebClient', () => {
 
   it('response_url accepts 5 posts, then answers 404; it also expires after 30 minutes', async () => {
     const url = fake.newResponseUrl({ teamId: T1, userId: 'U0CALLER001' });
-    const post = (body: unknown) =>
-      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const post = (body: unknown) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
     const statuses: number[] = [];
     for (let i = 0; i < 6; i++) statuses.push((await post({ text: `r${i}` })).status);
@@ -286,13 +293,15 @@ describe('fake Slack Web API driven by the real WebClient', () => {
   it('response_url honours in_channel, replace_original and delete_original', async () => {
     const posted = await client().chat.postMessage({ channel: DEFAULT_CHANNEL_ID, text: 'approve?' });
     const url = fake.newResponseUrl({ messageTs: posted.ts! });
-    const post = (body: unknown) =>
-      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const post = (body: unknown) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
     expect((await post({ replace_original: true, text: 'approved' })).status).toBe(200);
     expect(fake.message(DEFAULT_CHANNEL_ID, posted.ts!)).toMatchObject({ text: 'approved', edits: [{ text: 'approved' }] });
     await post({ response_type: 'in_channel', text: 'for everyone' });
-    expect(fake.messages().map((m) => [m.text, m.source])).toEqual([['approved', 'chat.postMessage'], ['for everyone', 'response_url']]);
+    expect(fake.messages().map((m) => [m.text, m.source])).toEqual([
+      ['approved', 'chat.postMessage'],
+      ['for everyone', 'response_url'],
+    ]);
     await post({ delete_original: true });
     expect(fake.message(DEFAULT_CHANNEL_ID, posted.ts!)).toBeUndefined();
     expect(fake.responses().map((r) => r.action)).toEqual(['replace_original', 'in_channel', 'delete_original']);
@@ -323,10 +332,14 @@ describe('fake Slack Web API driven by the real WebClient', () => {
       type: 'modal' as const,
       title: { type: 'plain_text' as const, text: 'Run a command' },
       submit: { type: 'plain_text' as const, text: 'Run' },
-      blocks: [{
-        type: 'input', block_id: 'cmd', label: { type: 'plain_text' as const, text: 'Command' },
-        element: { type: 'plain_text_input' as const, action_id: 'value' },
-      }],
+      blocks: [
+        {
+          type: 'input',
+          block_id: 'cmd',
+          label: { type: 'plain_text' as const, text: 'Command' },
+          element: { type: 'plain_text_input' as const, action_id: 'value' },
+        },
+      ],
     };
 
     const stale = fake.issueTriggerId({ userId: 'U0ALICE0001' });
@@ -355,18 +368,22 @@ describe('signed inbound requests', () => {
 
   it("signSlack produces headers Bolt's verifier accepts, and a tampered body fails", () => {
     const body = slashCommandBody({
-      text: "run prod-db 'df -h'", teamId: T1, userId: 'U0ALICE0001', channelId: DEFAULT_CHANNEL_ID,
+      text: "run prod-db 'df -h'",
+      teamId: T1,
+      userId: 'U0ALICE0001',
+      channelId: DEFAULT_CHANNEL_ID,
       responseUrl: fake.newResponseUrl(),
     });
     const headers = signSlack(SECRET, body);
-    const verify = (raw: string) => verifySlackRequest({
-      signingSecret: SECRET,
-      body: raw,
-      headers: {
-        'x-slack-signature': headers['x-slack-signature'],
-        'x-slack-request-timestamp': Number(headers['x-slack-request-timestamp']),
-      },
-    });
+    const verify = (raw: string) =>
+      verifySlackRequest({
+        signingSecret: SECRET,
+        body: raw,
+        headers: {
+          'x-slack-signature': headers['x-slack-signature'],
+          'x-slack-request-timestamp': Number(headers['x-slack-request-timestamp']),
+        },
+      });
     expect(() => verify(body)).not.toThrow();
     expect(() => verify(body.replace('df', 'rm'))).toThrow(/signature mismatch/);
     expect(new URLSearchParams(body).get('text')).toBe("run prod-db 'df -h'");
@@ -412,8 +429,12 @@ describe('signed inbound requests', () => {
 
     it('a slash command and a button click reach the fake through Bolt', async () => {
       const command = slashCommandBody({
-        text: 'run web-1 uptime', teamId: T1, userId: 'U0ALICE0001', channelId: DEFAULT_CHANNEL_ID,
-        responseUrl: fake.newResponseUrl({ userId: 'U0ALICE0001' }), triggerId: fake.issueTriggerId(),
+        text: 'run web-1 uptime',
+        teamId: T1,
+        userId: 'U0ALICE0001',
+        channelId: DEFAULT_CHANNEL_ID,
+        responseUrl: fake.newResponseUrl({ userId: 'U0ALICE0001' }),
+        triggerId: fake.issueTriggerId(),
       });
       expect((await postSignedSlack(endpoint, command, SECRET)).status).toBe(200);
       const approval = await fake.waitFor(() => fake.messages().find((m) => m.text === 'approve?'));
@@ -421,8 +442,13 @@ describe('signed inbound requests', () => {
       expect(fake.ephemerals()[0]).toMatchObject({ user: 'U0ALICE0001', text: 'queued: run web-1 uptime', source: 'response_url' });
 
       const click = blockActionsBody({
-        teamId: T1, userId: 'U0BOB000001', channelId: DEFAULT_CHANNEL_ID, messageTs: approval.ts,
-        actionId: 'approve', value: 'job-1', message: { text: approval.text, blocks: approval.blocks },
+        teamId: T1,
+        userId: 'U0BOB000001',
+        channelId: DEFAULT_CHANNEL_ID,
+        messageTs: approval.ts,
+        actionId: 'approve',
+        value: 'job-1',
+        message: { text: approval.text, blocks: approval.blocks },
         responseUrl: fake.newResponseUrl({ messageTs: approval.ts }),
       });
       expect((await postSignedSlack(endpoint, click, SECRET)).status).toBe(200);
@@ -432,7 +458,10 @@ describe('signed inbound requests', () => {
 
     it('rejects a bad signature and a stale timestamp without calling the Web API', async () => {
       const body = slashCommandBody({
-        text: 'run web-1 uptime', teamId: T1, userId: 'U0ALICE0001', channelId: DEFAULT_CHANNEL_ID,
+        text: 'run web-1 uptime',
+        teamId: T1,
+        userId: 'U0ALICE0001',
+        channelId: DEFAULT_CHANNEL_ID,
         responseUrl: fake.newResponseUrl(),
       });
       const callsBefore = fake.calls().length;

@@ -14,9 +14,7 @@ import { METHODS } from './slack-methods.js';
 import { createRateLimiter } from './slack-rate-limit.js';
 import { createFakeSocketMode } from './slack-socket.js';
 import { DEFAULT_CHANNEL_ID, DEFAULT_USER_ID, SlackState } from './slack-state.js';
-import type {
-  FakeCall, FakeSlack, FakeSlackOptions, FakeTeam, FakeTeamOptions, InjectedFailure, SlackArgs,
-} from './slack-types.js';
+import type { FakeCall, FakeSlack, FakeSlackOptions, FakeTeam, FakeTeamOptions, InjectedFailure, SlackArgs } from './slack-types.js';
 
 export type * from './slack-types.js';
 export { DEFAULT_CHANNEL_ID } from './slack-state.js';
@@ -88,8 +86,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     if (!failure) return false;
     const status = failure.status ?? 200;
     const error = failure.error ?? (status === 429 ? 'ratelimited' : 'internal_error');
-    const headers: Record<string, string> =
-      status === 429 ? { 'retry-after': String(Math.max(1, Math.ceil(failure.retryAfter ?? 1))) } : {};
+    const headers: Record<string, string> = status === 429 ? { 'retry-after': String(Math.max(1, Math.ceil(failure.retryAfter ?? 1))) } : {};
     sendJson(res, status, { ok: false, error }, headers);
     record({ method, ...(teamId ? { teamId } : {}), ok: false, error, status, args });
     return true;
@@ -260,8 +257,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     responses: () => copy(state.responses),
     views: () => copy([...state.views.values()]),
     calls: () => copy(state.calls),
-    rateLimitedCount: (method) =>
-      method === undefined ? [...rateLimited.values()].reduce((a, b) => a + b, 0) : (rateLimited.get(method) ?? 0),
+    rateLimitedCount: (method) => (method === undefined ? [...rateLimited.values()].reduce((a, b) => a + b, 0) : (rateLimited.get(method) ?? 0)),
 
     async waitFor(predicate, timeoutMs = 5_000) {
       const deadline = Date.now() + timeoutMs;

@@ -66,14 +66,7 @@ export function answerHook(state: SlackState, hookId: string, payload: unknown):
   return { status: 200, body: { ok: true }, teamId: hook.teamId };
 }
 
-function applyContent(
-  state: SlackState,
-  hook: Hook,
-  body: Record<string, unknown>,
-  original: FakeMessage | undefined,
-  text: string,
-  blocks: SlackBlock[],
-): FakeResponse['action'] {
+function applyContent(state: SlackState, hook: Hook, body: Record<string, unknown>, original: FakeMessage | undefined, text: string, blocks: SlackBlock[]): FakeResponse['action'] {
   if (truthy(body.replace_original)) {
     // replace_original replaces the whole message: omitted blocks mean none.
     if (original) {

@@ -51,12 +51,7 @@ export function decodeArgs(contentType: string | undefined, raw: string, query: 
   return { ok: false, error: 'invalid_form_data' };
 }
 
-export function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const payload = JSON.stringify(body);
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
@@ -106,7 +101,5 @@ export function jsonObject(args: SlackArgs, key: string): JsonField<Record<strin
   if (!field.ok) return field;
   const v = field.value;
   if (v === undefined) return { ok: true, value: undefined };
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
-    ? { ok: true, value: v as Record<string, unknown> }
-    : { ok: false };
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? { ok: true, value: v as Record<string, unknown> } : { ok: false };
 }

@@ -47,12 +47,8 @@ const CONFIRM_BUTTON_MAX = 30;
 const VIEW_TITLE_MAX = 24;
 const PRIVATE_METADATA_MAX = 3_000;
 
-const RICH_TEXT_CONTAINERS = new Set([
-  'rich_text_section', 'rich_text_list', 'rich_text_preformatted', 'rich_text_quote',
-]);
-const RICH_TEXT_LEAVES = new Set([
-  'text', 'link', 'emoji', 'user', 'channel', 'usergroup', 'broadcast', 'date', 'color',
-]);
+const RICH_TEXT_CONTAINERS = new Set(['rich_text_section', 'rich_text_list', 'rich_text_preformatted', 'rich_text_quote']);
+const RICH_TEXT_LEAVES = new Set(['text', 'link', 'emoji', 'user', 'channel', 'usergroup', 'broadcast', 'date', 'color']);
 /** Block types accepted without deep checks beyond block_id. */
 const OTHER_BLOCK_TYPES = new Set(['file', 'video', 'table', 'context_actions']);
 
@@ -110,19 +106,27 @@ class BlockChecker {
       this.blockIds.add(id);
     }
     switch (block.type) {
-      case 'section': return this.section(block, p);
-      case 'header': return this.textObject(block.text, `${p}/text`, HEADER_TEXT_MAX, true);
-      case 'divider': return;
-      case 'context': return this.context(block, p);
-      case 'actions': return this.elementList(block.elements, `${p}/elements`, ACTIONS_ELEMENTS_MAX);
-      case 'image': return this.image(block, p);
-      case 'rich_text': return this.richTextElements(block.elements, `${p}/elements`, true);
+      case 'section':
+        return this.section(block, p);
+      case 'header':
+        return this.textObject(block.text, `${p}/text`, HEADER_TEXT_MAX, true);
+      case 'divider':
+        return;
+      case 'context':
+        return this.context(block, p);
+      case 'actions':
+        return this.elementList(block.elements, `${p}/elements`, ACTIONS_ELEMENTS_MAX);
+      case 'image':
+        return this.image(block, p);
+      case 'rich_text':
+        return this.richTextElements(block.elements, `${p}/elements`, true);
       case 'markdown':
         if (typeof block.text !== 'string') return this.fail('must be a string', `${p}/text`);
         this.maxLength(block.text, MARKDOWN_BLOCK_MAX, `${p}/text`);
         this.textTotal += block.text.length;
         return;
-      case 'input': return this.input(block, p);
+      case 'input':
+        return this.input(block, p);
       default:
         if (!OTHER_BLOCK_TYPES.has(block.type)) this.fail(`unsupported type: ${block.type}`, `${p}/type`);
     }
@@ -246,19 +250,13 @@ class BlockChecker {
   }
 }
 
-export type ContentCheck =
-  | { ok: true; text: string; warning?: 'message_truncated' }
-  | { ok: false; error: string; messages?: string[] };
+export type ContentCheck = { ok: true; text: string; warning?: 'message_truncated' } | { ok: false; error: string; messages?: string[] };
 
 /**
  * Checks a message body as chat.postMessage, chat.update, chat.postEphemeral
  * and response_url do. `blocks` are the blocks the message would end up with.
  */
-export function checkMessageContent(input: {
-  text: string | undefined;
-  blocks: SlackBlock[] | undefined;
-  attachments?: unknown[] | undefined;
-}): ContentCheck {
+export function checkMessageContent(input: { text: string | undefined; blocks: SlackBlock[] | undefined; attachments?: unknown[] | undefined }): ContentCheck {
   const text = input.text ?? '';
   const blocks = input.blocks ?? [];
   const attachments = input.attachments ?? [];

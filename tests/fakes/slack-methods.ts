@@ -19,16 +19,11 @@ const fail = (error: string, extra: Record<string, unknown> = {}): MethodResult 
 
 /** Slack lists block problems both in `errors` and as `[ERROR]` response_metadata messages. */
 const failWithMessages = (error: string, messages: string[] | undefined): MethodResult =>
-  messages && messages.length > 0
-    ? fail(error, { errors: messages, response_metadata: { messages: messages.map((m) => `[ERROR] ${m}`) } })
-    : fail(error);
+  messages && messages.length > 0 ? fail(error, { errors: messages, response_metadata: { messages: messages.map((m) => `[ERROR] ${m}`) } }) : fail(error);
 
-const withWarning = (result: MethodResult, warning: string | undefined): MethodResult =>
-  warning ? { ...result, warning, response_metadata: { warnings: [warning] } } : result;
+const withWarning = (result: MethodResult, warning: string | undefined): MethodResult => (warning ? { ...result, warning, response_metadata: { warnings: [warning] } } : result);
 
-type Content =
-  | { ok: true; text: string | undefined; blocks: SlackBlock[] | undefined; attachments: unknown[] | undefined }
-  | { ok: false; result: MethodResult };
+type Content = { ok: true; text: string | undefined; blocks: SlackBlock[] | undefined; attachments: unknown[] | undefined } | { ok: false; result: MethodResult };
 
 function readContent(args: SlackArgs): Content {
   const blocks = jsonArray(args, 'blocks');
@@ -102,10 +97,7 @@ const update: Handler = (state, team, args) => {
   if (!check.ok) return failWithMessages(check.error, check.messages);
   if (content.attachments) message.attachments = content.attachments;
   state.editMessage(message, check.text, blocks);
-  return withWarning(
-    { ok: true, channel: message.channel, ts: message.ts, text: message.text, message: state.apiMessage(message) },
-    check.warning,
-  );
+  return withWarning({ ok: true, channel: message.channel, ts: message.ts, text: message.text, message: state.apiMessage(message) }, check.warning);
 };
 
 const postEphemeral: Handler = (state, team, args) => {
@@ -271,8 +263,7 @@ function readView(args: SlackArgs): ViewArg {
   return { ok: true, view: field.value };
 }
 
-const newHash = (state: SlackState): string =>
-  `${Math.floor(state.now() / 1000)}.${randomBytes(4).toString('hex')}`;
+const newHash = (state: SlackState): string => `${Math.floor(state.now() / 1000)}.${randomBytes(4).toString('hex')}`;
 
 const viewsOpen: Handler = (state, team, args) => {
   const triggerId = str(args, 'trigger_id') ?? str(args, 'interactivity_pointer');
@@ -302,9 +293,7 @@ const viewsOpen: Handler = (state, team, args) => {
 const viewsUpdate: Handler = (state, team, args) => {
   const viewId = str(args, 'view_id');
   const externalId = str(args, 'external_id');
-  const found = [...state.views.values()].find(
-    (v) => v.teamId === team.teamId && (viewId ? v.id === viewId : externalId !== undefined && v.externalId === externalId),
-  );
+  const found = [...state.views.values()].find((v) => v.teamId === team.teamId && (viewId ? v.id === viewId : externalId !== undefined && v.externalId === externalId));
   if (!found) return fail('not_found');
   const hash = str(args, 'hash');
   if (hash !== undefined && hash !== found.hash) return fail('hash_conflict');

@@ -25,10 +25,7 @@ export interface RateLimiter {
   resetBuckets(): void;
 }
 
-export function createRateLimiter(
-  now: () => number,
-  overrides: Record<string, RateLimit | null> = {},
-): RateLimiter {
+export function createRateLimiter(now: () => number, overrides: Record<string, RateLimit | null> = {}): RateLimiter {
   const limits = new Map<string, RateLimit>(Object.entries(DEFAULT_RATE_LIMITS));
   const buckets = new Map<string, Bucket>();
 

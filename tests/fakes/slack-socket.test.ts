@@ -32,8 +32,7 @@ function boltApp(appToken = DEFAULT_APP_TOKEN): { app: App; receiver: SocketMode
   return { app, receiver };
 }
 
-const slash = (text: string) =>
-  slashCommandPayload({ text, teamId: 'T0000000001', userId: 'U0000000001', channelId: DEFAULT_CHANNEL_ID, responseUrl: fake.newResponseUrl() });
+const slash = (text: string) => slashCommandPayload({ text, teamId: 'T0000000001', userId: 'U0000000001', channelId: DEFAULT_CHANNEL_ID, responseUrl: fake.newResponseUrl() });
 
 describe('fake Slack Socket Mode', () => {
   it('opens a URL only for the app-level token, each URL good for one connection', async () => {
@@ -68,7 +67,15 @@ describe('fake Slack Socket Mode', () => {
     expect(record!.late).toBeUndefined();
     const click = await fake.socket.send(
       'interactive',
-      blockActionsPayload({ teamId: 'T0000000001', userId: 'U0000000001', channelId: DEFAULT_CHANNEL_ID, messageTs: '1.000001', actionId: 'a', value: 'v', responseUrl: fake.newResponseUrl() }),
+      blockActionsPayload({
+        teamId: 'T0000000001',
+        userId: 'U0000000001',
+        channelId: DEFAULT_CHANNEL_ID,
+        messageTs: '1.000001',
+        actionId: 'a',
+        value: 'v',
+        responseUrl: fake.newResponseUrl(),
+      }),
     );
     expect(click.ok).toBe(true);
   });

@@ -3,9 +3,7 @@
  * everything the API produced (messages, ephemerals, views, responses, calls).
  */
 import { randomBytes } from 'node:crypto';
-import type {
-  FakeCall, FakeEphemeral, FakeMessage, FakeResponse, FakeTeam, FakeView, SlackBlock,
-} from './slack-types.js';
+import type { FakeCall, FakeEphemeral, FakeMessage, FakeResponse, FakeTeam, FakeView, SlackBlock } from './slack-types.js';
 
 export const DEFAULT_CHANNEL_ID = 'C0000000001';
 export const DEFAULT_USER_ID = 'U0000000001';
@@ -169,9 +167,7 @@ export class SlackState {
       team: m.teamId,
       ts: m.ts,
       ...(m.threadTs !== undefined ? { thread_ts: m.threadTs, parent_user_id: m.user } : {}),
-      ...(replies.length > 0
-        ? { thread_ts: m.ts, reply_count: replies.length, latest_reply: replies.at(-1)!.ts }
-        : {}),
+      ...(replies.length > 0 ? { thread_ts: m.ts, reply_count: replies.length, latest_reply: replies.at(-1)!.ts } : {}),
       ...(lastEdit ? { edited: { user: m.user, ts: `${Math.floor(lastEdit.at / 1000)}.000000` } } : {}),
     };
   }

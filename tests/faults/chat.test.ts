@@ -59,10 +59,14 @@ describe("the chat platform answering 429, then 5xx, for a while", () => {
 
     world.slack.outage(null);
     for (const [n, id] of ids.entries()) {
-      await eventually(`job #${id}'s thread to show its final state`, async () => {
-        const text = await world.threadText(id);
-        return text.includes("Succeeded on c1") && text.includes(`done-${n + 1}`);
-      }, 60_000);
+      await eventually(
+        `job #${id}'s thread to show its final state`,
+        async () => {
+          const text = await world.threadText(id);
+          return text.includes("Succeeded on c1") && text.includes(`done-${n + 1}`);
+        },
+        60_000,
+      );
     }
     await eventually("the timed-out job's thread to say so", async () => /Timed out/i.test(await world.threadText(timedOut)), 60_000);
     // No job ran twice, none was lost; each parent was posted once.

@@ -42,7 +42,40 @@ function generator(seed: number) {
     () => String.fromCodePoint(int(0x10ffff)).replace(/[\ud800-\udfff]/g, "?"),
   ];
   const text = (max = 60) => Array.from({ length: int(max) }, () => pick(chars)()).join("");
-  const words = ["run", "script", "cancel", "jobs", "show", "logs", "hosts", "add", "rm", "tag", "test", "repin", "keys", "deploy", "schedule", "grant", "revoke", "help", "whoami", "risk", "audit", "identity", "--timeout", "--parallel", "--batch", "--tz", "--name", "--dry-run", "nohost", "role=web", "web-*", "'df -h'"];
+  const words = [
+    "run",
+    "script",
+    "cancel",
+    "jobs",
+    "show",
+    "logs",
+    "hosts",
+    "add",
+    "rm",
+    "tag",
+    "test",
+    "repin",
+    "keys",
+    "deploy",
+    "schedule",
+    "grant",
+    "revoke",
+    "help",
+    "whoami",
+    "risk",
+    "audit",
+    "identity",
+    "--timeout",
+    "--parallel",
+    "--batch",
+    "--tz",
+    "--name",
+    "--dry-run",
+    "nohost",
+    "role=web",
+    "web-*",
+    "'df -h'",
+  ];
   const numbers = [0, -1, 1.5, 1e308, -1e308, 2 ** 53, 2 ** 64, Number.MAX_SAFE_INTEGER + 2, "99999999999999999999", "-0", "NaN", "1e999", "0x10", ""];
   const command = () => Array.from({ length: 1 + int(7) }, () => (next() < 0.7 ? pick(words) : next() < 0.5 ? String(pick(numbers)) : text(12))).join(" ");
   const odd = (): unknown => pick([null, true, false, 0, -1, 1e308, "", text(20), [], [text(5)], {}, { [text(5)]: text(5) }, pick(numbers)]);
@@ -120,7 +153,13 @@ function slackBody(i: number): string {
   if (roll < 0.5) {
     const fields: Record<string, string> = Object.fromEntries(
       new URLSearchParams(
-        slashCommandBody({ text: g.next() < 0.5 ? g.command() : g.text(200), teamId: "T0000000001", userId: `U0FUZZ${i}`, channelId: "C0000000001", responseUrl: `${slack.url}/nowhere/${i}` }),
+        slashCommandBody({
+          text: g.next() < 0.5 ? g.command() : g.text(200),
+          teamId: "T0000000001",
+          userId: `U0FUZZ${i}`,
+          channelId: "C0000000001",
+          responseUrl: `${slack.url}/nowhere/${i}`,
+        }),
       ),
     );
     // Sometimes a field goes missing or gets odd content.
@@ -129,9 +168,19 @@ function slackBody(i: number): string {
     return new URLSearchParams(fields).toString();
   }
   if (roll < 0.8) {
-    const payload = JSON.parse(new URLSearchParams(
-      blockActionsBody({ teamId: "T0000000001", userId: `U0FUZZ${i}`, channelId: "C0000000001", messageTs: "1.1", actionId: "testum-0-0", value: g.next() < 0.5 ? `t1:${g.pick(["approve", "reject", "cancel", "schedule-approve", "nope"])}:${String(g.pick(g.numbers))}` : g.text(40), responseUrl: `${slack.url}/nowhere/${i}` }),
-    ).get("payload")!) as unknown;
+    const payload = JSON.parse(
+      new URLSearchParams(
+        blockActionsBody({
+          teamId: "T0000000001",
+          userId: `U0FUZZ${i}`,
+          channelId: "C0000000001",
+          messageTs: "1.1",
+          actionId: "testum-0-0",
+          value: g.next() < 0.5 ? `t1:${g.pick(["approve", "reject", "cancel", "schedule-approve", "nope"])}:${String(g.pick(g.numbers))}` : g.text(40),
+          responseUrl: `${slack.url}/nowhere/${i}`,
+        }),
+      ).get("payload")!,
+    ) as unknown;
     return new URLSearchParams({ payload: JSON.stringify(g.mutate(payload)) }).toString();
   }
   if (roll < 0.9) return new URLSearchParams({ payload: g.text(100) }).toString();
@@ -149,13 +198,22 @@ function discordBody(_i: number): string {
   const roll = g.next();
   if (roll < 0.4) {
     const subcommand = g.pick(["run", "cancel", "jobs", "logs", "hosts", "keys", "whoami", "help", g.text(8)]);
-    const options = Object.fromEntries(Array.from({ length: g.int(4) }, () => [g.pick(["target", "command", "job", "host", "timeout", "parallel", g.text(6)]), g.pick([g.text(40), g.int(1e9), -5, 1e308, true, "nohost", g.command()])]));
+    const options = Object.fromEntries(
+      Array.from({ length: g.int(4) }, () => [
+        g.pick(["target", "command", "job", "host", "timeout", "parallel", g.text(6)]),
+        g.pick([g.text(40), g.int(1e9), -5, 1e308, true, "nohost", g.command()]),
+      ]),
+    );
     const payload = commandInteraction({ ...base, subcommand, options: options as Record<string, string | number | boolean> });
     return JSON.stringify(g.next() < 0.5 ? g.mutate(payload) : payload);
   }
   if (roll < 0.6) {
     const message = { id: snowflake(), channel_id: world.discord.channelId, content: "", embeds: [], components: [] } as never;
-    const payload = componentInteraction({ ...base, customId: g.next() < 0.5 ? `t1:${g.pick(["approve", "reject", "cancel"])}:${String(g.pick(g.numbers))}` : g.text(120), message });
+    const payload = componentInteraction({
+      ...base,
+      customId: g.next() < 0.5 ? `t1:${g.pick(["approve", "reject", "cancel"])}:${String(g.pick(g.numbers))}` : g.text(120),
+      message,
+    });
     return JSON.stringify(g.mutate(payload));
   }
   if (roll < 0.75) {
@@ -169,54 +227,75 @@ function discordBody(_i: number): string {
 describe(`fuzz (seed ${SEED}; replay with TESTUM_FUZZ_SEED=${SEED})`, () => {
   it(`Slack: ${PER_ENDPOINT} signed requests, never a 5xx`, async () => {
     failures = [];
-    await flood(PER_ENDPOINT, async (i) => {
-      const body = slackBody(i);
-      const stale = g.next() < 0.05;
-      const res = await postSignedSlack(`${world.testum.url}/slack/events`, body, SIGNING_SECRET, stale ? { timestampSec: Math.floor(Date.now() / 1000) - 3600 } : {});
-      return noted(res.status, body);
-    }, statuses.slack);
+    await flood(
+      PER_ENDPOINT,
+      async (i) => {
+        const body = slackBody(i);
+        const stale = g.next() < 0.05;
+        const res = await postSignedSlack(`${world.testum.url}/slack/events`, body, SIGNING_SECRET, stale ? { timestampSec: Math.floor(Date.now() / 1000) - 3600 } : {});
+        return noted(res.status, body);
+      },
+      statuses.slack,
+    );
     expect(statuses.slack.length).toBe(PER_ENDPOINT);
     expect(failures).toEqual([]);
   }, 180_000);
 
   it(`Discord: ${PER_ENDPOINT} signed interactions, never a 5xx`, async () => {
     failures = [];
-    await flood(PER_ENDPOINT, async (i) => {
-      const body = discordBody(i);
-      const res = await postSignedDiscord(world.endpoint, body, world.keys.privateKey);
-      return noted(res.status, body);
-    }, statuses.discord);
+    await flood(
+      PER_ENDPOINT,
+      async (i) => {
+        const body = discordBody(i);
+        const res = await postSignedDiscord(world.endpoint, body, world.keys.privateKey);
+        return noted(res.status, body);
+      },
+      statuses.discord,
+    );
     expect(statuses.discord.length).toBe(PER_ENDPOINT);
     expect(failures).toEqual([]);
   }, 180_000);
 
   it(`playground: ${PER_ENDPOINT} requests, never a 5xx`, async () => {
     failures = [];
-    await flood(PER_ENDPOINT, async () => {
-      const kind = g.pick(["command", "action", "form", "messages"]);
-      if (kind === "messages") {
-        const as = g.pick(["local:admin", "local:alice", g.text(10)]);
-        const res = await fetch(`${playgroundUrl}/playground/api/messages?as=${Buffer.from(as).toString("latin1").replace(/[^A-Za-z0-9:]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, "0")}`)}`, { headers: playgroundHeaders });
+    await flood(
+      PER_ENDPOINT,
+      async () => {
+        const kind = g.pick(["command", "action", "form", "messages"]);
+        if (kind === "messages") {
+          const as = g.pick(["local:admin", "local:alice", g.text(10)]);
+          const res = await fetch(
+            `${playgroundUrl}/playground/api/messages?as=${Buffer.from(as)
+              .toString("latin1")
+              .replace(/[^A-Za-z0-9:]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, "0")}`)}`,
+            { headers: playgroundHeaders },
+          );
+          await res.arrayBuffer();
+          return noted(res.status, `messages ${as}`);
+        }
+        const body = {
+          as: g.pick(["local:admin", "local:alice", "local:bob", g.text(10), g.odd()]),
+          text: g.next() < 0.6 ? `/testum ${g.command()}` : g.odd(),
+          message: g.pick(g.numbers),
+          action: g.next() < 0.5 ? `t1:${g.pick(["approve", "cancel"])}:${String(g.pick(g.numbers))}` : g.text(50),
+          values: g.next() < 0.5 ? { script: g.text(100) } : g.odd(),
+          lang: g.pick(["en", "ru", g.text(3)]),
+        };
+        const raw = g.next() < 0.85 ? JSON.stringify(g.next() < 0.3 ? g.mutate(body) : body) : g.text(100);
+        const res = await fetch(`${playgroundUrl}/playground/api/${kind}`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-testum-playground": "1", ...playgroundHeaders },
+          body: raw,
+        });
         await res.arrayBuffer();
-        return noted(res.status, `messages ${as}`);
-      }
-      const body = {
-        as: g.pick(["local:admin", "local:alice", "local:bob", g.text(10), g.odd()]),
-        text: g.next() < 0.6 ? `/testum ${g.command()}` : g.odd(),
-        message: g.pick(g.numbers),
-        action: g.next() < 0.5 ? `t1:${g.pick(["approve", "cancel"])}:${String(g.pick(g.numbers))}` : g.text(50),
-        values: g.next() < 0.5 ? { script: g.text(100) } : g.odd(),
-        lang: g.pick(["en", "ru", g.text(3)]),
-      };
-      const raw = g.next() < 0.85 ? JSON.stringify(g.next() < 0.3 ? g.mutate(body) : body) : g.text(100);
-      const res = await fetch(`${playgroundUrl}/playground/api/${kind}`, { method: "POST", headers: { "content-type": "application/json", "x-testum-playground": "1", ...playgroundHeaders }, body: raw });
-      await res.arrayBuffer();
-      return noted(res.status, `${kind} ${raw}`);
-    }, statuses.playground);
+        return noted(res.status, `${kind} ${raw}`);
+      },
+      statuses.playground,
+    );
     expect(failures).toEqual([]);
   }, 180_000);
 
-  it("left testum up, created no job, and never answered \"internal error\"", async () => {
+  it('left testum up, created no job, and never answered "internal error"', async () => {
     const internal = logLines.filter((l) => l.includes('"msg":"internal error"'));
     expect(internal.map((l) => l.slice(0, 3000))).toEqual([]);
     const total = statuses.slack.length + statuses.discord.length + statuses.playground.length;

@@ -121,10 +121,14 @@ export async function startFaultWorld(options: { hosts?: number; redisPersistenc
     child.stdout!.on("data", keep);
     child.stderr!.on("data", keep);
     const ready = kind === "worker" ? /worker is running/ : /testum is listening/;
-    await eventually(`testum ${kind} to start`, () => {
-      if (!running) throw new Error(`testum ${kind} exited: ${logs.slice(-5).join("\n")}`);
-      return logs.some((l) => ready.test(l));
-    }, 60_000);
+    await eventually(
+      `testum ${kind} to start`,
+      () => {
+        if (!running) throw new Error(`testum ${kind} exited: ${logs.slice(-5).join("\n")}`);
+        return logs.some((l) => ready.test(l));
+      },
+      60_000,
+    );
     const proc: TestumProcess = {
       child,
       port,

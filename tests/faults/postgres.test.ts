@@ -40,7 +40,20 @@ describe("Postgres cut for 20 s mid-job", () => {
     await world.pgProxy.set("pass");
 
     const job = await world.finished(id, 60_000);
-    expect(job.status, testum.logs.filter((l) => /"level":(40|50)/.test(l)).map((l) => { try { const o = JSON.parse(l); return `${o.time} ${o.msg} ${o.err?.message ?? o.err ?? ""}`; } catch { return l.slice(0, 200); } }).join("\n")).toBe("succeeded");
+    expect(
+      job.status,
+      testum.logs
+        .filter((l) => /"level":(40|50)/.test(l))
+        .map((l) => {
+          try {
+            const o = JSON.parse(l);
+            return `${o.time} ${o.msg} ${o.err?.message ?? o.err ?? ""}`;
+          } catch {
+            return l.slice(0, 200);
+          }
+        })
+        .join("\n"),
+    ).toBe("succeeded");
     const [task] = await world.tasks(id);
     expect(task!.tail).toContain("outlived-the-outage");
     expect(await world.s3.getObjectText(task!.logKey!)).toContain("outlived-the-outage");

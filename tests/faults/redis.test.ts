@@ -39,10 +39,14 @@ describe("Redis killed", () => {
     expect(await starts(running)).toBe(1);
 
     await world.redis.restart({ wipe: true });
-    const after = await eventually("a job to be accepted again", async () => {
-      const res = await world.slash(testum, "run s1 'echo redis-is-back'");
-      return /#\d+/.test(res.text) && !/not run|unavailable/i.test(res.text) ? jobIdFrom(res.text) : undefined;
-    }, 60_000);
+    const after = await eventually(
+      "a job to be accepted again",
+      async () => {
+        const res = await world.slash(testum, "run s1 'echo redis-is-back'");
+        return /#\d+/.test(res.text) && !/not run|unavailable/i.test(res.text) ? jobIdFrom(res.text) : undefined;
+      },
+      60_000,
+    );
     expect((await world.finished(after)).status).toBe("succeeded");
     // Nothing ran twice.
     const [twice] = await world.sql<Array<{ n: number }>>`
@@ -55,10 +59,14 @@ describe("Redis killed", () => {
   it("with its data kept (append-only file): a job queued while no worker ran is run exactly once after the restart", async () => {
     const web = await world.spawn("serve");
     // Until its Redis connection is up, the web side refuses commands, saying so; then it takes them.
-    const queued = await eventually("the command to be queued", async () => {
-      const res = await world.slash(web, "run s1 'echo queued-across-restart'");
-      return /#\d+/.test(res.text) && !/not run|unavailable/i.test(res.text) ? jobIdFrom(res.text) : undefined;
-    }, 60_000);
+    const queued = await eventually(
+      "the command to be queued",
+      async () => {
+        const res = await world.slash(web, "run s1 'echo queued-across-restart'");
+        return /#\d+/.test(res.text) && !/not run|unavailable/i.test(res.text) ? jobIdFrom(res.text) : undefined;
+      },
+      60_000,
+    );
     expect((await world.job(queued)).status).toBe("queued");
     await world.redis.kill();
     await world.redis.restart();

@@ -79,7 +79,9 @@ describe("a log store that does not answer", () => {
     const res = await world.slash("run web-1 'echo before-cancel' --timeout 10m");
     const id = jobIdFrom(replyText(res.json));
     // The command is done; only its log is pending.
-    await eventually("the command to finish", async () => (await world.tasks(id))[0]?.tail?.includes("before-cancel") || !["queued", "running"].includes((await world.job(id)).status) ? true : undefined);
+    await eventually("the command to finish", async () =>
+      (await world.tasks(id))[0]?.tail?.includes("before-cancel") || !["queued", "running"].includes((await world.job(id)).status) ? true : undefined,
+    );
     const started = Date.now();
     await world.slash(`cancel ${id}`);
     const { job } = await finalParent(id);

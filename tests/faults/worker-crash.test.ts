@@ -37,10 +37,16 @@ describe("a worker killed mid-command", () => {
     const job = await world.finished(first, 60_000);
     expect(job.status).toBe("lost");
     await eventually("the commands to be stopped on both hosts", async () => (await sleeping(S + 1, S + 2)) === 0, 30_000);
-    const thread = await eventually("the thread to say the commands were stopped", async () => {
-      const text = await world.threadText(first);
-      return /s1: the command was still running there and has been stopped/.test(text) && /s2: the command was still running there and has been stopped/.test(text) ? text : undefined;
-    }, 30_000);
+    const thread = await eventually(
+      "the thread to say the commands were stopped",
+      async () => {
+        const text = await world.threadText(first);
+        return /s1: the command was still running there and has been stopped/.test(text) && /s2: the command was still running there and has been stopped/.test(text)
+          ? text
+          : undefined;
+      },
+      30_000,
+    );
     expect(thread).toContain(`Job #${first} was lost`);
     const tasks = await world.tasks(first);
     expect(tasks.map((t) => t.status)).toEqual(["lost", "lost"]);

@@ -9,16 +9,7 @@ import { Client, type ConnectConfig } from "ssh2";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startRedisServer } from "./redis-server.js";
 import { startS3 } from "./s3.js";
-import {
-  ensureTestUser,
-  fingerprintOfKeyBlob,
-  processesWithMarker,
-  remoteProcesses,
-  SSH_TEST_PASSWORD,
-  SSH_TEST_USER,
-  startSshHosts,
-  type SshHostSet,
-} from "./sshd.js";
+import { ensureTestUser, fingerprintOfKeyBlob, processesWithMarker, remoteProcesses, SSH_TEST_PASSWORD, SSH_TEST_USER, startSshHosts, type SshHostSet } from "./sshd.js";
 
 function keygenFingerprint(pubPath: string): string {
   const r = spawnSync("ssh-keygen", ["-lf", pubPath], { encoding: "utf8" });
@@ -146,9 +137,7 @@ describe("sshd test hosts", () => {
     expect(h.port).toBe(port);
     expect(keygenFingerprint(`${h.hostKeyPath}.pub`)).toBe(after);
     // A client pinned to the old key is refused; the new key is what the server presents.
-    await expect(
-      sshConnect(h.connectConfig({ hostVerifier: (key: Buffer) => fingerprintOfKeyBlob(key) === before })),
-    ).rejects.toThrow(/verification failed/i);
+    await expect(sshConnect(h.connectConfig({ hostVerifier: (key: Buffer) => fingerprintOfKeyBlob(key) === before }))).rejects.toThrow(/verification failed/i);
     expect((await h.exec("echo ok")).stdout).toBe("ok\n");
   });
 
@@ -157,9 +146,7 @@ describe("sshd test hosts", () => {
     const marker = `m${randomBytes(6).toString("hex")}`;
     // Without a pty the remote sleep outlives the SSH channel, like a real orphaned job.
     const conn = await sshConnect(h.connectConfig());
-    await new Promise<void>((resolve, reject) =>
-      conn.exec(`sleep 300 # ${marker}`, { env: { TESTUM_MARKER: marker } }, (err) => (err ? reject(err) : resolve())),
-    );
+    await new Promise<void>((resolve, reject) => conn.exec(`sleep 300 # ${marker}`, { env: { TESTUM_MARKER: marker } }, (err) => (err ? reject(err) : resolve())));
     try {
       await vi.waitFor(async () => {
         const byEnv = await processesWithMarker(marker);
@@ -193,9 +180,7 @@ describe("sshd test hosts", () => {
       expect(h.name).toBe("host-01");
       expect(other.clientPrivateKey).not.toBe(set.clientPrivateKey);
       expect(readFileSync(h.authorizedKeysPath, "utf8")).toBe("");
-      await expect(sshConnect(h.connectConfig({ privateKey: undefined, password: SSH_TEST_PASSWORD }))).rejects.toThrow(
-        /authentication/i,
-      );
+      await expect(sshConnect(h.connectConfig({ privateKey: undefined, password: SSH_TEST_PASSWORD }))).rejects.toThrow(/authentication/i);
       await expect(h.exec("true")).rejects.toThrow(/authentication/i);
     } finally {
       await other.stop();

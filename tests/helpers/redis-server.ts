@@ -87,7 +87,16 @@ export async function startRedisServer(options: { persistence?: boolean | undefi
     const proc = spawn(
       "redis-server",
       [
-        "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--daemonize", "no", "--dir", dir,
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--daemonize",
+        "no",
+        "--dir",
+        dir,
         ...(options.persistence ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"]),
       ],
       { stdio: ["ignore", "pipe", "pipe"] },

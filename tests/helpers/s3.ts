@@ -6,12 +6,7 @@
 
 import { rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import {
-  CreateBucketCommand,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  S3Client,
-} from "@aws-sdk/client-s3";
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import S3rver from "s3rver";
 import { onProcessExit } from "./sshd.js";
 
@@ -96,9 +91,7 @@ export async function startS3(options: StartS3Options = {}): Promise<TestS3> {
         const keys: string[] = [];
         let token: string | undefined;
         do {
-          const page = await s3.send(
-            new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
-          );
+          const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
           for (const o of page.Contents ?? []) if (o.Key !== undefined) keys.push(o.Key);
           token = page.IsTruncated ? page.NextContinuationToken : undefined;
         } while (token);

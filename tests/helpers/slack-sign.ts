@@ -15,11 +15,7 @@ export interface SlackSignedHeaders {
   'content-type': string;
 }
 
-export function signSlack(
-  secret: string,
-  rawBody: string,
-  timestampSec: number = Math.floor(Date.now() / 1000),
-): SlackSignedHeaders {
+export function signSlack(secret: string, rawBody: string, timestampSec: number = Math.floor(Date.now() / 1000)): SlackSignedHeaders {
   const ts = String(timestampSec);
   const signature = createHmac('sha256', secret).update(`v0:${ts}:${rawBody}`).digest('hex');
   return {
@@ -187,12 +183,7 @@ export interface PostSignedOptions {
 }
 
 /** POSTs a signed body, as Slack would. `ms` is the time until the full response arrived. */
-export async function postSignedSlack(
-  url: string,
-  rawBody: string,
-  secret: string,
-  options: PostSignedOptions = {},
-): Promise<{ status: number; body: string; ms: number }> {
+export async function postSignedSlack(url: string, rawBody: string, secret: string, options: PostSignedOptions = {}): Promise<{ status: number; body: string; ms: number }> {
   const headers: Record<string, string> = { ...signSlack(secret, rawBody, options.timestampSec) };
   if (options.signatureOverride !== undefined) headers['x-slack-signature'] = options.signatureOverride;
   const started = performance.now();

@@ -339,10 +339,7 @@ async function listProcesses(environUid: number | undefined): Promise<ProcInfo[]
       try {
         const status = parseStatus(await readFile(`/proc/${e}/status`, "utf8"));
         const command = splitNul(await readFile(`/proc/${e}/cmdline`, "utf8")).join(" ");
-        const environ =
-          environUid !== undefined && status.uid === environUid
-            ? splitNul(await readFile(`/proc/${e}/environ`, "utf8").catch(() => ""))
-            : [];
+        const environ = environUid !== undefined && status.uid === environUid ? splitNul(await readFile(`/proc/${e}/environ`, "utf8").catch(() => "")) : [];
         return { pid, ...status, command, environ };
       } catch {
         return undefined; // exited while we looked
@@ -425,9 +422,7 @@ export async function remoteProcesses(pattern: string | RegExp = /./): Promise<R
 
 /** Live testum-ssh processes whose command line or environment (any NAME=value) contains `marker`. */
 export async function processesWithMarker(marker: string): Promise<RemoteProcess[]> {
-  return (await testUserProcesses())
-    .filter((p) => p.command.includes(marker) || p.environ.some((v) => v.includes(marker)))
-    .map(toRemote);
+  return (await testUserProcesses()).filter((p) => p.command.includes(marker) || p.environ.some((v) => v.includes(marker))).map(toRemote);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -77,10 +77,11 @@ export async function startTestumForTest(options: StartOptions = {}): Promise<Te
     ...options.env,
   };
   const config = loadConfig(env, options.platforms ? { platforms: options.platforms } : {});
-  if (options.child) return startChild(env, config, queuePrefix, async () => {
-    if (db) await db.drop();
-    if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
-  });
+  if (options.child)
+    return startChild(env, config, queuePrefix, async () => {
+      if (db) await db.drop();
+      if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
+    });
   const running = await startTestum(config, {
     serve: options.serve ?? true,
     work: options.work ?? true,

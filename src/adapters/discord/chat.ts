@@ -100,9 +100,7 @@ export function createDiscordChat(api: API, budget: RateBudget, log?: Logger): C
       const message = encodeMessage(guild, channel, parent.id);
       try {
         // The message is posted: its thread is made now, waiting for the budget if need be.
-        const thread = await send(channel, () =>
-          api.channels.createThread(channel, { name: threadName(title), auto_archive_duration: AUTO_ARCHIVE_MINUTES }, parent.id),
-        );
+        const thread = await send(channel, () => api.channels.createThread(channel, { name: threadName(title), auto_archive_duration: AUTO_ARCHIVE_MINUTES }, parent.id));
         return { message, thread: encodeThread(guild, thread.id) };
       } catch (err) {
         // Threads do not nest: /testum used inside a thread keeps the job in that thread.

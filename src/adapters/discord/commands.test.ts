@@ -61,7 +61,12 @@ describe("buildDiscordCommand", () => {
     const [group] = buildDiscordCommand([spec]).options as unknown as Option[];
     const sub = group!.options![0]!;
     expect(sub.description).toHaveLength(100);
-    expect(sub.options!.map((o) => [o.name, o.type, o.required])).toEqual([["id", 4, true], ["note", 3, false], ["follow", 5, false], ["lines", 4, false]]);
+    expect(sub.options!.map((o) => [o.name, o.type, o.required])).toEqual([
+      ["id", 4, true],
+      ["note", 3, false],
+      ["follow", 5, false],
+      ["lines", 4, false],
+    ]);
     expect(sub.options![3]).toMatchObject({ min_value: 1, max_value: 500 });
   });
 

@@ -43,9 +43,22 @@ const common = {
 
 const interaction = z.discriminatedUnion("type", [
   z.object({ type: z.literal(1) }).passthrough(),
-  z.object({ ...common, type: z.literal(2), data: z.object({ type: z.number().int().optional(), name: text, options: z.array(option).max(25).optional(), resolved: z.object({}).passthrough().optional() }).passthrough() }).passthrough(),
+  z
+    .object({
+      ...common,
+      type: z.literal(2),
+      data: z.object({ type: z.number().int().optional(), name: text, options: z.array(option).max(25).optional(), resolved: z.object({}).passthrough().optional() }).passthrough(),
+    })
+    .passthrough(),
   z.object({ ...common, type: z.literal(4), data: z.object({ name: text, options: z.array(option).max(25).optional() }).passthrough() }).passthrough(),
-  z.object({ ...common, type: z.literal(3), data: z.object({ custom_id: text, component_type: z.number().int() }).passthrough(), message: z.object({ id: snowflake }).passthrough() }).passthrough(),
+  z
+    .object({
+      ...common,
+      type: z.literal(3),
+      data: z.object({ custom_id: text, component_type: z.number().int() }).passthrough(),
+      message: z.object({ id: snowflake }).passthrough(),
+    })
+    .passthrough(),
   z.object({ ...common, type: z.literal(5), data: z.object({ custom_id: text, components: z.array(z.unknown()).max(25) }).passthrough() }).passthrough(),
 ]);
 

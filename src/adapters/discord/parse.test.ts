@@ -30,7 +30,20 @@ function interaction(type: number, data: unknown, extra: Record<string, unknown>
 describe("parseInteraction", () => {
   it("turns /testum run into the same command as the Slack text", () => {
     const parsed = parseInteraction(
-      interaction(2, { type: 1, name: "testum", options: [{ type: 1, name: "run", options: [{ type: 3, name: "target", value: "prod-db" }, { type: 3, name: "command", value: "df -h" }] }] }),
+      interaction(2, {
+        type: 1,
+        name: "testum",
+        options: [
+          {
+            type: 1,
+            name: "run",
+            options: [
+              { type: 3, name: "target", value: "prod-db" },
+              { type: 3, name: "command", value: "df -h" },
+            ],
+          },
+        ],
+      }),
       respond,
     );
     if (parsed.kind !== "inbound" || parsed.event.kind !== "command") throw new Error(`unexpected ${parsed.kind}`);
@@ -59,19 +72,31 @@ describe("parseInteraction", () => {
     const click = parseInteraction(interaction(3, { custom_id: "approve:7", component_type: 2 }, { message: { id: "100000000000000011" } }), respond);
     expect(click).toMatchObject({ kind: "inbound", hasMessage: true, event: { kind: "action", action: "approve:7", message: `discord:${GUILD}:${CHANNEL}:100000000000000011` } });
     const modal = parseInteraction(
-      interaction(5, { custom_id: "reason:7", components: [{ type: 1, components: [{ type: 4, custom_id: "reason", value: "disk full" }] }, { type: 18, component: { type: 4, custom_id: "note", value: "" } }] }),
+      interaction(5, {
+        custom_id: "reason:7",
+        components: [
+          { type: 1, components: [{ type: 4, custom_id: "reason", value: "disk full" }] },
+          { type: 18, component: { type: 4, custom_id: "note", value: "" } },
+        ],
+      }),
       respond,
     );
     expect(modal).toMatchObject({ kind: "inbound", hasMessage: false, event: { kind: "form", action: "reason:7", values: { reason: "disk full", note: "" } } });
   });
 
   it("turns autocomplete into a completion request for the focused option", () => {
-    const typing = parseInteraction(interaction(4, { type: 1, name: "testum", options: [{ type: 1, name: "run", options: [{ type: 3, name: "target", value: "pro", focused: true }] }] }), respond);
+    const typing = parseInteraction(
+      interaction(4, { type: 1, name: "testum", options: [{ type: 1, name: "run", options: [{ type: 3, name: "target", value: "pro", focused: true }] }] }),
+      respond,
+    );
     expect(typing).toMatchObject({ kind: "complete", complete: "target", prefix: "pro", actor: { id: `discord:${GUILD}:${USER}` } });
   });
 
   it("names the actor by server nickname first", () => {
-    const parsed = parseInteraction(interaction(2, { type: 1, name: "testum", options: [] }, { member: { user: { id: USER, username: "alice", global_name: "Alice A." }, roles: [], nick: "ally" } }), respond);
+    const parsed = parseInteraction(
+      interaction(2, { type: 1, name: "testum", options: [] }, { member: { user: { id: USER, username: "alice", global_name: "Alice A." }, roles: [], nick: "ally" } }),
+      respond,
+    );
     expect(parsed).toMatchObject({ event: { actor: { name: "ally", groups: [] } } });
   });
 });

@@ -9,7 +9,13 @@ const embedChars = (e: { title?: string; description?: string; fields?: Array<{ 
 describe("renderMessage", () => {
   it("puts the tail of the output in a fenced block of at most ~1,900 characters", () => {
     const lines = Array.from({ length: 500 }, (_, i) => `${String(i + 1).padStart(4, "0")} ${"x".repeat(95)}`);
-    const { content, embeds } = renderMessage({ text: "out", blocks: [{ type: "code", lines, omitted: 1000 }, { type: "context", text: "running" }] });
+    const { content, embeds } = renderMessage({
+      text: "out",
+      blocks: [
+        { type: "code", lines, omitted: 1000 },
+        { type: "context", text: "running" },
+      ],
+    });
     expect(content.length).toBeLessThanOrEqual(LIMITS.codeTail + 8);
     expect(content).toMatch(/^```\n… 1,48\d earlier lines in the full log\n/);
     expect(content.endsWith(`0500 ${"x".repeat(95)}\n\`\`\``)).toBe(true);
@@ -22,7 +28,13 @@ describe("renderMessage", () => {
   });
 
   it("always forbids mentions, and escapes text so it cannot render one", () => {
-    const view: View = { text: "t", blocks: [{ type: "heading", text: "# job" }, { type: "text", text: "@everyone <@123456789012345678> *bold* [x](http://e.x)" }] };
+    const view: View = {
+      text: "t",
+      blocks: [
+        { type: "heading", text: "# job" },
+        { type: "text", text: "@everyone <@123456789012345678> *bold* [x](http://e.x)" },
+      ],
+    };
     const message = renderMessage(view);
     expect(message.allowed_mentions).toEqual({ parse: [] });
     expect(message.embeds[0]!.title).toBe("\\# job");
@@ -32,7 +44,14 @@ describe("renderMessage", () => {
 
   it("stays within the embed limits however much there is to say", () => {
     const fields = Array.from({ length: 30 }, (_, i) => ({ label: `field ${i}`, value: "v".repeat(2000) }));
-    const { embeds } = renderMessage({ text: "big", blocks: [{ type: "heading", text: "h".repeat(300) }, { type: "fields", fields }, { type: "text", text: "d".repeat(10_000) }] });
+    const { embeds } = renderMessage({
+      text: "big",
+      blocks: [
+        { type: "heading", text: "h".repeat(300) },
+        { type: "fields", fields },
+        { type: "text", text: "d".repeat(10_000) },
+      ],
+    });
     const embed = embeds[0]!;
     expect(embed.title!.length).toBeLessThanOrEqual(LIMITS.embedTitle);
     expect(embed.fields!.length).toBeLessThanOrEqual(LIMITS.embedFields);

@@ -85,7 +85,10 @@ function fence(block: Extract<Block, { type: "code" }>, room: number, lang: Lang
   // The note is counted at its longest so the block never outgrows `room`.
   const reserve = 8 + earlier(block.lines.length + (block.omitted ?? 0)).length;
   // Every line, whatever produced it, is kept inside the fence: no backtick run can end it early.
-  const fitted = fitTail(block.lines.map((l) => breakBackticks(showBidi(l))), Math.max(1, room - reserve));
+  const fitted = fitTail(
+    block.lines.map((l) => breakBackticks(showBidi(l))),
+    Math.max(1, room - reserve),
+  );
   const omitted = fitted.omitted + (block.omitted ?? 0);
   const body = (omitted > 0 ? earlier(omitted) : "") + (fitted.text === "" ? " " : fitted.text);
   return "```\n" + body + "\n```";

@@ -15,7 +15,21 @@ import { sendGone } from "./gone.js";
  * `/jobs/ID?t=TOKEN` form answers 410 without looking the token up.
  */
 
-const PAGE_KEYS = ["job.title", "job.status", "job.command", "job.target", "job.requestedBy", "job.host", "job.exit", "job.duration", "job.output", "job.fullLog", "job.report", "job.live", "job.notFound"] as const;
+const PAGE_KEYS = [
+  "job.title",
+  "job.status",
+  "job.command",
+  "job.target",
+  "job.requestedBy",
+  "job.host",
+  "job.exit",
+  "job.duration",
+  "job.output",
+  "job.fullLog",
+  "job.report",
+  "job.live",
+  "job.notFound",
+] as const;
 
 async function findJob(sql: Sql, id: string, token: string): Promise<Job | undefined> {
   if (!/^[A-Za-z0-9_-]{20,64}$/.test(token) || !/^\d{1,15}$/.test(id)) return undefined;

@@ -34,10 +34,7 @@ export function createS3LogStore(settings: S3Settings): LogStore & { close(): vo
     region: settings.region,
     endpoint: settings.endpoint,
     forcePathStyle: settings.forcePathStyle,
-    credentials:
-      settings.accessKeyId && settings.secretAccessKey
-        ? { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey }
-        : undefined,
+    credentials: settings.accessKeyId && settings.secretAccessKey ? { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey } : undefined,
     // Checksums only where S3 requires them: streamed bodies of unknown length
     // and S3-compatible servers then store exactly the bytes sent.
     requestChecksumCalculation: "WHEN_REQUIRED",

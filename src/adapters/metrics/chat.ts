@@ -17,7 +17,10 @@ export function countLogBytes<T extends LogStore>(store: T): T {
     ...store,
     open(key: string, contentType?: string) {
       const upload = store.open(key, contentType);
-      void upload.done.then(({ bytes }) => logBytesStored.inc(bytes), () => {});
+      void upload.done.then(
+        ({ bytes }) => logBytesStored.inc(bytes),
+        () => {},
+      );
       return upload;
     },
   };

@@ -73,9 +73,16 @@ export type Verdict =
 
 function refuse(res: ServerResponse, status: number, message: string, html: boolean): Verdict {
   if (html) {
-    res.writeHead(status, { ...GUARD_HEADERS, "content-type": "text/html; charset=utf-8", "cache-control": "no-store", "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'" });
+    res.writeHead(status, {
+      ...GUARD_HEADERS,
+      "content-type": "text/html; charset=utf-8",
+      "cache-control": "no-store",
+      "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+    });
     const escaped = message.replace(/&/g, "&amp;").replace(/</g, "&lt;");
-    res.end(`<!doctype html><html><head><meta charset="utf-8"><title>testum playground</title><style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem}</style></head><body><h1>testum playground</h1><p>${escaped}</p></body></html>`);
+    res.end(
+      `<!doctype html><html><head><meta charset="utf-8"><title>testum playground</title><style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem}</style></head><body><h1>testum playground</h1><p>${escaped}</p></body></html>`,
+    );
   } else {
     res.writeHead(status, { ...GUARD_HEADERS, "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
     res.end(JSON.stringify({ error: message }));
@@ -89,14 +96,27 @@ export function guardRequest(req: IncomingMessage, res: ServerResponse, access: 
   const page = req.method === "GET" && new URL(req.url ?? "/", "http://x").pathname === "/";
   const allowed = access.allowedHosts();
   if (!allowed.includes(host)) {
-    return refuse(res, 421, `This playground answers only at ${allowed.slice(0, 2).map((h) => `http://${h}/`).join(" or ")}; a request for "${host || "(no Host)"}" is refused.`, page);
+    return refuse(
+      res,
+      421,
+      `This playground answers only at ${allowed
+        .slice(0, 2)
+        .map((h) => `http://${h}/`)
+        .join(" or ")}; a request for "${host || "(no Host)"}" is refused.`,
+      page,
+    );
   }
   const name = cookieName(host);
   const url = new URL(req.url ?? "/", `http://${host}`);
   const offered = url.searchParams.get("k");
   if (page && offered !== null) {
     if (!sameKey(offered, access.key)) {
-      return refuse(res, 403, "This link's key is not the current one: testum makes a new key at every start. Open the link it printed when it started last (it ends in ?k=…).", true);
+      return refuse(
+        res,
+        403,
+        "This link's key is not the current one: testum makes a new key at every start. Open the link it printed when it started last (it ends in ?k=…).",
+        true,
+      );
     }
     // The key moves into a cookie no other site's page can send, and out of the address bar.
     res.writeHead(303, { ...GUARD_HEADERS, location: "/", "cache-control": "no-store", "set-cookie": `${name}=${access.key}; HttpOnly; SameSite=Strict; Path=/` });

@@ -104,7 +104,10 @@ export function createPlayground(deps: PlaygroundDeps) {
    * shows what one sent. Only text PostgreSQL can store: no NUL, no lone surrogates.
    */
   async function echo(text: string, actor: Actor): Promise<void> {
-    const shown = Buffer.from(`/testum ${text}`.trim(), "utf8").toString("utf8").replace(/\u0000/g, "").slice(0, MAX_CODE_CHARS);
+    const shown = Buffer.from(`/testum ${text}`.trim(), "utf8")
+      .toString("utf8")
+      .replace(/\u0000/g, "")
+      .slice(0, MAX_CODE_CHARS);
     await store.post({ text: shown, blocks: [] }, { privateTo: actor.id, author: actor.id });
   }
 
@@ -120,7 +123,9 @@ export function createPlayground(deps: PlaygroundDeps) {
     let event: Inbound;
     let clicked: number | undefined;
     if (kind === "command") {
-      const text = String(body.text ?? "").trim().replace(/^\/testum\b\s*/, "");
+      const text = String(body.text ?? "")
+        .trim()
+        .replace(/^\/testum\b\s*/, "");
       event = { ...base, kind: "command", input: { type: "text", text } };
     } else if (kind === "action") {
       clicked = Number(body.message);

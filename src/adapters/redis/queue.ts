@@ -43,11 +43,7 @@ export interface ConsumerOptions {
  * retried by the queue: a worker that dies mid-command leaves its job to the
  * lost-job reaper.
  */
-export function startQueueConsumer(
-  connection: Redis,
-  handle: (jobId: number) => Promise<unknown>,
-  options: ConsumerOptions,
-): { pause(): Promise<void>; close(): Promise<void> } {
+export function startQueueConsumer(connection: Redis, handle: (jobId: number) => Promise<unknown>, options: ConsumerOptions): { pause(): Promise<void>; close(): Promise<void> } {
   const { log } = options;
   const worker = new Worker<QueuedJob>(
     QUEUE_NAME,

@@ -45,12 +45,14 @@ const viewSubmission = z.object({
   user,
   team,
   enterprise,
-  view: z.object({
-    id: text,
-    callback_id: text,
-    private_metadata: text.optional(),
-    state: z.object({ values: z.record(z.string(), z.record(z.string(), z.object({ value: text.nullish() }).passthrough())) }),
-  }).passthrough(),
+  view: z
+    .object({
+      id: text,
+      callback_id: text,
+      private_metadata: text.optional(),
+      state: z.object({ values: z.record(z.string(), z.record(z.string(), z.object({ value: text.nullish() }).passthrough())) }),
+    })
+    .passthrough(),
   trigger_id: text.optional(),
 });
 

@@ -118,7 +118,10 @@ export function registerSlackHandlers(app: App, deps: SlackHandlerDeps): void {
       await ack({ response_action: "errors", errors: { [first]: reply.view.text.slice(0, 150) } });
     } else if (reply.kind === "private") {
       const close = core.translator(event.actor.locale)("button.close");
-      await ack({ response_action: "update", view: { type: "modal", title: { type: "plain_text", text: "testum" }, close: { type: "plain_text", text: close }, blocks: renderView(reply.view).blocks as never } });
+      await ack({
+        response_action: "update",
+        view: { type: "modal", title: { type: "plain_text", text: "testum" }, close: { type: "plain_text", text: close }, blocks: renderView(reply.view).blocks as never },
+      });
     } else {
       await ack();
     }

@@ -4,7 +4,13 @@ import { escapeMrkdwn, LIMITS, renderView } from "./render.js";
 describe("Slack rendering", () => {
   it("escapes &, < and > so nothing becomes a mention", () => {
     expect(escapeMrkdwn("<!channel> <@U1> a&b")).toBe("&lt;!channel&gt; &lt;@U1&gt; a&amp;b");
-    const out = renderView({ text: "<!here>", blocks: [{ type: "text", text: "<!everyone>" }, { type: "context", text: "<@U9>" }] });
+    const out = renderView({
+      text: "<!here>",
+      blocks: [
+        { type: "text", text: "<!everyone>" },
+        { type: "context", text: "<@U9>" },
+      ],
+    });
     expect(JSON.stringify(out)).not.toMatch(/<!|<@/);
   });
 

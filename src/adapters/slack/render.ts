@@ -49,14 +49,10 @@ function renderBlock(block: Block, index: number, budget: { left: number }, lang
     case "fields":
       return {
         type: "section",
-        fields: block.fields
-          .slice(0, LIMITS.fields)
-          .map((f) => mrkdwn(take(`*${escapeMrkdwn(f.label)}*\n${escapeMrkdwn(f.value)}`, LIMITS.fieldText))),
+        fields: block.fields.slice(0, LIMITS.fields).map((f) => mrkdwn(take(`*${escapeMrkdwn(f.label)}*\n${escapeMrkdwn(f.value)}`, LIMITS.fieldText))),
       };
     case "links": {
-      const text = block.links
-        .map((l) => `<${l.url.replace(/[|>]/g, encodeURIComponent)}|${escapeMrkdwn(l.label)}>`)
-        .join("  ·  ");
+      const text = block.links.map((l) => `<${l.url.replace(/[|>]/g, encodeURIComponent)}|${escapeMrkdwn(l.label)}>`).join("  ·  ");
       return { type: "section", text: mrkdwn(take(text, LIMITS.sectionText)) };
     }
     case "code": {

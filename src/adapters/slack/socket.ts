@@ -92,7 +92,10 @@ export function startSlackSocketMode(deps: SlackSocketDeps): SlackSocket {
     () => undefined,
     (err: unknown) => {
       const code = (err as { data?: { error?: string } }).data?.error;
-      log.error({ adapter: "slack", err }, `Slack refused the Socket Mode connection${code ? ` (${code})` : ""}: check SLACK_APP_TOKEN (an app-level token with connections:write) and that Socket Mode is on for the app`);
+      log.error(
+        { adapter: "slack", err },
+        `Slack refused the Socket Mode connection${code ? ` (${code})` : ""}: check SLACK_APP_TOKEN (an app-level token with connections:write) and that Socket Mode is on for the app`,
+      );
       throw err;
     },
   );

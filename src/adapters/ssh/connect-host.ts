@@ -127,7 +127,10 @@ export function createHostConnector(deps: ConnectorDeps) {
         if (entry.users > 0) return;
         // A failed one stays for FAILURE_HOLD_MS, so the rest of a fan-out gets its answer.
         if (hops.get(key) === entry && entry.opened) hops.delete(key);
-        void entry.conn.then((c) => c.end(), () => {});
+        void entry.conn.then(
+          (c) => c.end(),
+          () => {},
+        );
       };
       const idleMs = deps.hopIdleMs ?? 0;
       if (idleMs <= 0 || closed) return close();
@@ -232,7 +235,10 @@ export function createHostConnector(deps: ConnectorDeps) {
         if (hop.users > 0) continue;
         if (hop.idle) clearTimeout(hop.idle);
         hops.delete(key);
-        void hop.conn.then((c) => c.end(), () => {});
+        void hop.conn.then(
+          (c) => c.end(),
+          () => {},
+        );
       }
     },
     connect(host: Host, options: ConnectOptions = {}): Promise<SshConnection> {

@@ -38,8 +38,7 @@ export function signalScript(signal: "TERM" | "KILL", pid: number): string {
 export function taskSignalScript(signal: "TERM" | "KILL" | "0", tag: string, pid: number): string {
   if (!/^[0-9a-f]+$/.test(tag)) throw new Error("a task tag is hexadecimal");
   if (!Number.isInteger(pid) || pid <= 1) throw new Error("a task's pid is a number above 1");
-  const descendants =
-    `{ up[$1] = $2 } END { for (p in up) { q = p; n = 0; while (q != r && (q in up) && n++ < 4096) q = up[q]; if (q == r) print p } }`;
+  const descendants = `{ up[$1] = $2 } END { for (p in up) { q = p; n = 0; while (q != r && (q in up) && n++ < 4096) q = up[q]; if (q == r) print p } }`;
   return [
     `e='TESTUM_TASK=${tag}'`,
     `if printf 'x\\0' | grep -qzx x 2>/dev/null; then tagged() { grep -lzx "$e" "$@" 2>/dev/null; }`,

@@ -55,24 +55,24 @@ export const RUNNER = [
   "my %nr = (x86_64 => 157, aarch64 => 167, riscv64 => 167, loongarch64 => 167, i386 => 172, i486 => 172, i586 => 172, i686 => 172, armv6l => 172, armv7l => 172, s390x => 172, ppc64 => 171, ppc64le => 171);",
   "my $n = $nr{(POSIX::uname())[4]};",
   // Non-dumpable: /proc/PID/fd then belongs to root (a root login is not protected anyway).
-  "my $ok = defined($n) && syscall($n, 4, 0, 0, 0, 0) == 0 && ($> == 0 || (stat(\"/proc/$$/fd\"))[4] == 0);",
-  "unless ($ok) { print \"\\036unable $ARGV[0]\\n\"; exit 0 }",
-  "print \"\\036ready $ARGV[0]\\n\"; my $pp = getppid();",
-  "sub held { my ($b) = @_; my @o = stat(STDOUT); my @e = stat(STDERR); opendir(my $d, \"/proc\") or return 0;",
+  'my $ok = defined($n) && syscall($n, 4, 0, 0, 0, 0) == 0 && ($> == 0 || (stat("/proc/$$/fd"))[4] == 0);',
+  'unless ($ok) { print "\\036unable $ARGV[0]\\n"; exit 0 }',
+  'print "\\036ready $ARGV[0]\\n"; my $pp = getppid();',
+  'sub held { my ($b) = @_; my @o = stat(STDOUT); my @e = stat(STDERR); opendir(my $d, "/proc") or return 0;',
   " for my $q (readdir $d) { next unless $q =~ /^[0-9]+$/ and $q > $b and $q ne $$ and $q ne $pp;",
-  "  for my $f (1, 2) { my @s = stat(\"/proc/$q/fd/$f\") or next; return 1 if ($s[0] == $o[0] and $s[1] == $o[1]) or ($s[0] == $e[0] and $s[1] == $e[1]) } }",
+  '  for my $f (1, 2) { my @s = stat("/proc/$q/fd/$f") or next; return 1 if ($s[0] == $o[0] and $s[1] == $o[1]) or ($s[0] == $e[0] and $s[1] == $e[1]) } }',
   " return 0 }",
   "while (defined(my $line = <STDIN>)) { chomp $line; my ($nonce, $tag, $hex) = split / /, $line; last unless defined $hex;",
   // The last pid handed out (loadavg's fifth field): every process the command starts gets a higher one.
-  " my $b = 0; if (open(my $la, \"<\", \"/proc/loadavg\")) { ($b) = (split / /, scalar <$la>)[4] =~ /([0-9]+)/; close $la }",
+  ' my $b = 0; if (open(my $la, "<", "/proc/loadavg")) { ($b) = (split / /, scalar <$la>)[4] =~ /([0-9]+)/; close $la }',
   // The child waits until its pid has been printed, so nothing it runs can write before that line.
   " pipe(my $r, my $w); my $pid = fork();",
-  " if (defined $pid and $pid == 0) { close $w; sysread($r, my $x, 1); close $r; open(STDIN, \"<\", \"/dev/null\"); $ENV{TESTUM_TASK} = $tag;",
-  "  my $sh = $ENV{SHELL} || \"/bin/sh\"; my $cmd = pack(\"H*\", $hex); exec { $sh } $sh, \"-c\", $cmd; POSIX::_exit(127) }",
+  ' if (defined $pid and $pid == 0) { close $w; sysread($r, my $x, 1); close $r; open(STDIN, "<", "/dev/null"); $ENV{TESTUM_TASK} = $tag;',
+  '  my $sh = $ENV{SHELL} || "/bin/sh"; my $cmd = pack("H*", $hex); exec { $sh } $sh, "-c", $cmd; POSIX::_exit(127) }',
   " close $r; my $code = 126;",
-  " if (defined $pid) { print \"\\036testum-pid $pid\\n\"; close $w; waitpid($pid, 0); my $s = $?; $code = ($s & 127) ? 128 + ($s & 127) : ($s >> 8);",
+  ' if (defined $pid) { print "\\036testum-pid $pid\\n"; close $w; waitpid($pid, 0); my $s = $?; $code = ($s & 127) ? 128 + ($s & 127) : ($s >> 8);',
   "  my $i = 0; while (held($b)) { select(undef, undef, undef, $i < 20 ? 0.1 : 1); $i++ } } else { close $w }",
-  " print STDOUT \"\\036testum-end $nonce $code\\n\"; print STDERR \"\\036testum-end $nonce\\n\" }",
+  ' print STDOUT "\\036testum-end $nonce $code\\n"; print STDERR "\\036testum-end $nonce\\n" }',
 ].join(" ");
 
 /**

@@ -68,7 +68,10 @@ export function generateEd25519(comment: string): { privateKey: string; publicKe
   const count = Buffer.alloc(4);
   count.writeUInt32BE(1);
   const body = Buffer.concat([Buffer.from("openssh-key-v1\0", "latin1"), sshString("none"), sshString("none"), sshString(""), count, sshString(pubBlob), sshString(secret)]);
-  const lines = body.toString("base64").match(/.{1,70}/g)!.join("\n");
+  const lines = body
+    .toString("base64")
+    .match(/.{1,70}/g)!
+    .join("\n");
   return {
     privateKey: `-----BEGIN OPENSSH PRIVATE KEY-----\n${lines}\n-----END OPENSSH PRIVATE KEY-----\n`,
     publicKey: `${type} ${pubBlob.toString("base64")} ${comment}`,
@@ -415,11 +418,11 @@ export function connectSsh(target: SshTarget, options: ConnectOptions = {}): Pro
     client.on("error", (err: Error & { level?: string; code?: string }) => {
       if (mismatch) {
         fail(
-          new SshError(
-            "host_key_mismatch",
-            msg("ssh.host_key_changed", { where, pinned: String(target.expectedFingerprint), presented: String(seen), name: target.name }),
-            { expected: target.expectedFingerprint ?? undefined, actual: seen, host: target.name },
-          ),
+          new SshError("host_key_mismatch", msg("ssh.host_key_changed", { where, pinned: String(target.expectedFingerprint), presented: String(seen), name: target.name }), {
+            expected: target.expectedFingerprint ?? undefined,
+            actual: seen,
+            host: target.name,
+          }),
         );
       } else if (err.level === "client-authentication") {
         fail(new SshError("auth", msg("ssh.auth_refused", { where, user: target.username, problem: err.message }), { cause: err, actual: seen }));

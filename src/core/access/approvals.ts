@@ -27,7 +27,9 @@ export function approvalHash(
   options: Readonly<Record<string, unknown>>,
 ): string {
   const hostSet = hosts.map((h) => `${h.id}:${h.name}`).sort();
-  return createHash("sha256").update(canonicalJson({ kind: job.kind, command: job.command, hosts: hostSet, options })).digest("hex");
+  return createHash("sha256")
+    .update(canonicalJson({ kind: job.kind, command: job.command, hosts: hostSet, options }))
+    .digest("hex");
 }
 
 export async function listDecisions(sql: Sql, jobId: number): Promise<Decision[]> {

@@ -41,9 +41,7 @@ export async function anchorAudit(sql: Sql, key: Buffer): Promise<AuditAnchor | 
   return anchor;
 }
 
-export type AnchorCheck =
-  | { readonly ok: true; readonly anchors: number; readonly lastSeq: number | null }
-  | { readonly ok: false; readonly message: string };
+export type AnchorCheck = { readonly ok: true; readonly anchors: number; readonly lastSeq: number | null } | { readonly ok: false; readonly message: string };
 
 /**
  * Checks every anchor against the chain: its signature, and that the chain

@@ -163,7 +163,12 @@ function createChainer(sql: Sql) {
         const batch = waiting;
         waiting = [];
         try {
-          await transaction(sql, (tx) => chain(tx, batch.flatMap((w) => w.entries)));
+          await transaction(sql, (tx) =>
+            chain(
+              tx,
+              batch.flatMap((w) => w.entries),
+            ),
+          );
           for (const w of batch) w.resolve();
         } catch (err) {
           if (batch.length === 1) {
@@ -191,4 +196,3 @@ function createChainer(sql: Sql) {
 export async function recordAudit(sql: Sql, entry: AuditEntry): Promise<void> {
   await recordAudits(sql, [entry]);
 }
-

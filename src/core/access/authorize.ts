@@ -22,9 +22,7 @@ export type { Scope } from "../commands/handler-context.js";
  */
 
 /** Requests that come only from buttons (they have no typed command). */
-export type ButtonRequest =
-  | { readonly name: "schedule.approve"; readonly schedule: number }
-  | { readonly name: "schedule.reject"; readonly schedule: number };
+export type ButtonRequest = { readonly name: "schedule.approve"; readonly schedule: number } | { readonly name: "schedule.reject"; readonly schedule: number };
 
 export type Request = Command | ButtonRequest;
 export type RequestName = Request["name"];
@@ -70,13 +68,13 @@ export type NeedOf<R> = R extends { readonly target: string }
   ? OnTarget | Everywhere
   : R extends { readonly runbook: string }
     ? OnRunbook | Everywhere
-  : R extends { readonly host: string }
-    ? OnHost | Everywhere
-    : R extends { readonly job: number }
-      ? OnJob
-      : R extends { readonly schedule: number }
-        ? OnSchedule
-        : Anyone | Somewhere | Everywhere;
+    : R extends { readonly host: string }
+      ? OnHost | Everywhere
+      : R extends { readonly job: number }
+        ? OnJob
+        : R extends { readonly schedule: number }
+          ? OnSchedule
+          : Anyone | Somewhere | Everywhere;
 
 export type Needs = { readonly [N in RequestName]: NeedOf<Extract<Request, { name: N }>> };
 

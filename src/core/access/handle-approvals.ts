@@ -89,7 +89,11 @@ async function requesterMayRun(ctx: HandlerContext, job: Job, hosts: readonly Ho
  */
 export async function requireClickedOn(ctx: HandlerContext, event: Inbound, expected: string | null, what: { job?: number; schedule?: number }): Promise<void> {
   if (event.kind !== "action" || event.message === expected) return;
-  await ctx.audit(what.job !== undefined ? "approval.click" : "schedule.click", "refused", undefined, { ...what, message: event.message, reason: "button pressed outside its request message" });
+  await ctx.audit(what.job !== undefined ? "approval.click" : "schedule.click", "refused", undefined, {
+    ...what,
+    message: event.message,
+    reason: "button pressed outside its request message",
+  });
   throw new NotAllowedError(what.job !== undefined ? msg("approval.wrong_message", { id: what.job }) : msg("schedule.wrong_message", { id: what.schedule! }));
 }
 

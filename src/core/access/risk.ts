@@ -86,7 +86,13 @@ export function riskMessages(command: string, hosts: readonly Pick<Host, "name" 
 }
 
 /** The reasons, said in the language of `t`. */
-export function riskReasons(command: string, hosts: readonly Pick<Host, "name" | "tags">[], patterns: readonly RiskPattern[], settings: RiskSettings, t: Translator = english): string[] {
+export function riskReasons(
+  command: string,
+  hosts: readonly Pick<Host, "name" | "tags">[],
+  patterns: readonly RiskPattern[],
+  settings: RiskSettings,
+  t: Translator = english,
+): string[] {
   return riskMessages(command, hosts, patterns, settings).map((m) => say(t, m));
 }
 

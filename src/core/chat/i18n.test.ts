@@ -156,12 +156,18 @@ describe("help", () => {
 
   it("puts options after the arguments, named for what they take, in the reader's language", () => {
     const ru = helpLines("run", translator("ru"));
-    expect(ru[0]).toBe("/testum run ЦЕЛЬ 'КОМАНДА' [--timeout ДЛИТЕЛЬНОСТЬ] [--parallel ЧИСЛО] [--batch ЧИСЛО] [--max-failures ЧИСЛО] [--dry-run]  Выполнить shell-команду на хостах");
+    expect(ru[0]).toBe(
+      "/testum run ЦЕЛЬ 'КОМАНДА' [--timeout ДЛИТЕЛЬНОСТЬ] [--parallel ЧИСЛО] [--batch ЧИСЛО] [--max-failures ЧИСЛО] [--dry-run]  Выполнить shell-команду на хостах",
+    );
     expect(ru[1]).toMatch(/^ {2}ЦЕЛЬ: Хосты: /);
     expect(helpLines("hosts tag", translator("ru"))[0]).toMatch(/^\/testum hosts tag ХОСТ ТЕГИ…/);
     // Every placeholder a usage line shows has its words in Russian.
     const everyUsage = COMMAND_SPECS.map((s) => usageOf(s)).join(" ");
-    expect(localUsage(everyUsage, translator("ru")).match(/\b[A-Z]{2,}\b/g)?.filter((w) => w !== "CRON") ?? []).toEqual([]);
+    expect(
+      localUsage(everyUsage, translator("ru"))
+        .match(/\b[A-Z]{2,}\b/g)
+        ?.filter((w) => w !== "CRON") ?? [],
+    ).toEqual([]);
     expect(ru).toContain("  --dry-run: Показать, на каких хостах запустилось бы, и ничего не запускать");
     expect(helpLines("schedule")[0]).toContain("[--tz TZ] [--name NAME]");
     expect(helpView(undefined, translator("ru")).blocks[1]).toEqual({ type: "heading", text: "Запуск команд и задания" });

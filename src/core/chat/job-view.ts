@@ -132,9 +132,7 @@ function fanoutLine(job: Job, tasks: readonly Task[], t: Translator): string {
     case "timed_out":
       return t("job.fanout.timed_out", { timedOut: tasks.filter((task) => task.status === "timed_out").length, count, duration: formatDuration(job.timeoutMs, t.lang) });
     default:
-      return counts.skipped
-        ? t("job.fanout.failed_skipped", { failed: counts.failed, count, skipped: counts.skipped })
-        : t("job.fanout.failed", { failed: counts.failed, count });
+      return counts.skipped ? t("job.fanout.failed_skipped", { failed: counts.failed, count, skipped: counts.skipped }) : t("job.fanout.failed", { failed: counts.failed, count });
   }
 }
 
@@ -177,7 +175,10 @@ export function renderParent(job: Job, tasks: readonly Task[], publicUrl: string
   const status = single ? statusOf(job, single) : job.status;
   const headline = `${STATUS_ICON[status]} ${single ? outcomeLine(job, single, t) : fanoutLine(job, tasks, t)}`;
   const fields: Array<{ label: string; value: string }> = [
-    { label: t(job.kind === "script" ? "view.script" : "view.command"), value: job.kind === "script" ? t("view.script_lines", { count: job.command.replace(/\n+$/, "").split("\n").length }) : truncate(job.command, 500) },
+    {
+      label: t(job.kind === "script" ? "view.script" : "view.command"),
+      value: job.kind === "script" ? t("view.script_lines", { count: job.command.replace(/\n+$/, "").split("\n").length }) : truncate(job.command, 500),
+    },
     single
       ? { label: t("view.host"), value: single.hostName }
       : { label: t("view.hosts_count", { count: tasks.length }), value: truncate(`${job.target}: ${compactNames(tasks.map((task) => task.hostName))}`, 500) },

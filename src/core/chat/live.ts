@@ -131,9 +131,7 @@ export class LiveMessage {
 
   private gaveUp(): boolean {
     const deadline = this.options.finalDeadlineMs ?? 600_000;
-    return (
-      this.failures >= (this.options.maxFailures ?? 6) || this.clock.now() - this.finalStartedAt > deadline
-    );
+    return this.failures >= (this.options.maxFailures ?? 6) || this.clock.now() - this.finalStartedAt > deadline;
   }
 
   private resolveFinal(delivered: boolean): void {

@@ -10,7 +10,9 @@ const codeLines = (view: { blocks: readonly { type: string; lines?: readonly str
 describe("listings fit a chat message's width", () => {
   it("wrap a long value under itself, keep options in brackets whole, and never cut a fingerprint", () => {
     const fingerprint = `SHA256:${"a".repeat(43)}`;
-    const problem = wrapLine(`problem:        host key of web-1 changed: pinned ${fingerprint}, presented SHA256:${"b".repeat(43)}; accept the new key with /testum hosts repin web-1`);
+    const problem = wrapLine(
+      `problem:        host key of web-1 changed: pinned ${fingerprint}, presented SHA256:${"b".repeat(43)}; accept the new key with /testum hosts repin web-1`,
+    );
     expect(problem[0]).toMatch(/^problem: {8}host key of web-1 changed: pinned$/);
     expect(problem.join("\n")).toContain(fingerprint);
     expect(problem.slice(1).every((l) => l.startsWith("    "))).toBe(true);

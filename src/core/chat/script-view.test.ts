@@ -6,7 +6,21 @@ import type { Job } from "../jobs/jobs.js";
 
 const script = (lines: number) => ["#!/bin/bash", ...Array.from({ length: lines - 1 }, (_, i) => `echo step ${i + 1}`)].join("\n");
 const job = (command: string) =>
-  ({ id: 7, kind: "script", command, target: "web-1", status: "awaiting_approval", requestedBy: "local:alice", requestedByName: "alice", logToken: "tok", approvalReasons: ["rm -rf"], approvalsRequired: 1, approvalExpiresAt: null, options: {}, lang: "en" }) as unknown as Job;
+  ({
+    id: 7,
+    kind: "script",
+    command,
+    target: "web-1",
+    status: "awaiting_approval",
+    requestedBy: "local:alice",
+    requestedByName: "alice",
+    logToken: "tok",
+    approvalReasons: ["rm -rf"],
+    approvalsRequired: 1,
+    approvalExpiresAt: null,
+    options: {},
+    lang: "en",
+  }) as unknown as Job;
 const codeOf = (blocks: readonly { type: string }[]) => (blocks.find((b) => b.type === "code") as { lines: readonly string[] } | undefined)?.lines ?? [];
 
 describe("what a script's messages show", () => {
@@ -33,7 +47,12 @@ describe("what a script's messages show", () => {
 
   it("shows the time limit on a job that was stopped at it", () => {
     const stopped = { ...job("sleep 60"), kind: "command", status: "timed_out", timeoutMs: 3000, startedAt: new Date(0), finishedAt: new Date(3100) } as unknown as Job;
-    const view = renderParent(stopped, [{ hostName: "web-1", status: "timed_out", exitCode: null, startedAt: new Date(0), finishedAt: new Date(3100) } as never], "https://t.example", english);
+    const view = renderParent(
+      stopped,
+      [{ hostName: "web-1", status: "timed_out", exitCode: null, startedAt: new Date(0), finishedAt: new Date(3100) } as never],
+      "https://t.example",
+      english,
+    );
     expect(view.blocks.find((b) => b.type === "fields")).toMatchObject({ fields: expect.arrayContaining([{ label: "Time limit", value: "3.0s" }]) });
   });
 });

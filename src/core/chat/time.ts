@@ -7,7 +7,10 @@ import type { Translator } from "./i18n.js";
  * (`--json`, the audit chain) keeps full ISO 8601.
  */
 export function formatTime(d: Date, precision: "minutes" | "seconds" = "minutes"): string {
-  return `${d.toISOString().slice(0, precision === "seconds" ? 19 : 16).replace("T", " ")} UTC`;
+  return `${d
+    .toISOString()
+    .slice(0, precision === "seconds" ? 19 : 16)
+    .replace("T", " ")} UTC`;
 }
 
 /** A time of day within a job that is happening now: `04:56:07 UTC` (live output's "updated" stamp). */

@@ -454,4 +454,3 @@ export const COMMAND_SPECS: readonly Spec[] = [
     build: (v) => ({ name: "help", topic: optStr(v.topic) }),
   },
 ];
-

@@ -14,7 +14,10 @@ const GROUP_DEFAULTS: Readonly<Record<string, string>> = { hosts: "list", keys: 
 
 function unknownSubcommand(word: string, group: string, specs: readonly Spec[]): never {
   const choices = specs.map((s) => s.path.join(" ")).join(", ");
-  const suggestion = closestWord(word, specs.map((s) => s.path[1] ?? ""));
+  const suggestion = closestWord(
+    word,
+    specs.map((s) => s.path[1] ?? ""),
+  );
   throw new UsageError(suggestion ? msg("usage.did_you_mean_sub", { word, group, suggestion, choices }) : msg("usage.unknown_subcommand", { word, group, choices }));
 }
 
@@ -28,22 +31,26 @@ export function parseCommandText(text: string): Command {
     const word = tokens[0]?.value ?? "";
     const group = COMMAND_SPECS.filter((s) => s.path[0] === word.toLowerCase());
     if (group.length > 0) unknownSubcommand(tokens[1]?.value ?? "", word.toLowerCase(), group);
-    const suggestion = closestWord(word, COMMAND_SPECS.map((s) => s.path[0]!));
+    const suggestion = closestWord(
+      word,
+      COMMAND_SPECS.map((s) => s.path[0]!),
+    );
     throw new UsageError(suggestion ? msg("usage.did_you_mean", { word, suggestion }) : msg("usage.unknown_command", { word }));
   }
   const { spec, consumed } = match;
   const rest = tokens.slice(consumed);
   if (consumed < spec.path.length && rest.length > 0 && spec.args.length === 0) {
-    unknownSubcommand(rest[0]!.value, spec.path[0]!, COMMAND_SPECS.filter((s) => s.path[0] === spec.path[0]));
+    unknownSubcommand(
+      rest[0]!.value,
+      spec.path[0]!,
+      COMMAND_SPECS.filter((s) => s.path[0] === spec.path[0]),
+    );
   }
   return parseTextArgs(spec, trimmed, rest);
 }
 
 /** Parses typed options for a command path (as Discord delivers them) into a Command. */
-export function parseCommandOptions(
-  path: readonly string[],
-  options: Readonly<Record<string, string | number | boolean>>,
-): Command {
+export function parseCommandOptions(path: readonly string[], options: Readonly<Record<string, string | number | boolean>>): Command {
   const spec = COMMAND_SPECS.find((s) => s.path.length === path.length && s.path.every((w, i) => w === path[i]));
   if (!spec) throw new UsageError(msg("usage.unknown_typed_command", { command: path.join(" ") }));
   return parseOptionArgs(spec, options);

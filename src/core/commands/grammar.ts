@@ -240,8 +240,14 @@ export function parseTextArgs<C>(spec: CommandSpec<C>, input: string, tokens: re
         const misplaced = tokens.slice(i + 1).find((t) => !t.quoted && t.value.startsWith("--") && flags.has(t.value.slice(2).split("=", 1)[0]!));
         if (misplaced) {
           const option = misplaced.value.slice(2).split("=", 1)[0]!;
-          const words = tokens.slice(i, tokens.indexOf(misplaced)).map((t) => t.value).join(" ");
-          const example = `${spec.path.join(" ")} … '${words}' ${tokens.slice(tokens.indexOf(misplaced)).map((t) => t.value).join(" ")}`;
+          const words = tokens
+            .slice(i, tokens.indexOf(misplaced))
+            .map((t) => t.value)
+            .join(" ");
+          const example = `${spec.path.join(" ")} … '${words}' ${tokens
+            .slice(tokens.indexOf(misplaced))
+            .map((t) => t.value)
+            .join(" ")}`;
           throw new UsageError(msg("usage.option_after_command", { option, example: example.slice(0, 300) }), usageOf(spec));
         }
         values[arg.name] = remainder(input, token);

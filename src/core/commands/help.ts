@@ -7,10 +7,20 @@ import { listing, LISTING_WIDTH } from "../chat/replies.js";
 
 /** The groups help shows, each with the first words of its commands and an example or two. */
 export const HELP_GROUPS: ReadonlyArray<{ readonly name: string; readonly title: MessageKey; readonly words: readonly string[]; readonly examples: readonly string[] }> = [
-  { name: "run", title: "help.group.run", words: ["run", "script", "cancel", "jobs", "logs"], examples: ["/testum run web-1 'df -h'", "/testum run role=web --parallel 20 'systemctl is-active nginx'"] },
+  {
+    name: "run",
+    title: "help.group.run",
+    words: ["run", "script", "cancel", "jobs", "logs"],
+    examples: ["/testum run web-1 'df -h'", "/testum run role=web --parallel 20 'systemctl is-active nginx'"],
+  },
   { name: "hosts", title: "help.group.hosts", words: ["hosts", "identity"], examples: ["/testum hosts add web-1 root@10.0.0.5", "/testum hosts test web-1"] },
   { name: "keys", title: "help.group.keys", words: ["keys"], examples: ["/testum keys deploy alice all"] },
-  { name: "access", title: "help.group.access", words: ["grant", "revoke", "access", "whoami", "approve", "reject", "audit", "risk", "redact"], examples: ["/testum grant @bob operator role=web"] },
+  {
+    name: "access",
+    title: "help.group.access",
+    words: ["grant", "revoke", "access", "whoami", "approve", "reject", "audit", "risk", "redact"],
+    examples: ["/testum grant @bob operator role=web"],
+  },
   { name: "schedules", title: "help.group.schedules", words: ["schedule"], examples: ["/testum schedule add '0 9 * * 1-5' all 'df -h' --on-change"] },
 ];
 

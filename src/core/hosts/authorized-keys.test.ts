@@ -25,12 +25,21 @@ describe("authorized_keys block", () => {
   });
 
   it("never removes testum's identity key", () => {
-    const managed = [{ owner: "identity:1", key: "ssh-ed25519 AAAAid" }, { owner: "key:a", key: "ssh-ed25519 AAAAa" }];
+    const managed = [
+      { owner: "identity:1", key: "ssh-ed25519 AAAAid" },
+      { owner: "key:a", key: "ssh-ed25519 AAAAa" },
+    ];
     expect(withoutKeys(managed, ["identity:1", "key:a"])).toEqual([managed[0]]);
   });
 
   it("replaces a key of the same owner in place", () => {
-    const managed = [{ owner: "key:a", key: "old" }, { owner: "key:b", key: "b" }];
-    expect(withKeys(managed, [{ owner: "key:a", key: "new" }])).toEqual([{ owner: "key:a", key: "new" }, { owner: "key:b", key: "b" }]);
+    const managed = [
+      { owner: "key:a", key: "old" },
+      { owner: "key:b", key: "b" },
+    ];
+    expect(withKeys(managed, [{ owner: "key:a", key: "new" }])).toEqual([
+      { owner: "key:a", key: "new" },
+      { owner: "key:b", key: "b" },
+    ]);
   });
 });

@@ -21,7 +21,9 @@ export const hostsList: Handler<"hosts.list"> = async (ctx) => {
   if (hosts.length === 0) return privateText(t("hosts.none"));
   const lines = hosts.map((h) => {
     const via = viaOf(h);
-    const tags = Object.entries(h.tags).map(([k, v]) => `${k}=${v}`).join(",");
+    const tags = Object.entries(h.tags)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(",");
     const key = t(h.hostKeyFingerprint ? "hosts.list.key_pinned" : "hosts.list.key_not_pinned");
     const seen = h.lastSeenAt ? t("hosts.list.seen", { at: formatTimeAgo(h.lastSeenAt, t) }) : t("hosts.list.never_seen");
     // One host in two short lines: name, address and key; then when it was seen, its route and tags.
@@ -68,19 +70,39 @@ export const hostsVia: Handler<"hosts.via"> = async (ctx, _event, cmd) => {
 
 export const hostsTag: Handler<"hosts.tag"> = async (ctx, event, cmd) => {
   const host = await setTags(ctx.sql, event.actor.id, cmd.host, parseTags(cmd.tags), event.conversation);
-  return privateText(ctx.t("hosts.tags", { name: host.name, tags: Object.entries(host.tags).map(([k, v]) => `${k}=${v}`).join(", ") || msg("word.none") }), "success");
+  return privateText(
+    ctx.t("hosts.tags", {
+      name: host.name,
+      tags:
+        Object.entries(host.tags)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(", ") || msg("word.none"),
+    }),
+    "success",
+  );
 };
 
 export const hostsUntag: Handler<"hosts.untag"> = async (ctx, event, cmd) => {
   const host = await removeTags(ctx.sql, event.actor.id, cmd.host, cmd.keys, event.conversation);
-  return privateText(ctx.t("hosts.tags", { name: host.name, tags: Object.entries(host.tags).map(([k, v]) => `${k}=${v}`).join(", ") || msg("word.none") }), "success");
+  return privateText(
+    ctx.t("hosts.tags", {
+      name: host.name,
+      tags:
+        Object.entries(host.tags)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(", ") || msg("word.none"),
+    }),
+    "success",
+  );
 };
 
 export const hostsTest: Handler<"hosts.test"> = async (ctx, _event, cmd) => {
   const host = await getHost(ctx.sql, cmd.host);
   const probe = await ctx.remote.probe(host);
   await ctx.audit("host.test", probe.authenticated ? "succeeded" : "failed", host.name, { fingerprint: probe.fingerprint ?? null, error: probe.errorCode ?? null });
-  return privateReply(listing(ctx.t(probe.authenticated ? "hosts.test.works" : "hosts.test.not_yet", { name: host.name }), describeProbe(host, probe, ctx.t), undefined, { wrap: true }));
+  return privateReply(
+    listing(ctx.t(probe.authenticated ? "hosts.test.works" : "hosts.test.not_yet", { name: host.name }), describeProbe(host, probe, ctx.t), undefined, { wrap: true }),
+  );
 };
 
 /**

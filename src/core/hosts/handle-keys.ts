@@ -18,7 +18,12 @@ export const identity: Handler<"identity"> = async (ctx) => {
 export const keysList: Handler<"keys.list"> = async (ctx) => {
   const keys = await listKeys(ctx.sql);
   if (keys.length === 0) return privateText(ctx.t("keys.none"));
-  return privateReply(listing(ctx.t("keys.list.title", { count: keys.length }), keys.map((k) => `${k.name.padEnd(16)} ${k.type.padEnd(20)} ${k.fingerprint}  ${k.comment}`)));
+  return privateReply(
+    listing(
+      ctx.t("keys.list.title", { count: keys.length }),
+      keys.map((k) => `${k.name.padEnd(16)} ${k.type.padEnd(20)} ${k.fingerprint}  ${k.comment}`),
+    ),
+  );
 };
 
 export const keysAdd: Handler<"keys.add"> = async (ctx, event, cmd) => {

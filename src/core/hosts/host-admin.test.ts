@@ -7,7 +7,12 @@ const host = { name: "web-1", username: "root", address: "10.0.0.5", port: 22, h
 
 describe("a host test's answer", () => {
   it("says a secret sealed with another master key is exactly that, and nothing about the host it never tried", () => {
-    const lines = describeProbe(host, { reachable: false, authenticated: false, errorCode: "secret_unreadable", error: "a stored secret was sealed with master key 6da5, which is not configured" });
+    const lines = describeProbe(host, {
+      reachable: false,
+      authenticated: false,
+      errorCode: "secret_unreadable",
+      error: "a stored secret was sealed with master key 6da5, which is not configured",
+    });
     expect(lines).toEqual([
       "web-1 (root@10.0.0.5:22)",
       "not tried: a stored secret was sealed with master key 6da5, which is not configured. testum must run with the master key the secret was stored with.",
@@ -24,6 +29,8 @@ describe("a host test's answer", () => {
     expect(describeProbe(pinned, probe)).toContain(`host key:       ${key}`);
     expect(describeProbe(pinned, probe).join("\n")).not.toContain("pinned now");
     const other = `SHA256:${"o".repeat(43)}`;
-    expect(describeProbe(pinned, { ...probe, authenticated: false, fingerprint: other, errorCode: "host_key_mismatch", error: "changed" })).toContain(`host key:       ${other} (pinned: ${key})`);
+    expect(describeProbe(pinned, { ...probe, authenticated: false, fingerprint: other, errorCode: "host_key_mismatch", error: "changed" })).toContain(
+      `host key:       ${other} (pinned: ${key})`,
+    );
   });
 });

@@ -29,7 +29,9 @@ export function parseTags(pairs: readonly string[]): Record<string, string> {
 }
 
 export function describeHost(host: Host, t: Translator = english, via: string | null = null): string[] {
-  const tags = Object.entries(host.tags).map(([k, v]) => `${k}=${v}`).join(", ");
+  const tags = Object.entries(host.tags)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(", ");
   return [
     t("hosts.show.name", { value: host.name }),
     t("hosts.show.address", { value: `${host.username}@${host.address}:${host.port}` }),
@@ -144,7 +146,8 @@ function routesOf(inventory: Inventory, registered: readonly Host[]): { routes: 
   const resolve = (hop: JumpHop): string | undefined => {
     const name = importedHostName(hop.host);
     if (name && (inFile.has(name) || registered.some((h) => h.name === name))) return name;
-    return known.find((k) => k.address === hop.host && (hop.port === undefined || k.port === hop.port) && (hop.user === undefined || k.user === undefined || k.user === hop.user))?.name;
+    return known.find((k) => k.address === hop.host && (hop.port === undefined || k.port === hop.port) && (hop.user === undefined || k.user === undefined || k.user === hop.user))
+      ?.name;
   };
   const routes = new Map<string, string | null>();
   const problems = new Map<string, string>();
@@ -232,7 +235,16 @@ export async function importInventory(
     try {
       const credential = entry.identityFile ? await readKey(entry.identityFile) : undefined;
       const via = routes.get(entry.name);
-      const input = { name: entry.name, address: entry.address, port: entry.port ?? 22, username: entry.username ?? defaultUser, credential, tags: entry.tags, via: via ?? undefined, createdBy: actor };
+      const input = {
+        name: entry.name,
+        address: entry.address,
+        port: entry.port ?? 22,
+        username: entry.username ?? defaultUser,
+        credential,
+        tags: entry.tags,
+        via: via ?? undefined,
+        createdBy: actor,
+      };
       validateNewHost(input);
       const [existing] = await sql<Host[]>`select * from hosts where name = ${entry.name}`;
       if (!existing) {

@@ -22,11 +22,7 @@ export interface RotationResult {
  * checks each host accepts it, and only then retires the old key and removes
  * it from testum's block on those hosts.
  */
-export async function rotateIdentity(
-  deps: { sql: Sql; box: SecretBox; remote: RemoteAccess },
-  actor: string,
-  options: { deploy: boolean },
-): Promise<RotationResult> {
+export async function rotateIdentity(deps: { sql: Sql; box: SecretBox; remote: RemoteAccess }, actor: string, options: { deploy: boolean }): Promise<RotationResult> {
   const { sql, box, remote } = deps;
   const next = await ensureNextIdentity(sql, box, remote.generateKeyPair);
   const nextPrivate = await identityPrivateKey(sql, box, next);

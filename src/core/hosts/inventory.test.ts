@@ -71,7 +71,10 @@ ansible_port=22
 
 describe("bastions in ssh options", () => {
   it("reads ProxyJump hops, ProxyCommand ssh -W, and ssh arguments", () => {
-    expect(parseProxyJump("b1,deploy@b2:2222")).toEqual([{ host: "b1", user: undefined, port: undefined }, { host: "b2", user: "deploy", port: 2222 }]);
+    expect(parseProxyJump("b1,deploy@b2:2222")).toEqual([
+      { host: "b1", user: undefined, port: undefined },
+      { host: "b2", user: "deploy", port: 2222 },
+    ]);
     expect(parseProxyJump("ssh://ops@[2001:db8::1]:22")).toEqual([{ host: "2001:db8::1", user: "ops", port: 22 }]);
     expect(parseProxyJump("None")).toBe("none");
     expect(parseProxyJump("a b")).toMatchObject({ problem: expect.stringContaining("not [user@]host[:port]") });

@@ -5,9 +5,7 @@ import { msg } from "../chat/i18n.js";
 import type { Sealed, SecretBox } from "./secret-box.js";
 
 /** A credential as the worker needs it at the moment it connects. */
-export type Credential =
-  | { readonly type: "key"; readonly privateKey: string; readonly passphrase?: string | undefined }
-  | { readonly type: "password"; readonly password: string };
+export type Credential = { readonly type: "key"; readonly privateKey: string; readonly passphrase?: string | undefined } | { readonly type: "password"; readonly password: string };
 
 /** Seals and stores a credential; returns its id. */
 export async function storeSecret(sql: Sql, box: SecretBox, credential: Credential): Promise<string> {

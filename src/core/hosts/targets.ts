@@ -19,7 +19,10 @@ const TAG = /^([a-z0-9_.-]{1,63})=(\S{0,200})$/i;
 const GLOB = /[*?[]/;
 
 export function parseTarget(text: string): TargetSelector {
-  const parts = text.split(",").map((p) => p.trim()).filter(Boolean);
+  const parts = text
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean);
   if (parts.length === 0) throw new TestumError("invalid_input", msg("targets.empty"));
   const selector = { all: false, names: [] as string[], globs: [] as string[], tags: [] as Array<[string, string]> };
   for (const part of parts) {
@@ -121,11 +124,7 @@ export function selectHosts(hosts: readonly Host[], selector: TargetSelector, te
   }
   const patterns = selector.globs.map(parseGlob);
   const named = selector.all || (selector.names.length === 0 && patterns.length === 0);
-  const picked = hosts.filter(
-    (h) =>
-      (named || selector.names.includes(h.name) || patterns.some((p) => globMatch(p, h.name))) &&
-      selector.tags.every(([k, v]) => h.tags[k] === v),
-  );
+  const picked = hosts.filter((h) => (named || selector.names.includes(h.name) || patterns.some((p) => globMatch(p, h.name))) && selector.tags.every(([k, v]) => h.tags[k] === v));
   if (picked.length === 0) throw new TestumError("unknown_host", msg("targets.no_match", { target: text }));
   return picked.sort((a, b) => a.name.localeCompare(b.name));
 }

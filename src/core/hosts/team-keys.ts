@@ -45,10 +45,7 @@ export async function addKey(sql: Sql, actor: string, name: string, line: string
   const parsed = parsePublicKey(line);
   const [clash] = await sql<TeamKey[]>`select * from team_keys where name = ${name} or fingerprint = ${parsed.fingerprint}`;
   if (clash) {
-    throw new TestumError(
-      "conflict",
-      clash.name === name ? msg("keys.exists", { name }) : msg("keys.registered_as", { name: clash.name, fingerprint: clash.fingerprint }),
-    );
+    throw new TestumError("conflict", clash.name === name ? msg("keys.exists", { name }) : msg("keys.registered_as", { name: clash.name, fingerprint: clash.fingerprint }));
   }
   const [key] = await sql<TeamKey[]>`
     insert into team_keys (name, type, blob, comment, fingerprint, created_by)
@@ -63,10 +60,7 @@ export async function removeKey(sql: Sql, name: string): Promise<TeamKey> {
   const hosts = await sql<{ name: string }[]>`
     select h.name from key_deployments d join hosts h on h.id = d.host_id where d.key_id = ${key.id} order by h.name`;
   if (hosts.length > 0) {
-    throw new TestumError(
-      "conflict",
-      msg("keys.still_deployed", { name, hosts: hosts.map((h) => h.name).join(", ") }),
-    );
+    throw new TestumError("conflict", msg("keys.still_deployed", { name, hosts: hosts.map((h) => h.name).join(", ") }));
   }
   await sql`delete from team_keys where id = ${key.id}`;
   return key;
@@ -162,7 +156,14 @@ export async function deployKeys(deps: KeyDeps, actor: string, which: string, ta
     }
     return outcome(host.name, true, result.changed ? describeChange(result.before, result.after) : msg("keys.change.unchanged"));
   });
-  await recordAudit(deps.sql, { actor, channel, action: "keys.deploy", target: target.text, outcome: outcomes.every((o) => o.ok) ? "succeeded" : "partial", detail: { keys: keys.map((k) => k.name), hosts: audited(outcomes) } });
+  await recordAudit(deps.sql, {
+    actor,
+    channel,
+    action: "keys.deploy",
+    target: target.text,
+    outcome: outcomes.every((o) => o.ok) ? "succeeded" : "partial",
+    detail: { keys: keys.map((k) => k.name), hosts: audited(outcomes) },
+  });
   return outcomes;
 }
 
@@ -174,7 +175,14 @@ export async function revokeKey(deps: KeyDeps, actor: string, name: string, targ
     await deps.sql`delete from key_deployments where key_id = ${key.id} and host_id = ${host.id}`;
     return outcome(host.name, true, result.changed ? describeChange(result.before, result.after) : msg("keys.change.not_present"));
   });
-  await recordAudit(deps.sql, { actor, channel, action: "keys.revoke", target: target.text, outcome: outcomes.every((o) => o.ok) ? "succeeded" : "partial", detail: { key: name, hosts: audited(outcomes) } });
+  await recordAudit(deps.sql, {
+    actor,
+    channel,
+    action: "keys.revoke",
+    target: target.text,
+    outcome: outcomes.every((o) => o.ok) ? "succeeded" : "partial",
+    detail: { key: name, hosts: audited(outcomes) },
+  });
   return outcomes;
 }
 

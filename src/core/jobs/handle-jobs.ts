@@ -73,7 +73,10 @@ export const jobsShow: Handler<"jobs.show"> = async (ctx, _event, _cmd, scope) =
   if (closed) lines.push("", closed);
   const reply = listing(t("jobs.show.title", { id: job.id }), lines, undefined, { wrap: true });
   if (closed) return privateReply(reply);
-  const links = tasks.length === 1 ? [{ label: t("link.full_log"), url: logUrl(ctx.settings.publicUrl, job) }] : [{ label: t("link.full_report"), url: reportUrl(ctx.settings.publicUrl, job) }];
+  const links =
+    tasks.length === 1
+      ? [{ label: t("link.full_log"), url: logUrl(ctx.settings.publicUrl, job) }]
+      : [{ label: t("link.full_report"), url: reportUrl(ctx.settings.publicUrl, job) }];
   return privateReply({ ...reply, blocks: [...reply.blocks, { type: "links", links }] });
 };
 
@@ -109,9 +112,19 @@ export const logs: Handler<"logs"> = async (ctx, _event, cmd, scope) => {
   const { t } = ctx;
   if (cmd.host && !tasks.some((task) => task.hostName === cmd.host)) throw new TestumError("invalid_input", msg("jobs.not_on_host", { id: job.id, host: cmd.host }));
   const chosen = cmd.host ? tasks.filter((task) => task.hostName === cmd.host) : tasks.slice(0, 20);
-  const links = chosen.map((task) => ({ label: t("jobs.logs.link", { host: task.hostName, status: msg(`status.${task.status}`) }), url: logUrl(ctx.settings.publicUrl, job, task.hostName) }));
+  const links = chosen.map((task) => ({
+    label: t("jobs.logs.link", { host: task.hostName, status: msg(`status.${task.status}`) }),
+    url: logUrl(ctx.settings.publicUrl, job, task.hostName),
+  }));
   if (!cmd.host && tasks.length > 1) links.unshift({ label: t("link.full_report"), url: reportUrl(ctx.settings.publicUrl, job) });
   const more = !cmd.host && tasks.length > chosen.length ? t("jobs.logs.more", { count: tasks.length - chosen.length }) : t("jobs.logs.keep");
   const title = t("jobs.logs.title", { id: job.id });
-  return privateReply({ text: title, blocks: [{ type: "heading", text: title }, { type: "links", links }, { type: "context", text: more }] });
+  return privateReply({
+    text: title,
+    blocks: [
+      { type: "heading", text: title },
+      { type: "links", links },
+      { type: "context", text: more },
+    ],
+  });
 };

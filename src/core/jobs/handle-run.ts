@@ -107,7 +107,9 @@ export const script: Handler<"script"> = async (ctx, event, cmd, scope) => {
       action: encodeAction({ kind: "script", target: encodeScriptTarget(cmd) }),
       title: ctx.t("run.form.title"),
       submitLabel: ctx.t("run.form.submit"),
-      fields: [{ id: "script", label: truncate(ctx.t("run.form.label", { target: cmd.target }), 45), multiline: true, maxLength: 4000, placeholder: ctx.t("run.form.placeholder") }],
+      fields: [
+        { id: "script", label: truncate(ctx.t("run.form.label", { target: cmd.target }), 45), multiline: true, maxLength: 4000, placeholder: ctx.t("run.form.placeholder") },
+      ],
     },
   };
 };

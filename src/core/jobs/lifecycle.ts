@@ -150,8 +150,16 @@ export async function rejectJob(sql: Sql, jobId: number, reason: string, cause: 
 
 /** Running jobs whose worker stopped sending heartbeats end as lost; requests nobody decided in time, as expired. */
 export async function reapJobs(sql: Sql, staleAfterMs: number): Promise<{ lost: Job[]; expired: Job[] }> {
-  const lost = await ending(sql, (tx) => reapLostJobs(tx, staleAfterMs), (job) => ({ cause: SYSTEM, detail: { worker: job.worker } }));
-  const expired = await ending(sql, (tx) => expireApprovals(tx), () => ({ cause: SYSTEM }));
+  const lost = await ending(
+    sql,
+    (tx) => reapLostJobs(tx, staleAfterMs),
+    (job) => ({ cause: SYSTEM, detail: { worker: job.worker } }),
+  );
+  const expired = await ending(
+    sql,
+    (tx) => expireApprovals(tx),
+    () => ({ cause: SYSTEM }),
+  );
   return { lost, expired };
 }
 

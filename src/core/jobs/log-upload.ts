@@ -19,10 +19,7 @@ export class LogStoreTimeoutError extends Error {
  * An upload still running then is aborted and the wait fails with
  * LogStoreTimeoutError, so a log store that never answers cannot hold a job.
  */
-export async function settleUpload(
-  upload: LogUpload,
-  limits: { until: number; signal?: AbortSignal | undefined; afterAbortMs?: number },
-): Promise<{ bytes: number }> {
+export async function settleUpload(upload: LogUpload, limits: { until: number; signal?: AbortSignal | undefined; afterAbortMs?: number }): Promise<{ bytes: number }> {
   const afterAbort = limits.afterAbortMs ?? LOG_AFTER_ABORT_MS;
   const started = Date.now();
   let timer: NodeJS.Timeout | undefined;
@@ -31,10 +28,13 @@ export async function settleUpload(
     let until = limits.until;
     const arm = () => {
       clearTimeout(timer);
-      timer = setTimeout(() => {
-        upload.abort();
-        reject(new LogStoreTimeoutError(Date.now() - started));
-      }, Math.max(0, until - Date.now()));
+      timer = setTimeout(
+        () => {
+          upload.abort();
+          reject(new LogStoreTimeoutError(Date.now() - started));
+        },
+        Math.max(0, until - Date.now()),
+      );
     };
     onAbort = () => {
       until = Math.min(until, Date.now() + afterAbort);

@@ -341,7 +341,11 @@ export function startDelivery(options: DeliveryOptions): { nudge(): void; stop()
           await new Promise((r) => setTimeout(r, 100));
         }
       };
-      await within(flush().catch((err: unknown) => log.warn({ err }, "chat delivery: last pass failed")), Math.max(0, until - Date.now()), undefined);
+      await within(
+        flush().catch((err: unknown) => log.warn({ err }, "chat delivery: last pass failed")),
+        Math.max(0, until - Date.now()),
+        undefined,
+      );
       flushing = false;
       stopped = true;
       await within(Promise.allSettled([passing, ...inFlight.values()]), 10_000, undefined);

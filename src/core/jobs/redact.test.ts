@@ -123,7 +123,9 @@ describe("StreamRedactor", () => {
   });
 
   it("hides a key kept on one line with escaped line breaks", () => {
-    const out = runThrough(new StreamRedactor(rules), [Buffer.from(`{"type":"service_account","private_key":"-----BEGIN PRIVATE KEY-----\\n${PLANTED.key_body}\\n-----END PRIVATE KEY-----\\n","id":1}\n`)]);
+    const out = runThrough(new StreamRedactor(rules), [
+      Buffer.from(`{"type":"service_account","private_key":"-----BEGIN PRIVATE KEY-----\\n${PLANTED.key_body}\\n-----END PRIVATE KEY-----\\n","id":1}\n`),
+    ]);
     expect(out).not.toContain(PLANTED.key_body);
     expect(out).toContain('"id":1}');
   });

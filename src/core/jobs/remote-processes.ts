@@ -61,7 +61,14 @@ export async function stopLostJob(deps: StopDeps, job: { id: number; thread: str
   const tasks = await deps.sql<Array<{ hostName: string; hostId: number | null; remoteTag: string; remotePid: number | null }>>`
     select host_name, host_id, remote_tag, remote_pid from job_tasks where job_id = ${job.id} and remote_tag is not null and status = 'lost'`;
   if (tasks.length === 0) return [];
-  const hosts = new Map((await getHostsById(deps.sql, tasks.map((t) => t.hostId).filter((id): id is number => id !== null))).map((h) => [h.id, h]));
+  const hosts = new Map(
+    (
+      await getHostsById(
+        deps.sql,
+        tasks.map((t) => t.hostId).filter((id): id is number => id !== null),
+      )
+    ).map((h) => [h.id, h]),
+  );
   const outcomes = await mapLimit(tasks, 16, async (task): Promise<StopOutcome> => {
     const host = task.hostId === null ? undefined : hosts.get(task.hostId);
     if (!host) return { host: task.hostName, result: "unreachable", problem: "the host was removed" };
@@ -72,7 +79,14 @@ export async function stopLostJob(deps: StopDeps, job: { id: number; thread: str
       return { host: task.hostName, result: "unreachable", problem: (err as Error).message };
     }
   });
-  await recordAudit(deps.sql, { actor: "system", channel: job.conversation, action: "job.stop_leftovers", target: job.target, outcome: outcomes.every((o) => o.result === "stopped" || o.result === "none") ? "stopped" : "incomplete", detail: { job: job.id, hosts: outcomes } });
+  await recordAudit(deps.sql, {
+    actor: "system",
+    channel: job.conversation,
+    action: "job.stop_leftovers",
+    target: job.target,
+    outcome: outcomes.every((o) => o.result === "stopped" || o.result === "none") ? "stopped" : "incomplete",
+    detail: { job: job.id, hosts: outcomes },
+  });
   const t = translator(job.lang === "ru" ? "ru" : "en");
   const lines = outcomes.map((o) => t(`reaper.remote.${o.result}`, { host: o.host, problem: o.problem ?? "" }));
   const ok = outcomes.every((o) => o.result === "stopped" || o.result === "none");

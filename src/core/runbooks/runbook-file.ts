@@ -30,7 +30,17 @@ const document = z.object({ version: z.literal(RUNBOOK_FILE_VERSION).optional(),
 export function runbooksFromDocument(doc: unknown): RunbookInput[] {
   const parsed = document.safeParse(doc);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.length ? i.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("").replace(/^\./, "") : "the file"}: ${i.message}`);
+    const problems = parsed.error.issues.map(
+      (i) =>
+        `${
+          i.path.length
+            ? i.path
+                .map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`))
+                .join("")
+                .replace(/^\./, "")
+            : "the file"
+        }: ${i.message}`,
+    );
     throw new TestumError("invalid_input", `not a runbook file:\n  ${problems.join("\n  ")}`);
   }
   const problems: string[] = [];
@@ -72,7 +82,12 @@ export function runbooksToDocument(runbooks: readonly Runbook[]): { version: num
 
 /** A duration that parseDuration reads back exactly: the largest unit that divides it (`5m`, `90s`, `1500ms`). */
 function exactDuration(ms: number): string {
-  for (const [unit, size] of [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000], ["s", 1000]] as const) {
+  for (const [unit, size] of [
+    ["d", 86_400_000],
+    ["h", 3_600_000],
+    ["m", 60_000],
+    ["s", 1000],
+  ] as const) {
     if (ms % size === 0) return `${ms / size}${unit}`;
   }
   return `${ms}ms`;

@@ -67,7 +67,8 @@ export function validateRunbook(input: RunbookInput): Required<Omit<RunbookInput
   const description = (input.description ?? "").trim();
   if (description.length > MAX_DESCRIPTION) throw new TestumError("invalid_input", msg("runbook.description_too_long", { max: MAX_DESCRIPTION }));
   const approval = input.approval ?? "auto";
-  if (!RUNBOOK_APPROVALS.includes(approval)) throw new TestumError("invalid_input", msg("runbook.bad_approval", { value: String(approval), choices: RUNBOOK_APPROVALS.join(", ") }));
+  if (!RUNBOOK_APPROVALS.includes(approval))
+    throw new TestumError("invalid_input", msg("runbook.bad_approval", { value: String(approval), choices: RUNBOOK_APPROVALS.join(", ") }));
   const role = input.role ?? "operator";
   if (!RUNBOOK_ROLES.includes(role)) throw new TestumError("invalid_input", msg("runbook.bad_role", { value: String(role), choices: RUNBOOK_ROLES.join(", ") }));
   const timeoutMs = input.timeoutMs;
@@ -108,7 +109,14 @@ export async function saveRunbook(sql: Sql, by: string, input: RunbookInput, rep
 }
 
 function sameDefinition(a: Runbook, b: ReturnType<typeof validateRunbook>): boolean {
-  return a.target === b.target && a.command === b.command && a.description === b.description && a.approval === b.approval && a.role === b.role && (a.timeoutMs ?? undefined) === b.timeoutMs;
+  return (
+    a.target === b.target &&
+    a.command === b.command &&
+    a.description === b.description &&
+    a.approval === b.approval &&
+    a.role === b.role &&
+    (a.timeoutMs ?? undefined) === b.timeoutMs
+  );
 }
 
 /** Removes a runbook; refused while a schedule runs it. */

@@ -118,9 +118,15 @@ async function addSchedule(ctx: HandlerContext, event: Inbound, cmd: NewSchedule
   if (reasons.length === 0) {
     return privateText(t("schedule.added", { id: schedule!.id, name, words, next: when(next, t) }), "success");
   }
-  const request = await ctx.chat
-    .adapterFor(event.conversation)
-    .startThread(event.conversation, renderScheduleRequest(schedule!, hosts.map((h) => h.name), requestT), requestT("schedule.thread_title", { name }));
+  const request = await ctx.chat.adapterFor(event.conversation).startThread(
+    event.conversation,
+    renderScheduleRequest(
+      schedule!,
+      hosts.map((h) => h.name),
+      requestT,
+    ),
+    requestT("schedule.thread_title", { name }),
+  );
   await ctx.sql`update schedules set approval_message = ${request.message} where id = ${schedule!.id}`;
   return privateText(t("schedule.added_needs_approval", { id: schedule!.id, name, words, reasons: reasons.join("; ") }), "warning");
 }
@@ -134,7 +140,13 @@ export const scheduleRb: Handler<"schedule.rb"> = async (ctx, event, cmd, scope)
   return addSchedule(
     ctx,
     event,
-    { ...cmd, target: runbook.target, command, timeoutMs: cmd.timeoutMs ?? runbook.timeoutMs ?? undefined, runbook: { name: runbook.name, params: cmd.params, approval: runbook.approval } },
+    {
+      ...cmd,
+      target: runbook.target,
+      command,
+      timeoutMs: cmd.timeoutMs ?? runbook.timeoutMs ?? undefined,
+      runbook: { name: runbook.name, params: cmd.params, approval: runbook.approval },
+    },
     scope.hosts,
   );
 };
@@ -154,8 +166,25 @@ export const scheduleList: Handler<"schedule.list"> = async (ctx, event) => {
   const schedules = (await listSchedules(ctx.sql, event.conversation)).filter(visible);
   if (schedules.length === 0) return privateText(t("schedule.none"));
   const lines = schedules.map((s) => {
-    const state = t(s.paused ? "schedule.state.paused" : s.approvalState === "pending" ? "schedule.state.pending" : s.approvalState === "rejected" ? "schedule.state.rejected" : s.muted ? "schedule.state.muted" : "schedule.state.active");
-    return t("schedule.list.line", { id: String(s.id).padEnd(4), name: s.name.padEnd(20), state: state.padEnd(18), when: describeCron(s.cron, t), timezone: s.timezone, target: s.target });
+    const state = t(
+      s.paused
+        ? "schedule.state.paused"
+        : s.approvalState === "pending"
+          ? "schedule.state.pending"
+          : s.approvalState === "rejected"
+            ? "schedule.state.rejected"
+            : s.muted
+              ? "schedule.state.muted"
+              : "schedule.state.active",
+    );
+    return t("schedule.list.line", {
+      id: String(s.id).padEnd(4),
+      name: s.name.padEnd(20),
+      state: state.padEnd(18),
+      when: describeCron(s.cron, t),
+      timezone: s.timezone,
+      target: s.target,
+    });
   });
   return privateReply(listing(t("schedule.list.title", { count: schedules.length }), lines, undefined, { wrap: true }));
 };
@@ -165,13 +194,29 @@ export const scheduleShow: Handler<"schedule.show"> = async (ctx, _event, _cmd, 
   const s = scope.schedule!;
   const runs = s.paused || s.approvalState === "pending" || s.approvalState === "rejected" ? [] : nextRuns(s.cron, s.timezone, 5);
   const posts = msg(s.onChange ? "schedule.show.posts_on_change" : "schedule.show.posts_every_run");
-  const state = s.paused ? "schedule.state.paused" : s.approvalState === "pending" ? "schedule.show.waiting" : s.approvalState === "rejected" ? "schedule.state.rejected" : "schedule.state.active";
+  const state = s.paused
+    ? "schedule.state.paused"
+    : s.approvalState === "pending"
+      ? "schedule.show.waiting"
+      : s.approvalState === "rejected"
+        ? "schedule.state.rejected"
+        : "schedule.state.active";
   const lines = [
     t("schedule.show.name", { value: s.name }),
     t("schedule.show.when", { when: describeCron(s.cron, t), cron: s.cron, timezone: s.timezone }),
     t("schedule.show.target", { value: s.target }),
     t("schedule.show.command", { value: s.command }),
-    ...(s.runbook ? [t("schedule.show.runbook", { name: s.runbook, params: Object.entries(s.runbookParams ?? {}).map(([k, v]) => `${k}=${v}`).join(" ") || "—" })] : []),
+    ...(s.runbook
+      ? [
+          t("schedule.show.runbook", {
+            name: s.runbook,
+            params:
+              Object.entries(s.runbookParams ?? {})
+                .map(([k, v]) => `${k}=${v}`)
+                .join(" ") || "—",
+          }),
+        ]
+      : []),
     t("schedule.show.owner", { value: displayName(s.ownerName, s.owner) }),
     t(s.muted ? "schedule.show.posts_muted" : "schedule.show.posts", { posts }),
     t("schedule.show.state", { state: msg(state) }),
@@ -246,9 +291,19 @@ export async function decideSchedule(ctx: HandlerContext, event: Inbound, scope:
           update schedules set approval_state = 'approved', approved_by = ${by}, updated_at = now(),
             approved_hash = ${approvalHash({ kind: "command", command: schedule.command }, hosts, scheduleOptions(schedule))}
           where id = ${id} and approval_state = 'pending' returning *`
-      : await ctx.sql<Schedule[]>`update schedules set approval_state = 'rejected', approved_by = ${by}, updated_at = now() where id = ${id} and approval_state = 'pending' returning *`;
+      : await ctx.sql<
+          Schedule[]
+        >`update schedules set approval_state = 'rejected', approved_by = ${by}, updated_at = now() where id = ${id} and approval_state = 'pending' returning *`;
   if (updated.length === 0) return privateText(ctx.t("schedule.raced", { id }));
   await ctx.audit(decision === "approve" ? "schedule.approve" : "schedule.reject", decision === "approve" ? "granted" : "rejected", schedule.target, { schedule: id });
-  if (schedule.approvalMessage) ctx.messages.show(schedule.approvalMessage, renderScheduleRequest(updated[0]!, hosts.map((h) => h.name), translator(ctx.settings.lang)));
+  if (schedule.approvalMessage)
+    ctx.messages.show(
+      schedule.approvalMessage,
+      renderScheduleRequest(
+        updated[0]!,
+        hosts.map((h) => h.name),
+        translator(ctx.settings.lang),
+      ),
+    );
   return privateText(ctx.t(decision === "approve" ? "schedule.you_approved" : "schedule.you_rejected", { id }), decision === "approve" ? "success" : "warning");
 }

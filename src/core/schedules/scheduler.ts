@@ -104,7 +104,15 @@ export async function fireSchedule(deps: SchedulerDeps, scheduleId: number, at: 
   }
   const outcome = async (value: string, job?: Job, more: Record<string, unknown> = {}) => {
     await sql`update schedule_fires set outcome = ${value}, job_id = ${job?.id ?? null} where schedule_id = ${scheduleId} and fire_at = ${at}`;
-    await recordAudit(sql, { actor: schedule.owner, actorName: schedule.ownerName ?? undefined, channel: schedule.channel, action: "schedule.fire", target: schedule.target, outcome: value, detail: { schedule: schedule.id, fireAt: at.toISOString(), reason, job: job?.id ?? null, ...more } });
+    await recordAudit(sql, {
+      actor: schedule.owner,
+      actorName: schedule.ownerName ?? undefined,
+      channel: schedule.channel,
+      action: "schedule.fire",
+      target: schedule.target,
+      outcome: value,
+      detail: { schedule: schedule.id, fireAt: at.toISOString(), reason, job: job?.id ?? null, ...more },
+    });
   };
 
   /**
@@ -266,11 +274,13 @@ export async function afterScheduledJob(deps: Pick<SchedulerDeps, "sql" | "chat"
   const tone = muted ? "warning" : "success";
   if (report) {
     const detail = tasks.length === 1 ? finalLive(deps, job, tasks[0]!, t) : renderSummary(job, tasks, deps.publicUrl, t);
-    await transaction(sql, (tx) => addMessages(tx, job.id, schedule.channel, [
-      { slot: "parent", view: renderParent(job, tasks, deps.publicUrl, t), title },
-      { slot: "live", view: detail },
-      ...notes.map((note, i) => ({ slot: `note:schedule-${i}` as const, view: { ...message(note), lang: t.lang } })),
-    ]));
+    await transaction(sql, (tx) =>
+      addMessages(tx, job.id, schedule.channel, [
+        { slot: "parent", view: renderParent(job, tasks, deps.publicUrl, t), title },
+        { slot: "live", view: detail },
+        ...notes.map((note, i) => ({ slot: `note:schedule-${i}` as const, view: { ...message(note), lang: t.lang } })),
+      ]),
+    );
   } else if (notes.length > 0) {
     await addMessages(
       sql,
@@ -283,7 +293,13 @@ export async function afterScheduledJob(deps: Pick<SchedulerDeps, "sql" | "chat"
 
 function finalLive(deps: Pick<SchedulerDeps, "publicUrl">, job: Job, task: Task, t: Translator): View {
   const lines = (task.tail ?? "").split("\n").filter((l, i, all) => l !== "" || i < all.length - 1);
-  return renderLive(job, task.hostName, { lines, omitted: Math.max(0, (task.logLines ?? 0) - lines.length), lineCount: task.logLines ?? 0, status: task.status, updatedAt: Date.now() }, deps.publicUrl, t);
+  return renderLive(
+    job,
+    task.hostName,
+    { lines, omitted: Math.max(0, (task.logLines ?? 0) - lines.length), lineCount: task.logLines ?? 0, status: task.status, updatedAt: Date.now() },
+    deps.publicUrl,
+    t,
+  );
 }
 
 /**

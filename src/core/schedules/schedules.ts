@@ -124,7 +124,5 @@ export async function getSchedule(sql: Sql, id: number): Promise<Schedule> {
 }
 
 export async function listSchedules(sql: Sql, channel?: string): Promise<Schedule[]> {
-  return channel
-    ? sql<Schedule[]>`select * from schedules where channel = ${channel} order by id`
-    : sql<Schedule[]>`select * from schedules order by id`;
+  return channel ? sql<Schedule[]>`select * from schedules where channel = ${channel} order by id` : sql<Schedule[]>`select * from schedules order by id`;
 }

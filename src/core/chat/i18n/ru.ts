@@ -49,7 +49,8 @@ export const ru: Record<keyof typeof en, string> = {
   "time.days_ago": "{count} {count|день|дня|дней} назад",
   "error.usage": "Использование: {usage}",
   "error.internal": "⚠️ внутренняя ошибка (инцидент {incident}). Ничего не запущено. Операторы найдут подробности в логе testum.",
-  "error.database_unavailable": "testum сейчас не может связаться со своей базой данных, поэтому ничего не сделано. Повторите через минуту; если не пройдёт, сообщите тем, кто обслуживает testum.",
+  "error.database_unavailable":
+    "testum сейчас не может связаться со своей базой данных, поэтому ничего не сделано. Повторите через минуту; если не пройдёт, сообщите тем, кто обслуживает testum.",
   "error.unknown_form": "Эта версия testum не знает такой формы. Ничего не сохранено.",
   "error.unknown_button": "Эта версия testum не знает такой кнопки. Ничего не сделано.",
   "error.invalid_host_name": "«{name}» — недопустимое имя хоста: используйте от 1 до 63 символов из a-z, 0-9, «-», «.» и «_»",
@@ -119,7 +120,7 @@ export const ru: Record<keyof typeof en, string> = {
   "command.risk.rm.summary": "Удалить шаблон рискованной команды (для админов)",
   "command.risk.rm.arg.id": "Номер шаблона из /testum risk",
   "command.schedule.add.summary": "Запускать команду по cron-расписанию с отчётами в этот канал",
-  "command.schedule.add.arg.cron": "Cron-выражение в кавычках: \"0 8 * * 1-5\" или с секундами \"*/30 * * * * *\"",
+  "command.schedule.add.arg.cron": 'Cron-выражение в кавычках: "0 8 * * 1-5" или с секундами "*/30 * * * * *"',
   "command.schedule.add.arg.command": "Shell-команда в кавычках",
   "command.schedule.add.flag.tz": "Часовой пояс расписания, например Europe/Moscow (по умолчанию UTC)",
   "command.schedule.add.flag.name": "Название отчёта",
@@ -178,8 +179,9 @@ export const ru: Record<keyof typeof en, string> = {
   "usage.unknown_typed_option": "у «{command}» нет параметра «{option}»",
   "usage.missing": "не указан аргумент {arg}: {description}",
   "usage.unterminated_quote": "незакрытая кавычка {quote} в начале «{start}»",
-  "usage.option_after_command": "--{option} стоит после команды без кавычек, поэтому выполнилась бы на хосте как часть команды. Возьмите команду в кавычки и поставьте параметры после неё ({example}) или поставьте параметры перед целью.",
-  "usage.int_out_of_range": "{name} должно быть целым числом от 1 до {max}, получено \"{value}\"",
+  "usage.option_after_command":
+    "--{option} стоит после команды без кавычек, поэтому выполнилась бы на хосте как часть команды. Возьмите команду в кавычки и поставьте параметры после неё ({example}) или поставьте параметры перед целью.",
+  "usage.int_out_of_range": '{name} должно быть целым числом от 1 до {max}, получено "{value}"',
   "usage.expect.at_most_chars": "не больше {max} символов",
   "input.nul": "в тексте есть символ NUL (\\0), его нельзя сохранить или передать на хост: уберите его и отправьте команду снова",
   "input.not_unicode": "в тексте есть испорченный символ (одиночный суррогат UTF-16), это не корректный Unicode: наберите эту часть заново и отправьте команду снова",
@@ -231,7 +233,8 @@ export const ru: Record<keyof typeof en, string> = {
   "hosts.via_loop": "{name} не может ходить через этот бастион: маршрут возвращается к самому себе ({route})",
   "hosts.via_too_long": "{name} оказался бы дальше {max} бастионов; testum проходит не больше {max}",
   "hosts.via_gone": "бастион хоста {name} больше не зарегистрирован",
-  "hosts.bastion_in_use": "{name} — бастион для {hosts}: сначала удалите эти хосты или направьте их иначе (/testum hosts via {first} ДРУГОЙ-БАСТИОН или /testum hosts via {first} для прямого подключения)",
+  "hosts.bastion_in_use":
+    "{name} — бастион для {hosts}: сначала удалите эти хосты или направьте их иначе (/testum hosts via {first} ДРУГОЙ-БАСТИОН или /testum hosts via {first} для прямого подключения)",
   "hosts.show.via": "через:     {value}",
   "hosts.show.direct": "напрямую",
   "hosts.list.via": "через {via}",
@@ -291,20 +294,23 @@ export const ru: Record<keyof typeof en, string> = {
   "hosts.secret.unreadable": "закрытый ключ не удалось прочитать (или неверен его пароль); ничего не сохранено",
   "hosts.secret.stored_key": "🔒 Закрытый ключ для {name} сохранён в зашифрованном виде. testum использует его со следующего подключения.",
   "hosts.secret.stored_password": "🔒 Пароль для {name} сохранён в зашифрованном виде. testum использует его со следующего подключения.",
-  "hosts.repin_other_key": "{name} сейчас предъявляет {presented}, а не подтверждённый вами ключ ({confirmed}); ничего не закреплено. Если ключ снова сменился, выясните причину, прежде чем подтверждать",
+  "hosts.repin_other_key":
+    "{name} сейчас предъявляет {presented}, а не подтверждённый вами ключ ({confirmed}); ничего не закреплено. Если ключ снова сменился, выясните причину, прежде чем подтверждать",
   "hosts.repin.bad_fingerprint": "«{fingerprint}» — не отпечаток ключа хоста: скопируйте строку SHA256:…, которую показывает /testum hosts repin {name}",
   "hosts.repin.confirm_title": "Ключ хоста {name} не совпадает с закреплённым",
   "hosts.repin.presented": "предъявлен сейчас: {fingerprint}",
-  "hosts.repin.confirm_footer": "Пока ничего не закреплено, и никакие учётные данные не отправлены. Смена ключа может значить, что хост пересобран, — или что кто-то перехватывает соединение: сверьте его с ключом на самом хосте (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), прежде чем подтверждать. Закрепить: кнопка ниже или /testum hosts repin {name} {fingerprint}",
+  "hosts.repin.confirm_footer":
+    "Пока ничего не закреплено, и никакие учётные данные не отправлены. Смена ключа может значить, что хост пересобран, — или что кто-то перехватывает соединение: сверьте его с ключом на самом хосте (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), прежде чем подтверждать. Закрепить: кнопка ниже или /testum hosts repin {name} {fingerprint}",
   // Target selectors
   "targets.empty": "пустая цель: укажите хост, шаблон (web-*), тег (role=web) или all",
   "targets.bad_pattern": "«{part}» — недопустимый шаблон имени хоста",
   "targets.bad_part": "«{part}» — не имя хоста, не шаблон (web-*), не тег (key=value) и не all",
   "targets.unclosed_bracket": "незакрытая [ в «{glob}»",
-  "targets.bad_range": "диапазон {range} в \"{glob}\" идёт в обратном порядке: пишите от меньшего к большему, например [a-z]",
+  "targets.bad_range": 'диапазон {range} в "{glob}" идёт в обратном порядке: пишите от меньшего к большему, например [a-z]',
   "targets.no_match": "под «{target}» не подходит ни один хост. Хосты и их теги: /testum hosts.",
   // SSH connections
-  "ssh.host_key_changed": "ключ хоста {where} ИЗМЕНИЛСЯ: закреплён {pinned}, предъявлен {presented}. testum отказывается подключаться. Если хост переустановили, админ может принять новый ключ командой /testum hosts repin {name}.",
+  "ssh.host_key_changed":
+    "ключ хоста {where} ИЗМЕНИЛСЯ: закреплён {pinned}, предъявлен {presented}. testum отказывается подключаться. Если хост переустановили, админ может принять новый ключ командой /testum hosts repin {name}.",
   "ssh.auth_refused": "{where} отклонил аутентификацию как {user}: {problem}",
   "ssh.connect_failed": "не удалось подключиться к {where}: {problem}",
   "ssh.no_handshake": "SSH-рукопожатие не завершилось за отведённое время",
@@ -320,12 +326,14 @@ export const ru: Record<keyof typeof en, string> = {
   "ssh.key_unusable": "закрытый ключ нельзя использовать: {problem}",
   "ssh.not_private_key": "в файле ключа нет закрытого ключа",
   "ssh.host_key_changed_while_connecting": "ключ хоста {name} изменился во время подключения: закреплён {pinned}, предъявлен {presented}. testum отказывается подключаться.",
-  "ssh.password_needs_pinned_key": "ключ хоста {name} ещё не закреплён, а testum не отправляет пароль хосту, который не может проверить. Выполните /testum hosts repin {name}, чтобы увидеть предъявленный ключ и подтвердить его (или добавьте хост с --fingerprint)",
+  "ssh.password_needs_pinned_key":
+    "ключ хоста {name} ещё не закреплён, а testum не отправляет пароль хосту, который не может проверить. Выполните /testum hosts repin {name}, чтобы увидеть предъявленный ключ и подтвердить его (или добавьте хост с --fingerprint)",
   // authorized_keys on hosts
   "remote.keys_unreadable": "не удалось прочитать authorized_keys на {host}: {problem}",
   "remote.keys_kept_changing": "authorized_keys на {host} менялся, пока testum его правил; ничего не записано",
   "remote.keys_unwritable": "не удалось записать authorized_keys на {host}: {problem}",
-  "remote.keys_symlink": "~/.ssh/authorized_keys на {host} — символическая ссылка; testum её не заменяет. Сделайте его обычным файлом или управляйте файлом, на который он ссылается, сами",
+  "remote.keys_symlink":
+    "~/.ssh/authorized_keys на {host} — символическая ссылка; testum её не заменяет. Сделайте его обычным файлом или управляйте файлом, на который он ссылается, сами",
   // testum's identity key
   "identity.missing_start": "у testum ещё нет своего ключа; запустите testum один раз, чтобы он его создал",
   "identity.missing": "у testum ещё нет своего ключа; он создаётся при запуске testum.",
@@ -333,7 +341,8 @@ export const ru: Record<keyof typeof en, string> = {
   "identity.footer": "Добавьте эту строку в ~/.ssh/authorized_keys пользователя для входа на хостах, добавленных через /testum hosts add.",
   "identity.not_a_key": "секрет с ключом testum — не ключ",
   // Team keys
-  "keys.private_key_refusal": "Это ЗАКРЫТЫЙ ключ. testum его не сохранил и нигде не хранит. Считайте его скомпрометированным: он был отправлен в чат, поэтому замените его (создайте новую пару ключей и удалите старый открытый ключ с хостов). Затем добавьте ОТКРЫТЫЙ ключ: одну строку из файла .pub, начинающуюся с ssh-ed25519, ssh-rsa или ecdsa-sha2-.",
+  "keys.private_key_refusal":
+    "Это ЗАКРЫТЫЙ ключ. testum его не сохранил и нигде не хранит. Считайте его скомпрометированным: он был отправлен в чат, поэтому замените его (создайте новую пару ключей и удалите старый открытый ключ с хостов). Затем добавьте ОТКРЫТЫЙ ключ: одну строку из файла .pub, начинающуюся с ssh-ed25519, ssh-rsa или ecdsa-sha2-.",
   "keys.not_a_line": "ожидается строка открытого ключа: ТИП BASE64 [КОММЕНТАРИЙ], например ssh-ed25519 AAAAC3Nza… alice@laptop",
   "keys.unsupported_type": "тип ключа «{type}» не поддерживается: используйте ssh-ed25519, ecdsa-sha2-nistp256/384/521, ssh-rsa (от 2048 бит) или ключ безопасности (sk-)",
   "keys.not_base64": "ключ — не корректный base64",
@@ -363,7 +372,8 @@ export const ru: Record<keyof typeof en, string> = {
   "keys.revoked": "{name} отозван на {count} {count|хосте|хостах|хостах}",
   "keys.status.title": "Ключи на {count} {count|хосте|хостах|хостах}",
   // Stored secrets
-  "secrets.unknown_master_key": "сохранённый секрет зашифрован мастер-ключом {keyId}, который не настроен (задайте TESTUM_MASTER_KEY или, во время ротации, TESTUM_MASTER_KEY_PREVIOUS)",
+  "secrets.unknown_master_key":
+    "сохранённый секрет зашифрован мастер-ключом {keyId}, который не настроен (задайте TESTUM_MASTER_KEY или, во время ротации, TESTUM_MASTER_KEY_PREVIOUS)",
   "secrets.integrity": "сохранённый секрет {id} не прошёл проверку целостности",
   "secrets.missing": "сохранённого секрета {id} нет",
   // Risky commands
@@ -383,7 +393,8 @@ export const ru: Record<keyof typeof en, string> = {
   "risk.bad_regex": "«{pattern}» — недопустимое регулярное выражение: {problem}",
   "risk.unknown": "шаблона риска #{id} нет; список: /testum risk",
   "risk.list.title": "Командам, подходящим под эти шаблоны, нужно одобрение",
-  "risk.list.footer": "Как и запускам на хостах с тегом approval=required и запускам больше чем на {count} {count|хосте|хостах|хостах}. Кавычки и лишние пробелы при сравнении не учитываются.",
+  "risk.list.footer":
+    "Как и запускам на хостах с тегом approval=required и запускам больше чем на {count} {count|хосте|хостах|хостах}. Кавычки и лишние пробелы при сравнении не учитываются.",
   "risk.added": "Шаблон риска #{id} добавлен: {description}",
   "risk.removed": "Шаблон риска #{id} удалён ({description}).",
   // Running commands and scripts
@@ -594,8 +605,10 @@ export const ru: Record<keyof typeof en, string> = {
   "approval.no_hosts_reply": "Задание #{id} не запущено: цель больше не указывает ни на один хост.",
   "approval.requester_denied_error": "запросившему нельзя выполнять его на всех хостах, которые цель называет сейчас",
   "approval.requester_denied_note": "Не запущено: {who} не может выполнять его на всех хостах, которые цель {target} называет сейчас ({reason}).",
-  "approval.requester_denied_reply": "Задание #{id} не запускается: запросившему ({who}) нельзя выполнять его на всех хостах, которые цель называет сейчас ({reason}). Ничего не запущено.",
-  "approval.requester_unknown_reply": "Задание #{id} не запущено: сейчас не удалось проверить, может ли запросивший его выполнять ({detail}). Ничего не запущено; одобрите снова чуть позже.",
+  "approval.requester_denied_reply":
+    "Задание #{id} не запускается: запросившему ({who}) нельзя выполнять его на всех хостах, которые цель называет сейчас ({reason}). Ничего не запущено.",
+  "approval.requester_unknown_reply":
+    "Задание #{id} не запущено: сейчас не удалось проверить, может ли запросивший его выполнять ({detail}). Ничего не запущено; одобрите снова чуть позже.",
   "approval.requester_missing": "у него нет права run на {hosts}",
   "approval.raced": "Задание #{id} в тот же момент одобрил кто-то ещё; оно запустится один раз.",
   "approval.queue_unavailable_error": "одобрено, но очередь заданий была недоступна; ничего не запущено",
@@ -613,14 +626,18 @@ export const ru: Record<keyof typeof en, string> = {
   "schedule.missed": "Пропущено запусков, пока testum не работал: {count} (последний — {last}).",
   "schedule.missed_many": "Пропущено много запусков, пока testum не работал (последний — {last}).",
   "schedule.did_not_run": "⚠️ Отчёт по расписанию «{name}» (#{id}) не запущен: {reason}",
-  "schedule.owner_gone": "⏸️ Отчёт по расписанию «{name}» (#{id}) приостановлен: его владельца {owner} больше не удаётся найти ({detail}), и от его имени ничего не запускается. Администратор может удалить расписание или возобновить его, когда владелец вернётся.",
-  "schedule.owner_unavailable": "⚠️ Отчёт по расписанию «{name}» (#{id}) не запущен: группы его владельца сейчас не удалось прочитать ({detail}), а по прежним правам он не запускается. Следующая попытка — в следующий раз по расписанию.",
+  "schedule.owner_gone":
+    "⏸️ Отчёт по расписанию «{name}» (#{id}) приостановлен: его владельца {owner} больше не удаётся найти ({detail}), и от его имени ничего не запускается. Администратор может удалить расписание или возобновить его, когда владелец вернётся.",
+  "schedule.owner_unavailable":
+    "⚠️ Отчёт по расписанию «{name}» (#{id}) не запущен: группы его владельца сейчас не удалось прочитать ({detail}), а по прежним правам он не запускается. Следующая попытка — в следующий раз по расписанию.",
   "schedule.now_needs_approval": "⚠️ Отчёт по расписанию «{name}» (#{id}) не запущен: теперь ему нужно одобрение ({reasons}). Создайте расписание заново, чтобы запросить его.",
-  "schedule.muted": "🔕 Отчёт по расписанию «{name}» (#{id}) {count} {count|раз|раза|раз} подряд завершился с ошибкой. Он молчит, пока снова не пройдёт успешно; каждый запуск по-прежнему записывается в лог.",
+  "schedule.muted":
+    "🔕 Отчёт по расписанию «{name}» (#{id}) {count} {count|раз|раза|раз} подряд завершился с ошибкой. Он молчит, пока снова не пройдёт успешно; каждый запуск по-прежнему записывается в лог.",
   "schedule.recovered": "🔔 Отчёт по расписанию «{name}» (#{id}) снова прошёл успешно после {count} {count|ошибки|ошибок|ошибок}.",
   "schedule.changed": "Вывод «{name}» изменился с прошлого запуска.",
   "schedule.bad_cron_field": "поле {field} «{value}» недопустимо",
-  "schedule.bad_cron": "недопустимое cron-выражение «{expression}»: {problems}. Поля: [секунда] минута час день-месяца месяц день-недели, например \"0 8 * * 1-5\" или \"*/30 * * * * *\"",
+  "schedule.bad_cron":
+    'недопустимое cron-выражение «{expression}»: {problems}. Поля: [секунда] минута час день-месяца месяц день-недели, например "0 8 * * 1-5" или "*/30 * * * * *"',
   "schedule.bad_timezone": "«{zone}» — не часовой пояс: используйте имя IANA, например Europe/Moscow, Asia/Yekaterinburg или UTC",
   "schedule.unknown": "расписания #{id} нет. Список: /testum schedule list.",
   "schedule.request.pending": "🔐 Отчёту по расписанию «{name}» (#{id}) нужно одобрение",
@@ -644,7 +661,7 @@ export const ru: Record<keyof typeof en, string> = {
   "schedule.list.title": "{count} {count|расписание|расписания|расписаний} в этом канале",
   "schedule.show.title": "Расписание #{id}",
   "schedule.show.name": "название:          {value}",
-  "schedule.show.when": "когда:             {when} (\"{cron}\", {timezone})",
+  "schedule.show.when": 'когда:             {when} ("{cron}", {timezone})',
   "schedule.show.target": "цель:              {value}",
   "schedule.show.command": "команда:           {value}",
   "schedule.show.owner": "владелец:          {value}",
@@ -688,7 +705,7 @@ export const ru: Record<keyof typeof en, string> = {
   "cron.every_day_4_at": "каждый четверг в {at}",
   "cron.every_day_5_at": "каждую пятницу в {at}",
   "cron.every_day_6_at": "каждую субботу в {at}",
-  "cron.other": "по расписанию \"{expression}\"",
+  "cron.other": 'по расписанию "{expression}"',
   // Words the chat adapters add
   "adapter.unknown_message": "сообщения, которое нужно обновить, больше нет.",
   "adapter.earlier_lines": "… ещё {n} {n|строка|строки|строк} выше — в полном логе",
@@ -749,7 +766,8 @@ export const ru: Record<keyof typeof en, string> = {
   "runbook.template.bad_name": "«{param}» не может быть именем параметра: до 32 символов из a-z 0-9 _, первая — буква",
   "runbook.template.two_types": "у параметра {param} два типа: {first} и {second}",
   "runbook.template.unclosed_quote": "в команде ранбука кавычка {quote} не закрыта",
-  "runbook.template.in_quotes": "параметр {param} стоит внутри кавычек; вынесите его наружу: testum сам заключает каждое значение в кавычки, а внутри кавычек оболочка прочтёт кавычки значения как текст",
+  "runbook.template.in_quotes":
+    "параметр {param} стоит внутри кавычек; вынесите его наружу: testum сам заключает каждое значение в кавычки, а внутри кавычек оболочка прочтёт кавычки значения как текст",
   "runbook.template.in_arithmetic": "параметр {param} стоит внутри арифметики (( )), где оболочка раскрывает то, что защитили бы кавычки; там допустимы только параметры int",
   "runbook.template.heredoc": "команда с heredoc (<<) не может принимать параметры: внутри heredoc оболочка раскрывает $(…) несмотря на кавычки",
   "runbook.expect.str": "текст не длиннее {max} символов, не начинающийся с -",
@@ -797,9 +815,11 @@ export const ru: Record<keyof typeof en, string> = {
   "job.runbook": "📘 Ранбук {name}",
   "schedule.show.runbook": "ранбук:            {name} {params}",
   "link.gone.title": "Эта ссылка больше не открывается",
-  "link.gone.expired": "Ссылки задания #{id} истекли {at}: ссылки testum открываются в течение {ttl} после запуска задания. Журнал остаётся в хранилище журналов testum; администратор может прочитать его там.",
+  "link.gone.expired":
+    "Ссылки задания #{id} истекли {at}: ссылки testum открываются в течение {ttl} после запуска задания. Журнал остаётся в хранилище журналов testum; администратор может прочитать его там.",
   "link.gone.revoked": "Ссылки задания #{id} отозваны ({by}) {at}. Журнал остаётся в хранилище журналов testum; администратор может прочитать его там.",
-  "link.gone.old_form": "Страницы заданий больше не принимают ключ в параметрах адреса (?t=…), которые записывают прокси и браузеры. /testum jobs show {id} даёт текущую ссылку на страницу тем, кому можно смотреть задание.",
+  "link.gone.old_form":
+    "Страницы заданий больше не принимают ключ в параметрах адреса (?t=…), которые записывают прокси и браузеры. /testum jobs show {id} даёт текущую ссылку на страницу тем, кому можно смотреть задание.",
   // Redaction of command output
   "redact.bad_name": "«{name}» не подходит как имя шаблона скрытия: нужно слово из строчных латинских букв, цифр, _ и - (до 32 символов, первой — буква), например db_password",
   "redact.reserved_name": "«{name}» — имя встроенного детектора; выберите другое (встроенные показывает /testum redact list)",
@@ -807,7 +827,8 @@ export const ru: Record<keyof typeof en, string> = {
   "redact.too_long": "шаблон длиной {length} символов; можно не больше {max}: опишите форму секрета (префикс и класс символов), а не перечисляйте значения",
   "redact.not_ascii": "в шаблоне есть символы вне печатного ASCII: вывод сравнивается побайтно, поэтому запишите их экранированием (\\xNN — один байт) или уберите",
   "redact.bad_regex": "«{pattern}» — недопустимое регулярное выражение: {problem}",
-  "redact.nested_quantifier": "«{pattern}» повторяет группу, которая сама повторяется или содержит альтернативы (как (a+)+ или (a|b)*): на некотором выводе такой шаблон работает экспоненциально долго. Оставьте один уровень повторения, например [ab]* вместо (a|b)*",
+  "redact.nested_quantifier":
+    "«{pattern}» повторяет группу, которая сама повторяется или содержит альтернативы (как (a+)+ или (a|b)*): на некотором выводе такой шаблон работает экспоненциально долго. Оставьте один уровень повторения, например [ab]* вместо (a|b)*",
   "redact.backreference": "«{pattern}» использует обратную ссылку (\\1, \\k<…>), из-за которой сравнение на длинном выводе может быть медленным; опишите форму без неё",
   "redact.matches_empty": "«{pattern}» совпадает с пустым текстом и скрывал бы промежуток между любыми двумя символами; пусть он требует хотя бы один символ (+ вместо *)",
   "redact.unknown": "шаблона скрытия «{name}» нет; список: /testum redact list",
