@@ -1,7 +1,9 @@
+import type { RequestName } from "../commands/command-types.js";
+
 /**
  * Every action the audit log records, one name each (`noun.verb`). A record
  * is written with one of these; a request refused before it ran is recorded
- * under the action it would have been (see `REQUEST_ACTIONS` in authorize.ts).
+ * under the action it would have been (REQUEST_ACTIONS below).
  */
 export const AUDIT_ACTIONS = [
   // Jobs: asked for, started, each host's outcome, ended, cancelled, leftovers stopped, read.
@@ -85,12 +87,13 @@ export const AUDIT_ACTIONS = [
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
-/**
- * Older records name some actions as the command was typed (`hosts.rm` for
- * `host.remove`). They stay as written (their hashes cover them); a search
- * for an action finds them under either name.
- */
-const FORMER: Readonly<Record<string, AuditAction>> = {
+/** The action each request is recorded under (its refusal too). */
+export const REQUEST_ACTIONS: { readonly [N in RequestName]: AuditAction } = {
+  run: "job.request",
+  script: "job.request",
+  rb: "job.request",
+  cancel: "job.cancel",
+  "jobs.revoke-links": "job.revoke_links",
   "jobs.list": "job.list",
   "jobs.show": "job.show",
   logs: "job.logs",
@@ -103,22 +106,53 @@ const FORMER: Readonly<Record<string, AuditAction>> = {
   "hosts.test": "host.test",
   "hosts.repin": "host_key.repin",
   "hosts.secret": "host.credential",
+  "hosts.via": "host.via",
   identity: "identity.show",
+  "keys.list": "keys.list",
+  "keys.add": "keys.add",
   "keys.rm": "keys.remove",
+  "keys.deploy": "keys.deploy",
+  "keys.revoke": "keys.revoke",
+  "keys.status": "keys.status",
   grant: "access.grant",
   revoke: "access.revoke",
   access: "access.show",
   whoami: "access.whoami",
+  approve: "approval.approve",
+  reject: "approval.reject",
   audit: "audit.read",
+  "risk.list": "risk.list",
+  "risk.add": "risk.add",
   "risk.rm": "risk.remove",
+  "redact.list": "redaction.list",
+  "redact.add": "redaction.add",
+  "redact.rm": "redaction.remove",
+  "schedule.add": "schedule.add",
+  "schedule.rb": "schedule.add",
+  "schedule.list": "schedule.list",
+  "schedule.show": "schedule.show",
   "schedule.rm": "schedule.remove",
-  "hosts.via": "host.via",
+  "schedule.pause": "schedule.pause",
+  "schedule.resume": "schedule.resume",
+  "schedule.run": "schedule.run",
+  "schedule.approve": "schedule.approve",
+  "schedule.reject": "schedule.reject",
+  "runbook.add": "runbook.add",
+  "runbook.list": "runbook.list",
+  "runbook.show": "runbook.show",
   "runbook.rm": "runbook.remove",
-  "schedule.approval": "schedule.approve",
+  help: "help",
 };
 
+/**
+ * Older records name an action as the command was typed (`hosts.rm` for
+ * `host.remove`), and one by an older name of its own. They stay as written
+ * (their hashes cover them); a search for an action finds them under either name.
+ */
+const RENAMED: Readonly<Record<string, AuditAction>> = { "schedule.approval": "schedule.approve" };
+
 export function formerNames(action: string): string[] {
-  return Object.entries(FORMER)
-    .filter(([, name]) => name === action)
-    .map(([old]) => old);
+  const typed = Object.entries(REQUEST_ACTIONS).filter(([name, recorded]) => recorded === action && name !== action);
+  const renamed = Object.entries(RENAMED).filter(([, now]) => now === action);
+  return [...typed, ...renamed].map(([old]) => old);
 }

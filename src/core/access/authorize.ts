@@ -1,6 +1,6 @@
-import type { AuditAction } from "./audit-actions.js";
+import { REQUEST_ACTIONS, type AuditAction } from "./audit-actions.js";
 import { canEverywhere, loadPrincipal, requireEverywhere, requireOnHosts, requireSomewhere, type Principal, type Right } from "./access.js";
-import type { Command } from "../commands/commands.js";
+import type { Request, RequestName } from "../commands/command-types.js";
 import type { Sql } from "../db.js";
 import { NotAllowedError, TestumError } from "../errors.js";
 import type { HandlerContext, Scope } from "../commands/handler-context.js";
@@ -13,6 +13,7 @@ import { getRunbook, RIGHT_OF_ROLE, type Runbook } from "../runbooks/runbooks.js
 import { resolveTarget } from "../hosts/targets.js";
 
 export type { Scope } from "../commands/handler-context.js";
+export type { Request, RequestName } from "../commands/command-types.js";
 
 /**
  * Who may do what, decided in one place for every request. Each request
@@ -20,12 +21,6 @@ export type { Scope } from "../commands/handler-context.js";
  * resolves those hosts and checks the right on each of them before any
  * handler runs, and hands the handler the hosts it may touch.
  */
-
-/** Requests that come only from buttons (they have no typed command). */
-export type ButtonRequest = { readonly name: "schedule.approve"; readonly schedule: number } | { readonly name: "schedule.reject"; readonly schedule: number };
-
-export type Request = Command | ButtonRequest;
-export type RequestName = Request["name"];
 
 /** No right at all (help, whoami). */
 type Anyone = { readonly on: "nothing" };
@@ -170,63 +165,6 @@ export async function authorizeTarget(sql: Sql, principal: Principal, right: Rig
   requireOnHosts(principal, right, hosts);
   return hosts;
 }
-
-/** The action each request is recorded under (its refusal too). */
-export const REQUEST_ACTIONS: { readonly [N in RequestName]: AuditAction } = {
-  run: "job.request",
-  script: "job.request",
-  rb: "job.request",
-  cancel: "job.cancel",
-  "jobs.revoke-links": "job.revoke_links",
-  "jobs.list": "job.list",
-  "jobs.show": "job.show",
-  logs: "job.logs",
-  "hosts.list": "host.list",
-  "hosts.show": "host.show",
-  "hosts.add": "host.add",
-  "hosts.rm": "host.remove",
-  "hosts.tag": "host.tag",
-  "hosts.untag": "host.untag",
-  "hosts.test": "host.test",
-  "hosts.repin": "host_key.repin",
-  "hosts.secret": "host.credential",
-  "hosts.via": "host.via",
-  identity: "identity.show",
-  "keys.list": "keys.list",
-  "keys.add": "keys.add",
-  "keys.rm": "keys.remove",
-  "keys.deploy": "keys.deploy",
-  "keys.revoke": "keys.revoke",
-  "keys.status": "keys.status",
-  grant: "access.grant",
-  revoke: "access.revoke",
-  access: "access.show",
-  whoami: "access.whoami",
-  approve: "approval.approve",
-  reject: "approval.reject",
-  audit: "audit.read",
-  "risk.list": "risk.list",
-  "risk.add": "risk.add",
-  "risk.rm": "risk.remove",
-  "redact.list": "redaction.list",
-  "redact.add": "redaction.add",
-  "redact.rm": "redaction.remove",
-  "schedule.add": "schedule.add",
-  "schedule.rb": "schedule.add",
-  "schedule.list": "schedule.list",
-  "schedule.show": "schedule.show",
-  "schedule.rm": "schedule.remove",
-  "schedule.pause": "schedule.pause",
-  "schedule.resume": "schedule.resume",
-  "schedule.run": "schedule.run",
-  "schedule.approve": "schedule.approve",
-  "schedule.reject": "schedule.reject",
-  "runbook.add": "runbook.add",
-  "runbook.list": "runbook.list",
-  "runbook.show": "runbook.show",
-  "runbook.rm": "runbook.remove",
-  help: "help",
-};
 
 /** Whether someone may still do, in their absence, what they asked for earlier. */
 export type LaterCheck =

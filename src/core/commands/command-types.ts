@@ -94,3 +94,9 @@ export type Command =
   | { readonly name: "help"; readonly topic?: string | undefined };
 
 export type CommandName = Command["name"];
+
+/** Requests that come only from buttons (they have no typed command). */
+export type ButtonRequest = { readonly name: "schedule.approve"; readonly schedule: number } | { readonly name: "schedule.reject"; readonly schedule: number };
+
+export type Request = Command | ButtonRequest;
+export type RequestName = Request["name"];
