@@ -1,21 +1,13 @@
 import { formerNames } from "./audit-actions.js";
 import { checkAnchors } from "./audit-anchor.js";
-import { GENESIS, rowHash } from "./audit-chain.js";
+import { GENESIS, rowHash, type Hashed } from "./audit-chain.js";
 import type { Sql } from "../db.js";
 
 export { appendAudits, canonicalJson, chainPendingAudits, recordAudit, recordAudits, rowHash, type AuditEntry } from "./audit-chain.js";
 
-export interface AuditRow {
+/** A record as stored: what its hash covers, and its place in the chain. */
+export interface AuditRow extends Hashed {
   readonly id: number;
-  readonly seq: number | null;
-  readonly at: Date;
-  readonly actor: string;
-  readonly actorName: string | null;
-  readonly channel: string | null;
-  readonly action: string;
-  readonly target: string | null;
-  readonly outcome: string;
-  readonly detail: Record<string, unknown>;
   readonly prevHash: string | null;
   readonly hash: string | null;
 }
@@ -28,11 +20,12 @@ export interface AuditFilter {
   readonly since?: Date | undefined;
 }
 
-/** The last `limit` entries matching the filter, oldest first. */
 /** The job an audit entry is about, when it names one (job.*, approval.*, schedule.fire …). */
 export function auditJob(detail: Readonly<Record<string, unknown>>): number | undefined {
   return typeof detail.job === "number" && Number.isSafeInteger(detail.job) ? detail.job : undefined;
 }
+
+/** The last `limit` entries matching the filter, oldest first. */
 
 export async function listAudit(sql: Sql, filter: AuditFilter): Promise<AuditRow[]> {
   const rows = await sql<AuditRow[]>`
