@@ -98,7 +98,7 @@ async function requireDatabase(url: string): Promise<void> {
 export async function withDatabase<T>(body: (ctx: Context) => Promise<T>): Promise<T> {
   // Only migrate, start, serve and worker make a database or a master key: any other command
   // works on the server's, and says so when this environment names another.
-  const config = loadConfig(process.env, { createKey: false });
+  const config = loadConfig(undefined, { createKey: false });
   const log = createLogger(process.stderr.isTTY ? "warn" : config.LOG_LEVEL === "info" ? "warn" : config.LOG_LEVEL, { format: config.LOG_FORMAT, fd: 2 });
   await requireDatabase(config.DATABASE_URL);
   const applied = await migrate(config.DATABASE_URL);
