@@ -77,11 +77,11 @@ export async function startTestumForTest(options: StartOptions = {}): Promise<Te
     ...options.env,
   };
   const config = loadConfig(env, options.platforms ? { platforms: options.platforms } : {});
-  if (options.child)
-    return startChild(env, config, queuePrefix, async () => {
-      if (db) await db.drop();
-      if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
-    });
+  const cleanup = async () => {
+    if (db) await db.drop();
+    if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
+  };
+  if (options.child) return underTest(env, config, queuePrefix, await startChild(env), cleanup);
   const running = await startTestum(config, {
     serve: options.serve ?? true,
     work: options.work ?? true,
@@ -89,25 +89,35 @@ export async function startTestumForTest(options: StartOptions = {}): Promise<Te
     ...options.runOptions,
   });
   const url = running.port === undefined ? "" : `http://127.0.0.1:${running.port}`;
+  return underTest(env, config, queuePrefix, { url, running, stop: () => running.stop() }, cleanup);
+}
+
+/** A started testum, in this process or a child, as a test sees it. */
+interface Started {
+  readonly url: string;
+  readonly running: Running;
+  stop(): Promise<void>;
+}
+
+function underTest(env: Record<string, string>, config: Config, queuePrefix: string, started: Started, cleanup: () => Promise<void>): TestumUnderTest {
   const sql = connect(env.DATABASE_URL!, { max: 2 });
   return {
-    url,
+    url: started.url,
     config,
     env,
     sql,
-    running,
+    running: started.running,
     queuePrefix,
     async stop() {
-      await running.stop();
+      await started.stop();
       await sql.end({ timeout: 5 });
-      if (db) await db.drop();
-      if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
+      await cleanup();
     },
   };
 }
 
 /** `testum start` in a child process with `env`, once it answers /readyz. */
-async function startChild(env: Record<string, string>, config: Config, queuePrefix: string, cleanup: () => Promise<void>): Promise<TestumUnderTest> {
+async function startChild(env: Record<string, string>): Promise<Started> {
   const child = spawn(process.execPath, [fileURLToPath(new URL("../../bin/testum.js", import.meta.url)), "start"], {
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
     stdio: ["ignore", "ignore", "inherit"],
@@ -115,7 +125,6 @@ async function startChild(env: Record<string, string>, config: Config, queuePref
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const url = `http://127.0.0.1:${env.PORT}`;
   await eventually("testum to answer /readyz", async () => child.exitCode === null && (await fetch(`${url}/readyz`)).ok, 60_000);
-  const sql = connect(env.DATABASE_URL!, { max: 2 });
   const running = new Proxy({} as Running, {
     get: () => {
       throw new Error("testum runs in a child process: `running` is not available");
@@ -123,18 +132,12 @@ async function startChild(env: Record<string, string>, config: Config, queuePref
   });
   return {
     url,
-    config,
-    env,
-    sql,
     running,
-    queuePrefix,
     async stop() {
       child.kill("SIGTERM");
       const killer = setTimeout(() => child.kill("SIGKILL"), 20_000);
       await exited;
       clearTimeout(killer);
-      await sql.end({ timeout: 5 });
-      await cleanup();
     },
   };
 }
