@@ -1,3 +1,7 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addHost } from "../src/core/hosts/hosts.js";
 import { createSecretBox } from "../src/core/hosts/secret-box.js";
@@ -37,11 +41,12 @@ afterAll(async () => {
 /** Every place a job's output could reach outside the worker, as text. */
 async function everywhere(jobId: number): Promise<Record<string, string>> {
   const job = await world.job(jobId);
-  // The final views are delivered by the chat loop, on its own time.
+  // The final views are recorded just after the job ends, and delivered by the chat loop on its own time.
   const messages = await eventually("chat to show the job's final views", async () => {
-    const rows = await world.testum.sql<{ version: number; deliveredVersion: number; done: boolean }[]>`
-      select m.*, j.finished_at is not null as done from job_messages m join jobs j on j.id = m.job_id where m.job_id = ${jobId}`;
-    return rows.length >= 2 && rows.every((r) => r.done && r.deliveredVersion === r.version) ? rows : undefined;
+    const rows = await world.testum.sql<{ slot: string; view: unknown; version: number; deliveredVersion: number }[]>`
+      select * from job_messages where job_id = ${jobId}`;
+    const final = rows.some((r) => r.slot === "parent" && JSON.stringify(r.view).includes("Succeeded"));
+    return final && rows.length >= 2 && rows.every((r) => r.deliveredVersion === r.version) ? rows : undefined;
   });
   const text = async (path: string) => (await fetch(`${world.testum.url}${path}`)).text();
   const audit = [await world.testum.sql`select * from audit`, await world.testum.sql`select * from audit_pending`];
@@ -103,5 +108,43 @@ describe("secrets in a host's output", () => {
       expectNoSecret(places);
       expect(places.log).toContain("worked\n");
     }
+  });
+});
+
+describe("the host's own secrets and patterns of one's own, from Slack", () => {
+  it("hide the passphrase of the key testum holds for the host", async () => {
+    const host = world.ssh.hosts[0]!;
+    const passphrase = "pass-phrase-of-the-host-key";
+    const dir = mkdtempSync(join(tmpdir(), "redact-key-"));
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", passphrase, "-C", "redaction-test", "-f", join(dir, "k")]);
+    await host.exec(`echo '${readFileSync(join(dir, "k.pub"), "utf8").trim()}' >> ~/.ssh/authorized_keys`);
+    await addHost(world.testum.sql, createSecretBox([Buffer.from(TEST_MASTER_KEY, "base64")]), {
+      name: "locked-1",
+      address: host.host,
+      port: host.port,
+      username: world.ssh.user,
+      credential: { type: "key", privateKey: readFileSync(join(dir, "k"), "utf8"), passphrase },
+      createdBy: "test",
+    });
+    const id = jobIdFrom(String((await world.slash(`run locked-1 'echo unlocked with ${passphrase}.'`)).json?.text));
+    expect((await world.finished(id)).status).toBe("succeeded");
+    const job = await world.job(id);
+    const log = await (await fetch(`${world.testum.url}/logs/${job.logToken}/locked-1`)).text();
+    expect(log).toBe("unlocked with [redacted:host_passphrase].\n");
+  });
+
+  it("take a pattern an admin adds, and refuse anyone else", async () => {
+    const refused = String((await world.slash("redact add mine 'mine_[0-9]{6}'", "U0STRANGER1")).json?.text);
+    expect(refused).toMatch(/you need admin/);
+    expect(String((await world.slash("redact add order_id 'ORD-[0-9]{6}'")).json?.text)).toContain("Redaction pattern order_id added");
+    const id = jobIdFrom(String((await world.slash("run vault-1 'echo order ORD-123456 shipped'")).json?.text));
+    expect((await world.finished(id)).status).toBe("succeeded");
+    const [task] = await world.tasks(id);
+    expect(task!.tail).toBe("order [redacted:order_id] shipped");
+    const audit = await world.testum.sql`select actor, outcome from audit where action = 'redaction.add' order by id`;
+    expect(audit).toEqual([
+      { actor: expect.stringContaining("U0STRANGER1"), outcome: "refused" },
+      { actor: expect.stringContaining("U0ADMIN0001"), outcome: "added" },
+    ]);
   });
 });

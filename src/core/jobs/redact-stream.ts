@@ -1,4 +1,4 @@
-import { PEM_BEGIN, PEM_END, redactedMark, type RedactionRules } from "./redact.js";
+import { PEM_BEGIN, PEM_END, redactedMark, type RedactionPass, type RedactionRules } from "./redact.js";
 
 /** A line longer than this is not waited for: its start is redacted and released, all but the last OVERLAP_BYTES. */
 export const MAX_HOLD_BYTES = 64 * 1024;
@@ -37,7 +37,8 @@ export class StreamRedactor {
     if (cut === -1) {
       this.held.push(chunk);
       this.heldBytes += chunk.length;
-      return this.heldBytes > MAX_HOLD_BYTES ? [this.releaseLongLine()] : [];
+      const released = this.heldBytes > MAX_HOLD_BYTES ? this.releaseLongLine() : EMPTY;
+      return released.length > 0 ? [released] : [];
     }
     const lines = chunk.subarray(0, cut + 1);
     const held = this.heldBytes === 0 ? undefined : this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held);
@@ -48,7 +49,7 @@ export class StreamRedactor {
     // nor the few bytes around where they meet, has anything to look at: no copy of the chunk.
     const k = this.rules.anchorBytes - 1;
     const seam = Buffer.concat([held.subarray(Math.max(0, held.length - k)), lines.subarray(0, k)]);
-    if (this.plain(held) && this.plain(lines) && this.plain(seam)) return [held, lines];
+    if (!this.rules.admin && this.plain(held) && this.plain(lines) && this.plain(seam)) return [held, lines];
     return [this.redact(Buffer.concat([held, lines]))];
   }
 
@@ -60,24 +61,24 @@ export class StreamRedactor {
     return rest.length === 0 ? [] : [this.redact(rest)];
   }
 
-  /** True when `bytes` hold none of the anchors, so nothing in them can be a secret. */
+  /** True when `bytes` hold none of the anchors, so no built-in or host secret can be in them. */
   private plain(bytes: Buffer): boolean {
-    const anchors = this.rules.anchors;
-    return !this.inKey && anchors !== undefined && !anchors.some((a) => bytes.indexOf(a) !== -1);
+    return !this.inKey && !this.rules.anchors.some((a) => bytes.indexOf(a) !== -1);
   }
 
   /** Redacts complete lines; the same bytes when nothing in them is secret. */
   private redact(bytes: Buffer): Buffer {
-    if (bytes.length === 0 || this.plain(bytes)) return bytes;
+    if (bytes.length === 0) return bytes;
+    const builtins = !this.plain(bytes);
+    if (!builtins && !this.rules.admin) return bytes;
     const text = bytes.toString("latin1");
-    const out = this.redactText(text);
+    let out = text;
+    if (builtins) {
+      if (this.inKey || out.includes("-----BEGIN")) out = this.hideKeyBlocks(out);
+      for (const pass of this.rules.passes) out = replacePass(out, pass);
+    }
+    if (this.rules.admin) out = replacePass(out, this.rules.admin);
     return out === text ? bytes : Buffer.from(out, "latin1");
-  }
-
-  private redactText(text: string): string {
-    let t = text;
-    if (this.inKey || t.includes("-----BEGIN")) t = this.hideKeyBlocks(t);
-    return replaceMatches(t, this.rules);
   }
 
   /**
@@ -130,13 +131,15 @@ export class StreamRedactor {
     const bytes = Buffer.concat(this.held);
     const text = bytes.toString("latin1");
     let cut = text.length - OVERLAP_BYTES;
-    const { regex } = this.rules;
-    regex.lastIndex = 0;
-    for (let m = regex.exec(text); m; m = regex.exec(text)) {
-      if (m.index + m[0].length >= cut) {
-        // A match that covers nearly the whole line is released redacted rather than held forever.
-        if (m.index > 0) cut = Math.min(cut, m.index);
-        break;
+    for (const { regex } of [...this.rules.passes, ...(this.rules.admin ? [this.rules.admin] : [])]) {
+      const limit = cut;
+      regex.lastIndex = 0;
+      for (let m = regex.exec(text); m; m = regex.exec(text)) {
+        if (m.index + m[0].length >= limit) {
+          // A match that covers nearly the whole line is released redacted rather than held forever.
+          if (m.index > 0) cut = Math.min(cut, m.index);
+          break;
+        }
       }
     }
     const begin = text.lastIndexOf("-----BEGIN", cut);
@@ -156,8 +159,8 @@ function nextBreak(text: string, at: number): number {
 }
 
 /** Every match replaced by its mark (after the kept prefix, for assignments and URLs). */
-export function replaceMatches(text: string, rules: RedactionRules): string {
-  const { regex, groups } = rules;
+function replacePass(text: string, pass: RedactionPass): string {
+  const { regex, groups } = pass;
   regex.lastIndex = 0;
   let out = "";
   let last = 0;

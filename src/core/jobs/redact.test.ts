@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { backtrackingRisk, BUILTIN_DETECTORS, checkRedactionPattern, compileRules } from "./redact.js";
+import { backtrackingRisk, BUILTIN_DETECTORS, checkRedactionPattern, compileRules, createJobRules, hostSecrets } from "./redact.js";
 import { MAX_HOLD_BYTES, StreamRedactor } from "./redact-stream.js";
 import { PLANTED, PLANTED_OUTPUT } from "./redact-samples.js";
 
@@ -18,7 +18,7 @@ describe("StreamRedactor", () => {
 
   it("replaces every planted secret and keeps the text around it", () => {
     for (const secret of SECRET_VALUES) expect(whole).not.toContain(secret);
-    expect(whole).toContain("export AWS_ACCESS_KEY_ID=[redacted:secret]\n");
+    expect(whole).toContain("export AWS_ACCESS_KEY_ID=[redacted:aws_access_key]\n");
     expect(runThrough(new StreamRedactor(rules), [Buffer.from(`id ${PLANTED.aws_access_key}\n`)])).toBe("id [redacted:aws_access_key]\n");
     expect(whole).toContain("aws_secret_access_key = [redacted:secret]\n");
     expect(whole).toContain("https://x-access-token:[redacted:url_password]@github.com/acme/app.git");
@@ -122,6 +122,21 @@ describe("StreamRedactor", () => {
     expect(out).toBe("[redacted:private_key]/etc/ssl/a.pem: matched\nafter\n");
   });
 
+  it("hides an armored PGP private key, headers and checksum included", () => {
+    const pgp = [
+      "gpg export:",
+      "-----BEGIN PGP PRIVATE KEY BLOCK-----",
+      "Version: GnuPG v2",
+      "",
+      PLANTED.key_body,
+      "=tGx1",
+      "-----END PGP PRIVATE KEY BLOCK-----",
+      "done",
+      "",
+    ].join("\n");
+    expect(runThrough(new StreamRedactor(rules), [Buffer.from(pgp)])).toBe("gpg export:\n[redacted:private_key]\ndone\n");
+  });
+
   it("hides a key kept on one line with escaped line breaks", () => {
     const out = runThrough(new StreamRedactor(rules), [
       Buffer.from(`{"type":"service_account","private_key":"-----BEGIN PRIVATE KEY-----\\n${PLANTED.key_body}\\n-----END PRIVATE KEY-----\\n","id":1}\n`),
@@ -144,6 +159,19 @@ describe("StreamRedactor", () => {
     for (let at = 0; at <= bytes.length; at++) {
       expect(runThrough(new StreamRedactor(withPatterns), [bytes.subarray(0, at), bytes.subarray(at)])).toBe("key [redacted:acme_key] here\n");
     }
+  });
+});
+
+describe("a job's rules", () => {
+  it("hide each host's own password or key passphrase, and share one expression between hosts without one", () => {
+    const forJob = createJobRules([{ name: "acme_key", pattern: "acme_[0-9]{4}" }]);
+    expect(hostSecrets({ privateKey: "…" })).toEqual([]);
+    expect(forJob(hostSecrets({ privateKey: "…" }))).toBe(forJob([]));
+    const withPassphrase = forJob(hostSecrets({ privateKey: "…", passphrase: "correct horse" }));
+    const out = runThrough(new StreamRedactor(withPassphrase), [Buffer.from("echo correct horse acme_1234\n")]);
+    expect(out).toBe("echo [redacted:host_passphrase] [redacted:acme_key]\n");
+    const withPassword = forJob(hostSecrets({ password: "s3cret.pw" }));
+    expect(runThrough(new StreamRedactor(withPassword), [Buffer.from("pw s3cret.pw s3cretXpw\n")])).toBe("pw [redacted:host_password] s3cretXpw\n");
   });
 });
 

@@ -36,7 +36,7 @@ const TOKEN = "A-Za-z0-9_-";
 /** The built-in shapes, in the order they are tried at one position. */
 export const BUILTIN_DETECTORS: readonly Detector[] = [
   // A key block on one line (JSON-escaped `\n`, or a one-line dump); blocks over several lines are followed line by line (redact-stream.ts).
-  { name: "private_key", source: "-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY-----[^\\n\\r]*?-----END[A-Z0-9 ]{0,40}PRIVATE KEY-----" },
+  { name: "private_key", source: "-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----[^\\n\\r]*?-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----" },
   { name: "aws_access_key", source: "(?:AKIA|ASIA)[0-9A-Z]{16}" },
   { name: "github_token", source: "(?:gh[pousr]_[A-Za-z0-9]{30,255}|github_pat_[A-Za-z0-9_]{22,255})" },
   { name: "gitlab_token", source: `glpat-[${TOKEN}]{20,255}` },
@@ -55,9 +55,12 @@ export const BUILTIN_DETECTORS: readonly Detector[] = [
   },
 ];
 
+/** The assignments' detector: its pass runs after the others. */
+const ASSIGNMENT = BUILTIN_DETECTORS.find((d) => d.name === "secret")!;
+
 /** The start of a key block: from here to its END line, nothing is shown. */
-export const PEM_BEGIN = /-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY-----/g;
-export const PEM_END = /-----END[A-Z0-9 ]{0,40}PRIVATE KEY-----/g;
+export const PEM_BEGIN = /-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----/g;
+export const PEM_END = /-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----/g;
 
 /** Names the built-ins use, and those of the host's own secrets; admin patterns take other names. */
 export const RESERVED_NAMES: readonly string[] = [...BUILTIN_DETECTORS.map((d) => d.name), "host_password", "host_passphrase"];
@@ -154,16 +157,31 @@ function escapeLiteral(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
 }
 
-/** One compiled rule set: the combined expression and, for each of its detectors, its group number, name and whether a prefix is kept. */
-export interface RedactionRules {
+/** One expression over several detectors and, for each, its group number, name and whether a prefix is kept. */
+export interface RedactionPass {
   readonly regex: RegExp;
   readonly groups: readonly { readonly index: number; readonly name: string; readonly keep: boolean }[];
+}
+
+/**
+ * One compiled rule set, as passes run one after the other over the text:
+ * first the token shapes and host secrets, then the assignments (whose value
+ * may already be a mark, which they leave alone, so `GITHUB_TOKEN=ghp_…`
+ * reads `[redacted:github_token]`), then the admin patterns. Separate
+ * expressions run faster than one holding all: V8 checks the alternatives
+ * of one expression in turn at every position.
+ */
+export interface RedactionRules {
+  /** The built-ins' and host secrets' passes: needed only where an anchor is. */
+  readonly passes: readonly RedactionPass[];
+  /** The admin patterns' pass, run over all output (any byte may start one of them); undefined when there are none. */
+  readonly admin: RedactionPass | undefined;
   /**
    * Bytes that contain none of these cannot hold a match of a built-in or a
-   * literal, so they need no closer look (searched with Buffer#indexOf, no
-   * string made); undefined: no such shortcut (admin patterns).
+   * host secret, so `passes` need not look at them (searched with
+   * Buffer#indexOf, no string made).
    */
-  readonly anchors: readonly Buffer[] | undefined;
+  readonly anchors: readonly Buffer[];
   /** Length of the longest anchor. */
   readonly anchorBytes: number;
 }
@@ -181,9 +199,9 @@ function groupCount(source: string): number {
 const BUILTIN_ANCHORS = ["-----BEGIN", "AKIA", "ASIA", "gh", "github_pat_", "glpat-", "xox", "xapp-", "eyJ", "earer", "=", ":", "."];
 
 /**
- * Compiles the built-ins, the admin patterns and the host's own secrets
- * (literal text, e.g. its password) into one expression, tried in that order:
- * host secrets first, so they are named as such.
+ * Compiles the host's own secrets (literal text, e.g. its password), the
+ * built-ins and the admin patterns into their passes; host secrets are tried
+ * first, so they are named as such.
  */
 export function compileRules(input: { readonly patterns?: readonly RedactionPattern[]; readonly literals?: readonly { name: string; value: string }[] } = {}): RedactionRules {
   const detectors: Detector[] = [];
@@ -195,8 +213,17 @@ export function compileRules(input: { readonly patterns?: readonly RedactionPatt
     detectors.push({ name: literal.name, source: escapeLiteral(latin1) });
     anchors.push(latin1);
   }
-  detectors.push(...BUILTIN_DETECTORS);
-  for (const p of input.patterns ?? []) detectors.push({ name: p.name, source: p.pattern });
+  detectors.push(...BUILTIN_DETECTORS.filter((d) => d !== ASSIGNMENT));
+  const patterns = input.patterns ?? [];
+  return {
+    passes: [compilePass(detectors), compilePass([ASSIGNMENT])],
+    admin: patterns.length > 0 ? compilePass(patterns.map((p) => ({ name: p.name, source: p.pattern }))) : undefined,
+    anchors: anchors.map((a) => Buffer.from(a, "latin1")),
+    anchorBytes: Math.max(...anchors.map((a) => a.length)),
+  };
+}
+
+function compilePass(detectors: readonly Detector[]): RedactionPass {
   const groups: { index: number; name: string; keep: boolean }[] = [];
   let next = 1;
   const parts = detectors.map((d) => {
@@ -204,12 +231,7 @@ export function compileRules(input: { readonly patterns?: readonly RedactionPatt
     next += 1 + groupCount(d.source);
     return `(${d.source})`;
   });
-  return {
-    regex: new RegExp(parts.join("|"), "g"),
-    groups,
-    anchors: (input.patterns ?? []).length > 0 ? undefined : anchors.map((a) => Buffer.from(a, "latin1")),
-    anchorBytes: Math.max(...anchors.map((a) => a.length)),
-  };
+  return { regex: new RegExp(parts.join("|"), "g"), groups };
 }
 
 /** The text that replaces a secret. */
@@ -218,7 +240,7 @@ export function redactedMark(name: string): string {
 }
 
 /** Host secrets as the worker holds them once it has connected: the password, or the key's passphrase. */
-export function hostSecrets(auth: { readonly password: string } | { readonly passphrase?: string | undefined }): { name: string; value: string }[] {
+export function hostSecrets(auth: { readonly password: string } | { readonly privateKey: string; readonly passphrase?: string | undefined }): { name: string; value: string }[] {
   if ("password" in auth) return [{ name: "host_password", value: auth.password }];
   return auth.passphrase ? [{ name: "host_passphrase", value: auth.passphrase }] : [];
 }
