@@ -88,7 +88,10 @@ describe("Slack: the user's language from users.info", () => {
     const added = replyText((await world.slash(`schedule add "0 3 * * *" prod-db 'rm -rf /tmp/testum-i18n-nothing' --name cleanup`, IVAN)).json);
     expect(added).toMatch(/🔐 Расписанию #\d+ «cleanup» .* нужно одобрение перед запуском: команда выглядит рискованной: рекурсивный rm/);
     const scheduleId = Number(/#(\d+)/.exec(added)![1]);
-    const [row] = await world.testum.sql<{ approvalMessage: string }[]>`select approval_message from schedules where id = ${scheduleId}`;
+    const row = await eventually(
+      "the schedule's approval request",
+      async () => (await world.testum.sql<{ approvalMessage: string }[]>`select approval_message from schedules where id = ${scheduleId} and approval_message is not null`)[0],
+    );
     const scheduleRequest = blockText(world.slack.message(CHANNEL, row!.approvalMessage.split(":")[3]!)!.blocks);
     expect(scheduleRequest).toContain(`Approval needed for scheduled report "cleanup" (#${scheduleId})`);
     expect(scheduleRequest).toContain("the command looks risky: recursive rm");

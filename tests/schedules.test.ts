@@ -160,7 +160,10 @@ describe("scheduled reports", () => {
     const id = scheduleId(reply);
     await sleep(2000);
     expect((await world.testum.sql`select count(*)::int as n from schedule_fires where schedule_id = ${id}`)[0]!.n).toBe(0);
-    const [row] = await world.testum.sql`select approval_message from schedules where id = ${id}`;
+    const row = await eventually(
+      "the approval request",
+      async () => (await world.testum.sql`select approval_message from schedules where id = ${id} and approval_message is not null`)[0],
+    );
     await world.click(row!.approvalMessage, `t1:schedule-approve:${id}`, OPS);
     await eventually("the owner's refusal", () => JSON.stringify(world.slack.responses().at(-1)?.body ?? "").includes("you made schedule"));
     await world.click(row!.approvalMessage, `t1:schedule-approve:${id}`);

@@ -12,14 +12,24 @@ import { formatClock } from "../chat/time.js";
  * job_messages). Writers only record the newest view; `startDelivery` runs in
  * every testum process and makes chat show it. Chat never holds up a job:
  * whatever a platform answers, the job's own state is already written.
+ * A schedule owns messages the same way (its approval request, notes about
+ * its fires): one table, one delivery loop.
  */
+
+/** Who a message belongs to: a job (a bare number), or a schedule. */
+export type MessageOwner = number | { readonly schedule: number };
+
+function owners(owner: MessageOwner): { jobId: number | null; scheduleId: number | null } {
+  return typeof owner === "number" ? { jobId: owner, scheduleId: null } : { jobId: null, scheduleId: owner.schedule };
+}
 
 /** parent (in the channel), live (output), approval (the request), note:<name> (one-off notes in the thread). */
 export type Slot = "parent" | "live" | "approval" | `note:${string}`;
 
 export interface MessageRow {
   readonly id: number;
-  readonly jobId: number;
+  readonly jobId: number | null;
+  readonly scheduleId: number | null;
   readonly slot: Slot;
   readonly platform: string;
   readonly conversation: string;
@@ -35,7 +45,7 @@ export interface MessageRow {
   readonly givenUp: boolean;
 }
 
-/** A new message of a job: the thread start (parent), or a message in the parent's thread. */
+/** A new message of a job or a schedule: the thread start (parent), or a message in the parent's thread. */
 export interface NewMessage {
   readonly slot: Slot;
   readonly view: View;
@@ -46,22 +56,33 @@ export interface NewMessage {
 }
 
 /**
- * Records the messages a new job owns: the parent first, then the messages
- * in its thread. Runs in the caller's transaction (with the job row).
+ * Records the messages a new job (or a schedule) owns: the parent first, then
+ * the messages in its thread. Runs in the caller's transaction (with the
+ * owner's row). A slot the owner already has is left as it is.
  */
-export async function addMessages(tx: Sql, jobId: number, conversation: string, messages: readonly NewMessage[]): Promise<void> {
+export async function addMessages(tx: Sql, owner: MessageOwner, conversation: string, messages: readonly NewMessage[]): Promise<void> {
   const platform = platformOf(conversation);
-  const row = (m: NewMessage, inThreadOf: number | null) => ({ jobId, slot: m.slot, platform, conversation, inThreadOf, title: m.title ?? null, view: tx.json(m.view as never) });
-  const columns = ["jobId", "slot", "platform", "conversation", "inThreadOf", "title", "view"] as const;
+  const { jobId, scheduleId } = owners(owner);
+  const row = (m: NewMessage, inThreadOf: number | null) => ({
+    jobId,
+    scheduleId,
+    slot: m.slot,
+    platform,
+    conversation,
+    inThreadOf,
+    title: m.title ?? null,
+    view: tx.json(m.view as never),
+  });
+  const columns = ["jobId", "scheduleId", "slot", "platform", "conversation", "inThreadOf", "title", "view"] as const;
   const parent = messages.find((m) => m.slot === "parent");
   let parentId: number | null = null;
   if (parent) {
-    const rows: Array<{ id: number }> = await tx`insert into job_messages ${tx(row(parent, null) as never, ...columns)} on conflict (job_id, slot) do nothing returning id`;
+    const rows: Array<{ id: number }> = await tx`insert into job_messages ${tx(row(parent, null) as never, ...columns)} on conflict do nothing returning id`;
     parentId = rows[0]?.id ?? null;
   }
   // The rest in one statement.
   const rest = messages.filter((m) => m !== parent).map((m) => row(m, m.startsThread ? null : parentId));
-  if (rest.length > 0) await tx`insert into job_messages ${tx(rest as never, ...columns)} on conflict (job_id, slot) do nothing`;
+  if (rest.length > 0) await tx`insert into job_messages ${tx(rest as never, ...columns)} on conflict do nothing`;
 }
 
 /**
@@ -77,17 +98,43 @@ export async function addThreadMessage(sql: Sql, jobId: number, slot: Slot, view
 }
 
 /**
- * Sets the newest view of some of a job's messages (those it has). A view
- * equal to the one recorded changes nothing.
+ * Sets the newest view of some of a job's (or a schedule's) messages (those
+ * it has). A view equal to the one recorded changes nothing.
  */
-export async function setViews(sql: Sql, jobId: number, views: Partial<Record<Slot, View>>, final = false): Promise<void> {
+export async function setViews(sql: Sql, owner: MessageOwner, views: Partial<Record<Slot, View>>, final = false): Promise<void> {
   const entries = Object.entries(views).filter((e): e is [Slot, View] => e[1] !== undefined);
   if (entries.length === 0) return;
   const values = entries.map(([slot, view]) => [slot, JSON.stringify(view)]);
+  const { jobId, scheduleId } = owners(owner);
+  const ofOwner = jobId !== null ? sql`m.job_id = ${jobId}` : sql`m.schedule_id = ${scheduleId}`;
   await sql`
     update job_messages m set view = v.view::jsonb, version = m.version + 1, state_at = now(), final = ${final}
     from (values ${sql(values as never)}) as v (slot, view)
-    where m.job_id = ${jobId} and m.slot = v.slot and m.view <> v.view::jsonb`;
+    where ${ofOwner} and m.slot = v.slot and m.view <> v.view::jsonb`;
+}
+
+/**
+ * The newest view of a message a schedule owns, in its channel (its approval
+ * request, say): recorded when new, a new version when it changed. A message
+ * chat already shows (`message`, posted before the schedule's messages were
+ * kept here) is edited rather than posted again.
+ */
+export async function setScheduleMessage(
+  sql: Sql,
+  scheduleId: number,
+  conversation: string,
+  slot: Slot,
+  view: View,
+  options: { readonly title?: string; readonly message?: string | null; readonly final?: boolean } = {},
+): Promise<void> {
+  const final = options.final ?? false;
+  await sql`
+    insert into job_messages (schedule_id, slot, platform, conversation, title, view, message, final)
+    values (${scheduleId}, ${slot}, ${platformOf(conversation)}, ${conversation}, ${options.title ?? null}, ${sql.json(view as never)},
+            ${options.message ?? null}, ${final})
+    on conflict (schedule_id, slot) do update set view = excluded.view, version = job_messages.version + 1, state_at = now(), final = excluded.final,
+      given_up = false, failures = 0
+    where job_messages.view <> excluded.view`;
 }
 
 /** Pending deliveries per platform (messages whose newest view chat does not show yet), for metrics and logs. */
@@ -128,6 +175,11 @@ const LEASE_SECONDS = 120;
 
 interface Claimed extends MessageRow {
   readonly parentThread: string | null;
+}
+
+/** Names a message's owner in logs. */
+function ownerOf(row: MessageRow): { job: number } | { schedule: number | null } {
+  return row.jobId !== null ? { job: row.jobId } : { schedule: row.scheduleId };
 }
 
 /**
@@ -223,13 +275,17 @@ export function startDelivery(options: DeliveryOptions): { nudge(): void; stop()
       return true;
     } catch (err) {
       // The lease runs out if even this cannot be written; the row is then taken again.
-      await failed(row, err).catch((problem: unknown) => log.warn({ err: problem, job: row.jobId }, "could not record a chat delivery's failure"));
+      await failed(row, err).catch((problem: unknown) => log.warn({ err: problem, ...ownerOf(row) }, "could not record a chat delivery's failure"));
       return false;
     }
   }
 
-  /** The job row keeps the references too: buttons are checked against them. */
+  /** The job (or schedule) row keeps the references too: buttons are checked against them. */
   async function recordRefs(row: Claimed, refs: { message?: string; thread?: string }): Promise<void> {
+    if (row.scheduleId !== null) {
+      if (row.slot === "approval") await sql`update schedules set approval_message = ${refs.message!} where id = ${row.scheduleId}`;
+      return;
+    }
     switch (row.slot) {
       case "parent":
         await sql`update jobs set parent_message = ${refs.message!}, thread = ${refs.thread ?? refs.message!} where id = ${row.jobId}`;
@@ -268,13 +324,13 @@ export function startDelivery(options: DeliveryOptions): { nudge(): void; stop()
     const backoff = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(failures - 1, 10));
     const reason = err instanceof Error ? err.message : String(err);
     if (refused && failures >= MAX_REFUSALS) {
-      log.error({ err, job: row.jobId, slot: row.slot }, "chat keeps refusing a job message; giving up on it");
+      log.error({ err, ...ownerOf(row), slot: row.slot }, "chat keeps refusing a message; giving up on it");
       await sql`update job_messages set given_up = true, failures = ${failures}, last_error = ${reason}, ${release} where id = ${row.id}`;
       // A thread that never started takes its messages with it.
       await sql`update job_messages set given_up = true, last_error = ${reason} where in_thread_of = ${row.id} and message is null`;
       return;
     }
-    if (failures === 1 || failures % 10 === 0) log.warn({ err: reason, job: row.jobId, slot: row.slot, failures }, "chat did not take a job message; trying again");
+    if (failures === 1 || failures % 10 === 0) log.warn({ err: reason, ...ownerOf(row), slot: row.slot, failures }, "chat did not take a message; trying again");
     await sql`
       update job_messages set failures = ${failures}, last_error = ${reason}, due_at = now() + make_interval(secs => ${backoff / 1000}), ${release}
       where id = ${row.id}`;

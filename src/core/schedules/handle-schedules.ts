@@ -15,6 +15,8 @@ import { parseTarget, selectHosts } from "../hosts/targets.js";
 import { requireClickedOn } from "../access/handle-approvals.js";
 import type { Handler, HandlerContext } from "../commands/handler-context.js";
 import { formatTime } from "../chat/time.js";
+import { transaction } from "../db.js";
+import { setScheduleMessage } from "../jobs/outbox.js";
 
 const when = (d: Date | undefined | null, t: Translator) => (d ? formatTime(d) : t("word.never"));
 
@@ -98,7 +100,8 @@ async function addSchedule(ctx: HandlerContext, event: Inbound, cmd: NewSchedule
   const reasons = risks.map((r) => say(t, r));
   const requestT = translator(ctx.settings.lang);
   const name = cmd.label ?? (cmd.runbook ? cmd.runbook.name : cmd.command.split(/\s+/).slice(0, 3).join(" ").slice(0, 40));
-  const [schedule] = await ctx.sql<Schedule[]>`
+  const schedule = await transaction(ctx.sql, async (tx) => {
+    const [row] = await tx<Schedule[]>`
     insert into schedules (name, cron, timezone, target, command, channel, owner, owner_name, owner_groups, on_change, timeout_ms,
                            approval_state, approval_reasons, approvals_required, lang, runbook, runbook_params)
     values (${name}, ${cmd.cron.trim()}, ${timezone}, ${cmd.target}, ${cmd.command}, ${event.conversation}, ${event.actor.id},
@@ -106,29 +109,30 @@ async function addSchedule(ctx: HandlerContext, event: Inbound, cmd: NewSchedule
             ${reasons.length ? "pending" : "none"}, ${ctx.sql.json(risks.map((r) => say(requestT, r)) as never)}, ${ctx.settings.approvalsRequired}, ${ctx.lang},
             ${cmd.runbook?.name ?? null}, ${cmd.runbook ? ctx.sql.json(cmd.runbook.params as never) : null})
     returning *`;
+    // The approval request is recorded with the schedule; the delivery loop posts it when chat allows (see outbox.ts).
+    if (reasons.length > 0) {
+      const request = renderScheduleRequest(
+        row!,
+        hosts.map((h) => h.name),
+        requestT,
+      );
+      await setScheduleMessage(tx, row!.id, event.conversation, "approval", request, { title: requestT("schedule.thread_title", { name }) });
+    }
+    return row!;
+  });
   await ctx.audit("schedule.add", risks.length ? "approval_required" : "added", cmd.target, {
-    schedule: schedule!.id,
+    schedule: schedule.id,
     cron: cmd.cron,
     command: cmd.command,
     timezone,
     ...(cmd.runbook ? { runbook: cmd.runbook.name, params: cmd.runbook.params } : {}),
   });
-  const next = nextRuns(schedule!.cron, timezone, 1)[0];
-  const words = t(cmd.onChange ? "schedule.words_on_change" : "schedule.words", { when: describeCron(schedule!.cron, t), timezone, hosts: compactNames(hosts.map((h) => h.name)) });
+  const next = nextRuns(schedule.cron, timezone, 1)[0];
+  const words = t(cmd.onChange ? "schedule.words_on_change" : "schedule.words", { when: describeCron(schedule.cron, t), timezone, hosts: compactNames(hosts.map((h) => h.name)) });
   if (reasons.length === 0) {
-    return privateText(t("schedule.added", { id: schedule!.id, name, words, next: when(next, t) }), "success");
+    return privateText(t("schedule.added", { id: schedule.id, name, words, next: when(next, t) }), "success");
   }
-  const request = await ctx.chat.adapterFor(event.conversation).startThread(
-    event.conversation,
-    renderScheduleRequest(
-      schedule!,
-      hosts.map((h) => h.name),
-      requestT,
-    ),
-    requestT("schedule.thread_title", { name }),
-  );
-  await ctx.sql`update schedules set approval_message = ${request.message} where id = ${schedule!.id}`;
-  return privateText(t("schedule.added_needs_approval", { id: schedule!.id, name, words, reasons: reasons.join("; ") }), "warning");
+  return privateText(t("schedule.added_needs_approval", { id: schedule.id, name, words, reasons: reasons.join("; ") }), "warning");
 }
 
 export const scheduleAdd: Handler<"schedule.add"> = (ctx, event, cmd, scope) => addSchedule(ctx, event, cmd, scope.hosts);
@@ -296,14 +300,19 @@ export async function decideSchedule(ctx: HandlerContext, event: Inbound, scope:
         >`update schedules set approval_state = 'rejected', approved_by = ${by}, updated_at = now() where id = ${id} and approval_state = 'pending' returning *`;
   if (updated.length === 0) return privateText(ctx.t("schedule.raced", { id }));
   await ctx.audit(decision === "approve" ? "schedule.approve" : "schedule.reject", decision === "approve" ? "granted" : "rejected", schedule.target, { schedule: id });
-  if (schedule.approvalMessage)
-    ctx.messages.show(
-      schedule.approvalMessage,
-      renderScheduleRequest(
-        updated[0]!,
-        hosts.map((h) => h.name),
-        translator(ctx.settings.lang),
-      ),
-    );
+  // The card shows the decision once chat allows: a new version of the request's row (a card posted before
+  // the outbox kept schedule messages is adopted and edited).
+  await setScheduleMessage(
+    ctx.sql,
+    id,
+    schedule.channel,
+    "approval",
+    renderScheduleRequest(
+      updated[0]!,
+      hosts.map((h) => h.name),
+      translator(ctx.settings.lang),
+    ),
+    { message: schedule.approvalMessage, final: true },
+  );
   return privateText(ctx.t(decision === "approve" ? "schedule.you_approved" : "schedule.you_rejected", { id }), decision === "approve" ? "success" : "warning");
 }

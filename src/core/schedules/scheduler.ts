@@ -14,7 +14,7 @@ import { renderLive, renderParent } from "../chat/job-view.js";
 import { listTasks, type Job, type Task } from "../jobs/jobs.js";
 import type { JobQueue, Logger, PeopleLookup } from "../ports.js";
 import { queueJob, requestJob } from "../jobs/lifecycle.js";
-import { addMessages } from "../jobs/outbox.js";
+import { addMessages, setScheduleMessage } from "../jobs/outbox.js";
 import { message } from "../chat/replies.js";
 import { commandRisks, getRunbook, RIGHT_OF_ROLE, runbookCommand, type Runbook } from "../runbooks/runbooks.js";
 import { getSchedule, missedBetween, type Schedule } from "./schedules.js";
@@ -61,13 +61,27 @@ export function scheduleOptions(schedule: Pick<Schedule, "timeoutMs">): Record<s
   return { timeoutMs: schedule.timeoutMs };
 }
 
-/** Says something about a schedule in its channel (a new top-level message), in the schedule's language. */
-async function tell(deps: SchedulerDeps, schedule: Schedule, view: View): Promise<void> {
+/**
+ * Says something about a fire of a schedule in its channel (a new top-level
+ * message), in the schedule's language. The note is recorded as one of the
+ * schedule's messages; the delivery loop posts it when chat allows (see
+ * outbox.ts), so a fire never waits for chat.
+ */
+async function tell(deps: SchedulerDeps, schedule: Schedule, at: Date, view: View): Promise<void> {
   const t = translator(schedule.lang);
   try {
-    await deps.chat.adapterFor(schedule.channel).startThread(schedule.channel, { ...view, lang: t.lang }, t("schedule.thread_title", { name: schedule.name }));
+    await setScheduleMessage(
+      deps.sql,
+      schedule.id,
+      schedule.channel,
+      `note:fire-${at.toISOString()}`,
+      { ...view, lang: t.lang },
+      {
+        title: t("schedule.thread_title", { name: schedule.name }),
+      },
+    );
   } catch (err) {
-    deps.log.error({ err, schedule: schedule.id }, "could not post to a schedule's channel");
+    deps.log.error({ err, schedule: schedule.id }, "could not record a note for a schedule's channel");
   }
 }
 
@@ -144,12 +158,12 @@ export async function fireSchedule(deps: SchedulerDeps, scheduleId: number, at: 
   if (owner.state !== "present") {
     if (owner.state === "unavailable") {
       if (await isNews("owner_unavailable")) {
-        await tell(deps, schedule, message(t("schedule.owner_unavailable", { name: schedule.name, id: schedule.id, detail: owner.detail }), undefined, "warning"));
+        await tell(deps, schedule, at, message(t("schedule.owner_unavailable", { name: schedule.name, id: schedule.id, detail: owner.detail }), undefined, "warning"));
       }
       await outcome("owner_unavailable", undefined, { why: owner.detail });
     } else {
       await sql`update schedules set paused = true, updated_at = now() where id = ${scheduleId}`;
-      await tell(deps, schedule, message(t("schedule.owner_gone", { name: schedule.name, id: schedule.id, owner: who, detail: owner.detail }), undefined, "warning"));
+      await tell(deps, schedule, at, message(t("schedule.owner_gone", { name: schedule.name, id: schedule.id, owner: who, detail: owner.detail }), undefined, "warning"));
       await outcome("paused_owner_unresolved", undefined, { owner: owner.state, why: owner.detail });
     }
     return undefined;
@@ -163,7 +177,7 @@ export async function fireSchedule(deps: SchedulerDeps, scheduleId: number, at: 
   } catch (err) {
     const why = isTestumError(err) ? err.say(t) : (err as Error).message;
     if (reason === "manual" || (await isNews("refused"))) {
-      await tell(deps, schedule, message(t("schedule.did_not_run", { name: schedule.name, id: schedule.id, reason: why }), undefined, "warning"));
+      await tell(deps, schedule, at, message(t("schedule.did_not_run", { name: schedule.name, id: schedule.id, reason: why }), undefined, "warning"));
     }
     await outcome("refused", undefined, err instanceof NotAllowedError ? { right: err.right ?? null, hosts: err.hosts ?? null } : { reason: why });
     return undefined;
@@ -173,7 +187,7 @@ export async function fireSchedule(deps: SchedulerDeps, scheduleId: number, at: 
   const reasons = await commandRisks(sql, { command, runbook }, hosts, deps.approvalHosts);
   if (reasons.length > 0 && approvalHash({ kind: "command", command }, hosts, scheduleOptions(schedule)) !== schedule.approvedHash) {
     const said = reasons.map((r) => t(r.key, r.params)).join("; ");
-    await tell(deps, schedule, message(t("schedule.now_needs_approval", { name: schedule.name, id: schedule.id, reasons: said }), undefined, "warning"));
+    await tell(deps, schedule, at, message(t("schedule.now_needs_approval", { name: schedule.name, id: schedule.id, reasons: said }), undefined, "warning"));
     await outcome("needs_approval");
     return undefined;
   }
