@@ -127,8 +127,10 @@ describe("a schedule owner's Slack user groups are read again at every fire", ()
       },
       30_000,
     );
-    const notes = world.slack.messages(CHANNEL).filter((m) => blockText(m.blocks).includes(`"erin-tick" (#${id}) did not run: its owner's groups could not be read`));
-    expect(notes).toHaveLength(1);
+    // The note is delivered by the outbox: wait for it, then check it came once.
+    const noted = () => world.slack.messages(CHANNEL).filter((m) => blockText(m.blocks).includes(`"erin-tick" (#${id}) did not run: its owner's groups could not be read`));
+    await eventually("the note", () => noted().length > 0, 10_000);
+    expect(noted()).toHaveLength(1);
     const [late] = await world.testum.sql<{ n: number }[]>`select count(*)::int as n from jobs where schedule_id = ${id} and created_at > ${skipped[0]!.at}`;
     expect(late!.n).toBe(0);
     expect((await world.testum.sql`select paused from schedules where id = ${id}`)[0]!.paused).toBe(false);
