@@ -3,8 +3,11 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { addHost } from "../src/core/hosts/hosts.js";
 import { createSecretBox } from "../src/core/hosts/secret-box.js";
+import { translate } from "../src/core/chat/i18n.js";
 import { startSshHosts, type SshHostSet } from "./helpers/sshd.js";
 import { startTestumForTest, TEST_MASTER_KEY, type TestumUnderTest } from "./helpers/testum.js";
+
+const russian = (key: "status.succeeded" | "job.exit") => translate("ru", key);
 
 // Functions passed to page.evaluate run in the browser; these are its globals as they see them.
 interface PageNode {
@@ -118,6 +121,14 @@ describe("the playground in a real browser", () => {
     await jobPage.goto(link!);
     await jobPage.waitForSelector("pre.log:has-text('last line')", { timeout: 15_000 });
     expect(await jobPage.textContent("#status")).toBe("succeeded");
+    expect(await jobPage.textContent(".task .host")).toContain("exit code 0");
+    // Read in Russian, the page says its states in Russian too.
+    await jobPage.evaluate(`localStorage.setItem("lang", "ru")`);
+    await jobPage.reload();
+    await jobPage.waitForSelector("pre.log:has-text('last line')", { timeout: 15_000 });
+    expect(await jobPage.textContent("#status")).toBe(russian("status.succeeded"));
+    expect(await jobPage.textContent(".task .host")).toContain(`${russian("job.exit").toLowerCase()} 0`);
+    await jobPage.evaluate(`localStorage.removeItem("lang")`);
     await jobPage.close();
   });
 

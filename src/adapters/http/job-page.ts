@@ -29,6 +29,17 @@ const PAGE_KEYS = [
   "job.report",
   "job.live",
   "job.notFound",
+  "status.awaiting_approval",
+  "status.queued",
+  "status.running",
+  "status.succeeded",
+  "status.failed",
+  "status.timed_out",
+  "status.cancelled",
+  "status.lost",
+  "status.rejected",
+  "status.expired",
+  "status.skipped",
 ] as const;
 
 async function findJob(sql: Sql, id: string, token: string): Promise<Job | undefined> {
@@ -69,6 +80,7 @@ const SCRIPT = `
 const T = JSON.parse(document.getElementById("texts").textContent);
 const lang = (localStorage.getItem("lang") || navigator.language).startsWith("ru") ? "ru" : "en";
 const t = (k) => T[lang][k] || k;
+const said = (status) => (T[lang]["status." + status] || status.replace("_", " "));
 const theme = localStorage.getItem("theme"); if (theme && theme !== "auto") document.documentElement.setAttribute("data-theme", theme);
 const el = (tag, attrs, ...kids) => { const n = document.createElement(tag); for (const [k, v] of Object.entries(attrs || {})) n.setAttribute(k, v); n.append(...kids); return n; };
 const logs = new Map();
@@ -78,12 +90,12 @@ async function refresh() {
   const s = await res.json();
   document.title = t("job.title").replace("{id}", s.id);
   document.getElementById("title").textContent = t("job.title").replace("{id}", s.id);
-  const dl = el("dl", {}, el("dt", {}, t("job.status")), el("dd", { id: "status", class: s.status }, s.status.replace("_", " ")),
+  const dl = el("dl", {}, el("dt", {}, t("job.status")), el("dd", { id: "status", class: s.status }, said(s.status)),
     el("dt", {}, t("job.command")), el("dd", {}, s.command), el("dt", {}, t("job.target")), el("dd", {}, s.target),
     el("dt", {}, t("job.requestedBy")), el("dd", {}, s.requestedBy));
   const hosts = el("div");
   for (const task of s.tasks) {
-    const head = el("div", { class: "host " + task.status }, el("b", {}, task.host), " · " + task.status.replace("_", " ") + (task.exitCode !== null ? " · exit " + task.exitCode : "") + (task.duration ? " · " + task.duration[lang] : ""));
+    const head = el("div", { class: "host " + task.status }, el("b", {}, task.host), " · " + said(task.status) + (task.exitCode !== null ? " · " + t("job.exit").toLowerCase() + " " + task.exitCode : "") + (task.duration ? " · " + task.duration[lang] : ""));
     const box = el("section", { class: "task" }, head);
     if (task.error) box.append(el("div", { class: "error" }, task.error));
     if (!s.active && task.log) {
