@@ -18,7 +18,6 @@ import { createChatDirectory, type ChatDirectory } from "./core/chat/chat.js";
 import { identityForms, type Config } from "./config.js";
 import { connect, prepareDatabase, type Sql } from "./core/db.js";
 import type { CancelBus, LogStore, Logger, PeopleLookup, RemoteAccess, ReplayGuard } from "./core/ports.js";
-import { MessageBoard } from "./core/chat/message-board.js";
 import { startDelivery } from "./core/jobs/outbox.js";
 import { startReaper } from "./core/jobs/reaper.js";
 import { stopLostJob } from "./core/jobs/remote-processes.js";
@@ -319,14 +318,11 @@ const web: Part<Shared> = {
     const { config, log, sql, chat, replay } = ctx;
     const stops: Array<() => Promise<void> | void> = [];
     const routes: Record<string, Listener> = { "/metrics": ctx.metrics };
-    const messages = new MessageBoard(chat, log);
-    stops.push(() => messages.close());
     // With a worker in the same process, commands get connections of their own: a busy worker never delays an answer.
     const webSql = ctx.options.work ? connect(config.DATABASE_URL) : sql;
     if (webSql !== sql) stops.push(() => within(webSql.end({ timeout: 5 }), 8000, undefined));
     const core = createApp({
       sql: webSql,
-      messages,
       cancels: ctx.cancels,
       replay,
       people: ctx.people,

@@ -48,12 +48,6 @@ export interface RateRule {
   readonly burst: number;
 }
 
-export interface Clock {
-  now(): number;
-}
-
-export const systemClock: Clock = { now: () => Date.now() };
-
 export type { Logger } from "./jobs/log.js";
 
 /** What an SSH probe of a host found. */

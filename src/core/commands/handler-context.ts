@@ -5,7 +5,6 @@ import type { Command, CommandName } from "./commands.js";
 import type { Sql } from "../db.js";
 import type { Host } from "../hosts/hosts.js";
 import type { Lang, Translator } from "../chat/i18n.js";
-import type { MessageBoard } from "../chat/message-board.js";
 import type { CancelBus, JobQueue, Logger, PeopleLookup, RemoteAccess, ReplayGuard } from "../ports.js";
 import type { Job } from "../jobs/jobs.js";
 import type { SecretBox } from "../hosts/secret-box.js";
@@ -36,8 +35,6 @@ export interface AppSettings {
 
 export interface AppDeps {
   readonly sql: Sql;
-  /** Delivers message updates that must not be lost, through rate limits. */
-  readonly messages: MessageBoard;
   readonly box: SecretBox;
   readonly remote: RemoteAccess;
   readonly chat: ChatDirectory;
