@@ -292,7 +292,6 @@ const scheduler: Part<Shared> = {
     const { config } = ctx;
     return startScheduler({
       sql: ctx.sql,
-      chat: ctx.chat,
       people: ctx.people,
       queue: ctx.queue,
       log: ctx.log,

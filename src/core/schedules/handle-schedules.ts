@@ -23,7 +23,6 @@ const when = (d: Date | undefined | null, t: Translator) => (d ? formatTime(d) :
 export function schedulerDeps(ctx: HandlerContext): SchedulerDeps {
   return {
     sql: ctx.sql,
-    chat: ctx.chat,
     people: ctx.people,
     queue: ctx.queue,
     log: ctx.log,

@@ -4,7 +4,7 @@ import { loadPrincipal, type Right } from "../access/access.js";
 import { approvalHash } from "../access/approvals.js";
 import { recordAudit } from "../access/audit.js";
 import { authorizeTarget } from "../access/authorize.js";
-import { displayName, type ChatDirectory, type View } from "../chat/chat.js";
+import { displayName, type View } from "../chat/chat.js";
 import { transaction, type Sql } from "../db.js";
 import type { Host } from "../hosts/hosts.js";
 import { isTestumError, NotAllowedError } from "../errors.js";
@@ -22,7 +22,6 @@ import { formatTime } from "../chat/time.js";
 
 export interface SchedulerDeps {
   readonly sql: Sql;
-  readonly chat: ChatDirectory;
   /** Re-reads the owner's platform groups at every fire. */
   readonly people: PeopleLookup;
   readonly queue: JobQueue;
@@ -251,7 +250,7 @@ function runFingerprint(tasks: readonly Task[]): string {
  * channel hears (a report that runs only on change, the mute after three
  * failures in a row, the recovery).
  */
-export async function afterScheduledJob(deps: Pick<SchedulerDeps, "sql" | "chat" | "log" | "publicUrl">, job: Job): Promise<void> {
+export async function afterScheduledJob(deps: Pick<SchedulerDeps, "sql" | "log" | "publicUrl">, job: Job): Promise<void> {
   if (job.scheduleId === null) return;
   const { sql } = deps;
   const schedule = await getSchedule(sql, job.scheduleId).catch(() => undefined);
