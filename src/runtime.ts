@@ -201,7 +201,7 @@ const delivery: Part<Shared> = {
   name: "chat delivery",
   start(ctx) {
     const { config, log } = ctx;
-    const deliverySql = connect(config.DATABASE_URL, { max: 3 });
+    const deliverySql = connect(config.DATABASE_URL, { max: 3, name: "testum-delivery" });
     const delivery = startDelivery({
       sql: deliverySql,
       chat: ctx.chat,

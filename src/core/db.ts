@@ -11,6 +11,8 @@ export const MIGRATIONS_DIR = fileURLToPath(new URL("../../migrations/", import.
 
 export interface ConnectOptions {
   max?: number;
+  /** The pool's name in pg_stat_activity (application_name; default `testum`). */
+  name?: string;
   /** Called with the reason when Postgres cannot be reached. */
   onError?: (err: Error) => void;
 }
@@ -28,7 +30,7 @@ export function connect(url: string, options: ConnectOptions = {}): Sql {
     onnotice: () => {},
     connect_timeout: 10,
     idle_timeout: 60,
-    connection: { idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS, application_name: "testum" },
+    connection: { idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS, application_name: options.name ?? "testum" },
     // Ids are bigserial but stay far below 2^53: read int8 as a number.
     types: { int8: { to: 20, from: [20], serialize: (n: number) => String(n), parse: (s: string) => Number(s) } },
     // Column names become camelCase; jsonb keys are left exactly as stored.
