@@ -17,8 +17,8 @@ import { startPostgresCounter, startRedisCounter, type WireCall, type WireCounte
  */
 
 /** The answer path, as it is now (README, bench:load). */
-const SLACK_RUN = { sql: 10, redis: 2, chain: 6 };
-const DISCORD_RUN = { sql: 10, redis: 2, chain: 6 };
+const SLACK_RUN = { sql: 5, redis: 2, chain: 6 };
+const DISCORD_RUN = { sql: 5, redis: 2, chain: 6 };
 
 let pg: WireCounter;
 let redis: WireCounter;

@@ -94,6 +94,15 @@ export async function appendAudits(tx: Sql, entries: readonly AuditEntry[]): Pro
   }
 }
 
+/**
+ * The same as a data-modifying CTE (`ap as (insert …)`), for a statement
+ * that writes the change the entries record (see `insertNewJob`).
+ */
+export function pendingAuditsInsert(sql: Sql, entries: readonly AuditEntry[]) {
+  const rows = entries.map(prepared).map((row) => ({ ...row, detail: sql.json(row.detail as never) }));
+  return sql`ap as (insert into audit_pending ${sql(rows as never, "at", "actor", "actorName", "channel", "action", "target", "outcome", "detail")})`;
+}
+
 /** Gives every record waiting in `audit_pending` its place in the chain (a batch in progress takes them too). */
 export function chainPendingAudits(sql: Sql): Promise<void> {
   return chainerFor(sql).add([]);
@@ -119,10 +128,13 @@ function prepared(entry: AuditEntry): Unchained {
 /** Takes the chain's lock, then appends what waits in `audit_pending` and `entries`, in that order. */
 async function chain(tx: Sql, entries: readonly Unchained[]): Promise<void> {
   await tx`select pg_advisory_xact_lock(hashtext('testum:audit'))`;
-  const waiting = await tx<Array<Unchained & { id: number }>>`delete from audit_pending returning *`;
+  // Both read under the lock, sent together (one round trip).
+  const [waiting, [last]] = await Promise.all([
+    tx<Array<Unchained & { id: number }>>`delete from audit_pending returning *`,
+    tx<{ seq: number; hash: string }[]>`select seq, hash from audit where seq is not null order by seq desc limit 1`,
+  ]);
   const all = [...waiting.sort((a, b) => a.id - b.id).map(({ id: _id, ...row }) => row), ...entries];
   if (all.length === 0) return;
-  const [last] = await tx<{ seq: number; hash: string }[]>`select seq, hash from audit where seq is not null order by seq desc limit 1`;
   let seq = last?.seq ?? 0;
   let prevHash = last?.hash ?? GENESIS;
   const rows = all.map((entry) => {

@@ -158,11 +158,15 @@ function requireOnAll(principal: Principal, right: Right, hosts: readonly Host[]
  * "target" need, and the same check for work done later in someone's name
  * (a schedule's fire, an approval asked again for hosts that changed).
  */
-export async function authorizeTarget(sql: Sql, principal: Principal, right: Right, target: string): Promise<Host[]> {
+export async function authorizeTarget(sql: Sql, principal: Principal | Promise<Principal>, right: Right, target: string): Promise<Host[]> {
+  // The hosts are read while the principal is (a read: nothing is said about them before the checks).
+  const reading = resolveTarget(sql, target);
+  reading.catch(() => {});
+  const who = await principal;
   // Someone without the right anywhere learns nothing about which hosts exist.
-  requireSomewhere(principal, right, target);
-  const hosts = await resolveTarget(sql, target);
-  requireOnHosts(principal, right, hosts);
+  requireSomewhere(who, right, target);
+  const hosts = await reading;
+  requireOnHosts(who, right, hosts);
   return hosts;
 }
 
@@ -221,6 +225,16 @@ function auditTarget(request: Request, scope?: Partial<Scope>): string | undefin
  */
 export async function authorize(ctx: HandlerContext, request: Request): Promise<Scope> {
   const need = NEEDS[request.name] as Need;
+  if (need.on === "target") {
+    // A target's hosts are read side by side with who is asking (see authorizeTarget).
+    const right = need.freeForm && ctx.settings.mode === "allowlist" ? "free-form" : need.right;
+    try {
+      return { hosts: await authorizeTarget(ctx.sql, ctx.principal(), right, (request as { target: string }).target) };
+    } catch (err) {
+      await auditRefusal(ctx, request, {}, err);
+      throw err;
+    }
+  }
   const principal = await ctx.principal();
   const found: { job?: Job; schedule?: Schedule; runbook?: Runbook } = {};
   try {
@@ -233,10 +247,6 @@ export async function authorize(ctx: HandlerContext, request: Request): Promise<
       case "everywhere":
         requireEverywhere(principal, need.right);
         return { hosts: [] };
-      case "target": {
-        const right = need.freeForm && ctx.settings.mode === "allowlist" ? "free-form" : need.right;
-        return { hosts: await authorizeTarget(ctx.sql, principal, right, (request as { target: string }).target) };
-      }
       case "runbook": {
         const runbook = (found.runbook = await getRunbook(ctx.sql, (request as { runbook: string }).runbook));
         const right = need.right ?? RIGHT_OF_ROLE[runbook.role];
@@ -282,19 +292,24 @@ export async function authorize(ctx: HandlerContext, request: Request): Promise<
       }
     }
   } catch (err) {
-    if (err instanceof TestumError && !(err instanceof NotAllowedError) && "target" in request) {
-      // A target that names nothing (or no such host) is a refused request too.
-      await ctx.audit(auditAction(request), "refused", request.target, { reason: err.message });
-    } else if (err instanceof NotAllowedError) {
-      await ctx.audit(auditAction(request), "refused", auditTarget(request, found), {
-        reason: err.message,
-        right: err.right ?? null,
-        hosts: err.hosts ?? null,
-        ...(found.job ? { job: found.job.id } : {}),
-        ...(found.schedule ? { schedule: found.schedule.id } : {}),
-        ...(found.runbook ? { runbook: found.runbook.name } : {}),
-      });
-    }
+    await auditRefusal(ctx, request, found, err);
     throw err;
+  }
+}
+
+/** A refused request is audited as such (a target that names nothing too), with what it was refused on. */
+async function auditRefusal(ctx: HandlerContext, request: Request, found: { job?: Job; schedule?: Schedule; runbook?: Runbook }, err: unknown): Promise<void> {
+  if (err instanceof TestumError && !(err instanceof NotAllowedError) && "target" in request) {
+    // A target that names nothing (or no such host) is a refused request too.
+    await ctx.audit(auditAction(request), "refused", request.target, { reason: err.message });
+  } else if (err instanceof NotAllowedError) {
+    await ctx.audit(auditAction(request), "refused", auditTarget(request, found), {
+      reason: err.message,
+      right: err.right ?? null,
+      hosts: err.hosts ?? null,
+      ...(found.job ? { job: found.job.id } : {}),
+      ...(found.schedule ? { schedule: found.schedule.id } : {}),
+      ...(found.runbook ? { runbook: found.runbook.name } : {}),
+    });
   }
 }

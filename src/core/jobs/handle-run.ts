@@ -7,6 +7,7 @@ import { compactNames } from "./fanout.js";
 import type { Host } from "../hosts/hosts.js";
 import { english, say, translator } from "../chat/i18n.js";
 import { queueJob, requestJob } from "./lifecycle.js";
+import { nextJobId } from "./jobs.js";
 import { listing, privateReply, privateText } from "../chat/replies.js";
 import { commandRisks, type RunbookApproval } from "../runbooks/runbooks.js";
 import type { Handler, HandlerContext } from "../commands/handler-context.js";
@@ -27,7 +28,8 @@ export async function submit(ctx: HandlerContext, event: Inbound, input: Submiss
   const label = input.kind === "script" ? `script (${input.command.split("\n").length} lines)` : input.command;
   const timeoutMs = input.timeoutMs ?? settings.jobTimeoutMs;
   const options = { timeoutMs, parallel: input.parallel, batch: input.batch, maxFailures: input.maxFailures, ...(input.runbook ? { runbook: { name: input.runbook.name } } : {}) };
-  const risks = await commandRisks(sql, input, hosts, settings.approvalHosts);
+  // Read side by side: the patterns a command is checked against, and the number its job will have.
+  const [risks, id] = await Promise.all([commandRisks(sql, input, hosts, settings.approvalHosts), input.dryRun ? undefined : nextJobId(sql)]);
   // The requester reads the reasons in their language; the approval request, addressed to approvers, is in the deployment's.
   const reasons = risks.map((r) => say(t, r));
   const approvalOptions = { ...options, approvalLang: settings.lang };
@@ -79,6 +81,8 @@ export async function submit(ctx: HandlerContext, event: Inbound, input: Submiss
       },
     },
     settings.publicUrl,
+    false,
+    id,
   );
   if (job.status === "queued") await queueJob(sql, ctx.queue, job, settings.publicUrl, ctx.log);
   const where = hosts.length === 1 ? hosts[0]!.name : t("view.n_hosts", { count: hosts.length });

@@ -121,6 +121,99 @@ export async function insertJobAndTasks(tx: Sql, input: NewJob): Promise<{ job: 
   return { job: job!, tasks: await listTasks(tx, job!.id) };
 }
 
+/** A number for a new job, taken before its row is written (so its messages can name it). */
+export async function nextJobId(sql: Sql): Promise<number> {
+  const [row] = await sql<{ id: number }[]>`select nextval(pg_get_serial_sequence('jobs', 'id'))::bigint as id`;
+  return row!.id;
+}
+
+/**
+ * The row and tasks a new job will have, as `insertNewJob` writes them: for
+ * rendering its first messages before the one statement that stores
+ * everything. The tasks are in the hosts' order (hosts come sorted by name,
+ * as `listTasks` sorts tasks).
+ */
+export function newJobRows(id: number, input: NewJob): { job: Job; tasks: Task[] } {
+  const job: Job = {
+    id,
+    status: input.approval ? "awaiting_approval" : "queued",
+    command: input.command,
+    target: input.target,
+    requestedBy: input.requestedBy,
+    requestedByName: input.requestedByName ?? null,
+    conversation: input.conversation,
+    thread: null,
+    parentMessage: null,
+    liveMessage: null,
+    logToken: randomBytes(24).toString("base64url"),
+    timeoutMs: input.timeoutMs,
+    options: input.options ?? {},
+    createdAt: new Date(),
+    startedAt: null,
+    finishedAt: null,
+    heartbeatAt: null,
+    worker: null,
+    error: null,
+    approvalReasons: input.approval?.reasons ?? [],
+    approvalHash: input.approval?.hash ?? null,
+    approvalsRequired: input.approval?.required ?? 0,
+    approvalExpiresAt: input.approval?.expiresAt ?? null,
+    approvalMessage: null,
+    cancelRequestedAt: null,
+    cancelledBy: null,
+    kind: input.kind ?? "command",
+    reportKey: null,
+    scheduleId: input.scheduleId ?? null,
+    lang: input.lang ?? "en",
+    linksRevokedAt: null,
+    linksRevokedBy: null,
+  };
+  const tasks: Task[] = input.hosts.map((h) => ({
+    jobId: id,
+    hostName: h.name,
+    hostId: h.id,
+    status: "queued",
+    exitCode: null,
+    signal: null,
+    errorCode: null,
+    error: null,
+    startedAt: null,
+    finishedAt: null,
+    logKey: null,
+    logBytes: null,
+    logLines: null,
+    tail: null,
+    outputHash: null,
+  }));
+  return { job, tasks };
+}
+
+/**
+ * Writes a new job (from `newJobRows`) and its tasks in one statement,
+ * together with `also`: further data-modifying CTEs (`name as (insert …)`)
+ * that may read the job's row as `j`. One statement is one transaction:
+ * all of it is stored, or none. Returns the stored row.
+ */
+export async function insertNewJob(sql: Sql, job: Job, tasks: readonly Task[], also: readonly postgres.PendingQuery<postgres.Row[]>[] = []): Promise<Job> {
+  const names = tasks.map((t) => t.hostName);
+  const ids = tasks.map((t) => t.hostId);
+  const rest = also.reduce((acc, cte) => sql`${acc}, ${cte}`, sql``);
+  const [stored] = await sql<Job[]>`
+    with j as (
+      insert into jobs (id, schedule_id, kind, command, target, requested_by, requested_by_name, conversation, log_token, timeout_ms, options,
+                        status, approval_reasons, approval_hash, approvals_required, approval_expires_at, lang)
+      values (${job.id}, ${job.scheduleId}, ${job.kind}, ${job.command}, ${job.target}, ${job.requestedBy}, ${job.requestedByName},
+              ${job.conversation}, ${job.logToken}, ${job.timeoutMs}, ${sql.json(job.options as never)}, ${job.status},
+              ${sql.json(job.approvalReasons as never)}, ${job.approvalHash}, ${job.approvalsRequired}, ${job.approvalExpiresAt}, ${job.lang})
+      returning *
+    ), t as (
+      insert into job_tasks (job_id, host_name, host_id)
+      select j.id, h.name, h.id from j, unnest(${names}::text[], ${ids as never}::bigint[]) as h (name, id)
+    )${rest}
+    select * from j`;
+  return stored!;
+}
+
 export async function getJob(sql: Sql, id: number): Promise<Job> {
   const [job] = await sql<Job[]>`select * from jobs where id = ${id}`;
   if (!job) throw new TestumError("unknown_job", msg("jobs.unknown", { id }));

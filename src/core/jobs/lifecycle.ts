@@ -1,8 +1,8 @@
-import { appendAudits, chainPendingAudits, type AuditEntry } from "../access/audit.js";
+import { appendAudits, chainPendingAudits, pendingAuditsInsert, type AuditEntry } from "../access/audit.js";
 import { transaction, type Sql } from "../db.js";
-import { insertJobAndTasks, finishJob, reapLostJobs, rejectWaitingJob, requestCancel, type Job, type JobStatus, type NewJob } from "./jobs.js";
+import { insertNewJob, newJobRows, nextJobId, finishJob, reapLostJobs, rejectWaitingJob, requestCancel, type Job, type JobStatus, type NewJob } from "./jobs.js";
 import { expireApprovals } from "../access/approvals.js";
-import { addMessages, addThreadMessage, type Slot } from "./outbox.js";
+import { addThreadMessage, newJobMessages, type Slot } from "./outbox.js";
 import { initialMessages, refreshJobMessages } from "./messages.js";
 import type { View } from "../chat/chat.js";
 import { TestumError } from "../errors.js";
@@ -24,19 +24,17 @@ export interface Cause {
 /**
  * Records a new job: its row, its tasks, the audit record of the request and
  * its chat messages (unless `quiet`: a scheduled report that decides at its
- * end whether to say anything), in one transaction.
+ * end whether to say anything), in one statement (so one transaction, and
+ * one round trip: the answer to the command waits for it). Its number is
+ * taken first, so that its messages can be rendered before it is written.
  */
-export async function requestJob(sql: Sql, input: NewJob, audit: AuditEntry | undefined, publicUrl: string, quiet = false): Promise<Job> {
-  const job = await transaction(sql, async (tx) => {
-    const { job, tasks } = await insertJobAndTasks(tx, input);
-    // Sent together (one round trip): the answer to the command waits for this transaction.
-    await Promise.all([
-      quiet ? undefined : addMessages(tx, job.id, job.conversation, initialMessages(job, tasks, publicUrl)),
-      // Recorded with the job, without waiting for other requests' audit records.
-      audit ? appendAudits(tx, [{ ...audit, detail: { job: job.id, ...audit.detail } }]) : undefined,
-    ]);
-    return job;
-  });
+export async function requestJob(sql: Sql, input: NewJob, audit: AuditEntry | undefined, publicUrl: string, quiet = false, id?: number): Promise<Job> {
+  const { job: row, tasks } = newJobRows(id ?? (await nextJobId(sql)), input);
+  const job = await insertNewJob(sql, row, tasks, [
+    ...(quiet ? [] : newJobMessages(sql, row.conversation, initialMessages(row, tasks, publicUrl))),
+    // Recorded with the job, without waiting for other requests' audit records.
+    ...(audit ? [pendingAuditsInsert(sql, [{ ...audit, detail: { job: row.id, ...audit.detail } }])] : []),
+  ]);
   // Its place in the audit chain comes right after; should that fail, the next audit record takes it along.
   void chainPendingAudits(sql).catch(() => {});
   return job;

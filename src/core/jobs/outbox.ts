@@ -86,6 +86,34 @@ export async function addMessages(tx: Sql, owner: MessageOwner, conversation: st
 }
 
 /**
+ * The same for a job being written (`insertNewJob`): data-modifying CTEs
+ * that store its messages with its row, in one statement.
+ */
+export function newJobMessages(sql: Sql, conversation: string, messages: readonly NewMessage[]) {
+  const platform = platformOf(conversation);
+  const parent = messages.find((m) => m.slot === "parent");
+  const rest = messages.filter((m) => m !== parent).map((m) => ({ slot: m.slot, title: m.title ?? null, view: m.view, starts: m.startsThread === true }));
+  const ctes = [];
+  if (parent) {
+    ctes.push(sql`
+      mp as (
+        insert into job_messages (job_id, slot, platform, conversation, in_thread_of, title, view)
+        select j.id, ${parent.slot}, ${platform}, ${conversation}, null, ${parent.title ?? null}, ${sql.json(parent.view as never)} from j
+        returning id
+      )`);
+  }
+  if (rest.length > 0) {
+    ctes.push(sql`
+      mr as (
+        insert into job_messages (job_id, slot, platform, conversation, in_thread_of, title, view)
+        select j.id, r.slot, ${platform}, ${conversation}, ${parent ? sql`case when r.starts then null else (select id from mp) end` : sql`null::bigint`}, r.title, r.view
+        from j, jsonb_to_recordset(${sql.json(rest as never)}) as r (slot text, title text, view jsonb, starts boolean)
+      )`);
+  }
+  return ctes;
+}
+
+/**
  * Adds a message to the thread of a job that already has a parent (a note
  * about a lost job, say). Does nothing for a job without chat messages.
  */
