@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase } from "./helpers/db.js";
 import { startDiscordWorld, type DiscordWorld } from "./helpers/discord-world.js";
-import { startSlackWorld, type SlackWorld } from "./helpers/slack-world.js";
+import { jobIdFrom, startSlackWorld, type SlackWorld } from "./helpers/slack-world.js";
+import { initialMessages } from "../src/core/jobs/messages.js";
 import type { StartOptions } from "./helpers/testum.js";
 import { startPostgresCounter, startRedisCounter, type WireCall, type WireCounter } from "./helpers/wire-count.js";
 
@@ -129,8 +130,24 @@ describe("what a run command costs before its answer", () => {
     await slack.addHost("h001", slack.ssh.hosts[0]!);
     // The first command warms what later ones reuse (the people lookups' caches, prepared statements).
     await slack.slash("run h001 'true'");
-    const cost = await during(async () => expect((await slack.slash("run h001 'echo counted'")).body).toMatch(/queued/));
+    let answer = "";
+    const cost = await during(async () => {
+      answer = (await slack.slash("run h001 'echo counted'")).body;
+    });
     show("Slack run", cost);
+    // The messages were rendered before the job was written: they are what its stored rows render.
+    const id = jobIdFrom(answer);
+    const [job, tasks] = await Promise.all([slack.job(id), slack.tasks(id)]);
+    const stored = await slack.testum.sql<
+      { slot: string; view: unknown; inThreadOf: number | null }[]
+    >`select slot, view, in_thread_of from job_messages where job_id = ${id} order by id`;
+    const expected = initialMessages(job, tasks, slack.testum.env.PUBLIC_URL!);
+    expect(stored.map((m) => m.slot)).toEqual(expected.map((m) => m.slot));
+    expect(stored[0]!.view).toEqual(JSON.parse(JSON.stringify(expected[0]!.view)));
+    expect(stored[1]!.inThreadOf).not.toBeNull();
+    expect(tasks.map((t) => [t.hostName, t.status])).toEqual([["h001", "queued"]]);
+    const [audit] = await slack.testum.sql<{ n: number }[]>`select count(*)::int as n from audit where action = 'job.request' and detail->>'job' = ${String(id)}`;
+    expect(audit!.n).toBe(1);
     expect({ sql: cost.sql.length, redis: cost.redis.length, chain: cost.chain.length }).toEqual(SLACK_RUN);
   });
 

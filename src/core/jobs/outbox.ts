@@ -103,11 +103,12 @@ export function newJobMessages(sql: Sql, conversation: string, messages: readonl
       )`);
   }
   if (rest.length > 0) {
+    // Joined with the parent's insert, so the parent gets the lower id (delivery goes by id).
     ctes.push(sql`
       mr as (
         insert into job_messages (job_id, slot, platform, conversation, in_thread_of, title, view)
-        select j.id, r.slot, ${platform}, ${conversation}, ${parent ? sql`case when r.starts then null else (select id from mp) end` : sql`null::bigint`}, r.title, r.view
-        from j, jsonb_to_recordset(${sql.json(rest as never)}) as r (slot text, title text, view jsonb, starts boolean)
+        select j.id, r.slot, ${platform}, ${conversation}, ${parent ? sql`case when r.starts then null else mp.id end` : sql`null::bigint`}, r.title, r.view
+        from j${parent ? sql`, mp` : sql``}, jsonb_to_recordset(${sql.json(rest as never)}) as r (slot text, title text, view jsonb, starts boolean)
       )`);
   }
   return ctes;
