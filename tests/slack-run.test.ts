@@ -21,11 +21,19 @@ function replyText(json: Record<string, unknown> | undefined): string {
 
 describe("/testum run from Slack", () => {
   it("acks within 3 s, posts a parent and a live thread reply, edits it, and ends with the exit code and a log link", async () => {
-    const res = await world.slash("run prod-db 'echo hello; sleep 1; echo from testum; echo oops >&2'");
+    await world.ssh.hosts[0]!.exec("rm -f ~/slack-run-go");
+    // The command goes on only once the test has seen its live message, so that message is edited afterwards whatever the load.
+    const res = await world.slash("run prod-db 'echo hello; while [ ! -e ~/slack-run-go ]; do sleep 0.1; done; echo from testum; echo oops >&2'");
     expect(res.status).toBe(200);
     expect(res.ms).toBeLessThan(3000);
     expect(res.json?.response_type).toBe("ephemeral");
     const id = jobIdFrom(replyText(res.json));
+    await eventually("the live message showing the first line", async () => {
+      const parentRef = (await world.job(id)).parentMessage;
+      const parentTs = parentRef?.split(":")[3];
+      return parentTs !== undefined && world.slack.replies(CHANNEL, parentTs).some((m) => blockText(m.blocks).includes("hello"));
+    });
+    await world.ssh.hosts[0]!.exec("touch ~/slack-run-go");
 
     const job = await world.finished(id);
     expect(job.status).toBe("succeeded");
