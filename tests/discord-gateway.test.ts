@@ -41,11 +41,19 @@ describe("Discord over the Gateway", () => {
   });
 
   it("runs a command with live output, answered privately through the callback within 3 s", async () => {
-    const answer = await world.command(["run"], { target: "web-1", command: "echo hello; sleep 1.5; echo from the gateway" });
+    await world.ssh.hosts[0]!.exec("rm -f ~/gateway-run-go");
+    // The command goes on only once the test has seen its live output, so the live message is edited afterwards whatever the load.
+    const answer = await world.command(["run"], { target: "web-1", command: "echo hello; while [ ! -e ~/gateway-run-go ]; do sleep 0.1; done; echo from the gateway" });
     expect(answer.status).toBe(200);
     expect(answer.ms).toBeLessThan(3000);
     expect(answer.body).toMatchObject({ type: 4, data: { flags: 64 } });
-    const job = await world.finished(jobIdFrom(answer.text));
+    const id = jobIdFrom(answer.text);
+    await eventually("the live message showing the first line", async () => {
+      const threadId = (await world.job(id)).thread?.split(":")[2];
+      return threadId !== undefined && world.discord.messages(threadId)[0]?.content.includes("hello") === true;
+    });
+    await world.ssh.hosts[0]!.exec("touch ~/gateway-run-go");
+    const job = await world.finished(id);
     expect(job.status).toBe("succeeded");
     const threadId = job.thread!.split(":")[2]!;
     const live = await eventually("the final live message", () => {

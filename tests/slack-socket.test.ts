@@ -43,11 +43,19 @@ describe("Slack over Socket Mode", () => {
   });
 
   it("runs a command with live output, answering in the envelope's ack within 3 s", async () => {
-    const res = await world.slash("run web-1 'echo hello; sleep 1.5; echo over the socket'");
+    await world.ssh.hosts[0]!.exec("rm -f ~/socket-run-go");
+    // The command goes on only once the test has seen its live output, so the live message is edited afterwards whatever the load.
+    const res = await world.slash("run web-1 'echo hello; while [ ! -e ~/socket-run-go ]; do sleep 0.1; done; echo over the socket'");
     expect(res.status).toBe(200);
     expect(res.ms).toBeLessThan(3000);
     expect(res.json?.response_type).toBe("ephemeral");
-    const job = await world.finished(jobIdFrom(text(res)));
+    const id = jobIdFrom(text(res));
+    await eventually("the live message showing the first line", async () => {
+      const parentTs = (await world.job(id)).parentMessage?.split(":")[3];
+      return parentTs !== undefined && world.slack.replies(CHANNEL, parentTs).some((m) => blockText(m.blocks).includes("hello"));
+    });
+    await world.ssh.hosts[0]!.exec("touch ~/socket-run-go");
+    const job = await world.finished(id);
     expect(job.status).toBe("succeeded");
     const parentTs = job.parentMessage!.split(":")[3]!;
     const live = await eventually("the final live message", () => {
