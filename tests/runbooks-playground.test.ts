@@ -1,13 +1,12 @@
 import { existsSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addHost } from "../src/core/hosts/hosts.js";
-import type { View } from "../src/core/chat/chat.js";
 import { createSecretBox } from "../src/core/hosts/secret-box.js";
 import { jobProbes } from "./helpers/jobs.js";
 import { startSshHosts, type SshHostSet } from "./helpers/sshd.js";
-import { eventually, startTestumForTest, TEST_MASTER_KEY, type TestumUnderTest } from "./helpers/testum.js";
+import { openPlayground, type PlaygroundClient } from "./helpers/playground-client.js";
+import { startTestumForTest, TEST_MASTER_KEY, type TestumUnderTest } from "./helpers/testum.js";
 
 /**
  * Runbooks from the playground (its own API, as its page calls it), with
@@ -15,37 +14,10 @@ import { eventually, startTestumForTest, TEST_MASTER_KEY, type TestumUnderTest }
  */
 let ssh: SshHostSet;
 let testum: TestumUnderTest;
-let cookie: string;
+let playground: PlaygroundClient;
 const MARKER = `/tmp/testum-rb-playground-${randomBytes(4).toString("hex")}`;
 
-function call(path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const target = new URL(`${testum.url}${path}`);
-  const headers: Record<string, string> = { host: target.host, origin: testum.url, cookie };
-  if (body !== undefined) Object.assign(headers, { "content-type": "application/json", "x-testum-playground": "1" });
-  return new Promise((resolve, reject) => {
-    const req = request({ host: target.hostname, port: target.port, path: target.pathname + target.search, method: body === undefined ? "GET" : "POST", headers }, (res) => {
-      let text = "";
-      res.on("data", (c: Buffer) => (text += c.toString()));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text || "{}") as Record<string, unknown> }));
-    });
-    req.on("error", reject);
-    req.end(body === undefined ? undefined : JSON.stringify(body));
-  });
-}
-
-const viewText = (view: View) => [view.text, ...view.blocks.map((b) => JSON.stringify(b))].join("\n");
-
-/** Sends a command as `who` and returns the private answer it got. */
-async function send(who: string, text: string): Promise<string> {
-  const before = ((await call(`/playground/api/messages?as=${who}`)).json.messages as Array<{ id: number }>).map((m) => m.id);
-  expect((await call("/playground/api/command", { as: who, text })).status).toBe(200);
-  return eventually(`the answer to ${text}`, async () => {
-    const messages = (await call(`/playground/api/messages?as=${who}`)).json.messages as Array<{ id: number; private: boolean; author: string | null; view: View }>;
-    // testum's answer, not the echo of the person's own command above it.
-    const answer = messages.find((m) => m.private && m.author === null && !before.includes(m.id));
-    return answer ? viewText(answer.view) : undefined;
-  });
-}
+const send = (who: string, text: string) => playground.send(who, text);
 
 async function outputOf(answer: string): Promise<string> {
   const probes = jobProbes(testum.sql);
@@ -66,16 +38,7 @@ beforeAll(async () => {
     credential: { type: "key", privateKey: ssh.clientPrivateKey },
     createdBy: "test",
   });
-  const start = await new Promise<string>((resolve, reject) => {
-    const url = new URL(testum.running.playgroundUrl!);
-    request({ host: url.hostname, port: url.port, path: url.pathname + url.search }, (res) => {
-      res.resume();
-      resolve(String(res.headers["set-cookie"]).split(";")[0]!);
-    })
-      .on("error", reject)
-      .end();
-  });
-  cookie = start;
+  playground = await openPlayground(testum);
 }, 120_000);
 
 afterAll(async () => {
