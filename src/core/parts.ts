@@ -31,9 +31,9 @@ export interface Started {
 export const STOP_STEP_MS = 10_000;
 
 /** What a part still gets once the whole stop's budget is spent: a moment to let go of its connections. */
-export const LAST_SLICE_MS = 1000;
+const LAST_SLICE_MS = 1000;
 
-export interface StopBudget {
+interface StopBudget {
   /** The longest the whole stop may take; each part gets its own bound or what is left of this, whichever is less (but at least LAST_SLICE_MS). */
   readonly totalMs?: number;
 }
@@ -73,7 +73,8 @@ export async function startParts<C>(parts: readonly Part<C>[], ctx: C, log: Logg
       const took = Date.now() - partBegan;
       if (took >= 500) slow.push(`${name} ${(took / 1000).toFixed(1)} s`);
     }
-    if (parts.length > 0) log.info({ ms: Date.now() - began }, `stopped in ${((Date.now() - began) / 1000).toFixed(1)} s${slow.length > 0 ? ` (${slow.join(", ")})` : ""}`);
+    const tookAll = Date.now() - began;
+    if (parts.length > 0) log.info({ ms: tookAll }, `stopped in ${(tookAll / 1000).toFixed(1)} s${slow.length > 0 ? ` (${slow.join(", ")})` : ""}`);
   };
   for (const part of parts) {
     try {
