@@ -150,6 +150,24 @@ describe("the playground in a real browser", () => {
     await page.selectOption("#as", "local:alice");
   });
 
+  it("shows what was posted while the page was still connecting", async () => {
+    // The page's live stream opens only once the command below has been answered.
+    let release!: () => void;
+    const answered = new Promise<void>((resolve) => (release = resolve));
+    await page.route("**/playground/api/events*", async (route) => {
+      await answered;
+      await route.continue();
+    });
+    await page.selectOption("#as", "local:bob");
+    const response = page.waitForResponse("**/playground/api/command");
+    await send("/testum help hosts");
+    await response;
+    release();
+    await page.locator(".msg.echo", { hasText: "/testum help hosts" }).last().waitFor({ timeout: 10_000 });
+    await page.unroute("**/playground/api/events*");
+    await page.selectOption("#as", "local:alice");
+  });
+
   it("keeps the typed text when testum cannot be reached, and Up recalls what was sent", async () => {
     await page.route("**/playground/api/command", (route) => route.abort("connectionrefused"));
     await send("/testum run web-1 'echo kept'");

@@ -241,18 +241,52 @@ function receive(message) {
 
 function say(text) { const s = $("#status"); s.textContent = text; }
 
-async function load() {
+/**
+ * Subscribes first, then reads the messages: anything posted while the page
+ * loads arrives on the stream or is in the read, never in between. Every
+ * reconnect reads again, so nothing sent while the stream was down is missed.
+ */
+function load() {
   if (state.source) state.source.close();
-  let body;
-  try { body = await (await fetch("/playground/api/messages?as=" + encodeURIComponent(state.as))).json(); }
-  catch { say(t("page.disconnected")); setTimeout(load, 2000); return; }
-  state.messages = new Map(body.messages.map((m) => [m.id, m]));
-  renderAll();
-  window.scrollTo(0, document.documentElement.scrollHeight);
-  state.source = new EventSource("/playground/api/events?as=" + encodeURIComponent(state.as));
-  state.source.onmessage = (e) => receive(JSON.parse(e.data));
-  state.source.onerror = () => say(t("page.disconnected"));
-  state.source.onopen = () => say("");
+  state.messages = new Map();
+  const source = new EventSource("/playground/api/events?as=" + encodeURIComponent(state.as));
+  state.source = source;
+  let loaded = false;
+  source.onmessage = (e) => {
+    const message = JSON.parse(e.data);
+    if (loaded) return receive(message);
+    const old = state.messages.get(message.id);
+    if (!old || old.version < message.version) state.messages.set(message.id, message);
+  };
+  source.onerror = () => say(t("page.disconnected"));
+  source.onopen = async () => {
+    say("");
+    let body;
+    try { body = await (await fetch("/playground/api/messages?as=" + encodeURIComponent(state.as))).json(); }
+    catch {
+      say(t("page.disconnected"));
+      if (!loaded) setTimeout(() => { if (source === state.source) load(); }, 2000);
+      return;
+    }
+    if (source !== state.source) return;
+    if (!loaded) {
+      loaded = true;
+      // What the stream brought meanwhile is kept where it is newer than the read.
+      const streamed = state.messages;
+      state.messages = new Map(body.messages.map((m) => [m.id, m]));
+      for (const m of streamed.values()) {
+        const read = state.messages.get(m.id);
+        if (!read || read.version < m.version) state.messages.set(m.id, m);
+      }
+      renderAll();
+      window.scrollTo(0, document.documentElement.scrollHeight);
+      return;
+    }
+    for (const m of body.messages) {
+      const old = state.messages.get(m.id);
+      if (!old || old.version < m.version) receive(m);
+    }
+  };
 }
 
 /** Sends to testum; false when it could not be reached or refused the request. */
