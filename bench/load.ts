@@ -1,12 +1,13 @@
 // Load benchmark: a burst of `/testum run` commands against testum with the chat platform's
 // limits on, to show that chat never holds up a job.
 //
-//   npm run bench:load -- [--platform slack|discord] [--rate 50] [--seconds 5] [--channels 5]
+//   npm run bench:load -- [--platform slack|discord] [--rate 50] [--seconds 5] [--channels 5] [--split]
 //
 // It starts the repo's fake Slack (or Discord), which enforces the platform's documented limits
 // (Slack: chat.postMessage about 1/s per channel with short bursts, chat.update tier 3; Discord:
 // 5 messages per 5 s per channel, 50 requests/s per bot), a local sshd host, S3 and a testum (web
-// side and worker in this process) with a database and Redis prefix of its own. It sends
+// side and worker in one process, `testum start`; with --split, `testum serve` and `testum worker`
+// as two processes, as docker-compose.yml deploys them) with a database and Redis prefix of its own. It sends
 // RATE signed commands per second for SECONDS seconds, spread over CHANNELS channels, each
 // `run h001 'echo load; sleep 1; echo done'`, and prints:
 //   - ack p50 / p99 / max: how long the platform waited for testum's answer to each command;
@@ -31,12 +32,14 @@ const { values } = parseArgs({
     rate: { type: "string", default: "50" },
     seconds: { type: "string", default: "5" },
     channels: { type: "string", default: "5" },
+    split: { type: "boolean", default: false },
   },
 });
 const platform = values.platform === "discord" ? "discord" : "slack";
 const rate = Number(values.rate);
 const seconds = Number(values.seconds);
 const channelCount = Number(values.channels);
+const child = values.split ? ("split" as const) : true;
 const COMMAND = "echo load; sleep 1; echo done";
 /** Longest the bench waits for the jobs, then for chat, before it reports what it has. */
 const DEADLINE_MS = 15 * 60_000;
@@ -57,7 +60,7 @@ interface Target {
 }
 
 async function slackTarget(): Promise<Target> {
-  const world = await startSlackWorld({ hosts: 1, testum: { child: true } });
+  const world = await startSlackWorld({ hosts: 1, testum: { child } });
   await world.addHost("h001", world.ssh.hosts[0]!);
   const channels = Array.from({ length: channelCount }, (_, i) => `C${String(i + 100).padStart(10, "0")}`);
   for (const channel of channels) world.slack.addChannel(DEFAULT_TEAM_ID, channel, { name: `load-${channel}` });
@@ -83,7 +86,7 @@ async function slackTarget(): Promise<Target> {
 }
 
 async function discordTarget(): Promise<Target> {
-  const world = await startDiscordWorld({ hosts: 1, testum: { child: true } });
+  const world = await startDiscordWorld({ hosts: 1, testum: { child } });
   await world.addHost("h001", world.ssh.hosts[0]!);
   const channels = [world.discord.channelId, ...Array.from({ length: channelCount - 1 }, (_, i) => world.discord.createChannel(world.discord.guildId, { name: `load-${i}` }))];
   return {
@@ -153,6 +156,7 @@ async function main(): Promise<void> {
     const chatFailures = jobs.filter((j) => /rate limited|chat|slack|discord/i.test(j.error ?? "")).length;
     const rows: Array<[string, string]> = [
       ["platform", platform],
+      ["testum", values.split ? "testum serve and testum worker, two processes" : "testum start, one process"],
       ["commands", `${total} at ${rate}/s over ${channelCount} channels`],
       ["ack p50 / p99 / max", `${percentile(acks, 50).toFixed(0)} / ${percentile(acks, 99).toFixed(0)} / ${acks[acks.length - 1]!.toFixed(0)} ms`],
       ["commands not queued", String(refused.length)],

@@ -39,9 +39,11 @@ export interface StartOptions {
   /**
    * Runs `testum start` as a process of its own, as it is deployed, instead
    * of in this process (for benchmarks: the fakes and the load they make then
-   * share no event loop with testum). `running` is not available then.
+   * share no event loop with testum). `"split"` runs the web side
+   * (`testum serve`) and the worker (`testum worker`) as two processes, as
+   * docker-compose.yml deploys them. `running` is not available then.
    */
-  readonly child?: boolean;
+  readonly child?: boolean | "split";
   /** The chat platforms, instead of src/adapters/platforms.ts's list (a test plugs one in). */
   readonly platforms?: readonly ChatPlatform[];
 }
@@ -81,7 +83,7 @@ export async function startTestumForTest(options: StartOptions = {}): Promise<Te
     if (db) await db.drop();
     if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
   };
-  if (options.child) return underTest(env, config, queuePrefix, await startChild(env), cleanup);
+  if (options.child) return underTest(env, config, queuePrefix, await startChild(env, options.child === "split" ? ["serve", "worker"] : ["start"]), cleanup);
   const running = await startTestum(config, {
     serve: options.serve ?? true,
     work: options.work ?? true,
@@ -116,15 +118,17 @@ function underTest(env: Record<string, string>, config: Config, queuePrefix: str
   };
 }
 
-/** `testum start` in a child process with `env`, once it answers /readyz. */
-async function startChild(env: Record<string, string>): Promise<Started> {
-  const child = spawn(process.execPath, [fileURLToPath(new URL("../../bin/testum.js", import.meta.url)), "start"], {
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
-    stdio: ["ignore", "ignore", "inherit"],
+/** `testum start` (or each of `verbs`) in a child process with `env`, once testum answers /readyz. */
+async function startChild(env: Record<string, string>, verbs: readonly string[]): Promise<Started> {
+  const children = verbs.map((verb) => {
+    const child = spawn(process.execPath, [fileURLToPath(new URL("../../bin/testum.js", import.meta.url)), verb], {
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    return { child, exited: new Promise<void>((resolve) => child.once("exit", () => resolve())) };
   });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const url = `http://127.0.0.1:${env.PORT}`;
-  await eventually("testum to answer /readyz", async () => child.exitCode === null && (await fetch(`${url}/readyz`)).ok, 60_000);
+  await eventually("testum to answer /readyz", async () => children.every((c) => c.child.exitCode === null) && (await fetch(`${url}/readyz`)).ok, 60_000);
   const running = new Proxy({} as Running, {
     get: () => {
       throw new Error("testum runs in a child process: `running` is not available");
@@ -134,10 +138,14 @@ async function startChild(env: Record<string, string>): Promise<Started> {
     url,
     running,
     async stop() {
-      child.kill("SIGTERM");
-      const killer = setTimeout(() => child.kill("SIGKILL"), 20_000);
-      await exited;
-      clearTimeout(killer);
+      await Promise.all(
+        children.map(async ({ child, exited }) => {
+          child.kill("SIGTERM");
+          const killer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+          await exited;
+          clearTimeout(killer);
+        }),
+      );
     },
   };
 }
