@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_BOT_TOKEN, DEFAULT_TEAM_ID, startFakeSlack, type FakeSlack } from "./fakes/slack-api.js";
 import { createTestDatabase } from "./helpers/db.js";
-import { addHost } from "../src/core/hosts/hosts.js";
-import { createSecretBox } from "../src/core/hosts/secret-box.js";
 import { postSignedSlack, slashCommandBody } from "./helpers/slack-sign.js";
 import { ADMIN_IDENTITY, blockText, CHANNEL, jobIdFrom, SIGNING_SECRET } from "./helpers/slack-world.js";
 import { startSshHosts, type SshHostSet } from "./helpers/sshd.js";
-import { eventually, startTestumForTest, TEST_MASTER_KEY, type TestumUnderTest } from "./helpers/testum.js";
+import { eventually, startTestumForTest, type TestumUnderTest } from "./helpers/testum.js";
 import { connect, type Sql } from "../src/core/db.js";
+import { addTestHost } from "./helpers/hosts.js";
 
 /**
  * Slack answering 503 to every call for a while: commands are still answered
@@ -74,14 +73,7 @@ afterAll(async () => {
 describe("Slack answering 503 to everything", () => {
   it("answers commands and runs their jobs on time during the outage; every message is final after it, across a restart", async () => {
     let testum = await start();
-    await addHost(testum.sql, createSecretBox([Buffer.from(TEST_MASTER_KEY, "base64")]), {
-      name: "web-1",
-      address: ssh.hosts[0]!.host,
-      port: ssh.hosts[0]!.port,
-      username: ssh.user,
-      credential: { type: "key", privateKey: ssh.clientPrivateKey },
-      createdBy: "test",
-    });
+    await addTestHost(testum.sql, ssh, "web-1");
     slack.outage({ status: 503 });
     const outageStarted = Date.now();
     const first: Array<{ id: number; ms: number }> = [];

@@ -1,11 +1,10 @@
 import { mkdirSync } from "node:fs";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { addHost } from "../src/core/hosts/hosts.js";
-import { createSecretBox } from "../src/core/hosts/secret-box.js";
 import { translate } from "../src/core/chat/i18n.js";
 import { startSshHosts, type SshHostSet } from "./helpers/sshd.js";
-import { startTestumForTest, TEST_MASTER_KEY, type TestumUnderTest } from "./helpers/testum.js";
+import { startTestumForTest, type TestumUnderTest } from "./helpers/testum.js";
+import { addTestHost } from "./helpers/hosts.js";
 
 const russian = (key: "status.succeeded" | "job.exit") => translate("ru", key);
 
@@ -36,14 +35,7 @@ beforeAll(async () => {
   ssh = await startSshHosts(1);
   // No Slack, no Discord: testum serves the playground.
   testum = await startTestumForTest({ runOptions: { sweepEveryMs: 500 } });
-  await addHost(testum.sql, createSecretBox([Buffer.from(TEST_MASTER_KEY, "base64")]), {
-    name: "web-1",
-    address: "127.0.0.1",
-    port: ssh.hosts[0]!.port,
-    username: ssh.user,
-    credential: { type: "key", privateKey: ssh.clientPrivateKey },
-    createdBy: "test",
-  });
+  await addTestHost(testum.sql, ssh, "web-1");
   browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],

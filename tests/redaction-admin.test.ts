@@ -1,11 +1,10 @@
 import { execFile } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addHost } from "../src/core/hosts/hosts.js";
-import { createSecretBox } from "../src/core/hosts/secret-box.js";
 import { jobProbes } from "./helpers/jobs.js";
 import { startSshHosts, type SshHostSet } from "./helpers/sshd.js";
 import { openPlayground, type PlaygroundClient } from "./helpers/playground-client.js";
-import { startTestumForTest, TEST_MASTER_KEY, type TestumUnderTest } from "./helpers/testum.js";
+import { startTestumForTest, type TestumUnderTest } from "./helpers/testum.js";
+import { addTestHost } from "./helpers/hosts.js";
 
 /**
  * Admin-defined redaction patterns from the playground (its own API, as its
@@ -38,14 +37,7 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
 beforeAll(async () => {
   ssh = await startSshHosts(1);
   testum = await startTestumForTest();
-  await addHost(testum.sql, createSecretBox([Buffer.from(TEST_MASTER_KEY, "base64")]), {
-    name: "web-1",
-    address: "127.0.0.1",
-    port: ssh.hosts[0]!.port,
-    username: ssh.user,
-    credential: { type: "key", privateKey: ssh.clientPrivateKey },
-    createdBy: "test",
-  });
+  await addTestHost(testum.sql, ssh, "web-1");
   playground = await openPlayground(testum);
 }, 120_000);
 

@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addHost } from "../src/core/hosts/hosts.js";
 import { connect } from "../src/core/db.js";
-import { createSecretBox } from "../src/core/hosts/secret-box.js";
 import { DEFAULT_TEAM_ID } from "./fakes/slack-api.js";
 import { createTestDatabase } from "./helpers/db.js";
 import { ADMIN_IDENTITY, blockText, CHANNEL, startSlackWorld, type SlackWorld } from "./helpers/slack-world.js";
-import { eventually, startTestumForTest, TEST_MASTER_KEY, type TestumUnderTest } from "./helpers/testum.js";
+import { eventually, startTestumForTest, type TestumUnderTest } from "./helpers/testum.js";
+import { addTestHost } from "./helpers/hosts.js";
 
 let world: SlackWorld;
 let second: TestumUnderTest;
@@ -192,14 +191,7 @@ describe("scheduled reports", () => {
     // It has a database of its own, so no other process fires this schedule meanwhile.
     const db = await createTestDatabase();
     const sql = connect(db.url, { max: 2 });
-    await addHost(sql, createSecretBox([Buffer.from(TEST_MASTER_KEY, "base64")]), {
-      name: "web-1",
-      address: "127.0.0.1",
-      port: world.ssh.hosts[0]!.port,
-      username: world.ssh.user,
-      credential: { type: "key", privateKey: world.ssh.clientPrivateKey },
-      createdBy: "test",
-    });
+    await addTestHost(sql, world.ssh, "web-1");
     const [row] = await sql`
       insert into schedules (name, cron, timezone, target, command, channel, owner, timeout_ms, last_fire_at, created_at)
       values ('catch-up', '*/3 * * * * *', 'UTC', 'web-1', 'echo caught up', ${`slack:${DEFAULT_TEAM_ID}:${CHANNEL}`}, ${ADMIN_IDENTITY}, 60000,

@@ -1,7 +1,5 @@
 import type { APIEmbed, APIInteraction } from "discord-api-types/v10";
-import { addHost } from "../../src/core/hosts/hosts.js";
 import type { Job, Task } from "../../src/core/jobs/jobs.js";
-import { createSecretBox } from "../../src/core/hosts/secret-box.js";
 import { startFakeDiscord, type FakeDiscord, type FakeMessage } from "../fakes/discord-api.js";
 import {
   commandInteraction,
@@ -16,7 +14,8 @@ import {
 import { startS3, type TestS3 } from "./s3.js";
 import { startSshHosts, type SshHost, type SshHostSet } from "./sshd.js";
 import { jobProbes } from "./jobs.js";
-import { startTestumForTest, TEST_MASTER_KEY, type StartOptions, type TestumUnderTest } from "./testum.js";
+import { startTestumForTest, type StartOptions, type TestumUnderTest } from "./testum.js";
+import { addTestHost } from "./hosts.js";
 
 /** A member of the fake guild, as the interaction payloads carry them. */
 export interface Member {
@@ -83,7 +82,6 @@ export async function startDiscordWorld(options: { hosts?: number; testum?: Star
       ...options.testum?.env,
     },
   });
-  const box = createSecretBox([Buffer.from(TEST_MASTER_KEY, "base64")]);
   const endpoint = `${testum.url}/discord/interactions`;
 
   const base = (member: Member = admin): BaseInteractionOptions => ({
@@ -125,16 +123,7 @@ export async function startDiscordWorld(options: { hosts?: number; testum?: Star
       discord.addMember(discord.guildId, member.id, { username: member.username, ...(member.nick ? { nick: member.nick } : {}), roles: member.roles ?? [] });
       return send(commandInteraction({ ...base(member), ...extra, ...shape, options: values }));
     },
-    async addHost(name, host, overrides = {}) {
-      await addHost(testum.sql, box, {
-        name,
-        address: host.host,
-        port: overrides.port ?? host.port,
-        username: ssh.user,
-        credential: { type: "key", privateKey: overrides.privateKey ?? ssh.clientPrivateKey },
-        createdBy: "test",
-      });
-    },
+    addHost: (name, host, overrides = {}) => addTestHost(testum.sql, ssh, name, host, overrides),
     ...jobProbes(testum.sql),
     async stop() {
       await testum.stop();

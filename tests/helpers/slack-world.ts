@@ -1,12 +1,11 @@
-import { addHost } from "../../src/core/hosts/hosts.js";
-import { createSecretBox } from "../../src/core/hosts/secret-box.js";
 import type { Job, Task } from "../../src/core/jobs/jobs.js";
 import { DEFAULT_BOT_TOKEN, DEFAULT_TEAM_ID, startFakeSlack, type FakeSlack } from "../fakes/slack-api.js";
 import { blockActionsBody, blockActionsPayload, postSignedSlack, slashCommandBody, slashCommandPayload, type BlockActionsOptions } from "./slack-sign.js";
 import { startS3, type TestS3 } from "./s3.js";
 import { startSshHosts, type SshHost, type SshHostSet } from "./sshd.js";
 import { jobProbes } from "./jobs.js";
-import { eventually, startTestumForTest, TEST_MASTER_KEY, type StartOptions, type TestumUnderTest } from "./testum.js";
+import { eventually, startTestumForTest, type StartOptions, type TestumUnderTest } from "./testum.js";
+import { addTestHost } from "./hosts.js";
 
 export const SIGNING_SECRET = "test-signing-secret-0123456789abcdef";
 export const CHANNEL = "C0000000001";
@@ -58,7 +57,6 @@ export async function startSlackWorld(options: { hosts?: number; testum?: StartO
       ...options.testum?.env,
     },
   });
-  const box = createSecretBox([Buffer.from(TEST_MASTER_KEY, "base64")]);
   slack.ensureUser(DEFAULT_TEAM_ID, ADMIN);
   if (transport === "socket") await slack.socket.waitForReady(2, 20_000);
 
@@ -135,17 +133,7 @@ export async function startSlackWorld(options: { hosts?: number; testum?: StartO
     testum,
     slash,
     click,
-    async addHost(name, host, overrides = {}) {
-      await addHost(testum.sql, box, {
-        name,
-        address: host.host,
-        port: overrides.port ?? host.port,
-        username: ssh.user,
-        credential: { type: "key", privateKey: overrides.privateKey ?? ssh.clientPrivateKey },
-        fingerprint: overrides.fingerprint,
-        createdBy: "test",
-      });
-    },
+    addHost: (name, host, overrides = {}) => addTestHost(testum.sql, ssh, name, host, overrides),
     ...jobProbes(testum.sql),
     async stop() {
       await testum.stop();
