@@ -243,6 +243,7 @@ export function createJobRunner(deps: RunnerDeps) {
                 host: task.hostId === null ? undefined : hosts.get(task.hostId),
                 signal: controller.signal,
                 redaction,
+                compared: tasks.size > 1 || job.scheduleId !== null,
                 onOutput: (tail) => {
                   latest = { host: task.hostName, tail };
                   unsaved.set(task.hostName, tail);

@@ -24,6 +24,12 @@ export interface TaskRun {
   readonly onOutput: (tail: TailBuffer) => void;
   /** What to redact: the job's rules, given the host's own secrets (see redact.ts). */
   readonly redaction: (hostSecrets: readonly { name: string; value: string }[]) => RedactionRules;
+  /**
+   * Whether the output is compared with other output: hosts of a fan-out
+   * grouped by identical results, a schedule's `--on-change`. Only then is
+   * it hashed (SHA-256 over every byte costs about a tenth of streaming's CPU).
+   */
+  readonly compared: boolean;
 }
 
 export interface TaskDeps {
@@ -72,7 +78,7 @@ export async function runTask(deps: TaskDeps, run: TaskRun): Promise<TaskOutcome
   const logDeadline = Date.now() + job.timeoutMs + (deps.logGraceMs ?? LOG_GRACE_MS);
   const timer = taskSeconds.startTimer();
   const tail = new TailBuffer();
-  const hash = createHash("sha256");
+  const hash = run.compared ? createHash("sha256") : undefined;
   const logKey = logKeyOf(job, task.hostName);
   const upload = deps.logs.open(logKey);
   let endsWithNewline = true;
@@ -84,7 +90,7 @@ export async function runTask(deps: TaskDeps, run: TaskRun): Promise<TaskOutcome
     for (const piece of pieces) {
       endsWithNewline = piece[piece.length - 1] === 0x0a;
       tail.push(piece);
-      hash.update(piece);
+      hash?.update(piece);
       more = upload.stream.write(piece);
     }
     run.onOutput(tail);
@@ -170,7 +176,7 @@ export async function runTask(deps: TaskDeps, run: TaskRun): Promise<TaskOutcome
     logBytes: stored?.bytes ?? null,
     logLines: tail.lineCount,
     tail: tail.snapshot().lines.slice(-20).join("\n"),
-    outputHash: hash.digest("hex"),
+    outputHash: hash?.digest("hex") ?? null,
     ...(mismatch ? { mismatch } : {}),
   };
 }
