@@ -101,11 +101,10 @@ async function during(send: () => Promise<unknown>): Promise<Cost> {
   };
 }
 
-function show(title: string, cost: Cost): void {
+/** What was sent, listed: shown when a count is not the expected one. */
+function listing(title: string, cost: Cost): string {
   const list = (items: string[]) => items.map((s) => `    ${s.slice(0, 200)}`).join("\n");
-  process.stdout.write(
-    `${title}, before the answer:\n  SQL ${cost.sql.length}:\n${list(cost.sql)}\n  Redis ${cost.redis.length}:\n${list(cost.redis)}\n  after it, the audit chain: ${cost.chain.length}:\n${list(cost.chain)}\n`,
-  );
+  return `${title}, before the answer:\n  SQL ${cost.sql.length}:\n${list(cost.sql)}\n  Redis ${cost.redis.length}:\n${list(cost.redis)}\n  after it, the audit chain: ${cost.chain.length}:\n${list(cost.chain)}\n`;
 }
 
 beforeAll(async () => {
@@ -134,7 +133,6 @@ describe("what a run command costs before its answer", () => {
     const cost = await during(async () => {
       answer = (await slack.slash("run h001 'echo counted'")).body;
     });
-    show("Slack run", cost);
     // The messages were rendered before the job was written: they are what its stored rows render.
     const id = jobIdFrom(answer);
     const [job, tasks] = await Promise.all([slack.job(id), slack.tasks(id)]);
@@ -148,7 +146,7 @@ describe("what a run command costs before its answer", () => {
     expect(tasks.map((t) => [t.hostName, t.status])).toEqual([["h001", "queued"]]);
     const [audit] = await slack.testum.sql<{ n: number }[]>`select count(*)::int as n from audit where action = 'job.request' and detail->>'job' = ${String(id)}`;
     expect(audit!.n).toBe(1);
-    expect({ sql: cost.sql.length, redis: cost.redis.length, chain: cost.chain.length }).toEqual(SLACK_RUN);
+    expect({ sql: cost.sql.length, redis: cost.redis.length, chain: cost.chain.length }, listing("Slack run", cost)).toEqual(SLACK_RUN);
   });
 
   it("Discord: the same", async () => {
@@ -156,7 +154,6 @@ describe("what a run command costs before its answer", () => {
     await discord.addHost("h001", discord.ssh.hosts[0]!);
     await discord.command(["run"], { target: "h001", command: "true" });
     const cost = await during(async () => expect((await discord.command(["run"], { target: "h001", command: "echo counted" })).text).toMatch(/queued/));
-    show("Discord run", cost);
-    expect({ sql: cost.sql.length, redis: cost.redis.length, chain: cost.chain.length }).toEqual(DISCORD_RUN);
+    expect({ sql: cost.sql.length, redis: cost.redis.length, chain: cost.chain.length }, listing("Discord run", cost)).toEqual(DISCORD_RUN);
   });
 });
