@@ -5,11 +5,11 @@ import { importInventory, setCredential } from "../src/core/hosts/host-admin.js"
 import { parseAnsibleInventory } from "../src/core/hosts/inventory.js";
 import { addHost } from "../src/core/hosts/hosts.js";
 import type { Job } from "../src/core/jobs/jobs.js";
-import { createSecretBox } from "../src/core/hosts/secret-box.js";
 import { startHiddenNetwork, type Exposure, type HiddenNetwork } from "./helpers/hidden-net.js";
 import { blockText, CHANNEL, jobIdFrom, startSlackWorld, type SlackWorld } from "./helpers/slack-world.js";
 import { remoteProcesses, startSshHosts, type SshHostSet } from "./helpers/sshd.js";
-import { eventually, TEST_MASTER_KEY } from "./helpers/testum.js";
+import { eventually } from "./helpers/testum.js";
+import { testBox } from "./helpers/hosts.js";
 
 // Bastions b1 and b2 and targets t1…t3 live in a network namespace of their own: only b1 is
 // exposed (at a loopback port outside), so testum reaches everything else through b1.
@@ -23,7 +23,7 @@ let net: HiddenNetwork;
 let bastions: SshHostSet;
 let targets: SshHostSet;
 let door: Exposure;
-const box = createSecretBox([Buffer.from(TEST_MASTER_KEY, "base64")]);
+const box = testBox();
 
 function text(res: { json?: Record<string, unknown> | undefined }): string {
   return `${String(res.json?.text ?? "")}\n${blockText((res.json?.blocks as Record<string, unknown>[]) ?? [])}`;

@@ -3,12 +3,12 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createSecretBox } from "../src/core/hosts/secret-box.js";
 import { readSecret } from "../src/core/hosts/secrets.js";
 import { DEFAULT_TEAM_ID } from "./fakes/slack-api.js";
 import { postSignedSlack, viewSubmissionBody } from "./helpers/slack-sign.js";
 import { ADMIN, blockText, CHANNEL, SIGNING_SECRET, startSlackWorld, type SlackWorld } from "./helpers/slack-world.js";
-import { eventually, TEST_MASTER_KEY } from "./helpers/testum.js";
+import { eventually } from "./helpers/testum.js";
+import { testBox } from "./helpers/hosts.js";
 
 let world: SlackWorld;
 
@@ -52,7 +52,7 @@ describe("small hardening", () => {
     expect(res.status).toBe(200);
     const [host] = await world.testum.sql<{ secretId: string; authMethod: string }[]>`select secret_id, auth_method from hosts where name = 'h1'`;
     expect(host!.authMethod).toBe("password");
-    const credential = await readSecret(world.testum.sql, createSecretBox([Buffer.from(TEST_MASTER_KEY, "base64")]), host!.secretId);
+    const credential = await readSecret(world.testum.sql, testBox(), host!.secretId);
     expect(credential).toEqual({ type: "password", password: "  spaced pass  " });
   });
 

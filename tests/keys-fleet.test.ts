@@ -4,9 +4,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addHost } from "../src/core/hosts/hosts.js";
-import { createSecretBox } from "../src/core/hosts/secret-box.js";
 import { blockText, startSlackWorld, type SlackWorld } from "./helpers/slack-world.js";
-import { TEST_MASTER_KEY } from "./helpers/testum.js";
+import { testBox } from "./helpers/hosts.js";
 
 // Editing authorized_keys on many hosts at once, from chat (the web process's pool
 // of 10 database connections) and from the CLI (8): every host is reached with no
@@ -63,7 +62,7 @@ async function keysOnEveryHost(): Promise<string[]> {
 
 beforeAll(async () => {
   world = await startSlackWorld({ hosts: HOSTS });
-  const box = createSecretBox([Buffer.from(TEST_MASTER_KEY, "base64")]);
+  const box = testBox();
   const identity = (await cli(["identity"])).stdout.trim();
   expect(identity).toMatch(/^ssh-ed25519 /);
   // Every host trusts testum's identity key and carries the tag the commands select by.

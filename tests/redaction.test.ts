@@ -4,10 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addHost } from "../src/core/hosts/hosts.js";
-import { createSecretBox } from "../src/core/hosts/secret-box.js";
 import { PLANTED, PLANTED_OUTPUT } from "../src/core/jobs/redact-samples.js";
 import { jobIdFrom, startSlackWorld, type SlackWorld } from "./helpers/slack-world.js";
-import { eventually, TEST_MASTER_KEY } from "./helpers/testum.js";
+import { eventually } from "./helpers/testum.js";
+import { testBox } from "./helpers/hosts.js";
 
 let world: SlackWorld;
 const logLines: string[] = [];
@@ -22,7 +22,7 @@ beforeAll(async () => {
   secrets = [...Object.values(PLANTED).filter((s) => s !== PLANTED.host_password), world.ssh.password];
   await host.exec(`echo ${Buffer.from(planted).toString("base64")} | base64 -d > secrets.txt`);
   // The same host, reached with a password testum holds (a password goes only to a pinned host key).
-  const box = createSecretBox([Buffer.from(TEST_MASTER_KEY, "base64")]);
+  const box = testBox();
   await addHost(world.testum.sql, box, {
     name: "vault-1",
     address: host.host,
@@ -118,7 +118,7 @@ describe("the host's own secrets and patterns of one's own, from Slack", () => {
     const dir = mkdtempSync(join(tmpdir(), "redact-key-"));
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", passphrase, "-C", "redaction-test", "-f", join(dir, "k")]);
     await host.exec(`echo '${readFileSync(join(dir, "k.pub"), "utf8").trim()}' >> ~/.ssh/authorized_keys`);
-    await addHost(world.testum.sql, createSecretBox([Buffer.from(TEST_MASTER_KEY, "base64")]), {
+    await addHost(world.testum.sql, testBox(), {
       name: "locked-1",
       address: host.host,
       port: host.port,

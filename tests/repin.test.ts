@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addHost } from "../src/core/hosts/hosts.js";
-import { createSecretBox } from "../src/core/hosts/secret-box.js";
 import { DEFAULT_TEAM_ID } from "./fakes/slack-api.js";
 import { startFakeSshServer, type FakeSshServer } from "./helpers/fake-sshd.js";
 import { blockActionsBody, postSignedSlack } from "./helpers/slack-sign.js";
 import { ADMIN, blockText, CHANNEL, SIGNING_SECRET, startSlackWorld, type SlackWorld } from "./helpers/slack-world.js";
-import { eventually, TEST_MASTER_KEY } from "./helpers/testum.js";
+import { eventually } from "./helpers/testum.js";
+import { testBox } from "./helpers/hosts.js";
 
 const PASSWORD = "Prod-Root-Password-42";
 const VIEWER = "U0VIEWER001";
@@ -47,7 +47,7 @@ const pinned = async (name: string) => (await world.testum.sql<{ fp: string | nu
 
 beforeAll(async () => {
   [world, mitm] = await Promise.all([startSlackWorld({ hosts: 1 }), startFakeSshServer()]);
-  const box = createSecretBox([Buffer.from(TEST_MASTER_KEY, "base64")]);
+  const box = testBox();
   const real = world.ssh.hosts[0]!;
   // m1 was pinned to the real host's key; a server with another key now answers at its address.
   await addHost(world.testum.sql, box, {

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addHost } from "../src/core/hosts/hosts.js";
-import { createSecretBox } from "../src/core/hosts/secret-box.js";
 import { jobProbes } from "./helpers/jobs.js";
 import { freePort, startSshHosts, type SshHostSet } from "./helpers/sshd.js";
-import { eventually, startTestumForTest, TEST_MASTER_KEY, type TestumUnderTest } from "./helpers/testum.js";
+import { eventually, startTestumForTest, type TestumUnderTest } from "./helpers/testum.js";
+import { testBox } from "./helpers/hosts.js";
 
 let ssh: SshHostSet;
 let testum: TestumUnderTest;
@@ -13,7 +13,7 @@ beforeAll(async () => {
   ssh = await startSshHosts(1);
   // The playground and the local log store: what a first start without S3 uses.
   testum = await startTestumForTest();
-  const box = createSecretBox([Buffer.from(TEST_MASTER_KEY, "base64")]);
+  const box = testBox();
   const credential = { type: "key", privateKey: ssh.clientPrivateKey } as const;
   await addHost(testum.sql, box, { name: "web-1", address: "127.0.0.1", port: ssh.hosts[0]!.port, username: ssh.user, credential, createdBy: "test" });
   // Nothing listens here: the host fails to connect.

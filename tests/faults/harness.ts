@@ -11,7 +11,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type Sql } from "../../src/core/db.js";
 import { addHost } from "../../src/core/hosts/hosts.js";
-import { createSecretBox } from "../../src/core/hosts/secret-box.js";
 import { DEFAULT_BOT_TOKEN, DEFAULT_TEAM_ID, startFakeSlack, type FakeSlack } from "../fakes/slack-api.js";
 import { createTestDatabase } from "../helpers/db.js";
 import { startRedisServer, type TestRedisServer } from "../helpers/redis-server.js";
@@ -21,6 +20,7 @@ import { blockText, CHANNEL } from "../helpers/slack-world.js";
 import { freePort, onProcessExit, startSshHosts, type SshHostSet } from "../helpers/sshd.js";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.js";
 import { eventually, TEST_MASTER_KEY } from "../helpers/testum.js";
+import { testBox } from "../helpers/hosts.js";
 
 export const SIGNING_SECRET = "fault-signing-secret-0123456789abcdef";
 export const ADMIN = "U0ADMIN0001";
@@ -74,7 +74,7 @@ export async function startFaultWorld(options: { hosts?: number; redisPersistenc
   const dataDir = await mkdtemp(join(tmpdir(), "testum-fault-"));
   const dbName = new URL(db.url).pathname;
   const sql = connect(db.url, { max: 3 });
-  const box = createSecretBox([Buffer.from(TEST_MASTER_KEY, "base64")]);
+  const box = testBox();
   const prefix = `testum-fault-${randomBytes(4).toString("hex")}`;
   const processes: TestumProcess[] = [];
 
