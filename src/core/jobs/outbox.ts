@@ -282,8 +282,8 @@ export function startDelivery(options: DeliveryOptions): { nudge(): void; stop()
     }
   }
 
-  /** Resolves true when the message was delivered. */
-  async function deliver(row: Claimed): Promise<boolean> {
+  /** Whether the message was delivered; when chat (or the shared budget) said to wait, for how long. */
+  async function deliver(row: Claimed): Promise<{ delivered: boolean; waitMs?: number }> {
     const minEdit = (() => {
       try {
         return chat.adapterFor(row.conversation).minEditIntervalMs;
@@ -301,12 +301,20 @@ export function startDelivery(options: DeliveryOptions): { nudge(): void; stop()
           lease_owner = null, lease_until = null, delivered_at = now()
         where id = ${row.id}`;
       if (refs.message) await recordRefs(row, refs);
-      return true;
+      return { delivered: true };
     } catch (err) {
       // The lease runs out if even this cannot be written; the row is then taken again.
       await failed(row, err).catch((problem: unknown) => log.warn({ err: problem, ...ownerOf(row) }, "could not record a chat delivery's failure"));
-      return false;
+      return err instanceof RateLimitedError ? { delivered: false, waitMs: err.retryAfterMs } : { delivered: false };
     }
+  }
+
+  /** Puts rows this process holds back, due once `waitMs` has passed (one statement). */
+  async function postpone(rows: readonly Claimed[], waitMs: number): Promise<void> {
+    const secs = Math.max(0.05, waitMs / 1000);
+    await sql`
+      update job_messages set due_at = greatest(due_at, now() + make_interval(secs => ${secs})), lease_owner = null, lease_until = null
+      where id = any(${rows.map((r) => r.id)}) and lease_owner = ${owner}`;
   }
 
   /** The job (or schedule) row keeps the references too: buttons are checked against them. */
@@ -369,13 +377,35 @@ export function startDelivery(options: DeliveryOptions): { nudge(): void; stop()
     const free = limit - inFlight.size;
     if (free <= 0) return;
     const rows = await claim(free);
+    // New posts to one conversation go one after another (the platform takes them about one a
+    // second per channel anyway): once one is rate limited, the others wait with it, put back in
+    // one statement, without asking the platform or the shared budget again for each.
+    const chains = new Map<string, Claimed[]>();
     for (const row of rows) {
-      const running = deliver(row).then((delivered) => {
-        inFlight.delete(row.id);
-        // A slot freed after a delivery: look for more at once (after a refusal, the next poll does).
-        if (delivered) nudge();
-      });
-      inFlight.set(row.id, running);
+      const key = row.message ? `edit:${row.id}` : `post:${row.conversation}`;
+      const chain = chains.get(key);
+      if (chain) chain.push(row);
+      else chains.set(key, [row]);
+    }
+    for (const chain of chains.values()) {
+      const running = (async () => {
+        for (const [i, row] of chain.entries()) {
+          const result = await deliver(row);
+          inFlight.delete(row.id);
+          // A slot freed after a delivery: look for more at once (after a refusal, the next poll does).
+          if (result.delivered) nudge();
+          const rest = chain.slice(i + 1);
+          if (result.waitMs !== undefined && rest.length > 0) {
+            await postpone(rest, result.waitMs);
+            return;
+          }
+        }
+      })()
+        .catch((err: unknown) => log.warn({ err }, "chat delivery: could not put messages back to wait"))
+        .finally(() => {
+          for (const row of chain) inFlight.delete(row.id);
+        });
+      for (const row of chain) inFlight.set(row.id, running);
     }
     if (options.onBacklog && Date.now() - lastReport >= (options.reportEveryMs ?? 60_000)) {
       lastReport = Date.now();
