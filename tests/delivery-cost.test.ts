@@ -33,7 +33,7 @@ afterAll(async () => {
   await Promise.all([pg?.close(), redis?.close()]);
 });
 
-it("asks the budget once per claim while a channel must wait, and still posts every message", async () => {
+it("asks the budget once per claim while a channel must wait, and posts the channel's messages in order", async () => {
   const from = { pg: pg.calls.length, redis: redis.calls.length };
   // More posts to one channel, at once, than Slack takes (about one a second, with a short burst).
   const jobs = await Promise.all(Array.from({ length: 12 }, async (_, i) => jobIdFrom((await world.slash(`run h001 'echo ${i}'`)).body)));
@@ -46,4 +46,8 @@ it("asks the budget once per claim while a channel must wait, and still posts ev
   // Every check either let a post through or was the one refusal of its claim.
   expect(checks - posted, `${checks} budget checks for ${posted} posts over ${claims} claims`).toBeLessThanOrEqual(claims);
   expect(checks - posted).toBeGreaterThan(0);
+  // In the channel, the jobs' messages stand in the order the jobs were asked for.
+  const shown = parents().map((m) => Number(/echo (\d+)/.exec(m.text)?.[1]));
+  const asked = [...jobs.keys()].sort((a, b) => jobs[a]! - jobs[b]!);
+  expect(shown).toEqual(asked);
 }, 120_000);

@@ -238,8 +238,13 @@ export function startDelivery(options: DeliveryOptions): { nudge(): void; stop()
         where m.delivered_version < m.version and not m.given_up and m.due_at <= now() and (m.final or m.next_edit_at <= now())
           and (m.lease_until is null or m.lease_until < now())
           and (m.in_thread_of is null or p.thread is not null)
+          -- A new post to a channel waits while an older one there waits or is being posted: they stand in order.
+          and (m.message is not null or m.in_thread_of is not null or not exists (
+            select 1 from job_messages o
+            where o.conversation = m.conversation and (coalesce(o.job_id, 0), o.id) < (coalesce(m.job_id, 0), m.id) and o.message is null and o.in_thread_of is null
+              and o.delivered_version < o.version and not o.given_up and (o.due_at > now() or o.lease_until > now())))
           ${inFlight.size > 0 ? sql`and m.id not in ${sql([...inFlight.keys()])}` : sql``}
-        order by m.due_at, m.id
+        order by coalesce(m.job_id, 0), m.id
         limit ${n}
         for update of m skip locked)
       update job_messages m set lease_owner = ${owner}, lease_until = now() + make_interval(secs => ${LEASE_SECONDS})
@@ -376,7 +381,8 @@ export function startDelivery(options: DeliveryOptions): { nudge(): void; stop()
   async function pass(): Promise<void> {
     const free = limit - inFlight.size;
     if (free <= 0) return;
-    const rows = await claim(free);
+    // Oldest job first: a conversation's posts are made in the order of their jobs.
+    const rows = (await claim(free)).sort((a, b) => (a.jobId ?? 0) - (b.jobId ?? 0) || a.id - b.id);
     // New posts to one conversation go one after another (the platform takes them about one a
     // second per channel anyway): once one is rate limited, the others wait with it, put back in
     // one statement, without asking the platform or the shared budget again for each.
