@@ -238,11 +238,12 @@ export function startDelivery(options: DeliveryOptions): { nudge(): void; stop()
         where m.delivered_version < m.version and not m.given_up and m.due_at <= now() and (m.final or m.next_edit_at <= now())
           and (m.lease_until is null or m.lease_until < now())
           and (m.in_thread_of is null or p.thread is not null)
-          -- A new post to a channel waits while an older one there waits or is being posted: they stand in order.
+          -- A new post to a channel waits while an older one there waits, or is being posted by this
+          -- process: they stand in order. (A lease left by a process that died holds back only its row.)
           and (m.message is not null or m.in_thread_of is not null or not exists (
             select 1 from job_messages o
             where o.conversation = m.conversation and (coalesce(o.job_id, 0), o.id) < (coalesce(m.job_id, 0), m.id) and o.message is null and o.in_thread_of is null
-              and o.delivered_version < o.version and not o.given_up and (o.due_at > now() or o.lease_until > now())))
+              and o.delivered_version < o.version and not o.given_up and (o.due_at > now() or (o.lease_owner = ${owner} and o.lease_until > now()))))
           ${inFlight.size > 0 ? sql`and m.id not in ${sql([...inFlight.keys()])}` : sql``}
         order by coalesce(m.job_id, 0), m.id
         limit ${n}
