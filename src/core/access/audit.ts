@@ -26,7 +26,6 @@ export function auditJob(detail: Readonly<Record<string, unknown>>): number | un
 }
 
 /** The last `limit` entries matching the filter, oldest first. */
-
 export async function listAudit(sql: Sql, filter: AuditFilter): Promise<AuditRow[]> {
   const rows = await sql<AuditRow[]>`
     select * from audit

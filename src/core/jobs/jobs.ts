@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type postgres from "postgres";
-import { transaction, type Sql } from "../db.js";
+import type { Sql } from "../db.js";
 import { TestumError } from "../errors.js";
 import { LANGS, msg, translate, type Lang, type MessageKey } from "../chat/i18n.js";
 
@@ -90,35 +90,10 @@ export interface NewJob {
   };
 }
 
+/** Writes a new job and its tasks (see `insertNewJob`), taking its number first. */
 export async function createJob(sql: Sql, input: NewJob): Promise<Job> {
-  return transaction(sql, (tx) => insertJob(tx, input));
-}
-
-/** Inserts a job and its tasks, inside the caller's transaction. */
-export async function insertJob(tx: Sql, input: NewJob): Promise<Job> {
-  return (await insertJobAndTasks(tx, input)).job;
-}
-
-/** The same, returning the tasks too (in host-name order, as `listTasks`). */
-export async function insertJobAndTasks(tx: Sql, input: NewJob): Promise<{ job: Job; tasks: Task[] }> {
-  const [job] = await tx<Job[]>`
-    insert into jobs (schedule_id, kind, command, target, requested_by, requested_by_name, conversation, log_token, timeout_ms, options,
-                      status, approval_reasons, approval_hash, approvals_required, approval_expires_at, lang)
-    values (${input.scheduleId ?? null}, ${input.kind ?? "command"}, ${input.command}, ${input.target}, ${input.requestedBy}, ${input.requestedByName ?? null},
-            ${input.conversation}, ${randomBytes(24).toString("base64url")}, ${input.timeoutMs},
-            ${tx.json((input.options ?? {}) as never)}, ${input.approval ? "awaiting_approval" : "queued"},
-            ${tx.json((input.approval?.reasons ?? []) as never)}, ${input.approval?.hash ?? null},
-            ${input.approval?.required ?? 0}, ${input.approval?.expiresAt ?? null}, ${input.lang ?? "en"})
-    returning *`;
-  const rows = input.hosts.map((h) => ({ jobId: job!.id, hostName: h.name, hostId: h.id }));
-  if (rows.length === 0) return { job: job!, tasks: [] };
-  if (rows.length <= 1000) {
-    // One statement for all the tasks, read back in the order `listTasks` gives.
-    const tasks = await tx<Task[]>`with t as (insert into job_tasks ${tx(rows as never, "jobId", "hostName", "hostId")} returning *) select * from t order by host_name`;
-    return { job: job!, tasks };
-  }
-  for (let at = 0; at < rows.length; at += 1000) await tx`insert into job_tasks ${tx(rows.slice(at, at + 1000) as never, "jobId", "hostName", "hostId")}`;
-  return { job: job!, tasks: await listTasks(tx, job!.id) };
+  const { job, tasks } = newJobRows(await nextJobId(sql), input);
+  return insertNewJob(sql, job, tasks);
 }
 
 /** A number for a new job, taken before its row is written (so its messages can name it). */

@@ -16,13 +16,6 @@ import { formatClock } from "../chat/time.js";
  * its fires): one table, one delivery loop.
  */
 
-/** Who a message belongs to: a job (a bare number), or a schedule. */
-export type MessageOwner = number | { readonly schedule: number };
-
-function owners(owner: MessageOwner): { jobId: number | null; scheduleId: number | null } {
-  return typeof owner === "number" ? { jobId: owner, scheduleId: null } : { jobId: null, scheduleId: owner.schedule };
-}
-
 /** parent (in the channel), live (output), approval (the request), note:<name> (one-off notes in the thread). */
 export type Slot = "parent" | "live" | "approval" | `note:${string}`;
 
@@ -56,16 +49,14 @@ export interface NewMessage {
 }
 
 /**
- * Records the messages a new job (or a schedule) owns: the parent first, then
- * the messages in its thread. Runs in the caller's transaction (with the
- * owner's row). A slot the owner already has is left as it is.
+ * Records the messages a job owns: the parent first, then the messages in its
+ * thread. Runs in the caller's transaction (with the job's row). A slot the
+ * job already has is left as it is. (A schedule's messages: setScheduleMessage.)
  */
-export async function addMessages(tx: Sql, owner: MessageOwner, conversation: string, messages: readonly NewMessage[]): Promise<void> {
+export async function addMessages(tx: Sql, jobId: number, conversation: string, messages: readonly NewMessage[]): Promise<void> {
   const platform = platformOf(conversation);
-  const { jobId, scheduleId } = owners(owner);
   const row = (m: NewMessage, inThreadOf: number | null) => ({
     jobId,
-    scheduleId,
     slot: m.slot,
     platform,
     conversation,
@@ -73,7 +64,7 @@ export async function addMessages(tx: Sql, owner: MessageOwner, conversation: st
     title: m.title ?? null,
     view: tx.json(m.view as never),
   });
-  const columns = ["jobId", "scheduleId", "slot", "platform", "conversation", "inThreadOf", "title", "view"] as const;
+  const columns = ["jobId", "slot", "platform", "conversation", "inThreadOf", "title", "view"] as const;
   const parent = messages.find((m) => m.slot === "parent");
   let parentId: number | null = null;
   if (parent) {
@@ -127,19 +118,17 @@ export async function addThreadMessage(sql: Sql, jobId: number, slot: Slot, view
 }
 
 /**
- * Sets the newest view of some of a job's (or a schedule's) messages (those
- * it has). A view equal to the one recorded changes nothing.
+ * Sets the newest view of some of a job's messages (those it has). A view
+ * equal to the one recorded changes nothing.
  */
-export async function setViews(sql: Sql, owner: MessageOwner, views: Partial<Record<Slot, View>>, final = false): Promise<void> {
+export async function setViews(sql: Sql, jobId: number, views: Partial<Record<Slot, View>>, final = false): Promise<void> {
   const entries = Object.entries(views).filter((e): e is [Slot, View] => e[1] !== undefined);
   if (entries.length === 0) return;
   const values = entries.map(([slot, view]) => [slot, JSON.stringify(view)]);
-  const { jobId, scheduleId } = owners(owner);
-  const ofOwner = jobId !== null ? sql`m.job_id = ${jobId}` : sql`m.schedule_id = ${scheduleId}`;
   await sql`
     update job_messages m set view = v.view::jsonb, version = m.version + 1, state_at = now(), final = ${final}
     from (values ${sql(values as never)}) as v (slot, view)
-    where ${ofOwner} and m.slot = v.slot and m.view <> v.view::jsonb`;
+    where m.job_id = ${jobId} and m.slot = v.slot and m.view <> v.view::jsonb`;
 }
 
 /**
