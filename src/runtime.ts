@@ -18,7 +18,7 @@ import { createChatDirectory, type ChatDirectory } from "./core/chat/chat.js";
 import { identityForms, type Config } from "./config.js";
 import { connect, prepareDatabase, type Sql } from "./core/db.js";
 import type { CancelBus, LogStore, Logger, PeopleLookup, RemoteAccess, ReplayGuard } from "./core/ports.js";
-import { startDelivery } from "./core/jobs/outbox.js";
+import { startDelivery } from "./core/jobs/delivery.js";
 import { startReaper } from "./core/jobs/reaper.js";
 import { stopLostJob } from "./core/jobs/remote-processes.js";
 import { startScheduler } from "./core/schedules/scheduler.js";
@@ -193,7 +193,7 @@ const auditAnchors: Part<Shared> = {
 };
 
 /**
- * Every process delivers job messages to chat (see core/jobs/outbox.ts), with a few database
+ * Every process delivers job messages to chat (see core/jobs/delivery.ts), with a few database
  * connections of its own: a backlog of chat deliveries never takes the ones commands and jobs
  * need. Started before the worker and the web side, so it stops after them.
  */

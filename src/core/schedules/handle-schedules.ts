@@ -108,7 +108,7 @@ async function addSchedule(ctx: HandlerContext, event: Inbound, cmd: NewSchedule
             ${reasons.length ? "pending" : "none"}, ${ctx.sql.json(risks.map((r) => say(requestT, r)) as never)}, ${ctx.settings.approvalsRequired}, ${ctx.lang},
             ${cmd.runbook?.name ?? null}, ${cmd.runbook ? ctx.sql.json(cmd.runbook.params as never) : null})
     returning *`;
-    // The approval request is recorded with the schedule; the delivery loop posts it when chat allows (see outbox.ts).
+    // The approval request is recorded with the schedule; the delivery loop posts it when chat allows (see delivery.ts).
     if (reasons.length > 0) {
       const request = renderScheduleRequest(
         row!,

@@ -64,7 +64,7 @@ export function scheduleOptions(schedule: Pick<Schedule, "timeoutMs">): Record<s
  * Says something about a fire of a schedule in its channel (a new top-level
  * message), in the schedule's language. The note is recorded as one of the
  * schedule's messages; the delivery loop posts it when chat allows (see
- * outbox.ts), so a fire never waits for chat.
+ * delivery.ts), so a fire never waits for chat.
  */
 async function tell(deps: SchedulerDeps, schedule: Schedule, at: Date, view: View): Promise<void> {
   const t = translator(schedule.lang);
