@@ -103,20 +103,37 @@ export function listing(title: string, lines: readonly string[], footer?: string
 const LISTING_CHUNK = 1800;
 
 /**
- * The one place an error becomes a chat answer: a known error says what was
- * wrong and what to do; anything else is logged with an incident id, which is
- * all the user sees.
+ * Postgres is down, cut off, starting or shutting down, or has no free
+ * connection (its own `max_connections` included): nothing the user did
+ * wrong, and no bug either.
  */
-/** Postgres is down, cut off, or has no free connection: nothing the user did wrong, and no bug either. */
 export function isDatabaseUnavailable(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return (
     err instanceof DatabaseBusyError ||
     (typeof code === "string" &&
-      ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "CONNECTION_CLOSED", "CONNECTION_ENDED", "CONNECTION_DESTROYED", "CONNECT_TIMEOUT", "57P01", "57P03"].includes(code))
+      [
+        "ECONNREFUSED",
+        "ECONNRESET",
+        "ETIMEDOUT",
+        "EPIPE",
+        "CONNECTION_CLOSED",
+        "CONNECTION_ENDED",
+        "CONNECTION_DESTROYED",
+        "CONNECT_TIMEOUT",
+        "53300",
+        "57P01",
+        "57P02",
+        "57P03",
+      ].includes(code))
   );
 }
 
+/**
+ * The one place an error becomes a chat answer: a known error says what was
+ * wrong and what to do; anything else is logged with an incident id, which is
+ * all the user sees.
+ */
 export function errorView(err: unknown, log: Logger, t: Translator = english): View {
   if (isTestumError(err)) {
     const said = err.say(t);
