@@ -1,4 +1,5 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { once } from "node:events";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
@@ -72,4 +73,43 @@ it("the local store writes the file itself, not only a count", async () => {
   upload.stream.end("whole\n");
   await upload.done;
   expect(await readFile(join(dir, "jobs/4/report.txt"), "utf8")).toBe("whole\n");
+});
+
+it("the local store writes a large log whole, in order, whatever the sizes of the writes", async () => {
+  const upload = createLocalLogStore(dir).open("jobs/5/web-1.log");
+  const parts: Buffer[] = [];
+  for (let i = 0; i < 400; i++) parts.push(Buffer.from(`${i}:`.padEnd(1 + ((i * 7919) % 40_000), String.fromCharCode(97 + (i % 26))) + "\n"));
+  for (const part of parts) if (!upload.stream.write(part)) await once(upload.stream, "drain");
+  upload.stream.end();
+  const expected = Buffer.concat(parts);
+  expect(await upload.done).toEqual({ bytes: expected.length });
+  expect((await readFile(join(dir, "jobs/5/web-1.log"))).equals(expected)).toBe(true);
+  await expect(stat(join(dir, "jobs/5/web-1.log.partial"))).rejects.toThrow(/ENOENT/);
+});
+
+it("a local log that cannot be written, or is given up, rejects, keeps no partial file and never holds the writer up", async () => {
+  // The key's directory is taken by a file: the log cannot be opened.
+  await writeFile(join(dir, "blocked"), "not a directory\n");
+  const blocked = createLocalLogStore(dir).open("blocked/6/web-1.log");
+  const chunk = Buffer.alloc(64 * 1024, 120);
+  for (let i = 0; i < 64; i++) if (!blocked.stream.write(chunk)) await once(blocked.stream, "drain");
+  blocked.stream.end();
+  await expect(blocked.done).rejects.toThrow(/ENOTDIR|EEXIST/);
+
+  const given = createLocalLogStore(dir).open("jobs/7/web-1.log");
+  for (let i = 0; i < 16; i++) if (!given.stream.write(chunk)) await once(given.stream, "drain");
+  given.abort();
+  for (let i = 0; i < 64; i++) if (!given.stream.write(chunk)) await once(given.stream, "drain");
+  given.stream.end();
+  await expect(given.done).rejects.toThrow("the log upload was stopped");
+  await once(given.stream, "finish");
+  await expect(stat(join(dir, "jobs/7/web-1.log"))).rejects.toThrow(/ENOENT/);
+  await expect
+    .poll(() =>
+      stat(join(dir, "jobs/7/web-1.log.partial")).then(
+        () => "kept",
+        () => "gone",
+      ),
+    )
+    .toBe("gone");
 });
