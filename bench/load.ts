@@ -1,7 +1,7 @@
 // Load benchmark: a burst of `/testum run` commands against testum with the chat platform's
 // limits on, to show that chat never holds up a job.
 //
-//   npm run bench:load -- [--platform slack|discord] [--rate 50] [--seconds 5] [--channels 5] [--split]
+//   npm run bench:load -- [--platform slack|discord] [--rate 50] [--seconds 5] [--channels 5] [--split] [--warm N]
 //
 // It starts the repo's fake Slack (or Discord), which enforces the platform's documented limits
 // (Slack: chat.postMessage about 1/s per channel with short bursts, chat.update tier 3; Discord:
@@ -14,14 +14,21 @@
 //   - jobs run and finished, how many failed, and when the last one finished;
 //   - 429s the platform answered;
 //   - how long after the last job's end the last message reached its final state in chat.
+// Before the burst testum has run one command (its connections and caches exist, as in a running
+// install). With --warm N it first runs N more at the burst's rate and waits for their jobs to
+// end: the worker's SSH pool then holds about as many connections to the host as the burst keeps
+// busy, as it would in an install that was busy a minute before. Without it, the burst itself
+// opens them (an SSH handshake and a shell session each, whose cost on this machine falls on the
+// cores testum runs on, since the host is local).
 // Needs root (for the sshd host), PostgreSQL and Redis, as the tests do.
 
-import { performance } from "node:perf_hooks";
+import { Worker } from "node:worker_threads";
 import { parseArgs } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
 import { DEFAULT_TEAM_ID } from "../tests/fakes/slack-api.js";
-import { startDiscordWorld } from "../tests/helpers/discord-world.js";
-import { postSignedSlack, slashCommandBody } from "../tests/helpers/slack-sign.js";
+import { commandInteraction, signDiscord } from "../tests/helpers/discord-sign.js";
+import { messageText, startDiscordWorld } from "../tests/helpers/discord-world.js";
+import { postSignedSlack, signSlack, slashCommandBody } from "../tests/helpers/slack-sign.js";
 import { ADMIN, SIGNING_SECRET, startSlackWorld } from "../tests/helpers/slack-world.js";
 import type { Sql } from "../src/core/db.js";
 import prepareTests from "../tests/helpers/global-setup.js";
@@ -33,12 +40,14 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "5" },
     channels: { type: "string", default: "5" },
     split: { type: "boolean", default: false },
+    warm: { type: "string", default: "0" },
   },
 });
 const platform = values.platform === "discord" ? "discord" : "slack";
 const rate = Number(values.rate);
 const seconds = Number(values.seconds);
 const channelCount = Number(values.channels);
+const warm = Number(values.warm);
 const child = values.split ? ("split" as const) : true;
 const COMMAND = "echo load; sleep 1; echo done";
 /** Longest the bench waits for the jobs, then for chat, before it reports what it has. */
@@ -52,9 +61,18 @@ interface Sent {
   readonly text: string;
 }
 
+/** One command of the burst, signed and ready to post, and how to read its answer. */
+interface Prepared {
+  readonly url: string;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+  read(status: number, text: string): { ok: boolean; text: string };
+}
+
 interface Target {
   readonly sql: Sql;
   send(channel: number): Promise<Sent>;
+  prepare(channel: number): Prepared;
   rateLimited(): number;
   stop(): Promise<void>;
 }
@@ -64,21 +82,32 @@ async function slackTarget(): Promise<Target> {
   await world.addHost("h001", world.ssh.hosts[0]!);
   const channels = Array.from({ length: channelCount }, (_, i) => `C${String(i + 100).padStart(10, "0")}`);
   for (const channel of channels) world.slack.addChannel(DEFAULT_TEAM_ID, channel, { name: `load-${channel}` });
+  const bodyFor = (i: number) => {
+    const channel = channels[i % channels.length]!;
+    return slashCommandBody({
+      text: `run h001 '${COMMAND}'`,
+      teamId: DEFAULT_TEAM_ID,
+      userId: ADMIN,
+      userName: "admin",
+      channelId: channel,
+      responseUrl: world.slack.newResponseUrl({ channel, userId: ADMIN }),
+      triggerId: world.slack.issueTriggerId({ userId: ADMIN }),
+    });
+  };
   return {
     sql: world.testum.sql,
     async send(i) {
-      const channel = channels[i % channels.length]!;
-      const body = slashCommandBody({
-        text: `run h001 '${COMMAND}'`,
-        teamId: DEFAULT_TEAM_ID,
-        userId: ADMIN,
-        userName: "admin",
-        channelId: channel,
-        responseUrl: world.slack.newResponseUrl({ channel, userId: ADMIN }),
-        triggerId: world.slack.issueTriggerId({ userId: ADMIN }),
-      });
-      const res = await postSignedSlack(`${world.testum.url}/slack/events`, body, SIGNING_SECRET);
+      const res = await postSignedSlack(`${world.testum.url}/slack/events`, bodyFor(i), SIGNING_SECRET);
       return { ms: res.ms, ok: res.status === 200 && /queued/.test(res.body), text: res.body };
+    },
+    prepare(i) {
+      const body = bodyFor(i);
+      return {
+        url: `${world.testum.url}/slack/events`,
+        headers: { ...signSlack(SIGNING_SECRET, body) },
+        body,
+        read: (status, text) => ({ ok: status === 200 && /queued/.test(text), text }),
+      };
     },
     rateLimited: () => world.slack.rateLimitedCount(),
     stop: () => world.stop(),
@@ -95,9 +124,64 @@ async function discordTarget(): Promise<Target> {
       const answer = await world.command(["run"], { target: "h001", command: COMMAND }, world.admin, { channelId: channels[i % channels.length]! });
       return { ms: answer.ms, ok: /queued/.test(answer.text), text: answer.text };
     },
+    prepare(i) {
+      const body = JSON.stringify(
+        commandInteraction({ ...world.base(world.admin), channelId: channels[i % channels.length]!, subcommand: "run", options: { target: "h001", command: COMMAND } }),
+      );
+      return {
+        url: world.endpoint,
+        headers: { ...signDiscord(world.keys.privateKey, body) },
+        body,
+        read(status, text) {
+          const answer = status === 200 ? (JSON.parse(text) as { type?: number; data?: { content?: string; embeds?: [] } }) : undefined;
+          // A deferred answer (type 5, "thinking…") is followed by the reply; the jobs' count below says whether it was queued.
+          if (answer?.type === 5) return { ok: true, text };
+          const said = messageText({ content: answer?.data?.content ?? "", embeds: answer?.data?.embeds ?? [] });
+          return { ok: /queued/.test(said), text: said || text };
+        },
+      };
+    },
     rateLimited: () => world.discord.rateLimitedCount(),
     stop: () => world.stop(),
   };
+}
+
+/**
+ * Posts the prepared commands at `rate` per second from a thread of their own and times each
+ * answer there: the fakes of the platform and S3, which answer testum, run on this thread, and
+ * their work must not count as testum's time to answer.
+ */
+function postFromThread(prepared: readonly Prepared[], rate: number): Promise<Array<{ ms: number; status: number; text: string }>> {
+  const requests = prepared.map(({ url, headers, body }) => ({ url, headers, body }));
+  const code = `
+    const { parentPort, workerData } = require("node:worker_threads");
+    const { requests, rate } = workerData;
+    const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+    (async () => {
+      // The thread's HTTP client is loaded and connected before the clock starts.
+      await Promise.all(Array.from({ length: 20 }, () => fetch(new URL("/healthz", requests[0].url)).then((r) => r.text())));
+      const started = performance.now();
+      const sends = [];
+      for (let i = 0; i < requests.length; i++) {
+        const wait = started + (i * 1000) / rate - performance.now();
+        if (wait > 0) await sleep(wait);
+        const { url, headers, body } = requests[i];
+        const at = performance.now();
+        sends.push(fetch(url, { method: "POST", headers, body }).then(
+          async (res) => { const text = await res.text(); return { ms: performance.now() - at, status: res.status, text }; },
+          (err) => ({ ms: performance.now() - at, status: 0, text: String(err) }),
+        ));
+      }
+      parentPort.postMessage(await Promise.all(sends));
+    })();`;
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(code, { eval: true, workerData: { requests, rate } });
+    worker.once("message", (answers: Array<{ ms: number; status: number; text: string }>) => {
+      resolve(answers);
+      void worker.terminate();
+    });
+    worker.once("error", reject);
+  });
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -113,19 +197,30 @@ async function main(): Promise<void> {
   try {
     // One command first: connections, caches and the SSH pool are warm, as in a running install.
     await target.send(0);
+    if (warm > 0) {
+      say(`warming up: ${warm} commands at ${rate}/s, then waiting for their jobs to end…`);
+      const warmAt = new Date();
+      const warming: Array<Promise<Sent>> = [];
+      for (let i = 0; i < warm; i++) {
+        warming.push(target.send(i));
+        await sleep(1000 / rate);
+      }
+      await Promise.all(warming);
+      const until = Date.now() + 5 * 60_000;
+      for (;;) {
+        const [{ open }] = (await target.sql`
+          select count(*)::int as open from jobs where created_at >= ${warmAt} and finished_at is null`) as unknown as [{ open: number }];
+        if (open === 0 || Date.now() > until) break;
+        await sleep(200);
+      }
+    }
     await sleep(3000);
     const total = Math.round(rate * seconds);
     say(`sending ${total} commands at ${rate}/s over ${channelCount} channels…`);
-    const started = performance.now();
+    const prepared = Array.from({ length: total }, (_, i) => target.prepare(i));
     const startedAt = new Date();
-    const sends: Array<Promise<Sent>> = [];
-    for (let i = 0; i < total; i++) {
-      const due = started + (i * 1000) / rate;
-      const wait = due - performance.now();
-      if (wait > 0) await sleep(wait);
-      sends.push(target.send(i));
-    }
-    const sent = await Promise.all(sends);
+    const answers = await postFromThread(prepared, rate);
+    const sent: Sent[] = answers.map((a, i) => ({ ms: a.ms, ...prepared[i]!.read(a.status, a.text) }));
     const acks = sent.map((s) => s.ms).sort((a, b) => a - b);
     const refused = sent.filter((s) => !s.ok);
     if (refused.length > 0) say(`${refused.length} commands were not queued, e.g.: ${refused[0]!.text.slice(0, 200)}`);
@@ -157,7 +252,7 @@ async function main(): Promise<void> {
     const rows: Array<[string, string]> = [
       ["platform", platform],
       ["testum", values.split ? "testum serve and testum worker, two processes" : "testum start, one process"],
-      ["commands", `${total} at ${rate}/s over ${channelCount} channels`],
+      ["commands", `${total} at ${rate}/s over ${channelCount} channels${warm > 0 ? ` (after ${warm} to warm up)` : ""}`],
       ["ack p50 / p99 / max", `${percentile(acks, 50).toFixed(0)} / ${percentile(acks, 99).toFixed(0)} / ${acks[acks.length - 1]!.toFixed(0)} ms`],
       ["commands not queued", String(refused.length)],
       ["jobs finished", `${finished.length} of ${total} (${succeeded} succeeded, ${chatFailures} failed for a chat reason)`],
