@@ -122,35 +122,45 @@ export async function runTask(deps: TaskDeps, run: TaskRun): Promise<TaskOutcome
   const started = { tag, onStarted: (pid: number) => deps.processes?.started(job.id, task.hostName, tag, pid) };
   let outcome: TaskOutcome;
   let mismatch: SshError | undefined;
+  /** Gives the task's connection back to the pool, while the task holds one. */
+  let held: (() => void) | undefined;
   try {
     if (!host) throw new TestumError("unknown_host", msg("task.host_removed", { name: task.hostName }));
     if (signal.aborted) throw new TestumError("conflict", msg("task.stopped_before_start"));
-    let { conn, warm } = await deps.pool.acquire(host, job.conversation, { signal });
+    let { conn, warm, shared } = await deps.pool.acquire(host, job.conversation, { signal });
+    // Should the command fail to run, the connection still goes back (the pool drops it if it is broken).
+    held = () => deps.pool.release(host, conn, shared);
     redactFor(conn.target.auth);
     let result: { readonly exitCode: number | null; readonly signal: string | null };
     try {
       // Commands on a pooled connection run in its long-lived shell: one SSH session per host,
       // however many jobs follow. A new connection's first command is an exec, the quickest way
       // for one command (the pool starts the shell afterwards). Scripts need stdin, so they get an
-      // exec of their own.
+      // exec of their own, and so does a command sharing a connection another task is using.
       const shell = stdin === undefined && warm ? await conn.ensureShell() : undefined;
       result = shell ? await shell.run(command, handlers, { signal, ...started }) : await conn.exec(command, handlers, { signal, stdin, ...started });
     } catch (err) {
-      // A warm connection that died while idle: once more, on a new one. Only when the
-      // command never started, so nothing runs twice.
-      if (!warm || !(err instanceof SshError) || err.failure !== "not_started") throw err;
-      conn.end();
-      ({ conn, warm } = await deps.pool.acquire(host, job.conversation, { fresh: true }));
+      // A warm connection that died while idle, or a shared one whose host allows no more
+      // sessions on it: once more, on a connection of its own. Only when the command never
+      // started, so nothing runs twice.
+      if (!(warm || shared) || !(err instanceof SshError) || err.failure !== "not_started") throw err;
+      if (shared) deps.pool.refusedShare(host, conn);
+      else deps.pool.drop(host, conn);
+      held = undefined;
+      ({ conn, warm, shared } = await deps.pool.acquire(host, job.conversation, { fresh: true }));
+      held = () => deps.pool.release(host, conn, shared);
       result = await conn.exec(command, handlers, { signal, stdin, ...started });
     }
     flush();
-    deps.pool.release(host, conn);
+    held();
+    held = undefined;
     if (result.exitCode === null && result.signal === null && !signal.aborted) {
       // The session ended without an exit status: the connection or the host went away mid-command.
       const t = translator(job.lang);
       outcome = { status: "failed", exitCode: null, signal: null, errorCode: "connection_lost", error: t("task.connection_lost", { host: task.hostName }) };
     } else outcome = { status: result.exitCode === 0 ? "succeeded" : "failed", exitCode: result.exitCode, signal: result.signal };
   } catch (err) {
+    held?.();
     if (err instanceof SshError && err.failure === "host_key_mismatch") mismatch = err;
     outcome = failureOf(err, deps.log, job, task.hostName);
     flush();

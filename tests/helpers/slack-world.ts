@@ -2,7 +2,7 @@ import type { Job, Task } from "../../src/core/jobs/jobs.js";
 import { DEFAULT_BOT_TOKEN, DEFAULT_TEAM_ID, startFakeSlack, type FakeSlack } from "../fakes/slack-api.js";
 import { blockActionsBody, blockActionsPayload, postSignedSlack, slashCommandBody, slashCommandPayload, type BlockActionsOptions } from "./slack-sign.js";
 import { startS3, type TestS3 } from "./s3.js";
-import { startSshHosts, type SshHost, type SshHostSet } from "./sshd.js";
+import { startSshHosts, type SshHost, type SshHostSet, type StartSshHostsOptions } from "./sshd.js";
 import { jobProbes } from "./jobs.js";
 import { eventually, startTestumForTest, type StartOptions, type TestumUnderTest } from "./testum.js";
 import { addTestHost } from "./hosts.js";
@@ -37,9 +37,9 @@ export type SlackTransport = "http" | "socket";
 /** Every way Slack can reach testum; suites that must hold over each run once per entry. */
 export const SLACK_TRANSPORTS: readonly SlackTransport[] = ["http", "socket"];
 
-export async function startSlackWorld(options: { hosts?: number; testum?: StartOptions; transport?: SlackTransport } = {}): Promise<SlackWorld> {
+export async function startSlackWorld(options: { hosts?: number; testum?: StartOptions; transport?: SlackTransport; sshd?: StartSshHostsOptions } = {}): Promise<SlackWorld> {
   const transport = options.transport ?? "http";
-  const [slack, s3, ssh] = await Promise.all([startFakeSlack(), startS3(), startSshHosts(options.hosts ?? 2)]);
+  const [slack, s3, ssh] = await Promise.all([startFakeSlack(), startS3(), startSshHosts(options.hosts ?? 2, options.sshd)]);
   const testum = await startTestumForTest({
     ...options.testum,
     env: {

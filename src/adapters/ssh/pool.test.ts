@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Host } from "../../core/hosts/hosts.js";
 import type { HostConnector } from "./connect-host.js";
-import { ConnectionPool } from "./pool.js";
+import { ConnectionPool, SHARED_SESSIONS } from "./pool.js";
 import type { SshConnection } from "./ssh.js";
 
 function hostNamed(id: number): Host {
@@ -12,17 +12,28 @@ function hostNamed(id: number): Host {
 function slowConnector(ms: number) {
   let now = 0;
   let most = 0;
+  const made: Array<{ isOpen: boolean; ended: number }> = [];
   const connector = {
     async connect() {
       now += 1;
       most = Math.max(most, now);
       await new Promise((r) => setTimeout(r, ms));
       now -= 1;
-      return { isOpen: true, shellAsked: true, end() {} } as unknown as SshConnection;
+      const conn = {
+        isOpen: true,
+        shellAsked: true,
+        ended: 0,
+        end() {
+          conn.ended += 1;
+          conn.isOpen = false;
+        },
+      };
+      made.push(conn);
+      return conn as unknown as SshConnection;
     },
     closeHops() {},
   } as unknown as HostConnector;
-  return { connector, most: () => most };
+  return { connector, most: () => most, made };
 }
 
 describe("ConnectionPool", () => {
@@ -44,6 +55,64 @@ describe("ConnectionPool", () => {
     stop.abort();
     await expect(first).resolves.toMatchObject({ warm: false });
     await expect(second).rejects.toThrow(/stopped before it started/);
+    pool.closeAll();
+  });
+
+  it("lets tasks on a host share a connection in use before it opens another, up to its limit", async () => {
+    const { connector, made } = slowConnector(20);
+    const pool = new ConnectionPool(connector, 60_000, 8);
+    const host = hostNamed(1);
+    const perConnection = SHARED_SESSIONS + 1;
+    const got = await Promise.all(Array.from({ length: perConnection + 2 }, () => pool.acquire(host)));
+    expect(made).toHaveLength(2);
+    expect(got.filter((g) => g.shared)).toHaveLength(SHARED_SESSIONS + 1);
+    expect(got.filter((g) => g.conn === (made[0] as unknown as SshConnection))).toHaveLength(perConnection);
+    // Back in the pool: the next task gets the first connection returned, warm, as its owner.
+    for (const g of got) pool.release(host, g.conn, g.shared);
+    const next = await pool.acquire(host);
+    expect(next).toMatchObject({ warm: true, shared: false });
+    expect(made).toHaveLength(2);
+    pool.closeAll();
+  });
+
+  it("opens a connection of its own for a task whose shared connection was stopped before it connected", async () => {
+    const { connector, made } = slowConnector(30);
+    const pool = new ConnectionPool(connector, 60_000, 1);
+    const stop = new AbortController();
+    const blocker = pool.acquire(hostNamed(2));
+    const owner = pool.acquire(hostNamed(1), undefined, { signal: stop.signal });
+    const sharer = pool.acquire(hostNamed(1));
+    stop.abort();
+    await expect(owner).rejects.toThrow(/stopped before it started/);
+    await expect(sharer).resolves.toMatchObject({ warm: false, shared: false });
+    await blocker;
+    expect(made).toHaveLength(2);
+    pool.closeAll();
+  });
+
+  it("keeps an idle connection open past its idle time while a shared command still runs on it", async () => {
+    const { connector, made } = slowConnector(1);
+    const pool = new ConnectionPool(connector, 40, 8);
+    const host = hostNamed(1);
+    const [owner, sharer] = await Promise.all([pool.acquire(host), pool.acquire(host)]);
+    expect(sharer!.shared).toBe(true);
+    pool.release(host, owner!.conn, false);
+    await new Promise((r) => setTimeout(r, 120));
+    expect(made[0]!.ended).toBe(0);
+    pool.release(host, sharer!.conn, true);
+    await expect.poll(() => made[0]!.ended, { timeout: 2000 }).toBe(1);
+    pool.closeAll();
+  });
+
+  it("closes a dead connection only once no task shares it", async () => {
+    const { connector, made } = slowConnector(1);
+    const pool = new ConnectionPool(connector, 60_000, 8);
+    const host = hostNamed(1);
+    const [owner, sharer] = await Promise.all([pool.acquire(host), pool.acquire(host)]);
+    pool.drop(host, owner!.conn);
+    expect(made[0]!.ended).toBe(0);
+    pool.drop(host, sharer!.conn);
+    expect(made[0]!.ended).toBe(1);
     pool.closeAll();
   });
 });
