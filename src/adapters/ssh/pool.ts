@@ -25,6 +25,15 @@ export const MAX_CONNECTING = 64;
  */
 export const SHARED_SESSIONS = 3;
 
+/** A connection handed out (or being opened for a task), and how many tasks use it. */
+interface InUse {
+  readonly conn: Promise<SshConnection>;
+  settled?: SshConnection;
+  users: number;
+  /** The task that opened it: should it be stopped before connecting, the others sharing it try on their own. */
+  readonly openedFor?: AbortSignal | undefined;
+}
+
 /**
  * Open SSH connections kept between jobs, one idle list per host. A
  * connection is reused only while it is open and the host's address,
@@ -43,15 +52,6 @@ export const SHARED_SESSIONS = 3;
  * command as an exec in a session of its own; only then is another
  * connection made.
  */
-/** A connection handed out (or being opened for a task), and how many tasks use it. */
-interface InUse {
-  readonly conn: Promise<SshConnection>;
-  settled?: SshConnection;
-  users: number;
-  /** The task that opened it: should it be stopped before connecting, the others sharing it try on their own. */
-  readonly openedFor?: AbortSignal | undefined;
-}
-
 export class ConnectionPool {
   private readonly idle = new Map<string, Array<{ conn: SshConnection; timer: NodeJS.Timeout }>>();
   /** Returned connections whose shell session was never asked for. */
