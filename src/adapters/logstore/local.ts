@@ -91,8 +91,13 @@ class LogFile extends Writable {
       .then(() => open(this.partial, "w", 0o600))
       .then(
         (file) => {
-          if (this.failed) void file.close().catch(() => {});
-          else this.file = file;
+          if (!this.failed) this.file = file;
+          // Given up while it was being opened: nothing of it is kept.
+          else
+            void file
+              .close()
+              .then(() => unlink(this.partial))
+              .catch(() => {});
         },
         (err: Error) => this.fail(err),
       )
