@@ -28,8 +28,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { DEFAULT_TEAM_ID } from "../tests/fakes/slack-api.js";
 import { commandInteraction, signDiscord } from "../tests/helpers/discord-sign.js";
 import { messageText, startDiscordWorld } from "../tests/helpers/discord-world.js";
-import { postSignedSlack, signSlack, slashCommandBody } from "../tests/helpers/slack-sign.js";
-import { ADMIN, SIGNING_SECRET, startSlackWorld } from "../tests/helpers/slack-world.js";
+import { postSignedSlack, signSlack } from "../tests/helpers/slack-sign.js";
+import { adminCommandBody, SIGNING_SECRET, startSlackWorld } from "../tests/helpers/slack-world.js";
 import type { Sql } from "../src/core/db.js";
 import prepareTests from "../tests/helpers/global-setup.js";
 
@@ -82,18 +82,7 @@ async function slackTarget(): Promise<Target> {
   await world.addHost("h001", world.ssh.hosts[0]!);
   const channels = Array.from({ length: channelCount }, (_, i) => `C${String(i + 100).padStart(10, "0")}`);
   for (const channel of channels) world.slack.addChannel(DEFAULT_TEAM_ID, channel, { name: `load-${channel}` });
-  const bodyFor = (i: number) => {
-    const channel = channels[i % channels.length]!;
-    return slashCommandBody({
-      text: `run h001 '${COMMAND}'`,
-      teamId: DEFAULT_TEAM_ID,
-      userId: ADMIN,
-      userName: "admin",
-      channelId: channel,
-      responseUrl: world.slack.newResponseUrl({ channel, userId: ADMIN }),
-      triggerId: world.slack.issueTriggerId({ userId: ADMIN }),
-    });
-  };
+  const bodyFor = (i: number) => adminCommandBody(world.slack, `run h001 '${COMMAND}'`, channels[i % channels.length]!);
   return {
     sql: world.testum.sql,
     async send(i) {

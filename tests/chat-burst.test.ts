@@ -2,8 +2,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Sql } from "../src/core/db.js";
 import { DEFAULT_TEAM_ID } from "./fakes/slack-api.js";
 import { messageText, startDiscordWorld, type DiscordWorld } from "./helpers/discord-world.js";
-import { postSignedSlack, slashCommandBody } from "./helpers/slack-sign.js";
-import { ADMIN, blockText, jobIdFrom, SIGNING_SECRET, startSlackWorld, type SlackWorld } from "./helpers/slack-world.js";
+import { postSignedSlack } from "./helpers/slack-sign.js";
+import { adminCommandBody, blockText, jobIdFrom, SIGNING_SECRET, startSlackWorld, type SlackWorld } from "./helpers/slack-world.js";
 import { eventually } from "./helpers/testum.js";
 
 /**
@@ -103,15 +103,7 @@ describe("a burst of commands over a few channels, the platform's limits on", ()
       sql: world.testum.sql,
       async send(i) {
         const channel = channels[i % CHANNELS]!;
-        const body = slashCommandBody({
-          text: `run web-1 '${command(i)}'`,
-          teamId: DEFAULT_TEAM_ID,
-          userId: ADMIN,
-          userName: "admin",
-          channelId: channel,
-          responseUrl: world.slack.newResponseUrl({ channel, userId: ADMIN }),
-          triggerId: world.slack.issueTriggerId({ userId: ADMIN }),
-        });
+        const body = adminCommandBody(world.slack, `run web-1 '${command(i)}'`, channel);
         const res = await postSignedSlack(`${world.testum.url}/slack/events`, body, SIGNING_SECRET);
         expect(res.status).toBe(200);
         return /Working on it/.test(res.body) ? "deferred" : res.body;

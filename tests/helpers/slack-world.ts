@@ -164,3 +164,16 @@ export function jobIdFrom(text: string): number {
   if (!match) throw new Error(`no job id in: ${text}`);
   return Number(match[1]);
 }
+
+/** The body of `/testum TEXT` typed by the admin in `channel`, for a test or bench that posts it itself. */
+export function adminCommandBody(slack: FakeSlack, text: string, channel: string): string {
+  return slashCommandBody({
+    text,
+    teamId: DEFAULT_TEAM_ID,
+    userId: ADMIN,
+    userName: "admin",
+    channelId: channel,
+    responseUrl: slack.newResponseUrl({ channel, userId: ADMIN }),
+    triggerId: slack.issueTriggerId({ userId: ADMIN }),
+  });
+}
