@@ -100,6 +100,15 @@ export async function startDiscordWorld(options: { hosts?: number; testum?: Star
     const res = await postSignedDiscord(endpoint, payload, keys.privateKey);
     const body = res.json as Answer["body"];
     if (body?.type !== 5) return { ...res, body, text: answerText(body) };
+    // Discord keeps an endpoint's answer as the interaction's response, so the late reply can replace
+    // it; the fake, which does not see the endpoint's answer, is told it here as Discord would know it.
+    const { id, token } = payload as GatewayPayload;
+    const kept = await fetch(`${discord.api}/v10/interactions/${id}/${token}/callback`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    if (!kept.ok) throw new Error(`the fake Discord refused the deferred answer: ${kept.status} ${await kept.text()}`);
     // Deferred (testum answers in 3 s or says "thinking…"): the reply comes later through the interaction token.
     const late = await lateAnswer(discord, (payload as GatewayPayload).id);
     return { ...res, body, text: messageText(late) };
