@@ -130,6 +130,11 @@ export interface FakeDiscord {
    * payload's own id and token so the callback route accepts it (3 s and 15 min from now).
    */
   deliverInteraction(payload: { id: string; token: string; type: number }): { id: string; seq: number };
+  /**
+   * Registers an interaction that reaches the app as a signed POST to its endpoint, under the
+   * payload's own id and token, as Discord knows every interaction it sends (3 s and 15 min from now).
+   */
+  registerInteraction(payload: { id: string; token: string; type: number }): void;
   setRouteLimit(route: DiscordRouteKey, limit: RouteLimit): void;
   /** The next `times` requests matching `matcher` fail with `failure`, before any other processing but the token check. */
   failNext(matcher: RouteMatcher, failure: FailureSpec, times?: number): void;
@@ -242,6 +247,34 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     wouldPing: structuredClone(rec.pings),
   });
 
+  const registerInteraction = (payload: { id: string; token: string; type: number }): void => {
+    const p = payload as unknown as Record<string, unknown> & {
+      channel?: { id?: string };
+      member?: { user?: { id?: string } };
+      user?: { id?: string };
+      message?: { id?: string };
+      data?: { name?: string };
+    };
+    const target = String(p.channel_id ?? p.channel?.id ?? channelId);
+    const rec: InteractionRecord = {
+      id: payload.id,
+      token: payload.token,
+      type: payload.type,
+      channelId: target,
+      guildId: typeof p.guild_id === 'string' ? p.guild_id : null,
+      userId: String(p.member?.user?.id ?? p.user?.id ?? defaultUserId),
+      messageId: p.message?.id ?? null,
+      commandName: p.data?.name ?? 'testum',
+      issuedAt: clock.now(),
+      callback: null,
+      originalMessageId: null,
+      originalLoading: false,
+      followupIds: [],
+    };
+    // Discord sends an interaction once; a replayed copy (RESUME) carries the same id and token.
+    if (!state.interactions.has(rec.id)) state.interactions.set(rec.id, rec);
+  };
+
   return {
     origin,
     api: `${origin}/api`,
@@ -300,33 +333,10 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
       return { id: rec.id, token: rec.token, applicationId, type: rec.type, channelId: ch.id, guildId: rec.guildId, userId: rec.userId, issuedAt: rec.issuedAt };
     },
     gateway,
+    registerInteraction,
     deliverInteraction(payload) {
-      const p = payload as unknown as Record<string, unknown> & {
-        channel?: { id?: string };
-        member?: { user?: { id?: string } };
-        user?: { id?: string };
-        message?: { id?: string };
-        data?: { name?: string };
-      };
-      const target = String(p.channel_id ?? p.channel?.id ?? channelId);
-      const rec: InteractionRecord = {
-        id: payload.id,
-        token: payload.token,
-        type: payload.type,
-        channelId: target,
-        guildId: typeof p.guild_id === 'string' ? p.guild_id : null,
-        userId: String(p.member?.user?.id ?? p.user?.id ?? defaultUserId),
-        messageId: p.message?.id ?? null,
-        commandName: p.data?.name ?? 'testum',
-        issuedAt: clock.now(),
-        callback: null,
-        originalMessageId: null,
-        originalLoading: false,
-        followupIds: [],
-      };
-      // Discord sends an interaction once; a replayed copy (RESUME) carries the same id and token.
-      if (!state.interactions.has(rec.id)) state.interactions.set(rec.id, rec);
-      return { id: rec.id, seq: gateway.dispatch('INTERACTION_CREATE', payload) };
+      registerInteraction(payload);
+      return { id: payload.id, seq: gateway.dispatch('INTERACTION_CREATE', payload) };
     },
     setRouteLimit: (route, limit) => limiter.setRouteLimit(route, limit),
     failNext(matcher, failure, times = 1) {
