@@ -98,7 +98,8 @@ export async function startDiscordWorld(options: { hosts?: number; testum?: Star
   async function send(payload: APIInteraction | object): Promise<Answer> {
     if (transport === "gateway") return sendOverGateway(discord, payload as GatewayPayload);
     // Discord knows every interaction it sends: late replies and follow-ups are checked against it.
-    discord.registerInteraction(payload as GatewayPayload);
+    const sent = payload as Partial<GatewayPayload> | null;
+    if (typeof sent?.id === "string" && typeof sent.token === "string") discord.registerInteraction(sent as GatewayPayload);
     const res = await postSignedDiscord(endpoint, payload, keys.privateKey);
     const body = res.json as Answer["body"];
     if (body?.type !== 5) return { ...res, body, text: answerText(body) };
