@@ -188,15 +188,12 @@ export class ConnectionPool {
   /** Returns a connection after use (`shared` as acquire said); a broken one is dropped once no task uses it. */
   release(host: Host, conn: SshConnection, shared = false): void {
     this.unuse(host, conn);
-    // A share goes back to its owner, who returns the connection to the idle list.
-    if (shared) {
-      if ((this.closed || !conn.isOpen) && this.usersOf(conn) === 0) conn.end();
-      return;
-    }
     if (this.closed || !conn.isOpen) {
       if (this.usersOf(conn) === 0) conn.end();
       return;
     }
+    // A share goes back to its owner, who returns the connection to the idle list.
+    if (shared) return;
     // A key first seen on this connection has been pinned since: the next job finds the host with it.
     const key = this.keyOf(host.hostKeyFingerprint === null ? { ...host, hostKeyFingerprint: conn.fingerprint } : host);
     const list = this.idle.get(key) ?? [];
