@@ -361,7 +361,8 @@ describe("jobs started inside a thread", () => {
     expect(job.thread).toBe(`discord:${world.discord.guildId}:${thread.id}`);
     const [parent, live] = await eventually("the parent's final status", () => {
       const messages = world.discord.messages(thread.id);
-      return messages.length === 2 && messageText(messages[0]).includes("Succeeded on prod-db") ? messages : undefined;
+      // The live message's last edit may land after the parent's.
+      return messages.length === 2 && messageText(messages[0]).includes("Succeeded on prod-db") && messages[1]!.content.includes("in the incident thread") ? messages : undefined;
     });
     expect(live!.content).toContain("in the incident thread");
     expect(parent!.id).toBe(job.parentMessage!.split(":")[3]);
