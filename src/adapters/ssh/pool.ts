@@ -45,7 +45,7 @@ interface InUse {
  * A new connection runs its first command as a plain exec, the quickest
  * way for one command; its shell session (see shell-session.ts), which
  * makes every later command cheaper, is started by prepareShells once the
- * job that made it no longer waits for anything, so it delays no result.
+ * job that made it has ended, so it delays neither a result nor that end.
  *
  * When no connection to the host is idle, a task shares one that is in use
  * or being opened (up to SHARED_SESSIONS besides its owner) and runs its
