@@ -1,5 +1,5 @@
 import { setMaxListeners } from "node:events";
-import { recordAudit, recordAudits, type AuditEntry } from "../core/access/audit.js";
+import { noteAudits, recordAudit, type AuditEntry } from "../core/access/audit.js";
 import type { ChatDirectory, View } from "../core/chat/chat.js";
 import { mapLimit, Semaphore, within } from "../core/concurrency.js";
 import type { Sql } from "../core/db.js";
@@ -189,22 +189,25 @@ export function createJobRunner(deps: RunnerDeps) {
 
     const options = optionsOf(job);
     const recorder = new TaskRecorder(sql, job.id);
-    // Each host's outcome is audited; written together at the end, under one lock.
+    // Each host's outcome is audited; written together at the end, in one statement.
     const taskAudits: AuditEntry[] = [];
     let failures = 0;
     let stopStarting = false;
     try {
       const ids = [...tasks.values()].map((t) => t.hostId).filter((id): id is number => id !== null);
+      // The start is recorded before any host is touched, without waiting for the audit chain's turn.
       const [, found, patterns] = await Promise.all([
-        recordAudit(sql, {
-          actor: job.requestedBy,
-          actorName: job.requestedByName ?? undefined,
-          channel: job.conversation,
-          action: "job.start",
-          target: job.target,
-          outcome: "started",
-          detail: { job: job.id, worker: deps.workerName, hosts: tasks.size },
-        }),
+        noteAudits(sql, [
+          {
+            actor: job.requestedBy,
+            actorName: job.requestedByName ?? undefined,
+            channel: job.conversation,
+            action: "job.start",
+            target: job.target,
+            outcome: "started",
+            detail: { job: job.id, worker: deps.workerName, hosts: tasks.size },
+          },
+        ]),
         getHostsById(sql, ids),
         patternsForJobs(sql, log),
       ]);
@@ -291,7 +294,7 @@ export function createJobRunner(deps: RunnerDeps) {
 
       if (cancel.signal.aborted) await closeUnstartedTasks(sql, job.id, "cancelled", t("task.not_started_cancelled"));
       else if (stopStarting) await closeUnstartedTasks(sql, job.id, "skipped", t("task.not_started_failures", { count: failures, max: String(options.maxFailures) }));
-      await recordAudits(sql, taskAudits);
+      await noteAudits(sql, taskAudits);
       const finalTasks = await listTasks(sql, job.id);
       const status = jobStatus(finalTasks, cancel.signal.aborted);
       // Shown below, with the final output.

@@ -95,6 +95,18 @@ export async function appendAudits(tx: Sql, entries: readonly AuditEntry[]): Pro
 }
 
 /**
+ * Records entries in one statement, without waiting for the chain's turn:
+ * they wait in `audit_pending` and are given their place in the chain right
+ * after, in the background (a failed chaining leaves them to the next one).
+ * For writers whose next step must not wait for other writers' turns, such
+ * as a job about to start on its hosts.
+ */
+export async function noteAudits(sql: Sql, entries: readonly AuditEntry[]): Promise<void> {
+  await appendAudits(sql, entries);
+  void chainPendingAudits(sql).catch(() => {});
+}
+
+/**
  * The same as a data-modifying CTE (`ap as (insert …)`), for a statement
  * that writes the change the entries record (see `insertNewJob`).
  */
