@@ -2,10 +2,10 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { appendAudits, chainPendingAudits, recordAudit, verifyAudit } from "../src/core/access/audit.js";
+import { appendAudits, chainPendingAudits, noteAudits, recordAudit, verifyAudit } from "../src/core/access/audit.js";
 import { connect, transaction, type Sql } from "../src/core/db.js";
 import { createTestDatabase } from "./helpers/db.js";
-import { TEST_MASTER_KEY } from "./helpers/testum.js";
+import { eventually, TEST_MASTER_KEY } from "./helpers/testum.js";
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let sql: Sql;
@@ -83,6 +83,33 @@ describe("the tamper-evident audit log", () => {
     );
     expect(await sql`select 1 from audit_pending`).toHaveLength(0);
     expect(await verifyAudit(sql)).toEqual({ ok: true, rows: 34, unchained: 0 });
+  });
+
+  it("notes a record without waiting for the chain's lock, and chains it once the lock is free", async () => {
+    // Another writer holds the chain's lock (as a slow transaction elsewhere would).
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const holder = raw.begin(async (tx) => {
+      await tx`select pg_advisory_xact_lock(hashtext('testum:audit'))`;
+      locked();
+      await released;
+    });
+    await isLocked;
+    try {
+      const noted = noteAudits(sql, [{ actor: "system", action: "job.start", outcome: "started", detail: { job: 201 } }]).then(() => "noted");
+      const waited = new Promise<string>((resolve) => setTimeout(() => resolve("waited for the chain's lock"), 5000));
+      expect(await Promise.race([noted, waited])).toBe("noted");
+      expect(await sql`select 1 from audit_pending where detail->>'job' = '201'`).toHaveLength(1);
+      expect(await sql`select 1 from audit where detail->>'job' = '201'`).toHaveLength(0);
+    } finally {
+      release();
+      await holder;
+    }
+    await eventually("the noted record to be chained", async () => (await sql`select 1 from audit where detail->>'job' = '201'`).length === 1);
+    expect(await sql`select 1 from audit_pending`).toHaveLength(0);
+    expect(await verifyAudit(sql)).toEqual({ ok: true, rows: 35, unchained: 0 });
   });
 
   it("refuses plain updates and deletes", async () => {
