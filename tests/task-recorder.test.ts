@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type Sql } from "../src/core/db.js";
-import { createJob, listTasks, TaskRecorder } from "../src/core/jobs/jobs.js";
+import { createJob, listTasks } from "../src/core/jobs/jobs.js";
+import { TaskRecorder } from "../src/core/jobs/task-recorder.js";
 import { createTestDatabase } from "./helpers/db.js";
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;

@@ -8,20 +8,9 @@ import { afterScheduledJob } from "../core/schedules/scheduler.js";
 import { getHostsById, type Host } from "../core/hosts/hosts.js";
 import { translator, type Translator } from "../core/chat/i18n.js";
 import { renderLive, renderParent } from "../core/chat/job-view.js";
-import {
-  claimJob,
-  closeUnstartedTasks,
-  getJob,
-  heartbeat,
-  listTasks,
-  setReportKey,
-  TaskRecorder,
-  type Job,
-  type JobStatus,
-  type Task,
-  type TaskStatus,
-} from "../core/jobs/jobs.js";
+import { claimJob, closeUnstartedTasks, getJob, heartbeat, listTasks, setReportKey, type Job, type JobStatus, type Task, type TaskStatus } from "../core/jobs/jobs.js";
 import { endJob } from "../core/jobs/lifecycle.js";
+import { TaskRecorder } from "../core/jobs/task-recorder.js";
 import { setViews } from "../core/jobs/outbox.js";
 import { ProcessRecorder } from "../core/jobs/remote-processes.js";
 import { createJobRules } from "../core/jobs/redact.js";
