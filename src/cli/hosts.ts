@@ -74,7 +74,7 @@ export async function readCredential(values: { "key-file"?: string; "passphrase-
       throw new CliUsageError(`cannot read --key-file ${values["key-file"]}: ${err.code === "ENOENT" ? "no such file" : err.message}`);
     });
     const passphrase = values["passphrase-env"] ? readNamedSecret(values["passphrase-env"]) : undefined;
-    const { checkPrivateKey } = await import("../adapters/ssh/ssh.js");
+    const { checkPrivateKey } = await import("../adapters/ssh/keys.js");
     checkPrivateKey(privateKey, passphrase);
     return { type: "key", privateKey, passphrase };
   }

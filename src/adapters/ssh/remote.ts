@@ -7,7 +7,7 @@ import type { ProbeResult, RemoteAccess } from "../../core/ports.js";
 import type { ConnectorDeps } from "./connect-host.js";
 import { createHostConnector } from "./connect-host.js";
 import { taskSignalScript } from "./remote-scripts.js";
-import { checkPrivateKey, generateEd25519 } from "./ssh.js";
+import { checkPrivateKey, generateEd25519 } from "./keys.js";
 
 /** Exit status of the write script when the file changed since it was read. */
 const CHANGED = 75;

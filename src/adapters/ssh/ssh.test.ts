@@ -5,7 +5,7 @@ import { join } from "node:path";
 import ssh2 from "ssh2";
 import { describe, expect, it } from "vitest";
 import { parsePublicKey } from "../../core/hosts/public-keys.js";
-import { generateEd25519 } from "./ssh.js";
+import { generateEd25519 } from "./keys.js";
 
 describe("generateEd25519", () => {
   it("writes keys OpenSSH and ssh2 read, also when the public key starts with a zero byte", () => {

@@ -42,6 +42,7 @@ export function looksLikePrivateKey(text: string): boolean {
 /** The refusal for a pasted private key. It never repeats what was pasted. */
 export const PRIVATE_KEY_REFUSAL = translate("en", "keys.private_key_refusal");
 
+/** SHA256 fingerprint of a raw public key blob, exactly as `ssh-keygen -l` prints it. */
 export function fingerprintOfBlob(blob: Buffer): string {
   return "SHA256:" + createHash("sha256").update(blob).digest("base64").replace(/=+$/, "");
 }
