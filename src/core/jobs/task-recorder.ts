@@ -1,3 +1,4 @@
+import { Batch } from "../concurrency.js";
 import type { Sql } from "../db.js";
 import type { TaskStatus } from "./jobs.js";
 
@@ -67,37 +68,5 @@ export class TaskRecorder {
         finished_at = now()
       from (values ${this.sql(values as never)}) as v (host_name, status, exit_code, signal, error_code, error, log_key, log_bytes, log_lines, tail, output_hash)
       where t.job_id = ${this.jobId} and t.host_name = v.host_name and t.status in ('queued', 'running')`;
-  }
-}
-
-/** Collects items and hands them to `write` together: one write in flight, the next holding what came meanwhile. */
-class Batch<T> {
-  private pending: Array<{ item: T; resolve: () => void; reject: (err: unknown) => void }> = [];
-  private writing = false;
-
-  constructor(private readonly write: (items: T[]) => Promise<void>) {}
-
-  add(item: T): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({ item, resolve, reject });
-      // What else starts in this turn of the event loop goes in the same write.
-      if (!this.writing && this.pending.length === 1) setImmediate(() => void this.flush());
-    });
-  }
-
-  private async flush(): Promise<void> {
-    if (this.writing || this.pending.length === 0) return;
-    this.writing = true;
-    const batch = this.pending;
-    this.pending = [];
-    try {
-      await this.write(batch.map((p) => p.item));
-      for (const p of batch) p.resolve();
-    } catch (err) {
-      for (const p of batch) p.reject(err);
-    } finally {
-      this.writing = false;
-      if (this.pending.length > 0) void this.flush();
-    }
   }
 }
