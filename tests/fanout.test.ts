@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Job } from "../src/core/jobs/jobs.js";
-import { blockText, CHANNEL, jobIdFrom, startSlackWorld, type SlackWorld } from "./helpers/slack-world.js";
+import { blockText, CHANNEL, jobIdFrom, startSlackWorld, type SlackWorld, answerText } from "./helpers/slack-world.js";
 import { remoteProcesses } from "./helpers/sshd.js";
 import { eventually } from "./helpers/testum.js";
 
@@ -10,13 +10,9 @@ const S = 10_000 + (process.pid % 50_000) * 10;
 let world: SlackWorld;
 const name = (i: number) => `web-${String(i + 1).padStart(2, "0")}`;
 
-function text(res: { json?: Record<string, unknown> | undefined }): string {
-  return `${String(res.json?.text ?? "")}\n${blockText((res.json?.blocks as Record<string, unknown>[]) ?? [])}`;
-}
-
 async function runJob(command: string): Promise<Job> {
   const res = await world.slash(command);
-  const job = await world.finished(jobIdFrom(text(res)), 60_000);
+  const job = await world.finished(jobIdFrom(answerText(res)), 60_000);
   // The parent and the summary are edited to their final state just after the row ends.
   await eventually("the parent to show the outcome", () => !/Running on|Queued on/.test(parentText(job)), 30_000);
   return job;
@@ -44,9 +40,9 @@ describe("many hosts at once", () => {
   it("shows what a target resolves to with --dry-run, and runs nothing", async () => {
     const before = (await world.testum.sql`select count(*)::int as n from jobs`)[0]!.n;
     const res = await world.slash("run --dry-run role=web 'reboot'");
-    expect(text(res)).toContain("names 24 hosts; nothing ran");
-    expect(text(res)).toContain("web-[01-24]");
-    expect(text(res)).toContain("shutdown, reboot");
+    expect(answerText(res)).toContain("names 24 hosts; nothing ran");
+    expect(answerText(res)).toContain("web-[01-24]");
+    expect(answerText(res)).toContain("shutdown, reboot");
     expect((await world.testum.sql`select count(*)::int as n from jobs`)[0]!.n).toBe(before);
   });
 
@@ -114,7 +110,7 @@ describe("many hosts at once", () => {
 
   it("cancel kills the remote command and its children on every host", async () => {
     const res = await world.slash(`run role=web 'sleep ${S + 1} & sh -c "sleep ${S + 2}"; wait'`);
-    const jobId = jobIdFrom(text(res));
+    const jobId = jobIdFrom(answerText(res));
     const sleepers = async () => new Set((await remoteProcesses(new RegExp(`^sleep (${S + 1}|${S + 2})$`))).map((p) => p.hostDir)).size;
     await eventually("every host to be running", async () => (await sleepers()) === HOSTS, 30_000);
     // The live message is posted by the delivery loop, as chat allows: wait for it.
@@ -123,7 +119,7 @@ describe("many hosts at once", () => {
     await eventually("the refusal", () => JSON.stringify(world.slack.responses().at(-1)?.body ?? "").includes("only the person who started job"));
     expect(await sleepers()).toBe(HOSTS);
 
-    expect(text(await world.slash(`cancel ${jobId}`))).toContain(`Cancelling job #${jobId}`);
+    expect(answerText(await world.slash(`cancel ${jobId}`))).toContain(`Cancelling job #${jobId}`);
     const ended = await world.finished(jobId, 30_000);
     expect(ended.status).toBe("cancelled");
     await eventually("no sleep left on any host", async () => (await remoteProcesses(/sleep 61[78]/)).length === 0, 15_000);
@@ -149,17 +145,17 @@ describe("many hosts at once", () => {
     expect(await world.s3.getObjectText(`jobs/${job.id}/web-03.log`)).toMatch(/^script ran as testum-ssh from \/tmp\/testum-script\.\w+\n$/);
     const leftovers = await world.ssh.hosts[0]!.exec("ls /tmp/testum-script.* 2>/dev/null | wc -l");
     expect(leftovers.stdout.trim()).toBe("0");
-    expect(text(await world.slash(`script web-01 \`\`\`${"x".repeat(17_000)}\`\`\``))).toMatch(/the script is 17000 bytes; the limit is 16384/);
+    expect(answerText(await world.slash(`script web-01 \`\`\`${"x".repeat(17_000)}\`\`\``))).toMatch(/the script is 17000 bytes; the limit is 16384/);
   });
 
   it("lists recent jobs, shows one job's results, and links its logs", async () => {
-    const list = text(await world.slash("jobs"));
+    const list = answerText(await world.slash("jobs"));
     expect(list).toMatch(/#\d+\s+cancelled/);
     const [first] = await world.testum.sql`select id from jobs where command like 'cat ~/mark;%' order by id limit 1`;
-    const show = text(await world.slash(`jobs show ${first!.id}`));
+    const show = answerText(await world.slash(`jobs show ${first!.id}`));
     expect(show).toContain("ok 20 · failed 4");
     expect(show).toMatch(/exit 1\s+web-\[21-24\]/);
-    const logs = text(await world.slash(`logs ${first!.id} web-22`));
+    const logs = answerText(await world.slash(`logs ${first!.id} web-22`));
     expect(logs).toMatch(/\/logs\/[A-Za-z0-9_-]+\/web-22\|web-22 \(failed\)/);
   });
 });

@@ -5,14 +5,10 @@ import { createJob, type Job } from "../src/core/jobs/jobs.js";
 import { DEFAULT_TEAM_ID } from "./fakes/slack-api.js";
 import { commandInteraction, snowflake } from "./helpers/discord-sign.js";
 import { jobIdFrom as discordJobId, messageText, startDiscordWorld, type DiscordWorld, type Member } from "./helpers/discord-world.js";
-import { blockText, CHANNEL, jobIdFrom, startSlackWorld, type SlackWorld } from "./helpers/slack-world.js";
+import { blockText, CHANNEL, jobIdFrom, startSlackWorld, type SlackWorld, replyText } from "./helpers/slack-world.js";
 import { eventually } from "./helpers/testum.js";
 
 /** Everything a Slack answer shows, as plain text. */
-function replyText(json: Record<string, unknown> | undefined): string {
-  return `${String(json?.text ?? "")}\n${blockText((json?.blocks as Record<string, unknown>[]) ?? [])}`;
-}
-
 describe("Slack: the user's language from users.info", () => {
   let world: SlackWorld;
   const IVAN = "U0IVAN00001";

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addHost } from "../src/core/hosts/hosts.js";
-import { blockText, startSlackWorld, type SlackWorld } from "./helpers/slack-world.js";
+import { startSlackWorld, type SlackWorld, answerText } from "./helpers/slack-world.js";
 import { testBox } from "./helpers/hosts.js";
 
 // Editing authorized_keys on many hosts at once, from chat (the web process's pool
@@ -14,10 +14,6 @@ import { testBox } from "./helpers/hosts.js";
 
 const HOSTS = 40;
 let world: SlackWorld;
-
-function text(res: { json?: Record<string, unknown> | undefined }): string {
-  return `${String(res.json?.text ?? "")}\n${blockText((res.json?.blocks as Record<string, unknown>[]) ?? [])}`;
-}
 
 async function cli(args: string[]) {
   try {
@@ -90,9 +86,9 @@ describe(`keys on ${HOSTS} hosts at once`, () => {
   const trent = keygen("trent@desk");
 
   it("deploys and revokes from chat while the web side stays ready", async () => {
-    expect(text(await world.slash(`keys add mallory ${mallory}`))).toContain("Added key mallory");
+    expect(answerText(await world.slash(`keys add mallory ${mallory}`))).toContain("Added key mallory");
     const deploy = await readinessDuring(world.slash("keys deploy mallory fleet=yes"));
-    const said = text(deploy.result);
+    const said = answerText(deploy.result);
     expect(said).toContain(`Deployed mallory to ${HOSTS} hosts`);
     expect(said).not.toMatch(/failed/i);
     expect(deploy.statuses.length).toBeGreaterThan(0);
@@ -100,22 +96,22 @@ describe(`keys on ${HOSTS} hosts at once`, () => {
     for (const content of await keysOnEveryHost()) expect(content).toContain(blob(mallory));
 
     const revoke = await readinessDuring(world.slash("keys revoke mallory fleet=yes"));
-    expect(text(revoke.result)).not.toMatch(/failed/i);
+    expect(answerText(revoke.result)).not.toMatch(/failed/i);
     expect(revoke.statuses.every((s) => s === 200)).toBe(true);
     for (const content of await keysOnEveryHost()) expect(content).not.toContain(blob(mallory));
     // Chat commands still answer right away afterwards.
-    expect(text(await world.slash("whoami"))).toContain("admin");
+    expect(answerText(await world.slash("whoami"))).toContain("admin");
   }, 240_000);
 
   it("deploys and revokes from the CLI, and chat deploys at the same time lose no edit", async () => {
-    expect(text(await world.slash(`keys add trent ${trent}`))).toContain("Added key trent");
-    expect(text(await world.slash(`keys add mallory2 ${keygen("mallory2@x")}`))).toContain("Added key mallory2");
+    expect(answerText(await world.slash(`keys add trent ${trent}`))).toContain("Added key trent");
+    expect(answerText(await world.slash(`keys add mallory2 ${keygen("mallory2@x")}`))).toContain("Added key mallory2");
     // The CLI and the web process edit the same 40 files at once.
     const [fromCli, fromChat] = await Promise.all([cli(["keys", "deploy", "trent", "fleet=yes"]), world.slash("keys deploy mallory2 fleet=yes")]);
     expect(fromCli.stderr).toBe("");
     expect(fromCli.code).toBe(0);
     expect(fromCli.stdout.match(/^ok\s/gm)?.length).toBe(HOSTS);
-    expect(text(fromChat)).toContain(`Deployed mallory2 to ${HOSTS} hosts`);
+    expect(answerText(fromChat)).toContain(`Deployed mallory2 to ${HOSTS} hosts`);
     const contents = await keysOnEveryHost();
     for (const content of contents) {
       expect(content).toContain(blob(trent));
@@ -136,6 +132,6 @@ describe(`keys on ${HOSTS} hosts at once`, () => {
     expect(after).not.toBe(before);
     for (const content of await keysOnEveryHost()) expect(content).toContain(blob(after));
     // A host checked from chat accepts the new key.
-    expect(text(await world.slash("hosts test fleet-17"))).toContain("authentication: accepted");
+    expect(answerText(await world.slash("hosts test fleet-17"))).toContain("authentication: accepted");
   }, 240_000);
 });

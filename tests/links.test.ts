@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { maskLinkTokens } from "../src/adapters/http/server.js";
 import { DEFAULT_TEAM_ID } from "./fakes/slack-api.js";
-import { ADMIN_IDENTITY, blockText, CHANNEL, jobIdFrom, startSlackWorld, type SlackWorld } from "./helpers/slack-world.js";
+import { ADMIN_IDENTITY, CHANNEL, jobIdFrom, startSlackWorld, type SlackWorld, answerText } from "./helpers/slack-world.js";
 import { freePort } from "./helpers/sshd.js";
 import { eventually, startTestumForTest, type TestumUnderTest } from "./helpers/testum.js";
 
@@ -43,11 +43,10 @@ describe("job links expire, can be revoked, and carry their key only in the path
   const OTHER = "U0LINKOTH01";
   const lines: string[] = [];
   let world: SlackWorld;
-  const text = (res: { json?: Record<string, unknown> | undefined }) => `${String(res.json?.text ?? "")}\n${blockText((res.json?.blocks as Record<string, unknown>[]) ?? [])}`;
 
   /** Runs `echo` on web-1 as `user` and waits for its end: the job and its token. */
   async function finishedJob(user: string, word: string): Promise<{ id: number; token: string }> {
-    const id = jobIdFrom(text(await world.slash(`run web-1 'echo ${word}'`, user)));
+    const id = jobIdFrom(answerText(await world.slash(`run web-1 'echo ${word}'`, user)));
     await world.finished(id);
     const [row] = await world.testum.sql<{ logToken: string }[]>`select log_token from jobs where id = ${id}`;
     return { id, token: row!.logToken };
@@ -91,16 +90,16 @@ describe("job links expire, can be revoked, and carry their key only in the path
       expect(page).toContain("open for 2h after a job starts");
       expect(page).not.toContain("fresh");
     }
-    expect(text(await world.slash(`logs ${id}`, OPS))).toContain(`The links of job #${id} expired at`);
+    expect(answerText(await world.slash(`logs ${id}`, OPS))).toContain(`The links of job #${id} expired at`);
   });
 
   it("jobs revoke-links: the requester or an admin, audited; then every link answers 410; others are refused", async () => {
     const { id, token } = await finishedJob(OPS, "revocable");
-    const refused = text(await world.slash(`jobs revoke-links ${id}`, OTHER));
+    const refused = answerText(await world.slash(`jobs revoke-links ${id}`, OTHER));
     expect(refused).toContain(`only the person who started job #${id}, or an admin of its hosts, can revoke its links`);
     expect((await fetch(`${world.testum.url}/logs/${token}`)).status).toBe(200);
 
-    expect(text(await world.slash(`jobs revoke-links ${id}`, OPS))).toContain(`Revoked the links of job #${id}`);
+    expect(answerText(await world.slash(`jobs revoke-links ${id}`, OPS))).toContain(`Revoked the links of job #${id}`);
     for (const path of links(id, token)) {
       const res = await fetch(`${world.testum.url}${path}`, { redirect: "manual" });
       expect(res.status, path).toBe(410);
@@ -108,12 +107,12 @@ describe("job links expire, can be revoked, and carry their key only in the path
       expect(page).toContain(`The links of job #${id} were revoked by u0linkops01 (slack:${DEFAULT_TEAM_ID}:${OPS}) at`);
       expect(page).not.toContain("revocable");
     }
-    expect(text(await world.slash(`jobs revoke-links ${id}`))).toContain(`were revoked by u0linkops01`);
-    expect(text(await world.slash(`jobs show ${id}`, OPS))).toContain(`The links of job #${id} were revoked`);
+    expect(answerText(await world.slash(`jobs revoke-links ${id}`))).toContain(`were revoked by u0linkops01`);
+    expect(answerText(await world.slash(`jobs show ${id}`, OPS))).toContain(`The links of job #${id} were revoked`);
 
     // An admin may revoke anyone's.
     const second = await finishedJob(OTHER, "admins-too");
-    expect(text(await world.slash(`jobs revoke-links ${second.id}`))).toContain(`Revoked the links of job #${second.id}`);
+    expect(answerText(await world.slash(`jobs revoke-links ${second.id}`))).toContain(`Revoked the links of job #${second.id}`);
     expect((await fetch(`${world.testum.url}/reports/${second.token}`)).status).toBe(410);
 
     const audit = await world.testum.sql<{ actor: string; outcome: string; detail: { job: number } }[]>`

@@ -1,15 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { blockText, startSlackWorld, type SlackWorld } from "./helpers/slack-world.js";
+import { blockText, startSlackWorld, type SlackWorld, answerText } from "./helpers/slack-world.js";
 import { eventually } from "./helpers/testum.js";
 
 const OPS = "U0OPS000001"; // operator on *
 const A1 = "U0APPROVE01";
 const A2 = "U0APPROVE02";
 let world: SlackWorld;
-
-function text(res: { json?: Record<string, unknown> | undefined }): string {
-  return `${String(res.json?.text ?? "")}\n${blockText((res.json?.blocks as Record<string, unknown>[]) ?? [])}`;
-}
 
 /** Clicks and returns the private answer it got. */
 async function clickAnswer(message: string, value: string, user: string): Promise<string> {
@@ -36,7 +32,7 @@ beforeAll(async () => {
     [A1, "approver"],
     [A2, "approver"],
   ] as const) {
-    expect(text(await world.slash(`grant <@${user}> ${role}`))).toContain(`is now ${role} on *`);
+    expect(answerText(await world.slash(`grant <@${user}> ${role}`))).toContain(`is now ${role} on *`);
   }
 });
 
@@ -47,12 +43,12 @@ afterAll(async () => {
 describe("risky schedules", () => {
   it("take as many distinct approvers as jobs, from the request message only; a run by hand asks again", async () => {
     await world.ssh.hosts[0]!.exec("mkdir -p ~/sched-scratch && touch ~/sched-scratch/keep");
-    const reply = text(await world.slash(`schedule add "0 3 * * *" web-1 'rm -rf ~/sched-scratch' --name nightly-cleanup`, OPS));
+    const reply = answerText(await world.slash(`schedule add "0 3 * * *" web-1 'rm -rf ~/sched-scratch' --name nightly-cleanup`, OPS));
     const id = Number(/#(\d+)/.exec(reply)![1]);
     const request = await requestOf(id);
     // The button's payload from another message (here, a job's parent) counts for nothing.
     const other = await world.slash("run web-1 'true'", OPS);
-    const job = Number(/#(\d+)/.exec(text(other))![1]);
+    const job = Number(/#(\d+)/.exec(answerText(other))![1]);
     const parent = await eventually("the job's parent message", async () => (await world.job(job)).parentMessage);
     expect(await clickAnswer(parent, `t1:schedule-approve:${id}`, A1)).toContain(`does not belong to the approval request of schedule #${id}`);
 
@@ -66,7 +62,7 @@ describe("risky schedules", () => {
     expect(await state()).toBe("approved");
 
     // Run by hand: a new request, nothing runs until two people approve it.
-    const run = text(await world.slash(`schedule run ${id}`, OPS));
+    const run = answerText(await world.slash(`schedule run ${id}`, OPS));
     expect(run).toContain("needs a new approval");
     const manual = Number(/Job #(\d+)/.exec(run)![1]);
     const waiting = await eventually("the request", async () => {
@@ -88,7 +84,7 @@ describe("risky schedules", () => {
     try {
       const added = await world.slash(`schedule add "0 4 * * *" web-1 'rm -rf ~/outage-scratch' --name outage-cleanup`, OPS);
       expect(added.ms).toBeLessThan(1000);
-      const reply = text(added);
+      const reply = answerText(added);
       expect(reply).toContain("needs approval before it runs");
       id = Number(/#(\d+)/.exec(reply)![1]);
       // Recorded at once, and waiting for chat: nothing in the channel, the request's row keeps being tried.

@@ -2,17 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect } from "../src/core/db.js";
 import { DEFAULT_TEAM_ID } from "./fakes/slack-api.js";
 import { createTestDatabase } from "./helpers/db.js";
-import { ADMIN_IDENTITY, blockText, CHANNEL, startSlackWorld, type SlackWorld } from "./helpers/slack-world.js";
+import { ADMIN_IDENTITY, blockText, CHANNEL, startSlackWorld, type SlackWorld, answerText } from "./helpers/slack-world.js";
 import { eventually, startTestumForTest, type TestumUnderTest } from "./helpers/testum.js";
 import { addTestHost } from "./helpers/hosts.js";
 
 let world: SlackWorld;
 let second: TestumUnderTest;
 const OPS = "U0OPS000001";
-
-function text(res: { json?: Record<string, unknown> | undefined }): string {
-  return `${String(res.json?.text ?? "")}\n${blockText((res.json?.blocks as Record<string, unknown>[]) ?? [])}`;
-}
 
 const scheduleId = (reply: string) => Number(/Schedule #(\d+)/.exec(reply)![1]);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -51,18 +47,18 @@ afterAll(async () => {
 
 describe("scheduled reports", () => {
   it("validates cron expressions, naming the bad field, and describes the schedule in words", async () => {
-    expect(text(await world.slash(`schedule add "61 * * * *" web-1 'uptime'`))).toContain('the minute field "61" is not valid');
-    expect(text(await world.slash(`schedule add "* * *" web-1 'uptime'`))).toContain("expected 5 or 6 fields");
-    expect(text(await world.slash(`schedule add "0 8 * * 1-5" web-1 'df -h' --tz Mars/Olympus`))).toContain("is not a time zone");
-    const ok = text(await world.slash(`schedule add "0 8 * * 1-5" web-1 'df -h' --tz Europe/Berlin --name disk`));
+    expect(answerText(await world.slash(`schedule add "61 * * * *" web-1 'uptime'`))).toContain('the minute field "61" is not valid');
+    expect(answerText(await world.slash(`schedule add "* * *" web-1 'uptime'`))).toContain("expected 5 or 6 fields");
+    expect(answerText(await world.slash(`schedule add "0 8 * * 1-5" web-1 'df -h' --tz Mars/Olympus`))).toContain("is not a time zone");
+    const ok = answerText(await world.slash(`schedule add "0 8 * * 1-5" web-1 'df -h' --tz Europe/Berlin --name disk`));
     expect(ok).toMatch(/Schedule #\d+ "disk": every weekday at 08:00 \(Europe\/Berlin\), on web-1\. Next run \d{4}-\d\d-\d\d 0[67]:00 UTC/);
-    const show = text(await world.slash(`schedule show ${scheduleId(ok)}`));
+    const show = answerText(await world.slash(`schedule show ${scheduleId(ok)}`));
     expect(show.match(/UTC/g)!.length).toBeGreaterThanOrEqual(5);
     await world.slash(`schedule rm ${scheduleId(ok)}`);
   });
 
   it("with two processes, each fire runs exactly once and posts one report", async () => {
-    const id = scheduleId(text(await world.slash(`schedule add "*/2 * * * * *" web-1 'date +%s' --name clock`, OPS)));
+    const id = scheduleId(answerText(await world.slash(`schedule add "*/2 * * * * *" web-1 'date +%s' --name clock`, OPS)));
     await sleep(9000);
     await world.slash(`schedule pause ${id}`, OPS);
     await sleep(2500);
@@ -89,7 +85,7 @@ describe("scheduled reports", () => {
     await sleep(4500);
     expect((await world.testum.sql`select count(*)::int as n from schedule_fires where schedule_id = ${id} and job_id is not null`)[0]!.n).toBe(before);
     // Resumed: runs again.
-    expect(text(await world.slash(`schedule resume ${id}`, OPS))).toContain("Next run");
+    expect(answerText(await world.slash(`schedule resume ${id}`, OPS))).toContain("Next run");
     await eventually(
       "a run after resume",
       async () => (await world.testum.sql`select count(*)::int as n from schedule_fires where schedule_id = ${id} and job_id is not null`)[0]!.n > before,
@@ -100,7 +96,7 @@ describe("scheduled reports", () => {
 
   it("--on-change posts the first run and then only when the output changes", async () => {
     await world.ssh.hosts[0]!.exec("echo one > ~/state");
-    const id = scheduleId(text(await world.slash(`schedule add "* * * * * *" web-1 'cat ~/state' --on-change --name state`, OPS)));
+    const id = scheduleId(answerText(await world.slash(`schedule add "* * * * * *" web-1 'cat ~/state' --on-change --name state`, OPS)));
     await eventually("three runs", async () => (await world.testum.sql`select count(*)::int as n from jobs where schedule_id = ${id} and status = 'succeeded'`)[0]!.n >= 3, 15_000);
     await sleep(500);
     expect(reportsOf(id)).toHaveLength(1);
@@ -113,7 +109,7 @@ describe("scheduled reports", () => {
 
   it("says once that a schedule keeps failing, then stays quiet until it recovers", async () => {
     await world.ssh.hosts[0]!.exec("rm -f ~/healthy");
-    const id = scheduleId(text(await world.slash(`schedule add "* * * * * *" web-1 'test -e ~/healthy' --name health`, OPS)));
+    const id = scheduleId(answerText(await world.slash(`schedule add "* * * * * *" web-1 'test -e ~/healthy' --name health`, OPS)));
     await eventually("the mute notice", () => world.slack.messages(CHANNEL).some((m) => blockText(m.blocks).includes('"health" (#' + id + ") failed 3 times in a row")), 20_000);
     // Reports of the runs before the mute may still be on their way: the delivery loop posts each job's messages on its own.
     await eventually(
@@ -133,7 +129,7 @@ describe("scheduled reports", () => {
   });
 
   it("checks the owner's rights at every fire", async () => {
-    const id = scheduleId(text(await world.slash(`schedule add "* * * * * *" web-1 'echo still here' --name rights`, OPS)));
+    const id = scheduleId(answerText(await world.slash(`schedule add "* * * * * *" web-1 'echo still here' --name rights`, OPS)));
     await eventually("a run", async () => (await world.testum.sql`select 1 from jobs where schedule_id = ${id}`).length > 0, 10_000);
     await world.slash(`revoke <@${OPS}> operator`);
     await eventually(
@@ -154,7 +150,7 @@ describe("scheduled reports", () => {
   });
 
   it("asks for approval of a risky schedule once; the approval covers it", async () => {
-    const reply = text(await world.slash(`schedule add "* * * * * *" web-1 'rm -rf ~/scratch-dir; echo cleaned' --name cleanup`, OPS));
+    const reply = answerText(await world.slash(`schedule add "* * * * * *" web-1 'rm -rf ~/scratch-dir; echo cleaned' --name cleanup`, OPS));
     expect(reply).toContain("needs approval before it runs");
     const id = scheduleId(reply);
     await sleep(2000);
@@ -171,7 +167,7 @@ describe("scheduled reports", () => {
   });
 
   it("notes runs missed while testum was down, and catches up the last one when asked", async () => {
-    const id = scheduleId(text(await world.slash(`schedule add "*/3 * * * * *" web-1 'echo tick' --name ticker`, OPS)));
+    const id = scheduleId(answerText(await world.slash(`schedule add "*/3 * * * * *" web-1 'echo tick' --name ticker`, OPS)));
     await eventually("a first run", async () => (await world.testum.sql`select 1 from jobs where schedule_id = ${id}`).length > 0, 10_000);
     await world.slash(`schedule pause ${id}`, OPS);
     // Let a fire in flight finish, so it cannot move last_fire_at after the test does.
@@ -222,9 +218,9 @@ describe("scheduled reports", () => {
   });
 
   it("belongs to whoever made it: others cannot change it", async () => {
-    const id = scheduleId(text(await world.slash(`schedule add "0 3 * * *" web-1 'uptime' --name mine`, OPS)));
-    expect(text(await world.slash(`schedule rm ${id}`, "U0OTHER0001"))).toMatch(/Not allowed: schedule #\d+ belongs to/);
-    expect(text(await world.slash("schedule list", OPS))).toMatch(new RegExp(`#${id}\\s+mine`));
+    const id = scheduleId(answerText(await world.slash(`schedule add "0 3 * * *" web-1 'uptime' --name mine`, OPS)));
+    expect(answerText(await world.slash(`schedule rm ${id}`, "U0OTHER0001"))).toMatch(/Not allowed: schedule #\d+ belongs to/);
+    expect(answerText(await world.slash("schedule list", OPS))).toMatch(new RegExp(`#${id}\\s+mine`));
     await world.slash(`schedule rm ${id}`, OPS);
   });
 });

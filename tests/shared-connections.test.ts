@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { blockText, jobIdFrom, startSlackWorld, type SlackWorld } from "./helpers/slack-world.js";
+import { jobIdFrom, startSlackWorld, type SlackWorld, answerText } from "./helpers/slack-world.js";
 
 // Jobs on one host at once share the worker's connections to it: a command
 // runs in a session of its own on a connection another job is using before a
@@ -19,8 +19,7 @@ afterAll(async () => {
 });
 
 async function start(text: string): Promise<number> {
-  const res = await world.slash(text);
-  return jobIdFrom(`${String(res.json?.text ?? "")}\n${blockText((res.json?.blocks as Record<string, unknown>[]) ?? [])}`);
+  return jobIdFrom(answerText(await world.slash(text)));
 }
 
 describe("jobs on one host at once", () => {

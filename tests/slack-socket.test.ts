@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_TEAM_ID } from "./fakes/slack-api.js";
 import { slashCommandPayload } from "./helpers/slack-sign.js";
-import { ADMIN, blockText, CHANNEL, jobIdFrom, startSlackWorld, type SlackWorld } from "./helpers/slack-world.js";
+import { ADMIN, blockText, CHANNEL, jobIdFrom, startSlackWorld, type SlackWorld, answerText } from "./helpers/slack-world.js";
 import { eventually, startTestumForTest } from "./helpers/testum.js";
 
 /**
@@ -13,14 +13,12 @@ let world: SlackWorld;
 const logLines: string[] = [];
 const OPS = "U0OPS000001";
 
-const text = (res: { json?: Record<string, unknown> | undefined }) => `${String(res.json?.text ?? "")}\n${blockText((res.json?.blocks as Record<string, unknown>[]) ?? [])}`;
-
 beforeAll(async () => {
   world = await startSlackWorld({ hosts: 1, transport: "socket", testum: { logLines, runOptions: { sweepEveryMs: 500, scheduleSyncMs: 300 } } });
   world.slack.setRateLimit("chat.update", { perMinute: 6000, burst: 200, scope: "team" });
   world.slack.setRateLimit("chat.postMessage", { perMinute: 6000, burst: 200, scope: "channel" });
   await world.addHost("web-1", world.ssh.hosts[0]!);
-  expect(text(await world.slash(`grant <@${OPS}> operator`))).toContain("is now operator");
+  expect(answerText(await world.slash(`grant <@${OPS}> operator`))).toContain("is now operator");
 }, 120_000);
 
 afterAll(async () => {
@@ -49,7 +47,7 @@ describe("Slack over Socket Mode", () => {
     expect(res.status).toBe(200);
     expect(res.ms).toBeLessThan(3000);
     expect(res.json?.response_type).toBe("ephemeral");
-    const id = jobIdFrom(text(res));
+    const id = jobIdFrom(answerText(res));
     await eventually("the live message showing the first line", async () => {
       const parentTs = (await world.job(id)).parentMessage?.split(":")[3];
       return parentTs !== undefined && world.slack.replies(CHANNEL, parentTs).some((m) => blockText(m.blocks).includes("hello"));
@@ -67,8 +65,8 @@ describe("Slack over Socket Mode", () => {
 
   it("asks for approval of a risky command; the button clicks arrive as envelopes and it runs once", async () => {
     const asked = await world.slash("run web-1 'rm -rf ~/sm-scratch; echo ran >> ~/sm-approved'", OPS);
-    expect(text(asked)).toContain("needs approval");
-    const jobId = jobIdFrom(text(asked));
+    expect(answerText(asked)).toContain("needs approval");
+    const jobId = jobIdFrom(answerText(asked));
     const job = await eventually("the request", async () => ((await world.job(jobId)).approvalMessage ? world.job(jobId) : undefined));
     const self = await world.click(job.approvalMessage!, `t1:approve:${jobId}`, OPS);
     expect(self.status).toBe(200);
@@ -80,16 +78,16 @@ describe("Slack over Socket Mode", () => {
   });
 
   it("adds a schedule whose reports land in the channel", async () => {
-    const added = text(await world.slash(`schedule add "* * * * * *" web-1 'echo tick' --name sm-tick`));
+    const added = answerText(await world.slash(`schedule add "* * * * * *" web-1 'echo tick' --name sm-tick`));
     const id = Number(/Schedule #(\d+)/.exec(added)?.[1]);
     expect(id).toBeGreaterThan(0);
     await eventually("a report", () => world.slack.messages(CHANNEL).some((m) => blockText(m.blocks).includes('Scheduled report "sm-tick"')), 20_000);
-    expect(text(await world.slash(`schedule rm ${id}`))).toContain(`#${id}`);
+    expect(answerText(await world.slash(`schedule rm ${id}`))).toContain(`#${id}`);
   });
 
   it("loses nothing and runs nothing twice when Slack refreshes or drops the connections in the middle of a job", async () => {
     const res = await world.slash("run web-1 'for i in 1 2 3 4 5 6 7 8 9 10; do echo line $i; sleep 0.5; done; echo ran >> ~/sm-long'");
-    const jobId = jobIdFrom(text(res));
+    const jobId = jobIdFrom(answerText(res));
     await eventually("the job to run", async () => (await world.job(jobId)).status === "running");
     const socket = world.slack.socket;
     const [first, second] = socket.connections().filter((c) => c.open);
@@ -98,7 +96,7 @@ describe("Slack over Socket Mode", () => {
     socket.disconnect("refresh_requested", first!.id);
     const during = await world.slash("run web-1 'echo ran >> ~/sm-during'");
     expect(during.status).toBe(200);
-    expect(text(during)).toMatch(/Job #\d+ queued/);
+    expect(answerText(during)).toMatch(/Job #\d+ queued/);
     await socket.waitForReady(2, 20_000);
 
     // Then the other one; and a connection lost without a goodbye.
@@ -106,14 +104,14 @@ describe("Slack over Socket Mode", () => {
     expect((await world.slash("whoami")).status).toBe(200);
     await socket.waitForReady(2, 20_000);
     socket.drop();
-    expect(text(await world.slash("whoami"))).toContain("admin");
+    expect(answerText(await world.slash("whoami"))).toContain("admin");
     await socket.waitForReady(2, 20_000);
 
     const job = await world.finished(jobId, 30_000);
     expect(job.status).toBe("succeeded");
     const log = await (await fetch(`${world.testum.url}/logs/${job.logToken}`)).text();
     expect(log).toBe(Array.from({ length: 10 }, (_, i) => `line ${i + 1}\n`).join(""));
-    await world.finished(jobIdFrom(text(during)));
+    await world.finished(jobIdFrom(answerText(during)));
     expect(await runs("sm-long")).toBe(1);
     expect(await runs("sm-during")).toBe(1);
     // Every envelope was acknowledged on time, on a connection that was not told to go.

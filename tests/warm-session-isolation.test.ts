@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { grant } from "../src/core/access/access.js";
 import { DEFAULT_TEAM_ID } from "./fakes/slack-api.js";
-import { blockText, CHANNEL, jobIdFrom, startSlackWorld, type SlackWorld } from "./helpers/slack-world.js";
+import { blockText, CHANNEL, jobIdFrom, startSlackWorld, type SlackWorld, replyText } from "./helpers/slack-world.js";
 import { eventually } from "./helpers/testum.js";
 
 // One operator's job leaves a process behind that tries to take over later jobs on
@@ -14,10 +14,6 @@ import { eventually } from "./helpers/testum.js";
 
 const OPERATOR = "U0OPERATOR1";
 let world: SlackWorld;
-
-function replyText(json: Record<string, unknown> | undefined): string {
-  return `${String(json?.text ?? "")}\n${blockText((json?.blocks as Record<string, unknown>[]) ?? [])}`;
-}
 
 /**
  * A leftover that for 15 s waits on every instruction pipe it can open (the stdin

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { blockText, jobIdFrom, startSlackWorld, type SlackWorld } from "./helpers/slack-world.js";
+import { jobIdFrom, startSlackWorld, type SlackWorld, answerText } from "./helpers/slack-world.js";
 import { eventually } from "./helpers/testum.js";
 
 // The worker's quick paths keep their behaviour:
@@ -22,8 +22,7 @@ afterAll(async () => {
 });
 
 async function start(text: string): Promise<number> {
-  const res = await world.slash(text);
-  return jobIdFrom(`${String(res.json?.text ?? "")}\n${blockText((res.json?.blocks as Record<string, unknown>[]) ?? [])}`);
+  return jobIdFrom(answerText(await world.slash(text)));
 }
 
 async function parents(target: string): Promise<string[]> {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startS3, type TestS3 } from "../helpers/s3.js";
-import { blockText, CHANNEL, jobIdFrom, startSlackWorld, type SlackWorld } from "../helpers/slack-world.js";
+import { blockText, CHANNEL, jobIdFrom, startSlackWorld, type SlackWorld, replyText } from "../helpers/slack-world.js";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.js";
 import { eventually } from "../helpers/testum.js";
 
@@ -12,10 +12,6 @@ const LOG_GRACE_MS = 3000;
 let world: SlackWorld;
 let s3: TestS3;
 let proxy: TcpProxy;
-
-function replyText(json: Record<string, unknown> | undefined): string {
-  return `${String(json?.text ?? "")}\n${blockText((json?.blocks as Record<string, unknown>[]) ?? [])}`;
-}
 
 async function finalParent(jobId: number) {
   const job = await world.finished(jobId, 90_000);

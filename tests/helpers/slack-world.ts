@@ -158,6 +158,16 @@ export function blockText(blocks: readonly Record<string, unknown>[]): string {
   return out.join("\n");
 }
 
+/** A reply's text and the texts of its blocks, as one string (what a person reads in it). */
+export function replyText(json: Record<string, unknown> | undefined): string {
+  return `${String(json?.text ?? "")}\n${blockText((json?.blocks as Record<string, unknown>[]) ?? [])}`;
+}
+
+/** The same for the answer to `world.slash`. */
+export function answerText(res: { json?: Record<string, unknown> | undefined }): string {
+  return replyText(res.json);
+}
+
 /** The job id in a "Job #N queued" reply. */
 export function jobIdFrom(text: string): number {
   const match = /#(\d+)/.exec(text);
