@@ -36,6 +36,18 @@ function slowConnector(ms: number) {
   return { connector, most: () => most, made };
 }
 
+/** A pool with one connection to a host: its owner, and a second task sharing it. */
+async function ownerAndSharer(idleMs: number) {
+  const { connector, made } = slowConnector(1);
+  const pool = new ConnectionPool(connector, idleMs, 8);
+  const host = hostNamed(1);
+  const [owner, sharer] = await Promise.all([pool.acquire(host), pool.acquire(host)]);
+  expect(owner).toMatchObject({ shared: false });
+  expect(sharer).toMatchObject({ shared: true });
+  expect(made).toHaveLength(1);
+  return { pool, host, made, owner: owner!, sharer: sharer! };
+}
+
 describe("ConnectionPool", () => {
   it("has at most its limit of handshakes in progress, and every host gets its connection", async () => {
     const { connector, most } = slowConnector(20);
@@ -91,27 +103,20 @@ describe("ConnectionPool", () => {
   });
 
   it("keeps an idle connection open past its idle time while a shared command still runs on it", async () => {
-    const { connector, made } = slowConnector(1);
-    const pool = new ConnectionPool(connector, 40, 8);
-    const host = hostNamed(1);
-    const [owner, sharer] = await Promise.all([pool.acquire(host), pool.acquire(host)]);
-    expect(sharer!.shared).toBe(true);
-    pool.release(host, owner!.conn, false);
+    const { pool, host, made, owner, sharer } = await ownerAndSharer(40);
+    pool.release(host, owner.conn, false);
     await new Promise((r) => setTimeout(r, 120));
     expect(made[0]!.ended).toBe(0);
-    pool.release(host, sharer!.conn, true);
+    pool.release(host, sharer.conn, true);
     await expect.poll(() => made[0]!.ended, { timeout: 2000 }).toBe(1);
     pool.closeAll();
   });
 
   it("closes a dead connection only once no task shares it", async () => {
-    const { connector, made } = slowConnector(1);
-    const pool = new ConnectionPool(connector, 60_000, 8);
-    const host = hostNamed(1);
-    const [owner, sharer] = await Promise.all([pool.acquire(host), pool.acquire(host)]);
-    pool.drop(host, owner!.conn);
+    const { pool, host, made, owner, sharer } = await ownerAndSharer(60_000);
+    pool.drop(host, owner.conn);
     expect(made[0]!.ended).toBe(0);
-    pool.drop(host, sharer!.conn);
+    pool.drop(host, sharer.conn);
     expect(made[0]!.ended).toBe(1);
     pool.closeAll();
   });
