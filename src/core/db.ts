@@ -15,6 +15,12 @@ export interface ConnectOptions {
   name?: string;
   /** Called with the reason when Postgres cannot be reached. */
   onError?: (err: Error) => void;
+  /**
+   * Keeps idle connections open (a server's pool): a burst after a quiet
+   * minute then finds them ready instead of opening them one by one while it
+   * waits. Without it, a connection idle for a minute is closed.
+   */
+  keepOpen?: boolean;
 }
 
 /**
@@ -24,18 +30,31 @@ export interface ConnectOptions {
  */
 export const IDLE_IN_TRANSACTION_MS = 15_000;
 
+/** Connections per pool unless `max` says otherwise. */
+export const POOL_SIZE = 10;
+
 export function connect(url: string, options: ConnectOptions = {}): Sql {
   return postgres(url, {
-    max: options.max ?? 10,
+    max: options.max ?? POOL_SIZE,
     onnotice: () => {},
     connect_timeout: 10,
-    idle_timeout: 60,
+    idle_timeout: options.keepOpen ? 0 : 60,
+    // Either way each connection is replaced after 30 to 60 minutes (postgres.js's max_lifetime).
     connection: { idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS, application_name: options.name ?? "testum" },
     // Ids are bigserial but stay far below 2^53: read int8 as a number.
     types: { int8: { to: 20, from: [20], serialize: (n: number) => String(n), parse: (s: string) => Number(s) } },
     // Column names become camelCase; jsonb keys are left exactly as stored.
     transform: { column: { from: postgres.toCamel, to: postgres.fromCamel }, undefined: null },
   }) as unknown as Sql;
+}
+
+/**
+ * Opens every connection of the pool now (each runs `select 1` at the same
+ * time), so the first burst of work does not pay for opening them. Returns
+ * once all answered; a failure is the caller's to log, the pool stays usable.
+ */
+export async function openPool(sql: Sql, size = POOL_SIZE): Promise<void> {
+  await Promise.all(Array.from({ length: size }, () => sql`select 1`));
 }
 
 const transactions = new AsyncLocalStorage<true>();
