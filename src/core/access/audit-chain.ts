@@ -96,14 +96,14 @@ export async function appendAudits(tx: Sql, entries: readonly AuditEntry[]): Pro
 
 /**
  * Records entries in one statement, without waiting for the chain's turn:
- * they wait in `audit_pending` and are given their place in the chain right
- * after, in the background (a failed chaining leaves them to the next one).
+ * they wait in `audit_pending` and are given their place in the chain a
+ * moment later, in the background (`chainSoon`).
  * For writers whose next step must not wait for other writers' turns, such
  * as a job about to start on its hosts.
  */
 export async function noteAudits(sql: Sql, entries: readonly AuditEntry[]): Promise<void> {
   await appendAudits(sql, entries);
-  void chainPendingAudits(sql).catch(() => {});
+  chainSoon(sql);
 }
 
 /**
@@ -118,6 +118,23 @@ export function pendingAuditsInsert(sql: Sql, entries: readonly AuditEntry[]) {
 /** Gives every record waiting in `audit_pending` its place in the chain (a batch in progress takes them too). */
 export function chainPendingAudits(sql: Sql): Promise<void> {
   return chainerFor(sql).add([]);
+}
+
+/**
+ * How long records written with their change (`appendAudits`, `noteAudits`)
+ * wait before they are chained in the background: everything written
+ * meanwhile is chained in the same turn, so a burst of jobs takes a few turns
+ * of the chain's lock a second instead of one or more per job.
+ */
+export const CHAIN_SOON_MS = 100;
+
+/**
+ * Chains the waiting records within `CHAIN_SOON_MS`, in the background (a
+ * failed chaining leaves them to the next one, and every process chains what
+ * waits when it starts and at each anchor).
+ */
+export function chainSoon(sql: Sql): void {
+  chainerFor(sql).soon();
 }
 
 type Unchained = Omit<Hashed, "seq">;
@@ -163,7 +180,7 @@ async function chain(tx: Sql, entries: readonly Unchained[]): Promise<void> {
 }
 
 /** One chain writer per connection pool. */
-const chainers = new WeakMap<Sql, { add(entries: readonly AuditEntry[]): Promise<void> }>();
+const chainers = new WeakMap<Sql, { add(entries: readonly AuditEntry[]): Promise<void>; soon(): void }>();
 
 interface Waiting {
   readonly entries: readonly Unchained[];
@@ -180,6 +197,7 @@ function chainerFor(sql: Sql) {
 function createChainer(sql: Sql) {
   let waiting: Waiting[] = [];
   let writing = false;
+  let soonTimer: NodeJS.Timeout | undefined;
   async function drain(): Promise<void> {
     writing = true;
     try {
@@ -207,12 +225,22 @@ function createChainer(sql: Sql) {
       writing = false;
     }
   }
+  function add(entries: readonly AuditEntry[]): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      waiting.push({ entries: entries.map(prepared), resolve, reject });
+      if (!writing) void drain();
+    });
+  }
   return {
-    add(entries: readonly AuditEntry[]): Promise<void> {
-      return new Promise<void>((resolve, reject) => {
-        waiting.push({ entries: entries.map(prepared), resolve, reject });
-        if (!writing) void drain();
-      });
+    add,
+    soon(): void {
+      if (soonTimer) return;
+      soonTimer = setTimeout(() => {
+        soonTimer = undefined;
+        add([]).catch(() => {});
+      }, CHAIN_SOON_MS);
+      // A process that exits meanwhile leaves them to the next chaining (at the latest, the next process's start).
+      soonTimer.unref();
     },
   };
 }

@@ -3,7 +3,7 @@ import { checkAnchors } from "./audit-anchor.js";
 import { GENESIS, rowHash, type Hashed } from "./audit-chain.js";
 import type { Sql } from "../db.js";
 
-export { appendAudits, canonicalJson, chainPendingAudits, noteAudits, pendingAuditsInsert, recordAudit, recordAudits, rowHash, type AuditEntry } from "./audit-chain.js";
+export { appendAudits, canonicalJson, chainPendingAudits, chainSoon, noteAudits, pendingAuditsInsert, recordAudit, recordAudits, rowHash, type AuditEntry } from "./audit-chain.js";
 
 /** A record as stored: what its hash covers, and its place in the chain. */
 export interface AuditRow extends Hashed {

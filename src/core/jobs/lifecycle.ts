@@ -1,4 +1,4 @@
-import { appendAudits, chainPendingAudits, pendingAuditsInsert, type AuditEntry } from "../access/audit.js";
+import { appendAudits, chainSoon, pendingAuditsInsert, type AuditEntry } from "../access/audit.js";
 import { transaction, type Sql } from "../db.js";
 import { insertNewJob, newJobRows, nextJobId, finishJob, reapLostJobs, rejectWaitingJob, requestCancel, type Job, type JobStatus, type NewJob } from "./jobs.js";
 import { expireApprovals } from "../access/approvals.js";
@@ -35,8 +35,8 @@ export async function requestJob(sql: Sql, input: NewJob, audit: AuditEntry | un
     // Recorded with the job, without waiting for other requests' audit records.
     ...(audit ? [pendingAuditsInsert(sql, [{ ...audit, detail: { job: row.id, ...audit.detail } }])] : []),
   ]);
-  // Its place in the audit chain comes right after; should that fail, the next audit record takes it along.
-  void chainPendingAudits(sql).catch(() => {});
+  // Its place in the audit chain comes a moment later, with others'; should that fail, the next chaining takes it along.
+  chainSoon(sql);
   return job;
 }
 
@@ -87,7 +87,7 @@ async function ending(sql: Sql, transition: (tx: Sql) => Promise<readonly Job[]>
     );
     return jobs;
   });
-  if (ended.length > 0) void chainPendingAudits(sql).catch(() => {});
+  if (ended.length > 0) chainSoon(sql);
   return [...ended];
 }
 
