@@ -1,6 +1,6 @@
 import { can, canSomewhere, loadPrincipal, type Principal } from "./access/access.js";
 import { decodeAction } from "./commands/actions.js";
-import { authorize, type Request } from "./access/authorize.js";
+import { authorize, targetOf, type Request } from "./access/authorize.js";
 import { recordAudit } from "./access/audit.js";
 import { platformOf, type Actor, type Inbound, type Reply } from "./chat/chat.js";
 import { parseCommandOptions, parseCommandText, type Command } from "./commands/commands.js";
@@ -18,7 +18,8 @@ import { rb, runbookAdd, runbookList, runbookRm, runbookShow } from "./runbooks/
 import { decideSchedule, scheduleAdd, scheduleRb, scheduleList, schedulePause, scheduleResume, scheduleRm, scheduleRun, scheduleShow } from "./schedules/handle-schedules.js";
 import { decodeScriptTarget, run, script } from "./jobs/handle-run.js";
 import { scriptBody } from "./commands/commands.js";
-import { listHosts } from "./hosts/hosts.js";
+import { listHosts, type Host } from "./hosts/hosts.js";
+import { resolveTarget } from "./hosts/targets.js";
 import { MAX_COMMAND_CHARS, MAX_FORM_CHARS, screenText, storable } from "./commands/input.js";
 import { looksLikePrivateKey } from "./hosts/public-keys.js";
 import { errorView, inLanguage, privateReply } from "./chat/replies.js";
@@ -108,6 +109,9 @@ const HANDLERS: Handlers = {
   help,
 };
 
+/** A command as parsed, or why it could not be. */
+type Parsed = { readonly cmd: Command } | { readonly error: unknown };
+
 function rawInput(event: Extract<Inbound, { kind: "command" }>): string {
   return event.input.type === "text" ? event.input.text : `${event.input.path.join(" ")} ${Object.entries(event.input.options).flat().join(" ")}`;
 }
@@ -121,12 +125,18 @@ export function createApp(deps: AppDeps): App {
 
   function contextFor(event: Inbound): HandlerContext {
     let principal: Promise<Principal> | undefined;
+    const targets = new Map<string, Promise<Host[]>>();
     const lang = langOf(event.actor.locale, settings.lang);
     return {
       ...deps,
       lang,
       t: translator(lang),
       principal: () => (principal ??= loadPrincipal(sql, event.actor, settings.admins)),
+      targetHosts(target) {
+        let reading = targets.get(target);
+        if (!reading) targets.set(target, (reading = resolveTarget(sql, target)));
+        return reading;
+      },
       audit: (action, outcome, target, detail) =>
         recordAudit(sql, { actor: event.actor.id, actorName: event.actor.name, channel: event.conversation, action, target, outcome, detail }),
     };
@@ -145,24 +155,25 @@ export function createApp(deps: AppDeps): App {
     }
   }
 
-  function parse(event: Extract<Inbound, { kind: "command" }>): Command {
-    return event.input.type === "text" ? parseCommandText(event.input.text) : parseCommandOptions(event.input.path, event.input.options);
+  function parseOf(event: Extract<Inbound, { kind: "command" }>): Parsed {
+    try {
+      return { cmd: event.input.type === "text" ? parseCommandText(event.input.text) : parseCommandOptions(event.input.path, event.input.options) };
+    } catch (error) {
+      return { error };
+    }
   }
 
-  async function command(ctx: HandlerContext, event: Extract<Inbound, { kind: "command" }>): Promise<Reply> {
-    // A private key pasted into chat is refused before anything reads, logs or audits the text.
+  async function command(ctx: HandlerContext, event: Extract<Inbound, { kind: "command" }>, parsed: Parsed): Promise<Reply> {
+    // A private key pasted into chat is refused before anything logs or audits the text.
     if (looksLikePrivateKey(rawInput(event))) {
       await ctx.audit("command", "refused", undefined, { reason: "private key material in the command; not stored" });
       throw new UsageError(msg("keys.private_key_refusal"));
     }
-    let cmd: Command;
-    try {
-      cmd = parse(event);
-    } catch (err) {
-      await ctx.audit("command", "invalid", undefined, { input: truncate(rawInput(event), 500), reason: (err as Error).message });
-      throw err;
+    if ("error" in parsed) {
+      await ctx.audit("command", "invalid", undefined, { input: truncate(rawInput(event), 500), reason: (parsed.error as Error).message });
+      throw parsed.error;
     }
-    return dispatch(ctx, event, cmd);
+    return dispatch(ctx, event, parsed.cmd);
   }
 
   async function form(ctx: HandlerContext, event: Extract<Inbound, { kind: "form" }>): Promise<Reply> {
@@ -239,15 +250,19 @@ export function createApp(deps: AppDeps): App {
       const event = received.actor.name === undefined ? received : { ...received, actor: { ...received.actor, name: storable(received.actor.name) } };
       const ctx = contextFor(event);
       try {
-        // Who is asking is read while the request is checked as new: a read, nothing acts on it before.
+        // Who is asking, and the hosts a command names, are read while the request is checked as
+        // new: reads, and nothing acts on them before the checks (authorize.ts).
         ctx.principal().catch(() => {});
+        const parsed = event.kind === "command" ? parseOf(event) : undefined;
+        const target = parsed && "cmd" in parsed ? targetOf(parsed.cmd) : undefined;
+        if (target !== undefined) ctx.targetHosts(target).catch(() => {});
         await acceptOnce(ctx, event);
         if (event.kind === "command") screenText(rawInput(event), MAX_COMMAND_CHARS);
         else if (event.kind === "form") for (const value of Object.values(event.values)) screenText(value, MAX_FORM_CHARS);
         else screenText(event.action, 1000);
         switch (event.kind) {
           case "command":
-            return inLanguage(await command(ctx, event), ctx.lang);
+            return inLanguage(await command(ctx, event, parsed!), ctx.lang);
           case "form":
             return inLanguage(await form(ctx, event), ctx.lang);
           case "action":

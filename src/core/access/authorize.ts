@@ -158,9 +158,14 @@ function requireOnAll(principal: Principal, right: Right, hosts: readonly Host[]
  * "target" need, and the same check for work done later in someone's name
  * (a schedule's fire, an approval asked again for hosts that changed).
  */
-export async function authorizeTarget(sql: Sql, principal: Principal | Promise<Principal>, right: Right, target: string): Promise<Host[]> {
+export async function authorizeTarget(
+  sql: Sql,
+  principal: Principal | Promise<Principal>,
+  right: Right,
+  target: string,
+  reading: Promise<Host[]> = resolveTarget(sql, target),
+): Promise<Host[]> {
   // The hosts are read while the principal is (a read: nothing is said about them before the checks).
-  const reading = resolveTarget(sql, target);
   reading.catch(() => {});
   const who = await principal;
   // Someone without the right anywhere learns nothing about which hosts exist.
@@ -223,13 +228,19 @@ function auditTarget(request: Request, scope?: Partial<Scope>): string | undefin
  * returns those things. A refusal names the hosts and the right missing,
  * and is audited as refused.
  */
+/** The target a request names, when what it acts on is the hosts that target names (read ahead by app.ts). */
+export function targetOf(request: Request): string | undefined {
+  return (NEEDS[request.name] as Need).on === "target" ? (request as { target: string }).target : undefined;
+}
+
 export async function authorize(ctx: HandlerContext, request: Request): Promise<Scope> {
   const need = NEEDS[request.name] as Need;
   if (need.on === "target") {
     // A target's hosts are read side by side with who is asking (see authorizeTarget).
     const right = need.freeForm && ctx.settings.mode === "allowlist" ? "free-form" : need.right;
     try {
-      return { hosts: await authorizeTarget(ctx.sql, ctx.principal(), right, (request as { target: string }).target) };
+      const { target } = request as { target: string };
+      return { hosts: await authorizeTarget(ctx.sql, ctx.principal(), right, target, ctx.targetHosts(target)) };
     } catch (err) {
       await auditRefusal(ctx, request, {}, err);
       throw err;

@@ -60,6 +60,8 @@ export interface HandlerContext extends AppDeps {
   audit(action: AuditAction, outcome: string, target?: string, detail?: Record<string, unknown>): Promise<void>;
   /** The actor with the role bindings that apply to them (loaded once per event). */
   principal(): Promise<Principal>;
+  /** The hosts `target` names now (read once per event and target); authorize.ts checks them. */
+  targetHosts(target: string): Promise<Host[]>;
 }
 
 /** `scope`: what the command acts on, already resolved and authorised (see authorize.ts). */
