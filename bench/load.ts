@@ -1,7 +1,7 @@
 // Load benchmark: a burst of `/testum run` commands against testum with the chat platform's
 // limits on, to show that chat never holds up a job.
 //
-//   npm run bench:load -- [--platform slack|discord] [--rate 50] [--seconds 5] [--channels 5] [--split] [--warm N]
+//   npm run bench:load -- [--platform slack|discord] [--rate 50] [--seconds 5] [--channels 5] [--split] [--warm N] [--skip-chat]
 //
 // It starts the repo's fake Slack (or Discord), which enforces the platform's documented limits
 // (Slack: chat.postMessage about 1/s per channel with short bursts, chat.update tier 3; Discord:
@@ -13,7 +13,8 @@
 //   - ack p50 / p99 / max: how long the platform waited for testum's answer to each command;
 //   - jobs run and finished, how many failed, and when the last one finished;
 //   - 429s the platform answered;
-//   - how long after the last job's end the last message reached its final state in chat.
+//   - how long after the last job's end the last message reached its final state in chat (with
+//     --skip-chat it does not wait for chat to catch up, and reports what chat shows by then).
 // Before the burst testum has run one command (its connections and caches exist, as in a running
 // install). With --warm N it first runs N more at the burst's rate and waits for their jobs to
 // end: the worker's SSH pool then holds about as many connections to the host as the burst keeps
@@ -41,6 +42,7 @@ const { values } = parseArgs({
     channels: { type: "string", default: "5" },
     split: { type: "boolean", default: false },
     warm: { type: "string", default: "0" },
+    "skip-chat": { type: "boolean", default: false },
   },
 });
 const platform = values.platform === "discord" ? "discord" : "slack";
@@ -211,7 +213,12 @@ async function main(): Promise<void> {
     const answers = await postFromThread(prepared, rate);
     const sent: Sent[] = answers.map((a, i) => ({ ms: a.ms, ...prepared[i]!.read(a.status, a.text) }));
     const acks = sent.map((s) => s.ms).sort((a, b) => a - b);
+    // How the answers went through the burst: the slowest answer of each half second.
+    const halves = Array.from({ length: Math.ceil(seconds * 2) }, (_, h) =>
+      Math.max(...sent.slice(Math.floor((h * rate) / 2), Math.floor(((h + 1) * rate) / 2)).map((s) => s.ms)),
+    );
     const refused = sent.filter((s) => !s.ok);
+    say(`answered: p50 / p99 / max ${[50, 99, 100].map((q) => percentile(acks, q).toFixed(0)).join(" / ")} ms; waiting for the jobs${values["skip-chat"] ? "" : " and for chat"}…`);
     if (refused.length > 0) say(`${refused.length} commands were not queued, e.g.: ${refused[0]!.text.slice(0, 200)}`);
 
     const deadline = Date.now() + DEADLINE_MS;
@@ -225,6 +232,7 @@ async function main(): Promise<void> {
     }
     const lastEnd = Math.max(...jobs.map((j) => j.finishedAt?.getTime() ?? Number.NaN));
     for (;;) {
+      if (values["skip-chat"]) break;
       const [{ pending }] = (await sql`
         select count(*)::int as pending from job_messages m join jobs j on j.id = m.job_id
         where j.created_at >= ${startedAt} and m.delivered_version < m.version and not m.given_up`) as unknown as [{ pending: number }];
@@ -243,6 +251,7 @@ async function main(): Promise<void> {
       ["testum", values.split ? "testum serve and testum worker, two processes" : "testum start, one process"],
       ["commands", `${total} at ${rate}/s over ${channelCount} channels${warm > 0 ? ` (after ${warm} to warm up)` : ""}`],
       ["ack p50 / p99 / max", `${percentile(acks, 50).toFixed(0)} / ${percentile(acks, 99).toFixed(0)} / ${acks[acks.length - 1]!.toFixed(0)} ms`],
+      ["slowest ack per 0.5 s", halves.map((ms) => ms.toFixed(0)).join(" ")],
       ["commands not queued", String(refused.length)],
       ["jobs finished", `${finished.length} of ${total} (${succeeded} succeeded, ${chatFailures} failed for a chat reason)`],
       ["last job finished", `${((lastEnd - startedAt.getTime()) / 1000).toFixed(1)} s after the first command`],
