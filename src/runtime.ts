@@ -16,7 +16,7 @@ import type { ChatPlatform, Connected, Inbound, Off } from "./adapters/platform.
 import { createApp } from "./core/app.js";
 import { createChatDirectory, type ChatDirectory } from "./core/chat/chat.js";
 import { identityForms, type Config } from "./config.js";
-import { connect, openPool, prepareDatabase, type Sql } from "./core/db.js";
+import { connect, prepareDatabase, type Sql } from "./core/db.js";
 import type { CancelBus, LogStore, Logger, PeopleLookup, RemoteAccess, ReplayGuard } from "./core/ports.js";
 import { startDelivery } from "./core/jobs/delivery.js";
 import { startReaper } from "./core/jobs/reaper.js";
@@ -110,7 +110,6 @@ const database: Part<Shared> = {
   async start(ctx) {
     await prepareDatabase(ctx.config.DATABASE_URL, ctx.log);
     const sql = (ctx.sql = connect(ctx.config.DATABASE_URL, { keepOpen: true }));
-    await openPool(sql).catch((err: Error) => ctx.log.warn({ err: err.message }, "could not open the database pool's connections ahead of use"));
     return { stop: () => sql.end({ timeout: 5 }), stopWithinMs: 8000 };
   },
 };
@@ -320,10 +319,7 @@ const web: Part<Shared> = {
     const routes: Record<string, Listener> = { "/metrics": ctx.metrics };
     // With a worker in the same process, commands get connections of their own: a busy worker never delays an answer.
     const webSql = ctx.options.work ? connect(config.DATABASE_URL, { keepOpen: true }) : sql;
-    if (webSql !== sql) {
-      stops.push(() => within(webSql.end({ timeout: 5 }), 8000, undefined));
-      await openPool(webSql).catch((err: Error) => log.warn({ err: err.message }, "could not open the database pool's connections ahead of use"));
-    }
+    if (webSql !== sql) stops.push(() => within(webSql.end({ timeout: 5 }), 8000, undefined));
     const core = createApp({
       sql: webSql,
       cancels: ctx.cancels,

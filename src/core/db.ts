@@ -16,9 +16,10 @@ export interface ConnectOptions {
   /** Called with the reason when Postgres cannot be reached. */
   onError?: (err: Error) => void;
   /**
-   * Keeps idle connections open (a server's pool): a burst after a quiet
-   * minute then finds them ready instead of opening them one by one while it
-   * waits. Without it, a connection idle for a minute is closed.
+   * Keeps idle connections open (a server's pool): the connections a burst
+   * opened are still there for the next one, even after a quiet minute,
+   * instead of being opened again while it waits. Without it, a connection
+   * idle for a minute is closed.
    */
   keepOpen?: boolean;
 }
@@ -31,7 +32,7 @@ export interface ConnectOptions {
 export const IDLE_IN_TRANSACTION_MS = 15_000;
 
 /** Connections per pool unless `max` says otherwise. */
-export const POOL_SIZE = 10;
+const POOL_SIZE = 10;
 
 export function connect(url: string, options: ConnectOptions = {}): Sql {
   return postgres(url, {
@@ -46,15 +47,6 @@ export function connect(url: string, options: ConnectOptions = {}): Sql {
     // Column names become camelCase; jsonb keys are left exactly as stored.
     transform: { column: { from: postgres.toCamel, to: postgres.fromCamel }, undefined: null },
   }) as unknown as Sql;
-}
-
-/**
- * Opens every connection of the pool now (each runs `select 1` at the same
- * time), so the first burst of work does not pay for opening them. Returns
- * once all answered; a failure is the caller's to log, the pool stays usable.
- */
-export async function openPool(sql: Sql, size = POOL_SIZE): Promise<void> {
-  await Promise.all(Array.from({ length: size }, () => sql`select 1`));
 }
 
 const transactions = new AsyncLocalStorage<true>();
