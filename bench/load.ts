@@ -214,9 +214,7 @@ async function main(): Promise<void> {
     const sent: Sent[] = answers.map((a, i) => ({ ms: a.ms, ...prepared[i]!.read(a.status, a.text) }));
     const acks = sent.map((s) => s.ms).sort((a, b) => a - b);
     // How the answers went through the burst: the slowest answer of each half second.
-    const halves = Array.from({ length: Math.ceil(seconds * 2) }, (_, h) =>
-      Math.max(...sent.slice(Math.floor((h * rate) / 2), Math.floor(((h + 1) * rate) / 2)).map((s) => s.ms)),
-    );
+    const halves = Array.from({ length: Math.ceil(seconds * 2) }, (_, h) => Math.max(...sent.slice(Math.floor((h * rate) / 2), Math.floor(((h + 1) * rate) / 2)).map((s) => s.ms)));
     const refused = sent.filter((s) => !s.ok);
     say(`answered: p50 / p99 / max ${[50, 99, 100].map((q) => percentile(acks, q).toFixed(0)).join(" / ")} ms; waiting for the jobs${values["skip-chat"] ? "" : " and for chat"}…`);
     if (refused.length > 0) say(`${refused.length} commands were not queued, e.g.: ${refused[0]!.text.slice(0, 200)}`);
