@@ -112,6 +112,31 @@ describe("the tamper-evident audit log", () => {
     expect(await verifyAudit(sql)).toEqual({ ok: true, rows: 35, unchained: 0 });
   });
 
+  it("chains records noted one after another in a few turns of the chain's lock, not one turn each", async () => {
+    // A pool of its own, whose transactions (the chain's turns) are counted.
+    const pool = connect(db.url, { max: 2 });
+    let turns = 0;
+    const counted = new Proxy(pool, {
+      get(target, key) {
+        if (key === "begin") turns++;
+        return Reflect.get(target, key);
+      },
+    });
+    try {
+      // Ten records over about 200 ms, as a worker's jobs starting one after another note them.
+      for (let i = 0; i < 10; i++) {
+        await noteAudits(counted, [{ actor: "system", action: "job.start", outcome: "started", detail: { job: 300 + i } }]);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await eventually("the noted records to be chained", async () => (await sql`select 1 from audit where (detail->>'job')::int between 300 and 309`).length === 10);
+      expect(turns).toBeGreaterThanOrEqual(1);
+      expect(turns).toBeLessThanOrEqual(3);
+    } finally {
+      await pool.end();
+    }
+    expect(await verifyAudit(sql)).toEqual({ ok: true, rows: 45, unchained: 0 });
+  });
+
   it("refuses plain updates and deletes", async () => {
     await expect(raw`update audit set outcome = 'refused' where seq = 1`).rejects.toThrow(/append-only/);
     await expect(raw`delete from audit where seq = 1`).rejects.toThrow(/append-only/);

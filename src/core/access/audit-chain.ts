@@ -126,7 +126,7 @@ export function chainPendingAudits(sql: Sql): Promise<void> {
  * meanwhile is chained in the same turn, so a burst of jobs takes a few turns
  * of the chain's lock a second instead of one or more per job.
  */
-export const CHAIN_SOON_MS = 100;
+const CHAIN_SOON_MS = 100;
 
 /**
  * Chains the waiting records within `CHAIN_SOON_MS`, in the background (a
