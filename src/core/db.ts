@@ -31,12 +31,9 @@ export interface ConnectOptions {
  */
 export const IDLE_IN_TRANSACTION_MS = 15_000;
 
-/** Connections per pool unless `max` says otherwise. */
-const POOL_SIZE = 10;
-
 export function connect(url: string, options: ConnectOptions = {}): Sql {
   return postgres(url, {
-    max: options.max ?? POOL_SIZE,
+    max: options.max ?? 10,
     onnotice: () => {},
     connect_timeout: 10,
     idle_timeout: options.keepOpen ? 0 : 60,

@@ -223,16 +223,16 @@ function auditTarget(request: Request, scope?: Partial<Scope>): string | undefin
   return undefined;
 }
 
-/**
- * Checks the actor's right for a request on everything it acts on, and
- * returns those things. A refusal names the hosts and the right missing,
- * and is audited as refused.
- */
 /** The target a request names, when what it acts on is the hosts that target names (read ahead by app.ts). */
 export function targetOf(request: Request): string | undefined {
   return (NEEDS[request.name] as Need).on === "target" ? (request as { target: string }).target : undefined;
 }
 
+/**
+ * Checks the actor's right for a request on everything it acts on, and
+ * returns those things. A refusal names the hosts and the right missing,
+ * and is audited as refused.
+ */
 export async function authorize(ctx: HandlerContext, request: Request): Promise<Scope> {
   const need = NEEDS[request.name] as Need;
   if (need.on === "target") {
