@@ -77,7 +77,8 @@ export function startDelivery(options: DeliveryOptions): { nudge(): void; stop()
           and (m.lease_until is null or m.lease_until < now())
           and (m.in_thread_of is null or p.thread is not null)
           -- A new post to a channel waits while an older one there waits, or is being posted by this
-          -- process: they stand in order. (A lease left by a process that died holds back only its row.)
+          -- process: they stand in the order of their jobs. (A lease left by a process that died holds back
+          -- only its row. Jobs asked for at the same instant stand in the order their rows were written.)
           and (m.message is not null or m.in_thread_of is not null or not exists (
             select 1 from job_messages o
             where o.conversation = m.conversation and (coalesce(o.job_id, 0), o.id) < (coalesce(m.job_id, 0), m.id) and o.message is null and o.in_thread_of is null
@@ -145,6 +146,7 @@ export function startDelivery(options: DeliveryOptions): { nudge(): void; stop()
           lease_owner = null, lease_until = null, delivered_at = now()
         where id = ${row.id}`;
       if (refs.message) await recordRefs(row, refs);
+      if (row.failures > 0) await recovered(row);
       return { delivered: true };
     } catch (err) {
       // The lease runs out if even this cannot be written; the row is then taken again.
@@ -159,6 +161,25 @@ export function startDelivery(options: DeliveryOptions): { nudge(): void; stop()
     await sql`
       update job_messages set due_at = greatest(due_at, now() + make_interval(secs => ${secs})), lease_owner = null, lease_until = null
       where id = any(${rows.map((r) => r.id)}) and lease_owner = ${owner}`;
+  }
+
+  /**
+   * The first message through after failures: the platform answers again, so
+   * the others of the platform waiting out their backoff are due now, instead
+   * of each after its own pause (up to MAX_BACKOFF_MS). The shared budget is
+   * still asked before each is sent.
+   */
+  async function recovered(row: Claimed): Promise<void> {
+    try {
+      const due = await sql`
+        update job_messages set due_at = now()
+        where platform = ${row.platform} and failures > 0 and due_at > now() and delivered_version < version and not given_up
+          and (lease_until is null or lease_until < now())`;
+      if (due.count > 0) nudge();
+    } catch (err) {
+      // They keep their own next tries.
+      log.warn({ err, platform: row.platform }, "chat delivery: could not bring forward the messages waiting after failures");
+    }
   }
 
   /** The job (or schedule) row keeps the references too: buttons are checked against them. */
@@ -202,7 +223,8 @@ export function startDelivery(options: DeliveryOptions): { nudge(): void; stop()
     }
     const refused = isTestumError(err) && !(err instanceof ChatUnreachableError);
     const failures = row.failures + 1;
-    const backoff = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(failures - 1, 10));
+    // Spread a little, so messages that failed together are not all tried again at the same instant.
+    const backoff = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(failures - 1, 10)) * (0.8 + 0.4 * Math.random());
     const reason = err instanceof Error ? err.message : String(err);
     if (refused && failures >= MAX_REFUSALS) {
       log.error({ err, ...ownerOf(row), slot: row.slot }, "chat keeps refusing a message; giving up on it");
