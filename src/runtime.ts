@@ -16,7 +16,7 @@ import type { ChatPlatform, Connected, Inbound, Off } from "./adapters/platform.
 import { createApp } from "./core/app.js";
 import { createChatDirectory, type ChatDirectory } from "./core/chat/chat.js";
 import { identityForms, type Config } from "./config.js";
-import { connect, prepareDatabase, type Sql } from "./core/db.js";
+import { connect, keepWarm, prepareDatabase, type Sql } from "./core/db.js";
 import type { CancelBus, LogStore, Logger, PeopleLookup, RemoteAccess, ReplayGuard } from "./core/ports.js";
 import { startDelivery } from "./core/jobs/delivery.js";
 import { startReaper } from "./core/jobs/reaper.js";
@@ -110,7 +110,15 @@ const database: Part<Shared> = {
   async start(ctx) {
     await prepareDatabase(ctx.config.DATABASE_URL, ctx.log);
     const sql = (ctx.sql = connect(ctx.config.DATABASE_URL, { keepOpen: true }));
-    return { stop: () => sql.end({ timeout: 5 }), stopWithinMs: 8000 };
+    // Open before anything asks (DATABASE_WARM_CONNECTIONS): a first burst of commands or jobs does not wait for them.
+    const cool = await keepWarm(sql, ctx.config.DATABASE_WARM_CONNECTIONS);
+    return {
+      stop: () => {
+        cool();
+        return sql.end({ timeout: 5 });
+      },
+      stopWithinMs: 8000,
+    };
   },
 };
 
@@ -318,8 +326,14 @@ const web: Part<Shared> = {
     const stops: Array<() => Promise<void> | void> = [];
     const routes: Record<string, Listener> = { "/metrics": ctx.metrics };
     // With a worker in the same process, commands get connections of their own: a busy worker never delays an answer.
-    const webSql = ctx.options.work ? connect(config.DATABASE_URL, { keepOpen: true }) : sql;
-    if (webSql !== sql) stops.push(() => within(webSql.end({ timeout: 5 }), 8000, undefined));
+    const webSql = ctx.options.work ? connect(config.DATABASE_URL, { keepOpen: true, name: "testum-web" }) : sql;
+    if (webSql !== sql) {
+      const cool = await keepWarm(webSql, config.DATABASE_WARM_CONNECTIONS);
+      stops.push(() => {
+        cool();
+        return within(webSql.end({ timeout: 5 }), 8000, undefined);
+      });
+    }
     const core = createApp({
       sql: webSql,
       cancels: ctx.cancels,

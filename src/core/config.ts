@@ -133,6 +133,13 @@ const port = (fallback: number) =>
 
 const schema = z.object({
   DATABASE_URL: url(["postgres:", "postgresql:"], "postgres://user@host:5432/testum").default("postgres://postgres@127.0.0.1:5432/testum"),
+  /** Connections of each of a server's database pools opened at start (up to the pool's 10); 0 opens them as they are needed. */
+  DATABASE_WARM_CONNECTIONS: z.coerce
+    .number({ error: "expected a whole number of connections from 0 to 10" })
+    .int({ error: "expected a whole number of connections from 0 to 10" })
+    .min(0, { error: "expected a whole number of connections from 0 to 10" })
+    .max(10, { error: "expected a whole number of connections from 0 to 10" })
+    .default(10),
   REDIS_URL: url(["redis:", "rediss:"], "redis://127.0.0.1:6379").default("redis://127.0.0.1:6379"),
   TESTUM_REDIS_PREFIX: z
     .string()

@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
 import shift from "postgres-shift";
+import { within } from "./concurrency.js";
 import type { Logger } from "./jobs/log.js";
 
 /** The SQL tag every repository function takes first; works inside `sql.begin`. */
@@ -44,6 +45,43 @@ export function connect(url: string, options: ConnectOptions = {}): Sql {
     // Column names become camelCase; jsonb keys are left exactly as stored.
     transform: { column: { from: postgres.toCamel, to: postgres.fromCamel }, undefined: null },
   }) as unknown as Sql;
+}
+
+/**
+ * Opens up to `count` of the pool's connections now (at most its size) and
+ * leaves them open, idle: a server's pool that starts warm, so that the first
+ * burst of commands does not wait for PostgreSQL to start a backend for each
+ * connection it needs. Each is reserved, then all are handed back; bounded by
+ * `timeoutMs` (a connection that opens later goes straight back to the pool).
+ */
+export async function warmPool(sql: Sql, count: number, timeoutMs = 5000): Promise<void> {
+  const held: Array<{ release(): void }> = [];
+  let done = false;
+  const n = Math.min(count, sql.options.max);
+  const reserving = Array.from({ length: n }, () =>
+    sql.reserve().then(
+      (reserved) => {
+        if (done) reserved.release();
+        else held.push(reserved);
+      },
+      () => {},
+    ),
+  );
+  await within(Promise.all(reserving), timeoutMs, undefined);
+  done = true;
+  for (const reserved of held) reserved.release();
+}
+
+/** How often a warm pool is topped up: postgres.js replaces each connection after 30 to 60 minutes. */
+const WARM_AGAIN_MS = 10 * 60_000;
+
+/** warmPool now, and again every ten minutes, so replaced connections open then rather than under a burst. Returns the stop. */
+export async function keepWarm(sql: Sql, count: number): Promise<() => void> {
+  if (count <= 0) return () => {};
+  await warmPool(sql, count);
+  const timer = setInterval(() => void warmPool(sql, count), WARM_AGAIN_MS);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 const transactions = new AsyncLocalStorage<true>();

@@ -76,6 +76,8 @@ export async function startTestumForTest(options: StartOptions = {}): Promise<Te
     TESTUM_MASTER_KEY: TEST_MASTER_KEY,
     LOG_LEVEL: "silent",
     TESTUM_REDIS_PREFIX: queuePrefix,
+    // Many testums share the machine's PostgreSQL: their pools open connections as they need them.
+    DATABASE_WARM_CONNECTIONS: "0",
     ...options.env,
   };
   const config = loadConfig(env, options.platforms ? { platforms: options.platforms } : {});
