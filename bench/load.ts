@@ -79,8 +79,11 @@ interface Target {
   stop(): Promise<void>;
 }
 
+/** testum as `npm start` runs it: its database pools open at start (the tests turn that off). */
+const testumEnv = { DATABASE_WARM_CONNECTIONS: "10" };
+
 async function slackTarget(): Promise<Target> {
-  const world = await startSlackWorld({ hosts: 1, testum: { child } });
+  const world = await startSlackWorld({ hosts: 1, testum: { child, env: testumEnv } });
   await world.addHost("h001", world.ssh.hosts[0]!);
   const channels = Array.from({ length: channelCount }, (_, i) => `C${String(i + 100).padStart(10, "0")}`);
   for (const channel of channels) world.slack.addChannel(DEFAULT_TEAM_ID, channel, { name: `load-${channel}` });
@@ -106,7 +109,7 @@ async function slackTarget(): Promise<Target> {
 }
 
 async function discordTarget(): Promise<Target> {
-  const world = await startDiscordWorld({ hosts: 1, testum: { child } });
+  const world = await startDiscordWorld({ hosts: 1, testum: { child, env: testumEnv } });
   await world.addHost("h001", world.ssh.hosts[0]!);
   const channels = [world.discord.channelId, ...Array.from({ length: channelCount - 1 }, (_, i) => world.discord.createChannel(world.discord.guildId, { name: `load-${i}` }))];
   return {
@@ -216,10 +219,6 @@ async function main(): Promise<void> {
     // How the answers went through the burst: the slowest answer of each half second.
     const halves = Array.from({ length: Math.ceil(seconds * 2) }, (_, h) => Math.max(...sent.slice(Math.floor((h * rate) / 2), Math.floor(((h + 1) * rate) / 2)).map((s) => s.ms)));
     const refused = sent.filter((s) => !s.ok);
-    if (process.env.BENCH_CONNS) {
-      const conns = await target.sql`select application_name as app, count(*)::int as n, min(backend_start) as first, max(backend_start) as last from pg_stat_activity where datname = current_database() and backend_start >= ${startedAt} group by 1`;
-      say(`new PG connections: ${JSON.stringify(conns.map((c) => [c.app, c.n, (c.first as Date).getTime() - startedAt.getTime(), (c.last as Date).getTime() - startedAt.getTime()]))}`);
-    }
     say(`answered: p50 / p99 / max ${[50, 99, 100].map((q) => percentile(acks, q).toFixed(0)).join(" / ")} ms; waiting for the jobs${values["skip-chat"] ? "" : " and for chat"}…`);
     if (refused.length > 0) say(`${refused.length} commands were not queued, e.g.: ${refused[0]!.text.slice(0, 200)}`);
 
