@@ -3,20 +3,22 @@ import { createLocaleLookup } from "./people.js";
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} } as never;
 
-/** A users.info that answers after `ms`, counting its calls. */
+/** A users.info that answers after `ms`, counting its calls; `locale` can be changed between calls. */
 function slowUsers(ms: number, locale: string | Error) {
   const calls: string[] = [];
   const client = {
+    locale,
     users: {
       info: async (args: { user: string; include_locale?: boolean }) => {
         calls.push(`${args.user}:${String(args.include_locale)}`);
+        const answer = client.locale;
         await new Promise((r) => setTimeout(r, ms));
-        if (locale instanceof Error) throw locale;
-        return { ok: true, user: { id: args.user, locale } };
+        if (answer instanceof Error) throw answer;
+        return { ok: true, user: { id: args.user, locale: answer } };
       },
     },
   };
-  return { client: client as never, calls };
+  return { client: client as never, calls, set: (next: string) => void (client.locale = next) };
 }
 
 describe("the Slack locale lookup", () => {
@@ -37,6 +39,20 @@ describe("the Slack locale lookup", () => {
     await new Promise((r) => setTimeout(r, 250));
     expect(await localeOf("T1", "U2")).toBe("ru-RU");
     expect(calls).toHaveLength(1);
+  });
+
+  it("past its time, answers with the locale it has at once while users.info is asked again", async () => {
+    const { client, calls, set } = slowUsers(300, "ru-RU");
+    const localeOf = createLocaleLookup(client, silent, 1000, 50);
+    expect(await localeOf("T1", "U4")).toBe("ru-RU");
+    set("en-US");
+    await new Promise((r) => setTimeout(r, 60));
+    const started = Date.now();
+    expect(await localeOf("T1", "U4")).toBe("ru-RU");
+    expect(Date.now() - started).toBeLessThan(100);
+    expect(calls).toHaveLength(2);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(await localeOf("T1", "U4")).toBe("en-US");
   });
 
   it("answers undefined when users.info refuses", async () => {

@@ -9,30 +9,69 @@ const GROUPS_TTL_MS = 60_000;
 const GROUPS_WAIT_MS = 800;
 
 /**
+ * Values read from Slack, per key, kept `ttlMs` (or the `ttlMs` a read gives).
+ * Only the first read of a key is waited for, at most `waitMs` (then the
+ * answer is `fallback`, and the read fills the cache for the next request).
+ * Once a value is older, the next request starts a new read and is answered
+ * with the old value meanwhile: a request never waits for a refresh, so a
+ * slow or unreachable Slack does not hold up an answer once a minute.
+ */
+function refreshingCache<V>(read: (key: string) => Promise<{ value: V; ttlMs?: number }>, options: { ttlMs: number; waitMs: number; fallback: V; sweepAt?: number }) {
+  interface Entry {
+    until: number;
+    reading: Promise<V>;
+    value?: { v: V };
+  }
+  const cache = new Map<string, Entry>();
+  return async (key: string): Promise<V> => {
+    let entry = cache.get(key);
+    if (!entry || Date.now() > entry.until) {
+      if (!entry && options.sweepAt !== undefined && cache.size >= options.sweepAt) for (const [k, e] of cache) if (Date.now() > e.until) cache.delete(k);
+      const next: Entry = { until: Date.now() + options.ttlMs, reading: Promise.resolve(options.fallback), ...(entry?.value ? { value: entry.value } : {}) };
+      next.reading = read(key).then(
+        ({ value, ttlMs }) => {
+          next.value = { v: value };
+          if (ttlMs !== undefined) next.until = Math.min(next.until, Date.now() + ttlMs);
+          return value;
+        },
+        () => next.value?.v ?? options.fallback,
+      );
+      cache.set(key, next);
+      entry = next;
+    }
+    if (entry.value) return entry.value.v;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<V>((r) => (timer = setTimeout(() => r(options.fallback), options.waitMs)));
+    try {
+      return await Promise.race([entry.reading, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}
+
+/**
  * The user groups a user belongs to, as testum identities
  * (`slack:ORG:group:S…`, ORG being the Enterprise Grid org or the workspace), read with usergroups.list. Without the
  * usergroups:read scope there are none, and testum says so once in its log.
  */
 export function createGroupLookup(client: WebClient, log: Logger) {
-  const cache = new Map<string, { at: number; groups: Promise<Map<string, string[]>> }>();
   let warned = false;
-  const load = async (team: string): Promise<Map<string, string[]>> => {
-    try {
-      const result = await client.usergroups.list({ team_id: team, include_users: true });
-      return new Map((result.usergroups ?? []).map((g) => [String(g.id), (g.users ?? []).map(String)]));
-    } catch (err) {
-      if (!warned) log.warn({ err }, "Slack user groups are unavailable (needs the usergroups:read scope); roles bound to groups do not apply");
-      warned = true;
-      return new Map();
-    }
-  };
+  const groupsOf = refreshingCache<Map<string, string[]>>(
+    async (team) => {
+      try {
+        const result = await client.usergroups.list({ team_id: team, include_users: true });
+        return { value: new Map((result.usergroups ?? []).map((g) => [String(g.id), (g.users ?? []).map(String)])) };
+      } catch (err) {
+        if (!warned) log.warn({ err }, "Slack user groups are unavailable (needs the usergroups:read scope); roles bound to groups do not apply");
+        warned = true;
+        return { value: new Map() };
+      }
+    },
+    { ttlMs: GROUPS_TTL_MS, waitMs: GROUPS_WAIT_MS, fallback: new Map() },
+  );
   return async (team: string, org: string, user: string): Promise<string[]> => {
-    let entry = cache.get(team);
-    if (!entry || Date.now() - entry.at > GROUPS_TTL_MS) {
-      entry = { at: Date.now(), groups: load(team) };
-      cache.set(team, entry);
-    }
-    const groups = await Promise.race([entry.groups, new Promise<Map<string, string[]>>((r) => setTimeout(() => r(new Map()), GROUPS_WAIT_MS))]);
+    const groups = await groupsOf(team);
     return [...groups].filter(([, users]) => users.includes(user)).map(([id]) => `slack:${org}:group:${id}`);
   };
 }
@@ -48,40 +87,25 @@ const LOCALE_CACHE_SWEEP = 5000;
 
 /**
  * A user's locale (`ru-RU`, `en-US` …) from users.info with include_locale,
- * cached per user. A lookup slower than LOCALE_WAIT_MS answers "unknown" this
- * time (the default language) and fills the cache for the next request.
+ * cached per user (see refreshingCache: a first lookup slower than `waitMs`
+ * answers "unknown" this time, the default language).
  */
-export function createLocaleLookup(client: Pick<WebClient, "users">, log: Logger, waitMs = LOCALE_WAIT_MS) {
-  const cache = new Map<string, { until: number; locale: Promise<string | undefined> }>();
+export function createLocaleLookup(client: Pick<WebClient, "users">, log: Logger, waitMs = LOCALE_WAIT_MS, ttlMs = LOCALE_TTL_MS) {
   let warned = false;
-  const load = async (key: string, user: string): Promise<string | undefined> => {
-    try {
-      const result = await client.users.info({ user, include_locale: true });
-      return typeof result.user?.locale === "string" ? result.user.locale : undefined;
-    } catch (err) {
-      if (!warned) log.warn({ err }, "Slack users.info is unavailable (needs the users:read scope); replies use TESTUM_LANG");
-      warned = true;
-      const entry = cache.get(key);
-      if (entry) entry.until = Math.min(entry.until, Date.now() + LOCALE_RETRY_MS);
-      return undefined;
-    }
-  };
-  return async (team: string, user: string): Promise<string | undefined> => {
-    const key = `${team}:${user}`;
-    let entry = cache.get(key);
-    if (!entry || Date.now() > entry.until) {
-      if (cache.size >= LOCALE_CACHE_SWEEP) for (const [k, e] of cache) if (Date.now() > e.until) cache.delete(k);
-      entry = { until: Date.now() + LOCALE_TTL_MS, locale: load(key, user) };
-      cache.set(key, entry);
-    }
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), waitMs)));
-    try {
-      return await Promise.race([entry.locale, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-  };
+  const localeOf = refreshingCache<string | undefined>(
+    async (key) => {
+      try {
+        const result = await client.users.info({ user: key.slice(key.indexOf(":") + 1), include_locale: true });
+        return { value: typeof result.user?.locale === "string" ? result.user.locale : undefined };
+      } catch (err) {
+        if (!warned) log.warn({ err }, "Slack users.info is unavailable (needs the users:read scope); replies use TESTUM_LANG");
+        warned = true;
+        return { value: undefined, ttlMs: LOCALE_RETRY_MS };
+      }
+    },
+    { ttlMs, waitMs, fallback: undefined, sweepAt: LOCALE_CACHE_SWEEP },
+  );
+  return (team: string, user: string): Promise<string | undefined> => localeOf(`${team}:${user}`);
 }
 
 /** A fresh answer is reused this long, so schedules firing every second stay within Slack's tiers. */
