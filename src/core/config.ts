@@ -131,15 +131,19 @@ const port = (fallback: number) =>
     .max(65535, { error: "expected a port number from 0 to 65535" })
     .default(fallback);
 
+/** A whole number of `what`, from `min` (to `max`), `fallback` when unset. */
+const wholeNumber = (what: string, fallback: number, min: number, max?: number) => {
+  const n = z.coerce
+    .number({ error: `expected a whole number of ${what}` })
+    .int({ error: `expected a whole number of ${what}` })
+    .min(min, { error: `expected at least ${min}` });
+  return (max === undefined ? n : n.max(max, { error: `expected at most ${max}` })).default(fallback);
+};
+
 const schema = z.object({
   DATABASE_URL: url(["postgres:", "postgresql:"], "postgres://user@host:5432/testum").default("postgres://postgres@127.0.0.1:5432/testum"),
   /** Connections of each of a server's database pools opened at start (up to the pool's 10); 0 opens them as they are needed. */
-  DATABASE_WARM_CONNECTIONS: z.coerce
-    .number({ error: "expected a whole number of connections from 0 to 10" })
-    .int({ error: "expected a whole number of connections from 0 to 10" })
-    .min(0, { error: "expected a whole number of connections from 0 to 10" })
-    .max(10, { error: "expected a whole number of connections from 0 to 10" })
-    .default(10),
+  DATABASE_WARM_CONNECTIONS: wholeNumber("connections", 10, 0, 10),
   REDIS_URL: url(["redis:", "rediss:"], "redis://127.0.0.1:6379").default("redis://127.0.0.1:6379"),
   TESTUM_REDIS_PREFIX: z
     .string()
@@ -162,17 +166,8 @@ const schema = z.object({
   /** Checked against the platforms' identity forms in parseConfig. */
   TESTUM_ADMINS: z.string().default(""),
   TESTUM_JOB_TIMEOUT: duration("10m"),
-  TESTUM_APPROVAL_HOSTS: z.coerce
-    .number({ error: "expected a whole number of hosts" })
-    .int({ error: "expected a whole number of hosts" })
-    .min(1, { error: "expected at least 1" })
-    .default(20),
-  TESTUM_APPROVALS_REQUIRED: z.coerce
-    .number({ error: "expected a whole number of approvers" })
-    .int({ error: "expected a whole number of approvers" })
-    .min(1, { error: "expected at least 1" })
-    .max(10, { error: "expected at most 10" })
-    .default(1),
+  TESTUM_APPROVAL_HOSTS: wholeNumber("hosts", 20, 1),
+  TESTUM_APPROVALS_REQUIRED: wholeNumber("approvers", 1, 1, 10),
   TESTUM_APPROVAL_TTL: duration("30m"),
   TESTUM_SHUTDOWN_GRACE: duration("30s"),
   TESTUM_LOST_AFTER: duration("45s"),
@@ -182,12 +177,7 @@ const schema = z.object({
   TESTUM_AUDIT_ANCHOR_EVERY: duration("10m"),
   /** How long a job's log, report and job-page links open, from the job's start; then they answer 410. */
   TESTUM_LINK_TTL: duration("30d"),
-  TESTUM_WORKER_HOSTS: z.coerce
-    .number({ error: "expected a whole number of hosts" })
-    .int({ error: "expected a whole number of hosts" })
-    .min(1, { error: "expected at least 1" })
-    .max(2000, { error: "expected at most 2000" })
-    .default(100),
+  TESTUM_WORKER_HOSTS: wholeNumber("hosts", 100, 1, 2000),
   TESTUM_LANG: z.enum(["en", "ru"], { error: "expected en or ru" }).default("en"),
   /** `allowlist`: operators run only runbooks; their own commands need admin or the free-form role on the hosts. */
   TESTUM_MODE: z.preprocess(
