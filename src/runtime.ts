@@ -16,7 +16,7 @@ import type { ChatPlatform, Connected, Inbound, Off } from "./adapters/platform.
 import { createApp } from "./core/app.js";
 import { createChatDirectory, type ChatDirectory } from "./core/chat/chat.js";
 import { identityForms, type Config } from "./config.js";
-import { connect, keepWarm, prepareDatabase, type Sql } from "./core/db.js";
+import { connect, openServerPool, prepareDatabase, type Sql } from "./core/db.js";
 import type { CancelBus, LogStore, Logger, PeopleLookup, RemoteAccess, ReplayGuard } from "./core/ports.js";
 import { startDelivery } from "./core/jobs/delivery.js";
 import { startReaper } from "./core/jobs/reaper.js";
@@ -109,16 +109,10 @@ const database: Part<Shared> = {
   name: "database",
   async start(ctx) {
     await prepareDatabase(ctx.config.DATABASE_URL, ctx.log);
-    const sql = (ctx.sql = connect(ctx.config.DATABASE_URL, { keepOpen: true }));
-    // Open before anything asks (DATABASE_WARM_CONNECTIONS): a first burst of commands or jobs does not wait for them.
-    const cool = await keepWarm(sql, ctx.config.DATABASE_WARM_CONNECTIONS);
-    return {
-      stop: () => {
-        cool();
-        return sql.end({ timeout: 5 });
-      },
-      stopWithinMs: 8000,
-    };
+    // Opened before anything asks (DATABASE_WARM_CONNECTIONS): a first burst of commands or jobs does not wait for them.
+    const pool = await openServerPool(ctx.config.DATABASE_URL, ctx.config.DATABASE_WARM_CONNECTIONS);
+    ctx.sql = pool.sql;
+    return { stop: () => pool.close(), stopWithinMs: 8000 };
   },
 };
 
@@ -326,14 +320,9 @@ const web: Part<Shared> = {
     const stops: Array<() => Promise<void> | void> = [];
     const routes: Record<string, Listener> = { "/metrics": ctx.metrics };
     // With a worker in the same process, commands get connections of their own: a busy worker never delays an answer.
-    const webSql = ctx.options.work ? connect(config.DATABASE_URL, { keepOpen: true, name: "testum-web" }) : sql;
-    if (webSql !== sql) {
-      const cool = await keepWarm(webSql, config.DATABASE_WARM_CONNECTIONS);
-      stops.push(() => {
-        cool();
-        return within(webSql.end({ timeout: 5 }), 8000, undefined);
-      });
-    }
+    const webPool = ctx.options.work ? await openServerPool(config.DATABASE_URL, config.DATABASE_WARM_CONNECTIONS, "testum-web") : undefined;
+    if (webPool) stops.push(() => within(webPool.close(), 8000, undefined));
+    const webSql = webPool?.sql ?? sql;
     const core = createApp({
       sql: webSql,
       cancels: ctx.cancels,

@@ -75,13 +75,27 @@ export async function warmPool(sql: Sql, count: number, timeoutMs = 5000): Promi
 /** How often a warm pool is topped up: postgres.js replaces each connection after 30 to 60 minutes. */
 const WARM_AGAIN_MS = 10 * 60_000;
 
-/** warmPool now, and again every ten minutes, so replaced connections open then rather than under a burst. Returns the stop. */
-export async function keepWarm(sql: Sql, count: number): Promise<() => void> {
-  if (count <= 0) return () => {};
-  await warmPool(sql, count);
-  const timer = setInterval(() => void warmPool(sql, count), WARM_AGAIN_MS);
-  timer.unref();
-  return () => clearInterval(timer);
+/**
+ * A running testum's pool: idle connections stay open (`keepOpen`), and `warm`
+ * of them are opened now and topped up every ten minutes (see warmPool), so
+ * replaced connections open then rather than under a burst. `close` stops the
+ * top-ups and ends the pool.
+ */
+export async function openServerPool(url: string, warm: number, name?: string): Promise<{ sql: Sql; close(): Promise<void> }> {
+  const sql = connect(url, { keepOpen: true, ...(name ? { name } : {}) });
+  let timer: NodeJS.Timeout | undefined;
+  if (warm > 0) {
+    await warmPool(sql, warm);
+    timer = setInterval(() => void warmPool(sql, warm), WARM_AGAIN_MS);
+    timer.unref();
+  }
+  return {
+    sql,
+    close() {
+      clearInterval(timer);
+      return sql.end({ timeout: 5 });
+    },
+  };
 }
 
 const transactions = new AsyncLocalStorage<true>();

@@ -27,8 +27,8 @@ function refreshingCache<V>(read: (key: string) => Promise<{ value: V; ttlMs?: n
     let entry = cache.get(key);
     if (!entry || Date.now() > entry.until) {
       if (!entry && options.sweepAt !== undefined && cache.size >= options.sweepAt) for (const [k, e] of cache) if (Date.now() > e.until) cache.delete(k);
-      const next: Entry = { until: Date.now() + options.ttlMs, reading: Promise.resolve(options.fallback), ...(entry?.value ? { value: entry.value } : {}) };
-      next.reading = read(key).then(
+      // The old value, if any, answers until the read settles.
+      const reading = read(key).then(
         ({ value, ttlMs }) => {
           next.value = { v: value };
           if (ttlMs !== undefined) next.until = Math.min(next.until, Date.now() + ttlMs);
@@ -36,6 +36,7 @@ function refreshingCache<V>(read: (key: string) => Promise<{ value: V; ttlMs?: n
         },
         () => next.value?.v ?? options.fallback,
       );
+      const next: Entry = { until: Date.now() + options.ttlMs, reading, ...(entry?.value ? { value: entry.value } : {}) };
       cache.set(key, next);
       entry = next;
     }
