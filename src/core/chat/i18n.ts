@@ -42,6 +42,13 @@ const PLURAL_CATEGORIES: Readonly<Record<Lang, readonly Intl.LDMLPluralRule[]>> 
   ru: ["one", "few", "many"],
 };
 const pluralRules = Object.fromEntries(LANGS.map((l) => [l, new Intl.PluralRules(l)])) as Record<Lang, Intl.PluralRules>;
+/** Made once per language: a formatter made per call costs more than the message it fills. */
+const numberFormats = Object.fromEntries(LANGS.map((l) => [l, new Intl.NumberFormat(l === "en" ? "en-US" : l)])) as Record<Lang, Intl.NumberFormat>;
+
+/** A count written out for people in `lang`: "1,234", "1 234". */
+export function formatCount(n: number, lang: Lang): string {
+  return numberFormats[lang].format(n);
+}
 
 /** `{name}` or `{name|form|form…}`. */
 export const PLACEHOLDER = /\{([A-Za-z_][A-Za-z0-9_]*)((?:\|[^{}|]*)*)\}/g;

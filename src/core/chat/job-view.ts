@@ -2,7 +2,7 @@ import { encodeAction } from "../commands/actions.js";
 import { displayName, type Block, type Tone, type View } from "./chat.js";
 import { formatDuration } from "../duration.js";
 import { compactNames, countsLine, countTasks, progressBar, reportUrl } from "../jobs/fanout.js";
-import { msg, translator, type Message, type Translator } from "./i18n.js";
+import { formatCount, msg, translator, type Message, type Translator } from "./i18n.js";
 import type { Job, Task, TaskStatus } from "../jobs/jobs.js";
 import { truncate } from "../jobs/tail.js";
 import { formatClock } from "./time.js";
@@ -232,7 +232,7 @@ function cancelButton(job: Job, t: Translator): Block {
 
 /** "1,234 lines", with the number written as the language writes it. */
 function lineCount(count: number, t: Translator): string {
-  return t("live.lines", { count, n: count.toLocaleString(t.lang === "en" ? "en-US" : t.lang) });
+  return t("live.lines", { count, n: formatCount(count, t.lang) });
 }
 
 /** The live message in the thread: the tail of the output while the job runs, in the language of `t`. */

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Block, Reply, View } from "./chat.js";
 import { isTestumError, NotAllowedError, UsageError } from "../errors.js";
-import { english, translate, type Lang, type Translator } from "./i18n.js";
+import { english, formatCount, translate, type Lang, type Translator } from "./i18n.js";
 import { DatabaseBusyError } from "../db.js";
 import { localUsage } from "../commands/grammar.js";
 import type { Logger } from "../ports.js";
@@ -175,7 +175,7 @@ export function replyWithin(work: Promise<Reply>, ms: number, late: (reply: Repl
 
 /** The note an adapter puts above a tail it had to cut: "… 1,234 earlier lines in the full log". */
 export function earlierLines(count: number, lang: Lang = "en"): string {
-  return translate(lang, "adapter.earlier_lines", { n: count.toLocaleString(lang === "en" ? "en-US" : lang) });
+  return translate(lang, "adapter.earlier_lines", { n: formatCount(count, lang) });
 }
 
 /** The interim answer while a reply takes longer than the platform waits. */
