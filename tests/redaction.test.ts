@@ -55,7 +55,11 @@ async function everywhere(jobId: number): Promise<Record<string, string>> {
     chat: JSON.stringify([world.slack.calls(), world.slack.responses()]),
     messages: JSON.stringify(messages),
     log: await text(`/logs/${job.logToken}/vault-1`),
-    report: await text(`/reports/${job.logToken}`),
+    // Stored alongside the final views, so it may come a moment after them.
+    report: await eventually("the report", async () => {
+      const res = await fetch(`${world.testum.url}/reports/${job.logToken}`);
+      return res.ok ? res.text() : undefined;
+    }),
     page: (await text(`/jobs/${job.id}/${job.logToken}`)) + (await text(`/jobs/${job.id}/${job.logToken}/state`)),
     tasks: JSON.stringify(rows),
     audit: JSON.stringify(audit),

@@ -105,7 +105,8 @@ export function createJobRunner(deps: RunnerDeps) {
       log.warn({ job: jobId }, "shutting down; the job is left queued for another worker");
       return undefined;
     }
-    const claimed = await claimJob(sql, jobId, deps.workerName);
+    // Its tasks are read alongside the claim (one round trip before the hosts are touched, not two).
+    const [claimed, taskRows] = await Promise.all([claimJob(sql, jobId, deps.workerName), listTasks(sql, jobId)]);
     if (!claimed) {
       log.warn({ job: jobId }, "job is not queued any more; not running it again");
       return undefined;
@@ -127,7 +128,7 @@ export function createJobRunner(deps: RunnerDeps) {
       );
     }, deps.heartbeatMs ?? HEARTBEAT_MS);
 
-    const tasks = new Map((await listTasks(sql, job.id)).map((t) => [t.hostName, t]));
+    const tasks = new Map(taskRows.map((t) => [t.hostName, t]));
     const single = tasks.size === 1;
     let latest: { host: string; tail: TailBuffer } | undefined;
     let dirty = true;
@@ -283,24 +284,24 @@ export function createJobRunner(deps: RunnerDeps) {
 
       if (cancel.signal.aborted) await closeUnstartedTasks(sql, job.id, "cancelled", t("task.not_started_cancelled"));
       else if (stopStarting) await closeUnstartedTasks(sql, job.id, "skipped", t("task.not_started_failures", { count: failures, max: String(options.maxFailures) }));
-      await noteAudits(sql, taskAudits);
-      const finalTasks = await listTasks(sql, job.id);
+      const [, finalTasks] = await Promise.all([noteAudits(sql, taskAudits), listTasks(sql, job.id)]);
       const status = jobStatus(finalTasks, cancel.signal.aborted);
-      // Shown below, with the final output.
-      await endJob(sql, job.id, status, { actor: job.requestedBy, actorName: job.requestedByName ?? undefined }, undefined, {
+      // Shown below, with the final output. The ended row comes back with the change; it is read
+      // again only when the job had already ended some other way (marked lost meanwhile).
+      const endedHere = await endJob(sql, job.id, status, { actor: job.requestedBy, actorName: job.requestedByName ?? undefined }, undefined, {
         error: cancel.signal.aborted && stopping ? t("jobs.error.shutdown") : undefined,
         detail: { worker: deps.workerName },
       });
-      const ended = await getJob(sql, job.id);
-      await writeReport(ended, finalTasks, t);
+      const ended = endedHere ?? (await getJob(sql, job.id));
       const durationMs = (ended.finishedAt?.getTime() ?? Date.now()) - (ended.startedAt ?? job.createdAt).getTime();
       log.info(
         { ...who, outcome: ended.status, durationMs, hosts: finalTasks.length },
         `job #${job.id} ${ended.status} after ${(durationMs / 1000).toFixed(1)} s: ${job.requestedBy} on ${job.target}`,
       );
       clearInterval(painter);
-      await writing;
-      await showFinal(ended, finalTasks, latest?.tail, t);
+      // The final state does not wait for the report's upload: a slow or unreachable log store
+      // delays only the report (its link says so until it is stored).
+      await Promise.all([writeReport(ended, finalTasks, t), writing.then(() => showFinal(ended, finalTasks, latest?.tail, t))]);
       if (ended.scheduleId !== null) {
         await afterScheduledJob(deps, ended).catch((err: unknown) => log.error({ err, job: job.id }, "scheduled report bookkeeping failed"));
       }

@@ -66,8 +66,12 @@ describe("a log store that does not answer", () => {
     expect(task!.error).toContain("could not be stored");
     expect(task!.error).toContain("did not finish storing");
     expect(text).toContain("could not be stored");
-    // Deadline 5 s + grace 3 s, plus the report's own grace and some slack: far from forever.
+    // Deadline 5 s + grace 3 s and some slack: far from forever.
     expect(Date.now() - started).toBeLessThan(30_000);
+    // The final state is recorded when the job ends, not once the report's upload gives up (its own grace later).
+    const [parent] = await world.testum.sql<{ stateAt: Date }[]>`select state_at from job_messages where job_id = ${job.id} and slot = 'parent' and final`;
+    expect(parent!.stateAt.getTime() - job.finishedAt!.getTime()).toBeLessThan(LOG_GRACE_MS / 2);
+    expect(job.reportKey).toBeNull();
   }, 60_000);
 
   it("black-holed: cancel ends a job whose log upload hangs", async () => {

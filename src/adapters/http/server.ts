@@ -79,7 +79,9 @@ export function createHttpServer(deps: HttpDeps): Server {
     const job = await jobOf(res, token, "report");
     if (!job) return;
     if (!job.reportKey) {
-      return send(res, FINAL_STATUSES.includes(job.status) ? 404 : 409, `Job #${job.id} is ${job.status.replace("_", " ")}; its report is written when it ends.\n`);
+      if (!FINAL_STATUSES.includes(job.status)) return send(res, 409, `Job #${job.id} is ${job.status.replace("_", " ")}; its report is written when it ends.\n`);
+      // Stored just after the job's end; missing for good only when the log store did not take it (the worker logs why).
+      return send(res, 404, `Job #${job.id} has ended; its report is not stored yet. Try again in a moment; if it stays missing, the log store did not take it.\n`);
     }
     return serveObject(res, job.reportKey, `the report of job #${job.id}`);
   }
