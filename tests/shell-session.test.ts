@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectSsh, type SshConnection } from "../src/adapters/ssh/ssh.js";
+import { connectSsh } from "../src/adapters/ssh/handshake.js";
+import type { SshConnection } from "../src/adapters/ssh/ssh.js";
 import type { ShellSession } from "../src/adapters/ssh/shell-session.js";
 import { remoteProcesses, startSshHosts, type SshHostSet } from "./helpers/sshd.js";
 import { eventually } from "./helpers/testum.js";

@@ -3,7 +3,7 @@ import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, DatabaseBusyError, inTransaction, transaction, type Sql } from "../src/core/db.js";
 import { createChatDirectory, type ChatAdapter } from "../src/core/chat/chat.js";
-import { connectSsh } from "../src/adapters/ssh/ssh.js";
+import { connectSsh } from "../src/adapters/ssh/handshake.js";
 import { createTestDatabase } from "./helpers/db.js";
 
 // The rule: no network I/O inside a database transaction. Every transaction goes

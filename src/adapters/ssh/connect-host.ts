@@ -8,7 +8,8 @@ import { findIdentity, type IdentityKey } from "../../core/hosts/identity.js";
 import type { Sealed, SecretBox } from "../../core/hosts/secret-box.js";
 import { openSecret, readSealedSecrets } from "../../core/hosts/secrets.js";
 import { sshConnectSeconds, trackSshConnection } from "../metrics/process.js";
-import { connectSsh, fetchHostKey, type SshConnection, type SshTarget } from "./ssh.js";
+import { connectSsh, fetchHostKey } from "./handshake.js";
+import type { SshConnection, SshTarget } from "./ssh.js";
 
 export interface ConnectorDeps {
   readonly sql: Sql;
