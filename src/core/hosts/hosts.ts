@@ -91,6 +91,17 @@ export async function listHosts(sql: Sql): Promise<Host[]> {
   return sql<Host[]>`select * from hosts order by name`;
 }
 
+/** The hosts with these names (those that exist), in name order. */
+export async function hostsNamed(sql: Sql, names: readonly string[]): Promise<Host[]> {
+  return sql<Host[]>`select * from hosts where name in ${sql(names)} order by name`;
+}
+
+/** The hosts carrying every one of these tags, in name order. */
+export async function hostsTagged(sql: Sql, tags: ReadonlyArray<readonly [string, string]>): Promise<Host[]> {
+  const carries = tags.map(([key, value]) => sql`tags @> ${sql.json({ [key]: value })}`);
+  return sql<Host[]>`select * from hosts where ${carries.reduce((all, one) => sql`${all} and ${one}`)} order by name`;
+}
+
 export async function findHost(sql: Sql, name: string): Promise<Host | undefined> {
   const [host] = await sql<Host[]>`select * from hosts where name = ${name}`;
   return host;

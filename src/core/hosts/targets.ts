@@ -1,7 +1,7 @@
 import type { Sql } from "../db.js";
 import { TestumError } from "../errors.js";
 import { msg } from "../chat/i18n.js";
-import { listHosts, type Host } from "./hosts.js";
+import { hostsNamed, hostsTagged, listHosts, type Host } from "./hosts.js";
 
 /**
  * Target selectors: `web1`, `web1,web2`, globs `web-*`, tags `role=web`,
@@ -129,6 +129,15 @@ export function selectHosts(hosts: readonly Host[], selector: TargetSelector, te
   return picked.sort((a, b) => a.name.localeCompare(b.name));
 }
 
+/**
+ * The hosts a target names now. Only the rows it can pick from are read: the
+ * named hosts when it names them (tags then narrow those), the tagged ones
+ * when tags alone select; every host only for globs and `all`. A fleet's
+ * whole table is not read (and parsed) for every `run web-01 …`.
+ */
 export async function resolveTarget(sql: Sql, text: string): Promise<Host[]> {
-  return selectHosts(await listHosts(sql), parseTarget(text), text);
+  const selector = parseTarget(text);
+  const widens = selector.all || selector.globs.length > 0;
+  const rows = widens ? await listHosts(sql) : selector.names.length > 0 ? await hostsNamed(sql, selector.names) : await hostsTagged(sql, selector.tags);
+  return selectHosts(rows, selector, text);
 }
