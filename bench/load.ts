@@ -1,7 +1,7 @@
 // Load benchmark: a burst of `/testum run` commands against testum with the chat platform's
 // limits on, to show that chat never holds up a job.
 //
-//   npm run bench:load -- [--platform slack|discord] [--rate 50] [--seconds 5] [--channels 5] [--split] [--warm N] [--skip-chat]
+//   npm run bench:load -- [--platform slack|discord] [--rate 50] [--seconds 5] [--channels 5] [--split] [--warm N] [--fleet N] [--skip-chat]
 //
 // It starts the repo's fake Slack (or Discord), which enforces the platform's documented limits
 // (Slack: chat.postMessage about 1/s per channel with short bursts, chat.update tier 3; Discord:
@@ -21,6 +21,8 @@
 // busy, as it would in an install that was busy a minute before. Without it, the burst itself
 // opens them (an SSH handshake and a shell session each, whose cost on this machine falls on the
 // cores testum runs on, since the host is local).
+// With --fleet N the hosts table also holds N more hosts (never contacted: the burst targets
+// h001), as in an install that keeps a fleet's inventory.
 // Needs root (for the sshd host), PostgreSQL and Redis, as the tests do.
 
 import { Worker } from "node:worker_threads";
@@ -42,6 +44,7 @@ const { values } = parseArgs({
     channels: { type: "string", default: "5" },
     split: { type: "boolean", default: false },
     warm: { type: "string", default: "0" },
+    fleet: { type: "string", default: "0" },
     "skip-chat": { type: "boolean", default: false },
   },
 });
@@ -50,6 +53,7 @@ const rate = Number(values.rate);
 const seconds = Number(values.seconds);
 const channelCount = Number(values.channels);
 const warm = Number(values.warm);
+const fleet = Number(values.fleet);
 const child = values.split ? ("split" as const) : true;
 const COMMAND = "echo load; sleep 1; echo done";
 /** Longest the bench waits for the jobs, then for chat, before it reports what it has. */
@@ -189,6 +193,13 @@ async function main(): Promise<void> {
   say(`starting testum against the ${platform} fake (limits on), one sshd host…`);
   const target = platform === "slack" ? await slackTarget() : await discordTarget();
   try {
+    if (fleet > 0) {
+      say(`adding ${fleet} more hosts to the inventory…`);
+      await target.sql`
+        insert into hosts (name, address, username, auth_method, tags, created_by)
+        select 'fleet-' || lpad(i::text, 5, '0'), '192.0.2.1', 'ops', 'identity', jsonb_build_object('role', 'fleet', 'rack', 'r' || (i % 40)), 'bench'
+        from generate_series(1, ${fleet}::int) i`;
+    }
     // One command first: connections, caches and the SSH pool are warm, as in a running install.
     await target.send(0);
     if (warm > 0) {
@@ -250,7 +261,10 @@ async function main(): Promise<void> {
     const rows: Array<[string, string]> = [
       ["platform", platform],
       ["testum", values.split ? "testum serve and testum worker, two processes" : "testum start, one process"],
-      ["commands", `${total} at ${rate}/s over ${channelCount} channels${warm > 0 ? ` (after ${warm} to warm up)` : ""}`],
+      [
+        "commands",
+        `${total} at ${rate}/s over ${channelCount} channels${warm > 0 ? ` (after ${warm} to warm up)` : ""}${fleet > 0 ? `, ${fleet + 1} hosts in the inventory` : ""}`,
+      ],
       ["ack p50 / p99 / max", `${percentile(acks, 50).toFixed(0)} / ${percentile(acks, 99).toFixed(0)} / ${acks[acks.length - 1]!.toFixed(0)} ms`],
       ["slowest ack per 0.5 s", halves.map((ms) => ms.toFixed(0)).join(" ")],
       ["commands not queued", String(refused.length)],
