@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import postgres from "postgres";
 import type { Sql } from "../src/core/db.js";
 import { resolveTarget } from "../src/core/hosts/targets.js";
+import { hostsStartingWith } from "../src/core/hosts/hosts.js";
 import { createTestDatabase } from "./helpers/db.js";
 
 // A target is resolved on the database's hosts as the chat commands resolve it: the same
@@ -17,6 +18,8 @@ const FLEET = [
   ["web-02", { role: "web", env: "dev" }],
   ["db-01", { role: "db", env: "prod", data_center: "eu-1" }],
   ["cache-01", {}],
+  ["db_02", {}],
+  ["dbx02", {}],
 ] as const;
 
 beforeAll(async () => {
@@ -57,7 +60,8 @@ describe("resolving a target on the database", () => {
     expect((await resolved("data_center=eu-1")).names).toEqual(["db-01"]);
     expect((await resolved("web-01,web-02,env=dev")).names).toEqual(["web-02"]);
     expect((await resolved("web-*,env=dev")).names).toEqual(["web-02"]);
-    expect((await resolved("all")).names).toEqual(["cache-01", "db-01", "web-01", "web-02"]);
+    // In the order people read names (selectHosts sorts them so), not the database's byte order.
+    expect((await resolved("all")).names).toEqual(["cache-01", "db_02", "db-01", "dbx02", "web-01", "web-02"]);
   });
 
   it("says what did not match, as before", async () => {
@@ -77,5 +81,14 @@ describe("resolving a target on the database", () => {
     }
     expect(everyHost((await resolved("web-*")).statements)).toBe(true);
     expect(everyHost((await resolved("all")).statements)).toBe(true);
+  });
+
+  it("suggests names by their beginning, taken literally (an underscore is no wildcard)", async () => {
+    const names = async (prefix: string) => (await hostsStartingWith(sql, prefix)).map((h) => h.name);
+    expect(await names("db")).toEqual(["db-01", "db_02", "dbx02"]);
+    expect(await names("db_")).toEqual(["db_02"]);
+    expect(await names("web-0")).toEqual(["web-01", "web-02"]);
+    expect(await names("")).toHaveLength(FLEET.length);
+    expect(await names("zzz")).toEqual([]);
   });
 });

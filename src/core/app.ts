@@ -18,7 +18,7 @@ import { rb, runbookAdd, runbookList, runbookRm, runbookShow } from "./runbooks/
 import { decideSchedule, scheduleAdd, scheduleRb, scheduleList, schedulePause, scheduleResume, scheduleRm, scheduleRun, scheduleShow } from "./schedules/handle-schedules.js";
 import { decodeScriptTarget, run, script } from "./jobs/handle-run.js";
 import { scriptBody } from "./commands/commands.js";
-import { listHosts, type Host } from "./hosts/hosts.js";
+import { hostsStartingWith, type Host } from "./hosts/hosts.js";
 import { resolveTarget } from "./hosts/targets.js";
 import { MAX_COMMAND_CHARS, MAX_FORM_CHARS, screenText, storable } from "./commands/input.js";
 import { looksLikePrivateKey } from "./hosts/public-keys.js";
@@ -238,10 +238,9 @@ export function createApp(deps: AppDeps): App {
       if (!canSomewhere(principal, "view")) return [];
       if (kind === "runbook") return completeRunbooks(sql, principal, prefix);
       if (kind === "params") return completeParams(sql, principal, String(options.runbook ?? ""), prefix);
-      const lower = prefix.toLowerCase();
-      // Only hosts the actor may see: suggestions are a listing too.
-      return (await listHosts(sql))
-        .filter((h) => h.name.startsWith(lower) && can(principal, "view", h))
+      // Only hosts the actor may see: suggestions are a listing too. Read per keystroke, so only the names that fit.
+      return (await hostsStartingWith(sql, prefix.toLowerCase()))
+        .filter((h) => can(principal, "view", h))
         .map((h) => h.name)
         .slice(0, 25);
     },

@@ -96,6 +96,11 @@ export async function hostsNamed(sql: Sql, names: readonly string[]): Promise<Ho
   return sql<Host[]>`select * from hosts where name in ${sql(names)} order by name`;
 }
 
+/** The hosts whose names start with `prefix`, in name order. */
+export async function hostsStartingWith(sql: Sql, prefix: string): Promise<Host[]> {
+  return sql<Host[]>`select * from hosts where starts_with(name, ${prefix}) order by name`;
+}
+
 /** The hosts carrying every one of these tags, in name order. */
 export async function hostsTagged(sql: Sql, tags: ReadonlyArray<readonly [string, string]>): Promise<Host[]> {
   const carries = tags.map(([key, value]) => sql`tags @> ${sql.json({ [key]: value })}`);
