@@ -43,8 +43,13 @@ describe("a worker that dies mid-command", () => {
     const res = await world.slash(`run db-1 'echo ran >> ~/lost-runs; sleep 120 # lost-marker'`);
     const id = jobIdFrom(String(res.json?.text));
     await eventually("the command to start on the host", async () => (await world.ssh.hosts[0]!.exec("cat ~/lost-runs 2>/dev/null")).stdout === "ran\n");
-    expect((await world.job(id)).status).toBe("running");
+    const running = await world.job(id);
+    expect(running.status).toBe("running");
 
+    // It dies in the middle of delivering the job's messages: it holds their leases (for minutes).
+    await world.testum.sql`
+      update job_messages set lease_owner = ${running.worker!}, lease_until = now() + interval '10 minutes'
+      where job_id = ${id} and slot in ('parent', 'live')`;
     child!.kill("SIGKILL");
     const killedAt = Date.now();
     const job = await world.finished(id, 60_000);

@@ -1,5 +1,6 @@
 import { noteInThread, reapJobs } from "./lifecycle.js";
 import { refreshJobMessages } from "./messages.js";
+import { releaseDeliveriesOf } from "./outbox.js";
 import type { ChatDirectory } from "../chat/chat.js";
 import type { Sql } from "../db.js";
 import { msg, translator } from "../chat/i18n.js";
@@ -35,6 +36,11 @@ export function startReaper(deps: ReaperDeps): { stop(): Promise<void>; sweep():
     running = true;
     try {
       const { lost: jobs, expired } = await reapJobs(sql, deps.staleMs ?? 45_000);
+      // A worker that stopped sending heartbeats is taken as gone, with its chat deliveries
+      // (the delivery loop runs under the same name): the messages it held go out from here.
+      const gone = [...new Set(jobs.map((job) => job.worker).filter((w): w is string => w !== null))];
+      const released = await releaseDeliveriesOf(sql, gone);
+      if (released > 0) log.warn({ workers: gone, messages: released }, "took over the chat messages a lost worker was delivering");
       for (const job of jobs) {
         log.warn({ job: job.id, worker: job.worker }, "job lost: its worker stopped sending heartbeats");
         const t = translator(job.lang);
