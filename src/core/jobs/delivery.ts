@@ -5,7 +5,7 @@ import { ChatUnreachableError, isTestumError, RateLimitedError } from "../errors
 import { translate } from "../chat/i18n.js";
 import type { Logger } from "../ports.js";
 import { formatClock } from "../chat/time.js";
-import { undelivered, type MessageRow } from "./outbox.js";
+import { releaseDeliveriesOf, undelivered, type MessageRow } from "./outbox.js";
 
 /**
  * The delivery loop: makes chat show the newest view of every message the
@@ -333,7 +333,7 @@ export function startDelivery(options: DeliveryOptions): { nudge(): void; stop()
       await within(Promise.allSettled([passing, ...inFlight.values()]), 10_000, undefined);
       // Rows still held go back at once for another process.
       await within(
-        sql`update job_messages set lease_owner = null, lease_until = null where lease_owner = ${owner}`.then(() => undefined),
+        releaseDeliveriesOf(sql, [owner]).then(() => undefined),
         3000,
         undefined,
       );

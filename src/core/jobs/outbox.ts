@@ -159,9 +159,9 @@ export async function undelivered(sql: Sql): Promise<Record<string, number>> {
 }
 
 /**
- * Gives back the messages a process was delivering when it stopped sending
- * heartbeats (its jobs were marked lost): they are taken again at once by
- * another process, instead of once their leases run out (minutes).
+ * Gives back the messages these delivery owners hold, for any process to take
+ * at once instead of once their leases run out (minutes): a process's own at
+ * its stop, and a lost worker's when the reaper marks its jobs lost.
  */
 export async function releaseDeliveriesOf(sql: Sql, owners: readonly string[]): Promise<number> {
   if (owners.length === 0) return 0;
