@@ -16,6 +16,7 @@ function testum(args: string[], env: Record<string, string> = {}) {
   const res = spawnSync(process.execPath, ["bin/testum.js", ...args], {
     env: { ...process.env, DATABASE_URL: db.url, TESTUM_MASTER_KEY: TEST_MASTER_KEY, TESTUM_DATA_DIR: dir, ...env },
     encoding: "utf8",
+    timeout: 30_000,
   });
   return { code: res.status, stdout: res.stdout, stderr: res.stderr };
 }
@@ -83,7 +84,12 @@ describe("the testum command", () => {
     // From another directory, without TESTUM_MASTER_KEY: no new ./data, no new key.
     const elsewhere = await mkdtemp(join(tmpdir(), "testum-cwd-"));
     const env: Record<string, string | undefined> = { ...process.env, DATABASE_URL: db.url, TESTUM_DATA_DIR: undefined, TESTUM_MASTER_KEY: undefined };
-    const res = spawnSync(process.execPath, [join(process.cwd(), "bin/testum.js"), "hosts", "list"], { cwd: elsewhere, env: env as NodeJS.ProcessEnv, encoding: "utf8" });
+    const res = spawnSync(process.execPath, [join(process.cwd(), "bin/testum.js"), "hosts", "list"], {
+      cwd: elsewhere,
+      env: env as NodeJS.ProcessEnv,
+      encoding: "utf8",
+      timeout: 30_000,
+    });
     expect(res.status).toBe(2);
     expect(res.stderr).toContain(`no key file at ${join(elsewhere, "data", "master.key")}`);
     expect(spawnSync("ls", ["-A", elsewhere], { encoding: "utf8" }).stdout).toBe("");

@@ -28,7 +28,7 @@ describe("host and key administration from Discord", () => {
     expect((await world.command(["hosts", "test"], { host: "web-1" })).text).toContain("authentication: accepted");
 
     const dir = mkdtempSync(join(tmpdir(), "dk-"));
-    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "dana@desk", "-f", join(dir, "k")]);
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "dana@desk", "-f", join(dir, "k")], { timeout: 30_000 });
     const pub = readFileSync(join(dir, "k.pub"), "utf8").trim();
     expect((await world.command(["keys", "add"], { key: "dana", line: pub })).text).toContain("Added key dana");
     const deployed = await world.command(["keys", "deploy"], { key: "dana", target: "role=web" });
@@ -42,7 +42,7 @@ describe("host and key administration from Discord", () => {
 
   it("refuses a private key pasted into keys add, and keeps it nowhere", async () => {
     const dir = mkdtempSync(join(tmpdir(), "dk-"));
-    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(dir, "k")]);
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(dir, "k")], { timeout: 30_000 });
     const secret = readFileSync(join(dir, "k"), "utf8");
     const answer = await world.command(["keys", "add"], { key: "oops", line: secret.replace(/\n/g, " ") });
     expect(answer.text).toContain("That is a PRIVATE key");

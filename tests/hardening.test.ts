@@ -58,7 +58,7 @@ describe("small hardening", () => {
 
   it("screens a script form for private keys like a typed command, and stores nothing of it", async () => {
     const dir = mkdtempSync(join(tmpdir(), "pk-"));
-    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(dir, "k")]);
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(dir, "k")], { timeout: 30_000 });
     const key = readFileSync(join(dir, "k"), "utf8");
     const secretLine = key.split("\n")[2]!;
     const res = await submitForm("script h1", { script: `cat > /tmp/k <<'EOF'\n${key}EOF` });

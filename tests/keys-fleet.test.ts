@@ -46,7 +46,7 @@ async function readinessDuring<T>(work: Promise<T>): Promise<{ result: T; status
 
 function keygen(comment: string): string {
   const dir = execFileSync("mktemp", ["-d"], { encoding: "utf8" }).trim();
-  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", join(dir, "k")]);
+  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", join(dir, "k")], { timeout: 30_000 });
   return execFileSync("cat", [join(dir, "k.pub")], { encoding: "utf8" }).trim();
 }
 

@@ -14,7 +14,7 @@ const logLines: string[] = [];
 
 function keygen(comment: string) {
   const dir = mkdtempSync(join(tmpdir(), "team-key-"));
-  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", join(dir, "k")]);
+  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", join(dir, "k")], { timeout: 30_000 });
   return { pub: readFileSync(join(dir, "k.pub"), "utf8").trim(), priv: readFileSync(join(dir, "k"), "utf8") };
 }
 
@@ -140,7 +140,7 @@ describe("team keys in authorized_keys", () => {
         `${world.ssh.user}@127.0.0.1`,
         "echo in",
       ],
-      { encoding: "utf8" },
+      { encoding: "utf8", timeout: 30_000 },
     );
     expect(login.trim()).toBe("in");
   });

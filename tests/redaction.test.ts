@@ -120,7 +120,7 @@ describe("the host's own secrets and patterns of one's own, from Slack", () => {
     const host = world.ssh.hosts[0]!;
     const passphrase = "pass-phrase-of-the-host-key";
     const dir = mkdtempSync(join(tmpdir(), "redact-key-"));
-    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", passphrase, "-C", "redaction-test", "-f", join(dir, "k")]);
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", passphrase, "-C", "redaction-test", "-f", join(dir, "k")], { timeout: 30_000 });
     await host.exec(`echo '${readFileSync(join(dir, "k.pub"), "utf8").trim()}' >> ~/.ssh/authorized_keys`);
     await addHost(world.testum.sql, testBox(), {
       name: "locked-1",

@@ -17,6 +17,7 @@ function testum(db: { url: string }, args: string[], input?: string) {
     env: { ...process.env, DATABASE_URL: db.url, TESTUM_MASTER_KEY: TEST_MASTER_KEY, TESTUM_DATA_DIR: dir },
     encoding: "utf8",
     input,
+    timeout: 30_000,
   });
   return { code: res.status, stdout: res.stdout, stderr: res.stderr };
 }

@@ -18,7 +18,7 @@ function text(res: { json?: Record<string, unknown> | undefined }): string {
 
 function keygen(comment: string): string {
   const dir = mkdtempSync(join(tmpdir(), "scoped-key-"));
-  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", join(dir, "k")]);
+  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", join(dir, "k")], { timeout: 30_000 });
   return readFileSync(join(dir, "k.pub"), "utf8").trim();
 }
 

@@ -6,7 +6,7 @@ import { SLACK_BOT_SCOPES, toYaml } from "../src/adapters/slack/manifest.js";
 
 function testum(args: string[], env: Record<string, string> = {}) {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PUBLIC_URL") && !k.startsWith("DISCORD_")));
-  const res = spawnSync(process.execPath, ["bin/testum.js", ...args], { env: { ...clean, ...env }, encoding: "utf8" });
+  const res = spawnSync(process.execPath, ["bin/testum.js", ...args], { env: { ...clean, ...env }, encoding: "utf8", timeout: 30_000 });
   return { code: res.status, stdout: res.stdout, stderr: res.stderr };
 }
 

@@ -12,7 +12,7 @@ import { startS3 } from "./s3.js";
 import { ensureTestUser, fingerprintOfKeyBlob, processesWithMarker, remoteProcesses, SSH_TEST_PASSWORD, SSH_TEST_USER, startSshHosts, type SshHostSet } from "./sshd.js";
 
 function keygenFingerprint(pubPath: string): string {
-  const r = spawnSync("ssh-keygen", ["-lf", pubPath], { encoding: "utf8" });
+  const r = spawnSync("ssh-keygen", ["-lf", pubPath], { encoding: "utf8", timeout: 30_000 });
   expect(r.status).toBe(0);
   return r.stdout.split(" ")[1]!;
 }
@@ -98,7 +98,7 @@ describe("sshd test hosts", () => {
     const [a, b] = [set.hosts[0]!, set.hosts[1]!];
     const tmp = await mkdtemp("/tmp/testum-harness-key-");
     try {
-      spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "second", "-f", `${tmp}/k`]);
+      spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "second", "-f", `${tmp}/k`], { timeout: 30_000 });
       const secondPub = (await readFile(`${tmp}/k.pub`, "utf8")).trim();
       const secondKey = await readFile(`${tmp}/k`, "utf8");
       const beforeB = await readFile(b.authorizedKeysPath, "utf8");

@@ -19,7 +19,7 @@ describe("generateEd25519", () => {
       expect(parsePublicKey(pair.publicKey).bits).toBe(256);
       expect(ssh2.utils.parseKey(pair.privateKey)).not.toBeInstanceOf(Error);
       writeFileSync(join(dir, "key"), pair.privateKey, { mode: 0o600 });
-      expect(execFileSync("ssh-keygen", ["-y", "-f", join(dir, "key")], { encoding: "utf8" }).trim()).toBe(pair.publicKey);
+      expect(execFileSync("ssh-keygen", ["-y", "-f", join(dir, "key")], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 30_000 }).trim()).toBe(pair.publicKey);
     }
     expect(zeroLed).toBe(true);
   });

@@ -8,8 +8,8 @@ import { looksLikePrivateKey, parsePublicKey, PRIVATE_KEY_REFUSAL } from "./publ
 function keygen(type: string, bits?: number) {
   const dir = mkdtempSync(join(tmpdir(), "pk-"));
   const file = join(dir, "k");
-  execFileSync("ssh-keygen", ["-q", "-t", type, ...(bits ? ["-b", String(bits)] : []), "-N", "", "-C", "alice@laptop", "-f", file]);
-  const fingerprint = execFileSync("ssh-keygen", ["-lf", `${file}.pub`], { encoding: "utf8" }).split(" ")[1]!;
+  execFileSync("ssh-keygen", ["-q", "-t", type, ...(bits ? ["-b", String(bits)] : []), "-N", "", "-C", "alice@laptop", "-f", file], { timeout: 30_000 });
+  const fingerprint = execFileSync("ssh-keygen", ["-lf", `${file}.pub`], { encoding: "utf8", timeout: 30_000 }).split(" ")[1]!;
   return { pub: readFileSync(`${file}.pub`, "utf8").trim(), priv: readFileSync(file, "utf8"), fingerprint };
 }
 
