@@ -40,6 +40,8 @@ export interface RunOptions {
   readonly heartbeatMs?: number;
   readonly lostAfterMs?: number;
   readonly sweepEveryMs?: number;
+  /** How long a job stays queued before its queue entry is checked (tests shorten it). */
+  readonly requeueAfterMs?: number;
   /** How often schedules are re-read (tests shorten it). */
   readonly scheduleSyncMs?: number;
   /** How long a log may still take to store after its task's deadline (tests shorten it). */
@@ -282,6 +284,8 @@ const reaper: Part<Shared> = {
       log,
       publicUrl: config.publicUrl,
       staleMs: options.lostAfterMs ?? config.TESTUM_LOST_AFTER,
+      queue: ctx.queue,
+      requeueAfterMs: options.requeueAfterMs,
       intervalMs: options.sweepEveryMs ?? Math.min(10_000, config.TESTUM_LOST_AFTER / 4),
       stopLeftovers: (job) => stopLostJob({ sql, remote, chat, log }, job),
     });

@@ -10,6 +10,12 @@ import type { Message } from "./chat/i18n.js";
 /** Carries job references (never secrets or chat tokens) to the workers. */
 export interface JobQueue {
   enqueue(jobId: number): Promise<void>;
+  /**
+   * Hands the job to the workers again unless the queue still holds it (waiting, or taken by a
+   * worker). Returns true when it was queued again. Safe whatever the queue holds: a job runs at
+   * most once (claimJob decides).
+   */
+  ensureQueued(jobId: number): Promise<boolean>;
 }
 
 export interface LogUpload {

@@ -9,21 +9,28 @@ export interface QueuedJob {
   readonly jobId: number;
 }
 
+/** The queue entry's id: one entry per job, whatever retries the caller makes. */
+const entryId = (jobId: number) => `job-${jobId}`;
+
 export function createJobQueue(connection: Redis, prefix = "testum"): JobQueue & { counts(): Promise<Record<string, number>>; close(): Promise<void> } {
   const queue = new Queue<QueuedJob>(QUEUE_NAME, { connection, prefix });
+  const enqueue = async (jobId: number) => {
+    await queue.add("run", { jobId }, { jobId: entryId(jobId), attempts: 1, removeOnComplete: { age: 3600, count: 1000 }, removeOnFail: { age: 86_400 } });
+  };
   return {
-    async enqueue(jobId) {
-      await queue.add(
-        "run",
-        { jobId },
-        {
-          // One queue entry per job, whatever retries the caller makes.
-          jobId: `job-${jobId}`,
-          attempts: 1,
-          removeOnComplete: { age: 3600, count: 1000 },
-          removeOnFail: { age: 86_400 },
-        },
-      );
+    enqueue,
+    async ensureQueued(jobId) {
+      const entry = await queue.getJob(entryId(jobId));
+      if (entry) {
+        // Waiting, delayed or taken by a worker: the queue still has it.
+        const state = await entry.getState();
+        if (state !== "completed" && state !== "failed" && state !== "unknown") return false;
+        // Done with, yet the job is still queued (its worker stopped before starting it): an
+        // entry with the same id would be ignored, so the old one goes first.
+        await entry.remove();
+      }
+      await enqueue(jobId);
+      return true;
     },
     /** Entries by state, for metrics. */
     counts: () => queue.getJobCounts("waiting", "prioritized", "active", "delayed"),

@@ -217,6 +217,25 @@ export async function claimJob(sql: Sql, jobId: number, worker: string): Promise
   return job;
 }
 
+/**
+ * Queued jobs that have waited longer than `olderThanMs` and that no process checked on in that
+ * time, marked as checked by this one: their queue entries are then looked at (see the reaper).
+ * `skip locked` and the mark keep two processes from checking the same job at once.
+ */
+export async function claimQueueChecks(sql: Sql, olderThanMs: number, limit: number): Promise<number[]> {
+  const rows = await sql<{ id: number }[]>`
+    update jobs set queue_checked_at = now()
+    where id in (
+      select id from jobs
+      where status = 'queued' and created_at < now() - make_interval(secs => ${olderThanMs / 1000})
+        and (queue_checked_at is null or queue_checked_at < now() - make_interval(secs => ${olderThanMs / 1000}))
+      order by created_at
+      limit ${limit}
+      for update skip locked)
+    returning id`;
+  return rows.map((r) => r.id);
+}
+
 /** Records that the job's worker is alive; returns true when a cancel was requested meanwhile. */
 export async function heartbeat(sql: Sql, jobId: number): Promise<boolean> {
   const [row] = await sql<{ cancelRequestedAt: Date | null }[]>`

@@ -1,11 +1,13 @@
 import { noteInThread, reapJobs } from "./lifecycle.js";
 import { refreshJobMessages } from "./messages.js";
 import { releaseDeliveriesOf } from "./outbox.js";
+import { claimQueueChecks } from "./jobs.js";
+import { within } from "../concurrency.js";
 import type { ChatDirectory } from "../chat/chat.js";
 import type { Sql } from "../db.js";
 import { msg, translator } from "../chat/i18n.js";
 import type { Job } from "./jobs.js";
-import type { Logger } from "../ports.js";
+import type { JobQueue, Logger } from "../ports.js";
 import { message } from "../chat/replies.js";
 
 export interface ReaperDeps {
@@ -17,14 +19,24 @@ export interface ReaperDeps {
   readonly stopLeftovers?: ((job: Job) => Promise<unknown>) | undefined;
   /** A running job without a heartbeat for this long is lost (default 45 s). */
   readonly staleMs?: number;
+  /** Where a queued job whose queue entry is gone is handed again. */
+  readonly queue?: JobQueue | undefined;
+  /** A job queued for this long has its queue entry checked (default a minute). */
+  readonly requeueAfterMs?: number;
   readonly intervalMs?: number;
 }
 
+/** Queue entries checked per sweep, at most (the oldest queued jobs first). */
+const QUEUE_CHECKS = 100;
+/** Longest one queue entry's check may take. */
+const QUEUE_CHECK_MS = 5000;
+
 /**
  * Finds jobs whose worker died mid-command and marks them lost: never run
- * again, and said so in their thread; and approval requests nobody decided
- * in time, marked expired. Every testum process runs one; the database
- * update decides which process reports each job.
+ * again, and said so in their thread; approval requests nobody decided in
+ * time, marked expired; and queued jobs whose queue entry is gone, queued
+ * again. Every testum process runs one; the database update decides which
+ * process reports or checks each job.
  */
 export function startReaper(deps: ReaperDeps): { stop(): Promise<void>; sweep(): Promise<number> } {
   const { sql, log } = deps;
@@ -50,9 +62,32 @@ export function startReaper(deps: ReaperDeps): { stop(): Promise<void>; sweep():
       }
       // Requests nobody decided in time: the request, the parent and the live message say so, without buttons.
       for (const job of expired) await refreshJobMessages(sql, job.id, deps.publicUrl);
+      if (deps.queue) await requeueStranded(deps.queue);
       return jobs.length;
     } finally {
       running = false;
+    }
+  }
+
+  /**
+   * A job still queued after a minute whose queue entry is gone (Redis restarted without its
+   * data, a process stopped between writing the job and queueing it, a worker that took it but
+   * could not start it) would wait forever: it is handed to the queue again.
+   */
+  async function requeueStranded(queue: JobQueue): Promise<void> {
+    const ids = await claimQueueChecks(sql, deps.requeueAfterMs ?? 60_000, QUEUE_CHECKS);
+    for (const id of ids) {
+      const checked = queue.ensureQueued(id).then(
+        (requeued) => ({ requeued }),
+        (err: unknown) => ({ err }),
+      );
+      const outcome = await within(checked, QUEUE_CHECK_MS, { err: `the queue did not answer within ${QUEUE_CHECK_MS} ms` });
+      if ("err" in outcome) {
+        // The queue is unreachable: the other jobs' checks would fail the same way; they are checked again later.
+        log.warn({ job: id, err: outcome.err }, "could not check a queued job's queue entry");
+        break;
+      }
+      if (outcome.requeued) log.warn({ job: id }, `job #${id} was queued but no longer in the queue; queued again`);
     }
   }
 

@@ -1,0 +1,94 @@
+import { Worker } from "bullmq";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { QUEUE_NAME } from "../src/adapters/redis/queue.js";
+import { jobIdFrom, startSlackWorld, type SlackWorld } from "./helpers/slack-world.js";
+import { eventually, startTestumForTest, type TestumUnderTest } from "./helpers/testum.js";
+
+let world: SlackWorld;
+let worker: TestumUnderTest | undefined;
+let redis: Redis;
+const logLines: string[] = [];
+
+beforeAll(async () => {
+  // The web side alone: no worker takes the jobs until the test starts one.
+  world = await startSlackWorld({ hosts: 1, testum: { work: false, logLines, runOptions: { requeueAfterMs: 1500, sweepEveryMs: 500 } } });
+  await world.addHost("db-1", world.ssh.hosts[0]!);
+  redis = new Redis("redis://127.0.0.1:6379", { maxRetriesPerRequest: 1 });
+});
+
+afterAll(async () => {
+  await worker?.stop();
+  await world?.stop();
+  redis?.disconnect();
+});
+
+/** Deletes every Redis key of this testum's queue, as a Redis restarted without its data would. */
+async function loseQueueData(prefix: string): Promise<number> {
+  let cursor = "0";
+  let deleted = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:${QUEUE_NAME}:*`, "COUNT", 500);
+    cursor = next;
+    if (keys.length > 0) deleted += await redis.del(...keys);
+  } while (cursor !== "0");
+  return deleted;
+}
+
+describe("a queued job whose queue entry is gone", () => {
+  it("is queued again and runs once: after Redis lost its data, and after a worker took it without starting it", async () => {
+    const host = world.ssh.hosts[0]!;
+    const prefix = world.testum.queuePrefix;
+
+    // 1. Redis loses the queue's data after a job was queued.
+    const lost = jobIdFrom(String((await world.slash(`run db-1 'echo lost >> ~/requeue-runs'`)).json?.text));
+    expect(await loseQueueData(prefix)).toBeGreaterThan(0);
+
+    // 2. A worker takes the next job's entry and is done with it without starting the job (as
+    //    one that is shutting down does): the entry is completed, the job still queued.
+    const taken = jobIdFrom(String((await world.slash(`run db-1 'echo taken >> ~/requeue-runs'`)).json?.text));
+    const connection = new Redis("redis://127.0.0.1:6379", { maxRetriesPerRequest: null });
+    const seen: string[] = [];
+    const stopping = new Worker(
+      QUEUE_NAME,
+      async (entry) => {
+        seen.push(String(entry.id));
+      },
+      { connection, prefix },
+    );
+    await eventually("the stopping worker to take the entry", () => seen.includes(`job-${taken}`));
+    await stopping.close();
+    connection.disconnect();
+    expect(seen).toEqual([`job-${taken}`]);
+    expect((await world.job(taken)).status).toBe("queued");
+    expect((await world.job(lost)).status).toBe("queued");
+
+    // A worker joins: both jobs run, each once.
+    worker = await startTestumForTest({ serve: false, work: true, databaseUrl: world.testum.env.DATABASE_URL, queuePrefix: prefix });
+    for (const id of [taken, lost]) expect((await world.finished(id, 30_000)).status).toBe("succeeded");
+    expect(logLines.some((l) => l.includes(`job #${taken} was queued but no longer in the queue; queued again`))).toBe(true);
+    expect(logLines.some((l) => l.includes(`job #${lost} was queued but no longer in the queue; queued again`))).toBe(true);
+
+    // Later sweeps find nothing more to do: the commands ran once each.
+    await new Promise((r) => setTimeout(r, 4000));
+    expect((await host.exec("sort ~/requeue-runs")).stdout).toBe("lost\ntaken\n");
+    expect(logLines.filter((l) => l.includes("queued again"))).toHaveLength(2);
+  }, 90_000);
+
+  it("is left alone while it waits in the queue", async () => {
+    // No worker takes jobs now: the job waits, its entry in the queue, for longer than the check's delay.
+    await worker!.stop();
+    worker = undefined;
+    const id = jobIdFrom(String((await world.slash(`run db-1 'echo waited >> ~/requeue-waits'`)).json?.text));
+    await eventually("its queue entry to be checked", async () => {
+      const [row] = await world.testum.sql<{ checked: Date | null }[]>`select queue_checked_at as checked from jobs where id = ${id}`;
+      return row?.checked != null;
+    });
+    expect(logLines.some((l) => l.includes(`job #${id} was queued`))).toBe(false);
+    expect(await redis.exists(`${world.testum.queuePrefix}:${QUEUE_NAME}:job-${id}`)).toBe(1);
+
+    worker = await startTestumForTest({ serve: false, work: true, databaseUrl: world.testum.env.DATABASE_URL, queuePrefix: world.testum.queuePrefix });
+    expect((await world.finished(id, 30_000)).status).toBe("succeeded");
+    expect((await world.ssh.hosts[0]!.exec("cat ~/requeue-waits")).stdout).toBe("waited\n");
+  }, 60_000);
+});
