@@ -75,6 +75,17 @@ describe("a queued job whose queue entry is gone", () => {
     expect(logLines.some((l) => l.includes(`job #${taken} was queued but no longer in the queue; queued again`))).toBe(true);
     expect(logLines.some((l) => l.includes(`job #${lost} was queued but no longer in the queue; queued again`))).toBe(true);
 
+    // Each is in the audit log, as the system's doing.
+    const requeues = await eventually("the requeues' audit records", async () => {
+      const rows = await world.testum.sql<{ job: string; actor: string; outcome: string }[]>`
+        select detail->>'job' as job, actor, outcome from audit where action = 'job.requeue' order by id`;
+      return rows.length === 2 ? rows : undefined;
+    });
+    expect(requeues.map((r) => [Number(r.job), r.actor, r.outcome])).toEqual([
+      [lost, "system", "queued"],
+      [taken, "system", "queued"],
+    ]);
+
     // Later sweeps find nothing more to do: the commands ran once each.
     await new Promise((r) => setTimeout(r, 4000));
     expect((await host.exec("sort ~/requeue-runs")).stdout).toBe("lost\ntaken\n");
@@ -91,6 +102,7 @@ describe("a queued job whose queue entry is gone", () => {
       return row?.checked != null;
     });
     expect(logLines.some((l) => l.includes(`job #${id} was queued`))).toBe(false);
+    expect(await world.testum.sql`select 1 from audit where action = 'job.requeue' and detail->>'job' = ${String(id)}`).toHaveLength(0);
     expect(await redis.exists(`${world.testum.queuePrefix}:${QUEUE_NAME}:job-${id}`)).toBe(1);
 
     worker = await startTestumForTest({ serve: false, work: true, databaseUrl: world.testum.env.DATABASE_URL, queuePrefix: world.testum.queuePrefix });

@@ -49,12 +49,13 @@ describe("/testum run from Slack", () => {
     expect(parentText).toContain(ADMIN.toLowerCase());
     expect(parentText).toMatch(/Exit code\*\n0/);
 
-    const replies = world.slack.replies(CHANNEL, parent!.ts);
-    expect(replies).toHaveLength(1);
-    const live = replies[0]!;
+    // The live message is a message of its own: its last edit may land after the parent's.
+    const live = await eventually("the live message's final output", () => {
+      const message = world.slack.replies(CHANNEL, parent!.ts)[0];
+      return message && blockText(message.blocks).includes("hello\nfrom testum\noops") ? message : undefined;
+    });
+    expect(world.slack.replies(CHANNEL, parent!.ts)).toHaveLength(1);
     expect(live.edits.length).toBeGreaterThanOrEqual(1);
-    const finalLive = blockText(live.blocks);
-    expect(finalLive).toContain("hello\nfrom testum\noops");
 
     const link = /<(http:\/\/127\.0\.0\.1:\d+\/logs\/[^|>]+)\|Full log>/.exec(parentText)?.[1];
     expect(link).toBeDefined();

@@ -6,13 +6,14 @@ import type { RequestName } from "../commands/command-types.js";
  * under the action it would have been (REQUEST_ACTIONS below).
  */
 export const AUDIT_ACTIONS = [
-  // Jobs: asked for, started, each host's outcome, ended, cancelled, leftovers stopped, read.
+  // Jobs: asked for, started, each host's outcome, ended, cancelled, leftovers stopped, queued again, read.
   "job.request",
   "job.start",
   "job.task",
   "job.end",
   "job.cancel",
   "job.stop_leftovers",
+  "job.requeue",
   "job.list",
   "job.show",
   "job.logs",

@@ -3,6 +3,7 @@ import { refreshJobMessages } from "./messages.js";
 import { releaseDeliveriesOf } from "./outbox.js";
 import { claimQueueChecks } from "./jobs.js";
 import { within } from "../concurrency.js";
+import { recordAudit } from "../access/audit.js";
 import type { ChatDirectory } from "../chat/chat.js";
 import type { Sql } from "../db.js";
 import { msg, translator } from "../chat/i18n.js";
@@ -75,8 +76,8 @@ export function startReaper(deps: ReaperDeps): { stop(): Promise<void>; sweep():
    * could not start it) would wait forever: it is handed to the queue again.
    */
   async function requeueStranded(queue: JobQueue): Promise<void> {
-    const ids = await claimQueueChecks(sql, deps.requeueAfterMs ?? 60_000, QUEUE_CHECKS);
-    for (const id of ids) {
+    const jobs = await claimQueueChecks(sql, deps.requeueAfterMs ?? 60_000, QUEUE_CHECKS);
+    for (const { id, conversation, target } of jobs) {
       const checked = queue.ensureQueued(id).then(
         (requeued) => ({ requeued }),
         (err: unknown) => ({ err }),
@@ -87,7 +88,9 @@ export function startReaper(deps: ReaperDeps): { stop(): Promise<void>; sweep():
         log.warn({ job: id, err: outcome.err }, "could not check a queued job's queue entry");
         break;
       }
-      if (outcome.requeued) log.warn({ job: id }, `job #${id} was queued but no longer in the queue; queued again`);
+      if (!outcome.requeued) continue;
+      log.warn({ job: id }, `job #${id} was queued but no longer in the queue; queued again`);
+      await recordAudit(sql, { actor: "system", channel: conversation, action: "job.requeue", target, outcome: "queued", detail: { job: id } });
     }
   }
 
