@@ -45,7 +45,11 @@ describe("failures are told apart in chat", () => {
   });
 
   it("says authentication was refused when the key is not accepted", async () => {
-    const stranger = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString();
+    const stranger = generateKeyPairSync("rsa", {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: "spki", format: "pem" },
+      privateKeyEncoding: { type: "pkcs1", format: "pem" },
+    }).privateKey;
     await world.addHost("wrong-key", world.ssh.hosts[0]!, { privateKey: stranger });
     const { task, parentText } = await runAndWait("run wrong-key 'uptime'");
     expect(task.errorCode).toBe("ssh_auth_failed");

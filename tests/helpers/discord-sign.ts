@@ -7,7 +7,7 @@
  * produce payloads shaped like Discord's (interactions/receiving-and-responding.mdx
  * "Interaction Object"), typed with discord-api-types.
  */
-import { type KeyObject, generateKeyPairSync, sign } from 'node:crypto';
+import { type KeyObject, createPrivateKey, createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
 import {
   type APIApplicationCommandAutocompleteInteraction,
   type APIApplicationCommandInteractionDataBasicOption,
@@ -39,10 +39,13 @@ export interface DiscordKeys {
 }
 
 export function createDiscordKeys(): DiscordKeys {
-  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
-  const x = publicKey.export({ format: 'jwk' }).x;
-  if (!x) throw new Error('ed25519 JWK export has no x');
-  return { publicKeyHex: Buffer.from(x, 'base64url').toString('hex'), publicKey, privateKey };
+  // Encoded as they are made: exporting a freshly made key object can deadlock Node 20 (see adapters/ssh/keys.ts).
+  const der = generateKeyPairSync('ed25519', { publicKeyEncoding: { type: 'spki', format: 'der' }, privateKeyEncoding: { type: 'pkcs8', format: 'der' } });
+  return {
+    publicKeyHex: der.publicKey.subarray(-32).toString('hex'),
+    publicKey: createPublicKey({ key: der.publicKey, format: 'der', type: 'spki' }),
+    privateKey: createPrivateKey({ key: der.privateKey, format: 'der', type: 'pkcs8' }),
+  };
 }
 
 export interface DiscordSignatureHeaders {

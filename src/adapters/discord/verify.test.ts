@@ -1,10 +1,11 @@
-import { generateKeyPairSync, sign } from "node:crypto";
+import { createPrivateKey, generateKeyPairSync, sign } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { createDiscordVerifier } from "./verify.js";
 
 const keys = () => {
-  const { publicKey, privateKey } = generateKeyPairSync("ed25519");
-  return { hex: Buffer.from(publicKey.export({ format: "jwk" }).x!, "base64url").toString("hex"), privateKey };
+  // Encoded as they are made: exporting a freshly made key object can deadlock Node 20 (see keys.ts in adapters/ssh).
+  const der = generateKeyPairSync("ed25519", { publicKeyEncoding: { type: "spki", format: "der" }, privateKeyEncoding: { type: "pkcs8", format: "der" } });
+  return { hex: der.publicKey.subarray(-32).toString("hex"), privateKey: createPrivateKey({ key: der.privateKey, format: "der", type: "pkcs8" }) };
 };
 
 describe("createDiscordVerifier", () => {

@@ -14,15 +14,27 @@ function sshString(data: Buffer | string): Buffer {
   return Buffer.concat([length, body]);
 }
 
+/** DER of an ed25519 key: a fixed header, then the raw 32-byte key (SPKI) or seed (PKCS #8). */
+const ED25519_SPKI_BYTES = 44;
+const ED25519_PKCS8_BYTES = 48;
+
 /**
  * A new ed25519 key pair in OpenSSH formats (`openssh-key-v1`, unencrypted,
  * and the `ssh-ed25519 AAAA… comment` line). Made with node:crypto: the raw
  * 32-byte keys are written as they are, leading zero bytes included.
+ *
+ * The keys come out of the generation already encoded (DER), never as key
+ * objects exported afterwards: on Node 20, exporting a freshly generated key
+ * (`export({ format: "jwk" })`) can deadlock the process for good when a
+ * garbage collection runs during the export.
  */
 export function generateEd25519(comment: string): { privateKey: string; publicKey: string } {
-  const { publicKey, privateKey } = generateKeyPairSync("ed25519");
-  const pub = Buffer.from(publicKey.export({ format: "jwk" }).x!, "base64url");
-  const seed = Buffer.from(privateKey.export({ format: "jwk" }).d!, "base64url");
+  const der = generateKeyPairSync("ed25519", { publicKeyEncoding: { type: "spki", format: "der" }, privateKeyEncoding: { type: "pkcs8", format: "der" } });
+  if (der.publicKey.length !== ED25519_SPKI_BYTES || der.privateKey.length !== ED25519_PKCS8_BYTES) {
+    throw new Error(`unexpected ed25519 key encoding (${der.publicKey.length} and ${der.privateKey.length} bytes)`);
+  }
+  const pub = der.publicKey.subarray(ED25519_SPKI_BYTES - 32);
+  const seed = der.privateKey.subarray(ED25519_PKCS8_BYTES - 32);
   const type = "ssh-ed25519";
   const pubBlob = Buffer.concat([sshString(type), sshString(pub)]);
   const check = randomBytes(4);

@@ -1,4 +1,6 @@
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,4 +25,16 @@ describe("generateEd25519", () => {
     }
     expect(zeroLed).toBe(true);
   });
+
+  it("keeps making keys while garbage is collected", async () => {
+    // With a tiny young generation, collections run all the time: exporting freshly made keys
+    // (JWK) deadlocked Node 20 within a few thousand keys, and the process never ended.
+    const keys = fileURLToPath(new URL("./keys.ts", import.meta.url));
+    const script = `const { generateEd25519 } = await import(process.argv[1]); for (let i = 0; i < 20000; i++) generateEd25519("gc"); console.log("made 20000");`;
+    const { stdout } = await promisify(execFile)(process.execPath, ["--max-semi-space-size=1", "--import", "tsx", "--input-type=module", "-e", script, keys], {
+      timeout: 45_000,
+      killSignal: "SIGKILL",
+    });
+    expect(stdout.trim()).toBe("made 20000");
+  }, 60_000);
 });
