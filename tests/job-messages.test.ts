@@ -67,9 +67,13 @@ describe("every message a job owns ends in a final state without buttons that ca
     expect(buttons(final.parent)).toEqual([]);
     expect(blockText(final.approval.blocks)).toContain("rejected by");
     expect(blockText(final.live.blocks)).not.toMatch(/queued|Waiting for output/);
-    // The end is audited once, in the one shape.
-    const ends = await world.testum.sql`select outcome, detail from audit where action = 'job.end' and detail->>'job' = ${String(job.id)}`;
-    expect(ends).toHaveLength(1);
+    // The end is audited once, in the one shape (it takes its place in the audit chain a moment after the end).
+    const ends = await eventually("the end's audit record", async () => {
+      const rows = await world.testum.sql`select outcome, detail from audit where action = 'job.end' and detail->>'job' = ${String(job.id)}`;
+      return rows.length > 0 ? rows : undefined;
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await world.testum.sql`select 1 from audit where action = 'job.end' and detail->>'job' = ${String(job.id)}`).toHaveLength(1);
     expect(ends[0]).toMatchObject({ outcome: "rejected", detail: { job: job.id } });
   });
 
