@@ -67,13 +67,19 @@ export function startDelivery(options: DeliveryOptions): { nudge(): void; stop()
   let passing: Promise<void> | undefined;
   let again = false;
   let lastReport = 0;
+  // Only messages of the platforms this process can reach: a process without (say) Slack's
+  // credentials leaves Slack's messages to the processes that have them, instead of taking them
+  // and failing each, which kept them waiting out backoffs the others then honoured too.
+  const platforms = chat.platforms();
 
   async function claim(n: number): Promise<Claimed[]> {
+    if (platforms.length === 0) return [];
     return sql<Claimed[]>`
       with c as (
         select m.id from job_messages m
           left join job_messages p on p.id = m.in_thread_of
-        where m.delivered_version < m.version and not m.given_up and m.due_at <= now() and (m.final or m.next_edit_at <= now())
+        where m.platform in ${sql(platforms)}
+          and m.delivered_version < m.version and not m.given_up and m.due_at <= now() and (m.final or m.next_edit_at <= now())
           and (m.lease_until is null or m.lease_until < now())
           and (m.in_thread_of is null or p.thread is not null)
           -- A new post to a channel waits while an older one there waits, or is being posted by this
@@ -316,7 +322,8 @@ export function startDelivery(options: DeliveryOptions): { nudge(): void; stop()
       const flush = async () => {
         while (flushing) {
           await Promise.allSettled([passing, ...inFlight.values()]);
-          const left = Object.values(await undelivered(sql)).reduce((a, b) => a + b, 0);
+          const pending = await undelivered(sql);
+          const left = platforms.reduce((sum, p) => sum + (pending[p] ?? 0), 0);
           if (left === 0 || !flushing || Date.now() >= until) return;
           await pass();
           await Promise.allSettled([...inFlight.values()]);
