@@ -57,7 +57,7 @@ describe("a queued job whose queue entry is gone", () => {
     expect(await loseQueueData(prefix)).toBeGreaterThan(0);
 
     // 2. A worker takes the next job's entry and is done with it without starting the job (as
-    //    one that is shutting down does): the entry is completed, the job still queued.
+    //    one whose claim could not reach the database is): the entry is done with, the job still queued.
     const taken = jobIdFrom(String((await world.slash(`run db-1 'echo taken >> ~/requeue-runs'`)).json?.text));
     const connection = new Redis("redis://127.0.0.1:6379", { maxRetriesPerRequest: null });
     const stopping = new Worker(QUEUE_NAME, null, { connection, prefix, autorun: false });

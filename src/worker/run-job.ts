@@ -93,7 +93,15 @@ export function createJobRunner(deps: RunnerDeps) {
   let stopping = false;
   const unsubscribe = deps.cancels?.subscribe((jobId) => cancellers.get(jobId)?.abort());
 
-  function run(jobId: number): Promise<JobStatus | undefined> {
+  /**
+   * Runs the job; "declined" when this runner is shutting down and did not
+   * start it (the queue gives it to another worker).
+   */
+  function run(jobId: number): Promise<JobStatus | "declined" | undefined> {
+    if (stopping) {
+      log.warn({ job: jobId }, "shutting down; the job goes back to the queue for another worker");
+      return Promise.resolve("declined");
+    }
     const running = runJob(jobId);
     active.add(running);
     void running.catch(() => {}).finally(() => active.delete(running));
@@ -101,10 +109,6 @@ export function createJobRunner(deps: RunnerDeps) {
   }
 
   async function runJob(jobId: number): Promise<JobStatus | undefined> {
-    if (stopping) {
-      log.warn({ job: jobId }, "shutting down; the job is left queued for another worker");
-      return undefined;
-    }
     // Its tasks are read alongside the claim (one round trip before the hosts are touched, not two).
     const [claimed, taskRows] = await Promise.all([claimJob(sql, jobId, deps.workerName), listTasks(sql, jobId)]);
     if (!claimed) {

@@ -1,4 +1,4 @@
-import { Queue, UnrecoverableError, Worker } from "bullmq";
+import { Queue, UnrecoverableError, WaitingError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import type { JobQueue, Logger } from "../../core/ports.js";
 
@@ -48,16 +48,22 @@ export interface ConsumerOptions {
 /**
  * Takes jobs off the queue and hands each job id to `handle`. A job is never
  * retried by the queue: a worker that dies mid-command leaves its job to the
- * lost-job reaper.
+ * lost-job reaper. A job `handle` declines without starting it (its process
+ * is shutting down) goes back to the queue's waiting list at once, for
+ * another worker.
  */
 export function startQueueConsumer(connection: Redis, handle: (jobId: number) => Promise<unknown>, options: ConsumerOptions): { pause(): Promise<void>; close(): Promise<void> } {
   const { log } = options;
   const worker = new Worker<QueuedJob>(
     QUEUE_NAME,
-    async (job) => {
+    async (job, token) => {
       const jobId = Number(job.data.jobId);
       if (!Number.isSafeInteger(jobId)) throw new UnrecoverableError(`bad job payload: ${JSON.stringify(job.data)}`);
-      return handle(jobId);
+      const result = await handle(jobId);
+      if (result !== "declined") return result;
+      await job.moveToWait(token);
+      // Tells BullMQ the entry was moved, not finished.
+      throw new WaitingError();
     },
     {
       connection,
