@@ -2,7 +2,7 @@ import { Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { QUEUE_NAME } from "../src/adapters/redis/queue.js";
-import { jobIdFrom, startSlackWorld, type SlackWorld } from "./helpers/slack-world.js";
+import { blockText, jobIdFrom, startSlackWorld, type SlackWorld } from "./helpers/slack-world.js";
 import { eventually, startTestumForTest, type TestumUnderTest } from "./helpers/testum.js";
 
 let world: SlackWorld;
@@ -86,10 +86,20 @@ describe("a queued job whose queue entry is gone", () => {
       [taken, "system", "queued"],
     ]);
 
+    // Each thread says why its job started late.
+    for (const id of [lost, taken]) {
+      const job = await world.job(id);
+      const [, , channel, parentTs] = job.parentMessage!.split(":");
+      const note = await eventually(`job #${id}'s thread to say it was queued again`, () =>
+        world.slack.replies(channel!, parentTs!).find((m) => blockText(m.blocks).includes("dropped out of the job queue")),
+      );
+      expect(blockText(note.blocks)).toContain(`Job #${id} had dropped out of the job queue`);
+    }
+
     // Later sweeps find nothing more to do: the commands ran once each.
     await new Promise((r) => setTimeout(r, 4000));
     expect((await host.exec("sort ~/requeue-runs")).stdout).toBe("lost\ntaken\n");
-    expect(logLines.filter((l) => l.includes("queued again"))).toHaveLength(2);
+    expect(logLines.filter((l) => l.includes("was queued but no longer in the queue; queued again"))).toHaveLength(2);
   }, 90_000);
 
   it("is left alone while it waits in the queue", async () => {
@@ -104,6 +114,7 @@ describe("a queued job whose queue entry is gone", () => {
     expect(logLines.some((l) => l.includes(`job #${id} was queued`))).toBe(false);
     expect(await world.testum.sql`select 1 from audit where action = 'job.requeue' and detail->>'job' = ${String(id)}`).toHaveLength(0);
     expect(await redis.exists(`${world.testum.queuePrefix}:${QUEUE_NAME}:job-${id}`)).toBe(1);
+    expect(await world.testum.sql`select 1 from job_messages where job_id = ${id} and slot = 'note:requeue'`).toHaveLength(0);
 
     worker = await startTestumForTest({ serve: false, work: true, databaseUrl: world.testum.env.DATABASE_URL, queuePrefix: world.testum.queuePrefix });
     expect((await finished(id)).status).toBe("succeeded");

@@ -222,8 +222,8 @@ export async function claimJob(sql: Sql, jobId: number, worker: string): Promise
  * time, marked as checked by this one: their queue entries are then looked at (see the reaper).
  * `skip locked` and the mark keep two processes from checking the same job at once.
  */
-export async function claimQueueChecks(sql: Sql, olderThanMs: number, limit: number): Promise<Array<Pick<Job, "id" | "conversation" | "target">>> {
-  return sql<Array<Pick<Job, "id" | "conversation" | "target">>>`
+export async function claimQueueChecks(sql: Sql, olderThanMs: number, limit: number): Promise<Array<Pick<Job, "id" | "conversation" | "target" | "lang">>> {
+  return sql<Array<Pick<Job, "id" | "conversation" | "target" | "lang">>>`
     update jobs set queue_checked_at = now()
     where id in (
       select id from jobs
@@ -232,7 +232,7 @@ export async function claimQueueChecks(sql: Sql, olderThanMs: number, limit: num
       order by created_at
       limit ${limit}
       for update skip locked)
-    returning id, conversation, target`;
+    returning id, conversation, target, lang`;
 }
 
 /** Records that the job's worker is alive; returns true when a cancel was requested meanwhile. */

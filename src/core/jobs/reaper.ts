@@ -77,7 +77,7 @@ export function startReaper(deps: ReaperDeps): { stop(): Promise<void>; sweep():
    */
   async function requeueStranded(queue: JobQueue): Promise<void> {
     const jobs = await claimQueueChecks(sql, deps.requeueAfterMs ?? 60_000, QUEUE_CHECKS);
-    for (const { id, conversation, target } of jobs) {
+    for (const { id, conversation, target, lang } of jobs) {
       const checked = queue.ensureQueued(id).then(
         (requeued) => ({ requeued }),
         (err: unknown) => ({ err }),
@@ -91,6 +91,9 @@ export function startReaper(deps: ReaperDeps): { stop(): Promise<void>; sweep():
       if (!outcome.requeued) continue;
       log.warn({ job: id }, `job #${id} was queued but no longer in the queue; queued again`);
       await recordAudit(sql, { actor: "system", channel: conversation, action: "job.requeue", target, outcome: "queued", detail: { job: id } });
+      // The thread says why the job starts late.
+      const t = translator(lang);
+      await noteInThread(sql, id, "requeue", { ...message(t("reaper.requeued", { id }), undefined, "warning"), lang: t.lang });
     }
   }
 

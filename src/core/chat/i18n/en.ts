@@ -611,6 +611,8 @@ export const en = {
   "approval.wrong_message": "this button does not belong to the approval request of job #{id}: use the buttons on the request in the job's thread, or type approve {id}",
   // Lost jobs
   "reaper.lost": "⚠️ Job #{id} was lost: the worker running it ({worker}) stopped responding. The command was not run again; check the host before retrying.",
+  "reaper.requeued":
+    "⏳ Job #{id} had dropped out of the job queue (the queue lost its data, or a worker took it but could not start it). It has been queued again and starts when a worker is free; it runs once.",
   "reaper.remote.stopped": "{host}: the command was still running there and has been stopped.",
   "reaper.remote.none": "{host}: nothing of the command was still running.",
   "reaper.remote.still_running": "{host}: the command is STILL RUNNING after TERM and KILL; check the host.",
