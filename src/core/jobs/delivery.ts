@@ -26,6 +26,11 @@ export interface DeliveryOptions {
   readonly concurrency?: number;
   /** Longest a chat call may take before it counts as failed (default 30 s). */
   readonly callTimeoutMs?: number;
+  /**
+   * How long a claimed message is held (default the call's limit plus 15 s); renewed while it
+   * waits its turn behind the posts before it. A process that dies frees its messages this long after.
+   */
+  readonly leaseMs?: number;
   /** A live message delivered this far behind its state says so (default 5 s). */
   readonly lagNoteMs?: number;
   /** Called after each pass with the pending counts, at most every `reportEveryMs`. */
@@ -37,8 +42,6 @@ export interface DeliveryOptions {
 const MAX_REFUSALS = 8;
 /** Longest pause between two tries of a message chat could not take. */
 const MAX_BACKOFF_MS = 30_000;
-/** A row is held this long by the process delivering it; calls end well before. */
-const LEASE_SECONDS = 120;
 
 interface Claimed extends MessageRow {
   readonly parentThread: string | null;
@@ -71,6 +74,8 @@ export function startDelivery(options: DeliveryOptions): { nudge(): void; stop()
   // credentials leaves Slack's messages to the processes that have them, instead of taking them
   // and failing each, which kept them waiting out backoffs the others then honoured too.
   const platforms = chat.platforms();
+  const callTimeoutMs = options.callTimeoutMs ?? 30_000;
+  const leaseSecs = (options.leaseMs ?? callTimeoutMs + 15_000) / 1000;
 
   async function claim(n: number): Promise<Claimed[]> {
     if (platforms.length === 0) return [];
@@ -93,7 +98,7 @@ export function startDelivery(options: DeliveryOptions): { nudge(): void; stop()
         order by coalesce(m.job_id, 0), m.id
         limit ${n}
         for update of m skip locked)
-      update job_messages m set lease_owner = ${owner}, lease_until = now() + make_interval(secs => ${LEASE_SECONDS})
+      update job_messages m set lease_owner = ${owner}, lease_until = now() + make_interval(secs => ${leaseSecs})
       from c where m.id = c.id
       returning m.*, (select p.thread from job_messages p where p.id = m.in_thread_of) as parent_thread`;
   }
@@ -121,7 +126,7 @@ export function startDelivery(options: DeliveryOptions): { nudge(): void; stop()
       }
       return { message: await adapter.post(row.parentThread!, view, { maxWaitMs: 0 }) };
     };
-    const timeout = options.callTimeoutMs ?? 30_000;
+    const timeout = callTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new ChatUnreachableError(`no answer from ${adapter.platform} within ${timeout} ms`)), timeout);
@@ -159,6 +164,23 @@ export function startDelivery(options: DeliveryOptions): { nudge(): void; stop()
       await failed(row, err).catch((problem: unknown) => log.warn({ err: problem, ...ownerOf(row) }, "could not record a chat delivery's failure"));
       return err instanceof RateLimitedError ? { delivered: false, waitMs: err.retryAfterMs } : { delivered: false };
     }
+  }
+
+  /**
+   * Holds the rows still waiting in a chain for another lease, so that none is sent after its lease
+   * ran out (another process may have taken it by then). Returns the ids still held.
+   */
+  async function renew(rows: readonly Claimed[]): Promise<Set<number>> {
+    const held = await sql<{ id: number }[]>`
+      update job_messages set lease_until = now() + make_interval(secs => ${leaseSecs})
+      where id = any(${rows.map((r) => r.id)}) and lease_owner = ${owner} and lease_until > now()
+      returning id`;
+    return new Set(held.map((r) => r.id));
+  }
+
+  /** Gives back rows this process holds without trying them, for the next pass (of any process). */
+  async function giveBack(rows: readonly Claimed[]): Promise<void> {
+    await sql`update job_messages set lease_owner = null, lease_until = null where id = any(${rows.map((r) => r.id)}) and lease_owner = ${owner}`;
   }
 
   /** Puts rows this process holds back, due once `waitMs` has passed (one statement). */
@@ -262,14 +284,29 @@ export function startDelivery(options: DeliveryOptions): { nudge(): void; stop()
     }
     for (const chain of chains.values()) {
       const running = (async () => {
+        let leased = Date.now();
+        let held = new Set(chain.map((r) => r.id));
         for (const [i, row] of chain.entries()) {
+          // A post waiting behind slow ones gets a new lease before its lease is a third gone.
+          if (i > 0 && Date.now() - leased > (leaseSecs * 1000) / 3) {
+            leased = Date.now();
+            held = await renew(chain.slice(i));
+          }
+          if (!held.has(row.id)) continue;
           const result = await deliver(row);
           inFlight.delete(row.id);
           // A slot freed after a delivery: look for more at once (after a refusal, the next poll does).
           if (result.delivered) nudge();
           const rest = chain.slice(i + 1);
-          if (result.waitMs !== undefined && rest.length > 0) {
+          if (rest.length === 0) return;
+          if (result.waitMs !== undefined) {
             await postpone(rest, result.waitMs);
+            return;
+          }
+          if (!result.delivered) {
+            // The platform did not take the post: the ones after it stand behind it (they would
+            // most likely fail the same way, each after its own wait); they go back for later.
+            await giveBack(rest);
             return;
           }
         }
