@@ -268,7 +268,7 @@ export function createApp(deps: AppDeps): App {
             return inLanguage(await click(ctx, event), ctx.lang);
         }
       } catch (err) {
-        return inLanguage(privateReply(errorView(err, log, ctx.t)), ctx.lang);
+        return inLanguage({ kind: "private", view: errorView(err, log, ctx.t), refused: true }, ctx.lang);
       }
     },
   };

@@ -112,8 +112,19 @@ export function registerSlackHandlers(app: App, deps: SlackHandlerDeps): void {
       eventId: (body as { trigger_id?: string }).trigger_id ?? `${body.view.id}:${body.view.hash}`,
       respond: async () => {},
     };
-    const reply = await core.handle(event);
-    if (reply.kind === "private" && reply.view.tone === "warning") {
+    // A modal must be answered within 3 s: a slower answer closes it and comes as a private message in the channel.
+    const channel = view.private_metadata;
+    const reply = await replyWithin(core.handle(event), ACK_WITHIN_MS, (late) => {
+      if (late.kind !== "private" && late.kind !== "update") return;
+      client.chat
+        .postEphemeral({ channel, user: body.user.id, ...renderView(late.view) } as never)
+        .catch((err: unknown) => log.warn({ err, event: event.eventId }, "could not deliver a late reply"));
+    });
+    if (reply === undefined) {
+      await ack();
+    } else if (reply.kind === "private" && reply.refused) {
+      // Only a refusal keeps the form open, its reason under the first field: anything else
+      // (a job queued, or waiting for approval) was done, and submitting again would do it again.
       const first = Object.keys(values)[0] ?? "value";
       await ack({ response_action: "errors", errors: { [first]: reply.view.text.slice(0, 150) } });
     } else if (reply.kind === "private") {

@@ -71,8 +71,11 @@ export interface Form {
 
 /** What an adapter does with the immediate answer to an inbound event. */
 export type Reply =
-  /** Visible only to the actor. */
-  | { readonly kind: "private"; readonly view: View }
+  /**
+   * Visible only to the actor. `refused`: the request was refused and did nothing (a bad value,
+   * no right, …): a form it came from stays open to be corrected, where the platform allows.
+   */
+  | { readonly kind: "private"; readonly view: View; readonly refused?: boolean }
   /** Replace the message that holds the clicked button. */
   | { readonly kind: "update"; readonly view: View }
   /** Open a private form. */
