@@ -148,7 +148,7 @@ export async function runTask(deps: TaskDeps, run: TaskRun): Promise<TaskOutcome
       if (shared) deps.pool.refusedShare(host, conn);
       else deps.pool.drop(host, conn);
       held = undefined;
-      ({ conn, warm, shared } = await deps.pool.acquire(host, job.conversation, { fresh: true }));
+      ({ conn, warm, shared } = await deps.pool.acquire(host, job.conversation, { fresh: true, signal }));
       held = () => deps.pool.release(host, conn, shared);
       result = await conn.exec(command, handlers, { signal, stdin, ...started });
     }

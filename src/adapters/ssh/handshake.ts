@@ -103,7 +103,7 @@ export function connectSsh(target: SshTarget, options: ConnectOptions = {}): Pro
       settled = true;
       const socket = (client as unknown as { _sock?: { setNoDelay?: (v: boolean) => void } })._sock;
       socket?.setNoDelay?.(true);
-      resolve(new SshConnection(client, target, seen!));
+      resolve(new SshConnection(client, target, seen!, options.helperCommandMs));
     });
     client.on("error", (err: Error & { level?: string; code?: string }) => {
       if (mismatch) {

@@ -34,10 +34,16 @@ export interface ConnectOptions {
   readonly sock?: Duplex | undefined;
   /** The bastion's name, for messages. */
   readonly via?: string | undefined;
+  /** Longest a helper command (a stop signal, a process check) may run (default 10 s). */
+  readonly helperCommandMs?: number | undefined;
 }
 
 /** The marker our wrapper prints before the command runs, carrying the shell's pid. */
 const PID_MARKER = "\x1etestum-pid ";
+/** Longest wait for the host to start a command's session. */
+const OPEN_CHANNEL_MS = 30_000;
+/** Longest a helper command (a stop signal, a process check) may run. */
+const QUIET_COMMAND_MS = 10_000;
 
 export class SshConnection {
   private closed = false;
@@ -50,6 +56,7 @@ export class SshConnection {
     private readonly client: InstanceType<typeof Client>,
     readonly target: SshTarget,
     readonly fingerprint: string,
+    private readonly helperCommandMs = QUIET_COMMAND_MS,
   ) {
     client.on("close", () => (this.closed = true));
     client.on("error", () => (this.closed = true));
@@ -179,13 +186,24 @@ export class SshConnection {
     if (!this.shellStart && !this.closed) void this.ensureShell();
   }
 
-  /** Runs a short helper command and waits for it, discarding output. */
-  async runQuiet(command: string): Promise<number | null> {
-    const { channel, exit } = await this.openChannel(command);
+  /**
+   * Runs a short helper command (a stop signal, say) and waits for it, discarding output. A
+   * helper still running after `timeoutMs` (the host answers, but the command hangs) is closed
+   * and counts as no exit status: a stop goes on to its next step whatever the host does.
+   */
+  async runQuiet(command: string, timeoutMs = this.helperCommandMs): Promise<number | null> {
+    const { channel, exit } = await this.openChannel(command, timeoutMs);
     return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        channel.close();
+        resolve(null);
+      }, timeoutMs);
       channel.on("data", () => {});
       channel.stderr.on("data", () => {});
-      channel.on("close", () => resolve(exit.exitCode));
+      channel.on("close", () => {
+        clearTimeout(timer);
+        resolve(exit.exitCode);
+      });
     });
   }
 
@@ -222,10 +240,22 @@ export class SshConnection {
    * Starts a command. The exit status is listened for at once: it can arrive
    * in the same read as the channel's confirmation, before any later listener.
    */
-  private openChannel(command: string): Promise<{ channel: ClientChannel; exit: { exitCode: number | null; signal: string | null } }> {
+  private openChannel(command: string, timeoutMs = OPEN_CHANNEL_MS): Promise<{ channel: ClientChannel; exit: { exitCode: number | null; signal: string | null } }> {
     return new Promise((resolve, reject) => {
       assertNoTransaction(`an SSH command on ${this.target.name}`);
+      // A host that never confirms the session (sshd stuck, not gone: keepalives still answer).
+      // Not "not_started": the command may have been sent by then, so it is never tried again.
+      let late = false;
+      const timer = setTimeout(() => {
+        late = true;
+        reject(new SshError("other", `${this.target.name}: the host did not start the command's session within ${Math.round(timeoutMs / 1000)} s`));
+      }, timeoutMs);
       this.client.exec(command, (err, channel) => {
+        clearTimeout(timer);
+        if (late) {
+          channel?.close();
+          return;
+        }
         if (err) return reject(new SshError("not_started", `${this.target.name}: could not start the command: ${err.message}`, { cause: err }));
         const exit = { exitCode: null as number | null, signal: null as string | null };
         channel.on("exit", (code: number | null, signalName?: string) => {
