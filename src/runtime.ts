@@ -118,12 +118,23 @@ const database: Part<Shared> = {
   },
 };
 
+/** Longest one Redis command may take (the commands testum sends take milliseconds). */
+const REDIS_COMMAND_TIMEOUT_MS = 2000;
+
 const redis: Part<Shared> = {
   name: "Redis",
   async start(ctx) {
     const { config, log } = ctx;
-    // Commands fail fast while Redis is away instead of queueing in memory.
-    const redis = (ctx.redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true }));
+    // Commands fail fast while Redis is away instead of queueing in memory, and after
+    // REDIS_COMMAND_TIMEOUT_MS when it is there but does not answer (stalled, or the network dropped
+    // the connection without closing it). Only the worker's own connection has no such limit: it
+    // blocks while it waits for jobs, by design.
+    const redis = (ctx.redis = new Redis(config.REDIS_URL, {
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: false,
+      lazyConnect: true,
+      commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+    }));
     redis.on("error", (err) => log.warn({ err: err.message }, "Redis connection problem"));
     await redis.connect().catch((err: Error) => log.error({ err: err.message }, "Redis is not reachable yet"));
     ctx.pingRedis = async () => void (await redis.ping());

@@ -56,6 +56,33 @@ describe("Redis killed", () => {
     expect(await testum.exited).toBe(0);
   }, 120_000);
 
+  it("stalled (it holds its connections but answers nothing): a command is answered within seconds, saying so, and one after it recovers runs", async () => {
+    const testum = await world.spawn("start");
+    const pid = world.redis.pid!;
+    process.kill(pid, "SIGSTOP");
+    try {
+      const asked = Date.now();
+      const during = await world.slash(testum, "run s1 'echo while-redis-is-stalled'");
+      expect(Date.now() - asked).toBeLessThan(15_000);
+      expect(during.text).toMatch(/Redis is unavailable|queue is unavailable|not run/i);
+      expect(during.text).not.toMatch(/internal error/i);
+    } finally {
+      process.kill(pid, "SIGCONT");
+    }
+    const after = await eventually(
+      "a job to be accepted again",
+      async () => {
+        const res = await world.slash(testum, "run s1 'echo redis-answers-again'");
+        return /#\d+/.test(res.text) && !/not run|unavailable/i.test(res.text) ? jobIdFrom(res.text) : undefined;
+      },
+      30_000,
+    );
+    expect((await world.finished(after)).status).toBe("succeeded");
+    expect(await world.sql`select 1 from jobs where command like '%while-redis-is-stalled%'`).toHaveLength(0);
+    testum.child.kill("SIGTERM");
+    expect(await testum.exited).toBe(0);
+  }, 120_000);
+
   it("with its data kept (append-only file): a job queued while no worker ran is run exactly once after the restart", async () => {
     const web = await world.spawn("serve");
     // Until its Redis connection is up, the web side refuses commands, saying so; then it takes them.

@@ -10,7 +10,8 @@ export function createCancelBus(redis: Redis, prefix: string): CancelBus {
     },
     async subscribe(onCancel) {
       // A subscribed connection can do nothing else: it gets its own.
-      const subscriber = redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true, lazyConnect: false });
+      // It waits for messages as long as it lives: no command timeout.
+      const subscriber = redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true, lazyConnect: false, commandTimeout: undefined });
       subscriber.on("error", () => {});
       subscriber.on("message", (_channel: string, message: string) => {
         const jobId = Number(message);
