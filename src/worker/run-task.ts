@@ -175,9 +175,14 @@ export async function runTask(deps: TaskDeps, run: TaskRun): Promise<TaskOutcome
   timer({ status: outcome.status === "succeeded" ? "succeeded" : signal.aborted ? "stopped" : "failed" });
   let logProblem: string | undefined;
   const stored = await settleUpload(upload, { until: logDeadline, signal }).catch((err: Error) => {
-    const problem = err instanceof LogStoreTimeoutError ? translate(job.lang, "task.log_store_timed_out", { seconds: Math.round(err.waitedMs / 1000) }) : err.message;
-    logProblem = translate(job.lang, "task.log_not_stored", { store: deps.logs.kind, problem });
-    deps.log.error({ err, job: job.id, host: task.hostName }, "log upload failed");
+    // Chat is told what happened, never where the store is or its own error text (paths, endpoints,
+    // bucket names): those are in testum's log, for its operators.
+    const problem =
+      err instanceof LogStoreTimeoutError
+        ? translate(job.lang, "task.log_store_timed_out", { seconds: Math.round(err.waitedMs / 1000) })
+        : translate(job.lang, "task.log_store_failed");
+    logProblem = translate(job.lang, "task.log_not_stored", { problem });
+    deps.log.error({ err, job: job.id, host: task.hostName, store: deps.logs.kind }, "log upload failed");
     return undefined;
   });
   return {

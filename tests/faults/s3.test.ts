@@ -101,6 +101,12 @@ describe("a log store that does not answer", () => {
     const [task] = await world.tasks(job.id);
     expect(task!.logKey).toBeNull();
     expect(text).toContain("could not be stored");
+    expect(text).toContain("the log store refused it or could not be reached");
+    // Where the store is, and its own error text, stay out of chat.
+    for (const detail of [s3.bucket, proxy.url, new URL(proxy.url).host, "InternalError"]) {
+      expect(text).not.toContain(detail);
+      expect(task!.error).not.toContain(detail);
+    }
 
     await proxy.set("pass");
     const again = await world.slash("run web-1 'echo s3-back'");
