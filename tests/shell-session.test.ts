@@ -138,6 +138,43 @@ describe("a long-lived shell session for warm commands", () => {
     await eventually("no sleep left", async () => (await remoteProcesses(sleeps(1, 2))).length === 0);
   });
 
+  it("still stops a command when what an earlier command left behind writes into the session's output ahead of it", async () => {
+    // The leftover opens the session's output through a later command's /proc/PID/fd/1 (that
+    // command's process is the user's own, and dumpable), keeps it, and writes lines that look like
+    // the runner's pid line every 2 ms: they arrive before the next commands' own pid lines too.
+    const leftover = `perl -e 'my $s = shift; my $p; for (1 .. 300) { $p = qx(pgrep -x -f "sleep $s"); chomp $p; last if $p; select(undef, undef, undef, 0.1) } exit 1 unless $p; open(my $o, ">", "/proc/$p/fd/1") or exit 1; my $was = select($o); $| = 1; select($was); for (1 .. 5000) { print $o "\\036testum-pid 999999\\n" or exit 0; select(undef, undef, undef, 0.002) } # leftover ${S}' ${S + 20}`;
+    try {
+      expect((await run(`setsid ${leftover} </dev/null >/dev/null 2>&1 & echo started`)).stdout).toBe("started\n");
+      const second = new AbortController();
+      const secondRun = run(`sleep ${S + 20}`, second.signal);
+      await eventually("the second command to run", async () => (await remoteProcesses(sleeps(20))).length === 1);
+      await eventually("the leftover to write into the session", async () => (await remoteProcesses(new RegExp(`leftover ${S}`))).length === 1);
+      await new Promise((r) => setTimeout(r, 500));
+      second.abort();
+      expect((await secondRun).stdout).toContain("testum-pid 999999");
+
+      for (const k of [21, 22, 23]) {
+        const controller = new AbortController();
+        const started: number[] = [];
+        const out: Buffer[] = [];
+        const pending = shell.run(
+          `sleep ${S + k}`,
+          { onStdout: (c) => void out.push(c), onStderr: () => {} },
+          { signal: controller.signal, graceMs: 1000, onStarted: (pid) => void started.push(pid) },
+        );
+        await eventually("the command to run", async () => (await remoteProcesses(sleeps(k))).length === 1);
+        controller.abort();
+        expect((await pending).signal).toBe("TERM");
+        // Its own pid, not the leftover's lines, and what the leftover wrote is output.
+        expect(started).toHaveLength(1);
+        expect(started[0]).not.toBe(999999);
+        await eventually("no sleep left", async () => (await remoteProcesses(sleeps(k))).length === 0);
+      }
+    } finally {
+      await conn.capture(`pkill -f 'leftover ${S}'; true`);
+    }
+  }, 60_000);
+
   it("leaves alone the same user's processes that the command did not start", async () => {
     const other = await conn.capture(`nohup sleep ${S + 7} </dev/null >/dev/null 2>&1 & echo started`);
     expect(other.stdout).toBe("started\n");

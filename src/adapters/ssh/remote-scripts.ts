@@ -35,16 +35,16 @@ export function signalScript(signal: "TERM" | "KILL", pid: number): string {
  * environment. grep -z reads every environment at once; without it, one at a
  * time.
  */
-export function taskSignalScript(signal: "TERM" | "KILL" | "0", tag: string, pid: number): string {
+export function taskSignalScript(signal: "TERM" | "KILL" | "0", tag: string, pid: number | undefined): string {
   if (!/^[0-9a-f]+$/.test(tag)) throw new Error("a task tag is hexadecimal");
-  if (!Number.isInteger(pid) || pid <= 1) throw new Error("a task's pid is a number above 1");
+  if (pid !== undefined && (!Number.isInteger(pid) || pid <= 1)) throw new Error("a task's pid is a number above 1");
   const descendants = `{ up[$1] = $2 } END { for (p in up) { q = p; n = 0; while (q != r && (q in up) && n++ < 4096) q = up[q]; if (q == r) print p } }`;
   return [
     `e='TESTUM_TASK=${tag}'`,
     `if printf 'x\\0' | grep -qzx x 2>/dev/null; then tagged() { grep -lzx "$e" "$@" 2>/dev/null; }`,
     `else tagged() { for f; do tr '\\0' '\\n' <"$f" 2>/dev/null | grep -qx "$e" && echo "$f"; done; }; fi`,
     `l=$(tagged /proc/[0-9]*/environ); d=`,
-    `if [ -n "$(tagged /proc/${pid}/environ)" ]; then d=$(ps -e -o pid= -o ppid= 2>/dev/null | awk -v r=${pid} '${descendants}'); fi`,
+    ...(pid === undefined ? [] : [`if [ -n "$(tagged /proc/${pid}/environ)" ]; then d=$(ps -e -o pid= -o ppid= 2>/dev/null | awk -v r=${pid} '${descendants}'); fi`]),
     `n=0; for f in $l; do p=\${f#/proc/}; kill -${signal} "\${p%/environ}" 2>/dev/null && n=$((n + 1)); done`,
     `for p in $d; do kill -${signal} "$p" 2>/dev/null && n=$((n + 1)); done`,
     // How many processes the signal reached (signal 0: how many are there).

@@ -34,14 +34,15 @@ const RS = "\x1e";
 /** What the session needs from its connection: a channel, and a second one to send signals. */
 export interface SessionHost {
   openRaw(command: string): Promise<ClientChannel>;
-  /** Signals every process whose environment carries TESTUM_TASK=`tag`, and the descendants of the command's shell `pid`. */
-  signalTask(signal: "TERM" | "KILL", tag: string, pid: number): Promise<void>;
+  /** Signals every process whose environment carries TESTUM_TASK=`tag`, and the descendants of the command's shell `pid` (when known). */
+  signalTask(signal: "TERM" | "KILL", tag: string, pid: number | undefined): Promise<void>;
   readonly name: string;
 }
 
 /**
  * The runner. Per instruction line `NONCE TAG HEX(command)`: notes the last
- * pid handed out, forks, prints the child's pid, lets the child exec the
+ * pid handed out, forks, prints the child's pid (after the nonce: output a
+ * leftover writes into the session is never taken for it), lets the child exec the
  * login shell with the command (stdin /dev/null, TESTUM_TASK=TAG), waits for
  * it, then waits while a process started after it still holds the session's
  * stdout or stderr (a background job the command left behind: as with an
@@ -70,7 +71,7 @@ export const RUNNER = [
   ' if (defined $pid and $pid == 0) { close $w; sysread($r, my $x, 1); close $r; open(STDIN, "<", "/dev/null"); $ENV{TESTUM_TASK} = $tag;',
   '  my $sh = $ENV{SHELL} || "/bin/sh"; my $cmd = pack("H*", $hex); exec { $sh } $sh, "-c", $cmd; POSIX::_exit(127) }',
   " close $r; my $code = 126;",
-  ' if (defined $pid) { print "\\036testum-pid $pid\\n"; close $w; waitpid($pid, 0); my $s = $?; $code = ($s & 127) ? 128 + ($s & 127) : ($s >> 8);',
+  ' if (defined $pid) { print "\\036testum-pid $nonce $pid\\n"; close $w; waitpid($pid, 0); my $s = $?; $code = ($s & 127) ? 128 + ($s & 127) : ($s >> 8);',
   "  my $i = 0; while (held($b)) { select(undef, undef, undef, $i < 20 ? 0.1 : 1); $i++ } } else { close $w }",
   ' print STDOUT "\\036testum-end $nonce $code\\n"; print STDERR "\\036testum-end $nonce\\n" }',
 ].join(" ");
@@ -216,6 +217,9 @@ export class ShellSession {
       let sent: "TERM" | "KILL" | undefined;
       let settled = false;
       let pidLine: Buffer | undefined;
+      // Found after the nonce, which only the runner knows: bytes before it (a leftover of an
+      // earlier command holding the session's output, say) are output, not a missing pid line.
+      const pidMarker = new Framer(Buffer.from(`${RS}testum-pid ${nonce} `), (before) => toEnd(before));
       const paused = { value: false };
       const sinkOf = (sink: (c: Buffer) => boolean | void) => (chunk: Buffer) => {
         if (chunk.length === 0) return;
@@ -253,24 +257,27 @@ export class ShellSession {
       };
       const onStdout = (chunk: Buffer) => {
         if (pid === undefined) {
-          // The first line is the command's pid (its session's id).
-          pidLine = Buffer.concat([pidLine ?? Buffer.alloc(0), chunk]);
-          const text = pidLine.toString("latin1");
-          const match = /^\x1etestum-pid (\d+)\n/.exec(text);
+          const after = pidMarker.push(chunk);
+          if (after === undefined) return;
+          // The command's pid (its session's id), then its output.
+          pidLine = Buffer.concat([pidLine ?? Buffer.alloc(0), after]);
+          const match = /^(\d+)\n/.exec(pidLine.toString("latin1"));
           if (!match) {
-            if (pidLine.length > 64 || !text.startsWith(`${RS}testum-pid`.slice(0, text.length))) {
-              // No pid line (the shell did not start the command): treat everything as output.
-              pid = -1;
-              chunk = pidLine;
-            } else return;
+            if (pidLine.length < 24 && /^\d*$/.test(pidLine.toString("latin1"))) return;
+            // Not a pid: the runner is not the one speaking; stops then go by the command's tag alone.
+            pid = -1;
+            chunk = pidLine;
           } else {
             pid = Number(match[1]);
             options.onStarted?.(pid);
-            chunk = pidLine.subarray(Buffer.byteLength(match[0], "latin1"));
+            chunk = pidLine.subarray(match[0].length);
           }
           if (options.signal?.aborted) onAbort();
         }
-        if (exitCode !== undefined) return;
+        toEnd(chunk);
+      };
+      const toEnd = (chunk: Buffer) => {
+        if (exitCode !== undefined || chunk.length === 0) return;
         const after = endOut.push(chunk);
         if (after === undefined) return;
         outTail = Buffer.concat([outTail ?? Buffer.alloc(0), after]);
@@ -288,15 +295,17 @@ export class ShellSession {
       };
       const onClose = () => finish({ exitCode: null, signal: sent ?? null });
       const onAbort = () => {
-        if (pid === undefined || pid <= 0 || sent) return;
+        if (pid === undefined || sent) return;
+        // Without the command's pid, its tag still finds every process it started.
+        const shell = pid > 1 ? pid : undefined;
         void (async () => {
           sent = "TERM";
-          await this.host.signalTask("TERM", tag, pid).catch(() => {});
+          await this.host.signalTask("TERM", tag, shell).catch(() => {});
           await new Promise((r) => setTimeout(r, options.graceMs ?? 5000));
           // KILL whatever is left, also when the command has ended: what it detached and that
           // ignores TERM does not hold its output, so the command's end says nothing of it.
           if (!settled) sent = "KILL";
-          await this.host.signalTask("KILL", tag, pid).catch(() => {});
+          await this.host.signalTask("KILL", tag, shell).catch(() => {});
           if (settled) return;
           await new Promise((r) => setTimeout(r, 5000));
           // Something still holds the session's output: give it up.
