@@ -173,6 +173,39 @@ describe("the testum command", () => {
     expect(JSON.stringify(rows)).not.toContain(ssh.clientPrivateKey.split("\n")[1]!);
   });
 
+  it("shows a rebuilt host's new key, refuses a fingerprint that is not it, and pins it once confirmed", async () => {
+    const own = await startSshHosts(1);
+    try {
+      const host = own.hosts[0]!;
+      await writeFile(join(dir, "own-id"), own.clientPrivateKey, { mode: 0o600 });
+      const add = testum(["hosts", "add", "rebuilt", "--host", "127.0.0.1", "--port", String(host.port), "--user", own.user, "--key-file", join(dir, "own-id")]);
+      expect(add.code, add.stderr).toBe(0);
+      expect(testum(["hosts", "test", "rebuilt"]).code).toBe(0);
+      const old = host.hostKeyFingerprint;
+      const fresh = await host.regenerateHostKey();
+
+      const shown = testum(["hosts", "repin", "rebuilt"]);
+      expect(shown.code).toBe(1);
+      expect(shown.stdout).toContain(`pinned:    ${old}`);
+      expect(shown.stdout).toContain(`presented: ${fresh}`);
+      expect(shown.stdout).toContain(`testum hosts repin rebuilt ${fresh}`);
+      expect(testum(["hosts", "test", "rebuilt"]).code).toBe(1);
+
+      const wrong = testum(["hosts", "repin", "rebuilt", old]);
+      expect(wrong.code).toBe(1);
+      expect(wrong.stderr).toContain(fresh);
+      expect(testum(["hosts", "show", "rebuilt"]).stdout).toContain(old);
+
+      const pinned = testum(["hosts", "repin", "rebuilt", fresh]);
+      expect(pinned.code, pinned.stderr).toBe(0);
+      expect(pinned.stdout).toContain(`Re-pinned rebuilt:\n  old: ${old}\n  new: ${fresh}`);
+      expect(testum(["hosts", "test", "rebuilt"]).code).toBe(0);
+      expect(testum(["hosts", "rm", "rebuilt"]).code).toBe(0);
+    } finally {
+      await own.stop();
+    }
+  }, 180_000);
+
   it("routes hosts through a bastion: add --via, list, via, rm refused, import with ProxyJump", async () => {
     const host = ssh.hosts[0]!;
     const common = ["--host", "127.0.0.1", "--port", String(host.port), "--user", ssh.user, "--key-file", join(dir, "id")];

@@ -49,9 +49,11 @@ With FINGERPRINT (SHA256:…): pins the presented key if it is that one.
 Confirm only when you know why the key changed (the host was rebuilt); a
 changed key can also mean someone is intercepting.`,
   async run(args) {
-    const { values, positionals } = parseVerbArgs(this, args, {}, 1);
+    const { values, positionals } = parseVerbArgs(this, args, {}, 2);
     if (values.help) return void console.log(this.help);
     if (!positionals[0]) throw new CliUsageError("missing NAME", this.help);
+    // 1 while the presented key is not the pinned one and was not confirmed.
+    let code = 0;
     await withDatabase(async (ctx) => {
       const name = positionals[0]!;
       const confirmed = positionals[1];
@@ -61,7 +63,7 @@ changed key can also mean someone is intercepting.`,
         console.log(
           `The host key of ${name} is not the pinned one. Nothing was pinned and no credential was sent.\n  pinned:    ${old ?? "none"}\n  presented: ${presented}\nCompare it with the key on the host, then pin it with:\n  testum hosts repin ${name} ${presented}`,
         );
-        process.exitCode = 1;
+        code = 1;
         return;
       }
       if (!FINGERPRINT.test(confirmed)) throw new CliUsageError(`"${confirmed}" is not a host key fingerprint (SHA256:…)`, this.help);
@@ -69,6 +71,7 @@ changed key can also mean someone is intercepting.`,
       if (result.old === result.new) console.log(`The host key of ${name} is unchanged: ${result.new}`);
       else console.log(`Re-pinned ${name}:\n  old: ${result.old ?? "none"}\n  new: ${result.new}`);
     });
+    return code;
   },
 };
 
