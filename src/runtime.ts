@@ -16,7 +16,7 @@ import type { ChatPlatform, Connected, Inbound, Off } from "./adapters/platform.
 import { createApp } from "./core/app.js";
 import { createChatDirectory, type ChatDirectory } from "./core/chat/chat.js";
 import { identityForms, type Config } from "./config.js";
-import { connect, openServerPool, prepareDatabase, type Sql } from "./core/db.js";
+import { connect, openServerPool, prepareDatabase, SERVER_LIMITS, type Sql } from "./core/db.js";
 import type { CancelBus, LogStore, Logger, PeopleLookup, RemoteAccess, ReplayGuard } from "./core/ports.js";
 import { startDelivery } from "./core/jobs/delivery.js";
 import { startReaper } from "./core/jobs/reaper.js";
@@ -216,7 +216,7 @@ const delivery: Part<Shared> = {
   name: "chat delivery",
   start(ctx) {
     const { config, log } = ctx;
-    const deliverySql = connect(config.DATABASE_URL, { max: 3, name: "testum-delivery" });
+    const deliverySql = connect(config.DATABASE_URL, { max: 3, name: "testum-delivery", limits: SERVER_LIMITS });
     const delivery = startDelivery({
       sql: deliverySql,
       chat: ctx.chat,

@@ -23,7 +23,18 @@ export interface ConnectOptions {
    * idle for a minute is closed.
    */
   keepOpen?: boolean;
+  /**
+   * A server's limits (see SERVER_LIMITS): a statement that runs, or waits for a lock, longer
+   * is cancelled by Postgres, so a table someone locked by hand never holds a request for good.
+   */
+  limits?: { readonly statementMs: number; readonly lockMs: number };
 }
+
+/**
+ * What testum's server pools allow one statement: a minute in all, ten seconds of it waiting for
+ * a lock. testum's own statements take milliseconds, and its locks are held as briefly.
+ */
+export const SERVER_LIMITS = { statementMs: 60_000, lockMs: 10_000 } as const;
 
 /**
  * A session left idle inside a transaction this long is ended by Postgres,
@@ -39,7 +50,11 @@ export function connect(url: string, options: ConnectOptions = {}): Sql {
     connect_timeout: 10,
     idle_timeout: options.keepOpen ? 0 : 60,
     // Either way each connection is replaced after 30 to 60 minutes (postgres.js's max_lifetime).
-    connection: { idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS, application_name: options.name ?? "testum" },
+    connection: {
+      idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
+      application_name: options.name ?? "testum",
+      ...(options.limits ? { statement_timeout: options.limits.statementMs, lock_timeout: options.limits.lockMs } : {}),
+    },
     // Ids are bigserial but stay far below 2^53: read int8 as a number.
     types: { int8: { to: 20, from: [20], serialize: (n: number) => String(n), parse: (s: string) => Number(s) } },
     // Column names become camelCase; jsonb keys are left exactly as stored.
@@ -82,7 +97,7 @@ const WARM_AGAIN_MS = 10 * 60_000;
  * top-ups and ends the pool.
  */
 export async function openServerPool(url: string, warm: number, name?: string): Promise<{ sql: Sql; close(): Promise<void> }> {
-  const sql = connect(url, { keepOpen: true, ...(name ? { name } : {}) });
+  const sql = connect(url, { keepOpen: true, limits: SERVER_LIMITS, ...(name ? { name } : {}) });
   let timer: NodeJS.Timeout | undefined;
   if (warm > 0) {
     await warmPool(sql, warm);

@@ -65,3 +65,30 @@ describe("Postgres cut for 20 s mid-job", () => {
     expect(await testum.exited).toBe(0);
   }, 150_000);
 });
+
+describe("a table locked by hand", () => {
+  it("a command waiting on it is answered within the server's lock limit, saying the database did not answer in time; then commands work", async () => {
+    const testum = await world.spawn("start");
+    // An operator's psql session holds the hosts table for 14 s (busy, not idle, in its transaction).
+    const locking = world.sql.begin(async (tx) => {
+      await tx`lock table hosts in access exclusive mode`;
+      await tx`select pg_sleep(14)`;
+    });
+    await eventually("the lock to be held", async () => {
+      const rows = await world.sql`select 1 from pg_locks l join pg_class c on c.oid = l.relation where c.relname = 'hosts' and l.mode = 'AccessExclusiveLock' and l.granted`;
+      return rows.length > 0;
+    });
+    const asked = Date.now();
+    const during = await world.slash(testum, "run s1 'echo while-hosts-is-locked'");
+    // The lock limit is 10 s: well before the lock is let go.
+    expect(Date.now() - asked).toBeLessThan(13_500);
+    expect(during.text).toContain("did not answer in time");
+    expect(during.text).not.toMatch(/internal error/i);
+    await locking;
+    expect(await world.sql`select 1 from jobs where command like '%while-hosts-is-locked%'`).toHaveLength(0);
+    const after = jobIdFrom((await world.slash(testum, "run s1 'echo after-the-lock'")).text);
+    expect((await world.finished(after)).status).toBe("succeeded");
+    testum.child.kill("SIGTERM");
+    expect(await testum.exited).toBe(0);
+  }, 90_000);
+});

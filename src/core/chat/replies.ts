@@ -103,9 +103,10 @@ export function listing(title: string, lines: readonly string[], footer?: string
 const LISTING_CHUNK = 1800;
 
 /**
- * Postgres is down, cut off, starting or shutting down, or has no free
- * connection (its own `max_connections` included): nothing the user did
- * wrong, and no bug either.
+ * Postgres is down, cut off, starting or shutting down, has no free
+ * connection (its own `max_connections` included), or cancelled a statement
+ * that ran or waited for a lock past the server's limits (SERVER_LIMITS in
+ * db.ts): nothing the user did wrong, and no bug either.
  */
 export function isDatabaseUnavailable(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
@@ -125,6 +126,8 @@ export function isDatabaseUnavailable(err: unknown): boolean {
         "57P01",
         "57P02",
         "57P03",
+        "57014",
+        "55P03",
       ].includes(code))
   );
 }
@@ -143,8 +146,10 @@ export function errorView(err: unknown, log: Logger, t: Translator = english): V
     return { text: said, tone: "warning", blocks };
   }
   if (isDatabaseUnavailable(err)) {
-    log.warn({ err: (err as Error).message }, "the database is not reachable");
-    return message(t("error.database_unavailable"), undefined, "warning");
+    // Cancelled past the server's limits: the database answers, but too slowly (a lock held elsewhere, say).
+    const slow = ["57014", "55P03"].includes(String((err as { code?: unknown }).code));
+    log.warn({ err: (err as Error).message }, slow ? "the database did not answer in time" : "the database is not reachable");
+    return message(t(slow ? "error.database_slow" : "error.database_unavailable"), undefined, "warning");
   }
   const incident = randomBytes(4).toString("hex");
   log.error({ err, incident }, "internal error");

@@ -47,6 +47,8 @@ export const en = {
   "time.days_ago": "{count} {count|day|days} ago",
   "error.usage": "Usage: {usage}",
   "error.internal": "⚠️ internal error (incident {incident}). Nothing was run. The operators can find it in testum's log.",
+  "error.database_slow":
+    "testum's database did not answer in time (it is overloaded, or something holds a lock testum needs), so nothing was done. Try again in a minute; if it lasts, tell whoever runs testum.",
   "error.database_unavailable": "testum cannot reach its database right now, so nothing was done. Try again in a minute; if it lasts, tell whoever runs testum.",
   "error.unknown_form": "That form is not known to this version of testum. Nothing was stored.",
   "error.unknown_button": "That button is not known to this version of testum. Nothing was done.",
