@@ -15,11 +15,15 @@ afterAll(async () => {
   await world?.stop();
 });
 
-/** Opens the script form for `target` and submits `script` in it; Slack's answer to the submission. */
-async function submitScript(target: string, script: string): Promise<Record<string, unknown>> {
+/** Opens the script form for `target`; the form as the fake Slack holds it. */
+async function openScriptForm(target: string) {
   const before = world.slack.views().length;
   expect((await world.slash(`script ${target}`)).status).toBe(200);
-  const view = await eventually("the script form to open", () => world.slack.views()[before]);
+  return eventually("the script form to open", () => world.slack.views()[before]);
+}
+
+/** Submits `script` in an open form; Slack's answer to the submission. */
+async function submit(view: Awaited<ReturnType<typeof openScriptForm>>, script: string): Promise<Record<string, unknown>> {
   const raw = viewSubmissionBody({
     teamId: DEFAULT_TEAM_ID,
     userId: ADMIN,
@@ -38,7 +42,7 @@ const jobCount = async () => Number((await world.testum.sql<{ n: number }[]>`sel
 describe("Slack forms", () => {
   it("closes the form once its job is asked for, also when the job waits for approval: submitting twice would ask twice", async () => {
     const before = await jobCount();
-    const answer = await submitScript("db-1", "rm -rf ~/form-scratch\necho done");
+    const answer = await submit(await openScriptForm("db-1"), "rm -rf ~/form-scratch\necho done");
     expect(answer.response_action).toBe("update");
     const text = blockText(((answer.view as Record<string, unknown>).blocks as Record<string, unknown>[]) ?? []);
     expect(text).toMatch(/needs approval/i);
@@ -51,20 +55,9 @@ describe("Slack forms", () => {
   it("keeps the form open with the reason under its field when the submission is refused, and does nothing", async () => {
     const before = await jobCount();
     // The form was opened for a host that is gone by the time it is submitted.
-    const views = world.slack.views().length;
-    expect((await world.slash("script db-1")).status).toBe(200);
-    const view = await eventually("the script form to open", () => world.slack.views()[views]);
+    const view = await openScriptForm("db-1");
     expect((await world.slash("hosts rm db-1")).status).toBe(200);
-    const raw = viewSubmissionBody({
-      teamId: DEFAULT_TEAM_ID,
-      userId: ADMIN,
-      viewId: view.id,
-      callbackId: String(view.view.callback_id),
-      privateMetadata: CHANNEL,
-      values: { script: "echo hello" },
-    });
-    const res = await postSignedSlack(`${world.testum.url}/slack/events`, raw, SIGNING_SECRET);
-    const answer = JSON.parse(res.body) as { response_action?: string; errors?: Record<string, string> };
+    const answer = (await submit(view, "echo hello")) as { response_action?: string; errors?: Record<string, string> };
     expect(answer.response_action).toBe("errors");
     expect(answer.errors?.script).toContain("db-1");
     expect(await jobCount()).toBe(before);
