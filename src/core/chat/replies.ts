@@ -108,6 +108,9 @@ const LISTING_CHUNK = 1800;
  * that ran or waited for a lock past the server's limits (SERVER_LIMITS in
  * db.ts): nothing the user did wrong, and no bug either.
  */
+/** Statements PostgreSQL cancelled past the server's limits: it answers, but too slowly (a lock held elsewhere, say). */
+const TOO_SLOW = ["57014", "55P03"];
+
 export function isDatabaseUnavailable(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return (
@@ -126,8 +129,7 @@ export function isDatabaseUnavailable(err: unknown): boolean {
         "57P01",
         "57P02",
         "57P03",
-        "57014",
-        "55P03",
+        ...TOO_SLOW,
       ].includes(code))
   );
 }
@@ -146,8 +148,7 @@ export function errorView(err: unknown, log: Logger, t: Translator = english): V
     return { text: said, tone: "warning", blocks };
   }
   if (isDatabaseUnavailable(err)) {
-    // Cancelled past the server's limits: the database answers, but too slowly (a lock held elsewhere, say).
-    const slow = ["57014", "55P03"].includes(String((err as { code?: unknown }).code));
+    const slow = TOO_SLOW.includes(String((err as { code?: unknown }).code));
     log.warn({ err: (err as Error).message }, slow ? "the database did not answer in time" : "the database is not reachable");
     return message(t(slow ? "error.database_slow" : "error.database_unavailable"), undefined, "warning");
   }

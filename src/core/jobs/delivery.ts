@@ -178,11 +178,6 @@ export function startDelivery(options: DeliveryOptions): { nudge(): void; stop()
     return new Set(held.map((r) => r.id));
   }
 
-  /** Gives back rows this process holds without trying them, for the next pass (of any process). */
-  async function giveBack(rows: readonly Claimed[]): Promise<void> {
-    await sql`update job_messages set lease_owner = null, lease_until = null where id = any(${rows.map((r) => r.id)}) and lease_owner = ${owner}`;
-  }
-
   /** Puts rows this process holds back, due once `waitMs` has passed (one statement). */
   async function postpone(rows: readonly Claimed[], waitMs: number): Promise<void> {
     const secs = Math.max(0.05, waitMs / 1000);
@@ -306,7 +301,7 @@ export function startDelivery(options: DeliveryOptions): { nudge(): void; stop()
           if (!result.delivered) {
             // The platform did not take the post: the ones after it stand behind it (they would
             // most likely fail the same way, each after its own wait); they go back for later.
-            await giveBack(rest);
+            await postpone(rest, 0);
             return;
           }
         }
